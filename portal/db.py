@@ -1,0 +1,59 @@
+"""Connections: which server, and the pool the application shares across requests."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from portal.cluster import Cluster
+from portal.settings import DatabaseSettings
+
+__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "with_database"]
+
+
+def resolve_url(settings: DatabaseSettings) -> str:
+    """The URL of the cadastre database: DATABASE_URL as is, or the managed cluster's.
+
+    With no DATABASE_URL, the managed cluster is created and started when needed.
+    """
+    if settings.database_url:
+        return settings.database_url
+    return Cluster(settings.state_dir).ensure_database(settings.database_name)
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database (tests make throw-away databases this way)."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = database
+    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Alembic speaks SQLAlchemy; point it at psycopg 3 whatever form the URL came in."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" not in url:  # a key=value conninfo string
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            "postgresql+psycopg",
+            username=info.get("user"),
+            password=info.get("password"),
+            host=info.get("host"),
+            port=int(info["port"]) if info.get("port") else None,
+            database=info.get("dbname"),
+        ).render_as_string(hide_password=False)
+    return url
+
+
+def open_pool(url: str, settings: DatabaseSettings) -> AsyncConnectionPool:
+    """A pool for the web application; the caller opens and closes it in the lifespan."""
+    return AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        open=False,
+        kwargs={"autocommit": True},
+        check=AsyncConnectionPool.check_connection,
+    )
