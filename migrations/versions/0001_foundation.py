@@ -235,8 +235,8 @@ BEGIN
             acc_n := acc_n * h.d + h.n * acc_d;
             acc_d := acc_d * h.d;
             g := gcd(acc_n, acc_d);
-            acc_n := acc_n / g;
-            acc_d := acc_d / g;
+            acc_n := div(acc_n, g);
+            acc_d := div(acc_d, g);
         END LOOP;
         IF acc_n <> acc_d THEN
             RAISE EXCEPTION 'right %: the shares of co-ownership by portions add up to %/%, not 1', rid, acc_n, acc_d

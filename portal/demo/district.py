@@ -1,6 +1,6 @@
 """The demo district's streets, blocks and parcels, surveyed in CGCS2000 GK zone 40 (EPSG:4528).
 
-Blocks sit on a slightly rotated street grid (arterials every sixth street); each block is cut
+Blocks sit on a street grid (arterials every sixth street); each block is cut
 into rows and jittered columns so that neighbouring parcels share their boundaries exactly,
 as a digitised cadastre should: no gaps, no overlaps. Everything derives from one seeded
 generator, so a seed always gives the same district.
@@ -19,7 +19,7 @@ __all__ = ["ADMIN_AREA", "SURVEY_SRID", "Cells", "District", "layout_district", 
 ADMIN_AREA = ("330102", "上城区")
 SURVEY_SRID = 4528  # CGCS2000 3-degree Gauss-Krüger zone 40, easting with zone prefix
 ORIGIN = (40_515_000.0, 3_345_500.0)  # south-west corner, near 120.156°E 30.23°N
-ROTATION_DEGREES = 8.0
+ROTATION_DEGREES = 0.0  # rotated grids put T-junction vertices off their neighbours edges once rounded to mm
 MEAN_PARCELS_PER_BLOCK = 7.0
 
 # Block kinds: (weight, land-use codes, feature code, rows, columns)

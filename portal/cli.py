@@ -1,0 +1,144 @@
+"""The `cadastre` command: the managed database, migrations, the demo district and the server."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import psycopg
+
+from portal.cluster import Cluster, ClusterError, find_binaries
+from portal.db import resolve_url
+from portal.settings import DatabaseSettings, Settings
+
+__all__ = ["main"]
+
+
+def _database_url() -> str:
+    try:
+        return resolve_url(DatabaseSettings())
+    except ClusterError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.group()
+def main() -> None:
+    """Open cadastral information and public disclosure portal."""
+
+
+@main.group()
+def db() -> None:
+    """The project's own PostGIS cluster (used when DATABASE_URL is not set)."""
+
+
+def _managed_cluster() -> Cluster:
+    settings = DatabaseSettings()
+    if not settings.managed:
+        raise click.ClickException("DATABASE_URL is set: that server is used as is, nothing to manage")
+    return Cluster(settings.state_dir)
+
+
+@db.command()
+def start() -> None:
+    """Create (first time) and start the cluster, and create the cadastre database."""
+    try:
+        find_binaries()
+        url = _managed_cluster().ensure_database(DatabaseSettings().database_name)
+    except ClusterError as error:
+        raise click.ClickException(str(error)) from error
+    status = _managed_cluster().status()
+    click.echo(f"PostgreSQL {status.version} running on 127.0.0.1:{status.port} ({status.data_dir})")
+    click.echo(f"DATABASE_URL={url}" if sys.stdout.isatty() else "database ready")
+
+
+@db.command()
+def stop() -> None:
+    """Stop the cluster."""
+    _managed_cluster().stop()
+    click.echo("stopped")
+
+
+@db.command()
+def status() -> None:
+    """Say whether the cluster runs, where, and on which port."""
+    state = _managed_cluster().status()
+    if state.running:
+        click.echo(f"running: PostgreSQL {state.version} on 127.0.0.1:{state.port}, data in {state.data_dir}")
+    else:
+        click.echo(f"not running (data in {state.data_dir})")
+        sys.exit(3)
+
+
+@db.command()
+@click.confirmation_option(prompt="Drop the cadastre database and create it empty?")
+def reset() -> None:
+    """Drop and re-create the managed cadastre database (the demo needs an empty one)."""
+    settings = DatabaseSettings()
+    cluster = _managed_cluster()
+    cluster.start()
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_name}" WITH (FORCE)')
+    cluster.ensure_database(settings.database_name)
+    click.echo("empty database created; run `cadastre migrate`")
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True)
+def migrate(revision: str) -> None:
+    """Upgrade the schema to REVISION (use `cadastre downgrade` to go back)."""
+    from portal import migrate as migrations
+
+    migrations.upgrade(_database_url(), revision)
+    click.echo(f"schema at {revision}")
+
+
+@main.command()
+@click.option("--revision", default="base", show_default=True)
+def downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION."""
+    from portal import migrate as migrations
+
+    migrations.downgrade(_database_url(), revision)
+    click.echo(f"schema at {revision}")
+
+
+@main.command()
+@click.option("--parcels", default=5000, show_default=True, help="current parcels in the district")
+@click.option("--seed", default=2025, show_default=True)
+@click.option("--if-empty", is_flag=True, help="do nothing when the cadastre already holds parcels")
+def demo(parcels: int, seed: int, if_empty: bool) -> None:
+    """Load the seeded demo district (Hangzhou 330102) into an empty cadastre."""
+    from portal import migrate as migrations
+    from portal.demo.loader import DemoError, load_demo
+
+    url = _database_url()
+    migrations.upgrade(url)
+    if if_empty:
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone()[0]:  # type: ignore[index]
+                click.echo("the cadastre already holds parcels; demo not loaded")
+                return
+    try:
+        summary = load_demo(url, parcels=parcels, seed=seed, progress=click.echo)
+    except DemoError as error:
+        raise click.ClickException(str(error)) from error
+    for name, count in summary.counts.items():
+        click.echo(f"{name:>22}: {count}")
+    click.echo(f"loaded in {summary.seconds:.1f} s")
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web application (migrating the schema first)."""
+    import uvicorn
+
+    from portal import migrate as migrations
+    from portal.app import create_app
+
+    settings = Settings()
+    migrations.upgrade(_database_url())
+    uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
+
+
