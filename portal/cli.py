@@ -127,6 +127,39 @@ def demo(parcels: int, seed: int, if_empty: bool) -> None:
     click.echo(f"loaded in {summary.seconds:.1f} s")
 
 
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--crs", default=None, help="CRS of the file when it does not say, e.g. EPSG:4528")
+@click.option("--dry-run", is_flag=True, help="validate against the cadastre, change nothing")
+def import_(file: str, crs: str | None, dry_run: bool) -> None:
+    """Validate a surveyor's FILE (exchange .txt, DXF, GeoJSON, zipped Shapefile, GeoPackage, GML)
+    and publish its parcels in one transaction when nothing blocks it."""
+    from pathlib import Path
+
+    from portal.importer import import_file
+    from spatial.errors import SpatialError
+
+    epsg = int(crs.upper().removeprefix("EPSG:")) if crs else None
+    def progress(done: int) -> None:
+        if done % 1000 == 0:
+            click.echo(f"  {done} parcels written", err=True)
+
+    try:
+        outcome = import_file(_database_url(), Path(file), crs=epsg, dry_run=dry_run, progress=progress)
+    except SpatialError as error:
+        raise click.ClickException(str(error)) from error
+    report = outcome.report
+    for issue in report.issues:
+        place = f"parcel {issue.parcel_index + 1}, {issue.where}" if issue.parcel_index is not None else (
+            issue.where or "file")
+        click.echo(f"{issue.severity:>7}  {issue.code:<22} {place}: {issue.message}")
+    click.echo(f"{report.parcel_count} parcels, {report.error_count} errors, {report.warning_count} warnings")
+    if report.blocks_publication:
+        raise click.ClickException("not published: fix the errors above (nothing was changed)")
+    click.echo("dry run: nothing was changed" if dry_run else f"published {outcome.published} parcels "
+               f"(source {outcome.source_id})")
+
+
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
