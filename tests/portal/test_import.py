@@ -48,8 +48,8 @@ def test_overlap_with_current_parcel_is_refused_and_nothing_changes(database_url
             "SELECT parcel_code, ST_XMin(survey_geom), ST_YMin(survey_geom) FROM current_parcels "
             "ORDER BY parcel_id LIMIT 1").fetchone()
     before = _counts(database_url)
-    path = write(tmp_path, parcel_block("330102999001GB00001", xmin + 2, ymin + 2, 5),
-                 parcel_block("330102999001GB00002", 40_514_970.0, 3_345_470.0, 10))
+    path = write(tmp_path, parcel_block("330102998001GB00001", xmin + 2, ymin + 2, 5),
+                 parcel_block("330102998001GB00002", 40_514_970.0, 3_345_470.0, 10))
     outcome = import_file(database_url, path)
     assert outcome.report.blocks_publication and outcome.published == 0
     overlap = [i for i in outcome.report.issues if i.code == "overlap_existing"]
@@ -62,14 +62,14 @@ def test_code_taken_and_outside_admin_area_are_refused(database_url, tmp_path) -
     with psycopg.connect(database_url) as conn:
         code = conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_id LIMIT 1").fetchone()[0]
     path = write(tmp_path, parcel_block(code, 40_514_970.0, 3_345_470.0, 10),
-                 parcel_block("330102999001GB00003", 40_514_000.0, 3_340_000.0, 10))
+                 parcel_block("330102998001GB00003", 40_514_000.0, 3_340_000.0, 10))
     issues = {(i.code, i.parcel_index) for i in import_file(database_url, path, dry_run=True).report.issues}
     assert ("parcel_code_taken", 0) in issues
     assert ("outside_admin_area", 1) in issues
 
 
 def test_clean_file_is_published_once(database_url, tmp_path) -> None:
-    path = write(tmp_path, parcel_block("330102999001GB00004", 40_514_965.0, 3_345_465.0, 12))
+    path = write(tmp_path, parcel_block("330102998001GB00004", 40_514_965.0, 3_345_465.0, 12))
     runner = CliRunner(env={"DATABASE_URL": database_url})
     dry = runner.invoke(main, ["import", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -80,7 +80,7 @@ def test_clean_file_is_published_once(database_url, tmp_path) -> None:
     with psycopg.connect(database_url) as conn:
         area, lon, lat = conn.execute(
             "SELECT calculated_area, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM current_parcels "
-            "WHERE parcel_code = '330102999001GB00004'").fetchone()
+            "WHERE parcel_code = '330102998001GB00004'").fetchone()
     assert float(area) == 144.0
     assert 120.1 < lon < 120.2 and 30.2 < lat < 30.3
     again = runner.invoke(main, ["import", str(path)])  # now its code is taken and it overlaps itself
@@ -88,7 +88,7 @@ def test_clean_file_is_published_once(database_url, tmp_path) -> None:
 
 
 def test_unreadable_file_names_file_and_line(database_url, tmp_path) -> None:
-    path = write(tmp_path, "5,0.01,330102999001GB00005,x,面,,,0701,@\nJ1,1,abc,40514970\n")
+    path = write(tmp_path, "5,0.01,330102998001GB00005,x,面,,,0701,@\nJ1,1,abc,40514970\n")
     result = CliRunner(env={"DATABASE_URL": database_url}).invoke(main, ["import", str(path)])
     assert result.exit_code != 0
     assert "upload.txt" in result.output and "line" in result.output
