@@ -36,11 +36,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Database reachability, PostGIS version, schema revision and current parcel count."""
         async with request.app.state.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT postgis_full_version() IS NOT NULL, postgis_lib_version(), "
+                "SELECT postgis_lib_version(), "
                 "(SELECT version_num FROM alembic_version), "
                 "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
             )
-            _, postgis, revision, parcels = await cur.fetchone()
+            postgis, revision, parcels = await cur.fetchone()
         return {
             "status": "ok",
             "database": "reachable",
