@@ -30,13 +30,9 @@ class ImportOutcome:
     source_id: int | None = None
 
 
-def _attribute_issues(conn: psycopg.Connection, report: ValidationReport, parcels) -> None:  # type: ignore[no-untyped-def]
+def _land_use_issues(conn: psycopg.Connection, report: ValidationReport, parcels) -> None:  # type: ignore[no-untyped-def]
     uses = {r[0] for r in conn.execute("SELECT code FROM land_uses")}
     for index, parcel in enumerate(parcels):
-        if not parcel.parcel_code:
-            report.issues.append(Issue("error", "parcel_code_missing",
-                                       "a parcel needs its 19-character parcel code to be published",
-                                       index, parcel.where))
         if parcel.land_use_code not in uses:
             report.issues.append(Issue("error", "land_use_unknown",
                                        f"land-use code {parcel.land_use_code!r} is not a GB/T 21010 class",
@@ -51,10 +47,11 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
     file cannot be read; the database is unchanged unless every parcel was published.
     """
     result = read_parcels(path, crs=crs)
-    rules = rules or ValidationRules()
+    # Publication needs every parcel's code: the spatial validator makes a missing one an error.
+    rules = rules or ValidationRules(require_parcel_code=True)
     with psycopg.connect(url) as conn:
         report = validate_result(result, rules, extra_checks=[cadastre_checks(conn)])
-        _attribute_issues(conn, report, result.parcels)
+        _land_use_issues(conn, report, result.parcels)
         outcome = ImportOutcome(report)
         if dry_run or report.blocks_publication:
             conn.rollback()
