@@ -96,7 +96,7 @@ def test_unreadable_file_names_file_and_line(database_url, tmp_path) -> None:
 
 def test_parcel_without_code_is_not_published(database_url, tmp_path) -> None:
     block = parcel_block("330102998001GB00009", 40_514_965.0, 3_345_465.0, 12).replace(
-        "330102998001GB00009,", "")
+        "330102998001GB00009,", ",")
     outcome = import_file(database_url, write(tmp_path, block))
     assert outcome.published == 0
     assert any(i.code == "parcel_code_missing" and i.severity == "error" for i in outcome.report.issues)
