@@ -50,4 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "parcels": parcels,
         }
 
+    _mount_features(app, settings)
     return app
+
+
+def _mount_features(app: FastAPI, settings: Settings) -> None:
+    """Each feature package adds its routes here, one line each (see docs in each package)."""
