@@ -1,0 +1,34 @@
+"""The Jinja2 environment and `render()`, which gives every template its language and `_()`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from portal.settings import Settings
+from portal.web.i18n import LANGUAGES, language_of, translator
+
+__all__ = ["templates_for", "render"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=[_TEMPLATES, *extra_dirs])
+    templates.env.globals["site_title"] = settings.portal.title
+    templates.env.globals["languages"] = LANGUAGES
+    return templates
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    language = language_of(request)
+    values = {"lang": language, "_": translator(language), **(context or {})}
+    principal = getattr(request.state, "principal", None)
+    values.setdefault("principal", principal)
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, name, values, status_code=status_code)
