@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from portal.db import open_pool, resolve_url
+from portal.db import open_pool, open_work_pool, resolve_url
 from portal.migrate import head_revision
 from portal.settings import Settings
 
@@ -22,10 +22,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = resolve_url(settings.database)
         app.state.pool = open_pool(url, settings.database)
+        app.state.work_pool = open_work_pool(url, settings.database)
         await app.state.pool.open(wait=True, timeout=30)
+        app.state.work_pool.open(wait=True, timeout=30)
         try:
             yield
         finally:
+            app.state.work_pool.close()
             await app.state.pool.close()
 
     app = FastAPI(title=settings.portal.title, lifespan=lifespan)
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
+    from portal.api.submissions import mount_submissions
     from portal.web import mount_web
 
     mount_web(app, settings)
+    mount_submissions(app)

@@ -140,14 +140,22 @@ def import_(file: str, crs: str | None, dry_run: bool) -> None:
     from spatial.errors import SpatialError
 
     epsg = int(crs.upper().removeprefix("EPSG:")) if crs else None
-    def progress(done: int) -> None:
-        if done % 1000 == 0:
-            click.echo(f"  {done} parcels written", err=True)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="publishing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
 
     try:
         outcome = import_file(_database_url(), Path(file), crs=epsg, dry_run=dry_run, progress=progress)
     except SpatialError as error:
         raise click.ClickException(str(error)) from error
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
     report = outcome.report
     for issue in report.issues:
         place = f"parcel {issue.parcel_index + 1}, {issue.where}" if issue.parcel_index is not None else (

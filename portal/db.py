@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from portal.cluster import Cluster
 from portal.settings import DatabaseSettings
 
-__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "with_database"]
+__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database"]
 
 
 def resolve_url(settings: DatabaseSettings) -> str:
@@ -57,3 +57,10 @@ def open_pool(url: str, settings: DatabaseSettings) -> AsyncConnectionPool:
         kwargs={"autocommit": True},
         check=AsyncConnectionPool.check_connection,
     )
+
+
+def open_work_pool(url: str, settings: DatabaseSettings) -> ConnectionPool:
+    """A small pool of blocking connections for work done in worker threads (reading and
+    validating uploads, publishing): such work runs its own transactions and commits itself."""
+    return ConnectionPool(url, min_size=0, max_size=settings.work_pool_size, open=False,
+                          check=ConnectionPool.check_connection)

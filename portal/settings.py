@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "Settings", "project_root"]
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "Settings", "project_root"]
 
 
 def project_root() -> Path:
@@ -38,6 +38,7 @@ class DatabaseSettings(BaseSettings):
     database_name: str = Field(default="cadastre", validation_alias="CADASTRE_DATABASE")
     pool_min_size: int = 2
     pool_max_size: int = 16
+    work_pool_size: int = 4
 
     @field_validator("database_url")
     @classmethod
@@ -72,9 +73,37 @@ class TileSettings(BaseSettings):
     cache_size: int = 20_000
 
 
+class SurveySettings(BaseSettings):
+    """Tolerances and limits of surveyors' uploads (see spatial.validation.ValidationRules)."""
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore")
+
+    area_abs_tolerance_m2: float = 1.0
+    area_rel_tolerance: float = 0.0
+    boundary_point_error_m: float = 0.05
+    overlap_tolerance_m2: float = 0.01
+    gap_width_m: float = 0.05
+    coverage_tolerance_m2: float = 1.0
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    def rules(self):  # type: ignore[no-untyped-def]
+        """The validation rules for a publication: every parcel needs its code."""
+        from spatial.validation import ValidationRules
+
+        return ValidationRules(
+            area_abs_tolerance_m2=self.area_abs_tolerance_m2,
+            area_rel_tolerance=self.area_rel_tolerance,
+            boundary_point_error_m=self.boundary_point_error_m,
+            overlap_tolerance_m2=self.overlap_tolerance_m2,
+            gap_width_m=self.gap_width_m,
+            require_parcel_code=True,
+        )
+
+
 class Settings(BaseSettings):
     """Everything the application needs, grouped by concern."""
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)

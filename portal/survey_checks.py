@@ -1,5 +1,7 @@
 """The validation checks that need the cadastre: overlap with current parcels, a parcel code
-already in use, and a parcel outside the administrative area its code names.
+already in use, a parcel outside the administrative area its code names, an unknown land-use
+class, and for a split, merge or boundary adjustment, whether the new parcels cover the ones
+they retire.
 
 They plug into `spatial.validation.validate` as extra checks, and run again under a lock at
 publication, since the cadastre may have changed since the upload was validated.
@@ -8,6 +10,7 @@ publication, since the cadastre may have changed since the upload was validated.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import psycopg
 import shapely
@@ -15,18 +18,22 @@ import shapely
 from spatial.crs import to_cgcs2000_lonlat
 from spatial.model import SurveyedParcel
 from spatial.report import Issue, IssueCode
-from spatial.validation import ParcelCheck, ValidationRules
+from spatial.report import ValidationReport
+from spatial.validation import ParcelCheck, ValidationRules, validate
 
-__all__ = ["cadastre_checks"]
+if TYPE_CHECKING:
+    from portal.settings import SurveySettings
+
+__all__ = ["assess", "cadastre_checks", "land_use_check", "retirement_check", "PURPOSES"]
 
 CHECK_SQL = """
 WITH upload AS (
-    SELECT i, ST_Multi(ST_GeomFromWKB(w, 4490)) AS geom, code
-      FROM unnest(%(indices)s::int[], %(wkb)s::bytea[], %(codes)s::text[]) AS u(i, w, code)
+    SELECT i, ST_Multi(ST_GeomFromWKB(w, 4490)) AS geom, code, crs
+      FROM unnest(%(indices)s::int[], %(wkb)s::bytea[], %(codes)s::text[], %(crs)s::int[]) AS u(i, w, code, crs)
 )
 SELECT u.i, 'overlap' AS problem, p.parcel_code,
        ST_Area(ST_Intersection(u.geom, p.geom)::geography) AS area,
-       ST_AsText(ST_Intersection(u.geom, p.geom)) AS location
+       ST_AsText(ST_Transform(ST_Intersection(u.geom, p.geom), u.crs)) AS location
   FROM upload u JOIN current_parcels p ON ST_Intersects(u.geom, p.geom)
        AND NOT ST_Touches(u.geom, p.geom)
        AND NOT (p.parcel_id = ANY(%(retiring)s::bigint[]))
@@ -36,7 +43,8 @@ SELECT u.i, 'code_taken', p.parcel_code, NULL, NULL
  WHERE NOT (p.parcel_id = ANY(%(retiring)s::bigint[]))
 UNION ALL
 SELECT u.i, 'outside', a.code,
-       ST_Area(ST_Difference(u.geom, a.boundary)::geography), ST_AsText(ST_Difference(u.geom, a.boundary))
+       ST_Area(ST_Difference(u.geom, a.boundary)::geography),
+       ST_AsText(ST_Transform(ST_Difference(u.geom, a.boundary), u.crs))
   FROM upload u JOIN admin_areas a ON a.code = left(u.code, 6)
  WHERE NOT ST_CoveredBy(u.geom, a.boundary)
 UNION ALL
@@ -64,14 +72,14 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = ()) -
     """
 
     def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
-        rows = [(i, _lonlat_wkb(p), p.parcel_code) for i, p in enumerate(parcels)]
+        rows = [(i, _lonlat_wkb(p), p.parcel_code, p.crs) for i, p in enumerate(parcels)]
         rows = [r for r in rows if r[1] is not None]
         if not rows:
             return []
         issues: list[Issue] = []
         result = conn.execute(CHECK_SQL, {
             "indices": [r[0] for r in rows], "wkb": [r[1] for r in rows], "codes": [r[2] for r in rows],
-            "retiring": list(retiring)})
+            "crs": [r[3] for r in rows], "retiring": list(retiring)})
         for index, problem, code, area, location in result:
             where = parcels[index].where
             if problem == "overlap":
@@ -98,3 +106,110 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = ()) -
         return issues
 
     return check
+
+
+def land_use_check(conn: psycopg.Connection) -> ParcelCheck:
+    """Every parcel's land-use code must be a GB/T 21010 class the cadastre knows."""
+
+    def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
+        known = {row[0] for row in conn.execute("SELECT code FROM land_uses")}
+        for index, parcel in enumerate(parcels):
+            if parcel.land_use_code not in known:
+                problem = ("has no land-use code" if not parcel.land_use_code else
+                           f"land-use code {parcel.land_use_code!r} is not a GB/T 21010 class")
+                yield Issue("error", IssueCode.LAND_USE_UNKNOWN, problem, index, parcel.where, None,
+                            {"field": "land_use_code"})
+
+    return check
+
+
+# purpose: (fewest retired, most retired, fewest new, most new); None = no limit.
+PURPOSES: dict[str, tuple[int, int | None, int, int | None]] = {
+    "new": (0, 0, 1, None),
+    "split": (1, 1, 2, None),
+    "merge": (2, None, 1, 1),
+    "boundary_adjustment": (1, None, 1, None),
+}
+
+COVERAGE_SQL = """
+WITH new AS (
+    SELECT ST_UnaryUnion(ST_Collect(ST_GeomFromWKB(w, 4490))) AS g FROM unnest(%(wkb)s::bytea[]) AS w
+), old AS (
+    SELECT ST_UnaryUnion(ST_Collect(geom)) AS g FROM current_parcels WHERE parcel_id = ANY(%(ids)s::bigint[])
+)
+SELECT ST_Area(ST_Difference(old.g, new.g)::geography), ST_Area(ST_Difference(new.g, old.g)::geography),
+       ST_AsText(ST_Transform(ST_SymDifference(old.g, new.g), %(crs)s))
+  FROM new, old
+"""
+
+
+def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[int],
+                     coverage_tolerance_m2: float) -> ParcelCheck:
+    """A split, merge or boundary adjustment: the counts fit the purpose, the retired parcels
+    carry no current unit (units must be renumbered by a registry application first), and the
+    new parcels cover exactly the retired ones, within `coverage_tolerance_m2` each way.
+    """
+
+    def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
+        fewest_old, most_old, fewest_new, most_new = PURPOSES[purpose]
+        counts_fit = (fewest_old <= len(retiring) and (most_old is None or len(retiring) <= most_old)
+                      and fewest_new <= len(parcels) and (most_new is None or len(parcels) <= most_new))
+        if not counts_fit:
+            yield Issue("error", IssueCode.PURPOSE_MISMATCH,
+                        f"a {purpose.replace('_', ' ')} needs {_span(fewest_old, most_old)} retired parcel(s) "
+                        f"and {_span(fewest_new, most_new)} new parcel(s); this submission has "
+                        f"{len(retiring)} and {len(parcels)}",
+                        None, None, None, {"retired": len(retiring), "new": len(parcels)})
+        if not retiring:
+            return
+        current = {row[0] for row in conn.execute(
+            "SELECT parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (list(retiring),))}
+        for parcel_id, code in conn.execute(
+                "SELECT DISTINCT parcel_id, parcel_code FROM parcels WHERE parcel_id = ANY(%s) ORDER BY 1",
+                (sorted(set(retiring) - current),)):
+            yield Issue("error", IssueCode.RETIRED_PARCEL_UNKNOWN,
+                        f"parcel {code} to be retired is no longer current: another publication changed it",
+                        None, None, None, {"parcel_code": code})
+        kept = {p.parcel_code for p in parcels}
+        for code, units in conn.execute(
+                "SELECT p.parcel_code, count(u.unit_id) FROM current_parcels p "
+                "JOIN current_units u ON u.parcel_id = p.parcel_id "
+                "WHERE p.parcel_id = ANY(%s) GROUP BY p.parcel_code ORDER BY 1", (list(retiring),)):
+            if code in kept:
+                continue  # the parcel keeps its code: a new version of it, its units stay on it
+            yield Issue("error", IssueCode.RETIRED_PARCEL_HAS_UNITS,
+                        f"parcel {code} carries {units} current unit(s): renumber or close them by a "
+                        "registry application before the parcel is retired", None, None, None,
+                        {"parcel_code": code, "units": units})
+        wkb = [w for w in map(_lonlat_wkb, parcels) if w is not None]
+        if len(wkb) < len(parcels):
+            return  # a parcel with broken geometry is already an error; coverage means nothing yet
+        crs = parcels[0].crs if parcels else 4490
+        uncovered, extra, location = conn.execute(
+            COVERAGE_SQL, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone()  # type: ignore[misc]
+        if (uncovered or 0) > coverage_tolerance_m2 or (extra or 0) > coverage_tolerance_m2:
+            yield Issue("error", IssueCode.COVERAGE_MISMATCH,
+                        f"the new parcels do not cover the retired ones: {uncovered:.2f} m² of the retired "
+                        f"parcels left uncovered, {extra:.2f} m² added outside them (tolerance "
+                        f"{coverage_tolerance_m2:g} m² each way)", None, None, location,
+                        {"uncovered_m2": round(uncovered, 3), "extra_m2": round(extra, 3),
+                         "tolerance_m2": coverage_tolerance_m2})
+
+    return check
+
+
+def _span(fewest: int, most: int | None) -> str:
+    if most is None:
+        return f"at least {fewest}"
+    return str(fewest) if fewest == most else f"{fewest} to {most}"
+
+
+def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings: SurveySettings, *,
+           file: str | None = None, crs: int | None = None, read_issues: Iterable[Issue] = (),
+           purpose: str = "new", retiring: Sequence[int] = ()) -> ValidationReport:
+    """The whole validation of an upload: geometry, attributes, and against the cadastre."""
+    return validate(parcels, settings.rules(), file=file, crs=crs, read_issues=read_issues, extra_checks=[
+        cadastre_checks(conn, retiring=retiring),
+        land_use_check(conn),
+        retirement_check(conn, purpose, retiring, settings.coverage_tolerance_m2),
+    ])

@@ -60,6 +60,11 @@ class IssueCode(StrEnum):
     OVERLAP_EXISTING = "overlap_existing"
     PARCEL_CODE_TAKEN = "parcel_code_taken"
     OUTSIDE_ADMIN_AREA = "outside_admin_area"
+    LAND_USE_UNKNOWN = "land_use_unknown"
+    RETIRED_PARCEL_UNKNOWN = "retired_parcel_unknown"
+    RETIRED_PARCEL_HAS_UNITS = "retired_parcel_has_units"
+    COVERAGE_MISMATCH = "coverage_mismatch"
+    PURPOSE_MISMATCH = "purpose_mismatch"
 
 
 @dataclass(slots=True)

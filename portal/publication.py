@@ -1,0 +1,138 @@
+"""Publishing surveyed parcels into the cadastre: one transaction, all of it or none of it.
+
+Both ways in use it: `cadastre import` (registry staff's bulk loads) and the approval of a
+surveyor's submission. The caller holds the lock from `lock_cadastre` and has validated again
+inside it, so nothing that became current after the first validation can be overlapped.
+
+A new parcel whose code is the code of a parcel it retires becomes the next version of that
+parcel (its units stay on it); every other retired parcel ends, and lineage links each retired
+parcel to each new one it shares area with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+import shapely
+
+from portal.versioning import retire, supersede
+from spatial.crs import to_cgcs2000_lonlat
+from spatial.model import SurveyedParcel
+
+__all__ = ["SourceRecord", "Publication", "lock_cadastre", "publish"]
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """The survey report a publication cites (LA_Source)."""
+
+    reference: str
+    issuer: str | None = None
+    description: str | None = None
+    issued_on: dt.date = field(default_factory=dt.date.today)
+
+
+@dataclass
+class Publication:
+    source_id: int
+    parcel_ids: list[int]
+    parcel_codes: list[str]
+    retired_ids: list[int]
+    lineage: list[tuple[int, int]]
+    bounds: tuple[float, float, float, float] | None
+    """lon/lat extent of everything the publication touched (old and new geometry)."""
+
+
+def lock_cadastre(conn: psycopg.Connection) -> None:
+    """Keep other publishers out until commit; readers (the map, the API) are not blocked."""
+    conn.execute("LOCK TABLE parcels IN SHARE ROW EXCLUSIVE MODE")
+
+
+LINEAGE_SQL = """
+SELECT p.parcel_id, n.i
+  FROM unnest(%(wkb)s::bytea[]) WITH ORDINALITY AS n(w, i)
+  JOIN current_parcels p ON p.parcel_id = ANY(%(retiring)s::bigint[])
+   AND ST_Intersects(p.geom, ST_GeomFromWKB(n.w, 4490))
+ WHERE ST_Area(ST_Intersection(p.geom, ST_GeomFromWKB(n.w, 4490))::geography) > %(tolerance)s
+"""
+
+INSERT_SQL = """
+INSERT INTO parcels (parcel_code, admin_area_code, land_use_code, survey_geom, survey_area,
+                     valid_from, source_id)
+VALUES (%s, %s, %s, ST_SetSRID(ST_GeomFromWKB(%s), %s), %s, %s, %s)
+RETURNING parcel_id
+"""
+
+
+def _ewkb_hex(parcel: SurveyedParcel) -> str:
+    return shapely.to_wkb(shapely.set_srid(parcel.geometry, parcel.crs), hex=True, include_srid=True)
+
+
+def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source: SourceRecord, *,
+            event: str = "new", retiring: Sequence[int] = (), lineage_tolerance_m2: float = 1.0,
+            progress: Callable[[int, int], None] | None = None) -> Publication:
+    """Write `parcels` as current parcels citing `source`, retiring `retiring` (parcel ids).
+
+    Does not commit: the caller's transaction decides. The database's own rules (valid
+    geometry, code format, one current parcel per code) still apply and raise on violation.
+    """
+    today = source.issued_on
+    source_id = conn.execute(
+        "INSERT INTO sources (kind, reference, issued_on, issuer, description) "
+        "VALUES ('survey_report', %s, %s, %s, %s) RETURNING source_id",
+        (source.reference, today, source.issuer, source.description)).fetchone()[0]  # type: ignore[index]
+    lonlat = [bytes(shapely.to_wkb(to_cgcs2000_lonlat(p.geometry, p.crs))) for p in parcels]
+    retiring = list(retiring)
+    pairs: list[tuple[int, int]] = []
+    bounds = None
+    if retiring:
+        pairs = [(parent, int(i) - 1) for parent, i in conn.execute(
+            LINEAGE_SQL, {"wkb": lonlat, "retiring": retiring, "tolerance": lineage_tolerance_m2})]
+        bounds = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                              "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
+                              (retiring,)).fetchone()
+    retired_codes = dict(conn.execute(
+        "SELECT parcel_code, parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (retiring,)).fetchall())
+    kept = {p.parcel_code for p in parcels} & set(retired_codes)
+    for code, parcel_id in retired_codes.items():
+        if code not in kept:
+            retire(conn, "parcels", parcel_id)
+    ids: list[int] = []
+    with conn.cursor() as cur:
+        for parcel in parcels:
+            area = round(parcel.declared_area, 2) if parcel.declared_area else None
+            if parcel.parcel_code in kept:
+                parcel_id = retired_codes[parcel.parcel_code]
+                supersede(conn, "parcels", parcel_id, {
+                    "survey_geom": _ewkb_hex(parcel), "survey_area": area,
+                    "land_use_code": parcel.land_use_code, "valid_from": today, "source_id": source_id})
+            else:
+                cur.execute(INSERT_SQL, (parcel.parcel_code, parcel.parcel_code[:6],  # type: ignore[index]
+                                         parcel.land_use_code, shapely.to_wkb(parcel.geometry), parcel.crs,
+                                         area, today, source_id))
+                parcel_id = cur.fetchone()[0]  # type: ignore[index]
+            ids.append(parcel_id)
+            if progress:
+                progress(len(ids), len(parcels))
+    lineage = [(parent, ids[i]) for parent, i in pairs if parent != ids[i]]
+    if lineage:
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO parcel_lineage (parent_parcel_id, child_parcel_id, event, source_id) "
+                            "VALUES (%s, %s, %s, %s)", [(p, c, event, source_id) for p, c in lineage])
+    new_bounds = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                              "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
+                              (ids,)).fetchone()
+    return Publication(source_id, ids, [p.parcel_code for p in parcels],  # type: ignore[misc]
+                       [i for c, i in retired_codes.items() if c not in kept], lineage,
+                       _union(bounds, new_bounds))
+
+
+def _union(a, b):  # type: ignore[no-untyped-def]
+    boxes = [box for box in (a, b) if box and box[0] is not None]
+    if not boxes:
+        return None
+    return (min(x[0] for x in boxes), min(x[1] for x in boxes),
+            max(x[2] for x in boxes), max(x[3] for x in boxes))
