@@ -44,13 +44,12 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
                       read_issues=result.issues)
 
     with psycopg.connect(url) as conn:
+        if not dry_run:
+            # Validate once, inside the lock that publication needs anyway: nothing can become
+            # current between the check and the writes. Readers are not blocked.
+            lock_cadastre(conn)
         outcome = ImportOutcome(check(conn))
         if dry_run or outcome.report.blocks_publication:
-            conn.rollback()
-            return outcome
-        lock_cadastre(conn)
-        outcome.report = check(conn)
-        if outcome.report.blocks_publication:
             conn.rollback()
             return outcome
         publication = publish(conn, result.parcels, SourceRecord(

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portal import migrate, submissions
 from portal.app import create_app
@@ -281,3 +284,47 @@ def test_two_registrars_approving_at_once_publish_once(client, survey_db) -> Non
     assert sorted(type(o).__name__ for o in outcomes) == ["Publication", "SubmissionConflict"]
     with psycopg.connect(survey_db) as conn:
         assert conn.execute("SELECT count(*) FROM parcels WHERE parcel_code = '330102001001GB09081'").fetchone()[0] == 1
+
+
+FIXTURES = Path("/work/shared/fixtures/external")
+if not FIXTURES.is_dir():
+    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "external"
+REAL_FILES = ["es-catastro-inspire/generador-gml_test_wfs_11039.gml", "es-catastro-inspire/catatom2osm_38012_parcel.gpkg",
+              "es-dxf-parcel/parcelacad.dxf", "fr-dgfip-edigeo/edigeo-25354000AB01.tar.bz2",
+              "fr-etalab-cadastre/cadastre-91216-parcelles.json", "co-ladm-col-xtf/test_ladm_col_queries_v1_2.xtf"]
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not available")
+@pytest.mark.parametrize("relative", REAL_FILES)
+def test_real_cadastral_files_are_kept_as_drafts_with_reasons_or_refused(client, survey_db, relative) -> None:
+    """Foreign cadastres' files cannot join a Chinese cadastre: each upload says why, in the
+    report (no GB/T 37346 parcel code, outside the administrative area...) or as a refusal."""
+    path = FIXTURES / relative
+    before = state(survey_db)
+    response = upload(client, path.read_bytes(), name=path.name)
+    if response.status_code == 422:
+        detail = response.json()["detail"]
+        assert detail["file"] == path.name and detail["problem"]
+        assert state(survey_db) == before
+        return
+    assert response.status_code == 201, response.text
+    report = response.json()["report"]
+    assert report["parcel_count"] > 0 and report["blocks_publication"]
+    codes = {i["code"] for i in report["issues"] if i["severity"] == "error"}
+    assert codes & {"parcel_code_missing", "parcel_code_malformed", "outside_admin_area", "land_use_unknown"}
+    assert all(i["message"] for i in report["issues"])
+    after = state(survey_db)
+    assert after[:4] == before[:4]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=2048), suffix=st.sampled_from([".txt", ".dxf", ".geojson", ".gpkg", ".zip", ".gml", ""]))
+def test_random_uploads_never_break_the_server_or_the_cadastre(client, survey_db, content, suffix) -> None:
+    before = state(survey_db)
+    response = upload(client, content, name=f"random{suffix}")
+    assert response.status_code in (201, 422), response.text
+    if response.status_code == 422:
+        assert response.json()["detail"]["message"]
+        assert state(survey_db) == before
+    else:
+        assert state(survey_db)[:4] == before[:4]
