@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import psycopg
 import shapely
 
+from portal.survey_checks import lonlat_wkbs
 from portal.versioning import retire, supersede
-from spatial.crs import to_cgcs2000_lonlat
 from spatial.model import SurveyedParcel
 
 __all__ = ["SourceRecord", "Publication", "lock_cadastre", "publish"]
@@ -86,7 +86,7 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
         "INSERT INTO sources (kind, reference, issued_on, issuer, description) "
         "VALUES ('survey_report', %s, %s, %s, %s) RETURNING source_id",
         (source.reference, today, source.issuer, source.description)).fetchone()[0]  # type: ignore[index]
-    lonlat = [bytes(shapely.to_wkb(to_cgcs2000_lonlat(p.geometry, p.crs))) for p in parcels]
+    lonlat = lonlat_wkbs(parcels)
     retiring = list(retiring)
     pairs: list[tuple[int, int]] = []
     bounds = None

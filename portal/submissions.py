@@ -28,8 +28,7 @@ from psycopg.types.json import Jsonb
 from portal.permissions import Action, Principal
 from portal.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.settings import SurveySettings
-from portal.survey_checks import PURPOSES, assess
-from spatial.crs import to_cgcs2000_lonlat
+from portal.survey_checks import PURPOSES, assess, lonlat_wkbs
 from spatial.errors import ReadError
 from spatial.readers import read_parcels
 from spatial.report import Issue, IssueCode, ValidationReport
@@ -126,7 +125,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
                 "ST_SetSRID(ST_GeomFromWKB(%s), %s), ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), 4490)))",
                 [(submission_id, i, p.where, _code(p.parcel_code), p.land_use_code, p.name,
                   round(p.declared_area, 2) if p.declared_area else None, shapely.to_wkb(p.geometry), p.crs,
-                  _lonlat(p)) for i, p in enumerate(result.parcels)])
+                  w) for i, (p, w) in enumerate(zip(result.parcels, lonlat_wkbs(result.parcels)))])
             cur.executemany("INSERT INTO submission_retirements (submission_id, parcel_id, parcel_code) "
                             "VALUES (%s, %s, %s)", [(submission_id, i, c) for i, c in retired.items()])
         conn.commit()
@@ -142,17 +141,6 @@ def _who(principal: Principal) -> str:
 
 def _code(code: str | None) -> str | None:
     return code if code and len(code) == 19 else None
-
-
-def _lonlat(parcel) -> bytes | None:  # type: ignore[no-untyped-def]
-    """CGCS2000 lon/lat geometry for the preview, or None when it is not a valid polygon."""
-    try:
-        geom = to_cgcs2000_lonlat(parcel.geometry, parcel.crs)
-    except Exception:  # noqa: BLE001 - the report already says what is wrong with it
-        return None
-    if geom.is_empty or not geom.is_valid or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return None
-    return bytes(shapely.to_wkb(geom))
 
 
 SUMMARY_SQL = """
