@@ -31,7 +31,7 @@ __all__ = ["lonlat_wkbs", "assess", "cadastre_checks", "land_use_check", "retire
 CHECK_SQL = """
 WITH upload AS (
     SELECT i, ST_Multi(ST_GeomFromWKB(w, 4490)) AS geom, code, crs
-      FROM unnest(%(indices)s::int[], %(wkb)s::bytea[], %(codes)s::text[], %(crs)s::int[]) AS u(i, w, code, crs)
+      FROM unnest(%(indices)b::int[], %(wkb)b::bytea[], %(codes)b::text[], %(crs)b::int[]) AS u(i, w, code, crs)
 )
 SELECT u.i, 'overlap' AS problem, p.parcel_code,
        ST_Area(ST_Intersection(u.geom, p.geom)::geography) AS area,
@@ -99,7 +99,7 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = ()) -
         issues: list[Issue] = []
         result = conn.execute(CHECK_SQL, {
             "indices": [r[0] for r in rows], "wkb": [r[1] for r in rows], "codes": [r[2] for r in rows],
-            "crs": [r[3] for r in rows], "retiring": list(retiring)})
+            "crs": [r[3] for r in rows], "retiring": list(retiring)}, binary=True)  # 100k WKB: no hex
         for index, problem, code, area, location in result:
             where = parcels[index].where
             if problem == "overlap":

@@ -23,8 +23,9 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     """Static files, the template environment and the language switch."""
     from fastapi.staticfiles import StaticFiles
 
-    from portal.web.routes import router
+    from portal.web import routes, surveys
 
     app.state.templates = templates_for(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(router)
+    app.include_router(routes.router)
+    app.include_router(surveys.router)

@@ -328,3 +328,22 @@ def test_random_uploads_never_break_the_server_or_the_cadastre(client, survey_db
         assert state(survey_db) == before
     else:
         assert state(survey_db)[:4] == before[:4]
+
+
+def test_pages_show_the_report_as_a_table_and_ask_strangers_to_log_in(client, survey_db) -> None:
+    with psycopg.connect(survey_db) as conn:
+        xmin, ymin = conn.execute("SELECT ST_XMin(survey_geom), ST_YMin(survey_geom) FROM current_parcels "
+                                  "ORDER BY parcel_id LIMIT 1 OFFSET 3").fetchone()
+    sid = upload(client, exchange(block("330102001001GB09091", xmin - 2, ymin - 2, 4))).json()["id"]
+    anonymous = client.get("/surveys", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    assert client.get("/surveys", headers=as_("citizen")).status_code == 403
+    listing = client.get("/surveys", headers=as_("surveyor"))
+    assert listing.status_code == 200 and f'href="/surveys/{sid}"' in listing.text
+    page = client.get(f"/surveys/{sid}", headers={**as_("surveyor"), "accept-language": "en"})
+    assert page.status_code == 200
+    assert "overlap_existing" in page.text and 'data-parcel="0"' in page.text and "Validation report" in page.text
+    assert 'data-action="submit" disabled' in page.text  # errors first
+    assert client.get(f"/surveys/{sid}", headers=as_("other-surveyor")).status_code == 404
+    queue = client.get("/surveys/review", headers=as_("registrar"))
+    assert queue.status_code == 200 and "审核队列" in queue.text
