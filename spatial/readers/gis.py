@@ -259,11 +259,12 @@ def _read_layer(
     mapping = _map_fields(fields)
     uom = _uom_column(fields, mapping.get("declared_area"))
     parcels: list[SurveyedParcel] = []
+    ready = _plain_polygons(wkbs)
     for i in range(len(wkbs)):
         fid = int(fids[i]) if fids is not None else i
         where = f"{prefix}feature {i + 1}" + (f" (fid {fid})" if fid not in (i, i + 1) else "")
         parcel_issues: list[Issue] = []
-        geometry = _polygonal(wkbs[i], where, issues, parcel_issues)
+        geometry = ready[i] if ready[i] is not None else _polygonal(wkbs[i], where, issues, parcel_issues)
         if geometry is None:
             continue
         values = {key: columns[index][i] for key, index in mapping.items()}
@@ -422,6 +423,19 @@ def _area(value: Any, uom: Any, field: str, where: str, issues: list[Issue]) -> 
     if unit and unit.casefold() in _HECTARES:
         number *= 10_000.0
     return number
+
+
+def _plain_polygons(wkbs: Any) -> list[Polygon | MultiPolygon | None]:
+    """Decode every feature at once and keep the ones that need no attention (valid WKB, a
+    non-empty polygon or multipolygon, finite coordinates); None marks the rest, which
+    `_polygonal` looks at one by one to say what is wrong. Most files are all plain."""
+    blobs = np.empty(len(wkbs), dtype=object)
+    blobs[:] = list(wkbs)
+    geoms = shapely.from_wkb(blobs, on_invalid="ignore")
+    plain = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    plain[owner[~np.isfinite(coords).all(axis=1)]] = False
+    return [g if ok else None for g, ok in zip(geoms.tolist(), plain.tolist())]
 
 
 def _polygonal(
