@@ -30,6 +30,9 @@ class Action(StrEnum):
     UPLOAD_SURVEY = "survey.upload"
     SUBMIT_SURVEY = "survey.submit"
     REVIEW_SUBMISSION = "survey.review"
+    REGISTER_RIGHTS = "registry.register"
+    REGISTER_SEIZURE = "registry.seizure"
+    VIEW_APPLICATIONS = "registry.view"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.UPLOAD_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.SUBMIT_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.REVIEW_SUBMISSION: frozenset({Role.REGISTRAR}),
+    Action.REGISTER_RIGHTS: frozenset({Role.REGISTRAR}),
+    Action.REGISTER_SEIZURE: frozenset({Role.COURT_CLERK}),
+    Action.VIEW_APPLICATIONS: frozenset({Role.REGISTRAR, Role.COURT_CLERK, Role.AUDITOR}),
 }
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]

@@ -341,18 +341,21 @@ class _Register:
             if unit_use != "residential":
                 continue
             owner = holders[0][0]
+            latest = registered  # seizures come after every dealing: none is registered under one
             if d[1] < 0.25:
                 start = self._day(registered, dt.date(2025, 11, 1))
                 amount = float(round(rng.uniform(30, 400)) * 10_000)
                 self._restriction(unit_id, "mortgage", "active", start, None, party_id=self._bank(),
                                   secured_amount=amount, maximum_amount=bool(d[2] < 0.2), rank=1,
                                   term_start=start, term_end=_years_later(start, 10 + int(d[3] * 20)))
+                latest = start
                 if d[4] < 0.15:
                     second = self._day(start, dt.date(2025, 12, 1))
                     self._restriction(unit_id, "mortgage", "active", second, None, party_id=self._bank(),
                                       secured_amount=float(round(rng.uniform(10, 100)) * 10_000),
                                       maximum_amount=bool(d[5] < 0.3), rank=2,
                                       term_start=second, term_end=_years_later(second, 5))
+                    latest = second
             elif d[1] < 0.33:  # a mortgage that was later discharged
                 start = self._day(registered, dt.date(2022, 1, 1))
                 end = self._day(start + dt.timedelta(days=200), dt.date(2025, 10, 1))
@@ -362,8 +365,11 @@ class _Register:
                 rid = self._restriction(unit_id, "mortgage", "active", start, end, **fields)
                 self._restriction(unit_id, "mortgage", "discharged", end, None, restriction_id=rid, version=2,
                                   **fields)
+                latest = start
+            after = latest + dt.timedelta(days=1)
             if d[5] < 0.015:  # a seizure, sometimes with queued ones behind it
-                start = self._day(dt.date(2023, 1, 1), dt.date(2025, 10, 1))
+                start = self._day(max(after, dt.date(2023, 1, 1)), max(after + dt.timedelta(days=30),
+                                                                      dt.date(2025, 10, 1)))
                 for position in range(1, 2 + int(d[6] < 0.35) + int(d[6] < 0.10)):
                     court = COURTS[int(rng.integers(0, len(COURTS)))]
                     day = start + dt.timedelta(days=40 * (position - 1))
@@ -373,8 +379,9 @@ class _Register:
                                       term_start=day, term_end=_years_later(day, 3),
                                       reason="财产保全")
             elif d[5] < 0.02:  # a seizure that was released
-                start = self._day(dt.date(2019, 1, 1), dt.date(2023, 1, 1))
-                end = self._day(start + dt.timedelta(days=60), dt.date(2025, 6, 1))
+                start = self._day(max(after, dt.date(2019, 1, 1)), max(after + dt.timedelta(days=30),
+                                                                      dt.date(2023, 1, 1)))
+                end = self._day(start + dt.timedelta(days=60), max(start + dt.timedelta(days=90), dt.date(2025, 6, 1)))
                 fields = dict(court=COURTS[int(rng.integers(0, len(COURTS)))], queue_position=1,
                               document_number=f"({start.year})浙0102执{int(rng.integers(100, 9999))}号",
                               term_start=start, term_end=_years_later(start, 3), reason="财产保全")

@@ -1,0 +1,9 @@
+"""The register's workflow: applications that change rights and restrictions under the law's rules.
+
+    errors.py        what can go wrong, each with the rule and the blocking record
+    parties.py       finding or recording the parties an application names
+    seizures.py      the queue of seizures (轮候查封): promotion on release and expiry
+    operations.py    what registering each kind of application changes
+    applications.py  received -> under review -> registered | rejected, one transaction each
+    statistics.py    the office's public performance figures
+"""

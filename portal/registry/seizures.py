@@ -1,0 +1,63 @@
+"""The seizure queue of a unit (轮候查封): one active seizure at position 1, queued ones behind it.
+
+When the active seizure is released or expires, the next one takes effect: it becomes active
+at position 1 and its term starts that day, keeping the length the court ordered. Every change
+is a new version of the seizure (the history shows when each took effect).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from psycopg.rows import dict_row
+
+from portal.versioning import supersede
+
+__all__ = ["renumber_queue", "expire_seizures", "next_position"]
+
+
+def next_position(conn: psycopg.Connection, unit_id: int) -> int:
+    row = conn.execute("SELECT max(queue_position) FROM current_restrictions WHERE unit_id = %s "
+                       "AND kind = 'seizure' AND status IN ('active', 'queued')", (unit_id,)).fetchone()
+    return int(row[0] or 0) + 1  # type: ignore[index]
+
+
+def renumber_queue(conn: psycopg.Connection, unit_id: int, today: dt.date) -> list[int]:
+    """Close the gaps in the unit's queue; returns the seizures that took effect."""
+    conn.execute("SET CONSTRAINTS seizure_queue_unique DEFERRED")
+    with conn.cursor(row_factory=dict_row) as cur:
+        queue = cur.execute(
+            "SELECT restriction_id, status, queue_position, term_start, term_end FROM current_restrictions "
+            "WHERE unit_id = %s AND kind = 'seizure' AND status IN ('active', 'queued') "
+            "ORDER BY queue_position", (unit_id,)).fetchall()
+    took_effect = []
+    for position, seizure in enumerate(queue, 1):
+        status = "active" if position == 1 else "queued"
+        if seizure["queue_position"] == position and seizure["status"] == status:
+            continue
+        changes: dict[str, object] = {"queue_position": position, "status": status}
+        if status == "active" and seizure["status"] == "queued":
+            length = (seizure["term_end"] - seizure["term_start"]) if seizure["term_end"] else None
+            changes.update(term_start=today, term_end=today + length if length else None)
+            took_effect.append(seizure["restriction_id"])
+        supersede(conn, "restrictions", seizure["restriction_id"], changes)
+    return took_effect
+
+
+def expire_seizures(conn: psycopg.Connection, today: dt.date) -> dict[str, list[int]]:
+    """Seizures whose term ended before `today` expire; the queues behind them move up.
+    Run daily (`cadastre registry expire`); idempotent. Does not commit."""
+    expired = [r[0] for r in conn.execute(
+        "SELECT restriction_id FROM current_restrictions WHERE kind = 'seizure' AND status = 'active' "
+        "AND term_end < %s ORDER BY restriction_id", (today,))]
+    units = set()
+    for restriction_id in expired:
+        row = conn.execute("SELECT unit_id FROM current_restrictions WHERE restriction_id = %s",
+                           (restriction_id,)).fetchone()
+        units.add(row[0])  # type: ignore[index]
+        supersede(conn, "restrictions", restriction_id, {"status": "expired"})
+    took_effect: list[int] = []
+    for unit_id in sorted(units):
+        took_effect += renumber_queue(conn, unit_id, today)
+    return {"expired": expired, "took_effect": took_effect}
