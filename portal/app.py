@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
+    from portal.api.applications import mount_applications
     from portal.api.submissions import mount_submissions
     from portal.web import mount_web
 
     mount_web(app, settings)
     mount_submissions(app)
+    mount_applications(app)

@@ -168,6 +168,28 @@ def import_(file: str, crs: str | None, dry_run: bool) -> None:
                f"(source {outcome.source_id})")
 
 
+@main.group()
+def registry() -> None:
+    """Registry housekeeping."""
+
+
+@registry.command()
+@click.option("--date", "day", default=None, help="the day to expire up to (default: today), YYYY-MM-DD")
+def expire(day: str | None) -> None:
+    """Expire seizures whose term has ended and let queued seizures take effect in order.
+    Run it daily (cron or a systemd timer); running it twice changes nothing more."""
+    import datetime as dt
+
+    from portal.registry.seizures import expire_seizures
+
+    today = dt.date.fromisoformat(day) if day else dt.date.today()
+    with psycopg.connect(_database_url()) as conn:
+        outcome = expire_seizures(conn, today)
+        conn.commit()
+    click.echo(f"{len(outcome['expired'])} seizure(s) expired, {len(outcome['took_effect'])} queued seizure(s) "
+               "took effect")
+
+
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)

@@ -20,6 +20,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from portal.demo.applications import load_applications
 from portal.demo.district import ADMIN_AREA, BLOCK_KINDS, LAND_USE, STREETS, SURVEY_SRID, layout_district
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
 
@@ -451,6 +452,9 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
             _copy(conn, table, rows)
             say(f"  {table}: {len(rows.rows)} rows in {time.perf_counter() - t:.1f} s")
         _reset_sequences(conn)
+        t = time.perf_counter()
+        applications = load_applications(conn, seed=seed, until=dt.date.today())
+        say(f"  applications: {applications} rows in {time.perf_counter() - t:.1f} s")
         say("checking co-ownership shares at commit")
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -466,5 +470,6 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
         "right holders": len(register.holders.rows),
         "restriction versions": len(register.restrictions.rows),
         "sources": len(register.sources.rows),
+        "applications": applications,
     }
     return summary

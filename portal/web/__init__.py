@@ -23,9 +23,10 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     """Static files, the template environment and the language switch."""
     from fastapi.staticfiles import StaticFiles
 
-    from portal.web import routes, surveys
+    from portal.web import registry, routes, surveys
 
     app.state.templates = templates_for(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(routes.router)
     app.include_router(surveys.router)
+    app.include_router(registry.router)

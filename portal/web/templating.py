@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from fastapi import Request
@@ -15,13 +17,20 @@ from portal.web.i18n import LANGUAGES, language_of, translator
 __all__ = ["templates_for", "render"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+OFFICE_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinja2Templates:
     templates = Jinja2Templates(directory=[_TEMPLATES, *extra_dirs])
     templates.env.globals["site_title"] = settings.portal.title
     templates.env.globals["languages"] = LANGUAGES
+    templates.env.filters["when"] = when
     return templates
+
+
+def when(moment: dt.datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A timestamp as the office's clock shows it (China Standard Time), whatever the server's zone."""
+    return moment.astimezone(OFFICE_TIME).strftime(pattern) if moment else ""
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,

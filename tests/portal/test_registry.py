@@ -277,3 +277,56 @@ def test_the_database_keeps_applications_in_order(db) -> None:
     apps.reject(db, application_id, REGISTRAR, ["材料不全"])
     with pytest.raises(ApplicationConflict, match="already rejected"):
         apps.reject(db, application_id, REGISTRAR, ["again"])
+
+
+def test_http_api_maps_each_refusal_to_its_status(registry_db, db) -> None:
+    from fastapi.testclient import TestClient
+    from people import header_principal
+
+    from portal.app import create_app
+    from portal.settings import DatabaseSettings, Settings
+
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=registry_db)))
+    app.state.principal_resolver = header_principal
+    unit = free_unit(db)
+    seizure = {"kind": "seizure", "unit_number": unit, "applicant": "杭州市上城区人民法院",
+               "request": {"court": "杭州市上城区人民法院", "document_number": "(2026)浙0102执8001号"},
+               "sources": COURT_ORDER}
+    with TestClient(app) as client:
+        assert client.get("/api/applications").status_code == 401
+        assert client.get("/api/applications", headers={"x-test-person": "citizen"}).status_code == 403
+        assert client.post("/api/applications", json=seizure, headers={"x-test-person": "registrar"}).status_code == 403
+        made = client.post("/api/applications", json=seizure, headers={"x-test-person": "clerk"})
+        assert made.status_code == 201 and made.json()["status"] == "received" and made.json()["time_limit_days"] == 1
+        sid = made.json()["id"]
+        client.post(f"/api/applications/{sid}/review", headers={"x-test-person": "clerk"}).raise_for_status()
+        assert client.post(f"/api/applications/{sid}/register", headers={"x-test-person": "clerk"}).status_code == 200
+        transfer = {"kind": "transfer", "unit_number": unit, "applicant": "买受人", "sources": DEED,
+                    "request": {"holders": [{"name": "买受人", "id_document_type": "passport",
+                                             "id_document_number": "E7654321"}]}}
+        tid = client.post("/api/applications", json=transfer, headers={"x-test-person": "registrar"}).json()["id"]
+        client.post(f"/api/applications/{tid}/review", headers={"x-test-person": "registrar"}).raise_for_status()
+        refused = client.post(f"/api/applications/{tid}/register", headers={"x-test-person": "registrar"})
+        assert refused.status_code == 409
+        assert refused.json()["detail"]["rule"] == "no_dealing_under_seizure"
+        assert refused.json()["detail"]["blocking"]["restriction_id"] > 0
+        bad = client.post("/api/applications", json={**transfer, "unit_number": "X" * 28},
+                          headers={"x-test-person": "registrar"})
+        assert bad.status_code == 422 and bad.json()["detail"]["field"] == "unit_number"
+        stats = client.get("/api/statistics")
+        assert stats.status_code == 200 and {"kind", "month", "completed", "median_working_days",
+                                             "within_limit_percent"} <= set(stats.json()[0])
+
+
+def test_cli_expires_seizures(registry_db, db, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    unit = free_unit(db)
+    run(db, CLERK, "seizure", unit, {"court": "杭州市上城区人民法院", "document_number": "(2023)浙0102执9001号",
+                                     "term_start": "2023-01-01", "term_end": "2025-06-30"}, COURT_ORDER)
+    monkeypatch.setenv("DATABASE_URL", registry_db)
+    result = CliRunner().invoke(main, ["registry", "expire"])
+    assert result.exit_code == 0, result.output
+    assert "expired" in result.output and restrictions(db, unit, "seizure")[0][1] == "expired"

@@ -17,17 +17,11 @@ from portal import migrate, submissions
 from portal.app import create_app
 from portal.demo.loader import load_demo
 from portal.importer import import_file
-from portal.permissions import Principal, Role
 from portal.settings import DatabaseSettings, Settings, SurveySettings
+from people import PEOPLE, header_principal
 from survey_files import FREE_NORTHING, block, exchange
 
 E0 = 40_515_100.0  # eastings inside the demo grid's span, south of it
-PEOPLE = {
-    "surveyor": Principal(11, "张测绘", frozenset({Role.SURVEYOR}), "测试测绘院"),
-    "other-surveyor": Principal(12, "李测绘", frozenset({Role.SURVEYOR})),
-    "registrar": Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心"),
-    "citizen": Principal(31, "赵公民", frozenset({Role.VERIFIED_USER})),
-}
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +36,7 @@ def survey_db(fresh_database) -> str:  # type: ignore[no-untyped-def]
 def client(survey_db: str) -> Iterator[TestClient]:
     app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=survey_db)))
 
-    async def resolver(request):  # type: ignore[no-untyped-def]
-        # Stands in for the accounts module at the one boundary it fills.
-        return PEOPLE.get(request.headers.get("x-test-person", ""), Principal())
-
-    app.state.principal_resolver = resolver
+    app.state.principal_resolver = header_principal
     with TestClient(app) as test_client:
         yield test_client
 

@@ -1,0 +1,72 @@
+"""Pages of the registry office: the queue by deadline, receiving and registering an
+application, and the public statistics. Changes go through the JSON API (`static/js/registry.js`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from portal.permissions import Action, current_principal
+from portal.registry import applications as apps
+from portal.registry import statistics
+from portal.registry.applications import KINDS
+from portal.registry.errors import ApplicationNotFound
+from portal.web.templating import render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+async def _load(request: Request, fn, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def run():  # type: ignore[no-untyped-def]
+        with request.app.state.work_pool.connection() as conn:
+            return fn(conn, *args, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+async def _staff(request: Request):  # type: ignore[no-untyped-def]
+    principal = await current_principal(request)
+    if not principal.authenticated:
+        return None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if not principal.may(Action.VIEW_APPLICATIONS):
+        return None, render(request, "surveys/forbidden.html", status_code=403)
+    return principal, None
+
+
+@router.get("/registry")
+async def queue(request: Request) -> Response:
+    principal, refused = await _staff(request)
+    if refused:
+        return refused
+    rows = await _load(request, apps.queue, principal)
+    return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
+                                                   "court": principal.may(Action.REGISTER_SEIZURE)})
+
+
+@router.get("/registry/applications/{application_id}")
+async def application(request: Request, application_id: int) -> Response:
+    principal, refused = await _staff(request)
+    if refused:
+        return refused
+    try:
+        found = await _load(request, apps.get, application_id, principal)
+    except ApplicationNotFound:
+        return render(request, "surveys/missing.html", {"submission_id": application_id}, status_code=404)
+    return render(request, "registry/application.html", {"a": found,
+                                                         "may_act": principal.may(apps.required_action(found["kind"]))})
+
+
+@router.get("/statistics")
+async def office_statistics(request: Request) -> Response:
+    rows = await _load(request, statistics.monthly)
+    months = sorted({r["month"] for r in rows})
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], {})[row["month"]] = row
+    peak = max((r["completed"] for r in rows), default=1)
+    return render(request, "registry/statistics.html", {"months": months, "by_kind": by_kind, "peak": peak})

@@ -1,0 +1,30 @@
+"""Who is asking, in the portal tests: principals behind an `x-test-person` header, and a
+browser page that sends it. Stands in for the accounts module at the one boundary it fills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from portal.permissions import Principal, Role
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+PEOPLE = {
+    "surveyor": Principal(11, "张测绘", frozenset({Role.SURVEYOR}), "测试测绘院"),
+    "other-surveyor": Principal(12, "李测绘", frozenset({Role.SURVEYOR})),
+    "registrar": Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心"),
+    "registrar-2": Principal(22, "陈登记", frozenset({Role.REGISTRAR})),
+    "clerk": Principal(41, "刘书记员", frozenset({Role.COURT_CLERK}), "杭州市上城区人民法院"),
+    "citizen": Principal(31, "赵公民", frozenset({Role.VERIFIED_USER})),
+}
+
+
+async def header_principal(request):  # type: ignore[no-untyped-def]
+    return PEOPLE.get(request.headers.get("x-test-person", ""), Principal())
+
+
+def open_page(browser, person: str, language: str = "zh-CN"):  # type: ignore[no-untyped-def]
+    """A page whose every request says who is asking."""
+    context = browser.new_context(extra_http_headers={"x-test-person": person}, locale=language,
+                                  viewport={"width": 1200, "height": 900})
+    return context.new_page()
