@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 
 from portal.db import open_pool, open_work_pool, resolve_url
 from portal.migrate import head_revision
+from portal.security import BodyLimit, SecurityHeaders
 from portal.settings import Settings
 
 __all__ = ["create_app"]
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title=settings.portal.title, lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
+    app.add_middleware(SecurityHeaders, settings=settings)
 
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:

@@ -168,6 +168,37 @@ def import_(file: str, crs: str | None, dry_run: bool) -> None:
                f"(source {outcome.source_id})")
 
 
+@main.command(name="backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def backup_(file: str) -> None:
+    """Write a backup of the whole cadastre (register, applications, accounts, audit) to FILE."""
+    from pathlib import Path
+
+    from portal.backup import BackupError, backup
+
+    try:
+        size = backup(_database_url(), Path(file))
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"backup written to {file} ({size:,} bytes)")
+
+
+@main.command(name="restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--into", "database", required=True, help="name of the NEW database to restore into")
+def restore_(file: str, database: str) -> None:
+    """Restore a backup FILE into a new database on the same server (never over a live one)."""
+    from pathlib import Path
+
+    from portal.backup import BackupError, restore
+
+    try:
+        restore(_database_url(), Path(file), database)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"restored into database {database}; point CADASTRE_DATABASE (or DATABASE_URL) at it to use it")
+
+
 @main.group()
 def registry() -> None:
     """Registry housekeeping."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "Settings", "project_root"]
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "SecuritySettings", "Settings", "project_root"]
 
 
 def project_root() -> Path:
@@ -100,6 +100,15 @@ class SurveySettings(BaseSettings):
         )
 
 
+class SecuritySettings(BaseSettings):
+    """Transport and request limits; HSTS only where the portal is really served over HTTPS."""
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_SECURITY_", env_file=".env", extra="ignore")
+
+    hsts_seconds: int = 0
+    max_body_bytes: int = 51 * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Everything the application needs, grouped by concern."""
 
@@ -107,3 +116,4 @@ class Settings(BaseSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)

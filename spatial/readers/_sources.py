@@ -22,6 +22,9 @@ from spatial.errors import CrsError, ReadError, UnsupportedFormatError
 __all__ = ["Source", "open_sources"]
 
 _MAX_UNPACKED = 2 * 1024**3
+_MAX_ZIP_UNPACKED = 512 * 1024**2
+_MAX_RATIO = 100  # real shapefiles and GeoPackages compress 3-20 times; bombs a thousand
+_RATIO_FROM = 10 * 1024**2
 
 
 @dataclass(slots=True)
@@ -94,12 +97,26 @@ def _refuse_interlis(head: bytes, name: str) -> None:
         )
 
 
+def _refuse_bombs(infos: list[zipfile.ZipInfo], name: str) -> None:
+    """Refuse archives that would unpack to far more than any survey: a decompression bomb
+    would otherwise exhaust the server's memory or disk while GDAL reads it."""
+    total = sum(i.file_size for i in infos)
+    if total > _MAX_ZIP_UNPACKED:
+        raise ReadError(f"the archive unpacks to {total:,} bytes, more than the {_MAX_ZIP_UNPACKED:,} accepted",
+                        file=name)
+    for info in infos:
+        if info.file_size > _RATIO_FROM and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+            raise ReadError(f"{info.filename!r} unpacks {info.file_size // max(info.compress_size, 1):,} times "
+                            "its packed size: refused as a decompression bomb", file=name, feature=info.filename)
+
+
 def _zip_sources(path: Path, name: str, crs: int | None) -> list[Source]:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = [i for i in archive.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ReadError(f"is not a readable zip archive: {exc}", file=name) from exc
+    _refuse_bombs(infos, name)
     names = {i.filename.lower(): i.filename for i in infos}
     absolute = str(path.resolve())
     sources = []

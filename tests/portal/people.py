@@ -23,8 +23,13 @@ async def header_principal(request):  # type: ignore[no-untyped-def]
     return PEOPLE.get(request.headers.get("x-test-person", ""), Principal())
 
 
-def open_page(browser, person: str, language: str = "zh-CN"):  # type: ignore[no-untyped-def]
-    """A page whose every request says who is asking."""
+def open_page(browser, person: str, language: str = "zh-CN", *, bypass_csp: bool = True):  # type: ignore[no-untyped-def]
+    """A page whose every request says who is asking. Playwright's own waiting helpers evaluate
+    strings, which our Content-Security-Policy forbids, so the test context may bypass it;
+    `csp_violations` collects what the page itself would have been refused."""
     context = browser.new_context(extra_http_headers={"x-test-person": person}, locale=language,
-                                  viewport={"width": 1200, "height": 900})
-    return context.new_page()
+                                  viewport={"width": 1200, "height": 900}, bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.csp_violations = []
+    page.on("console", lambda m: page.csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return page

@@ -57,3 +57,18 @@ def test_registrar_approves_a_clean_survey_and_it_is_published(live_site, browse
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM current_parcels WHERE parcel_code = '330102001001GB09102'"
                             ).fetchone()[0] == 1
+
+
+def test_pages_run_under_the_content_security_policy(live_site, browser) -> None:
+    """Without Playwright's bypass: our scripts still run (the preview is drawn) and the
+    browser reports no violation of the policy."""
+    base, url = live_site
+    with psycopg.connect(url) as conn:
+        sid = conn.execute("SELECT max(submission_id) FROM submissions").fetchone()[0]
+    page = open_page(browser, "registrar", bypass_csp=False)
+    for path in ("/surveys", f"/surveys/{sid}", "/registry", "/statistics"):
+        page.goto(base + path)
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{base}/surveys/{sid}")
+    page.locator("#preview svg path").first.wait_for()
+    assert page.csp_violations == []

@@ -35,3 +35,19 @@ def test_errors_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(err))
     assert type(copy) is CrsError
     assert str(copy) == str(err)
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path) -> None:
+    import zipfile
+
+    from spatial.errors import ReadError
+    from spatial.readers import read_parcels
+
+    bomb = tmp_path / "parcels.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("parcels.shp", b"\0" * (40 * 1024**2))
+        archive.writestr("parcels.prj", b'GEOGCS["CGCS2000"]')
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(ReadError, match="decompression bomb") as refused:
+        read_parcels(bomb)
+    assert refused.value.file == "parcels.zip" and refused.value.feature == "parcels.shp"

@@ -120,7 +120,7 @@
       const path = document.createElementNS(SVG, "path");
       path.setAttribute("d", d);
       path.setAttribute("class", "f " + p.layer + (p.severity ? " " + p.severity : ""));
-      if (f.geometry.type.indexOf("Point") >= 0) { path.setAttribute("style", "stroke-width: 12px"); path.setAttribute("stroke-linecap", "round"); }
+      if (f.geometry.type.indexOf("Point") >= 0) { path.style.strokeWidth = "12px"; path.setAttribute("stroke-linecap", "round"); }
       if (p.parcel_index !== null && p.parcel_index !== undefined) path.dataset.parcel = p.parcel_index;
       const title = document.createElementNS(SVG, "title");
       title.textContent = [p.parcel_code, p.message].filter(Boolean).join(": ") || p.layer;
