@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 
 from portal.db import open_pool, open_work_pool, resolve_url
 from portal.migrate import head_revision
+from portal.replicas import ReadRouter
 from portal.security import BodyLimit, SecurityHeaders
 from portal.settings import Settings
 
@@ -26,9 +27,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.work_pool = open_work_pool(url, settings.database)
         await app.state.pool.open(wait=True, timeout=30)
         app.state.work_pool.open(wait=True, timeout=30)
+        app.state.reads = ReadRouter(app.state.pool, settings.database)
+        await app.state.reads.open()
         try:
             yield
         finally:
+            await app.state.reads.close()
             app.state.work_pool.close()
             await app.state.pool.close()
 
@@ -54,7 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "schema_revision": revision,
             "schema_head": head_revision(),
             "parcels": parcels,
+            "replicas": request.app.state.reads.status(),
         }
+
+    @app.get("/health/reads", tags=["service"])
+    async def health_reads(request: Request) -> dict[str, object]:
+        """Which server a public read goes to now (a replica, or the primary as fallback)."""
+        async with request.app.state.reads.connection() as conn:
+            cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+            standby, port = await cur.fetchone()
+        return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
 
     _mount_features(app, settings)
     return app

@@ -221,6 +221,23 @@ class Cluster:
         config.update(password=password, user=SUPERUSER, port=config.get("port") or _free_port())
         self._save_config(config)
 
+    def init_replica(self, primary: Cluster) -> None:
+        """Make this cluster a streaming replica of `primary` (which must be running): a base
+        backup with the standby settings written (-R); `start()` then runs it as a hot standby."""
+        binaries = find_binaries()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o755)
+        self._check_reachable()
+        self.data_dir.mkdir(mode=0o700)
+        self._give_to_server_account(self.data_dir)
+        self.log_file.parent.mkdir(exist_ok=True)
+        self._give_to_server_account(self.log_file.parent)
+        self._run([binaries["pg_basebackup"], "-D", str(self.data_dir), "-R", "-X", "stream", "-c", "fast",
+                   "-d", primary.url("postgres")])
+        source = primary._config()
+        self._save_config({"password": source["password"], "user": source["user"], "port": _free_port(),
+                           "replica_of": str(primary.state_dir)})
+
     def status(self) -> ClusterStatus:
         if not self.initialised:
             return ClusterStatus(False, None, self.data_dir, None)

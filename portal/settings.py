@@ -7,9 +7,10 @@ Nothing here is built at import time: `create_app(settings)` and the command lin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "SecuritySettings", "Settings", "project_root"]
 
@@ -36,6 +37,10 @@ class DatabaseSettings(BaseSettings):
         default_factory=lambda: project_root() / ".cadastre", validation_alias="CADASTRE_STATE_DIR"
     )
     database_name: str = Field(default="cadastre", validation_alias="CADASTRE_DATABASE")
+    replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                         validation_alias="DATABASE_REPLICA_URLS")
+    max_replica_lag_bytes: int = 16 * 1024 * 1024
+    replica_check_seconds: float = 2.0
     pool_min_size: int = 2
     pool_max_size: int = 16
     work_pool_size: int = 4
@@ -44,6 +49,13 @@ class DatabaseSettings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def managed(self) -> bool:

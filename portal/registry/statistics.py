@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-__all__ = ["monthly", "STATISTICS_SQL"]
+__all__ = ["monthly", "monthly_from", "STATISTICS_SQL"]
 
 STATISTICS_SQL = """
 SELECT a.kind, to_char(a.decided_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
@@ -30,3 +30,10 @@ def monthly(conn: psycopg.Connection) -> list[dict[str, Any]]:
         rows = cur.execute(STATISTICS_SQL).fetchall()
     conn.rollback()
     return rows
+
+
+async def monthly_from(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+    """The same figures over an async connection: public reads may come from a replica."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(STATISTICS_SQL)
+        return await cur.fetchall()

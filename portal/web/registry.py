@@ -63,7 +63,8 @@ async def application(request: Request, application_id: int) -> Response:
 
 @router.get("/statistics")
 async def office_statistics(request: Request) -> Response:
-    rows = await _load(request, statistics.monthly)
+    async with request.app.state.reads.connection() as conn:
+        rows = await statistics.monthly_from(conn)
     months = sorted({r["month"] for r in rows})
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:

@@ -1,0 +1,69 @@
+"""Scale-out: public reads from a real streaming replica (pg_basebackup on loopback), and back
+to the primary when the replica dies; writes always on the primary."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from portal import migrate
+from portal.app import create_app
+from portal.cluster import Cluster
+from portal.settings import DatabaseSettings, Settings, project_root
+
+
+@pytest.fixture(scope="module")
+def primary_and_replica() -> Iterator[tuple[Cluster, Cluster]]:
+    # Inside the project's state folder: the `postgres` account can reach it (not /tmp/pytest-of-root).
+    root = project_root() / ".cadastre" / f"test-scaleout-{secrets.token_hex(3)}"
+    primary, replica = Cluster(root / "primary"), Cluster(root / "replica")
+    try:
+        primary.ensure_database("cadastre")
+        migrate.upgrade(primary.url("cadastre"))
+        replica.init_replica(primary)
+        replica.start()
+        yield primary, replica
+    finally:
+        replica.destroy()
+        primary.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait(predicate, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_reads_go_to_the_replica_and_fail_over_to_the_primary(primary_and_replica) -> None:
+    primary, replica = primary_and_replica
+    settings = Settings(database=DatabaseSettings(DATABASE_URL=primary.url("cadastre"),
+                                                  DATABASE_REPLICA_URLS=replica.url("cadastre"),
+                                                  replica_check_seconds=0.5))
+    with TestClient(create_app(settings)) as client:
+        served = client.get("/health/reads").json()
+        assert served["replica"] is True and served["port"] == replica.status().port
+        assert served["replicas"][0]["healthy"] is True
+        # A write on the primary streams to the replica; the replica refuses writes itself.
+        with psycopg.connect(primary.url("cadastre"), autocommit=True) as conn:
+            conn.execute("INSERT INTO calendar_days VALUES ('2030-01-01', false, '元旦')")
+        with psycopg.connect(replica.url("cadastre"), autocommit=True) as conn:
+            _wait(lambda: conn.execute("SELECT count(*) FROM calendar_days WHERE day = '2030-01-01'").fetchone()[0])
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("INSERT INTO calendar_days VALUES ('2030-01-02', false, 'x')")
+        assert client.get("/api/statistics").status_code == 200
+        replica.stop()
+        for _ in range(5):  # no request fails while the replica is down
+            after = client.get("/health/reads")
+            assert after.status_code == 200 and after.json()["replica"] is False
+        assert client.get("/api/statistics").status_code == 200
+        _wait(lambda: client.get("/health").json()["replicas"][0]["healthy"] is False)
+        replica.start()
+        _wait(lambda: client.get("/health/reads").json()["replica"] is True)
