@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
 from portal.db import open_pool, open_work_pool, resolve_url
 from portal.migrate import head_revision
@@ -69,8 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             standby, port = await cur.fetchone()
         return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
 
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     _mount_features(app, settings)
     return app
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is restarting or unreachable: say so (503) instead of a 500; the pools
+    reconnect by themselves, so the next request after it is back succeeds."""
+    return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={"detail": {
+        "message": "the cadastre database is unavailable for a moment; try again shortly"}})
 
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:

@@ -145,6 +145,7 @@ def import_(file: str, crs: str | None, dry_run: bool) -> None:
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
+            click.echo(f"validated; writing {total} parcels in one transaction", err=True)
             bar = click.progressbar(length=total, label="publishing", file=sys.stderr)
             bar.__enter__()
         bar.update(done - bar.pos)
@@ -236,3 +237,7 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
 
 
+
+
+if __name__ == "__main__":
+    main()

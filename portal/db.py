@@ -54,6 +54,7 @@ def open_pool(url: str, settings: DatabaseSettings) -> AsyncConnectionPool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         open=False,
+        timeout=settings.pool_timeout,
         kwargs={"autocommit": True},
         check=AsyncConnectionPool.check_connection,
     )
@@ -63,4 +64,4 @@ def open_work_pool(url: str, settings: DatabaseSettings) -> ConnectionPool:
     """A small pool of blocking connections for work done in worker threads (reading and
     validating uploads, publishing): such work runs its own transactions and commits itself."""
     return ConnectionPool(url, min_size=0, max_size=settings.work_pool_size, open=False,
-                          check=ConnectionPool.check_connection)
+                          timeout=settings.pool_timeout, check=ConnectionPool.check_connection)

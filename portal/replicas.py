@@ -48,7 +48,7 @@ class ReadRouter:
         self.settings = settings
         self.replicas = [ReplicaState(url, AsyncConnectionPool(
             url, min_size=0, max_size=settings.pool_max_size, open=False, kwargs={"autocommit": True},
-            timeout=2)) for url in settings.replica_urls]
+            timeout=2, check=AsyncConnectionPool.check_connection)) for url in settings.replica_urls]
         self._turn = itertools.count()
         self._task: asyncio.Task[None] | None = None
         self.served_by_primary = 0

@@ -43,6 +43,7 @@ class DatabaseSettings(BaseSettings):
     replica_check_seconds: float = 2.0
     pool_min_size: int = 2
     pool_max_size: int = 16
+    pool_timeout: float = 5.0
     work_pool_size: int = 4
 
     @field_validator("database_url")

@@ -7,10 +7,7 @@ Until the accounts module is merged into a test, the server learns who is asking
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,20 +17,12 @@ _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from people import CHROMIUM, header_principal  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from harness import CHROMIUM, header_principal, serve  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def live_site(fresh_database) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """(base URL, database URL) of a real uvicorn server on a fresh demo district of 80 parcels."""
-    import uvicorn
-
     from portal import migrate
     from portal.app import create_app
     from portal.demo.loader import load_demo
@@ -44,15 +33,10 @@ def live_site(fresh_database) -> Iterator[tuple[str, str]]:  # type: ignore[no-u
     load_demo(url, parcels=80, seed=5)
     app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url)))
     app.state.principal_resolver = header_principal
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", url
+    base, server = serve(app)
+    yield base, url
     server.should_exit = True
-    thread.join(10)
+    server.thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +51,28 @@ def browser() -> Iterator[object]:
             "--disable-sync", "--no-first-run"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def scratch_cluster() -> Iterator[object]:
+    """A factory of throwaway PostgreSQL clusters of our own (to stop, restart or replicate
+    without touching the shared one), inside the project's state folder where the `postgres`
+    account can reach them; all destroyed at the end of the module."""
+    import secrets
+    import shutil
+
+    from portal.cluster import Cluster
+    from portal.settings import project_root
+
+    made: list[Cluster] = []
+
+    def make(name: str) -> Cluster:
+        cluster = Cluster(project_root() / ".cadastre" / f"test-{name}-{secrets.token_hex(3)}")
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in reversed(made):
+        cluster.destroy()
+        shutil.rmtree(cluster.state_dir, ignore_errors=True)
+

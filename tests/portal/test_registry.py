@@ -281,7 +281,7 @@ def test_the_database_keeps_applications_in_order(db) -> None:
 
 def test_http_api_maps_each_refusal_to_its_status(registry_db, db) -> None:
     from fastapi.testclient import TestClient
-    from people import header_principal
+    from harness import header_principal
 
     from portal.app import create_app
     from portal.settings import DatabaseSettings, Settings

@@ -5,7 +5,7 @@ take effect; the public statistics page draws its charts from the demo's year of
 from __future__ import annotations
 
 import psycopg
-from people import SCREENSHOTS, open_page
+from harness import SCREENSHOTS, open_page
 
 
 def _free_unit(url: str) -> str:

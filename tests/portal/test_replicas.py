@@ -3,10 +3,7 @@ to the primary when the replica dies; writes always on the primary."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -15,24 +12,17 @@ from fastapi.testclient import TestClient
 from portal import migrate
 from portal.app import create_app
 from portal.cluster import Cluster
-from portal.settings import DatabaseSettings, Settings, project_root
+from portal.settings import DatabaseSettings, Settings
 
 
 @pytest.fixture(scope="module")
-def primary_and_replica() -> Iterator[tuple[Cluster, Cluster]]:
-    # Inside the project's state folder: the `postgres` account can reach it (not /tmp/pytest-of-root).
-    root = project_root() / ".cadastre" / f"test-scaleout-{secrets.token_hex(3)}"
-    primary, replica = Cluster(root / "primary"), Cluster(root / "replica")
-    try:
-        primary.ensure_database("cadastre")
-        migrate.upgrade(primary.url("cadastre"))
-        replica.init_replica(primary)
-        replica.start()
-        yield primary, replica
-    finally:
-        replica.destroy()
-        primary.destroy()
-        shutil.rmtree(root, ignore_errors=True)
+def primary_and_replica(scratch_cluster) -> tuple[Cluster, Cluster]:  # type: ignore[no-untyped-def]
+    primary, replica = scratch_cluster("primary"), scratch_cluster("replica")
+    primary.ensure_database("cadastre")
+    migrate.upgrade(primary.url("cadastre"))
+    replica.init_replica(primary)
+    replica.start()
+    return primary, replica
 
 
 def _wait(predicate, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ def test_every_response_carries_the_security_headers(database_url) -> None:
 
 
 def test_oversized_bodies_are_refused_before_they_are_read(database_url) -> None:
-    from people import header_principal
+    from harness import header_principal
 
     client = _client(database_url, max_body_bytes=1000)
     client.app.state.principal_resolver = header_principal

@@ -18,7 +18,7 @@ from portal.app import create_app
 from portal.demo.loader import load_demo
 from portal.importer import import_file
 from portal.settings import DatabaseSettings, Settings, SurveySettings
-from people import PEOPLE, header_principal
+from harness import PEOPLE, header_principal
 from survey_files import FREE_NORTHING, block, exchange
 
 E0 = 40_515_100.0  # eastings inside the demo grid's span, south of it

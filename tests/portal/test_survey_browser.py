@@ -4,7 +4,7 @@ upload a file with an overlap and see the fault highlighted; approve a clean one
 from __future__ import annotations
 
 import psycopg
-from people import SCREENSHOTS, open_page
+from harness import SCREENSHOTS, open_page
 from survey_files import FREE_NORTHING, block, exchange
 
 

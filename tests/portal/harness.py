@@ -1,8 +1,12 @@
-"""Who is asking, in the portal tests: principals behind an `x-test-person` header, and a
-browser page that sends it. Stands in for the accounts module at the one boundary it fills."""
+"""Test harness of the portal tests: who is asking (principals behind an `x-test-person`
+header, standing in for the accounts module at the one boundary it fills), a browser page that
+sends it, and a real uvicorn server in a thread."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 
 from portal.permissions import Principal, Role
@@ -33,3 +37,23 @@ def open_page(browser, person: str, language: str = "zh-CN", *, bypass_csp: bool
     page.csp_violations = []
     page.on("console", lambda m: page.csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
     return page
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(app) -> tuple[str, object]:  # type: ignore[no-untyped-def]
+    """Run `app` under a real uvicorn server in a thread; returns (base URL, server)."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    server.thread = thread  # type: ignore[attr-defined]
+    return f"http://127.0.0.1:{port}", server
