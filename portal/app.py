@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
 
 from portal.db import open_pool, open_work_pool, resolve_url
 from portal.migrate import head_revision
@@ -16,7 +18,22 @@ from portal.replicas import ReadRouter
 from portal.security import BodyLimit, SecurityHeaders
 from portal.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "ErrorOut"]
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: `detail` is a message, or an object with `message` and the place, rule or
+    field at fault, or (for malformed requests) FastAPI's list of validation errors."""
+
+    detail: Any
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text} for code, text in {
+        400: "the request cannot be parsed", 401: "log in first", 403: "your role does not allow this",
+        404: "no such thing, or not yours to see", 409: "the current state or a rule of the register forbids it",
+        413: "the request body is too large", 422: "the input is invalid (the detail names the field)",
+        429: "too many requests: wait and try again", 503: "the database is unavailable for a moment"}.items()}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.work_pool.close()
             await app.state.pool.close()
 
-    app = FastAPI(title=settings.portal.title, lifespan=lifespan)
+    app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)

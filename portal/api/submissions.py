@@ -46,7 +46,7 @@ def _crs(value: str | None) -> int | None:
         return None
     text = value.strip().upper().removeprefix("EPSG:")
     if not text.isdigit():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(422,
                             {"message": f"crs {value!r} is not an EPSG code such as EPSG:4528", "field": "crs"})
     return int(text)
 
