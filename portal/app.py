@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
+    from portal.accounts import mount_accounts
     from portal.web import mount_web
 
     mount_web(app, settings)
+    mount_accounts(app, settings)

@@ -125,6 +125,10 @@ def demo(parcels: int, seed: int, if_empty: bool) -> None:
     for name, count in summary.counts.items():
         click.echo(f"{name:>22}: {count}")
     click.echo(f"loaded in {summary.seconds:.1f} s")
+    from portal.accounts.demo import describe_demo_accounts
+
+    for line in describe_demo_accounts(url):
+        click.echo(line)
 
 
 @main.command(name="import")

@@ -30,6 +30,19 @@ class Action(StrEnum):
     UPLOAD_SURVEY = "survey.upload"
     SUBMIT_SURVEY = "survey.submit"
     REVIEW_SUBMISSION = "survey.review"
+    # Restriction checks and their disclosure tiers (see docs/domain.md, "Who may see what").
+    # Owners are not a role: a verified user sees the full record of units they hold a right on.
+    CHECK_RESTRICTIONS = "restrictions.check"
+    SEARCH_UNITS = "units.search"
+    VIEW_SEIZURE_DETAILS = "restrictions.seizure_details"
+    VIEW_FULL_RECORD = "restrictions.full_record"
+    VIEW_IDENTITY_NUMBERS = "personal_data.identity_numbers"
+    VIEW_ANY_CHECK = "checks.view_any"
+    # Accounts and the audit trail.
+    VERIFY_AT_COUNTER = "accounts.verify_at_counter"
+    MANAGE_USERS = "accounts.manage"
+    READ_AUDIT = "audit.read"
+    EXPORT_AUDIT = "audit.export"
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,16 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.UPLOAD_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.SUBMIT_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.REVIEW_SUBMISSION: frozenset({Role.REGISTRAR}),
+    Action.CHECK_RESTRICTIONS: frozenset({Role.VERIFIED_USER, Role.REGISTRAR, Role.COURT_CLERK}),
+    Action.SEARCH_UNITS: frozenset({Role.VERIFIED_USER, Role.REGISTRAR, Role.COURT_CLERK}),
+    Action.VIEW_SEIZURE_DETAILS: frozenset({Role.COURT_CLERK, Role.REGISTRAR}),
+    Action.VIEW_FULL_RECORD: frozenset({Role.REGISTRAR}),
+    Action.VIEW_IDENTITY_NUMBERS: frozenset({Role.REGISTRAR}),
+    Action.VIEW_ANY_CHECK: frozenset({Role.REGISTRAR, Role.AUDITOR}),
+    Action.VERIFY_AT_COUNTER: frozenset({Role.REGISTRAR}),
+    Action.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
+    Action.READ_AUDIT: frozenset({Role.AUDITOR}),
+    Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
 }
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "Settings", "project_root"]
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "AccountSettings", "Settings",
+           "project_root"]
 
 
 def project_root() -> Path:
@@ -72,9 +73,34 @@ class TileSettings(BaseSettings):
     cache_size: int = 20_000
 
 
+class AccountSettings(BaseSettings):
+    """Accounts, sessions and the limits on restriction checks.
+
+    `identity_key` keys the digest under which identity numbers are matched; every app server
+    must share it (when unset, a random key is kept in `<state_dir>/identity.key`).
+    `cookie_secure` stays on except for plain-http local runs and tests.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore")
+
+    identity_key: str | None = None
+    session_hours: float = 8.0
+    token_days: float = 30.0
+    cookie_secure: bool = True
+    checks_per_day: int = 200
+    checks_per_minute: int = 30
+    login_failures: int = 5
+    login_window_minutes: int = 15
+    verification_attempts_per_day: int = 5
+    password_time_cost: int = 2
+    password_memory_kib: int = 19_456
+    password_parallelism: int = 1
+
+
 class Settings(BaseSettings):
     """Everything the application needs, grouped by concern."""
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
