@@ -179,3 +179,11 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
 
 
+def _add_feature_commands() -> None:
+    from portal.accounts.cli import audit, user
+
+    main.add_command(audit)
+    main.add_command(user)
+
+
+_add_feature_commands()
