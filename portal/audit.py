@@ -122,26 +122,30 @@ class ChainReport:
 
 
 def _rows(conn: psycopg.Connection) -> Iterator[dict[str, Any]]:
+    """Every row in order, each with the chain head, read in one statement (one snapshot)."""
+    columns = ", ".join(f"a.{c}" for c in SEARCH_COLUMNS)
     with conn.cursor(name="audit_verify", row_factory=dict_row) as cur:
         cur.itersize = 5000
-        cur.execute(f"SELECT {', '.join(SEARCH_COLUMNS)}, prev_hash, hash FROM audit_log ORDER BY seq")
+        cur.execute(f"SELECT {columns}, a.prev_hash, a.hash, h.seq AS head_seq, h.hash AS head_hash "
+                    f"FROM audit_chain h LEFT JOIN audit_log a ON true ORDER BY a.seq")
         yield from cur
 
 
 def verify_chain(conn: psycopg.Connection) -> ChainReport:
     """Recompute the chain from the genesis hash and say which rows were altered, removed or inserted."""
     report = ChainReport()
+    problems = report.problems
+    expected_seq = 1
+    last_hash = GENESIS          # stored hash of the previous row
+    before_last = None           # stored hash of the row before that
+    last_seq = 0
+    inserted = 0
+    head_hash = GENESIS
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        head = conn.execute("SELECT seq, hash FROM audit_chain WHERE singleton").fetchone()
-        report.head_seq = head[0] if head else 0
-        problems = report.problems
-        expected_seq = 1
-        last_hash = GENESIS          # stored hash of the previous row
-        before_last = None           # stored hash of the row before that
-        last_seq = 0
-        inserted = 0
         for row in _rows(conn):
+            report.head_seq, head_hash = row["head_seq"], bytes(row["head_hash"])
+            if row["seq"] is None:
+                break
             report.rows += 1
             seq = row["seq"]
             prev_hash, stored = bytes(row["prev_hash"]), bytes(row["hash"])
@@ -163,15 +167,15 @@ def verify_chain(conn: psycopg.Connection) -> ChainReport:
                                                                       f"or a row between them removed"))
             before_last, last_hash, last_seq = last_hash, stored, seq
             expected_seq = seq + 1
-        last_seq -= inserted
-        if last_seq < report.head_seq:
-            problems.append(ChainProblem("removed", last_seq + 1, f"row(s) {last_seq + 1}-{report.head_seq} removed "
-                                                                  f"from the end (the chain head is row {report.head_seq})"))
-        elif last_seq > report.head_seq:
-            problems.append(ChainProblem("inserted", report.head_seq + 1, f"row(s) {report.head_seq + 1}-{last_seq} "
-                                                                          f"inserted after the chain head"))
-        elif head and last_seq and not inserted and head[1] != last_hash:
-            problems.append(ChainProblem("altered", last_seq, f"row {last_seq} differs from the chain head"))
+    last_seq -= inserted
+    if last_seq < report.head_seq:
+        problems.append(ChainProblem("removed", last_seq + 1, f"row(s) {last_seq + 1}-{report.head_seq} removed "
+                                                              f"from the end (the chain head is row {report.head_seq})"))
+    elif last_seq > report.head_seq:
+        problems.append(ChainProblem("inserted", report.head_seq + 1, f"row(s) {report.head_seq + 1}-{last_seq} "
+                                                                      f"inserted after the chain head"))
+    elif last_seq and not inserted and head_hash != last_hash:
+        problems.append(ChainProblem("altered", last_seq, f"row {last_seq} differs from the chain head"))
     return report
 
 

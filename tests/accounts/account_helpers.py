@@ -50,3 +50,18 @@ def register(browser: TestClient, username: str, password: str = "correct horse 
 
 def new_username(prefix: str = "u") -> str:
     return f"{prefix}{secrets.token_hex(4)}"
+
+
+def verified_account(client: TestClient, database_url: str, prefix: str = "v") -> dict[str, str]:
+    """A new account, verified as if at the counter by the demo registrar; returns bearer headers."""
+    import psycopg
+
+    username = new_username(prefix)
+    register(client, username)
+    client.cookies.clear()
+    with psycopg.connect(database_url) as conn:
+        conn.execute("INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, "
+                     "document_masked, verified_by) SELECT u.user_id, 'counter', '测试', sha256(u.username::bytea), "
+                     "'110*************12', r.user_id FROM users u, users r WHERE u.username = %s "
+                     "AND r.username = 'registrar'", (username,))
+    return bearer(client, username, "correct horse battery")
