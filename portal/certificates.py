@@ -8,6 +8,7 @@ then embeds that small font, and the text stays extractable (a ToUnicode map is 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import threading
@@ -110,6 +111,11 @@ def _yes(value: bool) -> str:
     return "有 yes" if value else "无 no"
 
 
+def _beijing(iso: str) -> str:
+    moment = dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    return f"{moment:%Y-%m-%d %H:%M:%S} (UTC+8)"
+
+
 def _lines(statement: dict[str, Any], verify_url: str, detail: list[dict[str, Any]] | None) -> list[tuple[str, int]]:
     """(text, size) lines of the certificate; `detail` adds the owner's or registrar's record."""
     lines: list[tuple[str, int]] = [
@@ -117,7 +123,7 @@ def _lines(statement: dict[str, Any], verify_url: str, detail: list[dict[str, An
         ("Certificate of restriction check (real estate register)", 11),
         ("", 8),
         (f"查询编号 Reference: {statement['reference']}", 11),
-        (f"查询时间 As of: {statement['as_of']}", 11),
+        (f"查询时间 As of: {_beijing(statement['as_of'])}", 11),
         (f"查询对象 Query: {statement['query']['kind']} {statement['query']['value']}", 11),
         ("", 8),
     ]

@@ -80,9 +80,11 @@ def add_demo_accounts(url: str, settings: AccountSettings | None = None,
                       database: DatabaseSettings | None = None) -> dict[str, int]:
     """Create the demo accounts (idempotent: existing usernames are left alone)."""
     settings = settings or AccountSettings()
-    key = identity_key(settings, database)
     created: dict[str, int] = {}
     with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('users') IS NULL").fetchone()[0]:  # type: ignore[index]
+            return created  # a schema without accounts (before migration 0003)
+        key = identity_key(settings, database)
         for account in DEMO_ACCOUNTS:
             row = conn.execute(
                 "INSERT INTO users (username, display_name, password_hash, roles, institution) "

@@ -89,6 +89,8 @@ def seconds_to_window_end(window: str) -> int:
 async def enforce_limit(conn: psycopg.AsyncConnection, buckets: list[tuple[str, str, int, int, str]]) -> None:
     """Count one hit in each (bucket, window, amount, limit, message) and raise Limited past a limit."""
     totals = await rate_hits(conn, [(b, w, a) for b, w, a, _l, _m in buckets])
+    if secrets.randbelow(1000) == 0:  # now and then, forget windows that ended (no scheduler needed)
+        await conn.execute("DELETE FROM rate_counters WHERE window_start < now() - interval '2 days'")
     for (_bucket, window, _amount, limit, message), total in zip(buckets, totals, strict=True):
         if total > limit:
             raise Limited(message, seconds_to_window_end(window))
