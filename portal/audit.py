@@ -29,7 +29,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 __all__ = [
-    "AuditEntry", "ChainProblem", "ChainReport", "record", "record_async", "canonical",
+    "AuditEntry", "ChainProblem", "ChainReport", "record", "record_async", "insert_statement", "canonical",
     "verify_chain", "search", "search_async", "to_csv", "grant_app_role", "SEARCH_COLUMNS",
 ]
 
@@ -38,12 +38,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 SEARCH_COLUMNS = ("seq", "at", "actor_user_id", "actor_role", "actor_institution", "action", "access",
                   "subject", "purpose", "outcome", "reference", "client", "detail")
 
-_INSERT = (
-    "INSERT INTO audit_log (actor_user_id, actor_role, actor_institution, action, access, subject, "
-    "purpose, outcome, reference, client, detail) "
-    "VALUES (%(actor_user_id)s, %(actor_role)s, %(actor_institution)s, %(action)s, %(access)s, "
-    "%(subject)s, %(purpose)s, %(outcome)s, %(reference)s, %(client)s, %(detail)s)"
-)
+_COLUMNS = ("actor_user_id", "actor_role", "actor_institution", "action", "access", "subject", "purpose",
+            "outcome", "reference", "client", "detail")
+_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
 
 
 @dataclass(frozen=True)
@@ -62,26 +59,29 @@ class AuditEntry:
     client: str | None = None
     detail: Mapping[str, Any] | None = None
 
-    def params(self) -> dict[str, Any]:
-        values = {k: getattr(self, k) for k in (
-            "actor_user_id", "actor_role", "actor_institution", "action", "access", "subject",
-            "purpose", "outcome", "reference", "client")}
-        values["detail"] = (json.dumps(self.detail, ensure_ascii=False, sort_keys=True, default=str)
-                            if self.detail is not None else None)
-        return values
+    def params(self) -> list[Any]:
+        detail = (json.dumps(self.detail, ensure_ascii=False, sort_keys=True, default=str)
+                  if self.detail is not None else None)
+        return [getattr(self, k) for k in _COLUMNS[:-1]] + [detail]
+
+
+def insert_statement(entries: AuditEntry | Iterable[AuditEntry]) -> tuple[str, list[Any]]:
+    """One INSERT of all entries (one round trip), with its parameters."""
+    batch = [entries] if isinstance(entries, AuditEntry) else list(entries)
+    statement = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES "
+                 + ", ".join([_ROW] * len(batch)))
+    return statement, [v for e in batch for v in e.params()]
 
 
 def record(conn: psycopg.Connection, entries: AuditEntry | Iterable[AuditEntry]) -> None:
     """Append entries in the caller's transaction (they commit or vanish with it)."""
-    batch = [entries] if isinstance(entries, AuditEntry) else list(entries)
-    with conn.cursor() as cur:
-        cur.executemany(_INSERT, [e.params() for e in batch])
+    statement, params = insert_statement(entries)
+    conn.execute(statement, params)
 
 
 async def record_async(conn: psycopg.AsyncConnection, entries: AuditEntry | Iterable[AuditEntry]) -> None:
-    batch = [entries] if isinstance(entries, AuditEntry) else list(entries)
-    async with conn.cursor() as cur:
-        await cur.executemany(_INSERT, [e.params() for e in batch])
+    statement, params = insert_statement(entries)
+    await conn.execute(statement, params)
 
 
 # -- the chain ---------------------------------------------------------------------------

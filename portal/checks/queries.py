@@ -22,7 +22,7 @@ WITH target AS (
       JOIN units u ON u.parcel_id = p.parcel_id AND u.end_lifespan IS NULL
      WHERE p.end_lifespan IS NULL AND p.parcel_code = %(parcel_code)s
 )
-SELECT t.unit_id, t.unit_number, t.location, t.use, r.co_ownership, coalesce(h.holders, 0) AS holders,
+SELECT now() AS as_of, t.unit_id, t.unit_number, t.location, t.use, r.co_ownership, coalesce(h.holders, 0) AS holders,
        coalesce(o.owned, false) AS owned,
        coalesce(x.mortgages, 0) AS mortgages, coalesce(x.seizures_active, 0) AS seizures_active,
        coalesce(x.seizures_queued, 0) AS seizures_queued, coalesce(x.objections, 0) AS objections,
@@ -107,13 +107,28 @@ async def seizures(conn: psycopg.AsyncConnection, unit_ids: list[int]) -> list[d
         return await cur.fetchall()
 
 
-async def insert_check(conn: psycopg.AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO checks (reference, verification_code, user_id, checker_role, checker_institution, tier, "
-        "query_kind, query_value, purpose, unit_numbers, statement, checked_at) VALUES "
-        "(%(reference)s, %(verification_code)s, %(user_id)s, %(checker_role)s, %(checker_institution)s, "
-        "%(tier)s, %(query_kind)s, %(query_value)s, %(purpose)s, %(unit_numbers)s, %(statement)s, "
-        "%(checked_at)s)", {**row, "statement": Jsonb(row["statement"])})
+_CHECK_INSERT = (
+    "INSERT INTO checks (reference, verification_code, user_id, checker_role, checker_institution, tier, "
+    "query_kind, query_value, purpose, unit_numbers, statement, checked_at) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+_CHECK_FIELDS = ("reference", "verification_code", "user_id", "checker_role", "checker_institution", "tier",
+                 "query_kind", "query_value", "purpose", "unit_numbers", "statement", "checked_at")
+
+
+def _check_params(row: dict[str, Any]) -> list[Any]:
+    return [Jsonb(row[k]) if k == "statement" else row[k] for k in _CHECK_FIELDS]
+
+
+async def insert_check(conn: psycopg.AsyncConnection, row: dict[str, Any],
+                       audit: list[Any] | None = None) -> None:
+    """Store a check and, in the same statement (one round trip), its audit rows."""
+    if not audit:
+        await conn.execute(_CHECK_INSERT, _check_params(row))
+        return
+    from portal.audit import insert_statement
+
+    statement, params = insert_statement(audit)
+    await conn.execute(f"WITH stored AS ({_CHECK_INSERT}) {statement}", _check_params(row) + params)
 
 
 _CHECK_COLUMNS = ("reference, verification_code, user_id, checker_role, checker_institution, tier, query_kind, "

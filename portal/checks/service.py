@@ -21,7 +21,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from portal.accounts.errors import BadInput, Limited, NotFound
+from portal.accounts.errors import AccountError, BadInput, Limited, NotFound
 from portal.accounts.guards import enforce_limit
 from portal.accounts.principal import Account, role_label
 from portal.audit import AuditEntry, record_async
@@ -139,80 +139,85 @@ async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, accoun
     role = role_label(account)
     base = dict(actor_user_id=account.user_id, actor_role=role, actor_institution=account.institution,
                 subject=query.value, purpose=purpose, client=client)
+    limits = [
+        (f"checks-minute:{account.user_id}", "1 minute", 1, settings.checks_per_minute,
+         f"too many checks: at most {settings.checks_per_minute} a minute, wait a moment"),
+        (f"checks-day:{account.user_id}", "1 day", 1, settings.checks_per_day,
+         f"daily limit reached: at most {settings.checks_per_day} checks a day; it resets at "
+         f"midnight (Beijing time)"),
+    ]
+    disclosed = None
     async with pool.connection() as conn:
-        try:
-            await enforce_limit(conn, [
-                (f"checks-minute:{account.user_id}", "1 minute", 1, settings.checks_per_minute,
-                 f"too many checks: at most {settings.checks_per_minute} a minute, wait a moment"),
-                (f"checks-day:{account.user_id}", "1 day", 1, settings.checks_per_day,
-                 f"daily limit reached: at most {settings.checks_per_day} checks a day; it resets at "
-                 f"midnight (Beijing time)"),
-            ])
-        except Limited as limited:
-            await record_async(conn, AuditEntry("restriction_check", outcome="limited", **base,
-                                                detail={"message": limited.message}))
-            raise
+        # Counters and reads in one transaction; the writes (the check and its audit rows, or a
+        # refusal's audit row) after it in ONE autocommit statement, so the audit chain's lock is
+        # held only inside the server, never across a round trip to this process.
         async with conn.transaction():
-            cur = await conn.execute("SELECT now()")
-            row = await cur.fetchone()
-            assert row is not None
-            now: dt.datetime = row[0]
-            units = await queries.unit_flags(
-                conn, unit_number=query.value if query.kind == "unit_number" else None,
-                parcel_code=query.value if query.kind == "parcel_code" else None, party_id=account.party_id)
-            if not units:
-                await record_async(conn, AuditEntry("restriction_check", outcome="not_found", access="consulted",
-                                                    **base))
-                missing = NotFound(f"no current unit with the number {query.value}" if query.kind == "unit_number"
-                                   else f"no current unit on the parcel {query.value}")
+            try:
+                await enforce_limit(conn, limits)
+            except Limited as limited:
+                refusal: AccountError = limited
+                entry = AuditEntry("restriction_check", outcome="limited", **base, detail={"message": limited.message})
             else:
-                missing = None
-        if missing:
-            raise missing
-        async with conn.transaction():
-            tiers = {u["unit_id"]: _tier(account, u["owned"]) for u in units}
-            full_ids = [uid for uid, t in tiers.items() if t in ("owner", "registry")]
-            court_ids = [uid for uid, t in tiers.items() if t == "court"]
-            rights, restrictions = await queries.full_record(conn, full_ids) if full_ids else ([], [])
-            seizures = await queries.seizures(conn, court_ids) if court_ids else []
-            statement_units = []
-            disclosed = []
-            for u in units:
-                flags = flags_of(u)
-                public = {"unit_number": u["unit_number"], "location": u["location"], "use": u["use"], **flags}
-                statement_units.append(public)
-                tier = tiers[u["unit_id"]]
-                item: dict[str, Any] = {**public, "tier": tier}
-                if tier in ("owner", "registry"):
-                    item["record"] = _record_for(u["unit_id"], rights, restrictions, unmasked=tier == "registry")
-                elif tier == "court":
-                    item["seizures"] = [{"status": s["status"], "court": s["court"],
-                                         "document_number": s["document_number"],
-                                         "queue_position": s["queue_position"], "term_start": _iso(s["term_start"]),
-                                         "term_end": _iso(s["term_end"])}
-                                        for s in seizures if s["unit_id"] == u["unit_id"]]
-                disclosed.append(item)
-            top = max((tiers[u["unit_id"]] for u in units), key=TIERS.index)
-            reference, code = _reference(now), _code()
-            statement = {"reference": reference, "as_of": now.isoformat(), "query": {"kind": query.kind,
-                                                                                     "value": query.value},
-                         "units": statement_units}
-            await queries.insert_check(conn, {
-                "reference": reference, "verification_code": code, "user_id": account.user_id,
-                "checker_role": role, "checker_institution": account.institution, "tier": top,
-                "query_kind": query.kind, "query_value": query.value, "purpose": purpose,
-                "unit_numbers": [u["unit_number"] for u in units], "statement": statement, "checked_at": now})
-            entries = [AuditEntry("restriction_check", access="consulted", reference=reference, **base,
-                                  detail={"tier": top, "units": [u["unit_number"] for u in units]})]
-            for u in units:
-                if tiers[u["unit_id"]] in ("owner", "registry", "court"):
-                    entries.append(AuditEntry("view_personal_data", access="consulted", reference=reference,
-                                              **{**base, "subject": u["unit_number"]},
-                                              detail={"tier": tiers[u["unit_id"]]}))
-            await record_async(conn, entries)
-    return {"reference": reference, "verification_code": code, "as_of": now.isoformat(),
-            "query": {"kind": query.kind, "value": query.value}, "tier": top, "units": disclosed,
-            "certificate_url": f"/check/{reference}/certificate.pdf", "verify_url": f"/verify/{code}"}
+                units = await queries.unit_flags(
+                    conn, unit_number=query.value if query.kind == "unit_number" else None,
+                    parcel_code=query.value if query.kind == "parcel_code" else None, party_id=account.party_id)
+                if units:
+                    disclosed = await _disclose(conn, account, query, units, purpose, base)
+                else:
+                    refusal = NotFound(f"no current unit with the number {query.value}"
+                                       if query.kind == "unit_number" else f"no current unit on the parcel {query.value}")
+                    entry = AuditEntry("restriction_check", outcome="not_found", access="consulted", **base)
+        if disclosed is None:
+            await record_async(conn, entry)
+            raise refusal
+        result, check, entries = disclosed
+        await queries.insert_check(conn, check, audit=entries)
+    return result
+
+
+async def _disclose(conn: Any, account: Account, query: CheckQuery, units: list[dict[str, Any]],
+                    purpose: str | None, base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any],
+                                                                         list[AuditEntry]]:
+    """The answer at each unit's tier, the check row to store, and the audit rows to write."""
+    now: dt.datetime = units[0]["as_of"]
+    tiers = {u["unit_id"]: _tier(account, u["owned"]) for u in units}
+    full_ids = [uid for uid, t in tiers.items() if t in ("owner", "registry")]
+    court_ids = [uid for uid, t in tiers.items() if t == "court"]
+    rights, restrictions = await queries.full_record(conn, full_ids) if full_ids else ([], [])
+    seizures = await queries.seizures(conn, court_ids) if court_ids else []
+    statement_units = []
+    disclosed = []
+    for u in units:
+        public = {"unit_number": u["unit_number"], "location": u["location"], "use": u["use"], **flags_of(u)}
+        statement_units.append(public)
+        tier = tiers[u["unit_id"]]
+        item: dict[str, Any] = {**public, "tier": tier}
+        if tier in ("owner", "registry"):
+            item["record"] = _record_for(u["unit_id"], rights, restrictions, unmasked=tier == "registry")
+        elif tier == "court":
+            item["seizures"] = [{"status": s["status"], "court": s["court"], "document_number": s["document_number"],
+                                 "queue_position": s["queue_position"], "term_start": _iso(s["term_start"]),
+                                 "term_end": _iso(s["term_end"])}
+                                for s in seizures if s["unit_id"] == u["unit_id"]]
+        disclosed.append(item)
+    top = max(tiers.values(), key=TIERS.index)
+    reference, code = _reference(now), _code()
+    numbers = [u["unit_number"] for u in units]
+    statement = {"reference": reference, "as_of": now.isoformat(),
+                 "query": {"kind": query.kind, "value": query.value}, "units": statement_units}
+    entries = [AuditEntry("restriction_check", access="consulted", reference=reference, **base,
+                          detail={"tier": top, "units": numbers})]
+    entries += [AuditEntry("view_personal_data", access="consulted", reference=reference,
+                           **{**base, "subject": u["unit_number"]}, detail={"tier": tiers[u["unit_id"]]})
+                for u in units if tiers[u["unit_id"]] != "flags"]
+    check = {"reference": reference, "verification_code": code, "user_id": account.user_id,
+             "checker_role": base["actor_role"], "checker_institution": account.institution, "tier": top,
+             "query_kind": query.kind, "query_value": query.value, "purpose": purpose, "unit_numbers": numbers,
+             "statement": statement, "checked_at": now}
+    result = {"reference": reference, "verification_code": code, "as_of": now.isoformat(),
+              "query": {"kind": query.kind, "value": query.value}, "tier": top, "units": disclosed,
+              "certificate_url": f"/check/{reference}/certificate.pdf", "verify_url": f"/verify/{code}"}
+    return result, check, entries
 
 
 async def search_units(pool: AsyncConnectionPool, settings: AccountSettings, account: Account, text: str,
