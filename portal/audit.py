@@ -254,6 +254,6 @@ def grant_app_role(conn: psycopg.Connection, role: str) -> None:
     tables = sql.SQL(", ").join(map(sql.Identifier, REGISTRY_TABLES + ACCOUNT_TABLES))
     conn.execute(sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(tables, ident))
     conn.execute(sql.SQL("GRANT DELETE ON rate_counters TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT INSERT ON audit_log, checks TO {}").format(ident))
-    conn.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain, checks FROM {}")
+    conn.execute(sql.SQL("GRANT INSERT ON audit_log, audit_staged, checks TO {}").format(ident))
+    conn.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain, audit_staged, checks FROM {}")
                  .format(ident))

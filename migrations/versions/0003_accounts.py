@@ -202,6 +202,9 @@ BEGIN
     IF TG_TABLE_NAME = 'audit_chain' AND TG_OP = 'UPDATE' AND pg_trigger_depth() > 1 THEN
         RETURN NEW;  -- audit_append() moving the head
     END IF;
+    IF TG_TABLE_NAME = 'audit_staged' AND TG_OP = 'DELETE' AND pg_trigger_depth() > 1 THEN
+        RETURN OLD;  -- audit_flush_staged() moving a staged row into the log
+    END IF;
     RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END $$;
@@ -222,7 +225,19 @@ REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain FROM PUBLIC;
 REGISTRY_AUDIT = r"""
 -- One audit row per statement that changes a registry table. The portal names the actor with
 -- SET LOCAL cadastre.actor_user_id / cadastre.actor_role; other writers are named by their
--- database role.
+-- database role. The row is staged and moved into audit_log by a deferred trigger at COMMIT:
+-- a long registry transaction (an import) must not hold the chain's lock, and so stop every
+-- check, until it ends.
+CREATE TABLE audit_staged (
+    staged_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    actor_user_id bigint,
+    actor_role text NOT NULL,
+    action text NOT NULL,
+    subject text,
+    detail text
+);
+COMMENT ON TABLE audit_staged IS 'Audit rows of registry changes waiting for their transaction to commit';
+
 CREATE FUNCTION audit_registry_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
@@ -233,14 +248,31 @@ BEGIN
     IF n = 0 THEN
         RETURN NULL;
     END IF;
-    INSERT INTO audit_log (actor_user_id, actor_role, action, access, subject, outcome, detail)
+    INSERT INTO audit_staged (actor_user_id, actor_role, action, subject, detail)
     VALUES (nullif(current_setting('cadastre.actor_user_id', true), '')::bigint,
             coalesce(nullif(current_setting('cadastre.actor_role', true), ''), 'database:' || current_user),
-            'registry_change', NULL, TG_TABLE_NAME, 'success',
+            'registry_change', TG_TABLE_NAME,
             jsonb_build_object('table', TG_TABLE_NAME, 'operation', lower(TG_OP), 'rows', n,
                                'ids', ids)::text);
     RETURN NULL;
 END $$;
+
+CREATE FUNCTION audit_flush_staged() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO audit_log (actor_user_id, actor_role, action, subject, outcome, detail)
+    VALUES (NEW.actor_user_id, NEW.actor_role, NEW.action, NEW.subject, 'success', NEW.detail);
+    DELETE FROM audit_staged WHERE staged_id = NEW.staged_id;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER audit_staged_flush AFTER INSERT ON audit_staged
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_flush_staged();
+CREATE TRIGGER audit_staged_guard BEFORE UPDATE OR DELETE ON audit_staged
+    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_staged_no_truncate BEFORE TRUNCATE ON audit_staged
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_staged FROM PUBLIC;
 """
 
 
@@ -267,7 +299,8 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_audit_insert ON {table}")
         op.execute(f"DROP TRIGGER IF EXISTS {table}_audit_update ON {table}")
     op.execute("""
-        DROP FUNCTION audit_registry_change();
+        DROP TABLE audit_staged;
+        DROP FUNCTION audit_registry_change(), audit_flush_staged();
         DROP TRIGGER audit_log_append ON audit_log;
         DROP FUNCTION audit_append(), audit_canonical(audit_log);
         DROP TABLE audit_log, audit_chain, checks, rate_counters, sessions, identity_verifications, users;

@@ -113,7 +113,8 @@ async def login(pool: AsyncConnectionPool, settings: AccountSettings, username: 
         async with conn.transaction():
             issued = await _open_session(conn, settings, user["user_id"], kind, label)
             await record_async(conn, AuditEntry(
-                "login", actor_user_id=user["user_id"], actor_role=",".join(user["roles"]) or "user",
+                "login", actor_user_id=user["user_id"],
+                actor_role=",".join(sorted(user["roles"])) or ("verified_user" if user["verified"] else "user"),
                 actor_institution=user["institution"], subject=f"user:{user['user_id']}", client=client,
                 detail={"via": kind}))
     return issued

@@ -31,8 +31,9 @@ SELECT u.user_id, u.username, u.display_name, u.roles, u.institution,
 async def find_user(conn: psycopg.AsyncConnection, username: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT user_id, username, display_name, password_hash, roles, institution, disabled_at "
-            "FROM users WHERE username = %s", (username,))
+            "SELECT user_id, username, display_name, password_hash, roles, institution, disabled_at, "
+            "EXISTS (SELECT 1 FROM identity_verifications v WHERE v.user_id = u.user_id "
+            "AND v.revoked_at IS NULL) AS verified FROM users u WHERE username = %s", (username,))
         return await cur.fetchone()
 
 

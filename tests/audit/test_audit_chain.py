@@ -214,3 +214,25 @@ def test_least_privilege_role_can_append_but_not_change(audit_url: str) -> None:
         with psycopg.connect(audit_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_an_open_registry_transaction_does_not_hold_the_chain(audit_url: str) -> None:
+    """Registry changes are chained at COMMIT: a long import does not stop every check meanwhile."""
+    with psycopg.connect(audit_url) as registry, psycopg.connect(audit_url, autocommit=True) as portal:
+        registry.execute("INSERT INTO sources (kind, reference) VALUES ('deed', 'B-1')")
+        portal.execute("SET lock_timeout = '2s'")
+        record(portal, AuditEntry("login", actor_user_id=5))  # would time out if the chain were locked
+        assert registry.execute("SELECT count(*) FROM audit_staged").fetchone()[0] == 1
+        registry.commit()
+    with psycopg.connect(audit_url) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE seq > 10 ORDER BY seq")]
+        assert actions == ["login", "registry_change"]
+        assert conn.execute("SELECT count(*) FROM audit_staged").fetchone()[0] == 0
+        assert verify_chain(conn).intact
+
+
+def test_staged_rows_cannot_be_withdrawn(audit_url: str) -> None:
+    with psycopg.connect(audit_url) as conn:
+        conn.execute("INSERT INTO sources (kind, reference) VALUES ('deed', 'C-1')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            conn.execute("DELETE FROM audit_staged")
