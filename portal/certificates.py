@@ -116,8 +116,8 @@ def _beijing(iso: str) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} (UTC+8)"
 
 
-def _lines(statement: dict[str, Any], verify_url: str, detail: list[dict[str, Any]] | None) -> list[tuple[str, int]]:
-    """(text, size) lines of the certificate; `detail` adds the owner's or registrar's record."""
+def _lines(statement: dict[str, Any], verify_url: str) -> list[tuple[str, int]]:
+    """(text, size) lines of the certificate: what the check stated, flags only."""
     lines: list[tuple[str, int]] = [
         ("不动产登记限制状况查询证明", 18),
         ("Certificate of restriction check (real estate register)", 11),
@@ -133,22 +133,6 @@ def _lines(statement: dict[str, Any], verify_url: str, detail: list[dict[str, An
         for flag, count, zh, en in FLAG_ROWS:
             value = unit[count] > 0 if flag is None else unit[flag]
             lines.append((f"  {zh} {en}: {_yes(value)} ({unit[count]})", 10))
-        lines.append(("", 6))
-    for unit in detail or []:
-        record = unit.get("record")
-        if not record:
-            continue
-        lines.append((f"登记簿记载 Register record: {unit['unit_number']}", 12))
-        for right in record["rights"]:
-            holders = "、".join(f"{h['name']}{' ' + h['share'] if h['share'] else ''}" for h in right["holders"])
-            state = "现势 current" if right["current"] else f"历史 until {right['until']}"
-            lines.append((f"  权利 right {right['right_id']} v{right['version']} {right['co_ownership']} "
-                          f"{right['certificate_number'] or ''} {state}: {holders}", 9))
-        for x in record["restrictions"]:
-            parts = [x["kind"], x["status"], x["party"] or "", f"{x['secured_amount']}" if x["secured_amount"] else "",
-                     f"rank {x['rank']}" if x["rank"] else "", x["court"] or "", x["document_number"] or "",
-                     f"{x['term_start'] or ''}–{x['term_end'] or ''}"]
-            lines.append(("  限制 " + " ".join(p for p in parts if p), 9))
         lines.append(("", 6))
     lines += [
         ("", 8),
@@ -172,12 +156,12 @@ def _wrap(text: str, font: str, size: int, width: float) -> Iterable[str]:
     yield line
 
 
-def certificate_pdf(statement: dict[str, Any], verify_url: str, detail: list[dict[str, Any]] | None = None) -> bytes:
+def certificate_pdf(statement: dict[str, Any], verify_url: str) -> bytes:
     """The certificate as PDF bytes (A4). CPU-bound: call it from a thread."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
-    lines = _lines(statement, verify_url, detail)
+    lines = _lines(statement, verify_url)
     characters = "".join(sorted(set("".join(t for t, _ in lines)) | set("0123456789 -:./()")))
     font = _font_for(characters)
     out = io.BytesIO()
