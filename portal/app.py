@@ -104,10 +104,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
+    from portal.accounts import mount_accounts
     from portal.api.applications import mount_applications
     from portal.api.submissions import mount_submissions
     from portal.web import mount_web
 
     mount_web(app, settings)
+    mount_accounts(app, settings)
     mount_submissions(app)
     mount_applications(app)

@@ -125,6 +125,10 @@ def demo(parcels: int, seed: int, if_empty: bool) -> None:
     for name, count in summary.counts.items():
         click.echo(f"{name:>22}: {count}")
     click.echo(f"loaded in {summary.seconds:.1f} s")
+    from portal.accounts.demo import describe_demo_accounts
+
+    for line in describe_demo_accounts(url):
+        click.echo(line)
 
 
 @main.command(name="import")
@@ -237,6 +241,15 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
 
 
+
+def _add_feature_commands() -> None:
+    from portal.accounts.cli import audit, user
+
+    main.add_command(audit)
+    main.add_command(user)
+
+
+_add_feature_commands()
 
 
 if __name__ == "__main__":

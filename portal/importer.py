@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from portal.audit import act_as
 from portal.publication import SourceRecord, lock_cadastre, publish
 from portal.settings import SurveySettings
 from portal.survey_checks import assess
@@ -44,6 +45,7 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
                       read_issues=result.issues)
 
     with psycopg.connect(url) as conn:
+        act_as(conn, None, "cli:import")
         if not dry_run:
             # Validate once, inside the lock that publication needs anyway: nothing can become
             # current between the check and the writes. Readers are not blocked.

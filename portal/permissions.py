@@ -33,6 +33,19 @@ class Action(StrEnum):
     REGISTER_RIGHTS = "registry.register"
     REGISTER_SEIZURE = "registry.seizure"
     VIEW_APPLICATIONS = "registry.view"
+    # Restriction checks and their disclosure tiers (see docs/domain.md, "Who may see what").
+    # Owners are not a role: a verified user sees the full record of units they hold a right on.
+    CHECK_RESTRICTIONS = "restrictions.check"
+    SEARCH_UNITS = "units.search"
+    VIEW_SEIZURE_DETAILS = "restrictions.seizure_details"
+    VIEW_FULL_RECORD = "restrictions.full_record"
+    VIEW_IDENTITY_NUMBERS = "personal_data.identity_numbers"
+    VIEW_ANY_CHECK = "checks.view_any"
+    # Accounts and the audit trail.
+    VERIFY_AT_COUNTER = "accounts.verify_at_counter"
+    MANAGE_USERS = "accounts.manage"
+    READ_AUDIT = "audit.read"
+    EXPORT_AUDIT = "audit.export"
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,16 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REGISTER_RIGHTS: frozenset({Role.REGISTRAR}),
     Action.REGISTER_SEIZURE: frozenset({Role.COURT_CLERK}),
     Action.VIEW_APPLICATIONS: frozenset({Role.REGISTRAR, Role.COURT_CLERK, Role.AUDITOR}),
+    Action.CHECK_RESTRICTIONS: frozenset({Role.VERIFIED_USER, Role.REGISTRAR, Role.COURT_CLERK}),
+    Action.SEARCH_UNITS: frozenset({Role.VERIFIED_USER, Role.REGISTRAR, Role.COURT_CLERK}),
+    Action.VIEW_SEIZURE_DETAILS: frozenset({Role.COURT_CLERK, Role.REGISTRAR}),
+    Action.VIEW_FULL_RECORD: frozenset({Role.REGISTRAR}),
+    Action.VIEW_IDENTITY_NUMBERS: frozenset({Role.REGISTRAR}),
+    Action.VIEW_ANY_CHECK: frozenset({Role.REGISTRAR, Role.AUDITOR}),
+    Action.VERIFY_AT_COUNTER: frozenset({Role.REGISTRAR}),
+    Action.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
+    Action.READ_AUDIT: frozenset({Role.AUDITOR}),
+    Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
 }
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]
@@ -82,6 +105,9 @@ def require(action: Action) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         principal = await current_principal(request)
         if principal.may(action):
+            guard = getattr(request.app.state, "csrf_guard", None)
+            if guard and request.method not in ("GET", "HEAD", "OPTIONS"):
+                guard(request, principal)  # a forged cross-site request is refused here
             return principal
         if not principal.authenticated:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"log in to {action.value}",

@@ -12,7 +12,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "SecuritySettings", "Settings", "project_root"]
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "SecuritySettings",
+           "AccountSettings", "Settings", "project_root"]
 
 
 def project_root() -> Path:
@@ -120,6 +121,28 @@ class SecuritySettings(BaseSettings):
 
     hsts_seconds: int = 0
     max_body_bytes: int = 51 * 1024 * 1024
+class AccountSettings(BaseSettings):
+    """Accounts, sessions and the limits on restriction checks.
+
+    `identity_key` keys the digest under which identity numbers are matched; every app server
+    must share it (when unset, a random key is kept in `<state_dir>/identity.key`).
+    `cookie_secure` stays on except for plain-http local runs and tests.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore")
+
+    identity_key: str | None = None
+    session_hours: float = 8.0
+    token_days: float = 30.0
+    cookie_secure: bool = True
+    checks_per_day: int = 200
+    checks_per_minute: int = 30
+    login_failures: int = 5
+    login_window_minutes: int = 15
+    verification_attempts_per_day: int = 5
+    password_time_cost: int = 2
+    password_memory_kib: int = 19_456
+    password_parallelism: int = 1
 
 
 class Settings(BaseSettings):
@@ -130,3 +153,4 @@ class Settings(BaseSettings):
     tiles: TileSettings = Field(default_factory=TileSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)

@@ -25,6 +25,7 @@ import shapely
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from portal.audit import act_as
 from portal.permissions import Action, Principal
 from portal.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.settings import SurveySettings
@@ -107,6 +108,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
                         file=_safe_name(upload.file_name))
     result = _read(upload.file_name, upload.content, upload.crs)
     try:
+        act_as(conn, principal.user_id, ",".join(sorted(principal.roles)) or "anonymous")
         retired, unknown = _resolve_retired(conn, upload.retires)
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
@@ -225,8 +227,9 @@ def _reassess(conn: psycopg.Connection, row: dict[str, Any], settings: SurveySet
     return result, report
 
 
-def _step(conn: psycopg.Connection, fn):  # type: ignore[no-untyped-def]
+def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
     try:
+        act_as(conn, principal.user_id, ",".join(sorted(principal.roles)) or "anonymous")
         value = fn()
         conn.commit()
         return value
@@ -254,7 +257,7 @@ def submit(conn: psycopg.Connection, submission_id: int, principal: Principal,
                      (Jsonb(report.to_dict()), report.warning_count, submission_id))
         return report
 
-    return _step(conn, step)  # type: ignore[no-any-return]
+    return _step(conn, step, principal)  # type: ignore[no-any-return]
 
 
 def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
@@ -287,7 +290,7 @@ def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
                       report.warning_count, submission_id))
         return publication
 
-    return _step(conn, step)  # type: ignore[no-any-return]
+    return _step(conn, step, principal)  # type: ignore[no-any-return]
 
 
 def reject(conn: psycopg.Connection, submission_id: int, principal: Principal, reasons: Sequence[str]) -> None:
@@ -305,7 +308,7 @@ def reject(conn: psycopg.Connection, submission_id: int, principal: Principal, r
                      "decided_by_name = %s, reasons = %s WHERE submission_id = %s",
                      (principal.user_id, _who(principal), reasons, submission_id))
 
-    _step(conn, step)
+    _step(conn, step, principal)
 
 
 def withdraw(conn: psycopg.Connection, submission_id: int, principal: Principal) -> None:
@@ -318,7 +321,7 @@ def withdraw(conn: psycopg.Connection, submission_id: int, principal: Principal)
         _expect(row, "draft", "withdrawn")
         conn.execute("UPDATE submissions SET status = 'withdrawn' WHERE submission_id = %s", (submission_id,))
 
-    _step(conn, step)
+    _step(conn, step, principal)
 
 
 PREVIEW_SQL = """

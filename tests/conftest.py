@@ -6,6 +6,7 @@ its own database (`cadastre_test_<random>`), so parallel runs never meet, and dr
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 
@@ -16,6 +17,12 @@ from portal import migrate
 from portal.db import resolve_url, with_database
 from portal.demo.loader import load_demo
 from portal.settings import DatabaseSettings
+
+# Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed.
+os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")
+os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_TIME_COST", "1")
+os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_MEMORY_KIB", "8192")
+os.environ.setdefault("CADASTRE_ACCOUNTS_COOKIE_SECURE", "false")
 
 DEMO_PARCELS = 400
 DEMO_SEED = 7

@@ -2,7 +2,7 @@
 rules the register enforces itself.
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-23
 
 Applications move received -> under_review -> registered | rejected, and registering applies
@@ -18,7 +18,7 @@ an adjusted working day (调休), and holidays are listed there too.
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -199,9 +199,23 @@ BEGIN
 END $$;
 CREATE TRIGGER restrictions_ended_stay_ended BEFORE INSERT ON restrictions
     FOR EACH ROW EXECUTE FUNCTION rule_ended_restriction_stays_ended();
+
+-- Every application, notice and survey submission change leaves an audit row (migration 0003).
+CREATE TRIGGER applications_audit_insert AFTER INSERT ON applications REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_registry_change('application_id');
+CREATE TRIGGER applications_audit_update AFTER UPDATE ON applications REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_registry_change('application_id');
+CREATE TRIGGER notices_audit_insert AFTER INSERT ON notices REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_registry_change('notice_id');
+CREATE TRIGGER submissions_audit_insert AFTER INSERT ON submissions REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_registry_change('submission_id');
+CREATE TRIGGER submissions_audit_update AFTER UPDATE ON submissions REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_registry_change('submission_id');
 """
 
 DOWNGRADE = """
+DROP TRIGGER submissions_audit_update ON submissions;
+DROP TRIGGER submissions_audit_insert ON submissions;
 DROP TRIGGER restrictions_ended_stay_ended ON restrictions;
 DROP TRIGGER restrictions_no_dealing_under_seizure ON restrictions;
 DROP TRIGGER rights_no_dealing_under_seizure ON rights;

@@ -457,6 +457,10 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
         say(f"  applications: {applications} rows in {time.perf_counter() - t:.1f} s")
         say("checking co-ownership shares at commit")
         conn.commit()
+    say("creating demo accounts")
+    from portal.accounts.demo import add_demo_accounts
+
+    add_demo_accounts(url)
     with psycopg.connect(url, autocommit=True) as conn:
         say("analysing")
         conn.execute("ANALYZE")

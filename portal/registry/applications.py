@@ -19,6 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from portal.audit import act_as
 from portal.permissions import Action, Principal
 from portal.registry.errors import (ApplicationConflict, ApplicationInvalid, ApplicationNotFound,
                                     ApplicationRefused, RuleViolation)
@@ -34,6 +35,10 @@ SOURCE_KINDS = {"deed", "contract", "court_order", "survey_report", "application
 def required_action(kind: str) -> Action:
     """Seizures are the courts' business: only a court clerk registers or releases one."""
     return Action.REGISTER_SEIZURE if kind in ("seizure", "seizure_release") else Action.REGISTER_RIGHTS
+
+
+def _roles(principal: Principal) -> str:
+    return ",".join(sorted(principal.roles)) or "anonymous"
 
 
 def _who(principal: Principal) -> str:
@@ -62,6 +67,7 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
     if not str(applicant or "").strip():
         raise ApplicationInvalid("the applicant is missing", "applicant")
     try:
+        act_as(conn, principal.user_id, _roles(principal))
         row = conn.execute("SELECT unit_id FROM current_units WHERE unit_number = %s", (unit_number,)).fetchone()
         if kind == "first_registration" and row is not None:
             raise ApplicationInvalid(f"unit {unit_number} is already registered", "unit_number")
@@ -107,8 +113,9 @@ def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:
     return row
 
 
-def _step(conn: psycopg.Connection, fn):  # type: ignore[no-untyped-def]
+def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
     try:
+        act_as(conn, principal.user_id, _roles(principal))
         value = fn()
         conn.commit()
         return value
@@ -139,7 +146,7 @@ def start_review(conn: psycopg.Connection, application_id: int, principal: Princ
         conn.execute("UPDATE applications SET status = 'under_review', review_started_at = greatest(now(), "
                      "received_at) WHERE application_id = %s", (application_id,))
 
-    _step(conn, step)
+    _step(conn, step, principal)
 
 
 def register(conn: psycopg.Connection, application_id: int, principal: Principal, *,
@@ -172,7 +179,7 @@ def register(conn: psycopg.Connection, application_id: int, principal: Principal
                      (principal.user_id, _who(principal), Jsonb(ctx.changed), ctx.unit_id, application_id))
         return {"reference": row["reference"], "changed": ctx.changed}
 
-    return _step(conn, step)  # type: ignore[no-any-return]
+    return _step(conn, step, principal)  # type: ignore[no-any-return]
 
 
 def _notify_holders(conn: psycopg.Connection, ctx: Context, row: dict[str, Any]) -> None:
@@ -201,7 +208,7 @@ def reject(conn: psycopg.Connection, application_id: int, principal: Principal, 
                      "decided_by = %s, decided_by_name = %s, reasons = %s WHERE application_id = %s",
                      (principal.user_id, _who(principal), reasons, application_id))
 
-    _step(conn, step)
+    _step(conn, step, principal)
 
 
 VIEW_SQL = """

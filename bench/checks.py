@@ -1,0 +1,290 @@
+"""Verified restriction checks under concurrent load, each writing its check and its chained
+audit row: throughput and p50/p99 over real HTTP, side by side with two peers that show where
+the time goes.
+
+    CADASTRE_STATE_DIR=/work/main/.cadastre .venv/bin/python bench/checks.py --seconds 20
+
+Against the 1,000,000-parcel district (`bench_1000000`, schema 0001): the accounts and audit
+objects of migration 0003 are created in a separate schema `bench_accounts` of that database
+(nothing of the register is touched or copied) and dropped afterwards; the app reaches them
+through `search_path`. The server is uvicorn with `--workers` processes; the load comes from a
+minimal keep-alive HTTP/1.1 client on uvloop in this process, on the same cores (its CPU time is
+printed: it is small). Other sessions share the machine, so figures vary from run to run.
+
+Peers, measured the same way:
+- `GET /api/verify/{code}`: the HTTP stack and one indexed read (an upper bound for any endpoint);
+- `GET /api/check`: bearer token lookup, rate counters, flags query, check row, audit row (chained);
+- the same check's SQL from Python without HTTP (psycopg, one connection per worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from portal.accounts.security import token_digest  # noqa: E402
+from portal.db import resolve_url, with_database  # noqa: E402
+from portal.settings import DatabaseSettings  # noqa: E402
+
+SCHEMA = "bench_accounts"
+
+
+def _migration_sql() -> tuple[str, str]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("m0003", ROOT / "migrations/versions/0003_accounts.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ACCOUNTS, module.AUDIT
+
+
+def prepare(url: str, users: int, sample: int) -> tuple[list[str], list[str]]:
+    """Create the accounts schema, `users` verified users with bearer tokens, and sample units."""
+    accounts, audit = _migration_sql()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+        conn.execute(f"SET search_path = {SCHEMA}, public")
+        conn.execute(accounts)
+        conn.execute(audit)
+        tokens = []
+        registrar = conn.execute(
+            "INSERT INTO users (username, display_name, password_hash) VALUES ('bench-registrar', 'r', "
+            "'$argon2id$x') RETURNING user_id").fetchone()[0]
+        for i in range(users):
+            user_id = conn.execute(
+                "INSERT INTO users (username, display_name, password_hash) VALUES (%s, %s, '$argon2id$x') "
+                "RETURNING user_id", (f"bench{i:04d}", f"bench {i}")).fetchone()[0]
+            conn.execute(
+                "INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, "
+                "document_masked, verified_by) VALUES (%s, 'counter', 'bench', %s, '110*************12', %s)",
+                (user_id, secrets.token_bytes(32), registrar))
+            token = secrets.token_urlsafe(32)
+            conn.execute("INSERT INTO sessions (token_digest, user_id, kind, expires_at) "
+                         "VALUES (%s, %s, 'bearer', now() + interval '1 day')", (token_digest(token), user_id))
+            tokens.append(token)
+        units = [r[0] for r in conn.execute(
+            "SELECT unit_number FROM units TABLESAMPLE SYSTEM (2) WHERE end_lifespan IS NULL LIMIT %s", (sample,))]
+        conn.execute("ANALYZE users; ANALYZE sessions; ANALYZE identity_verifications")
+    return tokens, units
+
+
+def _server(url: str, port: int, workers: int, pool_check: bool = True) -> subprocess.Popen[bytes]:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["options"] = f"-c search_path={SCHEMA},public"
+    env = {**os.environ, "DATABASE_URL": psycopg.conninfo.make_conninfo(**info),
+           "CADASTRE_ACCOUNTS_IDENTITY_KEY": "bench", "CADASTRE_ACCOUNTS_CHECKS_PER_MINUTE": "100000000",
+           "CADASTRE_ACCOUNTS_CHECKS_PER_DAY": "100000000", "CADASTRE_ACCOUNTS_COOKIE_SECURE": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "portal.main:app" if pool_check else "bench_app:app",
+         "--app-dir", str(ROOT / "bench"), "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+    for _ in range(120):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise SystemExit("the server did not start")
+
+
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the app's processes, PostgreSQL's, and this process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"app": 0.0, "postgres": 0.0, "client": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if int(entry.name) == os.getpid():
+            totals["client"] += seconds
+        elif int(entry.name) == server_pid or ppid == server_pid or "uvicorn" in cmd:
+            totals["app"] += seconds
+        elif cmd.startswith("postgres"):
+            totals["postgres"] += seconds
+    return totals
+
+
+def _report(name: str, latencies: list[float], errors: int, seconds: float) -> str:
+    if not latencies:
+        return f"{name:<44} no successful requests ({errors} errors)"
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return (f"{name:<44} {len(latencies) / seconds:8.0f} /s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+            f"   ({len(latencies)} ok, {errors} errors)")
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one keep-alive HTTP/1.1 request and read the response; returns the status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _http_load(base: str, paths: list[str], tokens: list[str], concurrency: int,
+                     seconds: float) -> tuple[list[float], int]:
+    """`concurrency` keep-alive connections, each sending requests back to back for `seconds`.
+
+    A minimal HTTP/1.1 client on asyncio streams: httpx costs several milliseconds of CPU per
+    request, which on 2 shared cores would measure the client rather than the portal.
+    """
+    host, port = base.split("//")[1].split(":")
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(k: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        auth = f"Authorization: Bearer {tokens[k % len(tokens)]}\r\n" if tokens else ""
+        i = k
+        try:
+            while time.perf_counter() < deadline:
+                path = paths[i % len(paths)]
+                i += concurrency
+                request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode()
+                started = time.perf_counter()
+                if await _request(reader, writer, request) == 200:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return latencies, errors
+
+
+async def _sql_load(url: str, units: list[str], concurrency: int, seconds: float) -> tuple[list[float], int]:
+    """The check's statements without HTTP: counters, flags, check row and audit row in one transaction."""
+    from portal.audit import AuditEntry, record_async
+    from portal.checks import queries
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["options"] = f"-c search_path={SCHEMA},public"
+    dsn = psycopg.conninfo.make_conninfo(**info)
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(k: int) -> None:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            user_id = (await (await conn.execute("SELECT min(user_id) + %s FROM users", (k,))).fetchone())[0]
+            i = k
+            while time.perf_counter() < deadline:
+                unit = units[i % len(units)]
+                i += concurrency
+                started = time.perf_counter()
+                async with conn.transaction():
+                    await conn.execute("SELECT rate_hit(%s, '1 minute', 1), rate_hit(%s, '1 day', 1)",
+                                       (f"m:{user_id}", f"d:{user_id}"))
+                    rows = await queries.unit_flags(conn, unit_number=unit, parcel_code=None, party_id=None)
+                reference = "CK20260101-" + secrets.token_hex(4).upper()
+                await queries.insert_check(conn, {
+                    "reference": reference, "verification_code": secrets.token_hex(8).upper(),
+                    "user_id": user_id, "checker_role": "verified_user", "checker_institution": None,
+                    "tier": "flags", "query_kind": "unit_number", "query_value": unit, "purpose": None,
+                    "unit_numbers": [r["unit_number"] for r in rows], "statement": {"units": len(rows)},
+                    "checked_at": rows[0]["as_of"]},
+                    audit=[AuditEntry("restriction_check", actor_user_id=user_id, access="consulted",
+                                      subject=unit, reference=reference)])
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return latencies, 0
+
+
+def _run(coroutine):  # type: ignore[no-untyped-def]
+    import uvloop
+
+    return uvloop.run(coroutine)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", default="bench_1000000")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--keep", action="store_true", help="keep the bench_accounts schema afterwards")
+    parser.add_argument("--no-pool-check", action="store_true",
+                        help="serve with the pool's per-checkout health check off (bench/bench_app.py)")
+    args = parser.parse_args()
+
+    url = with_database(resolve_url(DatabaseSettings()), args.database)
+    with psycopg.connect(url) as conn:
+        parcels = conn.execute("SELECT count(*) FROM parcels WHERE end_lifespan IS NULL").fetchone()[0]
+    tokens, units = prepare(url, args.users, 20_000)
+    print(f"pool check per checkout: {'off' if args.no_pool_check else 'on'}; database {args.database}: {parcels} current parcels; {len(units)} sampled units; "
+          f"{len(tokens)} verified users; concurrency {args.concurrency}; uvicorn workers {args.workers}; "
+          f"{os.cpu_count()} CPUs", flush=True)
+    server = _server(url, args.port, args.workers, pool_check=not args.no_pool_check)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        lines = []
+        check_paths = [f"/api/check?unit_number={u}" for u in units]
+        _run(_http_load(base, check_paths[:200], tokens, 4, 2))  # warm up (and make a certificate)
+        with psycopg.connect(url) as conn:
+            conn.execute(f"SET search_path = {SCHEMA}, public")
+            code = conn.execute("SELECT verification_code FROM checks LIMIT 1").fetchone()[0]
+        verify = [f"/api/verify/{code}"]
+        result = _run(_http_load(base, verify, [], args.concurrency, args.seconds))
+        lines.append(_report("GET /api/verify/{code} (HTTP + 1 indexed read)", *result, args.seconds))
+        print(lines[-1], flush=True)
+        cpu = _cpu_seconds(server.pid)
+        result = _run(_http_load(base, check_paths, tokens, args.concurrency, args.seconds))
+        used = {k: _cpu_seconds(server.pid)[k] - cpu[k] for k in cpu}
+        lines.append(_report("GET /api/check (check + chained audit row)", *result, args.seconds))
+        print(lines[-1], flush=True)
+        print(f"  CPU seconds during the check run: app {used['app']:.1f}, postgres {used['postgres']:.1f}, "
+              f"load generator {used['client']:.1f} (of {2 * args.seconds:.0f} available)", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = _run(_sql_load(url, units, args.concurrency, args.seconds))
+    lines.append(_report("same SQL from Python, no HTTP", *result, args.seconds))
+    print(lines[-1], flush=True)
+    with psycopg.connect(url) as conn:
+        conn.execute(f"SET search_path = {SCHEMA}, public")
+        rows, head = conn.execute("SELECT count(*), (SELECT seq FROM audit_chain) FROM audit_log").fetchone()
+        print(f"audit rows written: {rows} (chain head {head})")
+        if not args.keep:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)))
+            conn.commit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""HTTP for accounts: log-in pages and API tokens, the account page, identity verification
+(online by registry match, at the counter by a registrar) and user administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from portal.accounts import service, store
+from portal.accounts.errors import BadInput, NotAuthenticated
+from portal.accounts.guards import (
+    allowed,
+    check_csrf,
+    client_of,
+    csrf_for_form,
+    login_required,
+    set_csrf_cookie,
+)
+from portal.accounts.principal import SESSION_COOKIE, Account, presented_token, role_label
+from portal.audit import AuditEntry, record_async
+from portal.permissions import Action, Role, current_principal
+from portal.web import render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["accounts"])
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings.accounts
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    cookies: dict[str, str] = {}
+    context = {"csrf": csrf_for_form(request, cookies), **context}
+    response = render(request, name, context, status_code=status_code)
+    set_csrf_cookie(response, cookies, _settings(request).cookie_secure)
+    return response
+
+
+def _start_session(request: Request, issued: service.Issued, target: str = "/account") -> Response:
+    response = RedirectResponse(target, status_code=303)
+    settings = _settings(request)
+    response.set_cookie(SESSION_COOKIE, issued.token, max_age=int(settings.session_hours * 3600), httponly=True,
+                        samesite="lax", secure=settings.cookie_secure, path="/")
+    return response
+
+
+# -- log in, register, log out ---------------------------------------------------------------
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page(request: Request) -> Response:
+    await current_principal(request)
+    return _page(request, "accounts/login.html", {"error": None})
+
+
+@router.post("/login", include_in_schema=False)
+async def login_form(request: Request) -> Response:
+    principal = await current_principal(request)
+    form = await request.form()
+    check_csrf(request, principal, form)
+    issued = await service.login(request.app.state.pool, _settings(request), str(form.get("username", "")),
+                                 str(form.get("password", "")), client_of(request))
+    return _start_session(request, issued)
+
+
+@router.get("/register", response_class=HTMLResponse, include_in_schema=False)
+async def register_page(request: Request) -> Response:
+    await current_principal(request)
+    return _page(request, "accounts/register.html", {})
+
+
+@router.post("/register", include_in_schema=False)
+async def register_form(request: Request) -> Response:
+    principal = await current_principal(request)
+    form = await request.form()
+    check_csrf(request, principal, form)
+    password = str(form.get("password", ""))
+    if password != str(form.get("password_again", "")):
+        raise BadInput("the two passwords differ")
+    username = str(form.get("username", ""))
+    pool, settings = request.app.state.pool, _settings(request)
+    await service.register(pool, settings, username, str(form.get("display_name", "")), password,
+                           client_of(request))
+    issued = await service.login(pool, settings, username, password, client_of(request))
+    return _start_session(request, issued)
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout_form(request: Request) -> Response:
+    account = await login_required(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    presented = presented_token(request)
+    assert presented is not None
+    await service.logout(request.app.state.pool, account, presented[1], client_of(request))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- the account page --------------------------------------------------------------------------
+
+async def _account_context(request: Request, account: Account) -> dict[str, Any]:
+    async with request.app.state.pool.connection() as conn:
+        verification = await store.current_verification(conn, int(account.user_id or 0))
+        units = await store.owned_units(conn, account.party_id)
+        checks = await store.checks_of_units(conn, [u["unit_number"] for u in units])
+        tokens = await store.list_tokens(conn, int(account.user_id or 0))
+    if verification:
+        verification.pop("document_digest", None)
+    return {"account": account, "verification": verification, "units": units, "checks": checks,
+            "tokens": tokens, "roles": sorted(r.value for r in account.roles)}
+
+
+@router.get("/account", response_class=HTMLResponse, include_in_schema=False)
+async def account_page(request: Request) -> Response:
+    principal = await current_principal(request)
+    if not isinstance(principal, Account):
+        return RedirectResponse("/login", status_code=303)
+    return _page(request, "accounts/account.html", {**await _account_context(request, principal),
+                                                    "message": None, "new_token": None})
+
+
+@router.post("/account/verify", response_class=HTMLResponse, include_in_schema=False)
+async def verify_form(request: Request) -> Response:
+    account = await login_required(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    await service.verify_by_registry(request.app.state.pool, _settings(request), request.app.state.identity_key,
+                                     account, str(form.get("name", "")), str(form.get("id_number", "")),
+                                     client_of(request))
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
+async def token_form(request: Request) -> Response:
+    account = await login_required(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    issued = await service.issue_token(request.app.state.pool, _settings(request), account,
+                                       str(form.get("label", "")).strip()[:80] or None, client_of(request))
+    return _page(request, "accounts/account.html", {**await _account_context(request, account),
+                                                    "message": None, "new_token": issued.token})
+
+
+# -- the counter (registrars) and user administration ------------------------------------------
+
+@router.get("/counter", response_class=HTMLResponse, include_in_schema=False)
+async def counter_page(request: Request) -> Response:
+    await allowed(request, Action.VERIFY_AT_COUNTER)
+    return _page(request, "accounts/counter.html", {"done": None})
+
+
+@router.post("/counter/verify", response_class=HTMLResponse, include_in_schema=False)
+async def counter_verify(request: Request) -> Response:
+    registrar = await allowed(request, Action.VERIFY_AT_COUNTER)
+    assert isinstance(registrar, Account)
+    form = await request.form()
+    check_csrf(request, registrar, form)
+    if form.get("document_seen") != "yes":
+        raise BadInput("confirm that you have seen the identity card")
+    done = await service.verify_at_counter(request.app.state.pool, request.app.state.identity_key, registrar,
+                                           str(form.get("username", "")), str(form.get("name", "")),
+                                           str(form.get("id_number", "")), str(form.get("note", "")) or None,
+                                           client_of(request))
+    return _page(request, "accounts/counter.html", {"done": done})
+
+
+@router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+async def users_page(request: Request) -> Response:
+    await allowed(request, Action.MANAGE_USERS)
+    async with request.app.state.pool.connection() as conn:
+        users = await store.list_users(conn)
+    return _page(request, "accounts/users.html", {"users": users, "staff_roles": [
+        r.value for r in Role if r is not Role.VERIFIED_USER]})
+
+
+@router.post("/admin/users/roles", include_in_schema=False)
+async def set_roles(request: Request) -> Response:
+    admin = await allowed(request, Action.MANAGE_USERS)
+    form = await request.form()
+    check_csrf(request, admin, form)
+    roles = sorted({str(r) for r in form.getlist("roles")})
+    valid = {r.value for r in Role if r is not Role.VERIFIED_USER}
+    if not set(roles) <= valid:
+        raise BadInput(f"unknown role: choose among {', '.join(sorted(valid))}")
+    username = str(form.get("username", "")).strip().lower()
+    institution = str(form.get("institution", "")).strip() or None
+    async with request.app.state.pool.connection() as conn, conn.transaction():
+        if not await store.set_roles(conn, username, roles, institution):
+            raise BadInput(f"no account named {username!r}")
+        await record_async(conn, AuditEntry("roles_changed", actor_user_id=admin.user_id,
+                                            actor_role=role_label(admin), subject=f"username:{username}",
+                                            client=client_of(request),
+                                            detail={"roles": roles, "institution": institution}))
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+# -- JSON API ----------------------------------------------------------------------------------
+
+@router.post("/api/tokens", status_code=201)
+async def api_token(request: Request) -> dict[str, Any]:
+    """Exchange a username and password for a bearer token: {"username", "password", "label"}."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadInput("send a JSON object with username and password")
+    issued = await service.login(request.app.state.pool, _settings(request), str(body.get("username", "")),
+                                 str(body.get("password", "")), client_of(request), kind="bearer",
+                                 label=str(body.get("label") or "")[:80] or None)
+    return {"token": issued.token, "token_type": "bearer", "expires_at": issued.expires_at.isoformat()}
+
+
+@router.delete("/api/tokens/current", status_code=204)
+async def api_revoke(request: Request) -> Response:
+    account = await login_required(request)
+    if account.via != "bearer":
+        raise NotAuthenticated("send the bearer token to revoke")
+    presented = presented_token(request)
+    assert presented is not None
+    await service.logout(request.app.state.pool, account, presented[1], client_of(request))
+    return Response(status_code=204)
+
+
+@router.get("/api/me")
+async def api_me(request: Request) -> dict[str, Any]:
+    account = await login_required(request)
+    context = await _account_context(request, account)
+    verification = context["verification"]
+    return {
+        "username": account.username, "display_name": account.display_name, "roles": context["roles"],
+        "institution": account.institution, "verified": account.verified,
+        "verification": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in verification.items()
+                         if k in ("method", "verified_name", "document_masked", "verified_at")}
+        if verification else None,
+        "units": context["units"],
+        "checks_of_my_units": [{"checked_at": c["checked_at"].isoformat(), "role": c["checker_role"],
+                                "institution": c["checker_institution"], "units": c["units"]}
+                               for c in context["checks"]],
+    }
+
+
+@router.post("/api/me/verification", status_code=201)
+async def api_verify(request: Request) -> dict[str, Any]:
+    """Verify by registry match: {"name", "id_number"} in the body, never in the URL."""
+    account = await login_required(request)
+    check_csrf(request, account, None)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadInput("send a JSON object with name and id_number")
+    await service.verify_by_registry(request.app.state.pool, _settings(request), request.app.state.identity_key,
+                                     account, str(body.get("name", "")), str(body.get("id_number", "")),
+                                     client_of(request))
+    return {"verified": True, "method": "registry_match"}

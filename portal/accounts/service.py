@@ -1,0 +1,231 @@
+"""Account use cases: register, log in (throttled), log out, tokens, identity verification.
+
+Each takes plain values and a pool, writes its audit row in the same transaction as its change
+(or alone, for refusals), and raises the errors of portal.accounts.errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from starlette.concurrency import run_in_threadpool
+
+from portal.accounts import store
+from portal.accounts.errors import BadInput, Conflict, Forbidden, Limited, NotAuthenticated, NotFound
+from portal.accounts.guards import enforce_limit
+from portal.accounts.principal import Account, role_label
+from portal.accounts.security import (
+    check_password,
+    dummy_hash,
+    hash_password,
+    identity_digest,
+    new_token,
+    token_digest,
+)
+from portal.audit import AuditEntry, record_async
+from portal.identity import mask_document_number, resident_id_problem
+from portal.settings import AccountSettings
+
+__all__ = ["Issued", "register", "login", "logout", "issue_token", "verify_by_registry", "verify_at_counter",
+           "normalise_name", "USERNAME"]
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    user_id: int
+    expires_at: dt.datetime
+    csrf_token: str | None = None
+
+
+def normalise_name(name: str) -> str:
+    return re.sub(r"\s+", "", name or "")
+
+
+def _check_new_account(username: str, display_name: str, password: str) -> None:
+    if not USERNAME.match(username):
+        raise BadInput("a username is 3-40 characters: lower-case letters, digits, '.', '_' or '-', "
+                       "starting with a letter or digit")
+    if not display_name.strip() or len(display_name) > 80:
+        raise BadInput("a display name is 1-80 characters")
+    if len(password) < 10:
+        raise BadInput("a password has at least 10 characters")
+    if len(password) > 1024:
+        raise BadInput("a password has at most 1024 characters")
+
+
+async def register(pool: AsyncConnectionPool, settings: AccountSettings, username: str, display_name: str,
+                   password: str, client: str | None) -> int:
+    username = username.strip().lower()
+    _check_new_account(username, display_name, password)
+    hashed = await run_in_threadpool(hash_password, settings, password)
+    async with pool.connection() as conn, conn.transaction():
+        if await store.find_user(conn, username):
+            raise Conflict(f"the username {username!r} is taken")
+        user_id = await store.create_user(conn, username, display_name.strip(), hashed)
+        await record_async(conn, AuditEntry("account_created", actor_user_id=user_id, actor_role="user",
+                                            subject=f"user:{user_id}", client=client))
+    return user_id
+
+
+async def _open_session(conn: Any, settings: AccountSettings, user_id: int, kind: str,
+                        label: str | None = None) -> Issued:
+    token = new_token()
+    csrf = secrets.token_urlsafe(24) if kind == "cookie" else None
+    lifetime = dt.timedelta(hours=settings.session_hours) if kind == "cookie" else dt.timedelta(
+        days=settings.token_days)
+    await store.create_session(conn, token_digest(token), user_id, kind, lifetime, csrf, label)
+    return Issued(token, user_id, dt.datetime.now(dt.timezone.utc) + lifetime, csrf)
+
+
+async def login(pool: AsyncConnectionPool, settings: AccountSettings, username: str, password: str,
+                client: str | None, kind: str = "cookie", label: str | None = None) -> Issued:
+    """Check the password (argon2id) and open a session or issue a bearer token.
+
+    After `login_failures` failures for a username within the window, further attempts are
+    refused with 429 until the window passes, whether or not the password is right.
+    """
+    username = (username or "").strip().lower()
+    window = f"{settings.login_window_minutes} minutes"
+    bucket = f"login-failures:{username}"
+    async with pool.connection() as conn:
+        (failures,) = await store.rate_hits(conn, [(bucket, window, 0)])
+        if failures >= settings.login_failures:
+            await record_async(conn, AuditEntry("login", outcome="limited", subject=f"username:{username}",
+                                                client=client))
+            raise Limited(f"too many failed log-ins for this account: try again in "
+                          f"{settings.login_window_minutes} minutes", settings.login_window_minutes * 60)
+        user = await store.find_user(conn, username) if USERNAME.match(username) else None
+        stored = user["password_hash"] if user and user["disabled_at"] is None else dummy_hash(settings)
+        ok = await run_in_threadpool(check_password, settings, stored, password or "")
+        if not ok or user is None or user["disabled_at"] is not None:
+            await store.rate_hits(conn, [(bucket, window, 1)])
+            await record_async(conn, AuditEntry("login", outcome="failure", subject=f"username:{username}",
+                                                client=client, detail={"via": kind}))
+            raise NotAuthenticated("wrong username or password")
+        async with conn.transaction():
+            issued = await _open_session(conn, settings, user["user_id"], kind, label)
+            await record_async(conn, AuditEntry(
+                "login", actor_user_id=user["user_id"],
+                actor_role=",".join(sorted(user["roles"])) or ("verified_user" if user["verified"] else "user"),
+                actor_institution=user["institution"], subject=f"user:{user['user_id']}", client=client,
+                detail={"via": kind}))
+    return issued
+
+
+async def issue_token(pool: AsyncConnectionPool, settings: AccountSettings, account: Account,
+                      label: str | None, client: str | None) -> Issued:
+    async with pool.connection() as conn, conn.transaction():
+        issued = await _open_session(conn, settings, int(account.user_id or 0), "bearer", label)
+        await record_async(conn, AuditEntry("token_issued", actor_user_id=account.user_id,
+                                            actor_role=role_label(account), subject=f"user:{account.user_id}",
+                                            client=client, detail={"label": label}))
+    return issued
+
+
+async def logout(pool: AsyncConnectionPool, account: Account, token: str, client: str | None) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        await store.revoke_session(conn, token_digest(token))
+        await record_async(conn, AuditEntry("logout", actor_user_id=account.user_id,
+                                            actor_role=role_label(account), subject=f"user:{account.user_id}",
+                                            client=client, detail={"via": account.via}))
+
+
+def _checked_number(number: str) -> str:
+    number = (number or "").strip().upper()
+    problem = resident_id_problem(number)
+    if problem:
+        raise BadInput(f"identity number: {problem}")
+    return number
+
+
+MISMATCH = ("the name and identity number do not match a person in the registry. If you hold no "
+            "registered property, or the registry is wrong, a registrar can verify you at the counter")
+
+
+async def verify_by_registry(pool: AsyncConnectionPool, settings: AccountSettings, key: bytes,
+                             account: Account, name: str, number: str, client: str | None) -> int:
+    """Verify the account holder by matching a current natural-person party (name and number).
+
+    A wrong name and an unknown number get the same answer, so the form is no oracle of who
+    is in the registry; attempts are limited per day.
+    """
+    name = normalise_name(name)
+    if not name:
+        raise BadInput("give your name as on your identity card")
+    number = _checked_number(number)
+    masked = mask_document_number(number)
+    async with pool.connection() as conn:
+        try:
+            await enforce_limit(conn, [(f"verify:{account.user_id}", "1 day", 1,
+                                        settings.verification_attempts_per_day,
+                                        "too many verification attempts today: try again tomorrow or "
+                                        "visit a registrar")])
+        except Limited:
+            await record_async(conn, AuditEntry("identity_verification", outcome="limited",
+                                                actor_user_id=account.user_id, actor_role=role_label(account),
+                                                subject=f"user:{account.user_id}", client=client))
+            raise
+        async with conn.transaction():
+            if await store.current_verification(conn, int(account.user_id or 0)):
+                raise Conflict("this account is already verified")
+            digest = identity_digest(key, "resident_id", number)
+            party = await store.party_by_document(conn, number)
+            outcome_ok = party is not None and normalise_name(party["name"]) == name
+            if outcome_ok and await store.digest_taken(conn, digest):
+                raise Conflict("this identity is already verified for another account; a registrar can "
+                               "move it at the counter")
+            if outcome_ok:
+                assert party is not None
+                verification = await store.insert_verification(
+                    conn, user_id=int(account.user_id or 0), method="registry_match", name=name, digest=digest,
+                    masked=masked, party_id=party["party_id"])
+        # The outcome is recorded whatever it was (outside the transaction for a refusal).
+        await record_async(conn, AuditEntry(
+            "identity_verification", outcome="success" if outcome_ok else "failure",
+            actor_user_id=account.user_id, actor_role=role_label(account), subject=f"user:{account.user_id}",
+            client=client, detail={"method": "registry_match", "document": masked}))
+    if not outcome_ok:
+        raise BadInput(MISMATCH)
+    return verification
+
+
+async def verify_at_counter(pool: AsyncConnectionPool, key: bytes, registrar: Account, username: str,
+                            name: str, number: str, note: str | None, client: str | None) -> dict[str, Any]:
+    """A registrar verifies a user in person. If the registry knows the number, the names must
+    agree and the user is linked to that party (and so becomes owner of its units)."""
+    name = normalise_name(name)
+    if not name:
+        raise BadInput("give the name as on the identity card")
+    number = _checked_number(number)
+    masked = mask_document_number(number)
+    async with pool.connection() as conn, conn.transaction():
+        user = await store.find_user(conn, (username or "").strip().lower())
+        if user is None:
+            raise NotFound(f"no account named {username!r}")
+        if user["user_id"] == registrar.user_id:
+            raise Forbidden("a registrar cannot verify their own account")
+        if await store.current_verification(conn, user["user_id"]):
+            raise Conflict(f"{username} is already verified")
+        digest = identity_digest(key, "resident_id", number)
+        if await store.digest_taken(conn, digest):
+            raise Conflict("this identity is already verified for another account")
+        party = await store.party_by_document(conn, number)
+        if party is not None and normalise_name(party["name"]) != name:
+            raise BadInput("the registry records another name for this identity number: correct the "
+                           "registry (or the name) first")
+        await store.insert_verification(
+            conn, user_id=user["user_id"], method="counter", name=name, digest=digest, masked=masked,
+            party_id=party["party_id"] if party else None, verified_by=registrar.user_id, note=note or None)
+        await record_async(conn, AuditEntry(
+            "identity_verification", actor_user_id=registrar.user_id, actor_role=role_label(registrar),
+            actor_institution=registrar.institution, subject=f"user:{user['user_id']}", client=client,
+            detail={"method": "counter", "document": masked, "party_linked": party is not None}))
+    return {"username": user["username"], "party_linked": party is not None, "document": masked}

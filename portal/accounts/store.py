@@ -1,0 +1,171 @@
+"""SQL for accounts: users, sessions and tokens, identity verifications, rate counters.
+
+All statements sit here with bound parameters; callers pass a psycopg (async) connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+__all__ = [
+    "PRINCIPAL_BY_TOKEN", "find_user", "create_user", "create_session", "revoke_session",
+    "revoke_user_sessions", "list_tokens", "current_verification", "party_by_document",
+    "digest_taken", "insert_verification", "rate_hits", "set_roles", "list_users", "owned_units", "checks_of_units",
+]
+
+PRINCIPAL_BY_TOKEN = """
+SELECT u.user_id, u.username, u.display_name, u.roles, u.institution,
+       s.kind, s.csrf_token, s.expires_at, v.party_id, v.verification_id IS NOT NULL AS verified
+  FROM sessions s
+  JOIN users u ON u.user_id = s.user_id
+  LEFT JOIN identity_verifications v ON v.user_id = u.user_id AND v.revoked_at IS NULL
+ WHERE s.token_digest = %s AND s.kind = %s AND s.revoked_at IS NULL AND s.expires_at > now()
+   AND u.disabled_at IS NULL
+"""
+
+
+async def find_user(conn: psycopg.AsyncConnection, username: str) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT user_id, username, display_name, password_hash, roles, institution, disabled_at, "
+            "EXISTS (SELECT 1 FROM identity_verifications v WHERE v.user_id = u.user_id "
+            "AND v.revoked_at IS NULL) AS verified FROM users u WHERE username = %s", (username,))
+        return await cur.fetchone()
+
+
+async def create_user(conn: psycopg.AsyncConnection, username: str, display_name: str, password_hash: str,
+                      roles: list[str] | None = None, institution: str | None = None) -> int:
+    cur = await conn.execute(
+        "INSERT INTO users (username, display_name, password_hash, roles, institution) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING user_id",
+        (username, display_name, password_hash, roles or [], institution))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def create_session(conn: psycopg.AsyncConnection, digest: bytes, user_id: int, kind: str,
+                         lifetime: dt.timedelta, csrf_token: str | None = None, label: str | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO sessions (token_digest, user_id, kind, csrf_token, label, expires_at) "
+        "VALUES (%s, %s, %s, %s, %s, now() + %s)",
+        (digest, user_id, kind, csrf_token, label, lifetime))
+
+
+async def revoke_session(conn: psycopg.AsyncConnection, digest: bytes) -> None:
+    await conn.execute("UPDATE sessions SET revoked_at = now() WHERE token_digest = %s AND revoked_at IS NULL",
+                       (digest,))
+
+
+async def revoke_user_sessions(conn: psycopg.AsyncConnection, user_id: int) -> None:
+    await conn.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+                       (user_id,))
+
+
+async def list_tokens(conn: psycopg.AsyncConnection, user_id: int) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT label, created_at, expires_at FROM sessions WHERE user_id = %s AND kind = 'bearer' "
+            "AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC", (user_id,))
+        return await cur.fetchall()
+
+
+async def current_verification(conn: psycopg.AsyncConnection, user_id: int) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT v.verification_id, v.method, v.verified_name, v.document_masked, v.party_id, "
+            "       v.verified_at, r.username AS verified_by, v.document_digest "
+            "FROM identity_verifications v LEFT JOIN users r ON r.user_id = v.verified_by "
+            "WHERE v.user_id = %s AND v.revoked_at IS NULL", (user_id,))
+        return await cur.fetchone()
+
+
+async def party_by_document(conn: psycopg.AsyncConnection, number: str) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT party_id, name FROM parties WHERE end_lifespan IS NULL "
+            "AND id_document_type = 'resident_id' AND id_document_number = %s", (number,))
+        return await cur.fetchone()
+
+
+async def digest_taken(conn: psycopg.AsyncConnection, digest: bytes) -> bool:
+    cur = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM identity_verifications WHERE document_digest = %s AND revoked_at IS NULL)",
+        (digest,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def insert_verification(conn: psycopg.AsyncConnection, *, user_id: int, method: str, name: str,
+                              digest: bytes, masked: str, party_id: int | None,
+                              verified_by: int | None = None, note: str | None = None) -> int:
+    cur = await conn.execute(
+        "INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, document_masked, "
+        "party_id, verified_by, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING verification_id",
+        (user_id, method, name, digest, masked, party_id, verified_by, note))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def rate_hits(conn: psycopg.AsyncConnection, buckets: list[tuple[str, str, int]]) -> list[int]:
+    """Count hits in each (bucket, window, amount) and return the totals, in one round trip."""
+    selects = ", ".join("rate_hit(%s, %s::interval, %s)" for _ in buckets)
+    params = [v for bucket in buckets for v in bucket]
+    cur = await conn.execute(f"SELECT {selects}", params)
+    row = await cur.fetchone()
+    assert row is not None
+    return [int(v) for v in row]
+
+
+async def set_roles(conn: psycopg.AsyncConnection, username: str, roles: list[str],
+                    institution: str | None) -> bool:
+    cur = await conn.execute("UPDATE users SET roles = %s, institution = %s WHERE username = %s",
+                             (roles, institution, username))
+    return cur.rowcount == 1
+
+
+async def list_users(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT u.user_id, u.username, u.display_name, u.roles, u.institution, u.created_at, "
+            "       v.method, v.document_masked, v.verified_at "
+            "FROM users u LEFT JOIN identity_verifications v ON v.user_id = u.user_id AND v.revoked_at IS NULL "
+            "ORDER BY u.user_id")
+        return await cur.fetchall()
+
+
+OWNED_UNITS = """
+SELECT DISTINCT u.unit_number, u.location
+  FROM right_holders h
+  JOIN rights r ON r.version_id = h.right_version_id AND r.end_lifespan IS NULL
+  JOIN units u ON u.unit_id = r.unit_id AND u.end_lifespan IS NULL
+ WHERE h.party_id = %s
+ ORDER BY u.unit_number
+"""
+
+
+async def owned_units(conn: psycopg.AsyncConnection, party_id: int | None) -> list[dict[str, Any]]:
+    if party_id is None:
+        return []
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(OWNED_UNITS, (party_id,))
+        return await cur.fetchall()
+
+
+async def checks_of_units(conn: psycopg.AsyncConnection, unit_numbers: list[str],
+                          limit: int = 100) -> list[dict[str, Any]]:
+    """Who checked these units: role, institution and time only, never the person."""
+    if not unit_numbers:
+        return []
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT checked_at, checker_role, checker_institution, tier, "
+            "       (SELECT array_agg(n ORDER BY n) FROM unnest(unit_numbers) n WHERE n = ANY(%s)) AS units "
+            "FROM checks WHERE unit_numbers && %s::text[] ORDER BY checked_at DESC LIMIT %s",
+            (unit_numbers, unit_numbers, limit))
+        return await cur.fetchall()

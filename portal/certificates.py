@@ -1,0 +1,183 @@
+"""The printable certificate of a restriction check (PDF), in Chinese and English.
+
+reportlab embeds TrueType outlines only, and Debian's Noto Sans CJK (fonts-noto-cjk) has
+PostScript (CFF) outlines. So for each certificate the font is cut down with fontTools to the
+characters the certificate uses and its outlines converted to TrueType quadratics; reportlab
+then embeds that small font, and the text stays extractable (a ToUnicode map is written).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["certificate_pdf", "cjk_font_path", "FONT_CANDIDATES"]
+
+FONT_CANDIDATES = (
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),  # index 2 = Simplified Chinese
+    ("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+)
+_LOCK = threading.Lock()
+
+FLAG_ROWS = (
+    ("co_owned", "holders", "共有", "co-owned"),
+    ("mortgaged", "mortgages", "抵押", "mortgaged"),
+    ("seized", "seizures_active", "查封", "seized"),
+    (None, "seizures_queued", "轮候查封", "queued seizures"),
+    ("under_objection", "objections", "异议", "objection"),
+    ("advance_notice", "advance_notices", "预告登记", "advance notice"),
+)
+
+
+def cjk_font_path() -> tuple[str, int]:
+    for path, index in FONT_CANDIDATES:
+        if Path(path).exists():
+            return path, index
+    raise RuntimeError("no CJK font found: install the Debian package fonts-noto-cjk")
+
+
+def _truetype_subset(text: str) -> bytes:
+    """The CJK font reduced to `text`'s characters, with TrueType outlines reportlab can embed."""
+    from fontTools import subset
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTFont, newTable
+
+    path, index = cjk_font_path()
+    font = TTFont(path, fontNumber=index, lazy=True)
+    options = subset.Options()
+    options.layout_features = []
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.hinting = False
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    if "glyf" not in font:
+        order = font.getGlyphOrder()
+        glyphs = font.getGlyphSet()
+        glyf = newTable("glyf")
+        glyf.glyphOrder = order
+        glyf.glyphs = {}
+        for name in order:
+            pen = TTGlyphPen(glyphs)
+            glyphs[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+            glyf.glyphs[name] = pen.glyph()
+        font["glyf"] = glyf
+        font["loca"] = newTable("loca")
+        maxp = newTable("maxp")
+        maxp.tableVersion = 0x00010000
+        for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                     "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+            setattr(maxp, attr, 0)
+        maxp.maxZones = 1
+        font["maxp"] = maxp
+        del font["CFF "]
+        if "VORG" in font:
+            del font["VORG"]
+        font.sfntVersion = "\0\1\0\0"
+        font["head"].glyphDataFormat = 0
+        post = font["post"]
+        post.formatType = 2.0
+        post.extraNames = []
+        post.mapping = {}
+        post.glyphOrder = order
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=64)
+def _font_for(characters: str) -> str:
+    """Register (once per character set) and return the reportlab name of a font covering them."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    name = "CJK-" + hashlib.sha1(characters.encode("utf-8")).hexdigest()[:12]
+    with _LOCK:
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, io.BytesIO(_truetype_subset(characters))))
+    return name
+
+
+def _yes(value: bool) -> str:
+    return "有 yes" if value else "无 no"
+
+
+def _beijing(iso: str) -> str:
+    moment = dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    return f"{moment:%Y-%m-%d %H:%M:%S} (UTC+8)"
+
+
+def _lines(statement: dict[str, Any], verify_url: str) -> list[tuple[str, int]]:
+    """(text, size) lines of the certificate: what the check stated, flags only."""
+    lines: list[tuple[str, int]] = [
+        ("不动产登记限制状况查询证明", 18),
+        ("Certificate of restriction check (real estate register)", 11),
+        ("", 8),
+        (f"查询编号 Reference: {statement['reference']}", 11),
+        (f"查询时间 As of: {_beijing(statement['as_of'])}", 11),
+        (f"查询对象 Query: {statement['query']['kind']} {statement['query']['value']}", 11),
+        ("", 8),
+    ]
+    for unit in statement["units"]:
+        lines.append((f"不动产单元号 Unit {unit['unit_number']}", 12))
+        lines.append((f"  坐落 Location: {unit['location']}", 10))
+        for flag, count, zh, en in FLAG_ROWS:
+            value = unit[count] > 0 if flag is None else unit[flag]
+            lines.append((f"  {zh} {en}: {_yes(value)} ({unit[count]})", 10))
+        lines.append(("", 6))
+    lines += [
+        ("", 8),
+        (f"验证码 Verification code: {verify_url.rsplit('/', 1)[-1]}", 11),
+        (f"核验 Verify at: {verify_url}", 10),
+        ("本证明仅反映查询时刻登记簿的记载。 This certificate states the register at the time of the check.", 9),
+    ]
+    return lines
+
+
+def _wrap(text: str, font: str, size: int, width: float) -> Iterable[str]:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    line = ""
+    for char in text:
+        if stringWidth(line + char, font, size) > width:
+            yield line
+            line = "    " + char
+        else:
+            line += char
+    yield line
+
+
+def certificate_pdf(statement: dict[str, Any], verify_url: str) -> bytes:
+    """The certificate as PDF bytes (A4). CPU-bound: call it from a thread."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    lines = _lines(statement, verify_url)
+    characters = "".join(sorted(set("".join(t for t, _ in lines)) | set("0123456789 -:./()")))
+    font = _font_for(characters)
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
+    pdf.setTitle(f"Restriction check {statement['reference']}")
+    width, height = A4
+    margin = 56
+    y = height - margin
+    for text, size in lines:
+        for part in _wrap(text, font, size, width - 2 * margin) if text else [""]:
+            if y < margin:
+                pdf.showPage()
+                y = height - margin
+            pdf.setFont(font, size)
+            pdf.drawString(margin, y, part)
+            y -= size * 1.5
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Restriction checks: flags for verified users, full records for owners and registrars."""

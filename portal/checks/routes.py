@@ -1,0 +1,155 @@
+"""HTTP for restriction checks: the /check page, the JSON API (map clicks use it), certificates,
+and the public /verify/{code} page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from portal.accounts.errors import Forbidden, NotFound
+from portal.accounts.guards import allowed, check_csrf, client_of, csrf_for_form, set_csrf_cookie
+from portal.accounts.principal import Account
+from portal.certificates import certificate_pdf
+from portal.checks import queries
+from portal.checks.service import parse_query, run_check, search_units
+from portal.permissions import Action, current_principal
+from portal.web import render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["checks"])
+
+
+def _verify_url(request: Request, code: str) -> str:
+    base = request.app.state.settings.portal.public_url or str(request.base_url).rstrip("/")
+    return f"{base.rstrip('/')}/verify/{code}"
+
+
+async def _checker(request: Request) -> Account:
+    principal = await allowed(request, Action.CHECK_RESTRICTIONS)
+    assert isinstance(principal, Account)
+    return principal
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+@router.get("/check", response_class=HTMLResponse, include_in_schema=False)
+async def check_page(request: Request, q: str = "") -> Response:
+    principal = await current_principal(request)
+    cookies: dict[str, str] = {}
+    csrf = csrf_for_form(request, cookies)
+    response = render(request, "checks/check.html", {
+        "can_check": principal.may(Action.CHECK_RESTRICTIONS), "csrf": csrf, "query": q, "result": None})
+    set_csrf_cookie(response, cookies, request.app.state.settings.accounts.cookie_secure)
+    return response
+
+
+@router.post("/check", response_class=HTMLResponse, include_in_schema=False)
+async def check_form(request: Request) -> Response:
+    account = await _checker(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    query = parse_query(text=str(form.get("query", "")))
+    result = await run_check(request.app.state.pool, request.app.state.settings.accounts, account, query,
+                             str(form.get("purpose", "")), client_of(request))
+    return render(request, "checks/check.html", {"can_check": True, "csrf": account.csrf_token,
+                                                 "query": query.value, "result": result})
+
+
+@router.get("/verify/{code}", response_class=HTMLResponse, include_in_schema=False)
+async def verify_page(request: Request, code: str) -> Response:
+    statement = await _statement_by_code(request, code)
+    return render(request, "checks/verify.html", {"statement": statement, "code": code.upper()})
+
+
+async def _statement_by_code(request: Request, code: str) -> dict[str, Any]:
+    code = code.strip().upper()
+    check = None
+    if len(code) == 16 and code.isalnum():
+        async with request.app.state.pool.connection() as conn:
+            check = await queries.find_check_by_code(conn, code)
+    if check is None:
+        raise NotFound("no certificate has this verification code")
+    return check["statement"]  # type: ignore[no-any-return]
+
+
+async def _own_check(request: Request, reference: str) -> dict[str, Any]:
+    principal = await current_principal(request)
+    if not principal.authenticated:
+        from portal.accounts.errors import NotAuthenticated
+
+        raise NotAuthenticated("log in to see your checks")
+    async with request.app.state.pool.connection() as conn:
+        check = await queries.find_check(conn, reference.strip().upper())
+    if check is None:
+        raise NotFound(f"no check with the reference {reference}")
+    if check["user_id"] != principal.user_id and not principal.may(Action.VIEW_ANY_CHECK):
+        raise Forbidden("this check was made by someone else")
+    return check
+
+
+@router.get("/check/{reference}/certificate.pdf", include_in_schema=False)
+async def certificate(request: Request, reference: str) -> Response:
+    check = await _own_check(request, reference)
+    pdf = await run_in_threadpool(certificate_pdf, check["statement"],
+                                  _verify_url(request, check["verification_code"]))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{check["reference"]}.pdf"', "Cache-Control": "no-store"})
+
+
+# -- JSON API ------------------------------------------------------------------------------
+
+@router.get("/api/check")
+async def api_check_get(request: Request, unit_number: str | None = None, parcel_code: str | None = None,
+                        purpose: str | None = None) -> JSONResponse:
+    """Check a unit (`unit_number`) or every unit on a parcel (`parcel_code`); the map calls this."""
+    account = await _checker(request)
+    query = parse_query(unit_number=unit_number, parcel_code=parcel_code)
+    result = await run_check(request.app.state.pool, request.app.state.settings.accounts, account, query,
+                             purpose, client_of(request))
+    return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/check")
+async def api_check_post(request: Request) -> JSONResponse:
+    """The same as GET, with a JSON body {unit_number | parcel_code | query, purpose}."""
+    account = await _checker(request)
+    check_csrf(request, account, None)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        from portal.accounts.errors import BadInput
+
+        raise BadInput("send a JSON object with unit_number or parcel_code")
+    query = parse_query(unit_number=body.get("unit_number"), parcel_code=body.get("parcel_code"),
+                        text=body.get("query"))
+    result = await run_check(request.app.state.pool, request.app.state.settings.accounts, account, query,
+                             body.get("purpose"), client_of(request))
+    return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/checks/{reference}")
+async def api_check_statement(request: Request, reference: str) -> dict[str, Any]:
+    check = await _own_check(request, reference)
+    return {"reference": check["reference"], "verification_code": check["verification_code"],
+            "tier": check["tier"], "statement": check["statement"]}
+
+
+@router.get("/api/verify/{code}")
+async def api_verify(request: Request, code: str) -> dict[str, Any]:
+    """What a certificate stated and when, for anyone holding its code: no personal data."""
+    return await _statement_by_code(request, code)
+
+
+@router.get("/api/units/search")
+async def api_unit_search(request: Request, q: str = "") -> dict[str, Any]:
+    principal = await allowed(request, Action.SEARCH_UNITS)
+    assert isinstance(principal, Account)
+    hits = await search_units(request.app.state.pool, request.app.state.settings.accounts, principal, q,
+                              client_of(request))
+    return {"units": hits, "count": len(hits)}
