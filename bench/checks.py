@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
 import secrets
 import statistics
@@ -189,7 +188,7 @@ async def _http_load(base: str, paths: list[str], tokens: list[str], concurrency
 
 async def _sql_load(url: str, units: list[str], concurrency: int, seconds: float) -> tuple[list[float], int]:
     """The check's statements without HTTP: counters, flags, check row and audit row in one transaction."""
-    from portal.audit import AuditEntry, record_async
+    from portal.audit import AuditEntry
     from portal.checks import queries
 
     info = psycopg.conninfo.conninfo_to_dict(url)
