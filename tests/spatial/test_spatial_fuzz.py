@@ -6,6 +6,8 @@ type and never the reader's internal-error fallback (which would mean a bug we h
 
 from __future__ import annotations
 
+import os
+
 import io
 import json
 import math
@@ -25,8 +27,10 @@ from spatial.model import SurveyedParcel
 from spatial.readers import read_parcels
 from spatial.validation import validate, validate_result
 
+# A fixed, short run in CI; bench/fuzz_readers.py runs the same properties far longer.
 FUZZ = settings(
-    max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("CADASTRE_FUZZ_EXAMPLES", "40")), deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
