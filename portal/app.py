@@ -57,5 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
     from portal.web import mount_web
+    from portal.web.public import mount_public
 
     mount_web(app, settings)
+    mount_public(app, settings)

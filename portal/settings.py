@@ -11,7 +11,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "Settings", "project_root"]
+__all__ = [
+    "DatabaseSettings", "PortalSettings", "TileSettings", "MapSettings", "Settings", "project_root",
+]
 
 
 def project_root() -> Path:
@@ -72,9 +74,24 @@ class TileSettings(BaseSettings):
     cache_size: int = 20_000
 
 
+class MapSettings(BaseSettings):
+    """The public map page: where its parcel tiles come from and when labels appear."""
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_MAP_", env_file=".env", extra="ignore")
+
+    # The OGC API tiles that layers/ publishes; a setting so a deployment can put a cache in front.
+    parcel_tiles_url: str = "/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
+    parcel_tiles_layer: str = "parcels"
+    parcels_min_zoom: int = Field(default=14, ge=0, le=22)
+    labels_min_zoom: int = Field(default=17, ge=0, le=22)
+    max_labels: int = Field(default=600, ge=1, le=5000)
+    max_zoom: int = Field(default=20, ge=1, le=22)
+
+
 class Settings(BaseSettings):
     """Everything the application needs, grouped by concern."""
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
