@@ -143,7 +143,9 @@
   });
   map.getContainer().setAttribute("aria-label", T.map_label);
   document.getElementById("parcel-panel-close").addEventListener("click", closePanel);
-  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") closePanel(); });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !panel.hidden && e.target.id !== "search-input") closePanel();
+  });
 
   /* ---- search with suggestions (ARIA combobox) ---- */
   var input = document.getElementById("search-input");
