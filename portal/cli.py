@@ -175,3 +175,8 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
 
 
+
+
+from portal.web.guide_cli import guide  # noqa: E402  (the guide's commands live with the guide)
+
+main.add_command(guide)

@@ -30,6 +30,7 @@ class Action(StrEnum):
     UPLOAD_SURVEY = "survey.upload"
     SUBMIT_SURVEY = "survey.submit"
     REVIEW_SUBMISSION = "survey.review"
+    EDIT_GUIDE = "guide.edit"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.UPLOAD_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.SUBMIT_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.REVIEW_SUBMISSION: frozenset({Role.REGISTRAR}),
+    Action.EDIT_GUIDE: frozenset({Role.ADMINISTRATOR, Role.REGISTRAR}),
 }
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]

@@ -10,8 +10,9 @@ __all__ = ["mount_public"]
 
 
 def mount_public(app: FastAPI, settings: Settings) -> None:
-    from portal.web import api, pages, sheet_route
+    from portal.web import api, guide_pages, pages, sheet_route
 
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(sheet_route.router)
+    app.include_router(guide_pages.router)
