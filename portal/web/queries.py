@@ -133,15 +133,26 @@ async def search_unit_numbers(conn: AsyncConnection, prefix: str, limit: int) ->
 
 
 async def search_locations(conn: AsyncConnection, text: str, limit: int) -> list[Row]:
-    """Units whose location (坐落) contains the text; the trigram index narrows the scan."""
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    """Units whose location (坐落) contains every word of the text.
+
+    The bigram index (migration 0005) narrows the candidates to units holding every
+    two-character piece of the words; LIKE then keeps the exact matches. No ORDER BY before the
+    LIMIT: a broad text (上城区) then stops at the first matches instead of sorting them all.
+    """
+    words = text.split()
+    patterns = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                for w in words]
     return await _all(conn, f"""
         SELECT p.parcel_code, u.unit_number, u.location, {_HIT_COLUMNS}
           FROM (SELECT unit_number, location, parcel_id FROM units
-                 WHERE end_lifespan IS NULL AND location LIKE %s
-                 ORDER BY length(location), location LIMIT %s) u
+                 WHERE end_lifespan IS NULL
+                   AND location_bigrams(location) @> (
+                       SELECT coalesce(array_agg(DISTINCT b), '{{}}')
+                         FROM unnest(%s::text[]) AS w, unnest(location_bigrams(w)) AS b)
+                   AND location LIKE ALL (%s::text[])
+                 LIMIT %s) u
           JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
-         ORDER BY length(u.location), u.location""", (pattern, limit))
+         ORDER BY length(u.location), u.location""", (words, patterns, limit))
 
 
 async def labels_in(conn: AsyncConnection, bbox: tuple[float, float, float, float],
