@@ -254,4 +254,5 @@
   if (P.initial.parcel) showParcel(P.initial.parcel, true);
   else if (P.initial.q) { input.value = P.initial.q; runSearch(P.initial.q).then(function (body) { if (body && body.results.length) choose(0); }); }
   document.documentElement.setAttribute("data-map-ready", "true");
+  if (window.performance && performance.mark) performance.mark("map-ready");
 })();
