@@ -142,8 +142,8 @@ def main() -> None:
     with psycopg.connect(url) as conn:
         print("\nlocation search in SQL, median of 7: bigram GIN (0005, ours) vs pg_trgm GIN (0001, peer)")
         for text in ("庆春东路", words, "上城区解放路1"):
-            peer_ms = _median_ms(lambda: conn.execute(peer, (f"%{text}%",)).fetchall())
-            ours_ms = _median_ms(lambda: conn.execute(ours, (text, f"%{text}%")).fetchall())
+            peer_ms = _median_ms(lambda t=text: conn.execute(peer, (f"%{t}%",)).fetchall())
+            ours_ms = _median_ms(lambda t=text: conn.execute(ours, (t, f"%{t}%")).fetchall())
             print(f"  {text!r:<32} ours {ours_ms:8.1f} ms   pg_trgm {peer_ms:8.1f} ms")
     server.should_exit = True
 

@@ -55,13 +55,16 @@ async def parcel_labels(
     try:
         box = tuple(float(v) for v in bbox.split(","))
     except ValueError as error:
-        raise HTTPException(422, f"bbox must be four numbers separated by commas: {bbox!r}") from error
+        raise HTTPException(
+            422, f"bbox must be four numbers separated by commas: {bbox!r}") from error
     if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
-        raise HTTPException(422, f"bbox must be min lon, min lat, max lon, max lat with min < max: {bbox!r}")
+        raise HTTPException(
+            422, f"bbox must be min lon, min lat, max lon, max lat with min < max: {bbox!r}")
     map_settings = request.app.state.settings.map
     async with request.app.state.pool.connection() as conn:
         rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
-    return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"]) for r in rows]
+    return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
+            for r in rows]
 
 
 @router.get("/parcels/{parcel_code}", response_model=ParcelPublic)

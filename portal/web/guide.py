@@ -12,7 +12,14 @@ from typing import Annotated, Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 __all__ = ["GuideEntry", "GuideError", "load_guide", "replace_guide", "parse_guide", "dump_guide"]
 
@@ -60,7 +67,8 @@ def _describe(error: ValidationError, entries: list[Any] | None) -> str:
         where = ""
         if location and isinstance(location[0], int):
             index = location.pop(0)
-            kind = entries[index].get("kind") if entries and isinstance(entries[index], dict) else None
+            entry = entries[index] if entries else None
+            kind = entry.get("kind") if isinstance(entry, dict) else None
             where = f"entry {index + 1}" + (f" ({kind})" if kind else "") + ": "
         field = ".".join(str(part) for part in location)
         problems.append(f"{where}{field or 'value'}: {item['msg']}")
@@ -84,22 +92,24 @@ def parse_guide(data: Any) -> list[GuideEntry]:
 
 
 def dump_guide(entries: list[GuideEntry]) -> str:
-    return json.dumps([entry.model_dump() for entry in entries], ensure_ascii=False, indent=2) + "\n"
+    data = [entry.model_dump() for entry in entries]
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 async def load_guide(conn: AsyncConnection) -> list[GuideEntry]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM guide_entries ORDER BY position")
+        await cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM guide_entries ORDER BY position")  # noqa: S608
         return [GuideEntry.model_validate(row) for row in await cur.fetchall()]
 
 
 async def replace_guide(conn: AsyncConnection, entries: list[GuideEntry], editor: str) -> None:
     """Replace the whole guide in one transaction (the caller's connection may be autocommit)."""
     placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    insert = (f"INSERT INTO guide_entries ({', '.join(_COLUMNS)}, updated_by) "  # noqa: S608
+              f"VALUES ({placeholders}, %s)")
     async with conn.transaction():
         await conn.execute("DELETE FROM guide_entries")
         async with conn.cursor() as cur:
             await cur.executemany(
-                f"INSERT INTO guide_entries ({', '.join(_COLUMNS)}, updated_by) "
-                f"VALUES ({placeholders}, %s)",
+                insert,
                 [(*(getattr(entry, c) for c in _COLUMNS), editor) for entry in entries])

@@ -52,7 +52,8 @@ def entries_from_form(form: dict[str, str]) -> list[dict[str, Any]]:
         if form.get(f"e{i}.remove") or not any(str(v).strip() for v in values.values()):
             continue
         for field in _LINES:
-            values[field] = [line.strip() for line in str(values[field]).splitlines() if line.strip()]
+            lines = str(values[field]).splitlines()
+            values[field] = [line.strip() for line in lines if line.strip()]
         entries.append(values)
     return entries
 
@@ -71,8 +72,8 @@ async def guide_save(request: Request, principal: EditGuide) -> Response:
     try:
         entries = parse_guide(submitted)
     except GuideError as error:
-        return render(request, "guide_edit.html", {"rows": _as_form(submitted), "error": str(error)},
-                      status_code=422)
+        context = {"rows": _as_form(submitted), "error": str(error)}
+        return render(request, "guide_edit.html", context, status_code=422)
     async with request.app.state.pool.connection() as conn:
         await replace_guide(conn, entries, editor=principal.display_name)
     return RedirectResponse("/guide?saved=1", status_code=303)

@@ -50,12 +50,13 @@ def _parcel_style(layer: str, min_zoom: int, max_zoom: int) -> str:
     # A JavaScript function: VectorGrid styles each feature by its land-use class.
     colours = json.dumps(LAND_USE_COLOURS)
     return (
-        "{vectorTileLayerStyles: {%s: function (p, z) {"
-        " var c = %s[String(p.land_use_code || '').slice(0, 2)] || '#cccccc';"
+        "{vectorTileLayerStyles: {" + json.dumps(layer) + ": function (p, z) {"
+        " var c = " + colours + "[String(p.land_use_code || '').slice(0, 2)] || '#cccccc';"
         " return {weight: z >= 17 ? 1.2 : 0.6, color: '#4a4a4a', opacity: 0.9,"
         " fill: true, fillColor: c, fillOpacity: 0.45};"
-        " }}, rendererFactory: L.canvas.tile, interactive: false, minZoom: %d, maxZoom: %d}"
-    ) % (json.dumps(layer), colours, min_zoom, max_zoom)
+        f" }}}}, rendererFactory: L.canvas.tile, interactive: false, minZoom: {min_zoom},"
+        f" maxZoom: {max_zoom}}}"
+    )
 
 
 def build_map(settings: Settings, labels: dict[str, str], admin_areas: list[dict[str, Any]],

@@ -31,7 +31,8 @@ MAP_TEXT_KEYS = (
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def map_page(request: Request, parcel: str | None = None, q: str | None = None) -> HTMLResponse:
+async def map_page(request: Request, parcel: str | None = None,
+                   q: str | None = None) -> HTMLResponse:
     settings = request.app.state.settings
     _ = translator(language_of(request))
     async with request.app.state.pool.connection() as conn:

@@ -7,7 +7,12 @@ from psycopg import AsyncConnection
 
 from portal.web import queries
 from portal.web.schemas import (
-    AdminArea, LandUse, LineageLink, ParcelPublic, ParcelVersion, UnitPublic,
+    AdminArea,
+    LandUse,
+    LineageLink,
+    ParcelPublic,
+    ParcelVersion,
+    UnitPublic,
 )
 from spatial.codes import CodeError, parse_parcel_code
 
@@ -56,7 +61,8 @@ async def parcel_from_row(conn: AsyncConnection, row: queries.Row) -> ParcelPubl
     )
 
 
-async def public_parcel(conn: AsyncConnection, parcel_code: str) -> tuple[ParcelPublic, queries.Row]:
+async def public_parcel(conn: AsyncConnection,
+                        parcel_code: str) -> tuple[ParcelPublic, queries.Row]:
     """The parcel by code (current, else its last version), or 404."""
     row = await queries.parcel_by_code(conn, parcel_code)
     if row is None:

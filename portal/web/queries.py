@@ -50,7 +50,7 @@ async def _one(conn: AsyncConnection, sql: str, params: tuple[object, ...] = ())
 
 
 async def parcel_by_code(conn: AsyncConnection, parcel_code: str) -> Row | None:
-    """The current version of the parcel, else its last version (a retired parcel keeps its page)."""
+    """The current version of the parcel, else its last one (a retired parcel keeps its page)."""
     return await _one(conn, f"""
         SELECT {_PARCEL_COLUMNS} {_PARCEL_FROM}
          WHERE p.parcel_code = %s
@@ -120,7 +120,7 @@ async def search_parcel_codes(conn: AsyncConnection, prefix: str, limit: int) ->
         SELECT p.parcel_code, NULL::text AS unit_number, NULL::text AS location, {_HIT_COLUMNS}
           FROM parcels p
          WHERE p.end_lifespan IS NULL AND p.parcel_code >= %s AND p.parcel_code < %s
-         ORDER BY p.parcel_code LIMIT %s""", (low, high, limit))
+         ORDER BY p.parcel_code LIMIT %s""", (low, high, limit))  # noqa: S608 (constant columns)
 
 
 async def search_unit_numbers(conn: AsyncConnection, prefix: str, limit: int) -> list[Row]:
@@ -129,7 +129,7 @@ async def search_unit_numbers(conn: AsyncConnection, prefix: str, limit: int) ->
         SELECT p.parcel_code, u.unit_number, u.location, {_HIT_COLUMNS}
           FROM units u JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
          WHERE u.end_lifespan IS NULL AND u.unit_number >= %s AND u.unit_number < %s
-         ORDER BY u.unit_number LIMIT %s""", (low, high, limit))
+         ORDER BY u.unit_number LIMIT %s""", (low, high, limit))  # noqa: S608 (constant columns)
 
 
 async def search_locations(conn: AsyncConnection, text: str, limit: int) -> list[Row]:
@@ -152,7 +152,8 @@ async def search_locations(conn: AsyncConnection, text: str, limit: int) -> list
                    AND location LIKE ALL (%s::text[])
                  LIMIT %s) u
           JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
-         ORDER BY length(u.location), u.location""", (words, patterns, limit))
+         ORDER BY length(u.location), u.location""",  # noqa: S608 (constant columns)
+                      (words, patterns, limit))
 
 
 async def labels_in(conn: AsyncConnection, bbox: tuple[float, float, float, float],
@@ -169,7 +170,8 @@ async def labels_in(conn: AsyncConnection, bbox: tuple[float, float, float, floa
 async def admin_areas(conn: AsyncConnection) -> list[Row]:
     return await _all(conn, """
         SELECT code, name, ST_AsGeoJSON(boundary, 6)::json AS geometry,
-               ARRAY[ST_XMin(boundary), ST_YMin(boundary), ST_XMax(boundary), ST_YMax(boundary)] AS bbox
+               ARRAY[ST_XMin(boundary), ST_YMin(boundary),
+                     ST_XMax(boundary), ST_YMax(boundary)] AS bbox
           FROM admin_areas ORDER BY code""")
 
 
@@ -184,7 +186,8 @@ async def cadastre_extent(conn: AsyncConnection) -> list[float] | None:
     row = await _one(conn, """
         SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] AS bbox
           FROM (SELECT coalesce(ST_EstimatedExtent('public', 'parcels', 'geom')::geometry,
-                                (SELECT ST_Extent(geom) FROM parcels WHERE end_lifespan IS NULL)) AS e) s
+                                (SELECT ST_Extent(geom) FROM parcels
+                                  WHERE end_lifespan IS NULL)) AS e) s
          WHERE e IS NOT NULL""")
     return row["bbox"] if row else None
 
@@ -212,6 +215,7 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
                    AND n.parcel_code <> (SELECT parcel_code FROM parcels
                                           WHERE parcel_id = %s AND version = %s)
                    AND ST_DWithin(n.geom, me.geom, 0.0003)) AS neighbours,
-               (SELECT json_agg(json_build_array(d.path, ST_Y(d.geom), ST_X(d.geom)) ORDER BY d.path)
+               (SELECT json_agg(json_build_array(d.path, ST_Y(d.geom), ST_X(d.geom))
+                                ORDER BY d.path)
                   FROM ST_DumpPoints(me.survey_geom) d) AS points
           FROM me""", (parcel_id, version, parcel_id, version))

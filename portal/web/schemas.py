@@ -50,7 +50,7 @@ class LineageLink(BaseModel):
 
 
 class ParcelPublic(BaseModel):
-    """A parcel as anyone may see it. `current` is false for a parcel that was split or merged away."""
+    """A parcel as anyone may see it; `current` is false once it was split or merged away."""
 
     parcel_code: str
     current: bool

@@ -13,10 +13,10 @@ import io
 import math
 import re
 import string
-from xml.sax.saxutils import escape
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 import shapely
 import shapely.geometry
@@ -197,9 +197,9 @@ def render_sheet(data: SheetData, language: str) -> bytes:
     ]
     point_rows = [[pt.name, str(pt.ring), f"{pt.x:.3f}", f"{pt.y:.3f}", f"{pt.edge:.3f}"]
                   for pt in data.points]
-    text = "".join(str(v) for pair in attributes for v in pair) + "".join(t.values()) + \
-        "".join("".join(r) for r in point_rows) + "".join(n["parcel_code"] for n in data.neighbours) + \
-        string.printable + "·×²"
+    text = "".join([*(str(v) for pair in attributes for v in pair), *t.values(),
+                    *("".join(r) for r in point_rows), *(n["parcel_code"] for n in data.neighbours),
+                    string.printable, "·×²"])
     font = cjk_font_for(text)
 
     title = ParagraphStyle("title", fontName=font, fontSize=17, leading=22, spaceAfter=2)
@@ -218,8 +218,8 @@ def render_sheet(data: SheetData, language: str) -> bytes:
         story.append(Paragraph(t["retired"], small))
     story += [Spacer(1, 3 * mm), Paragraph(t["map"], heading), _map_extract(data, font),
               Spacer(1, 3 * mm)]
-    attr_table = Table([[Paragraph(escape(k), cell), Paragraph(escape(v), cell)] for k, v in attributes],
-                       colWidths=[38 * mm, 136 * mm])
+    attr_table = Table([[Paragraph(escape(k), cell), Paragraph(escape(v), cell)]
+                        for k, v in attributes], colWidths=[38 * mm, 136 * mm])
     attr_table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
         ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f3f6")),

@@ -31,7 +31,8 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
         raise HTTPException(409, f"parcel {code} changed while the sheet was made; try again")
     printed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     data = SheetData(
-        parcel=parcel, srid=geometry["srid"], crs_name=crs_name(geometry["srtext"], geometry["srid"]),
+        parcel=parcel, srid=geometry["srid"],
+        crs_name=crs_name(geometry["srtext"], geometry["srid"]),
         geometry=geometry["geometry"], neighbours=geometry["neighbours"],
         points=boundary_points(geometry["points"]), printed_at=printed_at,
         reference=reference_number(parcel, printed_at),

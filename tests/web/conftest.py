@@ -14,10 +14,10 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from tiles_stand_in import add_tiles_if_missing
 
 from portal.app import create_app
 from portal.settings import DatabaseSettings, Settings
-from tiles_stand_in import add_tiles_if_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

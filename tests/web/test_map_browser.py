@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from pypdf import PdfReader
-
 from conftest import open_page
+from pypdf import PdfReader
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -181,5 +180,24 @@ def test_phone_layout_keeps_search_and_panel_usable(browser, portal_url, sample)
         assert search["width"] > 200 and search["x"] >= 0
         assert visit.page.evaluate("() => document.documentElement.scrollWidth") <= 390
         visit.screenshot("phone-panel")
+    finally:
+        visit.page.context.close()
+
+
+def test_guide_page_reads_in_both_languages_on_a_phone(browser, portal_url) -> None:
+    visit = open_page(browser, portal_url, viewport={"width": 390, "height": 780})
+    try:
+        visit.page.goto(portal_url + "/guide")
+        assert visit.page.locator("h1").inner_text() == "不动产登记办事指南"
+        assert visit.page.locator("#mortgage .commitment").inner_text().endswith("1 个工作日")
+        assert visit.page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        visit.screenshot("guide-zh-phone")
+        visit.page.click("a.lang")
+        visit.page.wait_for_selector("html[lang=en]")
+        assert visit.page.locator("h1").inner_text() == "Registration guide"
+        visit.page.keyboard.press("Tab")  # the skip link comes first for keyboard users
+        assert visit.page.evaluate("() => document.activeElement.className") == "skip"
+        assert visit.foreign_requests() == [] and visit.errors == []
+        visit.screenshot("guide-en-phone")
     finally:
         visit.page.context.close()

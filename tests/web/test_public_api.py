@@ -100,6 +100,10 @@ def test_search_by_code_prefix_unit_number_and_location(http, sample) -> None:
     assert by_place["kind"] == "location" and by_place["results"]
     assert all(part in hit["location"] for hit in by_place["results"])
     assert sample["unit_number"] in [hit["unit_number"] for hit in by_place["results"]]
+    street, rest = part[:4], part[-4:]  # two words, both must be in the location
+    by_words = http.get("/api/search", params={"q": f"{street} {rest}", "limit": 50}).json()
+    assert by_words["results"] and all(
+        street in hit["location"] and rest in hit["location"] for hit in by_words["results"])
     west, south, east, north = by_place["results"][0]["bbox"]
     assert west < east and south < north
 
