@@ -10,12 +10,13 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from psycopg import AsyncConnection
 
 from portal.web import queries
 from portal.web.parcels import checked_parcel_code, parcel_from_row, public_parcel
 from portal.web.schemas import ParcelLabel, ParcelPublic, SearchHit, SearchResults
 
-__all__ = ["router", "classify_query"]
+__all__ = ["router", "classify_query", "run_search"]
 
 router = APIRouter(prefix="/api", tags=["public map"])
 
@@ -83,16 +84,21 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:
     """Suggestions as the user types: parcel code or unit number prefix, or part of a location."""
+    async with request.app.state.pool.connection() as conn:
+        return await run_search(conn, q, limit)
+
+
+async def run_search(conn: AsyncConnection, q: str, limit: int) -> SearchResults:
+    """Search as the API does (the map page uses it too when scripts are off)."""
     kind, text = classify_query(q)
     if kind == "location" and len(text) < 2:
         raise HTTPException(422, "type at least two characters of a location (坐落)")
-    async with request.app.state.pool.connection() as conn:
-        if kind == "parcel":
-            rows = await queries.search_parcel_codes(conn, text, limit)
-        elif kind == "unit":
-            rows = await queries.search_unit_numbers(conn, text, limit)
-        else:
-            rows = await queries.search_locations(conn, text, limit)
+    if kind == "parcel":
+        rows = await queries.search_parcel_codes(conn, text, limit)
+    elif kind == "unit":
+        rows = await queries.search_unit_numbers(conn, text, limit)
+    else:
+        rows = await queries.search_locations(conn, text, limit)
     hits = [SearchHit(kind=kind, parcel_code=r["parcel_code"].strip(),  # type: ignore[arg-type]
                       unit_number=r["unit_number"], location=r["location"],
                       bbox=r["bbox"], centroid=r["centroid"]) for r in rows]

@@ -201,3 +201,21 @@ def test_guide_page_reads_in_both_languages_on_a_phone(browser, portal_url) -> N
         visit.screenshot("guide-en-phone")
     finally:
         visit.page.context.close()
+
+
+def test_language_switch_keeps_the_open_parcel(visit, sample) -> None:
+    _ready(visit)
+    visit.page.fill("#search-input", sample["parcel_code"])
+    visit.page.keyboard.press("Enter")
+    visit.page.wait_for_function(
+        "code => document.querySelector('#parcel-panel').dataset.parcelCode === code",
+        arg=sample["parcel_code"])
+    visit.page.click("a.lang")
+    visit.page.wait_for_selector("html[lang=en][data-map-ready=true]")
+    visit.page.wait_for_function(
+        "code => document.querySelector('#parcel-panel').dataset.parcelCode === code",
+        arg=sample["parcel_code"])
+    assert "Real estate units" in visit.page.locator("#parcel-panel").inner_text()
+    visit.page.wait_for_timeout(1000)  # the flight to the parcel
+    visit.page.wait_for_load_state("networkidle")
+    visit.screenshot("parcel-panel-en")

@@ -65,7 +65,8 @@
       el("a", {className: "button", id: "check-restrictions",
                href: "/check?parcel=" + encodeURIComponent(p.parcel_code), text: T.check_restrictions}),
       el("a", {className: "button secondary", href: "/parcels/" + encodeURIComponent(p.parcel_code) + "/sheet.pdf",
-               text: T.print_sheet})
+               text: T.print_sheet}),
+      el("a", {href: "/parcels/" + encodeURIComponent(p.parcel_code), text: T.details})
     ]);
     panelBody.appendChild(actions);
     panelBody.appendChild(el("p", {className: "hint", text: T.check_hint}));
@@ -107,6 +108,15 @@
     url.searchParams.set("parcel", p.parcel_code);
     url.searchParams.delete("q");
     window.history.replaceState(null, "", url.pathname + url.search);
+    keepLanguageSwitchHere();
+  }
+  function keepLanguageSwitchHere() {
+    // The switch returns to the page it came from: keep the open parcel in that address.
+    var link = document.querySelector("a.lang");
+    if (!link) return;
+    var target = new URL(link.href, window.location.href);
+    target.searchParams.set("next", window.location.pathname + window.location.search);
+    link.href = target.pathname + target.search;
   }
   function closePanel() {
     panel.hidden = true;
