@@ -120,13 +120,27 @@ def test_search_by_location_finds_the_unit(visit, sample) -> None:
     visit.screenshot("search-location")
 
 
-def test_parcel_code_labels_appear_at_high_zoom(visit, sample) -> None:
+VISIBLE_LABEL_BOXES = """() => Array.from(document.querySelectorAll('.parcel-label span'))
+    .filter(s => s.style.visibility !== 'hidden')
+    .map(s => { const b = s.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; })"""
+
+
+def test_parcel_code_labels_appear_at_high_zoom_without_overlapping(visit, sample) -> None:
+    code = sample["parcel_code"]
+    label = f".parcel-label[data-parcel-code='{code}']"
     _ready(visit)
-    _show(visit.page, sample["lon"], sample["lat"], 19)
-    visit.page.wait_for_selector(f".parcel-label[data-parcel-code='{sample['parcel_code']}']",
-                                 timeout=10_000)
-    assert sample["parcel_code"] in visit.page.locator(
-        f".parcel-label[data-parcel-code='{sample['parcel_code']}']").inner_text()
+    _show(visit.page, sample["lon"], sample["lat"], 18)
+    visit.page.wait_for_selector(label, state="attached", timeout=10_000)
+    assert visit.page.locator(label).text_content() == code[-5:]  # the sequence number
+    boxes = visit.page.evaluate(VISIBLE_LABEL_BOXES)
+    assert len(boxes) > 5
+    for i, (left, top, right, bottom) in enumerate(boxes):
+        for other in boxes[i + 1:]:
+            assert right <= other[0] or other[2] <= left or bottom <= other[1] or other[3] <= top
+    visit.screenshot("labels-zoom-18")
+    _show(visit.page, sample["lon"], sample["lat"], 20)
+    visit.page.wait_for_function(
+        "sel => (document.querySelector(sel) || {}).textContent === sel.split(\"'\")[1]", arg=label)
     _show(visit.page, sample["lon"], sample["lat"], 14)
     visit.page.wait_for_function("() => document.querySelectorAll('.parcel-label').length === 0")
     visit.screenshot("labels-off-at-zoom-14")

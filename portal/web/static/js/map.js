@@ -242,15 +242,28 @@
     getJSON("/api/parcels/labels?bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(","),
             labelRequest.signal).then(function (rows) {
       labels.clearLayers();
-      var full = map.getZoom() >= 19;  // the whole code fits from zoom 19; below, the sequence number
+      var full = map.getZoom() >= 20;  // the whole code fits from zoom 20; below, the sequence number
       (rows || []).forEach(function (r) {
         var node = L.marker([r.lat, r.lon], {interactive: false, keyboard: false,
           icon: L.divIcon({className: "parcel-label", html: "<span></span>", iconSize: null})}).addTo(labels).getElement();
         node.firstChild.textContent = full ? r.parcel_code : r.parcel_code.slice(-5);
         node.setAttribute("data-parcel-code", r.parcel_code);
       });
+      hideOverlappingLabels();
       map.getContainer().setAttribute("data-labels", String(labels.getLayers().length));
     }).catch(function () {});
+  }
+  function hideOverlappingLabels() {
+    // Narrow parcels put labels on top of each other: keep the first, hide the ones it covers.
+    var kept = [];
+    labels.eachLayer(function (marker) {
+      var span = marker.getElement().firstChild, box = span.getBoundingClientRect();
+      var clash = kept.some(function (k) {
+        return box.left < k.right + 2 && box.right + 2 > k.left && box.top < k.bottom && box.bottom > k.top;
+      });
+      span.style.visibility = clash ? "hidden" : "";
+      if (!clash) kept.push(box);
+    });
   }
   map.on("moveend", refreshLabels);
   map.on("overlayadd overlayremove", refreshLabels);
