@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse
 
 from portal.web import queries
 from portal.web.api import run_search
-from portal.web.parcels import checked_parcel_code, public_parcel
 from portal.web.i18n import translator
 from portal.web.mapview import LAND_USE_COLOURS, build_map
+from portal.web.parcels import checked_parcel_code, public_parcel
 from portal.web.templating import language_of, render
 from spatial.codes import CodeError, parse_parcel_code
 

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +32,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serve(app: object) -> Iterator[str]:
+    """Serve an app with uvicorn in a thread on a free port; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name=f"portal-under-test-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the portal did not start within 30 s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def portal_url(database_url: str) -> Iterator[str]:
     """The application (create_app over the test database) served by uvicorn in a thread."""
@@ -38,20 +59,8 @@ def portal_url(database_url: str) -> Iterator[str]:
                                                   pool_max_size=6))
     app = create_app(settings)
     add_tiles_if_missing(app)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, name="portal-under-test", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the portal did not start within 30 s")
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -95,10 +104,11 @@ class PageVisit:
 
 
 def open_page(browser: object, base: str, *, locale: str = "zh-CN",
-              viewport: dict[str, int] | None = None) -> PageVisit:
+              viewport: dict[str, int] | None = None,
+              headers: dict[str, str] | None = None) -> PageVisit:
     context = browser.new_context(  # type: ignore[attr-defined]
         locale=locale, viewport=viewport or {"width": 1280, "height": 800},
-        extra_http_headers={"Accept-Language": locale})
+        extra_http_headers={"Accept-Language": locale, **(headers or {})})
     page = context.new_page()
     visit = PageVisit(page, base)
     page.on("request", lambda request: visit.requests.append(request.url))
