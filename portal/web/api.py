@@ -58,9 +58,10 @@ async def parcel_labels(
     except ValueError as error:
         raise HTTPException(
             422, f"bbox must be four numbers separated by commas: {bbox!r}") from error
-    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+    if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
         raise HTTPException(
-            422, f"bbox must be min lon, min lat, max lon, max lat with min < max: {bbox!r}")
+            422, "bbox must be min lon, min lat, max lon, max lat with min < max, in degrees: "
+                 f"{bbox!r}")
     map_settings = request.app.state.settings.map
     async with request.app.state.pool.connection() as conn:
         rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
@@ -90,6 +91,8 @@ async def search(
 
 async def run_search(conn: AsyncConnection, q: str, limit: int) -> SearchResults:
     """Search as the API does (the map page uses it too when scripts are off)."""
+    if any(ord(c) < 32 for c in q):
+        raise HTTPException(422, "the search text contains control characters")
     kind, text = classify_query(q)
     if kind == "location" and len(text) < 2:
         raise HTTPException(422, "type at least two characters of a location (坐落)")

@@ -61,6 +61,7 @@ def test_parcel_at_a_point_is_the_parcel_there(http, sample) -> None:
     nowhere = http.get("/api/parcels/at", params={"lon": 100.0, "lat": 40.0})
     assert nowhere.status_code == 404 and "no current parcel" in nowhere.json()["detail"]
     assert http.get("/api/parcels/at", params={"lon": 200, "lat": 30}).status_code == 422
+    assert http.get("/api/parcels/at", params={"lon": "nan", "lat": 30}).status_code == 422
 
 
 def test_bad_and_unknown_codes_are_told_apart(http) -> None:
@@ -112,6 +113,7 @@ def test_search_refuses_what_it_cannot_answer(http) -> None:
     assert http.get("/api/search", params={"q": "路"}).status_code == 422
     assert http.get("/api/search", params={"q": ""}).status_code == 422
     assert http.get("/api/search", params={"q": "%_"}).json()["results"] == []
+    assert http.get("/api/search", params={"q": "解放\x00路"}).status_code == 422
 
 
 def test_labels_cover_the_box_and_bad_boxes_are_refused(http, sample) -> None:
@@ -120,6 +122,7 @@ def test_labels_cover_the_box_and_bad_boxes_are_refused(http, sample) -> None:
     labels = http.get("/api/parcels/labels", params={"bbox": box}).json()
     assert sample["parcel_code"] in [label["parcel_code"] for label in labels]
     assert all(lon - 0.01 < label["lon"] < lon + 0.01 for label in labels)
-    for bad in ("1,2,3", "a,b,c,d", f"{lon},{lat},{lon - 1},{lat + 1}"):
+    for bad in ("1,2,3", "a,b,c,d", f"{lon},{lat},{lon - 1},{lat + 1}", "-inf,-inf,inf,inf",
+                "nan,0,1,1"):
         response = http.get("/api/parcels/labels", params={"bbox": bad})
         assert response.status_code == 422 and "bbox" in response.json()["detail"]
