@@ -108,8 +108,10 @@ def _mount_features(app: FastAPI, settings: Settings) -> None:
     from portal.api.applications import mount_applications
     from portal.api.submissions import mount_submissions
     from portal.web import mount_web
+    from portal.web.public import mount_public
 
     mount_web(app, settings)
     mount_accounts(app, settings)
     mount_submissions(app)
     mount_applications(app)
+    mount_public(app, settings)

@@ -247,6 +247,9 @@ def _add_feature_commands() -> None:
 
     main.add_command(audit)
     main.add_command(user)
+    from portal.web.guide_cli import guide  # the guide's commands live with the guide
+
+    main.add_command(guide)
 
 
 _add_feature_commands()

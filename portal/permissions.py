@@ -46,6 +46,7 @@ class Action(StrEnum):
     MANAGE_USERS = "accounts.manage"
     READ_AUDIT = "audit.read"
     EXPORT_AUDIT = "audit.export"
+    EDIT_GUIDE = "guide.edit"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
     Action.READ_AUDIT: frozenset({Role.AUDITOR}),
     Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
+    Action.EDIT_GUIDE: frozenset({Role.ADMINISTRATOR, Role.REGISTRAR}),
 }
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]

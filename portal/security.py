@@ -1,8 +1,9 @@
 """Protections every response and request gets, whatever route serves it.
 
-- Security headers: a Content-Security-Policy that allows only this site's own scripts (no
-  inline script, no other host, so an injected `<script>` cannot run and a page cannot leak to
-  a CDN), no framing (clickjacking), no MIME sniffing, a same-origin referrer, and HSTS when
+- Security headers: a Content-Security-Policy that allows only this site's own scripts and
+  the inline scripts the page itself marked with this response's nonce (folium writes the map
+  set-up inline), from no other host, so an injected `<script>` cannot run and a page cannot
+  leak to a CDN; no framing (clickjacking), no MIME sniffing, a same-origin referrer, and HSTS when
   the deployment says it is served over HTTPS.
 - A request body limit enforced while the body streams in, so an oversized upload is refused
   with 413 before it fills memory or disk.
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,13 +21,14 @@ from portal.settings import Settings
 __all__ = ["SecurityHeaders", "BodyLimit", "content_security_policy"]
 
 
-def content_security_policy(settings: Settings) -> str:
+def content_security_policy(settings: Settings, nonce: str = "") -> str:
     images = ["'self'", "data:", "blob:"]
     if settings.portal.basemap_url:
         parts = urlsplit(settings.portal.basemap_url.replace("{s}", "a"))
         images.append(f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1) if parts.netloc.startswith('a.') else parts.netloc}")
     return "; ".join([
-        "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+        "default-src 'self'", f"script-src 'self' 'nonce-{nonce}'" if nonce else "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
         f"img-src {' '.join(images)}", "font-src 'self' data:", "connect-src 'self'", "object-src 'none'",
         "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'"])
 
@@ -33,8 +36,8 @@ def content_security_policy(settings: Settings) -> str:
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
+        self.settings = settings
         self.headers = [
-            (b"content-security-policy", content_security_policy(settings).encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"same-origin"),
@@ -50,11 +53,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        # A fresh nonce per response: pages read it as request.state.csp_nonce.
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+        policy = (b"content-security-policy", content_security_policy(self.settings, nonce).encode())
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
-                                      *[(k, v) for k, v in self.headers if k not in present]]
+                                      *[(k, v) for k, v in (policy, *self.headers) if k not in present]]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

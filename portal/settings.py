@@ -12,8 +12,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "SurveySettings", "SecuritySettings",
-           "AccountSettings", "Settings", "project_root"]
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "MapSettings", "SurveySettings",
+           "SecuritySettings", "AccountSettings", "Settings", "project_root"]
 
 
 def project_root() -> Path:
@@ -121,6 +121,8 @@ class SecuritySettings(BaseSettings):
 
     hsts_seconds: int = 0
     max_body_bytes: int = 51 * 1024 * 1024
+
+
 class AccountSettings(BaseSettings):
     """Accounts, sessions and the limits on restriction checks.
 
@@ -143,6 +145,18 @@ class AccountSettings(BaseSettings):
     password_time_cost: int = 2
     password_memory_kib: int = 19_456
     password_parallelism: int = 1
+class MapSettings(BaseSettings):
+    """The public map page: where its parcel tiles come from and when labels appear."""
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_MAP_", env_file=".env", extra="ignore")
+
+    # The OGC API tiles that layers/ publishes; a setting so a deployment can put a cache in front.
+    parcel_tiles_url: str = "/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
+    parcel_tiles_layer: str = "parcels"
+    parcels_min_zoom: int = Field(default=14, ge=0, le=22)
+    labels_min_zoom: int = Field(default=17, ge=0, le=22)
+    max_labels: int = Field(default=600, ge=1, le=5000)
+    max_zoom: int = Field(default=20, ge=1, le=22)
 
 
 class Settings(BaseSettings):
@@ -154,3 +168,4 @@ class Settings(BaseSettings):
     survey: SurveySettings = Field(default_factory=SurveySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
+    map: MapSettings = Field(default_factory=MapSettings)

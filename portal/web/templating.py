@@ -39,6 +39,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     values = {"lang": language, "_": translator(language), **(context or {})}
     principal = getattr(request.state, "principal", None)
     values.setdefault("principal", principal)
+    values.setdefault("csp_nonce", getattr(request.state, "csp_nonce", ""))
     if getattr(principal, "via", None) == "cookie":  # scripts send it back in X-CSRF-Token
         values.setdefault("csrf_token", getattr(principal, "csrf_token", None))
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]

@@ -25,7 +25,8 @@ def test_no_server_errors_and_responses_match_the_schema(live_site, tmp_path) ->
         [str(st), "run", f"{base}/openapi.json", "--header", f"Authorization: Bearer {token}",
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                      "response_schema_conformance,response_headers_conformance",
-         "--max-examples", "30", "--workers", "2", "--no-color", "--seed", "7"],
+         "--max-examples", "30", "--workers", "1",
+         "--exclude-path", "/api/tokens/current", "--no-color", "--seed", "7"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     report = Path(__file__).resolve().parents[2] / "artifacts" / "schemathesis.txt"
     report.parent.mkdir(exist_ok=True)

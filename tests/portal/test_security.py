@@ -19,7 +19,8 @@ def test_every_response_carries_the_security_headers(database_url) -> None:
         for path in ("/health", "/surveys", "/no-such-page", "/static/css/portal.css"):
             headers = client.get(path, follow_redirects=False).headers
             csp = headers["content-security-policy"]
-            assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+            scripts = csp.split("script-src")[1].split(";")[0]
+            assert "'self'" in scripts and "unsafe-inline" not in scripts and "'nonce-" in scripts
             assert "frame-ancestors 'none'" in csp and "https://tiles.example.org" in csp
             assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
             assert "strict-transport-security" not in headers

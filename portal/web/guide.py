@@ -1,0 +1,115 @@
+"""The registration guide as data: one entry per kind of registration, in Chinese and English.
+
+Staff change it with `cadastre guide export FILE` / `cadastre guide import FILE` or the
+/guide/edit page; both go through `replace_guide`, which checks every entry first and then
+replaces the whole guide in one transaction, so a bad file changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+__all__ = ["GuideEntry", "GuideError", "load_guide", "replace_guide", "parse_guide", "dump_guide"]
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Lines = Annotated[list[Text], Field(min_length=1, max_length=40)]
+
+_COLUMNS = ("kind", "position", "title_zh", "title_en", "summary_zh", "summary_en", "steps_zh",
+            "steps_en", "documents_zh", "documents_en", "fees_zh", "fees_en", "time_limit_days")
+
+
+class GuideError(ValueError):
+    """The guide given is not acceptable; the message names the entry and the field."""
+
+
+class GuideEntry(BaseModel):
+    """One kind of registration: its steps, documents, fees and time limit (working days)."""
+
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+    position: int = Field(ge=1, le=999)
+    title_zh: Text
+    title_en: Text
+    summary_zh: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    summary_en: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    steps_zh: Lines
+    steps_en: Lines
+    documents_zh: Lines
+    documents_en: Lines
+    fees_zh: Text
+    fees_en: Text
+    time_limit_days: int = Field(ge=1, le=60)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_lowercase(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+
+_ENTRIES = TypeAdapter(list[GuideEntry])
+
+
+def _describe(error: ValidationError, entries: list[Any] | None) -> str:
+    problems = []
+    for item in error.errors()[:8]:
+        location = list(item["loc"])
+        where = ""
+        if location and isinstance(location[0], int):
+            index = location.pop(0)
+            entry = entries[index] if entries else None
+            kind = entry.get("kind") if isinstance(entry, dict) else None
+            where = f"entry {index + 1}" + (f" ({kind})" if kind else "") + ": "
+        field = ".".join(str(part) for part in location)
+        problems.append(f"{where}{field or 'value'}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def parse_guide(data: Any) -> list[GuideEntry]:
+    """Check a whole guide (a list of entries). Raises GuideError naming each problem."""
+    if not isinstance(data, list) or not data:
+        raise GuideError("the guide must be a non-empty list of entries")
+    try:
+        entries = _ENTRIES.validate_python(data)
+    except ValidationError as error:
+        raise GuideError(_describe(error, data)) from error
+    for attribute in ("kind", "position"):
+        values = [getattr(entry, attribute) for entry in entries]
+        duplicates = sorted({str(v) for v in values if values.count(v) > 1})
+        if duplicates:
+            raise GuideError(f"two entries share the {attribute} {', '.join(duplicates)}")
+    return sorted(entries, key=lambda entry: entry.position)
+
+
+def dump_guide(entries: list[GuideEntry]) -> str:
+    data = [entry.model_dump() for entry in entries]
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+async def load_guide(conn: AsyncConnection) -> list[GuideEntry]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM guide_entries ORDER BY position")  # noqa: S608
+        return [GuideEntry.model_validate(row) for row in await cur.fetchall()]
+
+
+async def replace_guide(conn: AsyncConnection, entries: list[GuideEntry], editor: str) -> None:
+    """Replace the whole guide in one transaction (the caller's connection may be autocommit)."""
+    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    insert = (f"INSERT INTO guide_entries ({', '.join(_COLUMNS)}, updated_by) "  # noqa: S608
+              f"VALUES ({placeholders}, %s)")
+    async with conn.transaction():
+        await conn.execute("DELETE FROM guide_entries")
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                insert,
+                [(*(getattr(entry, c) for c in _COLUMNS), editor) for entry in entries])

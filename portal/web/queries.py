@@ -1,0 +1,221 @@
+"""The public portal's SQL: what anyone may see of a parcel, searches, labels and map extents.
+
+Every statement here reads public columns only (geometry, codes, areas, land use,
+administrative area, dates, unit numbers and locations). Parties, rights and restrictions are
+never selected, so no route built on this module can leak them. Values are bound parameters;
+PostGIS makes the GeoJSON, with x = longitude.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+__all__ = [
+    "parcel_by_code", "parcel_at", "parcel_units", "parcel_history", "parcel_lineage",
+    "search_parcel_codes", "search_unit_numbers", "search_locations", "labels_in",
+    "admin_areas", "land_uses", "cadastre_extent", "parcel_sheet_geometry",
+]
+
+Row = dict[str, Any]
+
+_PARCEL_COLUMNS = """
+    p.parcel_id, p.version, p.parcel_code, p.calculated_area, p.survey_area,
+    p.land_use_code, lu.name_zh AS land_use_zh, lu.name_en AS land_use_en,
+    p.admin_area_code, aa.name AS admin_area_name,
+    p.valid_from, p.valid_to, p.begin_lifespan, p.end_lifespan,
+    ST_AsGeoJSON(p.geom, 7)::json AS geometry,
+    ARRAY[ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), ST_YMax(p.geom)] AS bbox,
+    ARRAY[ST_X(ST_PointOnSurface(p.geom)), ST_Y(ST_PointOnSurface(p.geom))] AS centroid
+"""
+
+_PARCEL_FROM = """
+    FROM parcels p
+    JOIN land_uses lu ON lu.code = p.land_use_code
+    JOIN admin_areas aa ON aa.code = p.admin_area_code
+"""
+
+
+async def _all(conn: AsyncConnection, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, params)  # type: ignore[arg-type]
+        return await cur.fetchall()
+
+
+async def _one(conn: AsyncConnection, sql: str, params: tuple[object, ...] = ()) -> Row | None:
+    rows = await _all(conn, sql, params)
+    return rows[0] if rows else None
+
+
+async def parcel_by_code(conn: AsyncConnection, parcel_code: str) -> Row | None:
+    """The current version of the parcel, else its last one (a retired parcel keeps its page)."""
+    return await _one(conn, f"""
+        SELECT {_PARCEL_COLUMNS} {_PARCEL_FROM}
+         WHERE p.parcel_code = %s
+         ORDER BY p.end_lifespan IS NULL DESC, p.end_lifespan DESC
+         LIMIT 1""", (parcel_code,))
+
+
+async def parcel_at(conn: AsyncConnection, lon: float, lat: float) -> Row | None:
+    """The current parcel that covers the point (the smallest, should two touch there)."""
+    return await _one(conn, f"""
+        SELECT {_PARCEL_COLUMNS} {_PARCEL_FROM}
+         WHERE p.end_lifespan IS NULL
+           AND ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4490))
+         ORDER BY ST_Area(p.geom)
+         LIMIT 1""", (lon, lat))
+
+
+async def parcel_units(conn: AsyncConnection, parcel_id: int) -> list[Row]:
+    """The current units on a parcel: unit number and location only."""
+    return await _all(conn, """
+        SELECT unit_number, location FROM units
+         WHERE parcel_id = %s AND end_lifespan IS NULL
+         ORDER BY unit_number""", (parcel_id,))
+
+
+async def parcel_history(conn: AsyncConnection, parcel_id: int) -> list[Row]:
+    """Every version of the parcel, newest first, with what the public may see of each."""
+    return await _all(conn, """
+        SELECT p.version, p.parcel_code, p.land_use_code, lu.name_zh AS land_use_zh,
+               lu.name_en AS land_use_en, p.calculated_area, p.begin_lifespan, p.end_lifespan
+          FROM parcels p JOIN land_uses lu ON lu.code = p.land_use_code
+         WHERE p.parcel_id = %s
+         ORDER BY p.version DESC""", (parcel_id,))
+
+
+async def parcel_lineage(conn: AsyncConnection, parcel_id: int) -> list[Row]:
+    """Splits and merges the parcel came from (`parent`) or went into (`child`)."""
+    return await _all(conn, """
+        SELECT 'parent' AS relation, l.event, l.recorded_at, o.parcel_code
+          FROM parcel_lineage l
+          CROSS JOIN LATERAL (SELECT parcel_code FROM parcels WHERE parcel_id = l.parent_parcel_id
+                               ORDER BY version DESC LIMIT 1) o
+         WHERE l.child_parcel_id = %s
+        UNION ALL
+        SELECT 'child', l.event, l.recorded_at, o.parcel_code
+          FROM parcel_lineage l
+          CROSS JOIN LATERAL (SELECT parcel_code FROM parcels WHERE parcel_id = l.child_parcel_id
+                               ORDER BY version DESC LIMIT 1) o
+         WHERE l.parent_parcel_id = %s
+         ORDER BY recorded_at, parcel_code""", (parcel_id, parcel_id))
+
+
+_HIT_COLUMNS = """
+    ARRAY[ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), ST_YMax(p.geom)] AS bbox,
+    ARRAY[ST_X(ST_PointOnSurface(p.geom)), ST_Y(ST_PointOnSurface(p.geom))] AS centroid
+"""
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str]:
+    """A code prefix as a range, so the btree on codes answers it under any collation of A-Z0-9."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+async def search_parcel_codes(conn: AsyncConnection, prefix: str, limit: int) -> list[Row]:
+    low, high = _prefix_bounds(prefix)
+    return await _all(conn, f"""
+        SELECT p.parcel_code, NULL::text AS unit_number, NULL::text AS location, {_HIT_COLUMNS}
+          FROM parcels p
+         WHERE p.end_lifespan IS NULL AND p.parcel_code >= %s AND p.parcel_code < %s
+         ORDER BY p.parcel_code LIMIT %s""", (low, high, limit))  # noqa: S608 (constant columns)
+
+
+async def search_unit_numbers(conn: AsyncConnection, prefix: str, limit: int) -> list[Row]:
+    low, high = _prefix_bounds(prefix)
+    return await _all(conn, f"""
+        SELECT p.parcel_code, u.unit_number, u.location, {_HIT_COLUMNS}
+          FROM units u JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
+         WHERE u.end_lifespan IS NULL AND u.unit_number >= %s AND u.unit_number < %s
+         ORDER BY u.unit_number LIMIT %s""", (low, high, limit))  # noqa: S608 (constant columns)
+
+
+async def search_locations(conn: AsyncConnection, text: str, limit: int) -> list[Row]:
+    """Units whose location (坐落) contains every word of the text.
+
+    The bigram index (migration 0005) narrows the candidates to units holding every
+    two-character piece of the words; LIKE then keeps the exact matches. No ORDER BY before the
+    LIMIT: a broad text (上城区) then stops at the first matches instead of sorting them all.
+    """
+    words = text.split()
+    patterns = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                for w in words]
+    return await _all(conn, f"""
+        SELECT p.parcel_code, u.unit_number, u.location, {_HIT_COLUMNS}
+          FROM (SELECT unit_number, location, parcel_id FROM units
+                 WHERE end_lifespan IS NULL
+                   AND location_bigrams(location) @> (
+                       SELECT coalesce(array_agg(DISTINCT b), '{{}}')
+                         FROM unnest(%s::text[]) AS w, unnest(location_bigrams(w)) AS b)
+                   AND location LIKE ALL (%s::text[])
+                 LIMIT %s) u
+          JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
+         ORDER BY length(u.location), u.location""",  # noqa: S608 (constant columns)
+                      (words, patterns, limit))
+
+
+async def labels_in(conn: AsyncConnection, bbox: tuple[float, float, float, float],
+                    limit: int) -> list[Row]:
+    """Parcel codes at a point inside each current parcel in the box (for map labels)."""
+    return await _all(conn, """
+        SELECT parcel_code, ST_X(pt) AS lon, ST_Y(pt) AS lat
+          FROM (SELECT parcel_code, ST_PointOnSurface(geom) AS pt FROM parcels
+                 WHERE end_lifespan IS NULL
+                   AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490)
+                 LIMIT %s) s""", (*bbox, limit))
+
+
+async def admin_areas(conn: AsyncConnection) -> list[Row]:
+    return await _all(conn, """
+        SELECT code, name, ST_AsGeoJSON(boundary, 6)::json AS geometry,
+               ARRAY[ST_XMin(boundary), ST_YMin(boundary),
+                     ST_XMax(boundary), ST_YMax(boundary)] AS bbox
+          FROM admin_areas ORDER BY code""")
+
+
+async def land_uses(conn: AsyncConnection) -> list[Row]:
+    """The first-level GB/T 21010 classes (the legend)."""
+    return await _all(conn, """
+        SELECT code, name_zh, name_en FROM land_uses WHERE parent IS NULL ORDER BY code""")
+
+
+async def cadastre_extent(conn: AsyncConnection) -> list[float] | None:
+    """Where the current parcels are (from the index statistics when possible: it is cheap)."""
+    row = await _one(conn, """
+        SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] AS bbox
+          FROM (SELECT coalesce(ST_EstimatedExtent('public', 'parcels', 'geom')::geometry,
+                                (SELECT ST_Extent(geom) FROM parcels
+                                  WHERE end_lifespan IS NULL)) AS e) s
+         WHERE e IS NOT NULL""")
+    return row["bbox"] if row else None
+
+
+async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: int) -> Row | None:
+    """What the printed sheet draws: the parcel, its neighbours and its boundary points.
+
+    The map extract is drawn in the survey CRS (a Gauss-Krüger zone), so distances on paper are
+    true; neighbours are the current parcels within 30 m. Boundary points are the outer ring's
+    vertices as surveyed (northing X, easting Y, as the exchange file writes them).
+    """
+    return await _one(conn, """
+        WITH me AS (
+            SELECT survey_geom, geom, ST_SRID(survey_geom) AS srid FROM parcels
+             WHERE parcel_id = %s AND version = %s
+        )
+        SELECT me.srid,
+               (SELECT srtext FROM spatial_ref_sys WHERE srid = me.srid) AS srtext,
+               ST_AsGeoJSON(me.survey_geom, 3)::json AS geometry,
+               (SELECT coalesce(json_agg(json_build_object(
+                           'parcel_code', n.parcel_code,
+                           'geometry', ST_AsGeoJSON(ST_Transform(n.geom, me.srid), 3)::json)), '[]')
+                  FROM parcels n
+                 WHERE n.end_lifespan IS NULL
+                   AND n.parcel_code <> (SELECT parcel_code FROM parcels
+                                          WHERE parcel_id = %s AND version = %s)
+                   AND ST_DWithin(n.geom, me.geom, 0.0003)) AS neighbours,
+               (SELECT json_agg(json_build_array(d.path, ST_Y(d.geom), ST_X(d.geom))
+                                ORDER BY d.path)
+                  FROM ST_DumpPoints(me.survey_geom) d) AS points
+          FROM me""", (parcel_id, version, parcel_id, version))
