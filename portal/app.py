@@ -56,3 +56,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
+    from layers.ogc import mount_ogc; mount_ogc(app, settings)  # noqa: E702

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "Settings", "project_root"]
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "Settings", "project_root"]
 
 
 def project_root() -> Path:
@@ -72,9 +72,19 @@ class TileSettings(BaseSettings):
     cache_size: int = 20_000
 
 
+class OgcSettings(BaseSettings):
+    """OGC API publishing: page sizes of feature requests."""
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_OGC_", env_file=".env", extra="ignore")
+
+    default_limit: int = 10
+    max_limit: int = 10_000
+
+
 class Settings(BaseSettings):
     """Everything the application needs, grouped by concern."""
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
+    ogc: OgcSettings = Field(default_factory=OgcSettings)
