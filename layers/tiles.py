@@ -179,7 +179,13 @@ class InvalidationListener:
                     self._last_id = int(row[0]) if row else 0
                     self.cache.clear()  # whatever happened while we were not listening
                     self._ready.set()
-                    async for _ in conn.notifies():
+                    while True:
+                        # psycopg cannot run a query while notifies() waits on the same
+                        # connection: wait for one notification (or a second), then read
+                        # every extent recorded since the last one applied, so a notification
+                        # that arrived in between is never lost.
+                        async for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            pass
                         await self._apply(conn)
             except asyncio.CancelledError:
                 raise
