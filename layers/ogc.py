@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from layers.catalog import COLLECTIONS
 from layers.config import OGC_PREFIX, build_config, build_openapi
 from layers.pool import close_pools
-from layers.routes import OgcRuntime, include
+from layers.routes import OgcRuntime, fast_routes
 from layers.sql import TileSpec, extent_statement
 from layers.tiles import InvalidationListener, TileCache
 from portal.settings import Settings
@@ -129,7 +129,7 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
                          TileCache(tiles.cache_size, tiles.buffer / tiles.extent))
     runtime.html = _items_html
     app.state.ogc = runtime
-    include(app, OGC_PREFIX)
+    app.router.routes.extend(fast_routes(OGC_PREFIX))
     app.router.routes.append(Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())))
 
     original = app.router.lifespan_context
@@ -138,6 +138,8 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         async with original(application) as state:
             url = application.state.pool.conninfo
+            pool = runtime.open_pool(url, settings.database.pool_max_size)
+            await pool.open(wait=True, timeout=30)
             config = build_config(settings, url, await _extents(application))
             openapi = await asyncio.to_thread(build_openapi, config)
             application.state.pygeoapi = API(config, openapi)
@@ -147,6 +149,7 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
                 yield state
             finally:
                 await runtime.listener.stop()
+                await pool.close()
                 await asyncio.to_thread(close_pools)
 
     app.router.lifespan_context = lifespan

@@ -8,6 +8,7 @@ URL, made on first use and closed by `close_pools()` when the application stops.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from psycopg_pool import ConnectionPool
 
@@ -15,6 +16,12 @@ __all__ = ["pool_for", "close_pools"]
 
 _pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
+
+
+def _configure(conn: Any) -> None:
+    from layers.routes import SESSION_SETTINGS
+
+    conn.execute(SESSION_SETTINGS)
 
 
 def pool_for(url: str) -> ConnectionPool:
@@ -26,7 +33,8 @@ def pool_for(url: str) -> ConnectionPool:
         pool = _pools.get(url)
         if pool is None:
             pool = ConnectionPool(url, min_size=1, max_size=8, open=True, timeout=30,
-                                  kwargs={"autocommit": True}, name="ogc-providers")
+                                  kwargs={"autocommit": True}, name="ogc-providers",
+                                  configure=_configure)
             _pools[url] = pool
     return pool
 

@@ -49,13 +49,13 @@ def _timestamp(text: str, parameter: str) -> dt.datetime:
     try:
         if len(value) == 10:
             day = dt.date.fromisoformat(value)
-            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         stamp = dt.datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         raise InvalidParameter(
             f"{parameter}={text!r} is not an RFC 3339 date or date-time "
             "(e.g. 2026-03-01 or 2026-03-01T09:00:00Z)") from None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def parse_datetime(text: str | None) -> Instant | Interval | None:

@@ -11,26 +11,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from layers.catalog import Collection, collection
+from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.query import from_params, parse_datetime
 from layers.sql import TileSpec, item_statement, items_statement, tile_statement
 from layers.tiles import InvalidationListener, TileCache
 
-__all__ = ["fast_router", "OgcRuntime", "GEOJSON", "MVT"]
+__all__ = ["fast_routes", "OgcRuntime", "GEOJSON", "MVT", "SESSION_SETTINGS"]
 
 LOG = logging.getLogger(__name__)
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 
 HtmlFallback = Callable[[Request], Awaitable[Response]]
+# Latency over throughput: a parallel worker or JIT compilation costs more than these
+# short queries take (and each new worker process sets up PROJ again).
+SESSION_SETTINGS = "SET max_parallel_workers_per_gather = 0; SET jit = off"
 
 
 class OgcRuntime:
@@ -45,6 +51,23 @@ class OgcRuntime:
         self.cache = cache
         self.listener: InvalidationListener | None = None
         self.html: HtmlFallback | None = None
+        self.pool: AsyncConnectionPool | None = None
+
+    def open_pool(self, url: str, max_size: int) -> AsyncConnectionPool:
+        """The OGC routes' own pool: sessions tuned for short queries, no health check
+        round trip on every request (a broken connection is replaced when it fails)."""
+
+        async def configure(conn: Any) -> None:
+            await conn.execute(SESSION_SETTINGS)
+
+        self.pool = AsyncConnectionPool(url, min_size=2, max_size=max_size, open=False,
+                                        kwargs={"autocommit": True}, configure=configure,
+                                        name="ogc")
+        return self.pool
+
+
+def _timing(started: float) -> str:
+    return f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
 
 
 def _runtime(request: Request) -> OgcRuntime:
@@ -84,8 +107,10 @@ async def _html(request: Request) -> Response:
     return await runtime.html(request)
 
 
-async def items(request: Request, collection_id: str) -> Response:
+async def items(request: Request) -> Response:
     """GET /collections/{id}/items: one keyset page of GeoJSON features."""
+    started = time.perf_counter()
+    collection_id = request.path_params["collection_id"]
     try:
         c = collection(collection_id)
         if _wants_html(request):
@@ -97,7 +122,7 @@ async def items(request: Request, collection_id: str) -> Response:
         statement, values = items_statement(query)
     except LayerError as error:
         return _error(error)
-    async with request.app.state.pool.connection() as conn:
+    async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
         try:
             cur = await conn.execute(statement, values, prepare=True)
             rows = await cur.fetchall()
@@ -119,20 +144,21 @@ async def items(request: Request, collection_id: str) -> Response:
     if more:
         nxt = urlencode({**keep, "after": str(rows[-1][0]).strip(), "f": "json"})
         links.append(_link(f"{url}?{nxt}", "next", GEOJSON, "Items (next)"))
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = (
         '{"type":"FeatureCollection","features":[' + ",".join(r[1] for r in rows)
         + f'],"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
         + ",".join(links) + "]}"
     )
-    return Response(body, media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{query.crs.uri}>"})
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": _timing(started)}
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
-async def item(request: Request, collection_id: str, item_id: str) -> Response:
+async def item(request: Request) -> Response:
     """GET /collections/{id}/items/{featureId}: one feature (current, or as of `datetime`)."""
-    from layers.catalog import parse_crs
-
+    started = time.perf_counter()
+    collection_id = request.path_params["collection_id"]
+    item_id = request.path_params["item_id"]
     try:
         c = collection(collection_id)
         if _wants_html(request):
@@ -145,7 +171,7 @@ async def item(request: Request, collection_id: str, item_id: str) -> Response:
     except LayerError as error:
         return _error(error)
     runtime = _runtime(request)
-    async with request.app.state.pool.connection() as conn:
+    async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
         cur = await conn.execute(statement, values, prepare=True)
         row = await cur.fetchone()
     if row is None:
@@ -158,11 +184,15 @@ async def item(request: Request, collection_id: str, item_id: str) -> Response:
               c.title),
     ])
     body = row[1][:-1] + ',"links":[' + links + "]}"
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs.uri}>"})
+    return Response(body, media_type=GEOJSON,
+                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": _timing(started)})
 
 
-async def tile(request: Request, collection_id: str, z: int, y: int, x: int) -> Response:
+async def tile(request: Request) -> Response:
     """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile."""
+    started = time.perf_counter()
+    collection_id = request.path_params["collection_id"]
+    z, y, x = (request.path_params[k] for k in ("z", "y", "x"))
     try:
         c: Collection = collection(collection_id)
         f = request.query_params.get("f", "mvt")
@@ -180,29 +210,23 @@ async def tile(request: Request, collection_id: str, z: int, y: int, x: int) -> 
         cache_state = "miss"
         generation = runtime.cache.generation
         statement, values = tile_statement(c, z, x, y, runtime.spec)
-        async with request.app.state.pool.connection() as conn:
+        async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
             cur = await conn.execute(statement, values, prepare=True)
             row = await cur.fetchone()
         data = bytes(row[0]) if row and row[0] is not None else b""
         if runtime.listener is not None and runtime.listener.listening:
             runtime.cache.put(key, data, generation)
-    headers = {"X-Tile-Cache": cache_state}
+    headers = {"X-Tile-Cache": cache_state, "Server-Timing": _timing(started)}
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)
 
 
-def fast_router() -> APIRouter:
-    """The routes above, to be included before pygeoapi's catch-all under /ogc."""
-    router = APIRouter(include_in_schema=False)
-    router.add_api_route("/collections/{collection_id}/items", items, methods=["GET"])
-    router.add_api_route("/collections/{collection_id}/items/{item_id}", item, methods=["GET"])
-    router.add_api_route(
-        "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", tile, methods=["GET"])
-    return router
-
-
-def include(app: FastAPI, prefix: str) -> None:
-    app.include_router(fast_router(), prefix=prefix)
-
-
+def fast_routes(prefix: str) -> list[Route]:
+    """The routes above, to be placed before pygeoapi's routes under `prefix` (/ogc)."""
+    cid = prefix + "/collections/{collection_id}"
+    return [
+        Route(cid + "/items", items, methods=["GET"]),
+        Route(cid + "/items/{item_id}", item, methods=["GET"]),
+        Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", tile, methods=["GET"]),
+    ]

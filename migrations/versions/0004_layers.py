@@ -48,7 +48,7 @@ CREATE TABLE tile_invalidations (
 );
 CREATE INDEX tile_invalidations_recorded ON tile_invalidations (recorded_at);
 COMMENT ON TABLE tile_invalidations IS
-    'Extents (EPSG:4490, x = longitude) whose cached map tiles are stale; web processes LISTEN on tile_invalidation';
+    'Extents (EPSG:4490, x = longitude) of stale map tiles; see LISTEN tile_invalidation';
 
 CREATE FUNCTION tile_invalidate(layer text, bounds box2d) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -109,7 +109,7 @@ CREATE TRIGGER admin_areas_tiles_updated_old AFTER UPDATE ON admin_areas
 CREATE TRIGGER admin_areas_tiles_deleted AFTER DELETE ON admin_areas
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION admin_area_tiles_changed();
-"""
+"""  # noqa: S608 (a constant)
 
 DOWNGRADE = """
 DROP TRIGGER admin_areas_tiles_deleted ON admin_areas;

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import psycopg
 import pytest
-
 from conftest import Server
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -140,7 +139,7 @@ def test_datetime_returns_the_parcels_as_they_were(ogc_server: Server) -> None:
 ])
 def test_cql2_filters_match_sql(ogc_server: Server, cql: str, sql: str) -> None:
     expected = sorted(r[0] for r in _db(
-        ogc_server, f"SELECT parcel_code FROM parcels WHERE end_lifespan IS NULL AND ({sql})"))
+        ogc_server, f"SELECT parcel_code FROM parcels WHERE end_lifespan IS NULL AND ({sql})"))  # noqa: S608, E501
     assert expected, "each filter selects something in the demo district"
     assert _all_codes(ogc_server, filter=cql) == expected
 

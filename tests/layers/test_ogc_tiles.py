@@ -180,3 +180,34 @@ def test_tile_range_covers_the_buffer() -> None:
     x, y = _tile_of(120.2, 30.3, 14)
     x0, y0, x1, y1 = tile_range((120.2, 30.3, 120.2, 30.3), 14, 64 / 4096)
     assert x0 <= x <= x1 and y0 <= y <= y1 and x1 - x0 <= 1 and y1 - y0 <= 1
+
+
+@pytest.mark.parametrize("z", [10, 12, 14, 16])
+def test_linear_cut_matches_exact_reprojection_to_the_mvt_grid(ogc_server: Server, z: int) -> None:
+    """Tiles cut from longitude/latitude differ from per-vertex Web Mercator by <= 2 units."""
+    from layers.catalog import COLLECTIONS
+    from layers.sql import TileSpec, tile_statement
+
+    _, lon, lat = _first_parcel(ogc_server.database_url)
+    x, y = _tile_of(lon, lat, z)
+    spec = TileSpec(4096, 64, 20_000)
+    tiles = []
+    with psycopg.connect(ogc_server.database_url) as conn:
+        for linear_from in (0, 99):
+            statement, params = tile_statement(COLLECTIONS["parcels"], z, x, y, spec, linear_from)
+            tiles.append(mapbox_vector_tile.decode(bytes(conn.execute(statement, params)
+                                                         .fetchone()[0]))["parcels"]["features"])
+
+    def points(g: list) -> list[tuple[int, int]]:
+        if isinstance(g[0], int | float):
+            return [tuple(g)]
+        return [p for h in g for p in points(h)]
+
+    linear = {f["properties"]["parcel_code"]: points(f["geometry"]["coordinates"])
+              for f in tiles[0]}
+    exact = {f["properties"]["parcel_code"]: points(f["geometry"]["coordinates"])
+             for f in tiles[1]}
+    assert set(linear) == set(exact) and linear
+    worst = max(min(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for b in exact[code])
+                for code, pts in linear.items() for a in pts)
+    assert worst <= (2 if z < 12 else 1)
