@@ -36,7 +36,8 @@ MVT = "application/vnd.mapbox-vector-tile"
 HtmlFallback = Callable[[Request], Awaitable[Response]]
 # Latency over throughput: a parallel worker or JIT compilation costs more than these
 # short queries take (and each new worker process sets up PROJ again).
-SESSION_SETTINGS = "SET max_parallel_workers_per_gather = 0; SET jit = off"
+SESSION_SETTINGS = ("SET max_parallel_workers_per_gather = 0; SET jit = off; "
+                    "SET plan_cache_mode = force_custom_plan")
 
 
 class OgcRuntime:
@@ -211,7 +212,9 @@ async def tile(request: Request) -> Response:
         generation = runtime.cache.generation
         statement, values = tile_statement(c, z, x, y, runtime.spec)
         async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
-            cur = await conn.execute(statement, values, prepare=True)
+            # Binary results: the tile's bytes travel as they are, not hex-encoded.
+            cur = conn.cursor(binary=True)
+            await cur.execute(statement, values, prepare=True)
             row = await cur.fetchone()
         data = bytes(row[0]) if row and row[0] is not None else b""
         if runtime.listener is not None and runtime.listener.listening:
