@@ -377,13 +377,17 @@ def _print(results: dict[str, dict[str, object]]) -> None:
           " Server-Timing header; raw SQL is psql's \\timing; sequential requests")
     columns = ("ours", "ours@server", "tipg", "pygeoapi", "raw SQL")
     header = f"{'case':<22}" + "".join(f"{w:>20}" for w in columns)
-    print(header + "   tipg/ours  stock/ours  ours/raw")
+    print(header + "   tipg/ours  stock/ours  ours/raw  server/raw")
     for name, row in results.items():
         line = f"{name:<22}" + "".join(f" {_fmt(row[w])}" for w in columns)
         ours, raw = row["ours"], row["raw SQL"]
         own = (f"{ours[0] / raw[0]:7.2f}x" if isinstance(ours, tuple) and isinstance(raw, tuple)
                else "      -")
-        print(line + f"   {_ratio(row['tipg'], ours)}    {_ratio(row['pygeoapi'], ours)}   {own}")
+        server = row["ours@server"]
+        at_server = (f"{server[0] / raw[0]:7.2f}x"
+                     if isinstance(server, tuple) and isinstance(raw, tuple) else "      -")
+        print(line + f"   {_ratio(row['tipg'], ours)}    {_ratio(row['pygeoapi'], ours)}   {own}"
+              f"    {at_server}")
     print()
     print("Targets: tipg/ours >= 1.5, stock/ours >= 20 on every case; cold tiles ours/raw <= 1.3;"
           " warm tiles < 2 ms at the server (ours@server).")
