@@ -126,9 +126,9 @@ class Timer:
 def _psql_times(url: str, statements: list[str]) -> list[float]:
     """Each statement's time in psql, computed in full but returned as one number (so psql's
     formatting of megabytes of text or hex is not counted), with our pool's session settings."""
-    wrapped = [  # noqa: S608 (our own statements)
-        f"SELECT length(t) FROM ({s}) s(t)" if s.lstrip().startswith("SELECT ST_AsMVT")
-        else f"SELECT sum(length(f)) FROM ({s}) s(k, f)"
+    wrapped = [
+        "SELECT length(t) FROM (" + s + ") s(t)" if s.lstrip().startswith("SELECT ST_AsMVT")
+        else "SELECT sum(length(f)) FROM (" + s + ") s(k, f)"
         for s in (x.rstrip(";") for x in statements)
     ]
     script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
@@ -191,7 +191,8 @@ def main() -> None:
                                 ports["ours"], "/ogc/conformance", workdir / "ours.log"))
         dsn = (f"postgresql://{info['user']}:{info['password']}@{info['host']}:{info['port']}/"
                f"{info['dbname']}")
-        processes.append(_start("tipg", [*uvicorn, "--port", str(ports["tipg"]), "tipg.main:app"],
+        tipg_args = [*uvicorn, "--port", str(ports["tipg"]), "tipg.main:app"]
+        processes.append(_start("tipg", tipg_args,
                                 {"DATABASE_URL": dsn, "TIPG_DB_TABLES": '["public.published_parcels"]',
                                  "TIPG_DB_FUNCTIONS": "[]",
                                  "TIPG_TABLE_CONFIG__public_published_parcels__PK": "parcel_code",
