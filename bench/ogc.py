@@ -126,11 +126,10 @@ class Timer:
 def _psql_times(url: str, statements: list[str]) -> list[float]:
     """Each statement's time in psql, computed in full but returned as one number (so psql's
     formatting of megabytes of text or hex is not counted), with our pool's session settings."""
-    wrapped = [
-        "SELECT length(t) FROM (" + s + ") s(t)" if s.lstrip().startswith("SELECT ST_AsMVT")
-        else "SELECT sum(length(f)) FROM (" + s + ") s(k, f)"
-        for s in (x.rstrip(";") for x in statements)
-    ]
+    tile_wrap = "SELECT length(t) FROM ({}) s(t)"
+    items_wrap = "SELECT sum(length(f)) FROM ({}) s(k, f)"
+    wrapped = [(tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
+               for s in (x.rstrip(";") for x in statements)]
     script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
               + "\n".join(w + ";" for w in wrapped))
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
@@ -193,7 +192,8 @@ def main() -> None:
                f"{info['dbname']}")
         tipg_args = [*uvicorn, "--port", str(ports["tipg"]), "tipg.main:app"]
         processes.append(_start("tipg", tipg_args,
-                                {"DATABASE_URL": dsn, "TIPG_DB_TABLES": '["public.published_parcels"]',
+                                {"DATABASE_URL": dsn,
+                                 "TIPG_DB_TABLES": '["public.published_parcels"]',
                                  "TIPG_DB_FUNCTIONS": "[]",
                                  "TIPG_TABLE_CONFIG__public_published_parcels__PK": "parcel_code",
                                  "TIPG_MAX_FEATURES_PER_TILE": str(TileSettings().max_features),
