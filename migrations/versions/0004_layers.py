@@ -14,6 +14,9 @@ benchmark's peers (tipg, stock pygeoapi) read the same views.
 notifies channel `tile_invalidation` with the row id; the web processes listen and drop
 exactly the cached tiles the extent touches. `tile_invalidate(bounds)` is the explicit call
 for changes the triggers cannot see.
+
+The upgrade is idempotent (IF NOT EXISTS / OR REPLACE), because bench_1000000 received these
+objects by hand while still at revision 0001.
 """
 
 from alembic import op
@@ -40,17 +43,17 @@ CREATE OR REPLACE VIEW published_admin_areas AS
 SELECT code AS admin_area_code, name AS admin_area_name, boundary AS geom FROM admin_areas;
 COMMENT ON VIEW published_admin_areas IS 'Administrative areas as OGC API publishes them';
 
-CREATE TABLE tile_invalidations (
+CREATE TABLE IF NOT EXISTS tile_invalidations (
     invalidation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     layer text NOT NULL CHECK (layer IN ('parcels', 'admin-areas')),
     bounds box2d NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX tile_invalidations_recorded ON tile_invalidations (recorded_at);
+CREATE INDEX IF NOT EXISTS tile_invalidations_recorded ON tile_invalidations (recorded_at);
 COMMENT ON TABLE tile_invalidations IS
     'Extents (EPSG:4490, x = longitude) of stale map tiles; see LISTEN tile_invalidation';
 
-CREATE FUNCTION tile_invalidate(layer text, bounds box2d) RETURNS bigint
+CREATE OR REPLACE FUNCTION tile_invalidate(layer text, bounds box2d) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     id bigint;
@@ -61,7 +64,7 @@ BEGIN
     RETURN id;
 END $$;
 
-CREATE FUNCTION tile_invalidate_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION tile_invalidate_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     layer text := TG_ARGV[0];
     n bigint;
@@ -81,14 +84,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER parcels_tiles_inserted AFTER INSERT ON parcels
+CREATE OR REPLACE TRIGGER parcels_tiles_inserted AFTER INSERT ON parcels
     REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION tile_invalidate_changed('parcels');
-CREATE TRIGGER parcels_tiles_updated AFTER UPDATE ON parcels
+CREATE OR REPLACE TRIGGER parcels_tiles_updated AFTER UPDATE ON parcels
     REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION tile_invalidate_changed('parcels');
 
-CREATE FUNCTION admin_area_tiles_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION admin_area_tiles_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     b box2d;
 BEGIN
@@ -97,16 +100,16 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END $$;
-CREATE TRIGGER admin_areas_tiles_inserted AFTER INSERT ON admin_areas
+CREATE OR REPLACE TRIGGER admin_areas_tiles_inserted AFTER INSERT ON admin_areas
     REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION admin_area_tiles_changed();
-CREATE TRIGGER admin_areas_tiles_updated_new AFTER UPDATE ON admin_areas
+CREATE OR REPLACE TRIGGER admin_areas_tiles_updated_new AFTER UPDATE ON admin_areas
     REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION admin_area_tiles_changed();
-CREATE TRIGGER admin_areas_tiles_updated_old AFTER UPDATE ON admin_areas
+CREATE OR REPLACE TRIGGER admin_areas_tiles_updated_old AFTER UPDATE ON admin_areas
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION admin_area_tiles_changed();
-CREATE TRIGGER admin_areas_tiles_deleted AFTER DELETE ON admin_areas
+CREATE OR REPLACE TRIGGER admin_areas_tiles_deleted AFTER DELETE ON admin_areas
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION admin_area_tiles_changed();
 """  # noqa: S608 (a constant)
