@@ -104,6 +104,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 def _mount_features(app: FastAPI, settings: Settings) -> None:
     """Each feature package adds its routes here, one line each (see docs in each package)."""
+    from layers.ogc import mount_ogc
     from portal.accounts import mount_accounts
     from portal.api.applications import mount_applications
     from portal.api.submissions import mount_submissions
@@ -115,3 +116,4 @@ def _mount_features(app: FastAPI, settings: Settings) -> None:
     mount_submissions(app)
     mount_applications(app)
     mount_public(app, settings)
+    mount_ogc(app, settings)

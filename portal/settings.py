@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "MapSettings", "SurveySettings",
+__all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
            "SecuritySettings", "AccountSettings", "Settings", "project_root"]
 
 
@@ -159,6 +159,15 @@ class MapSettings(BaseSettings):
     max_zoom: int = Field(default=20, ge=1, le=22)
 
 
+class OgcSettings(BaseSettings):
+    """OGC API publishing: page sizes of feature requests."""
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_OGC_", env_file=".env", extra="ignore")
+
+    default_limit: int = 10
+    max_limit: int = 10_000
+
+
 class Settings(BaseSettings):
     """Everything the application needs, grouped by concern."""
 
@@ -169,3 +178,4 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     map: MapSettings = Field(default_factory=MapSettings)
+    ogc: OgcSettings = Field(default_factory=OgcSettings)

@@ -1,7 +1,7 @@
 """Registration guide as data, and an index that finds Chinese text in unit locations.
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0004
 Create Date: 2026-11-23
 
 The public guide (办事指南) is what the offices publish and are measured against, so staff
@@ -20,7 +20,7 @@ over current units lets `location LIKE '%庆春东路%'` look at the few units t
 from alembic import op
 
 revision = "0005"
-down_revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

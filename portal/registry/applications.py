@@ -4,7 +4,7 @@ Registering applies every change of the application in one transaction, as new v
 with the unit locked: two registrars acting on the same unit at the same moment cannot both
 proceed — the second is told at once that the unit is busy — and a registrar who acts after
 another sees the register as the other left it, so no update is lost. The register's rules run
-in the database at commit as well (see migration 0006), and their refusals come back as
+in the database at commit as well (see migration 0004), and their refusals come back as
 RuleViolation naming the rule and the blocking record.
 """
 

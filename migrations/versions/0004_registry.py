@@ -1,7 +1,7 @@
 """Registry operations: applications, the working-day calendar, time limits, notices, and the
 rules the register enforces itself.
 
-Revision ID: 0006
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 
@@ -17,7 +17,7 @@ an adjusted working day (调休), and holidays are listed there too.
 
 from alembic import op
 
-revision = "0006"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

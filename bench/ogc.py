@@ -1,0 +1,398 @@
+"""OGC API speed on the 1,000,000-parcel district: ours against tipg, stock pygeoapi and raw SQL.
+
+    CADASTRE_STATE_DIR=/work/main/.cadastre .venv/bin/python bench/ogc.py [--database bench_1000000]
+
+One run, one database. Each server runs in its own uvicorn process (one worker) started here
+on a free port; requests are sequential over a kept-alive connection, so the figures are
+latencies, not throughput. "raw SQL" is our own statement run in psql (`\\timing`, output
+discarded): the floor for any server. Cases: one item by id, a 1,000-feature bbox page, a
+deep page (ours follows its keyset cursor; the peers, which have no cursor, use offset), a
+CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time) and warm (the same
+tile again: ours answers from its cache, the peers compute it again).
+
+The database is not modified except that, if missing, the objects of migration 0004 (public
+views, tile_invalidations table, its function and triggers) are created, as the migration
+would. Stock pygeoapi is slow, so it gets fewer repetitions and a 60 s timeout per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psycopg
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from layers.catalog import COLLECTIONS  # noqa: E402
+from layers.query import from_params  # noqa: E402
+from layers.routes import SESSION_SETTINGS  # noqa: E402
+from layers.sql import TileSpec, item_statement, items_statement, tile_statement  # noqa: E402
+from portal.cluster import Cluster  # noqa: E402
+from portal.settings import DatabaseSettings, TileSettings  # noqa: E402
+
+PARCELS = COLLECTIONS["parcels"]
+BBOX_PAGE = 1000
+DEEP = 500_000
+FILTER = "land_use_code = '0501' AND area > 1000"
+EPSG_4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+STOCK_APP = "bench-ogc-stock-pygeoapi"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(name: str, args: list[str], env: dict[str, str], port: int, probe: str,
+           log: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env={**os.environ, **env}, stdout=log.open("wb"),
+                               stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited; see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=5).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError(f"{name} did not start; see {log}")
+
+
+def _ensure_layers_objects(url: str) -> None:
+    from importlib import import_module
+
+    migration = import_module("migrations.versions.0004_layers")
+    with psycopg.connect(url, autocommit=True) as conn:
+        present = conn.execute("SELECT to_regclass('tile_invalidations') IS NOT NULL").fetchone()
+        if present and present[0]:
+            return
+        print("creating migration 0004's views, table and triggers in the bench database")
+        conn.execute(migration.UPGRADE)
+        conn.execute("ANALYZE tile_invalidations")
+
+
+def _tiles_near(lon: float, lat: float, z: int, count: int) -> list[tuple[int, int, int]]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    side = max(1, int(math.isqrt(count)) + 1)
+    tiles = [(z, x + i, y + j) for j in range(side) for i in range(side)]
+    return tiles[:count]
+
+
+class Timer:
+    def __init__(self, client: httpx.Client, timeout: float) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.server: list[float] = []  # Server-Timing of the last run (ours only)
+
+    def run(self, urls: list[str], check: Callable[[httpx.Response], bool]) -> list[float] | str:
+        times = []
+        self.server = []
+        for url in urls:
+            started = time.perf_counter()
+            try:
+                response = self.client.get(url, timeout=self.timeout)
+            except httpx.TimeoutException:
+                return "timeout"
+            elapsed = (time.perf_counter() - started) * 1000
+            if not check(response):
+                return f"HTTP {response.status_code}"
+            times.append(elapsed)
+            timing = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
+            if timing:
+                self.server.append(float(timing.group(1)))
+        return times
+
+
+def _psql_times(url: str, statements: list[str]) -> list[float]:
+    """Each statement's time in psql, computed in full but returned as one number (so psql's
+    formatting of megabytes of text or hex is not counted), with our pool's session settings."""
+    tile_wrap = "SELECT length(t) FROM ({}) s(t)"
+    items_wrap = "SELECT sum(length(f)) FROM ({}) s(k, f)"
+    wrapped = [(tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
+               for s in (x.rstrip(";") for x in statements)]
+    script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
+              + "\n".join(w + ";" for w in wrapped))
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    out = subprocess.run(["psql", "-X", "-q", "-f", f.name, url], capture_output=True, text=True,
+                         check=True).stdout
+    return [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
+
+
+def _summary(times: list[float] | str) -> tuple[float, float] | str:
+    if isinstance(times, str):
+        return times
+    if not times:
+        return "none"
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return statistics.median(ordered), p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default="bench_1000000")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--stock-repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    url = Cluster(DatabaseSettings().state_dir).url(args.database)
+    _ensure_layers_objects(url)
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    with psycopg.connect(url) as conn:
+        lon, lat = conn.execute(
+            "SELECT ST_X(ST_Centroid(e)), ST_Y(ST_Centroid(e)) FROM "
+            "(SELECT ST_EstimatedExtent('public', 'parcels', 'geom')::geometry AS e) s").fetchone()
+        ids = [r[0] for r in conn.execute(
+            "SELECT parcel_code FROM parcels TABLESAMPLE SYSTEM (0.1) REPEATABLE (7) "
+            "WHERE end_lifespan IS NULL LIMIT %s", (args.repeat,))]
+        deep_after = conn.execute(
+            "SELECT parcel_code FROM parcels WHERE end_lifespan IS NULL ORDER BY parcel_code "
+            "OFFSET %s LIMIT 1", (DEEP - 1,)).fetchone()[0]
+        # A bbox around the centre holding at least 1,000 parcels.
+        half = 0.002
+        while conn.execute("SELECT count(*) FROM parcels WHERE end_lifespan IS NULL AND "
+                           "geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490)",
+                           (lon - half, lat - half, lon + half, lat + half)).fetchone()[0] < 1500:
+            half *= 1.3
+    bbox = f"{lon - half:.6f},{lat - half:.6f},{lon + half:.6f},{lat + half:.6f}"
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ogc-"))
+    ports = {name: _free_port() for name in ("ours", "tipg", "pygeoapi")}
+    processes = []
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log",
+               "--host", "127.0.0.1"]
+    try:
+        processes.append(_start("ours", [*uvicorn, "--port", str(ports["ours"]), "--factory",
+                                         "portal.app:create_app"],
+                                {"DATABASE_URL": url,
+                                 "CADASTRE_PUBLIC_URL": f"http://127.0.0.1:{ports['ours']}"},
+                                ports["ours"], "/ogc/conformance", workdir / "ours.log"))
+        dsn = (f"postgresql://{info['user']}:{info['password']}@{info['host']}:{info['port']}/"
+               f"{info['dbname']}")
+        tipg_args = [*uvicorn, "--port", str(ports["tipg"]), "tipg.main:app"]
+        processes.append(_start("tipg", tipg_args,
+                                {"DATABASE_URL": dsn,
+                                 "TIPG_DB_TABLES": '["public.published_parcels"]',
+                                 "TIPG_DB_FUNCTIONS": "[]",
+                                 "TIPG_TABLE_CONFIG__public_published_parcels__PK": "parcel_code",
+                                 "TIPG_MAX_FEATURES_PER_TILE": str(TileSettings().max_features),
+                                 "TIPG_DB_SPATIAL_EXTENT": "false",
+                                 "TIPG_DB_DATETIME_EXTENT": "false"},
+                                ports["tipg"], "/conformance", workdir / "tipg.log"))
+        config = _stock_config(info, ports["pygeoapi"])
+        config_file = workdir / "pygeoapi.yml"
+        config_file.write_text(yaml.safe_dump(config, allow_unicode=True))
+        openapi_file = workdir / "openapi.yml"
+        subprocess.run([str(Path(sys.executable).parent / "pygeoapi"), "openapi", "generate",
+                        str(config_file), "--output-file", str(openapi_file)], check=True,
+                       capture_output=True)
+        processes.append(_start("pygeoapi", [*uvicorn, "--port", str(ports["pygeoapi"]),
+                                             "pygeoapi.starlette_app:APP"],
+                                {"PYGEOAPI_CONFIG": str(config_file),
+                                 "PGOPTIONS": "-c statement_timeout=60000",
+                                 "PGAPPNAME": STOCK_APP,
+                                 "PYGEOAPI_OPENAPI": str(openapi_file)},
+                                ports["pygeoapi"], "/conformance", workdir / "pygeoapi.log"))
+        _measure(url, ports, ids, bbox, deep_after, lon, lat, args)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _stock_config(info: dict[str, str], port: int) -> dict[str, object]:
+    data = {"host": info["host"], "port": int(info["port"]), "dbname": info["dbname"],
+            "user": info["user"], "password": info["password"], "search_path": ["public"]}
+    return {
+        "server": {"bind": {"host": "127.0.0.1", "port": port},
+                   "url": f"http://127.0.0.1:{port}", "mimetype": "application/json",
+                   "encoding": "utf-8", "languages": ["en-US"],
+                   "limits": {"default_items": 10, "max_items": 10000},
+                   "map": {"url": "", "attribution": ""}},
+        "logging": {"level": "ERROR"},
+        "metadata": {"identification": {"title": "stock", "description": "stock",
+                                        "keywords": [], "keywords_type": "theme",
+                                        "terms_of_service": "", "url": ""},
+                     "license": {"name": "x", "url": ""}, "provider": {"name": "x", "url": ""},
+                     "contact": {"name": "x"}},
+        "resources": {"parcels": {
+            "type": "collection", "title": "parcels", "description": "parcels", "keywords": [],
+            "extents": {"spatial": {"bbox": [120, 30, 121, 31],
+                                    "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+            "providers": [
+                {"type": "feature", "name": "PostgreSQL", "data": data, "id_field": "parcel_code",
+                 "table": "published_parcels", "geom_field": "geom",
+                 "storage_crs": EPSG_4490,
+                 "crs": [EPSG_4490, "http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
+                {"type": "tile", "name": "MVT-postgresql", "data": data,
+                 "id_field": "parcel_code", "table": "published_parcels", "geom_field": "geom",
+                 "options": {"zoom": {"min": 0, "max": 22}},
+                 "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}},
+            ]}},
+    }
+
+
+def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_after: str,
+             lon: float, lat: float, args: argparse.Namespace) -> None:
+    ours = f"http://127.0.0.1:{ports['ours']}/ogc/collections/parcels"
+    tipg = f"http://127.0.0.1:{ports['tipg']}/collections/public.published_parcels"
+    stock = f"http://127.0.0.1:{ports['pygeoapi']}/collections/parcels"
+    n = args.repeat
+    spec = TileSpec(*(getattr(TileSettings(), k) for k in ("extent", "buffer", "max_features")))
+    ok: Callable[[httpx.Response], bool] = lambda r: r.status_code in (200, 204)  # noqa: E731
+
+    def items_sql(params: dict[str, str]) -> str:
+        statement, values = items_statement(
+            from_params(PARCELS, params, default_limit=10, max_limit=10000))
+        return _render(url, statement, values)
+
+    cases: list[tuple[str, dict[str, list[str]], list[str]]] = []
+    cases.append(("item by id", {
+        "ours": [f"{ours}/items/{i}" for i in ids],
+        "tipg": [f"{tipg}/items/{i}" for i in ids],
+        "pygeoapi": [f"{stock}/items/{i}?f=json" for i in ids[: args.stock_repeat]],
+    }, [_render(url, *item_statement(PARCELS, i, _crs84())) for i in ids]))
+    cases.append(("bbox page 1000", {
+        "ours": [f"{ours}/items?bbox={bbox}&limit={BBOX_PAGE}"] * n,
+        "tipg": [f"{tipg}/items?bbox={bbox}&limit={BBOX_PAGE}"] * n,
+        # Stock pygeoapi needs storage_crs EPSG:4490 for this table, and then swaps the axes
+        # of a CRS84 bbox; a bbox-crs of EPSG:4490 in x = longitude order reaches the table
+        # unchanged, so it selects the same 1,000 parcels as the others.
+        "pygeoapi": [f"{stock}/items?bbox={bbox}&bbox-crs={EPSG_4490}&limit={BBOX_PAGE}&f=json"]
+        * args.stock_repeat,
+    }, [items_sql({"bbox": bbox, "limit": str(BBOX_PAGE)})] * n))
+    cases.append((f"deep page ({DEEP:,})", {
+        "ours": [f"{ours}/items?after={deep_after}&limit=100"] * n,
+        "tipg": [f"{tipg}/items?offset={DEEP}&limit=100"] * n,
+        "pygeoapi": [f"{stock}/items?offset={DEEP}&limit=100&f=json"] * args.stock_repeat,
+    }, [items_sql({"after": deep_after, "limit": "100"})] * n))
+    cases.append(("CQL2 filter", {
+        "ours": [f"{ours}/items?filter={FILTER}&limit=100"] * n,
+        "tipg": [f"{tipg}/items?filter={FILTER}&filter-lang=cql2-text&limit=100"] * n,
+        "pygeoapi": [f"{stock}/items?filter={FILTER}&limit=100&f=json"] * args.stock_repeat,
+    }, [items_sql({"filter": FILTER, "limit": "100"})] * n))
+    for z in (12, 14, 16):
+        count = 6 if z == 12 else n
+        warm, *tiles = _tiles_near(lon, lat, z, count + 1)  # cold tiles are never warmed
+        stock_tiles = tiles[: (1 if z <= 14 else args.stock_repeat)]
+        sql_tiles = [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec))
+                     for tz, tx, ty in tiles]
+        sql_warm = _render(url, *tile_statement(PARCELS, *warm, spec))
+        cases.append((f"tile z{z} cold", {
+            "ours": [f"{ours}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt" for tz, tx, ty in tiles],
+            "tipg": [f"{tipg}/tiles/WebMercatorQuad/{tz}/{tx}/{ty}" for tz, tx, ty in tiles],
+            "pygeoapi": [f"{stock}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt"
+                         for tz, tx, ty in stock_tiles],
+        }, sql_tiles))
+        tz, tx, ty = warm
+        cases.append((f"tile z{z} warm", {
+            "ours": [f"{ours}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt"] * n,
+            "tipg": [f"{tipg}/tiles/WebMercatorQuad/{tz}/{tx}/{ty}"] * n,
+            "pygeoapi": [f"{stock}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt"]
+            * (1 if z <= 14 else args.stock_repeat),
+        }, [sql_warm] * n))
+
+    def full_page(response: httpx.Response) -> bool:
+        return response.status_code == 200 and len(response.json()["features"]) == BBOX_PAGE
+
+    checks = {name: (full_page if name.startswith("bbox") else ok) for name, _, _ in cases}
+    results: dict[str, dict[str, object]] = {}
+    with httpx.Client() as client:
+        timer = Timer(client, 60.0)
+        for name, urls, _ in cases:  # one request each first: connections, plans, the OS cache
+            for who in ("ours", "tipg"):
+                if "cold" not in name:
+                    timer.run(urls[who][:1], ok)
+        for name, urls, statements in cases:
+            row: dict[str, object] = {}
+            # raw SQL first, stock pygeoapi last: a request it gave up on may keep the
+            # database busy for up to its 60 s statement timeout.
+            row["raw SQL"] = _summary(_psql_times(url, statements))
+            for who in ("ours", "tipg", "pygeoapi"):
+                row[who] = _summary(timer.run(urls[who], checks[name]))
+                if row[who] == "timeout":  # stop what it left running in the database
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                                     "WHERE application_name = %s AND state = 'active'",
+                                     (STOCK_APP,))
+                if who == "ours":
+                    row["ours@server"] = _summary(timer.server)
+            results[name] = row
+            print(f"  measured {name}", file=sys.stderr, flush=True)
+    _print(results)
+
+
+def _crs84():  # type: ignore[no-untyped-def]
+    from layers.catalog import parse_crs
+
+    return parse_crs(None)
+
+
+def _render(url: str, statement: object, values: dict[str, object]) -> str:
+    with psycopg.connect(url) as conn:
+        return psycopg.ClientCursor(conn).mogrify(statement, values)  # type: ignore[arg-type]
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"{value[0]:9.2f} {value[1]:9.2f}"
+    return f"{str(value):>19}"
+
+
+def _ratio(peer: object, ours: object) -> str:
+    if isinstance(peer, tuple) and isinstance(ours, tuple):
+        return f"{peer[0] / ours[0]:7.1f}x"
+    if peer == "timeout":
+        return "  >60 s"
+    return "      -"
+
+
+def _print(results: dict[str, dict[str, object]]) -> None:
+    print()
+    print("OGC API on bench_1000000, milliseconds (median p95) at the client; ours@server is our"
+          " Server-Timing header; raw SQL is psql's \\timing; sequential requests")
+    columns = ("ours", "ours@server", "tipg", "pygeoapi", "raw SQL")
+    header = f"{'case':<22}" + "".join(f"{w:>20}" for w in columns)
+    print(header + "   tipg/ours  stock/ours  ours/raw  server/raw")
+    for name, row in results.items():
+        line = f"{name:<22}" + "".join(f" {_fmt(row[w])}" for w in columns)
+        ours, raw = row["ours"], row["raw SQL"]
+        own = (f"{ours[0] / raw[0]:7.2f}x" if isinstance(ours, tuple) and isinstance(raw, tuple)
+               else "      -")
+        server = row["ours@server"]
+        at_server = (f"{server[0] / raw[0]:7.2f}x"
+                     if isinstance(server, tuple) and isinstance(raw, tuple) else "      -")
+        print(line + f"   {_ratio(row['tipg'], ours)}    {_ratio(row['pygeoapi'], ours)}   {own}"
+              f"    {at_server}")
+    print()
+    print("Targets: tipg/ours >= 1.5, stock/ours >= 20 on every case; cold tiles ours/raw <= 1.3;"
+          " warm tiles < 2 ms at the server (ours@server).")
+
+
+if __name__ == "__main__":
+    main()

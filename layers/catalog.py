@@ -1,0 +1,175 @@
+"""What OGC API publishes: the collections, their public properties, and the CRSs on offer.
+
+This module is the whitelist. Only the properties named here ever leave the server through
+`/ogc` (features, queryables, schema and tiles are all built from it), and each one maps to a
+column of the public views `published_parcels`/`published_admin_areas` or of the tables
+behind them; party, share and restriction tables are never named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import pyproj
+
+from layers.errors import UnsupportedCrs
+
+__all__ = [
+    "CRS84", "Crs", "Collection", "Property", "COLLECTIONS", "STORAGE_SRID",
+    "SUPPORTED_SRIDS", "crs_uri", "parse_crs", "collection",
+]
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+STORAGE_SRID = 4490  # stored with x = longitude, y = latitude (PostGIS order)
+# CGCS2000 geographic, Web Mercator, and every CGCS2000 Gauss-Krüger zone (EPSG:4491-4554).
+SUPPORTED_SRIDS = (4490, 3857, *range(4491, 4555))
+
+
+@dataclass(frozen=True)
+class Crs:
+    """A published CRS: its URI, SRID, and whether its first axis is northing/latitude."""
+
+    uri: str
+    srid: int
+    northing_first: bool
+    geographic: bool
+
+    @property
+    def digits(self) -> int:
+        """Decimal digits that keep millimetres: 9 in degrees, 3 in metres."""
+        return 9 if self.geographic else 3
+
+
+def crs_uri(srid: int) -> str:
+    return f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+
+
+@cache
+def _crs(srid: int | None) -> Crs:
+    if srid is None:
+        return Crs(CRS84, STORAGE_SRID, northing_first=False, geographic=True)
+    info = pyproj.CRS.from_epsg(srid)
+    first = info.axis_info[0].direction.lower()
+    return Crs(crs_uri(srid), srid, northing_first=first in ("north", "south"),
+               geographic=info.is_geographic)
+
+
+def parse_crs(value: str | None, parameter: str = "crs") -> Crs:
+    """The CRS a `crs`/`bbox-crs`/`filter-crs` parameter names (CRS84 when absent).
+
+    Accepts the OGC URIs, their https form, and `EPSG:n`/`OGC:CRS84` shorthands.
+    Raises UnsupportedCrs naming the parameter for any other value.
+    """
+    if value is None or value == "":
+        return _crs(None)
+    text = value.strip().strip("[]")
+    lowered = text.lower().replace("https://", "http://")
+    if lowered in (CRS84.lower(), "ogc:crs84", "crs84", "urn:ogc:def:crs:ogc:1.3:crs84"):
+        return _crs(None)
+    srid: int | None = None
+    for prefix in ("http://www.opengis.net/def/crs/epsg/0/", "epsg:", "urn:ogc:def:crs:epsg::"):
+        if lowered.startswith(prefix) and lowered[len(prefix):].isdigit():
+            srid = int(lowered[len(prefix):])
+    if srid not in SUPPORTED_SRIDS:
+        raise UnsupportedCrs(
+            f"{parameter}={value!r} is not offered; use {CRS84}, EPSG:4490, EPSG:3857 or a "
+            "CGCS2000 Gauss-Krüger zone EPSG:4491-4554 (as http://www.opengis.net/def/crs/EPSG/0/n)"
+        )
+    return _crs(srid)
+
+
+@dataclass(frozen=True)
+class Property:
+    """One public property: its name in JSON, the SQL expression, and its JSON Schema type."""
+
+    name: str
+    sql: str
+    type: str
+    title: str
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    table: str  # the base table (versioned for parcels)
+    alias: str
+    id_property: str
+    geometry_sql: str
+    properties: tuple[Property, ...]
+    joins: str  # joins that supply names (land use, admin area)
+    versioned: bool
+    tile_layer: str
+    tile_properties: tuple[str, ...]
+
+    def prop(self, name: str) -> Property | None:
+        for p in self.properties:
+            if p.name == name:
+                return p
+        return None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.properties)
+
+
+PARCELS = Collection(
+    id="parcels",
+    title="Parcels",
+    description="Cadastral parcels (宗地): parcel code, area, land use, administrative area "
+    "and validity dates. `datetime` gives the parcels as they were at that time.",
+    table="parcels",
+    alias="p",
+    id_property="parcel_code",
+    geometry_sql="p.geom",
+    properties=(
+        Property("parcel_code", "p.parcel_code", "string", "Parcel code (宗地代码)"),
+        Property("area", "p.calculated_area", "number", "Area in square metres"),
+        Property("land_use_code", "p.land_use_code", "string", "Land use (GB/T 21010)"),
+        Property("land_use_name", "lu.name_zh", "string", "Land use name"),
+        Property("admin_area_code", "p.admin_area_code", "string",
+                 "Administrative area code (GB/T 2260)"),
+        Property("admin_area_name", "a.name", "string", "Administrative area name"),
+        Property("valid_from", "p.valid_from", "string", "Valid from", "date"),
+        Property("valid_to", "p.valid_to", "string", "Valid to", "date"),
+    ),
+    joins="JOIN land_uses lu ON lu.code = p.land_use_code "
+          "JOIN admin_areas a ON a.code = p.admin_area_code",
+    versioned=True,
+    tile_layer="parcels",
+    tile_properties=("parcel_code", "land_use_code"),
+)
+
+ADMIN_AREAS = Collection(
+    id="admin-areas",
+    title="Administrative areas",
+    description="County-level administrative divisions (GB/T 2260 codes).",
+    table="admin_areas",
+    alias="a",
+    id_property="admin_area_code",
+    geometry_sql="a.boundary",
+    properties=(
+        Property("admin_area_code", "a.code", "string",
+                 "Administrative area code (GB/T 2260)"),
+        Property("admin_area_name", "a.name", "string", "Administrative area name"),
+    ),
+    joins="",
+    versioned=False,
+    tile_layer="admin-areas",
+    tile_properties=("admin_area_code", "admin_area_name"),
+)
+
+COLLECTIONS: dict[str, Collection] = {c.id: c for c in (PARCELS, ADMIN_AREAS)}
+
+
+def collection(collection_id: str) -> Collection:
+    from layers.errors import NotFound
+
+    try:
+        return COLLECTIONS[collection_id]
+    except KeyError:
+        raise NotFound(f"no collection {collection_id!r}; collections: "
+                       + ", ".join(COLLECTIONS)) from None

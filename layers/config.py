@@ -1,0 +1,113 @@
+"""The pygeoapi configuration and OpenAPI document, generated from the app's Settings.
+
+Nothing here is hand-edited YAML: `build_config(settings, url, extents)` returns the dict
+pygeoapi would read from its YAML file, naming our providers by dotted path, and
+`build_openapi(config)` asks pygeoapi for the matching OpenAPI document. Both run when the
+application starts (the database URL and the extents are known only then).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pygeoapi.openapi import get_oas
+
+from layers.catalog import COLLECTIONS, CRS84
+from layers.query import describe_crs
+from portal.settings import Settings
+
+__all__ = ["build_config", "build_openapi", "OGC_PREFIX"]
+
+OGC_PREFIX = "/ogc"
+
+
+def _extent(box: tuple[float, float, float, float] | None, begin: str | None) -> dict[str, Any]:
+    extent: dict[str, Any] = {
+        "spatial": {"bbox": list(box or (73.0, 3.0, 136.0, 54.0)), "crs": CRS84},
+    }
+    if begin is not None:
+        extent["temporal"] = {"begin": begin, "end": None}
+    return extent
+
+
+def build_config(settings: Settings, database_url: str,
+                 extents: dict[str, tuple[tuple[float, float, float, float] | None, str | None]]
+                 ) -> dict[str, Any]:
+    """pygeoapi's configuration for the cadastre's public collections."""
+    base = (settings.portal.public_url or
+            f"http://{settings.portal.host}:{settings.portal.port}").rstrip("/")
+    tiles = settings.tiles
+    resources: dict[str, Any] = {}
+    for collection in COLLECTIONS.values():
+        box, begin = extents.get(collection.id, (None, None))
+        resources[collection.id] = {
+            "type": "collection",
+            "title": collection.title,
+            "description": collection.description,
+            "keywords": ["cadastre", "地籍", collection.id],
+            "extents": _extent(box, begin),
+            "providers": [
+                {
+                    "type": "feature",
+                    "name": "layers.providers.features.FeatureProvider",
+                    "collection": collection.id,
+                    "data": database_url,
+                    "id_field": collection.id_property,
+                    "geom_field": "geometry",
+                    "crs": describe_crs(),
+                    # Stored as x = longitude, y = latitude: CRS84's axis order (see module doc
+                    # of layers.providers.features).
+                    "storage_crs": CRS84,
+                    "title_field": collection.id_property,
+                },
+                {
+                    "type": "tile",
+                    "name": "layers.providers.tiles.TileProvider",
+                    "collection": collection.id,
+                    "data": database_url,
+                    "options": {
+                        "zoom": {"min": 0, "max": 22},
+                        "schemes": ["WebMercatorQuad"],
+                        "extent": tiles.extent,
+                        "buffer": tiles.buffer,
+                        "max_features": tiles.max_features,
+                    },
+                    "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
+                },
+            ],
+        }
+    return {
+        "server": {
+            "bind": {"host": settings.portal.host, "port": settings.portal.port},
+            "url": base + OGC_PREFIX,
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "languages": ["zh-CN", "en-US"],
+            "pretty_print": False,
+            "limits": {"default_items": settings.ogc.default_limit,
+                       "max_items": settings.ogc.max_limit, "on_exceed": "throttle"},
+            "map": {"url": settings.portal.basemap_url or "", "attribution": ""},
+            "admin": False,
+        },
+        "logging": {"level": "WARNING"},
+        "metadata": {
+            "identification": {
+                "title": f"{settings.portal.title} OGC API",
+                "description": "Public cadastral map: parcels and administrative areas",
+                "keywords": ["cadastre", "parcels", "地籍"],
+                "keywords_type": "theme",
+                "terms_of_service": "",
+                "url": base,
+            },
+            "license": {"name": "public disclosure", "url": base},
+            "provider": {"name": settings.portal.title, "url": base},
+            "contact": {"name": settings.portal.title, "url": base},
+        },
+        "resources": resources,
+    }
+
+
+def build_openapi(config: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document pygeoapi derives from the configuration."""
+    document: dict[str, Any] = get_oas(config)
+    return document

@@ -1,0 +1,1 @@
+"""pygeoapi provider plugins of the cadastre, named by dotted path in the generated config."""

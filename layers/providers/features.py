@@ -1,0 +1,113 @@
+"""pygeoapi feature providers for `parcels` and `admin-areas`, on `layers.sql`.
+
+pygeoapi calls these for the requests it serves itself (HTML pages of items, and any client
+that reaches its item routes); the GeoJSON hot paths are served by `layers.routes` with the
+same SQL. The configuration gives `storage_crs` CRS84 because storage is x = longitude: so
+pygeoapi hands over bbox and filter geometries in longitude, latitude order, and output
+CRSs are applied by PostGIS (`crs_transform_spec` only tells which).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyproj
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+    ProviderQueryError,
+)
+
+from layers.catalog import COLLECTIONS, Collection, Crs, parse_crs
+from layers.errors import LayerError
+from layers.pool import pool_for
+from layers.query import FeatureQuery, parse_datetime
+from layers.sql import item_statement, items_statement
+
+__all__ = ["FeatureProvider", "schema_fields"]
+
+
+def schema_fields(collection: Collection) -> dict[str, dict[str, str]]:
+    """The public properties as pygeoapi fields (queryables and schema come from these)."""
+    fields = {}
+    for p in collection.properties:
+        entry = {"type": p.type, "title": p.title}
+        if p.format:
+            entry["format"] = p.format
+        fields[p.name] = entry
+    return fields
+
+
+def _target_crs(spec: Any) -> Crs:
+    if spec is None:
+        return parse_crs(None)
+    target = pyproj.CRS.from_wkt(spec.target_crs_wkt)
+    epsg = target.to_epsg()
+    if epsg in (None, 4326) and "CRS84" in target.to_string().upper().replace(" ", ""):
+        return parse_crs(None)
+    return parse_crs(f"EPSG:{epsg}" if epsg else None)
+
+
+class FeatureProvider(BaseProvider):  # type: ignore[misc]
+    """Features of one collection (provider option `collection`) read with layers.sql."""
+
+    def __init__(self, provider_def: dict[str, Any]) -> None:
+        super().__init__(provider_def)
+        self.collection = COLLECTIONS[provider_def["collection"]]
+        self.id_field = self.collection.id_property
+        self._fields = schema_fields(self.collection)
+
+    def get_fields(self) -> dict[str, dict[str, str]]:
+        return self._fields
+
+    def _rows(self, statement: Any, params: dict[str, object]) -> list[tuple[str, str]]:
+        try:
+            with pool_for(self.data).connection() as conn:
+                return conn.execute(statement, params, prepare=True).fetchall()
+        except Exception as error:
+            raise ProviderQueryError("query failed (see the server log)",
+                                     user_msg="query failed") from error
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
+              bbox: list[float] | None = None, datetime_: str | None = None,
+              properties: list[tuple[str, str]] | None = None, sortby: Any = None,
+              select_properties: Any = None, skip_geometry: bool = False, q: Any = None,
+              filterq: Any = None, crs_transform_spec: Any = None,
+              **kwargs: Any) -> dict[str, Any]:
+        try:
+            query = FeatureQuery(collection=self.collection, limit=limit, offset=offset,
+                                 datetime=parse_datetime(datetime_),
+                                 crs=_target_crs(crs_transform_spec),
+                                 skip_geometry=skip_geometry, filter=filterq)
+        except LayerError as error:
+            raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
+        if bbox:
+            query.bbox = (bbox[0], bbox[1], bbox[2], bbox[3])
+        for name, value in properties or []:
+            query.equals[name] = value
+        if sortby:
+            raise ProviderInvalidQueryError("sortby is not supported",
+                                            user_msg="sortby is not supported")
+        try:
+            statement, params = items_statement(query)
+        except LayerError as error:
+            raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
+        rows = self._rows(statement, params)[:limit]
+        features = [json.loads(text) for _, text in rows]
+        return {"type": "FeatureCollection", "features": features,
+                "numberReturned": len(features)}
+
+    def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
+        statement, params = item_statement(self.collection, str(identifier),
+                                           _target_crs(crs_transform_spec))
+        rows = self._rows(statement, params)
+        if not rows:
+            raise ProviderItemNotFoundError(f"no {self.collection.id} feature {identifier!r}",
+                                            user_msg="feature not found")
+        feature: dict[str, Any] = json.loads(rows[0][1])
+        return feature
+
+    def __repr__(self) -> str:
+        return f"<FeatureProvider {self.collection.id}>"

@@ -1,0 +1,235 @@
+"""Our own routes for the hot paths of OGC API: items, one item, and vector tiles.
+
+They follow OGC API Features Parts 1-3 and Tiles (same URLs, parameters, links and
+headers as pygeoapi would give) but skip pygeoapi's per-request work: the feature JSON and
+the MVT come straight from PostgreSQL through the app's async pool with prepared statements,
+and tiles are kept in an LRU that publications invalidate (layers.tiles). HTML versions are
+left to pygeoapi (`layers.ogc`), which calls our provider plugins with the same SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from layers.catalog import Collection, collection, parse_crs
+from layers.errors import InvalidParameter, LayerError, NotFound
+from layers.query import from_params, parse_datetime
+from layers.sql import TileSpec, item_statement, items_statement, tile_statement
+from layers.tiles import InvalidationListener, TileCache
+
+__all__ = ["fast_routes", "OgcRuntime", "GEOJSON", "MVT", "SESSION_SETTINGS"]
+
+LOG = logging.getLogger(__name__)
+GEOJSON = "application/geo+json"
+MVT = "application/vnd.mapbox-vector-tile"
+
+HtmlFallback = Callable[[Request], Awaitable[Response]]
+# Latency over throughput: a parallel worker or JIT compilation costs more than these
+# short queries take (and each new worker process sets up PROJ again).
+SESSION_SETTINGS = ("SET max_parallel_workers_per_gather = 0; SET jit = off; "
+                    "SET plan_cache_mode = force_custom_plan")
+
+
+class OgcRuntime:
+    """What the OGC routes share in one process: settings, tile spec, cache and listener."""
+
+    def __init__(self, base_url: str, default_limit: int, max_limit: int, spec: TileSpec,
+                 cache: TileCache) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.spec = spec
+        self.cache = cache
+        self.listener: InvalidationListener | None = None
+        self.html: HtmlFallback | None = None
+        self.pool: AsyncConnectionPool | None = None
+
+    def open_pool(self, url: str, max_size: int) -> AsyncConnectionPool:
+        """The OGC routes' own pool: sessions tuned for short queries, no health check
+        round trip on every request (a broken connection is replaced when it fails)."""
+
+        async def configure(conn: Any) -> None:
+            await conn.execute(SESSION_SETTINGS)
+
+        self.pool = AsyncConnectionPool(url, min_size=2, max_size=max_size, open=False,
+                                        kwargs={"autocommit": True}, configure=configure,
+                                        name="ogc")
+        return self.pool
+
+
+def _timing(started: float) -> str:
+    return f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
+
+
+def _runtime(request: Request) -> OgcRuntime:
+    runtime: OgcRuntime = request.app.state.ogc
+    return runtime
+
+
+def _wants_html(request: Request) -> bool:
+    f = request.query_params.get("f")
+    if f is not None:
+        if f == "html":
+            return True
+        if f in ("json", "geojson", "application/geo+json", "application/json"):
+            return False
+        raise InvalidParameter(f"f={f!r} is not offered here; use json or html")
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "json" not in accept
+
+
+def _error(error: LayerError) -> Response:
+    import json
+
+    return Response(json.dumps(error.body(), ensure_ascii=False), status_code=error.status,
+                    media_type="application/json")
+
+
+def _link(href: str, rel: str, media: str, title: str) -> str:
+    import json
+
+    return json.dumps({"href": href, "rel": rel, "type": media, "title": title},
+                      ensure_ascii=False)
+
+
+async def _html(request: Request) -> Response:
+    runtime = _runtime(request)
+    assert runtime.html is not None
+    return await runtime.html(request)
+
+
+async def items(request: Request) -> Response:
+    """GET /collections/{id}/items: one keyset page of GeoJSON features."""
+    started = time.perf_counter()
+    collection_id = request.path_params["collection_id"]
+    try:
+        c = collection(collection_id)
+        if _wants_html(request):
+            return await _html(request)
+        runtime = _runtime(request)
+        params = dict(request.query_params)
+        query = from_params(c, params, default_limit=runtime.default_limit,
+                            max_limit=runtime.max_limit)
+        statement, values = items_statement(query)
+    except LayerError as error:
+        return _error(error)
+    async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
+        try:
+            cur = await conn.execute(statement, values, prepare=True)
+            rows = await cur.fetchall()
+        except Exception:
+            LOG.exception("items query failed for %s", c.id)
+            return _error(LayerError())
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    url = f"{runtime.base_url}/collections/{c.id}/items"
+    keep = {k: v for k, v in params.items() if k not in ("f", "offset", "after")}
+    self_query = urlencode({**{k: v for k, v in params.items() if k != "f"}, "f": "json"})
+    links = [
+        _link(f"{url}?{self_query}", "self", GEOJSON, "This document as GeoJSON"),
+        _link(f"{url}?{urlencode({**keep, 'f': 'html'})}", "alternate", "text/html",
+              "This document as HTML"),
+        _link(f"{runtime.base_url}/collections/{c.id}", "collection", "application/json",
+              c.title),
+    ]
+    if more:
+        nxt = urlencode({**keep, "after": str(rows[-1][0]).strip(), "f": "json"})
+        links.append(_link(f"{url}?{nxt}", "next", GEOJSON, "Items (next)"))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = (
+        '{"type":"FeatureCollection","features":[' + ",".join(r[1] for r in rows)
+        + f'],"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
+        + ",".join(links) + "]}"
+    )
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": _timing(started)}
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+async def item(request: Request) -> Response:
+    """GET /collections/{id}/items/{featureId}: one feature (current, or as of `datetime`)."""
+    started = time.perf_counter()
+    collection_id = request.path_params["collection_id"]
+    item_id = request.path_params["item_id"]
+    try:
+        c = collection(collection_id)
+        if _wants_html(request):
+            return await _html(request)
+        crs = parse_crs(request.query_params.get("crs"))
+        when = parse_datetime(request.query_params.get("datetime"))
+        if isinstance(when, tuple):
+            raise InvalidParameter("datetime for one item must be an instant")
+        statement, values = item_statement(c, item_id, crs, when)
+    except LayerError as error:
+        return _error(error)
+    runtime = _runtime(request)
+    async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
+        cur = await conn.execute(statement, values, prepare=True)
+        row = await cur.fetchone()
+    if row is None:
+        return _error(NotFound(f"no feature {item_id!r} in {c.id}"))
+    url = f"{runtime.base_url}/collections/{c.id}/items/{item_id}"
+    links = ",".join([
+        _link(f"{url}?f=json", "self", GEOJSON, "This document as GeoJSON"),
+        _link(f"{url}?f=html", "alternate", "text/html", "This document as HTML"),
+        _link(f"{runtime.base_url}/collections/{c.id}", "collection", "application/json",
+              c.title),
+    ])
+    body = row[1][:-1] + ',"links":[' + links + "]}"
+    return Response(body, media_type=GEOJSON,
+                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": _timing(started)})
+
+
+async def tile(request: Request) -> Response:
+    """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile."""
+    started = time.perf_counter()
+    collection_id = request.path_params["collection_id"]
+    z, y, x = (request.path_params[k] for k in ("z", "y", "x"))
+    try:
+        c: Collection = collection(collection_id)
+        f = request.query_params.get("f", "mvt")
+        if f not in ("mvt", "pbf", MVT):
+            raise InvalidParameter(f"f={f!r}: tiles are offered as mvt only")
+        if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+            raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
+    except LayerError as error:
+        return _error(error)
+    runtime = _runtime(request)
+    key = (c.tile_layer, z, x, y)
+    data = runtime.cache.get(key)
+    cache_state = "hit"
+    if data is None:
+        cache_state = "miss"
+        generation = runtime.cache.generation
+        statement, values = tile_statement(c, z, x, y, runtime.spec)
+        async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
+            # Binary results: the tile's bytes travel as they are, not hex-encoded.
+            cur = conn.cursor(binary=True)
+            await cur.execute(statement, values, prepare=True)
+            row = await cur.fetchone()
+        data = bytes(row[0]) if row and row[0] is not None else b""
+        if runtime.listener is not None and runtime.listener.listening:
+            runtime.cache.put(key, data, generation)
+    headers = {"X-Tile-Cache": cache_state, "Server-Timing": _timing(started)}
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
+
+
+def fast_routes(prefix: str) -> list[Route]:
+    """The routes above, to be placed before pygeoapi's routes under `prefix` (/ogc)."""
+    cid = prefix + "/collections/{collection_id}"
+    return [
+        Route(cid + "/items", items, methods=["GET"]),
+        Route(cid + "/items/{item_id}", item, methods=["GET"]),
+        Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", tile, methods=["GET"]),
+    ]
