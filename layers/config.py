@@ -14,6 +14,7 @@ from pygeoapi.openapi import get_oas
 
 from layers.catalog import COLLECTIONS, CRS84
 from layers.query import describe_crs
+from layers.templates import local_templates
 from portal.settings import Settings
 
 __all__ = ["build_config", "build_openapi", "OGC_PREFIX"]
@@ -87,6 +88,8 @@ def build_config(settings: Settings, database_url: str,
             "limits": {"default_items": settings.ogc.default_limit,
                        "max_items": settings.ogc.max_limit, "on_exceed": "throttle"},
             "map": {"url": settings.portal.basemap_url or "", "attribution": ""},
+            # pygeoapi's pages with every script and style sheet served by the portal itself.
+            "templates": {"path": str(local_templates(settings.database.state_dir / "generated"))},
             "admin": False,
         },
         "logging": {"level": "WARNING"},

@@ -21,13 +21,15 @@ from portal.settings import Settings
 __all__ = ["SecurityHeaders", "BodyLimit", "content_security_policy"]
 
 
-def content_security_policy(settings: Settings, nonce: str = "") -> str:
+def content_security_policy(settings: Settings, nonce: str = "", *, inline_scripts: bool = False) -> str:
     images = ["'self'", "data:", "blob:"]
     if settings.portal.basemap_url:
         parts = urlsplit(settings.portal.basemap_url.replace("{s}", "a"))
         images.append(f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1) if parts.netloc.startswith('a.') else parts.netloc}")
     return "; ".join([
-        "default-src 'self'", f"script-src 'self' 'nonce-{nonce}'" if nonce else "script-src 'self'",
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'" if inline_scripts else
+        f"script-src 'self' 'nonce-{nonce}'" if nonce else "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
         f"img-src {' '.join(images)}", "font-src 'self' data:", "connect-src 'self'", "object-src 'none'",
         "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'"])
@@ -56,7 +58,11 @@ class SecurityHeaders:
         # A fresh nonce per response: pages read it as request.state.csp_nonce.
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
-        policy = (b"content-security-policy", content_security_policy(self.settings, nonce).encode())
+        # pygeoapi's HTML (under /ogc) writes its maps in inline scripts it cannot mark with our
+        # nonce; those pages show public data only, and still load nothing from another host.
+        ogc_html = scope.get("path", "").startswith("/ogc")
+        policy = (b"content-security-policy",
+                  content_security_policy(self.settings, nonce, inline_scripts=ogc_html).encode())
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
