@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from layers.catalog import COLLECTIONS
 from layers.config import OGC_PREFIX, build_config, build_openapi
+from portal.replicas import ReadRouter
 from layers.pool import close_pools
 from layers.routes import OgcRuntime, fast_routes
 from layers.sql import TileSpec, extent_statement
@@ -140,6 +141,9 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
             url = application.state.pool.conninfo
             pool = runtime.open_pool(url, settings.database.pool_max_size)
             await pool.open(wait=True, timeout=30)
+            # Public reads may come from streaming replicas (DATABASE_REPLICA_URLS).
+            runtime.reads = ReadRouter(pool, settings.database, configure=runtime.configure)
+            await runtime.reads.open()
             config = build_config(settings, url, await _extents(application))
             openapi = await asyncio.to_thread(build_openapi, config)
             application.state.pygeoapi = API(config, openapi)
@@ -149,6 +153,7 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
                 yield state
             finally:
                 await runtime.listener.stop()
+                await runtime.reads.close()
                 await pool.close()
                 await asyncio.to_thread(close_pools)
 

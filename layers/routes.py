@@ -53,18 +53,29 @@ class OgcRuntime:
         self.listener: InvalidationListener | None = None
         self.html: HtmlFallback | None = None
         self.pool: AsyncConnectionPool | None = None
+        self.reads: Any = None  # portal.replicas.ReadRouter over `pool` and the replicas
+
+    @staticmethod
+    async def configure(conn: Any) -> None:
+        await conn.execute(SESSION_SETTINGS)
 
     def open_pool(self, url: str, max_size: int) -> AsyncConnectionPool:
         """The OGC routes' own pool: sessions tuned for short queries, no health check
         round trip on every request (a broken connection is replaced when it fails)."""
-
-        async def configure(conn: Any) -> None:
-            await conn.execute(SESSION_SETTINGS)
-
         self.pool = AsyncConnectionPool(url, min_size=2, max_size=max_size, open=False,
-                                        kwargs={"autocommit": True}, configure=configure,
+                                        kwargs={"autocommit": True}, configure=self.configure,
                                         name="ogc")
         return self.pool
+
+    def read_connection(self, *, fresh: bool = False):  # type: ignore[no-untyped-def]
+        """A connection for a public read: a replica when one is healthy, the primary when
+        `fresh` data is needed or there is none."""
+        if self.reads is None:
+            return self.pool.connection()  # type: ignore[union-attr]
+        return self.reads.connection(primary=fresh)
+
+
+REPLICA_GRACE_SECONDS = 10.0
 
 
 def _timing(started: float) -> str:
@@ -123,7 +134,7 @@ async def items(request: Request) -> Response:
         statement, values = items_statement(query)
     except LayerError as error:
         return _error(error)
-    async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
+    async with runtime.read_connection() as conn:
         try:
             cur = await conn.execute(statement, values, prepare=True)
             rows = await cur.fetchall()
@@ -172,7 +183,7 @@ async def item(request: Request) -> Response:
     except LayerError as error:
         return _error(error)
     runtime = _runtime(request)
-    async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
+    async with runtime.read_connection() as conn:
         cur = await conn.execute(statement, values, prepare=True)
         row = await cur.fetchone()
     if row is None:
@@ -211,7 +222,10 @@ async def tile(request: Request) -> Response:
         cache_state = "miss"
         generation = runtime.cache.generation
         statement, values = tile_statement(c, z, x, y, runtime.spec)
-        async with runtime.pool.connection() as conn:  # type: ignore[union-attr]
+        # Right after a publication a replica may not have replayed it yet: a tile cached from
+        # it would stay stale, so for a few seconds tiles come from the primary.
+        fresh = time.monotonic() - runtime.cache.invalidated_at < REPLICA_GRACE_SECONDS
+        async with runtime.read_connection(fresh=fresh) as conn:
             # Binary results: the tile's bytes travel as they are, not hex-encoded.
             cur = conn.cursor(binary=True)
             await cur.execute(statement, values, prepare=True)

@@ -20,6 +20,8 @@ before a commit can never outlive that commit in the cache.
 
 from __future__ import annotations
 
+import time
+
 import asyncio
 import logging
 import math
@@ -95,6 +97,7 @@ class TileCache:
         self.size = size
         self.margin = margin
         self.generation = 0
+        self.invalidated_at = 0.0  # time.monotonic() of the last invalidation
         self._tiles: OrderedDict[Key, bytes] = OrderedDict()
 
     def __len__(self) -> int:
@@ -118,6 +121,7 @@ class TileCache:
     def invalidate(self, layer: str, bounds: Bounds) -> int:
         """Drop the cached tiles of `layer` that `bounds` touches; returns how many."""
         self.generation += 1
+        self.invalidated_at = time.monotonic()
         ranges: dict[int, tuple[int, int, int, int]] = {}
         stale = []
         for key in self._tiles:
@@ -135,6 +139,7 @@ class TileCache:
 
     def clear(self) -> None:
         self.generation += 1
+        self.invalidated_at = time.monotonic()
         self._tiles.clear()
 
 

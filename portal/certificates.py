@@ -9,22 +9,11 @@ then embeds that small font, and the text stays extractable (a ToUnicode map is 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
-import threading
 from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-__all__ = ["certificate_pdf", "cjk_font_path", "FONT_CANDIDATES"]
-
-FONT_CANDIDATES = (
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),  # index 2 = Simplified Chinese
-    ("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf", 0),
-    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
-)
-_LOCK = threading.Lock()
+__all__ = ["certificate_pdf"]
 
 FLAG_ROWS = (
     ("co_owned", "holders", "共有", "co-owned"),
@@ -36,75 +25,11 @@ FLAG_ROWS = (
 )
 
 
-def cjk_font_path() -> tuple[str, int]:
-    for path, index in FONT_CANDIDATES:
-        if Path(path).exists():
-            return path, index
-    raise RuntimeError("no CJK font found: install the Debian package fonts-noto-cjk")
-
-
-def _truetype_subset(text: str) -> bytes:
-    """The CJK font reduced to `text`'s characters, with TrueType outlines reportlab can embed."""
-    from fontTools import subset
-    from fontTools.pens.cu2quPen import Cu2QuPen
-    from fontTools.pens.ttGlyphPen import TTGlyphPen
-    from fontTools.ttLib import TTFont, newTable
-
-    path, index = cjk_font_path()
-    font = TTFont(path, fontNumber=index, lazy=True)
-    options = subset.Options()
-    options.layout_features = []
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    options.hinting = False
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text=text)
-    subsetter.subset(font)
-    if "glyf" not in font:
-        order = font.getGlyphOrder()
-        glyphs = font.getGlyphSet()
-        glyf = newTable("glyf")
-        glyf.glyphOrder = order
-        glyf.glyphs = {}
-        for name in order:
-            pen = TTGlyphPen(glyphs)
-            glyphs[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
-            glyf.glyphs[name] = pen.glyph()
-        font["glyf"] = glyf
-        font["loca"] = newTable("loca")
-        maxp = newTable("maxp")
-        maxp.tableVersion = 0x00010000
-        for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
-                     "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
-            setattr(maxp, attr, 0)
-        maxp.maxZones = 1
-        font["maxp"] = maxp
-        del font["CFF "]
-        if "VORG" in font:
-            del font["VORG"]
-        font.sfntVersion = "\0\1\0\0"
-        font["head"].glyphDataFormat = 0
-        post = font["post"]
-        post.formatType = 2.0
-        post.extraNames = []
-        post.mapping = {}
-        post.glyphOrder = order
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-@lru_cache(maxsize=64)
 def _font_for(characters: str) -> str:
-    """Register (once per character set) and return the reportlab name of a font covering them."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    """The one Chinese-font helper of the portal (portal.web.fonts), shared with the parcel sheet."""
+    from portal.web.fonts import cjk_font_for
 
-    name = "CJK-" + hashlib.sha1(characters.encode("utf-8")).hexdigest()[:12]
-    with _LOCK:
-        if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(name, io.BytesIO(_truetype_subset(characters))))
-    return name
+    return cjk_font_for(characters)
 
 
 def _yes(value: bool) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -43,12 +43,14 @@ class ReplicaState:
 
 
 class ReadRouter:
-    def __init__(self, primary: AsyncConnectionPool, settings: DatabaseSettings) -> None:
+    def __init__(self, primary: AsyncConnectionPool, settings: DatabaseSettings, *,
+                 configure: Callable[[psycopg.AsyncConnection], Awaitable[None]] | None = None) -> None:
         self.primary = primary
         self.settings = settings
         self.replicas = [ReplicaState(url, AsyncConnectionPool(
             url, min_size=0, max_size=settings.pool_max_size, open=False, kwargs={"autocommit": True},
-            timeout=2, check=AsyncConnectionPool.check_connection)) for url in settings.replica_urls]
+            timeout=2, check=AsyncConnectionPool.check_connection, configure=configure))
+            for url in settings.replica_urls]
         self._turn = itertools.count()
         self._task: asyncio.Task[None] | None = None
         self.served_by_primary = 0
@@ -102,9 +104,10 @@ class ReadRouter:
                 await replica.pool.putconn(conn)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """A connection for a public read: a healthy replica in turn, else the primary."""
-        healthy = [r for r in self.replicas if r.healthy]
+    async def connection(self, *, primary: bool = False) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A connection for a public read: a healthy replica in turn, else (or when `primary`
+        is asked for) the primary."""
+        healthy = [] if primary else [r for r in self.replicas if r.healthy]
         start = next(self._turn)
         for k in range(len(healthy)):
             replica = healthy[(start + k) % len(healthy)]

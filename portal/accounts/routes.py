@@ -109,10 +109,11 @@ async def _account_context(request: Request, account: Account) -> dict[str, Any]
         units = await store.owned_units(conn, account.party_id)
         checks = await store.checks_of_units(conn, [u["unit_number"] for u in units])
         tokens = await store.list_tokens(conn, int(account.user_id or 0))
+        notices = await store.notices_of(conn, account.party_id)
     if verification:
         verification.pop("document_digest", None)
     return {"account": account, "verification": verification, "units": units, "checks": checks,
-            "tokens": tokens, "roles": sorted(r.value for r in account.roles)}
+            "tokens": tokens, "notices": notices, "roles": sorted(r.value for r in account.roles)}
 
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)

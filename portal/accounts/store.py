@@ -149,6 +149,17 @@ SELECT DISTINCT u.unit_number, u.location
 """
 
 
+async def notices_of(conn: psycopg.AsyncConnection, party_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
+    """Notices to the party: restrictions registered on units it holds (newest first)."""
+    if party_id is None:
+        return []
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT n.kind, n.message, n.created_at, u.unit_number FROM notices n "
+                          "JOIN units u ON u.unit_id = n.unit_id AND u.end_lifespan IS NULL "
+                          "WHERE n.party_id = %s ORDER BY n.created_at DESC LIMIT %s", (party_id, limit))
+        return await cur.fetchall()
+
+
 async def owned_units(conn: psycopg.AsyncConnection, party_id: int | None) -> list[dict[str, Any]]:
     if party_id is None:
         return []

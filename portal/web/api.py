@@ -40,7 +40,7 @@ async def parcel_at(
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude, CGCS2000 (EPSG:4490)")],
 ) -> ParcelPublic:
     """The current parcel under a point (what a click on the map asks)."""
-    async with request.app.state.pool.connection() as conn:
+    async with request.app.state.reads.connection() as conn:
         row = await queries.parcel_at(conn, lon, lat)
         if row is None:
             raise HTTPException(404, f"no current parcel at longitude {lon}, latitude {lat}")
@@ -63,7 +63,7 @@ async def parcel_labels(
             422, "bbox must be min lon, min lat, max lon, max lat with min < max, in degrees: "
                  f"{bbox!r}")
     map_settings = request.app.state.settings.map
-    async with request.app.state.pool.connection() as conn:
+    async with request.app.state.reads.connection() as conn:
         rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
     return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
             for r in rows]
@@ -73,7 +73,7 @@ async def parcel_labels(
 async def parcel(request: Request, parcel_code: str) -> ParcelPublic:
     """A parcel's public facts: code, area, land use, administrative area, units, history."""
     code = checked_parcel_code(parcel_code)
-    async with request.app.state.pool.connection() as conn:
+    async with request.app.state.reads.connection() as conn:
         found, _ = await public_parcel(conn, code)
         return found
 
@@ -85,7 +85,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:
     """Suggestions as the user types: parcel code or unit number prefix, or part of a location."""
-    async with request.app.state.pool.connection() as conn:
+    async with request.app.state.reads.connection() as conn:
         return await run_search(conn, q, limit)
 
 

@@ -83,6 +83,13 @@ def _truetype_subset(text: str) -> bytes:
     font["post"].extraNames = []
     font["post"].mapping = {}
     font.sfntVersion = "\x00\x01\x00\x00"
+    # Each subset gets its own face name: reportlab recognises embedded fonts by face name, so
+    # two subsets both called NotoSansCJKsc-Regular would share one glyph table and the second
+    # would print as blanks.
+    unique = "NotoSansSC-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    for record in font["name"].names:
+        if record.nameID in (1, 3, 4, 6):
+            record.string = unique
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()

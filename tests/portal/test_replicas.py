@@ -49,11 +49,17 @@ def test_reads_go_to_the_replica_and_fail_over_to_the_primary(primary_and_replic
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                 conn.execute("INSERT INTO calendar_days VALUES ('2030-01-02', false, 'x')")
         assert client.get("/api/statistics").status_code == 200
+        # Public features, tiles and search read from the replica too.
+        ogc_reads = client.app.state.ogc.reads
+        assert client.get("/ogc/collections/parcels/items?f=json&limit=5").status_code == 200
+        assert client.get("/api/search", params={"q": "330102"}).status_code == 200
+        assert ogc_reads.status()[0]["reads_served"] >= 1
         replica.stop()
         for _ in range(5):  # no request fails while the replica is down
             after = client.get("/health/reads")
             assert after.status_code == 200 and after.json()["replica"] is False
         assert client.get("/api/statistics").status_code == 200
+        assert client.get("/ogc/collections/parcels/items?f=json&limit=5").status_code == 200
         _wait(lambda: client.get("/health").json()["replicas"][0]["healthy"] is False)
         replica.start()
         _wait(lambda: client.get("/health/reads").json()["replica"] is True)

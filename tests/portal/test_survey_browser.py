@@ -55,8 +55,23 @@ def test_registrar_approves_a_clean_survey_and_it_is_published(live_site, browse
     registrar.click("button[data-action=approve]")
     registrar.wait_for_selector("#status.status-approved")
     with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT count(*) FROM current_parcels WHERE parcel_code = '330102001001GB09102'"
-                            ).fetchone()[0] == 1
+        lon, lat = conn.execute("SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+                                "FROM current_parcels WHERE parcel_code = '330102001001GB09102'").fetchone()
+    # ... and it is on the public map: in its vector tile, and found by the map's search.
+    import math
+
+    import httpx
+    import mapbox_vector_tile
+
+    z = 17
+    x = int((lon + 180) / 360 * 2**z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+    tile = httpx.get(f"{base}/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt")
+    assert tile.status_code == 200
+    codes = {f["properties"]["parcel_code"] for f in mapbox_vector_tile.decode(tile.content)["parcels"]["features"]}
+    assert "330102001001GB09102" in codes
+    found = httpx.get(f"{base}/api/search", params={"q": "330102001001GB09102"}).json()
+    assert "330102001001GB09102" in str(found)
 
 
 def test_pages_run_under_the_content_security_policy(live_site, browser) -> None:

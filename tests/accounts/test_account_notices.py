@@ -1,0 +1,36 @@
+"""When a restriction is registered on a unit, its owners find a notice in their account."""
+
+from __future__ import annotations
+
+from account_helpers import form_login, settings_for
+from fastapi.testclient import TestClient
+
+from portal import migrate
+from portal.accounts.demo import demo_owner
+from portal.app import create_app
+from portal.demo.loader import load_demo
+from portal.permissions import Principal, Role
+from portal.registry import applications as apps
+
+
+def test_owner_finds_a_notice_after_an_objection_is_registered(fresh_database) -> None:
+    import psycopg
+
+    url = fresh_database()
+    migrate.upgrade(url)
+    load_demo(url, parcels=60, seed=11)
+    _party, units = demo_owner(url)
+    registrar = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
+    with psycopg.connect(url) as conn:
+        application = apps.receive(conn, registrar, kind="objection", unit_number=units[0], applicant="利害关系人",
+                                   request={"party": {"name": "利害关系人", "id_document_type": "passport",
+                                                      "id_document_number": "E99887766"},
+                                            "reason": "认为登记簿记载错误"},
+                                   sources=[{"kind": "application", "reference": "异议申请书-1"}])
+        apps.start_review(conn, application, registrar)
+        apps.register(conn, application, registrar)
+    with TestClient(create_app(settings_for(url)), follow_redirects=False) as browser:
+        form_login(browser, "owner")
+        browser.cookies.set("lang", "en")
+        page = browser.get("/account").text
+    assert "Notices" in page and units[0] in page and "异议登记" in page
