@@ -61,8 +61,9 @@ def copy_database(server: str, template: str, name: str) -> str:
 def sample(url: str, base: str) -> dict[str, object]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT parcel_code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
-                            "FROM current_parcels TABLESAMPLE SYSTEM (1) LIMIT 2000").fetchall()
-        units = [r[0] for r in conn.execute("SELECT unit_number FROM current_units TABLESAMPLE SYSTEM (1) LIMIT 2000")]
+                            "FROM parcels TABLESAMPLE SYSTEM (1) WHERE end_lifespan IS NULL LIMIT 2000").fetchall()
+        units = [r[0] for r in conn.execute("SELECT unit_number FROM units TABLESAMPLE SYSTEM (1) "
+                                                   "WHERE end_lifespan IS NULL LIMIT 2000")]
     tokens = {}
     for user in ("citizen", "surveyor"):
         response = httpx.post(f"{base}/api/tokens", json={"username": user, "password": f"demo-{user}-2025"})
