@@ -9,15 +9,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from portal.permissions import Action, Principal, current_principal, require
 from portal.registry import applications as apps
 from portal.registry import statistics
-from portal.registry.errors import (ApplicationConflict, ApplicationInvalid, ApplicationNotFound,
-                                    ApplicationRefused, RegistryError, RuleViolation)
+from portal.registry.errors import (
+    ApplicationConflict,
+    ApplicationInvalid,
+    ApplicationNotFound,
+    ApplicationRefused,
+    RegistryError,
+    RuleViolation,
+)
+from portal.work import in_worker
 
 __all__ = ["router", "mount_applications", "unit_register"]
 
@@ -46,53 +52,47 @@ class Rejection(BaseModel):
     reasons: list[str] = Field(min_length=1)
 
 
-async def _work(http: Request, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    def run():  # type: ignore[no-untyped-def]
-        with http.app.state.work_pool.connection() as conn:
-            return fn(conn, *args, **kwargs)
-
-    return await run_in_threadpool(run)
 
 
 @router.post("/api/applications", status_code=201)
 async def receive(request: Request, body: ApplicationIn, principal: Staff) -> dict[str, Any]:
     """Receive an application at the counter (registrar) or from a court (court clerk)."""
-    application_id = await _work(request, apps.receive, principal, kind=body.kind, unit_number=body.unit_number,
+    application_id = await in_worker(request, apps.receive, principal, kind=body.kind, unit_number=body.unit_number,
                                  applicant=body.applicant, request=body.request,
                                  sources=[s.model_dump() for s in body.sources])
-    return await _work(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
 
 
 @router.get("/api/applications")
 async def queue(request: Request, principal: Staff) -> list[dict[str, Any]]:
     """Open applications sorted by deadline, with `warning` due_soon or overdue."""
-    return await _work(request, apps.queue, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.queue, principal)  # type: ignore[no-any-return]
 
 
 @router.get("/api/applications/{application_id}")
 async def detail(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
-    return await _work(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
 
 
 @router.post("/api/applications/{application_id}/review")
 async def review(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
-    await _work(request, apps.start_review, application_id, principal)
-    return await _work(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    await in_worker(request, apps.start_review, application_id, principal)
+    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
 
 
 @router.post("/api/applications/{application_id}/register")
 async def register(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
     """Apply the application's changes in one transaction, or say which rule and record block it."""
-    outcome = await _work(request, apps.register, application_id, principal)
-    found = await _work(request, apps.get, application_id, principal)
+    outcome = await in_worker(request, apps.register, application_id, principal)
+    found = await in_worker(request, apps.get, application_id, principal)
     found["changed"] = outcome["changed"]
     return found  # type: ignore[no-any-return]
 
 
 @router.post("/api/applications/{application_id}/reject")
 async def reject(request: Request, application_id: int, body: Rejection, principal: Staff) -> dict[str, Any]:
-    await _work(request, apps.reject, application_id, principal, body.reasons)
-    return await _work(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    await in_worker(request, apps.reject, application_id, principal, body.reasons)
+    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
 
 
 UNIT_SQL = """
@@ -125,7 +125,7 @@ def unit_register(conn, unit_number: str) -> dict[str, Any]:  # type: ignore[no-
 @router.get("/api/registry/units/{unit_number}")
 async def unit(request: Request, unit_number: str, principal: Staff) -> dict[str, Any]:
     """The unit's ownership and open restrictions, for staff preparing an application."""
-    return await _work(request, unit_register, unit_number)  # type: ignore[no-any-return]
+    return await in_worker(request, unit_register, unit_number)  # type: ignore[no-any-return]
 
 
 @router.get("/api/statistics")

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile, status
-from fastapi.concurrency import run_in_threadpool
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from portal import submissions
 from portal.permissions import Action, Principal, require
+from portal.work import in_worker
 from spatial.errors import SpatialError
 
 __all__ = ["router", "mount_submissions"]
@@ -33,12 +43,6 @@ class Rejection(BaseModel):
     reasons: list[str] = Field(min_length=1, description="what the surveyor must correct")
 
 
-async def _work(request: Request, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    def run():  # type: ignore[no-untyped-def]
-        with request.app.state.work_pool.connection() as conn:
-            return fn(conn, *args, **kwargs)
-
-    return await run_in_threadpool(run)
 
 
 def _crs(value: str | None) -> int | None:
@@ -65,25 +69,25 @@ async def upload(request: Request, principal: Uploader,
     content = await file.read(settings.max_upload_bytes + 1)
     up = submissions.Upload(file.filename or "upload", content, _crs(crs), purpose,
                             retires.replace(",", " ").split(), description)
-    submission_id = await _work(request, submissions.create, up, principal, settings)
-    return await _work(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
+    submission_id = await in_worker(request, submissions.create, up, principal, settings)
+    return await in_worker(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
 
 
 @router.get("")
 async def listing(request: Request, principal: Uploader, status: Status | None = None) -> list[dict[str, Any]]:
     """The caller's submissions; for registrars, every submission (filter status=submitted for the queue)."""
-    return await _work(request, submissions.listing, principal, status=status)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.listing, principal, status=status)  # type: ignore[no-any-return]
 
 
 @router.get("/{submission_id}")
 async def detail(request: Request, submission_id: int, principal: Uploader) -> dict[str, Any]:
-    return await _work(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
 
 
 @router.get("/{submission_id}/report")
 async def report(request: Request, submission_id: int, principal: Uploader) -> dict[str, Any]:
     """The validation report: every error and warning with its parcel, place in the file and location."""
-    found = await _work(request, submissions.get, submission_id, principal)
+    found = await in_worker(request, submissions.get, submission_id, principal)
     return found["report"]  # type: ignore[no-any-return]
 
 
@@ -91,28 +95,28 @@ async def report(request: Request, submission_id: int, principal: Uploader) -> d
             responses={200: {"content": {"application/geo+json": {}}}})
 async def preview(request: Request, submission_id: int, principal: Uploader) -> JSONResponse:
     """GeoJSON for a map: uploaded parcels, retired parcels, the cadastre around them, and faults."""
-    collection = await _work(request, submissions.preview, submission_id, principal)
+    collection = await in_worker(request, submissions.preview, submission_id, principal)
     return JSONResponse(collection, media_type="application/geo+json")
 
 
 @router.post("/{submission_id}/submit")
 async def submit(request: Request, submission_id: int, principal: Submitter) -> dict[str, Any]:
-    await _work(request, submissions.submit, submission_id, principal, request.app.state.settings.survey)
-    return await _work(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
+    await in_worker(request, submissions.submit, submission_id, principal, request.app.state.settings.survey)
+    return await in_worker(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
 
 
 @router.post("/{submission_id}/withdraw")
 async def withdraw(request: Request, submission_id: int, principal: Submitter) -> dict[str, Any]:
-    await _work(request, submissions.withdraw, submission_id, principal)
-    return await _work(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
+    await in_worker(request, submissions.withdraw, submission_id, principal)
+    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
 
 
 @router.post("/{submission_id}/approve")
 async def approve(request: Request, submission_id: int, principal: Reviewer) -> dict[str, Any]:
     """Publish the submission into the cadastre (validated again under the publication lock)."""
-    publication = await _work(request, submissions.approve, submission_id, principal,
+    publication = await in_worker(request, submissions.approve, submission_id, principal,
                               request.app.state.settings.survey)
-    found = await _work(request, submissions.get, submission_id, principal, with_report=False)
+    found = await in_worker(request, submissions.get, submission_id, principal, with_report=False)
     found["published"] = {"parcel_codes": publication.parcel_codes, "retired_parcel_ids": publication.retired_ids,
                           "lineage": publication.lineage, "bounds": publication.bounds}
     return found  # type: ignore[no-any-return]
@@ -120,8 +124,8 @@ async def approve(request: Request, submission_id: int, principal: Reviewer) -> 
 
 @router.post("/{submission_id}/reject")
 async def reject(request: Request, submission_id: int, rejection: Rejection, principal: Reviewer) -> dict[str, Any]:
-    await _work(request, submissions.reject, submission_id, principal, rejection.reasons)
-    return await _work(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
+    await in_worker(request, submissions.reject, submission_id, principal, rejection.reasons)
+    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
 
 
 def _spatial_error(request: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from portal.permissions import Action, current_principal
@@ -15,18 +14,13 @@ from portal.registry import statistics
 from portal.registry.applications import KINDS
 from portal.registry.errors import ApplicationNotFound
 from portal.web.templating import render
+from portal.work import in_worker
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-async def _load(request: Request, fn, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
-    def run():  # type: ignore[no-untyped-def]
-        with request.app.state.work_pool.connection() as conn:
-            return fn(conn, *args, **kwargs)
-
-    return await run_in_threadpool(run)
 
 
 async def _staff(request: Request):  # type: ignore[no-untyped-def]
@@ -43,7 +37,7 @@ async def queue(request: Request) -> Response:
     principal, refused = await _staff(request)
     if refused:
         return refused
-    rows = await _load(request, apps.queue, principal)
+    rows = await in_worker(request, apps.queue, principal)
     return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
                                                    "court": principal.may(Action.REGISTER_SEIZURE)})
 
@@ -54,7 +48,7 @@ async def application(request: Request, application_id: int) -> Response:
     if refused:
         return refused
     try:
-        found = await _load(request, apps.get, application_id, principal)
+        found = await in_worker(request, apps.get, application_id, principal)
     except ApplicationNotFound:
         return render(request, "surveys/missing.html", {"submission_id": application_id}, status_code=404)
     return render(request, "registry/application.html", {"a": found,

@@ -6,27 +6,19 @@ from `static/js/surveys.js`, so the same permission checks and validation apply.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from portal import submissions
 from portal.permissions import Action, current_principal
 from portal.web.templating import render
+from portal.work import in_worker
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-async def _load(request: Request, fn, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
-    def run():  # type: ignore[no-untyped-def]
-        with request.app.state.work_pool.connection() as conn:
-            return fn(conn, *args, **kwargs)
-
-    return await run_in_threadpool(run)
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -40,7 +32,7 @@ async def surveys(request: Request) -> Response:
         return _to_login(request)
     if not principal.may(Action.UPLOAD_SURVEY):
         return render(request, "surveys/forbidden.html", status_code=403)
-    rows = await _load(request, submissions.listing, principal)
+    rows = await in_worker(request, submissions.listing, principal)
     return render(request, "surveys/index.html", {"submissions": rows,
                                                   "reviewer": principal.may(Action.REVIEW_SUBMISSION)})
 
@@ -52,7 +44,7 @@ async def review(request: Request) -> Response:
         return _to_login(request)
     if not principal.may(Action.REVIEW_SUBMISSION):
         return render(request, "surveys/forbidden.html", status_code=403)
-    rows = await _load(request, submissions.listing, principal, status="submitted")
+    rows = await in_worker(request, submissions.listing, principal, status="submitted")
     return render(request, "surveys/review.html", {"submissions": rows})
 
 
@@ -62,7 +54,7 @@ async def detail(request: Request, submission_id: int) -> Response:
     if not principal.authenticated:
         return _to_login(request)
     try:
-        found = await _load(request, submissions.get, submission_id, principal)
+        found = await in_worker(request, submissions.get, submission_id, principal)
     except submissions.SubmissionNotFound:
         return render(request, "surveys/missing.html", {"submission_id": submission_id}, status_code=404)
     parcels = {p["position"]: p for p in found["parcels"]}

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import psycopg
 from click.testing import CliRunner
+from survey_files import HEADER, block
 
 from portal.cli import main
 from portal.importer import import_file
 
-HEADER = """[属性描述]
-格式版本号=1.01
-数据产生单位=测试测绘院
-数据产生日期=2025-6-15
-坐标系=2000国家大地坐标系
-几度分带=3
-投影类型=高斯克吕格
-计量单位=米
-带号=40
-精度=0.001
-转换参数=,,,,,,
-[地块坐标]
-"""
-
 
 def parcel_block(code: str, x0: float, y0: float, size: float, use: str = "0701") -> str:
-    """A square parcel; the exchange file's X is northing and Y easting with zone prefix."""
-    ring = [(x0, y0), (x0 + size, y0), (x0 + size, y0 + size), (x0, y0 + size), (x0, y0)]
-    lines = [f"5,{size * size / 10000:.4f},{code},测试宗地,面,H51G093001,住宅用地,{use},@"]
-    lines += [f"J{k + 1},1,{y:.3f},{x:.3f}" for k, (x, y) in enumerate(ring)]
-    return "\n".join(lines) + "\n"
+    """A square parcel (the exchange file's X is northing, Y easting with zone prefix)."""
+    return block(code, x0, y0, size, use=use)
 
 
 def write(tmp_path, *blocks: str):  # type: ignore[no-untyped-def]
