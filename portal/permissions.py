@@ -62,6 +62,16 @@ class Principal:
     def authenticated(self) -> bool:
         return self.user_id is not None
 
+    @property
+    def label(self) -> str:
+        """How records name the person who acted: name, and institution when there is one."""
+        return f"{self.display_name} ({self.institution})" if self.institution else self.display_name
+
+    @property
+    def role_names(self) -> str:
+        """The roles as the audit trail records them, e.g. ``court_clerk,registrar``."""
+        return ",".join(sorted(self.roles)) or "anonymous"
+
     def may(self, action: Action) -> bool:
         return bool(self.roles & ALLOWED.get(action, frozenset()))
 

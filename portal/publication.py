@@ -93,9 +93,7 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
     if retiring:
         pairs = [(parent, int(i) - 1) for parent, i in conn.execute(
             LINEAGE_SQL, {"wkb": lonlat, "retiring": retiring, "tolerance": lineage_tolerance_m2})]
-        bounds = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                              "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
-                              (retiring,)).fetchone()
+        bounds = _extent(conn, retiring)
     retired_codes = dict(conn.execute(
         "SELECT parcel_code, parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (retiring,)).fetchall())
     kept = {p.parcel_code for p in parcels} & set(retired_codes)
@@ -129,12 +127,17 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO parcel_lineage (parent_parcel_id, child_parcel_id, event, source_id) "
                             "VALUES (%s, %s, %s, %s)", [(p, c, event, source_id) for p, c in lineage])
-    new_bounds = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                              "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
-                              (ids,)).fetchone()
+    new_bounds = _extent(conn, ids)
     return Publication(source_id, ids, [p.parcel_code for p in parcels],  # type: ignore[misc]
                        [i for c, i in retired_codes.items() if c not in kept], lineage,
                        _union(bounds, new_bounds))
+
+
+def _extent(conn: psycopg.Connection, parcel_ids: Sequence[int | None]):  # type: ignore[no-untyped-def]
+    """lon/lat bounds of the current parcels `parcel_ids` (Nones when there are none)."""
+    return conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                        "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
+                        (list(parcel_ids),)).fetchone()
 
 
 def _union(a, b):  # type: ignore[no-untyped-def]

@@ -108,7 +108,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
                         file=_safe_name(upload.file_name))
     result = _read(upload.file_name, upload.content, upload.crs)
     try:
-        act_as(conn, principal.user_id, ",".join(sorted(principal.roles)) or "anonymous")
+        act_as(conn, principal.user_id, principal.role_names)
         retired, unknown = _resolve_retired(conn, upload.retires)
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
@@ -119,7 +119,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING submission_id",
             (upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
              upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
-             report.warning_count, principal.user_id, _who(principal))).fetchone()[0]  # type: ignore[index]
+             report.warning_count, principal.user_id, principal.label)).fetchone()[0]  # type: ignore[index]
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO submission_parcels (submission_id, position, place, parcel_code, land_use_code, "
@@ -135,10 +135,6 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
         conn.rollback()
         raise
     return int(submission_id)
-
-
-def _who(principal: Principal) -> str:
-    return f"{principal.display_name} ({principal.institution})" if principal.institution else principal.display_name
 
 
 def _code(code: str | None) -> str | None:
@@ -229,7 +225,7 @@ def _reassess(conn: psycopg.Connection, row: dict[str, Any], settings: SurveySet
 
 def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
     try:
-        act_as(conn, principal.user_id, ",".join(sorted(principal.roles)) or "anonymous")
+        act_as(conn, principal.user_id, principal.role_names)
         value = fn()
         conn.commit()
         return value
@@ -281,12 +277,12 @@ def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
                 "reject it with the report as the reason, or ask for a new survey", report)
         publication = publish(conn, result.parcels, SourceRecord(
             reference=f"submission {submission_id}: {row['file_name']}",
-            issuer=None, description=f"{row['purpose']} approved by {_who(principal)}"),
+            issuer=None, description=f"{row['purpose']} approved by {principal.label}"),
             event=row["purpose"], retiring=row["retiring"], lineage_tolerance_m2=settings.coverage_tolerance_m2)
         conn.execute("UPDATE submissions SET status = 'approved', decided_at = now(), decided_by = %s, "
                      "decided_by_name = %s, source_id = %s, report = %s, warning_count = %s "
                      "WHERE submission_id = %s",
-                     (principal.user_id, _who(principal), publication.source_id, Jsonb(report.to_dict()),
+                     (principal.user_id, principal.label, publication.source_id, Jsonb(report.to_dict()),
                       report.warning_count, submission_id))
         return publication
 
@@ -306,7 +302,7 @@ def reject(conn: psycopg.Connection, submission_id: int, principal: Principal, r
         _expect(row, "submitted", "rejected")
         conn.execute("UPDATE submissions SET status = 'rejected', decided_at = now(), decided_by = %s, "
                      "decided_by_name = %s, reasons = %s WHERE submission_id = %s",
-                     (principal.user_id, _who(principal), reasons, submission_id))
+                     (principal.user_id, principal.label, reasons, submission_id))
 
     _step(conn, step, principal)
 

@@ -19,8 +19,7 @@ import shapely
 
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
-from spatial.report import Issue, IssueCode
-from spatial.report import ValidationReport
+from spatial.report import Issue, IssueCode, ValidationReport
 from spatial.validation import ParcelCheck, ValidationRules, validate
 
 if TYPE_CHECKING:

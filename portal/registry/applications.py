@@ -37,14 +37,6 @@ def required_action(kind: str) -> Action:
     return Action.REGISTER_SEIZURE if kind in ("seizure", "seizure_release") else Action.REGISTER_RIGHTS
 
 
-def _roles(principal: Principal) -> str:
-    return ",".join(sorted(principal.roles)) or "anonymous"
-
-
-def _who(principal: Principal) -> str:
-    return f"{principal.display_name} ({principal.institution})" if principal.institution else principal.display_name
-
-
 def _require(principal: Principal, kind: str) -> None:
     if not principal.may(required_action(kind)):
         raise ApplicationRefused("only a court clerk registers or releases a seizure" if kind.startswith("seizure")
@@ -67,7 +59,7 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
     if not str(applicant or "").strip():
         raise ApplicationInvalid("the applicant is missing", "applicant")
     try:
-        act_as(conn, principal.user_id, _roles(principal))
+        act_as(conn, principal.user_id, principal.role_names)
         row = conn.execute("SELECT unit_id FROM current_units WHERE unit_number = %s", (unit_number,)).fetchone()
         if kind == "first_registration" and row is not None:
             raise ApplicationInvalid(f"unit {unit_number} is already registered", "unit_number")
@@ -83,7 +75,7 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
             "add_working_days(%s, (SELECT working_days FROM time_limits WHERE kind = %s))) "
             "RETURNING application_id",
             (reference, kind, row[0] if row else None, unit_number, Jsonb(request), applicant.strip(), when,
-             principal.user_id, _who(principal), when, kind)).fetchone()[0]  # type: ignore[index]
+             principal.user_id, principal.label, when, kind)).fetchone()[0]  # type: ignore[index]
         for i, source in enumerate(sources):
             if source.get("kind") not in SOURCE_KINDS or not str(source.get("reference") or "").strip():
                 raise ApplicationInvalid(f"sources[{i}]: give its kind ({', '.join(sorted(SOURCE_KINDS))}) "
@@ -115,7 +107,7 @@ def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:
 
 def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
     try:
-        act_as(conn, principal.user_id, _roles(principal))
+        act_as(conn, principal.user_id, principal.role_names)
         value = fn()
         conn.commit()
         return value
@@ -176,7 +168,7 @@ def register(conn: psycopg.Connection, application_id: int, principal: Principal
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the register's rules answer here, not at commit
         conn.execute("UPDATE applications SET status = 'registered', decided_at = greatest(now(), received_at), "
                      "decided_by = %s, decided_by_name = %s, outcome = %s, unit_id = %s WHERE application_id = %s",
-                     (principal.user_id, _who(principal), Jsonb(ctx.changed), ctx.unit_id, application_id))
+                     (principal.user_id, principal.label, Jsonb(ctx.changed), ctx.unit_id, application_id))
         return {"reference": row["reference"], "changed": ctx.changed}
 
     return _step(conn, step, principal)  # type: ignore[no-any-return]
@@ -206,7 +198,7 @@ def reject(conn: psycopg.Connection, application_id: int, principal: Principal, 
             raise ApplicationConflict(f"application {row['reference']} is already {row['status']}")
         conn.execute("UPDATE applications SET status = 'rejected', decided_at = greatest(now(), received_at), "
                      "decided_by = %s, decided_by_name = %s, reasons = %s WHERE application_id = %s",
-                     (principal.user_id, _who(principal), reasons, application_id))
+                     (principal.user_id, principal.label, reasons, application_id))
 
     _step(conn, step, principal)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from portal.permissions import Action, current_principal
 from portal.registry import applications as apps
 from portal.registry import statistics
 from portal.registry.applications import KINDS
 from portal.registry.errors import ApplicationNotFound
+from portal.web.surveys import to_login
 from portal.web.templating import render
 from portal.work import in_worker
 
@@ -26,7 +27,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 async def _staff(request: Request):  # type: ignore[no-untyped-def]
     principal = await current_principal(request)
     if not principal.authenticated:
-        return None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return None, to_login(request)
     if not principal.may(Action.VIEW_APPLICATIONS):
         return None, render(request, "surveys/forbidden.html", status_code=403)
     return principal, None

@@ -14,14 +14,15 @@ from portal.permissions import Action, current_principal
 from portal.web.templating import render
 from portal.work import in_worker
 
-__all__ = ["router"]
+__all__ = ["router", "to_login"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 
 
-def _to_login(request: Request) -> RedirectResponse:
+def to_login(request: Request) -> RedirectResponse:
+    """Pages for signed-in users send strangers to log in and come back."""
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
@@ -29,7 +30,7 @@ def _to_login(request: Request) -> RedirectResponse:
 async def surveys(request: Request) -> Response:
     principal = await current_principal(request)
     if not principal.authenticated:
-        return _to_login(request)
+        return to_login(request)
     if not principal.may(Action.UPLOAD_SURVEY):
         return render(request, "surveys/forbidden.html", status_code=403)
     rows = await in_worker(request, submissions.listing, principal)
@@ -41,7 +42,7 @@ async def surveys(request: Request) -> Response:
 async def review(request: Request) -> Response:
     principal = await current_principal(request)
     if not principal.authenticated:
-        return _to_login(request)
+        return to_login(request)
     if not principal.may(Action.REVIEW_SUBMISSION):
         return render(request, "surveys/forbidden.html", status_code=403)
     rows = await in_worker(request, submissions.listing, principal, status="submitted")
@@ -52,7 +53,7 @@ async def review(request: Request) -> Response:
 async def detail(request: Request, submission_id: int) -> Response:
     principal = await current_principal(request)
     if not principal.authenticated:
-        return _to_login(request)
+        return to_login(request)
     try:
         found = await in_worker(request, submissions.get, submission_id, principal)
     except submissions.SubmissionNotFound:
