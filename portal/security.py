@@ -38,7 +38,10 @@ def content_security_policy(settings: Settings, nonce: str = "", *, inline_scrip
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.settings = settings
+        # Built once: per response only the nonce changes (tiles are on this path too).
+        self.nonce_policy = content_security_policy(settings, "NONCE").split("NONCE")
+        self.ogc_policy = (b"content-security-policy",
+                           content_security_policy(settings, inline_scripts=True).encode())
         self.headers = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
@@ -60,9 +63,10 @@ class SecurityHeaders:
         scope.setdefault("state", {})["csp_nonce"] = nonce
         # pygeoapi's HTML (under /ogc) writes its maps in inline scripts it cannot mark with our
         # nonce; those pages show public data only, and still load nothing from another host.
-        ogc_html = scope.get("path", "").startswith("/ogc")
-        policy = (b"content-security-policy",
-                  content_security_policy(self.settings, nonce, inline_scripts=ogc_html).encode())
+        if scope.get("path", "").startswith("/ogc"):
+            policy = self.ogc_policy
+        else:
+            policy = (b"content-security-policy", nonce.join(self.nonce_policy).encode())
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
