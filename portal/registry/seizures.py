@@ -48,15 +48,13 @@ def renumber_queue(conn: psycopg.Connection, unit_id: int, today: dt.date) -> li
 def expire_seizures(conn: psycopg.Connection, today: dt.date) -> dict[str, list[int]]:
     """Seizures whose term ended before `today` expire; the queues behind them move up.
     Run daily (`cadastre registry expire`); idempotent. Does not commit."""
-    expired = [r[0] for r in conn.execute(
-        "SELECT restriction_id FROM current_restrictions WHERE kind = 'seizure' AND status = 'active' "
-        "AND term_end < %s ORDER BY restriction_id", (today,))]
-    units = set()
-    for restriction_id in expired:
-        row = conn.execute("SELECT unit_id FROM current_restrictions WHERE restriction_id = %s",
-                           (restriction_id,)).fetchone()
-        units.add(row[0])  # type: ignore[index]
+    due = conn.execute(
+        "SELECT restriction_id, unit_id FROM current_restrictions WHERE kind = 'seizure' AND status = 'active' "
+        "AND term_end < %s ORDER BY restriction_id", (today,)).fetchall()
+    for restriction_id, _unit in due:
         supersede(conn, "restrictions", restriction_id, {"status": "expired"})
+    expired = [restriction_id for restriction_id, _unit in due]
+    units = {unit for _restriction, unit in due}
     took_effect: list[int] = []
     for unit_id in sorted(units):
         took_effect += renumber_queue(conn, unit_id, today)
