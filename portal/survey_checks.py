@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,21 +85,28 @@ def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
     return out
 
 
-def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = ()) -> ParcelCheck:
+def _cadastre_rows(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel],
+                   retiring: Sequence[int]) -> list[tuple[int, str, str, float | None, str | None]]:
+    rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat_wkbs(parcels)))]
+    rows = [r for r in rows if r[1] is not None]
+    if not rows:
+        return []
+    return conn.execute(CHECK_SQL, {
+        "indices": [r[0] for r in rows], "wkb": [r[1] for r in rows], "codes": [r[2] for r in rows],
+        "crs": [r[3] for r in rows], "retiring": list(retiring)}, binary=True).fetchall()  # 100k WKB: no hex
+
+
+def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
+                    rows: Future[list[tuple[int, str, str, float | None, str | None]]] | None = None) -> ParcelCheck:
     """A check that compares an upload with the current cadastre over `conn`.
 
-    `retiring` lists parcel ids a split or merge retires: they may be overlapped.
+    `retiring` lists parcel ids a split or merge retires: they may be overlapped. `rows`, when
+    given, is the comparison already under way (see `assess`).
     """
 
     def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
-        rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat_wkbs(parcels)))]
-        rows = [r for r in rows if r[1] is not None]
-        if not rows:
-            return []
+        result = rows.result() if rows is not None else _cadastre_rows(conn, parcels, retiring)
         issues: list[Issue] = []
-        result = conn.execute(CHECK_SQL, {
-            "indices": [r[0] for r in rows], "wkb": [r[1] for r in rows], "codes": [r[2] for r in rows],
-            "crs": [r[3] for r in rows], "retiring": list(retiring)}, binary=True)  # 100k WKB: no hex
         for index, problem, code, area, location in result:
             where = parcels[index].where
             if problem == "overlap":
@@ -226,9 +234,16 @@ def _span(fewest: int, most: int | None) -> str:
 def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings: SurveySettings, *,
            file: str | None = None, crs: int | None = None, read_issues: Iterable[Issue] = (),
            purpose: str = "new", retiring: Sequence[int] = ()) -> ValidationReport:
-    """The whole validation of an upload: geometry, attributes, and against the cadastre."""
-    return validate(parcels, settings.rules(), file=file, crs=crs, read_issues=read_issues, extra_checks=[
-        cadastre_checks(conn, retiring=retiring),
-        land_use_check(conn),
-        retirement_check(conn, purpose, retiring, settings.coverage_tolerance_m2),
-    ])
+    """The whole validation of an upload: geometry, attributes, and against the cadastre.
+
+    The comparison with the cadastre runs in PostgreSQL while this process checks geometry and
+    topology, so a large upload keeps both cores busy; `conn` is used by one thread at a time.
+    """
+    # Leaving the `with` waits for the thread, so the connection is never left busy in it.
+    with ThreadPoolExecutor(1, thread_name_prefix="cadastre-check") as background:
+        rows = background.submit(_cadastre_rows, conn, parcels, retiring)
+        return validate(parcels, settings.rules(), file=file, crs=crs, read_issues=read_issues, extra_checks=[
+            cadastre_checks(conn, retiring=retiring, rows=rows),
+            land_use_check(conn),
+            retirement_check(conn, purpose, retiring, settings.coverage_tolerance_m2),
+        ])

@@ -37,6 +37,22 @@ def test_valid_parcel_is_accepted_and_area_is_computed(conn) -> None:
     assert 120.0 < lon < 121.0  # x is longitude, not latitude
 
 
+@pytest.mark.parametrize("survey", [
+    SQUARE,  # CGCS2000 Gauss-Krüger zone 40: the trigger's fast path
+    "SRID=32651;POLYGON((226000 3346000,226030 3346000,226030 3346020,226000 3346020,226000 3346000))",  # UTM
+    "SRID=4490;POLYGON((120.15 30.25,120.1502 30.25,120.1502 30.2502,120.15 30.2502,120.15 30.25))",  # lon/lat
+])
+def test_calculated_area_follows_the_survey_crs(conn, survey: str) -> None:
+    """Planar in a projected survey CRS, ellipsoidal in a geographic one, by whichever path."""
+    pid = insert_parcel(conn, "330102999001GB00009", survey)
+    area, expected = conn.execute(
+        "SELECT calculated_area, parcel_area(survey_geom, geom) FROM parcels WHERE parcel_id = %s",
+        (pid,)).fetchone()
+    assert area == expected
+    planar = conn.execute("SELECT round(ST_Area(%s::geometry)::numeric, 2)", (survey,)).fetchone()[0]
+    assert (area == planar) == ("4490" not in survey)
+
+
 def test_invalid_geometry_is_refused(conn) -> None:
     with pytest.raises(errors.CheckViolation, match="parcel_(survey_)?geom_valid"):
         with conn.transaction():
