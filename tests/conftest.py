@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from portal import migrate
-from portal.db import resolve_url, with_database
-from portal.demo.loader import load_demo
-from portal.settings import DatabaseSettings
+# Test helpers shared by every folder (file builders such as `spatial_factories`), in any import mode.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from portal import migrate  # noqa: E402
+from portal.db import resolve_url, with_database  # noqa: E402
+from portal.demo.loader import load_demo  # noqa: E402
+from portal.settings import DatabaseSettings  # noqa: E402
 
 # Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed.
 os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")

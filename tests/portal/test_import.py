@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 from click.testing import CliRunner
-from survey_files import HEADER, block
+from survey_files import block, exchange
 
 from portal.cli import main
 from portal.importer import import_file
@@ -17,7 +17,7 @@ def parcel_block(code: str, x0: float, y0: float, size: float, use: str = "0701"
 
 def write(tmp_path, *blocks: str):  # type: ignore[no-untyped-def]
     path = tmp_path / "upload.txt"
-    path.write_text(HEADER + "".join(blocks), encoding="utf-8")
+    path.write_bytes(exchange(*blocks))
     return path
 
 
