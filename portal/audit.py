@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,19 @@ def act_as(conn: psycopg.Connection, user_id: int | None, role: str) -> None:
     triggers (migration 0003) record this actor instead of the database role."""
     conn.execute("SELECT set_config('cadastre.actor_user_id', %s, true), set_config('cadastre.actor_role', %s, true)",
                  ("" if user_id is None else str(user_id), role))
+
+
+@contextmanager
+def committed_as(conn: psycopg.Connection, user_id: int | None, role: str) -> Iterator[None]:
+    """One registry step in its own transaction, in the name of its actor: committed when the
+    block ends, rolled back on any error, so a refused step leaves the register as it was."""
+    try:
+        act_as(conn, user_id, role)
+        yield
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 # -- the chain ---------------------------------------------------------------------------

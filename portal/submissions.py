@@ -25,7 +25,7 @@ import shapely
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from portal.audit import act_as
+from portal.audit import committed_as
 from portal.permissions import Action, Principal
 from portal.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.settings import SurveySettings
@@ -107,8 +107,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
         raise ReadError(f"is {len(upload.content)} bytes; uploads are limited to {settings.max_upload_bytes} bytes",
                         file=_safe_name(upload.file_name))
     result = _read(upload.file_name, upload.content, upload.crs)
-    try:
-        act_as(conn, principal.user_id, principal.role_names)
+    with committed_as(conn, principal.user_id, principal.role_names):
         retired, unknown = _resolve_retired(conn, upload.retires)
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
@@ -130,10 +129,6 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
                   w) for i, (p, w) in enumerate(zip(result.parcels, lonlat_wkbs(result.parcels)))])
             cur.executemany("INSERT INTO submission_retirements (submission_id, parcel_id, parcel_code) "
                             "VALUES (%s, %s, %s)", [(submission_id, i, c) for i, c in retired.items()])
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
     return int(submission_id)
 
 
@@ -224,14 +219,8 @@ def _reassess(conn: psycopg.Connection, row: dict[str, Any], settings: SurveySet
 
 
 def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
-    try:
-        act_as(conn, principal.user_id, principal.role_names)
-        value = fn()
-        conn.commit()
-        return value
-    except BaseException:
-        conn.rollback()
-        raise
+    with committed_as(conn, principal.user_id, principal.role_names):
+        return fn()
 
 
 def submit(conn: psycopg.Connection, submission_id: int, principal: Principal,

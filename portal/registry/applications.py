@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from portal.audit import act_as
+from portal.audit import committed_as
 from portal.permissions import Action, Principal
 from portal.registry.errors import (ApplicationConflict, ApplicationInvalid, ApplicationNotFound,
                                     ApplicationRefused, RuleViolation)
@@ -58,8 +58,7 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
         raise ApplicationInvalid("an application cites at least one source document", "sources")
     if not str(applicant or "").strip():
         raise ApplicationInvalid("the applicant is missing", "applicant")
-    try:
-        act_as(conn, principal.user_id, principal.role_names)
+    with committed_as(conn, principal.user_id, principal.role_names):
         row = conn.execute("SELECT unit_id FROM current_units WHERE unit_number = %s", (unit_number,)).fetchone()
         if kind == "first_registration" and row is not None:
             raise ApplicationInvalid(f"unit {unit_number} is already registered", "unit_number")
@@ -85,11 +84,7 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
                 "RETURNING source_id", (source["kind"], source["reference"], source.get("issued_on"),
                                         source.get("issuer"), source.get("description"))).fetchone()[0]  # type: ignore[index]
             conn.execute("INSERT INTO application_sources VALUES (%s, %s)", (application_id, source_id))
-        conn.commit()
-        return int(application_id)
-    except BaseException:
-        conn.rollback()
-        raise
+    return int(application_id)
 
 
 def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:
@@ -107,19 +102,12 @@ def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:
 
 def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
     try:
-        act_as(conn, principal.user_id, principal.role_names)
-        value = fn()
-        conn.commit()
-        return value
+        with committed_as(conn, principal.user_id, principal.role_names):
+            return fn()
     except psycopg.errors.RestrictViolation as exc:
-        conn.rollback()
         raise _rule_from_database(exc) from None
     except (psycopg.errors.UniqueViolation, psycopg.errors.ExclusionViolation) as exc:
-        conn.rollback()
         raise ApplicationConflict(f"the register changed meanwhile: {exc.diag.message_primary}") from None
-    except BaseException:
-        conn.rollback()
-        raise
 
 
 def _rule_from_database(exc: psycopg.Error) -> RuleViolation:
