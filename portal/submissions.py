@@ -140,7 +140,7 @@ SUMMARY_SQL = """
 SELECT s.submission_id AS id, s.status, s.purpose, s.file_name, s.file_format, s.file_sha256,
        octet_length(s.file_content) AS file_size, s.crs, s.description, s.error_count, s.warning_count,
        s.created_by, s.created_by_name, s.created_at, s.submitted_at, s.decided_at, s.decided_by_name,
-       s.reasons, s.source_id,
+       s.reasons, s.source_id{extra},
        (SELECT count(*) FROM submission_parcels p WHERE p.submission_id = s.submission_id) AS parcel_count,
        ARRAY(SELECT parcel_code FROM submission_retirements r WHERE r.submission_id = s.submission_id
              ORDER BY parcel_code) AS retires
@@ -157,14 +157,13 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
         with_report: bool = True) -> dict[str, Any]:
     """The submission with its parcels and report, as the principal may see it."""
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(SUMMARY_SQL + " WHERE s.submission_id = %s", (submission_id,)).fetchone()
+        summary = SUMMARY_SQL.format(extra=", s.report" if with_report else "")
+        row = cur.execute(summary + " WHERE s.submission_id = %s", (submission_id,)).fetchone()
         if row is None or not _visible(principal, row):
             conn.rollback()
             raise SubmissionNotFound(f"submission {submission_id} does not exist or is not yours")
         row["retires"] = [c.strip() for c in row["retires"]]
         if with_report:
-            row["report"] = cur.execute("SELECT report FROM submissions WHERE submission_id = %s",
-                                        (submission_id,)).fetchone()["report"]  # type: ignore[index]
             row["parcels"] = cur.execute(
                 "SELECT position, place, parcel_code, land_use_code, name, declared_area::float8, "
                 "round(ST_Area(geom::geography)::numeric, 2)::float8 AS computed_area "
@@ -183,7 +182,7 @@ def listing(conn: psycopg.Connection, principal: Principal, *, status: str | Non
     if status:
         where.append("s.status = %s")
         values.append(status)
-    sql = SUMMARY_SQL + (" WHERE " + " AND ".join(where) if where else "")
+    sql = SUMMARY_SQL.format(extra="") + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY s.submitted_at NULLS LAST, s.created_at DESC LIMIT %s"
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, [*values, limit]).fetchall()
