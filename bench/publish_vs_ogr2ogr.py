@@ -7,9 +7,10 @@ against `ogr2ogr` loading the same file into PostGIS with no validation at all.
 Both run against a copy of `bench_1000000` (CREATE DATABASE ... TEMPLATE), so the template is
 never changed. The new parcels lie south of the demo district, in a strip added to its
 administrative area for the run. ogr2ogr runs three times into a fresh table (median kept);
-our import runs once (it changes the cadastre): read + validate (geometry, topology, areas,
-codes, overlaps with the 1M current parcels, admin area, land use) under the publication
-lock, then COPY into the versioned parcels table with its triggers and indexes.
+our import runs once (it changes the cadastre): read, then under the publication lock the
+validation (geometry, topology, areas, codes, overlaps with the 1M current parcels, admin area,
+land use) runs while the parcels are written by COPY into the versioned parcels table with its
+constraints, triggers and indexes; the transaction commits only when the report is clean.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def import_(file: str, crs: str | None, dry_run: bool) -> None:
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            click.echo(f"validated; writing {total} parcels in one transaction", err=True)
+            click.echo(f"writing {total} parcels in one transaction while they are validated", err=True)
             bar = click.progressbar(length=total, label="publishing", file=sys.stderr)
             bar.__enter__()
         bar.update(done - bar.pos)
