@@ -14,7 +14,7 @@ printed: it is small). Other sessions share the machine, so figures vary from ru
 Peers, measured the same way:
 - `GET /api/verify/{code}`: the HTTP stack and one indexed read (an upper bound for any endpoint);
 - `GET /api/check`: bearer token lookup, rate counters, flags query, check row, audit row (chained);
-- the same check's one statement (`restriction_check()`, migration 0007) from Python without
+- the same check's one statement (`restriction_check_flushed()`, migration 0007) from Python without
   HTTP (psycopg, one connection per worker).
 """
 
@@ -57,7 +57,8 @@ def _migration(name: str):  # type: ignore[no-untyped-def]
 def _migration_sql() -> tuple[str, str, str]:
     """Accounts and audit (0003) and the one-statement check (0007)."""
     accounts = _migration("0003_accounts")
-    return accounts.ACCOUNTS, accounts.AUDIT, _migration("0007_check_speed").CHECK_FUNCTION
+    check = _migration("0007_check_speed")
+    return accounts.ACCOUNTS, accounts.AUDIT, check.AUDIT_APPEND + check.CHECK_FUNCTION
 
 
 def prepare(url: str, users: int, sample: int) -> tuple[list[str], list[str]]:
@@ -113,10 +114,14 @@ def _server(url: str, port: int, workers: int, pool_check: bool = True) -> subpr
     raise SystemExit("the server did not start")
 
 
-def _cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU time (user + system) so far of the app's processes, PostgreSQL's, and this process."""
+def _cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
+    """CPU time (user + system) so far of the app's processes, PostgreSQL's, and this process.
+
+    `db` is the part of PostgreSQL's that serves this benchmark: the backends connected to its
+    database and the WAL writer; `postgres` counts every PostgreSQL process, other sessions'
+    work on the shared cluster included."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"app": 0.0, "postgres": 0.0, "client": 0.0}
+    totals = {"app": 0.0, "postgres": 0.0, "db": 0.0, "client": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -133,6 +138,8 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
             totals["app"] += seconds
         elif cmd.startswith("postgres"):
             totals["postgres"] += seconds
+            if f" {database} " in cmd or "walwriter" in cmd:
+                totals["db"] += seconds
     return totals
 
 
@@ -264,16 +271,24 @@ def main() -> None:
             conn.execute(f"SET search_path = {SCHEMA}, public")
             code = conn.execute("SELECT verification_code FROM checks LIMIT 1").fetchone()[0]
         verify = [f"/api/verify/{code}"]
+        cpu = _cpu_seconds(server.pid, args.database)
         result = _run(_http_load(base, verify, [], args.concurrency, args.seconds))
+        used = {k: _cpu_seconds(server.pid, args.database)[k] - cpu[k] for k in cpu}
         lines.append(_report("GET /api/verify/{code} (HTTP + 1 indexed read)", *result, args.seconds))
         print(lines[-1], flush=True)
-        cpu = _cpu_seconds(server.pid)
+        reads = max(1, len(result[0]))
+        print(f"  CPU per request: app {used['app'] / reads * 1000:.2f} ms, database {used['db'] / reads * 1000:.2f} ms",
+              flush=True)
+        cpu = _cpu_seconds(server.pid, args.database)
         result = _run(_http_load(base, check_paths, tokens, args.concurrency, args.seconds))
-        used = {k: _cpu_seconds(server.pid)[k] - cpu[k] for k in cpu}
+        used = {k: _cpu_seconds(server.pid, args.database)[k] - cpu[k] for k in cpu}
         lines.append(_report("GET /api/check (check + chained audit row)", *result, args.seconds))
         print(lines[-1], flush=True)
-        print(f"  CPU seconds during the check run: app {used['app']:.1f}, postgres {used['postgres']:.1f}, "
-              f"load generator {used['client']:.1f} (of {2 * args.seconds:.0f} available)", flush=True)
+        checks = max(1, len(result[0]))
+        print(f"  CPU seconds during the check run: app {used['app']:.1f}, postgres {used['postgres']:.1f} "
+              f"(of which this database's backends and the WAL writer {used['db']:.1f}), load generator "
+              f"{used['client']:.1f} (of {2 * args.seconds:.0f} available); per check: app "
+              f"{used['app'] / checks * 1000:.2f} ms, database {used['db'] / checks * 1000:.2f} ms", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

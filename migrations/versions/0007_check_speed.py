@@ -19,6 +19,10 @@ is held from that insert to the commit only, never while the flags are read or t
 and its indexes are written. The function runs with the caller's rights (not SECURITY DEFINER):
 the app role still may only append to the audit log.
 
+`restriction_check_flushed(...)` is what the app CALLs: it runs the function in a transaction
+that releases the audit chain's lock without waiting for the disk, then waits for the disk
+before returning (see its comment): durable answers, shared WAL flushes.
+
 Returns (http_status, body, records):
 - 200: `body` is the response; `records` is NULL when every unit is at the `flags` tier, else
   the raw rights, restrictions and seizures of the units at a higher tier, for the app to shape
@@ -35,6 +39,58 @@ revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+
+# The chain's trigger of 0003, with the hashed text built inline instead of by calling the SQL
+# function audit_canonical(): PostgreSQL parsed and planned that function's query again in every
+# transaction, half the cost of appending a row (perf). The text is byte for byte the same
+# (`audit_canonical()` stays, and `portal/audit.py` builds the same text to verify the chain).
+AUDIT_APPEND = r"""
+CREATE OR REPLACE FUNCTION audit_append() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path FROM CURRENT AS $$
+DECLARE
+    head record;
+BEGIN
+    -- The row lock queues concurrent writers: the chain never forks, numbers have no gaps.
+    SELECT seq, hash INTO head FROM audit_chain WHERE singleton FOR UPDATE;
+    NEW.seq := head.seq + 1;
+    NEW.at := clock_timestamp();
+    NEW.prev_hash := head.hash;
+    NEW.hash := sha256(head.hash || convert_to(concat_ws('|',
+        (extract(epoch FROM NEW.at) * 1000000)::bigint::text,
+        CASE WHEN NEW.actor_user_id IS NULL THEN '-'
+             ELSE length(NEW.actor_user_id::text)::text || ':' || NEW.actor_user_id::text END,
+        CASE WHEN NEW.actor_role IS NULL THEN '-' ELSE length(NEW.actor_role)::text || ':' || NEW.actor_role END,
+        CASE WHEN NEW.actor_institution IS NULL THEN '-'
+             ELSE length(NEW.actor_institution)::text || ':' || NEW.actor_institution END,
+        CASE WHEN NEW.action IS NULL THEN '-' ELSE length(NEW.action)::text || ':' || NEW.action END,
+        CASE WHEN NEW.access IS NULL THEN '-' ELSE length(NEW.access)::text || ':' || NEW.access END,
+        CASE WHEN NEW.subject IS NULL THEN '-' ELSE length(NEW.subject)::text || ':' || NEW.subject END,
+        CASE WHEN NEW.purpose IS NULL THEN '-' ELSE length(NEW.purpose)::text || ':' || NEW.purpose END,
+        CASE WHEN NEW.outcome IS NULL THEN '-' ELSE length(NEW.outcome)::text || ':' || NEW.outcome END,
+        CASE WHEN NEW.reference IS NULL THEN '-' ELSE length(NEW.reference)::text || ':' || NEW.reference END,
+        CASE WHEN NEW.client IS NULL THEN '-' ELSE length(NEW.client)::text || ':' || NEW.client END,
+        CASE WHEN NEW.detail IS NULL THEN '-' ELSE length(NEW.detail)::text || ':' || NEW.detail END), 'UTF8'));
+    UPDATE audit_chain SET seq = NEW.seq, hash = NEW.hash WHERE singleton;
+    RETURN NEW;
+END $$;
+"""
+
+# 0003's version, for the downgrade.
+AUDIT_APPEND_0003 = r"""
+CREATE OR REPLACE FUNCTION audit_append() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path FROM CURRENT AS $$
+DECLARE
+    head record;
+BEGIN
+    SELECT seq, hash INTO head FROM audit_chain WHERE singleton FOR UPDATE;
+    NEW.seq := head.seq + 1;
+    NEW.at := clock_timestamp();
+    NEW.prev_hash := head.hash;
+    NEW.hash := sha256(head.hash || convert_to(audit_canonical(NEW), 'UTF8'));
+    UPDATE audit_chain SET seq = NEW.seq, hash = NEW.hash WHERE singleton;
+    RETURN NEW;
+END $$;
+"""
 
 CHECK_FUNCTION = r"""
 CREATE FUNCTION restriction_check(
@@ -257,13 +313,51 @@ END $$;
 COMMENT ON FUNCTION restriction_check(bytea, text, text, text, text, text, integer, integer, text, text, text[],
                                       text[], text[], text, text) IS
     'One restriction check in one statement: token, limits, flags, tiers, check row and audit rows';
+
+-- What the app calls: the check's transaction commits without waiting for the disk, so the
+-- chain's lock is released at once instead of after a WAL flush (with the lock held across the
+-- flush, checks queue one disk flush each); then, before returning, it waits until the WAL up
+-- to that commit is on disk (a second, synchronous commit, which flushes all WAL before it),
+-- unless another session's flush already covered it. So no check is answered before its check
+-- and audit rows are durable, and concurrent checks share their flushes (group commit). A crash
+-- can lose only the unflushed tail of the WAL, in order: the chain stays whole, and nothing lost
+-- had been answered. Must be CALLed outside a transaction block (autocommit), as the pool does.
+CREATE PROCEDURE restriction_check_flushed(
+    p_token_digest bytea, p_token_kind text, p_query_kind text, p_query_value text,
+    p_purpose text, p_client text, p_per_minute integer, p_per_day integer,
+    p_minute_message text, p_day_message text,
+    p_check_roles text[], p_court_roles text[], p_full_roles text[],
+    p_reference_suffix text, p_code text,
+    INOUT http_status integer DEFAULT NULL, INOUT body text DEFAULT NULL, INOUT records jsonb DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+    written pg_lsn;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    SELECT c.http_status, c.body, c.records INTO http_status, body, records
+      FROM restriction_check(p_token_digest, p_token_kind, p_query_kind, p_query_value, p_purpose, p_client,
+                             p_per_minute, p_per_day, p_minute_message, p_day_message, p_check_roles,
+                             p_court_roles, p_full_roles, p_reference_suffix, p_code) c;
+    COMMIT;
+    IF http_status NOT IN (401, 403) THEN  -- those wrote nothing (the rate counters are unlogged)
+        written := pg_current_wal_insert_lsn();
+        IF pg_current_wal_flush_lsn() < written THEN
+            PERFORM pg_current_xact_id();  -- a transaction id, so this commit is flushed
+            COMMIT;
+        END IF;
+    END IF;
+END $$;
 """
 
 
 def upgrade() -> None:
+    op.execute(AUDIT_APPEND)
     op.execute(CHECK_FUNCTION)
 
 
 def downgrade() -> None:
+    op.execute("DROP PROCEDURE restriction_check_flushed(bytea, text, text, text, text, text, integer, integer, text, "
+               "text, text[], text[], text[], text, text, integer, text, jsonb)")
     op.execute("DROP FUNCTION restriction_check(bytea, text, text, text, text, text, integer, integer, text, text, "
                "text[], text[], text[], text, text)")
+    op.execute(AUDIT_APPEND_0003)

@@ -10,13 +10,15 @@ from psycopg.rows import dict_row
 __all__ = ["CHECK", "check", "find_check", "find_check_by_code", "search_units"]
 
 # One check in one statement: migration 0007 has the SQL (token, limits, flags, tiers, check row,
-# audit rows). Prepared once per connection by psycopg after a few calls, like any statement.
-CHECK = ("SELECT http_status, body, records FROM restriction_check("
-         "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+# audit rows, and a commit that holds the audit chain's lock for no disk flush). Prepared once
+# per connection by psycopg after a few calls, like any statement. The connection must be in
+# autocommit mode (the procedure commits).
+CHECK = ("CALL restriction_check_flushed("
+         "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, NULL)")
 
 
 async def check(conn: psycopg.AsyncConnection, params: list[Any]) -> tuple[int, str | None, dict[str, Any] | None]:
-    """Run a check: (http_status, body, records) as `restriction_check()` documents them."""
+    """Run a check: (http_status, body, records) as migration 0007 documents them."""
     cur = await conn.execute(CHECK, params)
     row = await cur.fetchone()
     assert row is not None

@@ -1,5 +1,5 @@
 """The restriction check: limits, flags, the tier each unit is disclosed at, the stored statement,
-and the audit rows, all in one transaction of one statement (`restriction_check()`, migration
+and the audit rows, all in one transaction of one statement (`restriction_check_flushed()`, migration
 0007), so a check costs one round trip and the app sends the server's JSON on unchanged.
 
 Tiers (docs/domain.md, "Who may see what"), decided per unit:
@@ -127,7 +127,7 @@ _FULL_ROLES = sorted(r.value for r in ALLOWED[Action.VIEW_FULL_RECORD])
 async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, presented: tuple[str, str] | None,
                     query: CheckQuery, purpose: str | None, client: str | None) -> CheckAnswer:
     """Check one unit or all units on a parcel for the holder of the presented (kind, token),
-    within the limits, leaving its trace: ONE statement, `restriction_check()` (migration 0007),
+    within the limits, leaving its trace: ONE statement, `restriction_check_flushed()` (migration 0007),
     authenticates, counts, reads, stores the check and appends the audit rows in the server.
 
     Raises NotAuthenticated (401) or Forbidden (403) for who may not check, Limited (429) past the
