@@ -134,7 +134,7 @@ def _cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
         ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
         if int(entry.name) == os.getpid():
             totals["client"] += seconds
-        elif int(entry.name) == server_pid or ppid == server_pid or "uvicorn" in cmd:
+        elif int(entry.name) == server_pid or ppid == server_pid:  # not other sessions' servers
             totals["app"] += seconds
         elif cmd.startswith("postgres"):
             totals["postgres"] += seconds

@@ -45,6 +45,9 @@ class DatabaseSettings(BaseSettings):
     pool_min_size: int = 2
     pool_max_size: int = 16
     pool_timeout: float = 5.0
+    # A pooled connection is probed (one round trip) before use unless it came back to the
+    # pool less than this many seconds ago; 0 probes every time.
+    pool_check_idle_seconds: float = 1.0
     work_pool_size: int = 4
 
     @field_validator("database_url")

@@ -14,7 +14,7 @@ __all__ = ["CHECK", "check", "find_check", "find_check_by_code", "search_units"]
 # per connection by psycopg after a few calls, like any statement. The connection must be in
 # autocommit mode (the procedure commits).
 CHECK = ("CALL restriction_check_flushed("
-         "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, NULL)")
+         "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[], %s, %s, NULL, NULL, NULL)")
 
 
 async def check(conn: psycopg.AsyncConnection, params: list[Any]) -> tuple[int, str | None, dict[str, Any] | None]:
