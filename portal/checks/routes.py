@@ -3,6 +3,7 @@ and the public /verify/{code} page."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,10 @@ router = APIRouter(tags=["checks"])
 def _verify_url(request: Request, code: str) -> str:
     base = request.app.state.settings.portal.public_url or str(request.base_url).rstrip("/")
     return f"{base.rstrip('/')}/verify/{code}"
+
+
+def _slots(request: Request) -> asyncio.Semaphore | None:
+    return getattr(request.app.state, "check_slots", None)
 
 
 async def _checker(request: Request) -> Account:
@@ -55,7 +60,7 @@ async def check_form(request: Request) -> Response:
     check_csrf(request, account, form)
     query = parse_query(text=str(form.get("query", "")))
     answer = await run_check(request.app.state.pool, request.app.state.settings.accounts, presented_token(request),
-                             query, str(form.get("purpose", "")), client_of(request))
+                             query, str(form.get("purpose", "")), client_of(request), _slots(request))
     return render(request, "checks/check.html", {"can_check": True, "csrf": account.csrf_token,
                                                  "query": query.value, "result": answer.result()})
 
@@ -138,7 +143,7 @@ async def _check_get(request: Request, unit_number: str | None, parcel_code: str
         await _checker(request)  # who may not check hears 401/403 before any word on the input
         raise
     return _answer(await run_check(request.app.state.pool, request.app.state.settings.accounts, presented, query,
-                                   purpose, client_of(request)))
+                                   purpose, client_of(request), _slots(request)))
 
 
 @router.post("/api/check", response_class=Response, responses=_CHECK_RESPONSES)
@@ -155,7 +160,8 @@ async def api_check_post(request: Request) -> Response:
     query = parse_query(unit_number=body.get("unit_number"), parcel_code=body.get("parcel_code"),
                         text=body.get("query"))
     return _answer(await run_check(request.app.state.pool, request.app.state.settings.accounts,
-                                   presented_token(request), query, body.get("purpose"), client_of(request)))
+                                   presented_token(request), query, body.get("purpose"), client_of(request),
+                                   _slots(request)))
 
 
 @router.get("/api/checks/{reference}")

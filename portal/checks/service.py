@@ -15,6 +15,8 @@ The statement kept for the certificate and `/verify/{code}` holds the flags only
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -140,14 +142,16 @@ _FULL_ROLES = _array(Action.VIEW_FULL_RECORD)
 
 
 async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, presented: tuple[str, str] | None,
-                    query: CheckQuery, purpose: str | None, client: str | None) -> CheckAnswer:
+                    query: CheckQuery, purpose: str | None, client: str | None,
+                    slots: asyncio.Semaphore | None = None) -> CheckAnswer:
     """Check one unit or all units on a parcel for the holder of the presented (kind, token),
     within the limits, leaving its trace: ONE statement, `restriction_check_flushed()` (migration 0007),
     authenticates, counts, reads, stores the check and appends the audit rows in the server.
 
     Raises NotAuthenticated (401) or Forbidden (403) for who may not check, Limited (429) past the
     per-minute or daily limit, NotFound when nothing matches (which still counts against the
-    limits, so guessing numbers costs as much as hitting them).
+    limits, so guessing numbers costs as much as hitting them). `slots` bounds the checks
+    running at once (settings.checks_at_once, app.state.check_slots).
     """
     if presented is None:
         raise NotAuthenticated(f"log in to {Action.CHECK_RESTRICTIONS.value}")
@@ -156,7 +160,7 @@ async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, presen
     minute = f"too many checks: at most {settings.checks_per_minute} a minute, wait a moment"
     day = (f"daily limit reached: at most {settings.checks_per_day} checks a day; it resets at "
            f"midnight (Beijing time)")
-    async with pool.connection() as conn:
+    async with slots or contextlib.nullcontext(), pool.connection() as conn:
         status, body, records = await queries.check(conn, [
             token_digest(token), kind, query.kind, query.value, purpose, client, settings.checks_per_minute,
             settings.checks_per_day, minute, day, _CHECK_ROLES, _COURT_ROLES, _FULL_ROLES,
