@@ -60,23 +60,22 @@ def open_pool(url: str, settings: DatabaseSettings) -> AsyncConnectionPool:
         timeout=settings.pool_timeout,
         kwargs={"autocommit": True},
         check=_probe_if_idle(settings.pool_check_idle_seconds),
-        reset=_note_return,
     )
-
-
-async def _note_return(conn: psycopg.AsyncConnection) -> None:
-    conn._cadastre_returned = monotonic()  # type: ignore[attr-defined]
 
 
 def _probe_if_idle(idle_seconds: float) -> Callable[[psycopg.AsyncConnection], Awaitable[None]]:
     """The pool's check before handing out a connection: a probe round trip (so a connection
     the server dropped, e.g. in a restart, is replaced instead of failing a request), skipped for
-    a connection that came back to the pool less than `idle_seconds` ago after working. A probe
-    per request cost a sixth of the app's CPU on the restriction check (bench/checks.py)."""
+    a connection last handed out less than `idle_seconds` ago (and not broken since). A probe
+    per request cost a sixth of the app's CPU on the restriction check (bench/checks.py). (Not
+    a `reset` callback to note returns: with one, the pool returns every connection through a
+    background task.)"""
 
     async def check(conn: psycopg.AsyncConnection) -> None:
-        returned = getattr(conn, "_cadastre_returned", None)
-        if returned is not None and not conn.broken and monotonic() - returned < idle_seconds:
+        now = monotonic()
+        lent = getattr(conn, "_cadastre_lent", None)
+        conn._cadastre_lent = now  # type: ignore[attr-defined]
+        if lent is not None and not conn.broken and now - lent < idle_seconds:
             return
         await AsyncConnectionPool.check_connection(conn)
 

@@ -108,6 +108,10 @@ DECLARE
     minute_hits integer;
     day_hits integer;
     as_of timestamptz := now();
+    -- as Python's datetime.isoformat(), which the API gave before (JSON's form drops trailing zeros)
+    as_of_text text := to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN extract(microseconds FROM now())::bigint % 1000000 = 0 THEN '' ELSE to_char(now(), '.US') END
+        || to_char(now(), 'TZH:TZM');
     unit_ids bigint[];
     numbers text[];
     tiers text[];
@@ -283,7 +287,7 @@ BEGIN
     END IF;
 
     body := json_build_object(
-        'reference', v_reference, 'verification_code', p_code, 'as_of', as_of,
+        'reference', v_reference, 'verification_code', p_code, 'as_of', as_of_text,
         'query', json_build_object('kind', p_query_kind, 'value', p_query_value), 'tier', top,
         'units', units_json, 'certificate_url', '/check/' || v_reference || '/certificate.pdf',
         'verify_url', '/verify/' || p_code)::text;
@@ -291,7 +295,7 @@ BEGIN
     INSERT INTO checks (reference, verification_code, user_id, checker_role, checker_institution, tier,
                         query_kind, query_value, purpose, unit_numbers, statement, checked_at)
     VALUES (v_reference, p_code, who.user_id, v_label, who.institution, top, p_query_kind, p_query_value, p_purpose,
-            numbers, jsonb_build_object('reference', v_reference, 'as_of', as_of,
+            numbers, jsonb_build_object('reference', v_reference, 'as_of', as_of_text,
                                         'query', jsonb_build_object('kind', p_query_kind, 'value', p_query_value),
                                         'units', statement_units),
             as_of);

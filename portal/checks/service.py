@@ -76,6 +76,10 @@ def _holder(h: dict[str, Any], unmasked: bool) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> Any:
+    """Dates and times as datetime.isoformat() writes them (PostgreSQL's JSON drops trailing
+    zeros of the fraction: the same instant, but the API has always said it Python's way)."""
+    if isinstance(value, str) and len(value) > 10 and value[10] == "T":
+        return dt.datetime.fromisoformat(value).isoformat()
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
