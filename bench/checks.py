@@ -293,7 +293,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     result = _run(_sql_load(url, units, tokens, args.concurrency, args.seconds))
-    lines.append(_report("same SQL from Python, no HTTP", *result, args.seconds))
+    lines.append(_report("same call from Python, no HTTP", *result, args.seconds))
     print(lines[-1], flush=True)
     with psycopg.connect(url) as conn:
         conn.execute(f"SET search_path = {SCHEMA}, public")
