@@ -5,7 +5,7 @@ the time goes.
     CADASTRE_STATE_DIR=/work/main/.cadastre .venv/bin/python bench/checks.py --seconds 20
 
 Against the 1,000,000-parcel district (`bench_1000000`, schema 0001): the accounts and audit
-objects of migration 0003 are created in a separate schema `bench_accounts` of that database
+objects of migration 0003 and the check function of 0007 are created in a separate schema `bench_accounts` of that database
 (nothing of the register is touched or copied) and dropped afterwards; the app reaches them
 through `search_path`. The server is uvicorn with `--workers` processes; the load comes from a
 minimal keep-alive HTTP/1.1 client on uvloop in this process, on the same cores (its CPU time is
@@ -14,7 +14,8 @@ printed: it is small). Other sessions share the machine, so figures vary from ru
 Peers, measured the same way:
 - `GET /api/verify/{code}`: the HTTP stack and one indexed read (an upper bound for any endpoint);
 - `GET /api/check`: bearer token lookup, rate counters, flags query, check row, audit row (chained);
-- the same check's SQL from Python without HTTP (psycopg, one connection per worker).
+- the same check's one statement (`restriction_check_flushed()`, migration 0007) from Python without
+  HTTP (psycopg, one connection per worker).
 """
 
 from __future__ import annotations
@@ -43,25 +44,33 @@ from portal.settings import DatabaseSettings  # noqa: E402
 SCHEMA = "bench_accounts"
 
 
-def _migration_sql() -> tuple[str, str]:
+def _migration(name: str):  # type: ignore[no-untyped-def]
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("m0003", ROOT / "migrations/versions/0003_accounts.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "migrations/versions" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.ACCOUNTS, module.AUDIT
+    return module
+
+
+def _migration_sql() -> tuple[str, str, str]:
+    """Accounts and audit (0003) and the one-statement check (0007)."""
+    accounts = _migration("0003_accounts")
+    check = _migration("0007_check_speed")
+    return accounts.ACCOUNTS, accounts.AUDIT, check.AUDIT_APPEND + check.CHECK_FUNCTION
 
 
 def prepare(url: str, users: int, sample: int) -> tuple[list[str], list[str]]:
     """Create the accounts schema, `users` verified users with bearer tokens, and sample units."""
-    accounts, audit = _migration_sql()
+    accounts, audit, check = _migration_sql()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
         conn.execute(f"SET search_path = {SCHEMA}, public")
         conn.execute(accounts)
         conn.execute(audit)
+        conn.execute(check)
         tokens = []
         registrar = conn.execute(
             "INSERT INTO users (username, display_name, password_hash) VALUES ('bench-registrar', 'r', "
@@ -93,7 +102,7 @@ def _server(url: str, port: int, workers: int, pool_check: bool = True) -> subpr
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "portal.main:app" if pool_check else "bench_app:app",
          "--app-dir", str(ROOT / "bench"), "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+         "--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"], cwd=ROOT, env=env)
     for _ in range(120):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -105,10 +114,14 @@ def _server(url: str, port: int, workers: int, pool_check: bool = True) -> subpr
     raise SystemExit("the server did not start")
 
 
-def _cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU time (user + system) so far of the app's processes, PostgreSQL's, and this process."""
+def _cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
+    """CPU time (user + system) so far of the app's processes, PostgreSQL's, and this process.
+
+    `db` is the part of PostgreSQL's that serves this benchmark: the backends connected to its
+    database and the WAL writer; `postgres` counts every PostgreSQL process, other sessions'
+    work on the shared cluster included."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"app": 0.0, "postgres": 0.0, "client": 0.0}
+    totals = {"app": 0.0, "postgres": 0.0, "db": 0.0, "client": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -121,10 +134,12 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
         ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
         if int(entry.name) == os.getpid():
             totals["client"] += seconds
-        elif int(entry.name) == server_pid or ppid == server_pid or "uvicorn" in cmd:
+        elif int(entry.name) == server_pid or ppid == server_pid:  # not other sessions' servers
             totals["app"] += seconds
         elif cmd.startswith("postgres"):
             totals["postgres"] += seconds
+            if f" {database} " in cmd or "walwriter" in cmd:
+                totals["db"] += seconds
     return totals
 
 
@@ -186,42 +201,38 @@ async def _http_load(base: str, paths: list[str], tokens: list[str], concurrency
     return latencies, errors
 
 
-async def _sql_load(url: str, units: list[str], concurrency: int, seconds: float) -> tuple[list[float], int]:
-    """The check's statements without HTTP: counters, flags, check row and audit row in one transaction."""
-    from portal.audit import AuditEntry
+async def _sql_load(url: str, units: list[str], tokens: list[str], concurrency: int,
+                    seconds: float) -> tuple[list[float], int]:
+    """The check's one statement without HTTP, as the app sends it (portal.checks.service)."""
     from portal.checks import queries
+    from portal.checks.service import _CHECK_ROLES, _COURT_ROLES, _FULL_ROLES, _code, _suffix
 
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["options"] = f"-c search_path={SCHEMA},public"
     dsn = psycopg.conninfo.make_conninfo(**info)
     latencies: list[float] = []
+    errors = 0
     deadline = time.perf_counter() + seconds
 
     async def worker(k: int) -> None:
+        nonlocal errors
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            user_id = (await (await conn.execute("SELECT min(user_id) + %s FROM users", (k,))).fetchone())[0]
+            digest = token_digest(tokens[k % len(tokens)])
             i = k
             while time.perf_counter() < deadline:
                 unit = units[i % len(units)]
                 i += concurrency
                 started = time.perf_counter()
-                async with conn.transaction():
-                    await conn.execute("SELECT rate_hit(%s, '1 minute', 1), rate_hit(%s, '1 day', 1)",
-                                       (f"m:{user_id}", f"d:{user_id}"))
-                    rows = await queries.unit_flags(conn, unit_number=unit, parcel_code=None, party_id=None)
-                reference = "CK20260101-" + secrets.token_hex(4).upper()
-                await queries.insert_check(conn, {
-                    "reference": reference, "verification_code": secrets.token_hex(8).upper(),
-                    "user_id": user_id, "checker_role": "verified_user", "checker_institution": None,
-                    "tier": "flags", "query_kind": "unit_number", "query_value": unit, "purpose": None,
-                    "unit_numbers": [r["unit_number"] for r in rows], "statement": {"units": len(rows)},
-                    "checked_at": rows[0]["as_of"]},
-                    audit=[AuditEntry("restriction_check", actor_user_id=user_id, access="consulted",
-                                      subject=unit, reference=reference)])
-                latencies.append(time.perf_counter() - started)
+                status, _body, _records = await queries.check(conn, [
+                    digest, "bearer", "unit_number", unit, None, "127.0.0.1", 100_000_000, 100_000_000,
+                    "minute", "day", _CHECK_ROLES, _COURT_ROLES, _FULL_ROLES, _suffix(), _code()])
+                if status == 200:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors += 1
 
     await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return latencies, 0
+    return latencies, errors
 
 
 def _run(coroutine):  # type: ignore[no-untyped-def]
@@ -260,21 +271,29 @@ def main() -> None:
             conn.execute(f"SET search_path = {SCHEMA}, public")
             code = conn.execute("SELECT verification_code FROM checks LIMIT 1").fetchone()[0]
         verify = [f"/api/verify/{code}"]
+        cpu = _cpu_seconds(server.pid, args.database)
         result = _run(_http_load(base, verify, [], args.concurrency, args.seconds))
+        used = {k: _cpu_seconds(server.pid, args.database)[k] - cpu[k] for k in cpu}
         lines.append(_report("GET /api/verify/{code} (HTTP + 1 indexed read)", *result, args.seconds))
         print(lines[-1], flush=True)
-        cpu = _cpu_seconds(server.pid)
+        reads = max(1, len(result[0]))
+        print(f"  CPU per request: app {used['app'] / reads * 1000:.2f} ms, database {used['db'] / reads * 1000:.2f} ms",
+              flush=True)
+        cpu = _cpu_seconds(server.pid, args.database)
         result = _run(_http_load(base, check_paths, tokens, args.concurrency, args.seconds))
-        used = {k: _cpu_seconds(server.pid)[k] - cpu[k] for k in cpu}
+        used = {k: _cpu_seconds(server.pid, args.database)[k] - cpu[k] for k in cpu}
         lines.append(_report("GET /api/check (check + chained audit row)", *result, args.seconds))
         print(lines[-1], flush=True)
-        print(f"  CPU seconds during the check run: app {used['app']:.1f}, postgres {used['postgres']:.1f}, "
-              f"load generator {used['client']:.1f} (of {2 * args.seconds:.0f} available)", flush=True)
+        checks = max(1, len(result[0]))
+        print(f"  CPU seconds during the check run: app {used['app']:.1f}, postgres {used['postgres']:.1f} "
+              f"(of which this database's backends and the WAL writer {used['db']:.1f}), load generator "
+              f"{used['client']:.1f} (of {2 * args.seconds:.0f} available); per check: app "
+              f"{used['app'] / checks * 1000:.2f} ms, database {used['db'] / checks * 1000:.2f} ms", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    result = _run(_sql_load(url, units, args.concurrency, args.seconds))
-    lines.append(_report("same SQL from Python, no HTTP", *result, args.seconds))
+    result = _run(_sql_load(url, units, tokens, args.concurrency, args.seconds))
+    lines.append(_report("same call from Python, no HTTP", *result, args.seconds))
     print(lines[-1], flush=True)
     with psycopg.connect(url) as conn:
         conn.execute(f"SET search_path = {SCHEMA}, public")

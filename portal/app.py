@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.work_pool.open(wait=True, timeout=30)
         app.state.reads = ReadRouter(app.state.pool, settings.database)
         await app.state.reads.open()
+        app.state.check_slots = asyncio.Semaphore(settings.accounts.checks_at_once)
         try:
             yield
         finally:

@@ -1,5 +1,6 @@
 """The restriction check: limits, flags, the tier each unit is disclosed at, the stored statement,
-and the audit rows, all in one transaction.
+and the audit rows, all in one transaction of one statement (`restriction_check_flushed()`, migration
+0007), so a check costs one round trip and the app sends the server's JSON on unchanged.
 
 Tiers (docs/domain.md, "Who may see what"), decided per unit:
 
@@ -14,29 +15,32 @@ The statement kept for the certificate and `/verify/{code}` holds the flags only
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from portal.accounts.errors import AccountError, BadInput, Limited, NotFound
-from portal.accounts.guards import enforce_limit
+from portal.accounts.errors import BadInput, Forbidden, Limited, NotAuthenticated, NotFound
+from portal.accounts.guards import enforce_limit, seconds_to_window_end
 from portal.accounts.principal import Account, role_label
+from portal.accounts.security import token_digest
 from portal.audit import AuditEntry, record_async
 from portal.checks import queries
 from portal.identity import mask_document_number
-from portal.permissions import Action
+from portal.permissions import ALLOWED, Action
 from portal.settings import AccountSettings
 from spatial.codes import CodeError, parse_parcel_code, parse_unit_number
 
-__all__ = ["CheckQuery", "parse_query", "run_check", "flags_of", "TIERS", "search_units"]
+__all__ = ["CheckQuery", "CheckAnswer", "parse_query", "run_check", "TIERS", "search_units"]
 
 TIERS = ("flags", "court", "owner", "registry")
-_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -63,28 +67,6 @@ def parse_query(unit_number: str | None = None, parcel_code: str | None = None,
         raise BadInput(str(error)) from error
 
 
-def flags_of(row: dict[str, Any]) -> dict[str, Any]:
-    co_owned = row["holders"] > 1 or row["co_ownership"] in ("joint", "by_portions")
-    return {
-        "co_owned": co_owned, "holders": row["holders"],
-        "mortgaged": row["mortgages"] > 0, "mortgages": row["mortgages"],
-        "seized": row["seizures_active"] > 0, "seizures_active": row["seizures_active"],
-        "seizures_queued": row["seizures_queued"],
-        "under_objection": row["objections"] > 0, "objections": row["objections"],
-        "advance_notice": row["advance_notices"] > 0, "advance_notices": row["advance_notices"],
-    }
-
-
-def _tier(account: Account, owned: bool) -> str:
-    if account.may(Action.VIEW_FULL_RECORD):
-        return "registry"
-    if owned:
-        return "owner"
-    if account.may(Action.VIEW_SEIZURE_DETAILS):
-        return "court"
-    return "flags"
-
-
 def _holder(h: dict[str, Any], unmasked: bool) -> dict[str, Any]:
     share = (f"{h['share_numerator']}/{h['share_denominator']}" if h.get("share_numerator") is not None
              else None)
@@ -94,6 +76,10 @@ def _holder(h: dict[str, Any], unmasked: bool) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> Any:
+    """Dates and times as datetime.isoformat() writes them (PostgreSQL's JSON drops trailing
+    zeros of the fraction: the same instant, but the API has always said it Python's way)."""
+    if isinstance(value, str) and len(value) > 10 and value[10] == "T":
+        return dt.datetime.fromisoformat(value).isoformat()
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
@@ -119,105 +105,97 @@ def _record_for(unit_id: int, rights: list[dict[str, Any]], restrictions: list[d
     }
 
 
-def _reference(now: dt.datetime) -> str:
-    return f"CK{now.astimezone(BEIJING):%Y%m%d}-" + "".join(secrets.choice(_ALPHABET[:10] + "ABCDEFGHJKMNPQRSTVWXYZ")
-                                                         for _ in range(8))
+def _random_text(alphabet: str, length: int) -> str:
+    """`length` characters drawn uniformly from `alphabet` with one call to the system's random
+    source (secrets.choice per character made a system call each: 24 per check)."""
+    limit = 256 - 256 % len(alphabet)  # bytes at or past it would favour the first characters
+    chosen: list[str] = []
+    while len(chosen) < length:
+        chosen += [alphabet[b % len(alphabet)] for b in secrets.token_bytes(2 * length) if b < limit]
+    return "".join(chosen[:length])
+
+
+def _suffix() -> str:
+    """The random part of a reference (CKyyyymmdd-XXXXXXXX; the server adds the Beijing date)."""
+    return _random_text(_REFERENCE_ALPHABET, 8)
 
 
 def _code() -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
+    return _random_text(_CODE_ALPHABET, 16)
 
 
-async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, account: Account, query: CheckQuery,
-                    purpose: str | None, client: str | None) -> dict[str, Any]:
-    """Check one unit or all units on a parcel, within the limits, leaving its trace.
+@dataclass(frozen=True)
+class CheckAnswer:
+    """A check's answer as the JSON the API sends unchanged; `result()` parses it for pages."""
 
-    Raises Limited (429) past the per-minute or daily limit, NotFound when nothing matches
-    (which still counts against the limits, so guessing numbers costs as much as hitting them).
+    body: bytes
+
+    def result(self) -> dict[str, Any]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+# Who may check, and which roles raise the tier: from portal.permissions, the one place for it.
+# Sent as array literals ('{a,b}', cast in the SQL): psycopg adapts a str faster than a list.
+def _array(action: Action) -> str:
+    return "{" + ",".join(sorted(r.value for r in ALLOWED[action])) + "}"
+
+
+_CHECK_ROLES = _array(Action.CHECK_RESTRICTIONS)
+_COURT_ROLES = _array(Action.VIEW_SEIZURE_DETAILS)
+_FULL_ROLES = _array(Action.VIEW_FULL_RECORD)
+
+
+async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, presented: tuple[str, str] | None,
+                    query: CheckQuery, purpose: str | None, client: str | None,
+                    slots: asyncio.Semaphore | None = None) -> CheckAnswer:
+    """Check one unit or all units on a parcel for the holder of the presented (kind, token),
+    within the limits, leaving its trace: ONE statement, `restriction_check_flushed()` (migration 0007),
+    authenticates, counts, reads, stores the check and appends the audit rows in the server.
+
+    Raises NotAuthenticated (401) or Forbidden (403) for who may not check, Limited (429) past the
+    per-minute or daily limit, NotFound when nothing matches (which still counts against the
+    limits, so guessing numbers costs as much as hitting them). `slots` bounds the checks
+    running at once (settings.checks_at_once, app.state.check_slots).
     """
+    if presented is None:
+        raise NotAuthenticated(f"log in to {Action.CHECK_RESTRICTIONS.value}")
+    kind, token = presented
     purpose = (purpose or "").strip()[:200] or None
-    role = role_label(account)
-    base = dict(actor_user_id=account.user_id, actor_role=role, actor_institution=account.institution,
-                subject=query.value, purpose=purpose, client=client)
-    limits = [
-        (f"checks-minute:{account.user_id}", "1 minute", 1, settings.checks_per_minute,
-         f"too many checks: at most {settings.checks_per_minute} a minute, wait a moment"),
-        (f"checks-day:{account.user_id}", "1 day", 1, settings.checks_per_day,
-         f"daily limit reached: at most {settings.checks_per_day} checks a day; it resets at "
-         f"midnight (Beijing time)"),
-    ]
-    disclosed = None
-    async with pool.connection() as conn:
-        # Counters and reads in one transaction; the writes (the check and its audit rows, or a
-        # refusal's audit row) after it in ONE autocommit statement, so the audit chain's lock is
-        # held only inside the server, never across a round trip to this process.
-        async with conn.transaction():
-            try:
-                await enforce_limit(conn, limits)
-            except Limited as limited:
-                refusal: AccountError = limited
-                entry = AuditEntry("restriction_check", outcome="limited", **base, detail={"message": limited.message})
-            else:
-                units = await queries.unit_flags(
-                    conn, unit_number=query.value if query.kind == "unit_number" else None,
-                    parcel_code=query.value if query.kind == "parcel_code" else None, party_id=account.party_id)
-                if units:
-                    disclosed = await _disclose(conn, account, query, units, purpose, base)
-                else:
-                    refusal = NotFound(f"no current unit with the number {query.value}"
-                                       if query.kind == "unit_number" else f"no current unit on the parcel {query.value}")
-                    entry = AuditEntry("restriction_check", outcome="not_found", access="consulted", **base)
-        if disclosed is None:
-            await record_async(conn, entry)
-            raise refusal
-        result, check, entries = disclosed
-        await queries.insert_check(conn, check, audit=entries)
-    return result
+    minute = f"too many checks: at most {settings.checks_per_minute} a minute, wait a moment"
+    day = (f"daily limit reached: at most {settings.checks_per_day} checks a day; it resets at "
+           f"midnight (Beijing time)")
+    async with slots or contextlib.nullcontext(), pool.connection() as conn:
+        status, body, records = await queries.check(conn, [
+            token_digest(token), kind, query.kind, query.value, purpose, client, settings.checks_per_minute,
+            settings.checks_per_day, minute, day, _CHECK_ROLES, _COURT_ROLES, _FULL_ROLES,
+            _suffix(), _code()])
+    if status == 200:
+        return CheckAnswer(body.encode() if records is None else _with_records(body, records))
+    if status == 401:
+        raise NotAuthenticated(f"log in to {Action.CHECK_RESTRICTIONS.value}")
+    if status == 403:
+        raise Forbidden(f"your roles do not allow {Action.CHECK_RESTRICTIONS.value}")
+    if status == 429:
+        raise Limited(minute if body == "minute" else day, seconds_to_window_end(f"1 {body}"))
+    raise NotFound(f"no current unit with the number {query.value}" if query.kind == "unit_number"
+                   else f"no current unit on the parcel {query.value}")
 
 
-async def _disclose(conn: Any, account: Account, query: CheckQuery, units: list[dict[str, Any]],
-                    purpose: str | None, base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any],
-                                                                         list[AuditEntry]]:
-    """The answer at each unit's tier, the check row to store, and the audit rows to write."""
-    now: dt.datetime = units[0]["as_of"]
-    tiers = {u["unit_id"]: _tier(account, u["owned"]) for u in units}
-    full_ids = [uid for uid, t in tiers.items() if t in ("owner", "registry")]
-    court_ids = [uid for uid, t in tiers.items() if t == "court"]
-    rights, restrictions = await queries.full_record(conn, full_ids) if full_ids else ([], [])
-    seizures = await queries.seizures(conn, court_ids) if court_ids else []
-    statement_units = []
-    disclosed = []
-    for u in units:
-        public = {"unit_number": u["unit_number"], "location": u["location"], "use": u["use"], **flags_of(u)}
-        statement_units.append(public)
-        tier = tiers[u["unit_id"]]
-        item: dict[str, Any] = {**public, "tier": tier}
+def _with_records(body: str, records: dict[str, Any]) -> bytes:
+    """Add what the higher tiers see to the server's answer: the full record (owner, registry;
+    identity numbers masked for owners) or the seizures (court)."""
+    result = json.loads(body)
+    for unit_id, item in zip(records["unit_ids"], result["units"], strict=True):
+        tier = item["tier"]
         if tier in ("owner", "registry"):
-            item["record"] = _record_for(u["unit_id"], rights, restrictions, unmasked=tier == "registry")
+            item["record"] = _record_for(unit_id, records["rights"], records["restrictions"],
+                                         unmasked=tier == "registry")
         elif tier == "court":
             item["seizures"] = [{"status": s["status"], "court": s["court"], "document_number": s["document_number"],
-                                 "queue_position": s["queue_position"], "term_start": _iso(s["term_start"]),
-                                 "term_end": _iso(s["term_end"])}
-                                for s in seizures if s["unit_id"] == u["unit_id"]]
-        disclosed.append(item)
-    top = max(tiers.values(), key=TIERS.index)
-    reference, code = _reference(now), _code()
-    numbers = [u["unit_number"] for u in units]
-    statement = {"reference": reference, "as_of": now.isoformat(),
-                 "query": {"kind": query.kind, "value": query.value}, "units": statement_units}
-    entries = [AuditEntry("restriction_check", access="consulted", reference=reference, **base,
-                          detail={"tier": top, "units": numbers})]
-    entries += [AuditEntry("view_personal_data", access="consulted", reference=reference,
-                           **{**base, "subject": u["unit_number"]}, detail={"tier": tiers[u["unit_id"]]})
-                for u in units if tiers[u["unit_id"]] != "flags"]
-    check = {"reference": reference, "verification_code": code, "user_id": account.user_id,
-             "checker_role": base["actor_role"], "checker_institution": account.institution, "tier": top,
-             "query_kind": query.kind, "query_value": query.value, "purpose": purpose, "unit_numbers": numbers,
-             "statement": statement, "checked_at": now}
-    result = {"reference": reference, "verification_code": code, "as_of": now.isoformat(),
-              "query": {"kind": query.kind, "value": query.value}, "tier": top, "units": disclosed,
-              "certificate_url": f"/check/{reference}/certificate.pdf", "verify_url": f"/verify/{code}"}
-    return result, check, entries
+                                 "queue_position": s["queue_position"], "term_start": s["term_start"],
+                                 "term_end": s["term_end"]}
+                                for s in records["seizures"] if s["unit_id"] == unit_id]
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def search_units(pool: AsyncConnectionPool, settings: AccountSettings, account: Account, text: str,
