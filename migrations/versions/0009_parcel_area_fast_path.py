@@ -2,7 +2,7 @@
 without a catalogue lookup.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23
 
 `parcel_area()` decides planar or ellipsoidal by matching the survey CRS's proj4 text in
@@ -16,7 +16,7 @@ unchanged.
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
