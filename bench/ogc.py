@@ -10,7 +10,7 @@ deep page (ours follows its keyset cursor; the peers, which have no cursor, use 
 CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time) and warm (the same
 tile again: ours answers from its cache, the peers compute it again).
 
-The database is not modified except that, if missing, the objects of migration 0004 (public
+The database is not modified except that, if missing, the objects of migration 0006 (public
 views, tile_invalidations table, its function and triggers) are created, as the migration
 would. Stock pygeoapi is slow, so it gets fewer repetitions and a 60 s timeout per request.
 """
@@ -79,12 +79,12 @@ def _start(name: str, args: list[str], env: dict[str, str], port: int, probe: st
 def _ensure_layers_objects(url: str) -> None:
     from importlib import import_module
 
-    migration = import_module("migrations.versions.0004_layers")
+    migration = import_module("migrations.versions.0006_layers")
     with psycopg.connect(url, autocommit=True) as conn:
         present = conn.execute("SELECT to_regclass('tile_invalidations') IS NOT NULL").fetchone()
         if present and present[0]:
             return
-        print("creating migration 0004's views, table and triggers in the bench database")
+        print("creating migration 0006's views, table and triggers in the bench database")
         conn.execute(migration.UPGRADE)
         conn.execute("ANALYZE tile_invalidations")
 
