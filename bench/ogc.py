@@ -1,6 +1,9 @@
 """OGC API speed on the 1,000,000-parcel district: ours against tipg, stock pygeoapi and raw SQL.
 
     CADASTRE_STATE_DIR=/work/main/.cadastre .venv/bin/python bench/ogc.py [--database bench_1000000]
+        [--repeat 20] [--stock-repeat 3] [--cases 'tile z16 cold,bbox']
+
+`--cases` keeps only the cases whose names start with one of the given prefixes.
 
 One run, one database. Each server runs in its own uvicorn process (one worker) started here
 on a free port; requests are sequential over a kept-alive connection, so the figures are
@@ -154,6 +157,9 @@ def main() -> None:
     parser.add_argument("--database", default="bench_1000000")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--stock-repeat", type=int, default=3)
+    parser.add_argument("--cases", default="",
+                        help="only the cases whose name starts with one of these "
+                             "comma-separated prefixes, e.g. 'tile z16,bbox'")
     args = parser.parse_args()
 
     url = Cluster(DatabaseSettings().state_dir).url(args.database)
@@ -320,6 +326,9 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
     def full_page(response: httpx.Response) -> bool:
         return response.status_code == 200 and len(response.json()["features"]) == BBOX_PAGE
 
+    if args.cases:
+        prefixes = [p.strip() for p in args.cases.split(",") if p.strip()]
+        cases = [c for c in cases if any(c[0].startswith(p) for p in prefixes)]
     checks = {name: (full_page if name.startswith("bbox") else ok) for name, _, _ in cases}
     results: dict[str, dict[str, object]] = {}
     with httpx.Client() as client:
