@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
-from layers.query import from_params, parse_datetime
-from layers.sql import TileSpec, item_statement, items_statement, tile_statement
+from layers.query import FeatureQuery, from_params, parse_datetime
+from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
 
 __all__ = ["fast_routes", "OgcRuntime", "GEOJSON", "MVT", "SESSION_SETTINGS"]
@@ -44,10 +44,13 @@ class OgcRuntime:
     """What the OGC routes share in one process: settings, tile spec, cache and listener."""
 
     def __init__(self, base_url: str, default_limit: int, max_limit: int, spec: TileSpec,
-                 cache: TileCache) -> None:
+                 cache: TileCache, count_limit: int = 10_000) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_limit = default_limit
         self.max_limit = max_limit
+        self.count_limit = count_limit
+        # Current rows per collection, counted up to count_limit + 1 at start-up.
+        self.sizes: dict[str, int] = {}
         self.spec = spec
         self.cache = cache
         self.listener: InvalidationListener | None = None
@@ -69,8 +72,9 @@ class OgcRuntime:
 
     def read_connection(self, *, fresh: bool = False):  # type: ignore[no-untyped-def]
         """A connection for a public read: a replica when one is healthy, the primary when
-        `fresh` data is needed or there is none."""
-        if self.reads is None:
+        `fresh` data is needed or there is none (then straight from the pool, without the
+        router's extra context manager on every request)."""
+        if self.reads is None or fresh or not self.reads.replicas:
             return self.pool.connection()  # type: ignore[union-attr]
         return self.reads.connection(primary=fresh)
 
@@ -79,7 +83,9 @@ REPLICA_GRACE_SECONDS = 10.0
 
 
 def _timing(started: float) -> str:
-    return f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
+    """The time spent in the database (connection, query, rows); the whole request's time
+    is added as `app` by portal.timing."""
+    return f"db;dur={(time.perf_counter() - started) * 1000:.3f}"
 
 
 def _runtime(request: Request) -> OgcRuntime:
@@ -121,7 +127,6 @@ async def _html(request: Request) -> Response:
 
 async def items(request: Request) -> Response:
     """GET /collections/{id}/items: one keyset page of GeoJSON features."""
-    started = time.perf_counter()
     collection_id = request.path_params["collection_id"]
     try:
         c = collection(collection_id)
@@ -134,15 +139,18 @@ async def items(request: Request) -> Response:
         statement, values = items_statement(query)
     except LayerError as error:
         return _error(error)
+    started = time.perf_counter()
     async with runtime.read_connection() as conn:
         try:
             cur = await conn.execute(statement, values, prepare=True)
             rows = await cur.fetchall()
+            more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            matched = await _number_matched(runtime, conn, query, len(rows), more)
         except Exception:
             LOG.exception("items query failed for %s", c.id)
             return _error(LayerError())
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
+    db_time = _timing(started)
     url = f"{runtime.base_url}/collections/{c.id}/items"
     keep = {k: v for k, v in params.items() if k not in ("f", "offset", "after")}
     self_query = urlencode({**{k: v for k, v in params.items() if k != "f"}, "f": "json"})
@@ -159,16 +167,39 @@ async def items(request: Request) -> Response:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = (
         '{"type":"FeatureCollection","features":[' + ",".join(r[1] for r in rows)
-        + f'],"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
+        + "]" + ("" if matched is None else f',"numberMatched":{matched}')
+        + f',"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
         + ",".join(links) + "]}"
     )
-    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": _timing(started)}
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time}
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+async def _number_matched(runtime: OgcRuntime, conn: Any, query: FeatureQuery, returned: int,
+                          more: bool) -> int | None:
+    """numberMatched when it is exact and cheap, else None (OGC API Features makes it
+    optional, but a number that is sent must be right).
+
+    The last page of an offset query tells it for free. Otherwise it is counted only when
+    the rows to examine are few: those a bbox selects, or a small collection; the count
+    gives up past `count_limit` examined rows (layers.sql.count_statement).
+    """
+    if not more and query.after is None and (returned or query.offset == 0):
+        return query.offset + returned
+    c = query.collection
+    if query.bbox is None and runtime.sizes.get(c.id, runtime.count_limit + 1) > \
+            runtime.count_limit:
+        return None
+    statement, values = count_statement(query, runtime.count_limit)
+    cur = await conn.execute(statement, values, prepare=True)
+    row = await cur.fetchone()
+    if row is None or row[1] > runtime.count_limit:
+        return None
+    return int(row[0])
 
 
 async def item(request: Request) -> Response:
     """GET /collections/{id}/items/{featureId}: one feature (current, or as of `datetime`)."""
-    started = time.perf_counter()
     collection_id = request.path_params["collection_id"]
     item_id = request.path_params["item_id"]
     try:
@@ -183,9 +214,11 @@ async def item(request: Request) -> Response:
     except LayerError as error:
         return _error(error)
     runtime = _runtime(request)
+    started = time.perf_counter()
     async with runtime.read_connection() as conn:
         cur = await conn.execute(statement, values, prepare=True)
         row = await cur.fetchone()
+    db_time = _timing(started)
     if row is None:
         return _error(NotFound(f"no feature {item_id!r} in {c.id}"))
     url = f"{runtime.base_url}/collections/{c.id}/items/{item_id}"
@@ -197,12 +230,11 @@ async def item(request: Request) -> Response:
     ])
     body = row[1][:-1] + ',"links":[' + links + "]}"
     return Response(body, media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": _timing(started)})
+                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time})
 
 
 async def tile(request: Request) -> Response:
     """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile."""
-    started = time.perf_counter()
     collection_id = request.path_params["collection_id"]
     z, y, x = (request.path_params[k] for k in ("z", "y", "x"))
     try:
@@ -217,23 +249,26 @@ async def tile(request: Request) -> Response:
     runtime = _runtime(request)
     key = (c.tile_layer, z, x, y)
     data = runtime.cache.get(key)
-    cache_state = "hit"
-    if data is None:
-        cache_state = "miss"
-        generation = runtime.cache.generation
-        statement, values = tile_statement(c, z, x, y, runtime.spec)
-        # Right after a publication a replica may not have replayed it yet: a tile cached from
-        # it would stay stale, so for a few seconds tiles come from the primary.
-        fresh = time.monotonic() - runtime.cache.invalidated_at < REPLICA_GRACE_SECONDS
-        async with runtime.read_connection(fresh=fresh) as conn:
-            # Binary results: the tile's bytes travel as they are, not hex-encoded.
-            cur = conn.cursor(binary=True)
-            await cur.execute(statement, values, prepare=True)
-            row = await cur.fetchone()
-        data = bytes(row[0]) if row and row[0] is not None else b""
-        if runtime.listener is not None and runtime.listener.listening:
-            runtime.cache.put(key, data, generation)
-    headers = {"X-Tile-Cache": cache_state, "Server-Timing": _timing(started)}
+    if data is not None:
+        return _tile_response(data, {"X-Tile-Cache": "hit"})
+    started = time.perf_counter()
+    generation = runtime.cache.generation
+    statement, values = tile_query(c, z, x, y, runtime.spec)
+    # Right after a publication a replica may not have replayed it yet: a tile cached from
+    # it would stay stale, so for a few seconds tiles come from the primary.
+    fresh = time.monotonic() - runtime.cache.invalidated_at < REPLICA_GRACE_SECONDS
+    async with runtime.read_connection(fresh=fresh) as conn:
+        # Binary results: the tile's bytes travel as they are, not hex-encoded.
+        cur = conn.cursor(binary=True)
+        await cur.execute(statement, values, prepare=True)
+        row = await cur.fetchone()
+    data = bytes(row[0]) if row and row[0] is not None else b""
+    if runtime.listener is not None and runtime.listener.listening:
+        runtime.cache.put(key, data, generation)
+    return _tile_response(data, {"X-Tile-Cache": "miss", "Server-Timing": _timing(started)})
+
+
+def _tile_response(data: bytes, headers: dict[str, str]) -> Response:
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)
