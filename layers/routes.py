@@ -14,12 +14,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
@@ -233,45 +234,60 @@ async def item(request: Request) -> Response:
                     headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time})
 
 
-async def tile(request: Request) -> Response:
-    """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile."""
-    collection_id = request.path_params["collection_id"]
-    z, y, x = (request.path_params[k] for k in ("z", "y", "x"))
-    try:
-        c: Collection = collection(collection_id)
-        f = request.query_params.get("f", "mvt")
-        if f not in ("mvt", "pbf", MVT):
-            raise InvalidParameter(f"f={f!r}: tiles are offered as mvt only")
-        if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
-            raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
-    except LayerError as error:
-        return _error(error)
-    runtime = _runtime(request)
-    key = (c.tile_layer, z, x, y)
-    data = runtime.cache.get(key)
-    if data is not None:
-        return _tile_response(data, {"X-Tile-Cache": "hit"})
-    started = time.perf_counter()
-    generation = runtime.cache.generation
-    statement, values = tile_query(c, z, x, y, runtime.spec)
-    # Right after a publication a replica may not have replayed it yet: a tile cached from
-    # it would stay stale, so for a few seconds tiles come from the primary.
-    fresh = time.monotonic() - runtime.cache.invalidated_at < REPLICA_GRACE_SECONDS
-    async with runtime.read_connection(fresh=fresh) as conn:
-        # Binary results: the tile's bytes travel as they are, not hex-encoded.
-        cur = conn.cursor(binary=True)
-        await cur.execute(statement, values, prepare=True)
-        row = await cur.fetchone()
-    data = bytes(row[0]) if row and row[0] is not None else b""
-    if runtime.listener is not None and runtime.listener.listening:
-        runtime.cache.put(key, data, generation)
-    return _tile_response(data, {"X-Tile-Cache": "miss", "Server-Timing": _timing(started)})
+class TileEndpoint:
+    """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile.
+
+    A bare ASGI endpoint rather than a request/response function: a cold tile is a single
+    short query, so the Request and Response objects, their header parsing and the
+    exception wrapping were a measurable share of it (bench/ogc.py). It still runs under
+    every middleware (security headers, body limit, timing).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope["path_params"]
+        z, y, x = params["z"], params["y"], params["x"]
+        try:
+            c: Collection = collection(params["collection_id"])
+            if scope["query_string"]:
+                f = parse_qs(scope["query_string"].decode("latin-1")).get("f", ["mvt"])[-1]
+                if f not in ("mvt", "pbf", MVT):
+                    raise InvalidParameter(f"f={f!r}: tiles are offered as mvt only")
+            if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+                raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
+        except LayerError as error:
+            await _error(error)(scope, receive, send)
+            return
+        runtime: OgcRuntime = scope["app"].state.ogc
+        key = (c.tile_layer, z, x, y)
+        data = runtime.cache.get(key)
+        if data is not None:
+            await _send_tile(send, data, [(b"x-tile-cache", b"hit")])
+            return
+        started = time.perf_counter()
+        generation = runtime.cache.generation
+        statement, values = tile_query(c, z, x, y, runtime.spec)
+        # Right after a publication a replica may not have replayed it yet: a tile cached
+        # from it would stay stale, so for a few seconds tiles come from the primary.
+        fresh = time.monotonic() - runtime.cache.invalidated_at < REPLICA_GRACE_SECONDS
+        async with runtime.read_connection(fresh=fresh) as conn:
+            # Binary results: the tile's bytes travel as they are, not hex-encoded.
+            cur = conn.cursor(binary=True)
+            await cur.execute(statement, values, prepare=True)
+            row = await cur.fetchone()
+        data = bytes(row[0]) if row and row[0] is not None else b""
+        if runtime.listener is not None and runtime.listener.listening:
+            runtime.cache.put(key, data, generation)
+        await _send_tile(send, data, [(b"x-tile-cache", b"miss"),
+                                      (b"server-timing", _timing(started).encode())])
 
 
-def _tile_response(data: bytes, headers: dict[str, str]) -> Response:
-    if not data:
-        return Response(status_code=204, headers=headers)
-    return Response(data, media_type=MVT, headers=headers)
+async def _send_tile(send: Send, data: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    if data:
+        headers += [(b"content-type", MVT.encode()), (b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+    else:
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 def fast_routes(prefix: str) -> list[Route]:
@@ -280,5 +296,6 @@ def fast_routes(prefix: str) -> list[Route]:
     return [
         Route(cid + "/items", items, methods=["GET"]),
         Route(cid + "/items/{item_id}", item, methods=["GET"]),
-        Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", tile, methods=["GET"]),
+        Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", TileEndpoint(),
+              methods=["GET"]),
     ]
