@@ -12,10 +12,11 @@ discarded): the floor for any server. Cases: one item by id, a 1,000-feature bbo
 deep page (ours follows its keyset cursor; the peers, which have no cursor, use offset), a
 CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time, never served before
 by any server) and warm (the same tile again: ours answers from its cache, the peers compute
-it again). Like with like: every column reads the same items and tiles; the floor runs each
-statement once untimed first, so the database's cache is warm for the floor and for every
-server alike; "ours@server" is the whole application's time (portal.timing), not only the
-route's. The printed legend says all of this next to the figures.
+it again). Like with like: every column reads the same items and tiles, with the database's
+cache warmed for all by one untimed psql pass over the case; each request is paired, the
+floor measured right before or after (alternately) ours and tipg on the same statement;
+"ours@server" is the whole application's time (portal.timing), not only the route's. The
+printed legend says all of this next to the figures.
 
 The database is not modified except that, if missing, the objects of migration 0006 (public
 views, tile_invalidations table, its function and triggers) are created, as the migration
@@ -109,11 +110,13 @@ class Timer:
     def __init__(self, client: httpx.Client, timeout: float) -> None:
         self.client = client
         self.timeout = timeout
-        self.server: list[float] = []  # Server-Timing of the last run (ours only)
+        self.server: list[float] = []  # Server-Timing 'app' of the last run (ours only)
+        self.db: list[float] = []  # and its 'db' part (connection, query, rows)
 
     def run(self, urls: list[str], check: Callable[[httpx.Response], bool]) -> list[float] | str:
         times = []
         self.server = []
+        self.db = []
         for url in urls:
             started = time.perf_counter()
             try:
@@ -127,21 +130,19 @@ class Timer:
             timing = re.search(r"app;dur=([0-9.]+)", response.headers.get("server-timing", ""))
             if timing:
                 self.server.append(float(timing.group(1)))
+            db = re.search(r"db;dur=([0-9.]+)", response.headers.get("server-timing", ""))
+            if db:
+                self.db.append(float(db.group(1)))
         return times
 
 
-def _psql_times(url: str, statements: list[str], warm_first: bool = False) -> list[float]:
-    """Each statement's time in psql, computed in full but returned as one number (so psql's
-    formatting of megabytes of text or hex is not counted), with our pool's session settings.
-
-    With `warm_first` each statement runs twice and only the second run is kept: the first
-    brings its pages into the buffer cache, so the floor is measured in the same cache state
-    as the servers that run right after it on the same tiles (see `_measure`)."""
-    if warm_first:
-        doubled = [s for s in statements for _ in range(2)]
-        return _psql_times(url, doubled)[1::2]
-    tile_wrap = "SELECT length(t) FROM ({}) s(t)"
-    items_wrap = "SELECT sum(length(f)) FROM ({}) s(k, f)"
+def _psql_times(url: str, statements: list[str]) -> list[float]:
+    """Each statement's time in psql, with our pool's session settings, its result sent to
+    psql as a server sends it to its clients: tiles as raw bytes (COPY ... binary, as our
+    server reads them), features as text (COPY), written to /dev/null; psql does not format
+    megabytes of text or hex, and the transfer is counted, as it is for every server."""
+    tile_wrap = "COPY ({}) TO STDOUT WITH (FORMAT binary)"
+    items_wrap = "COPY (SELECT f FROM ({}) s(k, f)) TO STDOUT"
     wrapped = [(tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
                for s in (x.rstrip(";") for x in statements)]
     script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
@@ -150,7 +151,9 @@ def _psql_times(url: str, statements: list[str], warm_first: bool = False) -> li
         f.write(script)
     out = subprocess.run(["psql", "-X", "-q", "-f", f.name, url], capture_output=True, text=True,
                          check=True).stdout
-    return [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
+    times = [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
+    assert len(times) == len(statements), out[-2000:]
+    return times
 
 
 def _summary(times: list[float] | str) -> tuple[float, float] | str:
@@ -350,21 +353,54 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
                     timer.run(urls[who][:1], ok)
         for name, urls, statements in cases:
             row: dict[str, object] = {}
-            # raw SQL first, stock pygeoapi last: a request it gave up on may keep the
-            # database busy for up to its 60 s statement timeout.
-            # The floor first, on the very same tiles/pages, each statement run twice (the
-            # first run warms the database's cache): every server then finds the same warm
-            # pages, and "cold" means only that no server has the tile in its own cache.
-            row["raw SQL"] = _summary(_psql_times(url, statements, warm_first=True))
-            for who in ("ours", "tipg", "pygeoapi"):
-                row[who] = _summary(timer.run(urls[who], checks[name]))
-                if row[who] == "timeout":  # stop what it left running in the database
-                    with psycopg.connect(url, autocommit=True) as conn:
-                        conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-                                     "WHERE application_name = %s AND state = 'active'",
-                                     (STOCK_APP,))
-                if who == "ours":
-                    row["ours@server"] = _summary(timer.server)
+            # Paired. First one untimed pass of psql over all the statements, so the
+            # database's cache holds their pages for the floor and every server alike. Then
+            # per request: the floor, in a psql whose backend has just run the previous
+            # statement of the case (a first query in a new backend pays its start-up; the
+            # very same statement would find its tile hot in the CPU caches, which no cold
+            # request does), and ours and tipg on the same tile or page, right after one
+            # another, the floor first on even requests and last on odd ones; so a burst of
+            # load from other work on the machine falls on the floor and the servers alike.
+            _psql_times(url, statements)
+            raw: list[float] = []
+            times: dict[str, list[float]] = {"ours": [], "tipg": []}
+            failed: dict[str, str] = {}
+            server: list[float] = []
+            db: list[float] = []
+            ratios: list[float] = []
+            for i, statement in enumerate(statements):
+                if i % 2 == 0:
+                    floor = _psql_times(url, [statements[i - 1], statement])[1]
+                for who in ("ours", "tipg"):
+                    if who in failed:
+                        continue
+                    got = timer.run(urls[who][i:i + 1], checks[name])
+                    if isinstance(got, str):
+                        failed[who] = got
+                        continue
+                    times[who] += got
+                    if who == "ours":
+                        server += timer.server
+                        db += timer.db
+                        mine = list(timer.server)
+                if i % 2 == 1:
+                    floor = _psql_times(url, [statements[i - 1], statement])[1]
+                raw.append(floor)
+                ratios += [t / floor for t in mine] if "ours" not in failed else []
+            row["raw SQL"] = _summary(raw)
+            for who in ("ours", "tipg"):
+                row[who] = failed.get(who) or _summary(times[who])
+            row["ours@server"] = _summary(server)
+            row["ours db"] = _summary(db)
+            row["paired server/raw"] = statistics.median(ratios) if ratios else None
+            # Stock pygeoapi last: a request it gave up on may keep the database busy for up
+            # to its 60 s statement timeout.
+            row["pygeoapi"] = _summary(timer.run(urls["pygeoapi"], checks[name]))
+            if row["pygeoapi"] == "timeout":  # stop what it left running in the database
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                                 "WHERE application_name = %s AND state = 'active'",
+                                 (STOCK_APP,))
             results[name] = row
             print(f"  measured {name}", file=sys.stderr, flush=True)
     _print(results)
@@ -403,10 +439,13 @@ def _print(results: dict[str, dict[str, object]]) -> None:
           " request's arrival to the response's start: routing, security middlewares, pool,"
           " query and response building; not uvicorn's HTTP parsing and socket writes.")
     print("  raw SQL: the exact statement our server sends (values inlined), in psql with the"
-          " same session settings, timed by \\timing at psql (one round trip, result reduced to"
-          " its length); each run after an untimed warm-up run of the same statement.")
+          " same session settings, timed by \\timing at psql (one round trip; the result sent by"
+          " COPY, tiles as binary bytes, to /dev/null), its backend warmed by the previous"
+          " statement of the case; paired with ours and tipg on the same request (before them"
+          " or after them, alternately).")
     print("  cold tiles: tiles no server has cached yet (a different tile per request, the same"
-          " tiles for every column); the database's own cache is warm for all, floor included.")
+          " tiles for every column); the database's own cache is warm for all, floor included"
+          " (one untimed pass of psql over the case first).")
     columns = ("ours", "ours@server", "tipg", "pygeoapi", "raw SQL")
     header = f"{'case':<22}" + "".join(f"{w:>20}" for w in columns)
     print(header + "   tipg/ours  stock/ours  ours/raw  server/raw")
@@ -420,6 +459,16 @@ def _print(results: dict[str, dict[str, object]]) -> None:
                      if isinstance(server, tuple) and isinstance(raw, tuple) else "      -")
         print(line + f"   {_ratio(row['tipg'], ours)}    {_ratio(row['pygeoapi'], ours)}   {own}"
               f"    {at_server}")
+    print()
+    print("Where our server time goes (median ms): 'db' holds a connection, runs the query and"
+          " reads its rows; the rest is routing, middlewares and building the response;"
+          " 'paired' is the median over requests of (our server time / the floor measured just"
+          " before it on the same statement).")
+    for name, row in results.items():
+        server, db, paired = row.get("ours@server"), row.get("ours db"), row.get("paired server/raw")
+        if isinstance(server, tuple) and isinstance(db, tuple):
+            print(f"  {name:<22} app {server[0]:8.2f}   db {db[0]:8.2f}   rest "
+                  f"{server[0] - db[0]:6.2f}   paired server/raw {paired:5.2f}x")
     print()
     print("Targets: tipg/ours >= 1.5, stock/ours >= 20 on every case; cold tiles ours/raw <= 1.3;"
           " warm tiles < 2 ms at the server (ours@server).")
