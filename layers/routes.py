@@ -141,15 +141,22 @@ async def items(request: Request) -> Response:
     except LayerError as error:
         return _error(error)
     started = time.perf_counter()
+    countable = _countable(runtime, query)
     async with runtime.read_connection() as conn:
         try:
+            if countable:  # the page and its count from one snapshot
+                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cur = await conn.execute(statement, values, prepare=True)
             rows = await cur.fetchall()
             more = len(rows) > query.limit
             rows = rows[: query.limit]
-            matched = await _number_matched(runtime, conn, query, len(rows), more)
+            matched = await _number_matched(runtime, conn, query, len(rows), more, countable)
+            if countable:
+                await conn.execute("COMMIT")
         except Exception:
             LOG.exception("items query failed for %s", c.id)
+            if countable:
+                await conn.rollback()
             return _error(LayerError())
     db_time = _timing(started)
     url = f"{runtime.base_url}/collections/{c.id}/items"
@@ -176,20 +183,25 @@ async def items(request: Request) -> Response:
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
+def _countable(runtime: OgcRuntime, query: FeatureQuery) -> bool:
+    """Whether numberMatched may be counted: the rows to examine are few, those a bbox
+    selects or a collection of at most `count_limit` rows."""
+    return query.bbox is not None or \
+        runtime.sizes.get(query.collection.id, runtime.count_limit + 1) <= runtime.count_limit
+
+
 async def _number_matched(runtime: OgcRuntime, conn: Any, query: FeatureQuery, returned: int,
-                          more: bool) -> int | None:
+                          more: bool, countable: bool) -> int | None:
     """numberMatched when it is exact and cheap, else None (OGC API Features makes it
     optional, but a number that is sent must be right).
 
-    The last page of an offset query tells it for free. Otherwise it is counted only when
-    the rows to examine are few: those a bbox selects, or a small collection; the count
-    gives up past `count_limit` examined rows (layers.sql.count_statement).
+    The last page of an offset query tells it for free. Otherwise it is counted when
+    `countable`, in the page's own snapshot; the count gives up past `count_limit` examined
+    rows (layers.sql.count_statement).
     """
     if not more and query.after is None and (returned or query.offset == 0):
         return query.offset + returned
-    c = query.collection
-    if query.bbox is None and runtime.sizes.get(c.id, runtime.count_limit + 1) > \
-            runtime.count_limit:
+    if not countable:
         return None
     statement, values = count_statement(query, runtime.count_limit)
     cur = await conn.execute(statement, values, prepare=True)
