@@ -14,8 +14,9 @@ CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time, never s
 by any server) and warm (the same tile again: ours answers from its cache, the peers compute
 it again). Like with like: every column reads the same items and tiles, with the database's
 cache warmed for all by one untimed psql pass over the case; each request is paired, the
-floor measured right before or after (alternately) ours and tipg on the same statement;
-"ours@server" is the whole application's time (portal.timing), not only the route's. The
+floor measured right before or after (alternately) ours and tipg on the same statement, in
+a psql whose backend ran the previous statement of the case and then idled 10 ms, as a
+pooled server connection idles between requests; "ours@server" is the whole application's time (portal.timing), not only the route's. The
 printed legend says all of this next to the figures.
 
 The database is not modified except that, if missing, the objects of migration 0006 (public
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import re
 import socket
 import statistics
@@ -143,8 +145,9 @@ def _psql_times(url: str, statements: list[str]) -> list[float]:
     megabytes of text or hex, and the transfer is counted, as it is for every server."""
     tile_wrap = "COPY ({}) TO STDOUT WITH (FORMAT binary)"
     items_wrap = "COPY (SELECT f FROM ({}) s(k, f)) TO STDOUT"
-    wrapped = [(tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
-               for s in (x.rstrip(";") for x in statements)]
+    wrapped = [s if s == IDLE else
+               (tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
+               for s in (x if x == IDLE else x.rstrip(";") for x in statements)]
     script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
               + "\n".join(w + ";" for w in wrapped))
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
@@ -154,6 +157,19 @@ def _psql_times(url: str, statements: list[str]) -> list[float]:
     times = [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
     assert len(times) == len(statements), out[-2000:]
     return times
+
+
+# Between warming psql's backend and the timed statement, the backend idles as a server's
+# pooled connection does between requests (others' work then runs on the cores).
+IDLE = "SELECT pg_sleep(0.01)"
+
+
+def _client_time(conn: psycopg.Connection, statement: str) -> float:
+    """The statement from a long-lived psycopg connection (as our server's pool has), result
+    read in binary: what any Python client pays for it, without HTTP or asyncio."""
+    started = time.perf_counter()
+    conn.cursor(binary=True).execute(statement).fetchall()  # type: ignore[arg-type]
+    return (time.perf_counter() - started) * 1000
 
 
 def _summary(times: list[float] | str) -> tuple[float, float] | str:
@@ -319,6 +335,10 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
     for z in (12, 14, 16):
         count = 6 if z == 12 else n
         warm, *tiles = _tiles_near(lon, lat, z, count + 1)  # cold tiles are never warmed
+        # In a fixed shuffled order, so that a request's tile is rarely next to the one
+        # before it: the floor's backend runs the previous tile just before (see _measure),
+        # and a neighbour's pages still hot in the CPU caches would flatter whoever has it.
+        random.Random(z).shuffle(tiles)
         stock_tiles = tiles[: (1 if z <= 14 else args.stock_repeat)]
         sql_tiles = [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec))
                      for tz, tx, ty in tiles]
@@ -345,7 +365,8 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
         cases = [c for c in cases if any(c[0].startswith(p) for p in prefixes)]
     checks = {name: (full_page if name.startswith("bbox") else ok) for name, _, _ in cases}
     results: dict[str, dict[str, object]] = {}
-    with httpx.Client() as client:
+    with httpx.Client() as client, psycopg.connect(url, autocommit=True) as direct:
+        direct.execute(SESSION_SETTINGS)
         timer = Timer(client, 60.0)
         for name, urls, _ in cases:  # one request each first: connections, plans, the OS cache
             for who in ("ours", "tipg"):
@@ -355,10 +376,12 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             row: dict[str, object] = {}
             # Paired. First one untimed pass of psql over all the statements, so the
             # database's cache holds their pages for the floor and every server alike. Then
-            # per request: the floor, in a psql whose backend has just run the previous
-            # statement of the case (a first query in a new backend pays its start-up; the
-            # very same statement would find its tile hot in the CPU caches, which no cold
-            # request does), and ours and tipg on the same tile or page, right after one
+            # per request: the floor, in a psql whose backend has run the previous statement
+            # of the case (a first query in a new backend pays its start-up; the very same
+            # statement would find its tile hot in the CPU caches, which no cold request
+            # does) and then idled 10 ms (a server's pooled connection idles between
+            # requests; run back to back, the floor would also keep the CPU caches hot), and
+            # ours and tipg on the same tile or page, right after one
             # another, the floor first on even requests and last on odd ones; so a burst of
             # load from other work on the machine falls on the floor and the servers alike.
             _psql_times(url, statements)
@@ -368,9 +391,11 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             server: list[float] = []
             db: list[float] = []
             ratios: list[float] = []
+            clients: list[float] = []
             for i, statement in enumerate(statements):
                 if i % 2 == 0:
-                    floor = _psql_times(url, [statements[i - 1], statement])[1]
+                    floor = _psql_times(url, [statements[i - 1], IDLE, statement])[2]
+                    clients.append(_client_time(direct, statement))
                 for who in ("ours", "tipg"):
                     if who in failed:
                         continue
@@ -384,7 +409,8 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
                         db += timer.db
                         mine = list(timer.server)
                 if i % 2 == 1:
-                    floor = _psql_times(url, [statements[i - 1], statement])[1]
+                    clients.append(_client_time(direct, statement))
+                    floor = _psql_times(url, [statements[i - 1], IDLE, statement])[2]
                 raw.append(floor)
                 ratios += [t / floor for t in mine] if "ours" not in failed else []
             row["raw SQL"] = _summary(raw)
@@ -393,6 +419,7 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             row["ours@server"] = _summary(server)
             row["ours db"] = _summary(db)
             row["paired server/raw"] = statistics.median(ratios) if ratios else None
+            row["psycopg client"] = statistics.median(clients)
             # Stock pygeoapi last: a request it gave up on may keep the database busy for up
             # to its 60 s statement timeout.
             row["pygeoapi"] = _summary(timer.run(urls["pygeoapi"], checks[name]))
@@ -441,8 +468,9 @@ def _print(results: dict[str, dict[str, object]]) -> None:
     print("  raw SQL: the exact statement our server sends (values inlined), in psql with the"
           " same session settings, timed by \\timing at psql (one round trip; the result sent by"
           " COPY, tiles as binary bytes, to /dev/null), its backend warmed by the previous"
-          " statement of the case; paired with ours and tipg on the same request (before them"
-          " or after them, alternately).")
+          " statement of the case and then idle for 10 ms, as a pooled connection is between"
+          " requests (back to back, with the CPU caches still hot, z16 tiles ran ~1.3x faster);"
+          " paired with ours and tipg on the same request (before or after them, alternately).")
     print("  cold tiles: tiles no server has cached yet (a different tile per request, the same"
           " tiles for every column); the database's own cache is warm for all, floor included"
           " (one untimed pass of psql over the case first).")
@@ -463,12 +491,14 @@ def _print(results: dict[str, dict[str, object]]) -> None:
     print("Where our server time goes (median ms): 'db' holds a connection, runs the query and"
           " reads its rows; the rest is routing, middlewares and building the response;"
           " 'paired' is the median over requests of (our server time / the floor measured just"
-          " before it on the same statement).")
+          " before or after it on the same statement); 'psycopg' is the same statement from a"
+          " long-lived psycopg connection in the benchmark process, paired like the floor.")
     for name, row in results.items():
         server, db, paired = row.get("ours@server"), row.get("ours db"), row.get("paired server/raw")
         if isinstance(server, tuple) and isinstance(db, tuple):
             print(f"  {name:<22} app {server[0]:8.2f}   db {db[0]:8.2f}   rest "
-                  f"{server[0] - db[0]:6.2f}   paired server/raw {paired:5.2f}x")
+                  f"{server[0] - db[0]:6.2f}   paired server/raw {paired:5.2f}x   psycopg "
+                  f"{row['psycopg client']:8.2f}")
     print()
     print("Targets: tipg/ours >= 1.5, stock/ours >= 20 on every case; cold tiles ours/raw <= 1.3;"
           " warm tiles < 2 ms at the server (ours@server).")
