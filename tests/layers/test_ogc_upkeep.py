@@ -55,6 +55,13 @@ def test_number_matched_is_exact_on_a_small_collection(ogc_server: Server) -> No
     boxed = _get(ogc_server, ITEMS, limit=2, bbox=",".join(map(str, box))).json()
     assert boxed["numberMatched"] == _count(
         ogc_server, "ST_Intersects(p.geom, ST_MakeEnvelope(%s, %s, %s, %s, 4490))", *box) > 2
+    # A condition on a joined name (the count then needs the joins) inside the same bbox.
+    name = page["features"][0]["properties"]["land_use_name"]
+    named = _get(ogc_server, ITEMS, limit=1, bbox=",".join(map(str, box)),
+                 filter=f"land_use_name = '{name}'").json()
+    assert named["numberMatched"] == _count(
+        ogc_server, "ST_Intersects(p.geom, ST_MakeEnvelope(%s, %s, %s, %s, 4490)) AND "
+        "p.land_use_code IN (SELECT code FROM land_uses WHERE name_zh = %s)", *box, name)
     # A page after a keyset cursor still counts the whole selection, not what is left.
     nxt = [link["href"] for link in page["links"] if link["rel"] == "next"][0]
     assert "after=" in nxt
