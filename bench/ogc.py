@@ -1,16 +1,25 @@
 """OGC API speed on the 1,000,000-parcel district: ours against tipg, stock pygeoapi and raw SQL.
 
     CADASTRE_STATE_DIR=/work/main/.cadastre .venv/bin/python bench/ogc.py [--database bench_1000000]
+        [--repeat 20] [--stock-repeat 3] [--cases 'tile z16 cold,bbox']
+
+`--cases` keeps only the cases whose names start with one of the given prefixes.
 
 One run, one database. Each server runs in its own uvicorn process (one worker) started here
 on a free port; requests are sequential over a kept-alive connection, so the figures are
 latencies, not throughput. "raw SQL" is our own statement run in psql (`\\timing`, output
 discarded): the floor for any server. Cases: one item by id, a 1,000-feature bbox page, a
 deep page (ours follows its keyset cursor; the peers, which have no cursor, use offset), a
-CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time) and warm (the same
-tile again: ours answers from its cache, the peers compute it again).
+CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time, never served before
+by any server) and warm (the same tile again: ours answers from its cache, the peers compute
+it again). Like with like: every column reads the same items and tiles, with the database's
+cache warmed for all by one untimed psql pass over the case; each request is paired, the
+floor measured right before or after (alternately) ours and tipg on the same statement, in
+a psql whose backend ran the previous statement of the case and then idled 10 ms, as a
+pooled server connection idles between requests; "ours@server" is the whole application's time (portal.timing), not only the route's. The
+printed legend says all of this next to the figures.
 
-The database is not modified except that, if missing, the objects of migration 0004 (public
+The database is not modified except that, if missing, the objects of migration 0006 (public
 views, tile_invalidations table, its function and triggers) are created, as the migration
 would. Stock pygeoapi is slow, so it gets fewer repetitions and a 60 s timeout per request.
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import re
 import socket
 import statistics
@@ -79,12 +89,12 @@ def _start(name: str, args: list[str], env: dict[str, str], port: int, probe: st
 def _ensure_layers_objects(url: str) -> None:
     from importlib import import_module
 
-    migration = import_module("migrations.versions.0004_layers")
+    migration = import_module("migrations.versions.0006_layers")
     with psycopg.connect(url, autocommit=True) as conn:
         present = conn.execute("SELECT to_regclass('tile_invalidations') IS NOT NULL").fetchone()
         if present and present[0]:
             return
-        print("creating migration 0004's views, table and triggers in the bench database")
+        print("creating migration 0006's views, table and triggers in the bench database")
         conn.execute(migration.UPGRADE)
         conn.execute("ANALYZE tile_invalidations")
 
@@ -102,11 +112,13 @@ class Timer:
     def __init__(self, client: httpx.Client, timeout: float) -> None:
         self.client = client
         self.timeout = timeout
-        self.server: list[float] = []  # Server-Timing of the last run (ours only)
+        self.server: list[float] = []  # Server-Timing 'app' of the last run (ours only)
+        self.db: list[float] = []  # and its 'db' part (connection, query, rows)
 
     def run(self, urls: list[str], check: Callable[[httpx.Response], bool]) -> list[float] | str:
         times = []
         self.server = []
+        self.db = []
         for url in urls:
             started = time.perf_counter()
             try:
@@ -117,26 +129,47 @@ class Timer:
             if not check(response):
                 return f"HTTP {response.status_code}"
             times.append(elapsed)
-            timing = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
+            timing = re.search(r"app;dur=([0-9.]+)", response.headers.get("server-timing", ""))
             if timing:
                 self.server.append(float(timing.group(1)))
+            db = re.search(r"db;dur=([0-9.]+)", response.headers.get("server-timing", ""))
+            if db:
+                self.db.append(float(db.group(1)))
         return times
 
 
 def _psql_times(url: str, statements: list[str]) -> list[float]:
-    """Each statement's time in psql, computed in full but returned as one number (so psql's
-    formatting of megabytes of text or hex is not counted), with our pool's session settings."""
-    tile_wrap = "SELECT length(t) FROM ({}) s(t)"
-    items_wrap = "SELECT sum(length(f)) FROM ({}) s(k, f)"
-    wrapped = [(tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
-               for s in (x.rstrip(";") for x in statements)]
+    """Each statement's time in psql, with our pool's session settings, its result sent to
+    psql as a server sends it to its clients: tiles as raw bytes (COPY ... binary, as our
+    server reads them), features as text (COPY), written to /dev/null; psql does not format
+    megabytes of text or hex, and the transfer is counted, as it is for every server."""
+    tile_wrap = "COPY ({}) TO STDOUT WITH (FORMAT binary)"
+    items_wrap = "COPY (SELECT f FROM ({}) s(k, f)) TO STDOUT"
+    wrapped = [s if s == IDLE else
+               (tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
+               for s in (x if x == IDLE else x.rstrip(";") for x in statements)]
     script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
               + "\n".join(w + ";" for w in wrapped))
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     out = subprocess.run(["psql", "-X", "-q", "-f", f.name, url], capture_output=True, text=True,
                          check=True).stdout
-    return [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
+    times = [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
+    assert len(times) == len(statements), out[-2000:]
+    return times
+
+
+# Between warming psql's backend and the timed statement, the backend idles as a server's
+# pooled connection does between requests (others' work then runs on the cores).
+IDLE = "SELECT pg_sleep(0.01)"
+
+
+def _client_time(conn: psycopg.Connection, statement: str) -> float:
+    """The statement from a long-lived psycopg connection (as our server's pool has), result
+    read in binary: what any Python client pays for it, without HTTP or asyncio."""
+    started = time.perf_counter()
+    conn.cursor(binary=True).execute(statement).fetchall()  # type: ignore[arg-type]
+    return (time.perf_counter() - started) * 1000
 
 
 def _summary(times: list[float] | str) -> tuple[float, float] | str:
@@ -154,6 +187,9 @@ def main() -> None:
     parser.add_argument("--database", default="bench_1000000")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--stock-repeat", type=int, default=3)
+    parser.add_argument("--cases", default="",
+                        help="only the cases whose name starts with one of these "
+                             "comma-separated prefixes, e.g. 'tile z16,bbox'")
     args = parser.parse_args()
 
     url = Cluster(DatabaseSettings().state_dir).url(args.database)
@@ -299,6 +335,10 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
     for z in (12, 14, 16):
         count = 6 if z == 12 else n
         warm, *tiles = _tiles_near(lon, lat, z, count + 1)  # cold tiles are never warmed
+        # In a fixed shuffled order, so that a request's tile is rarely next to the one
+        # before it: the floor's backend runs the previous tile just before (see _measure),
+        # and a neighbour's pages still hot in the CPU caches would flatter whoever has it.
+        random.Random(z).shuffle(tiles)
         stock_tiles = tiles[: (1 if z <= 14 else args.stock_repeat)]
         sql_tiles = [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec))
                      for tz, tx, ty in tiles]
@@ -320,9 +360,13 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
     def full_page(response: httpx.Response) -> bool:
         return response.status_code == 200 and len(response.json()["features"]) == BBOX_PAGE
 
+    if args.cases:
+        prefixes = [p.strip() for p in args.cases.split(",") if p.strip()]
+        cases = [c for c in cases if any(c[0].startswith(p) for p in prefixes)]
     checks = {name: (full_page if name.startswith("bbox") else ok) for name, _, _ in cases}
     results: dict[str, dict[str, object]] = {}
-    with httpx.Client() as client:
+    with httpx.Client() as client, psycopg.connect(url, autocommit=True) as direct:
+        direct.execute(SESSION_SETTINGS)
         timer = Timer(client, 60.0)
         for name, urls, _ in cases:  # one request each first: connections, plans, the OS cache
             for who in ("ours", "tipg"):
@@ -330,18 +374,60 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
                     timer.run(urls[who][:1], ok)
         for name, urls, statements in cases:
             row: dict[str, object] = {}
-            # raw SQL first, stock pygeoapi last: a request it gave up on may keep the
-            # database busy for up to its 60 s statement timeout.
-            row["raw SQL"] = _summary(_psql_times(url, statements))
-            for who in ("ours", "tipg", "pygeoapi"):
-                row[who] = _summary(timer.run(urls[who], checks[name]))
-                if row[who] == "timeout":  # stop what it left running in the database
-                    with psycopg.connect(url, autocommit=True) as conn:
-                        conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-                                     "WHERE application_name = %s AND state = 'active'",
-                                     (STOCK_APP,))
-                if who == "ours":
-                    row["ours@server"] = _summary(timer.server)
+            # Paired. First one untimed pass of psql over all the statements, so the
+            # database's cache holds their pages for the floor and every server alike. Then
+            # per request: the floor, in a psql whose backend has run the previous statement
+            # of the case (a first query in a new backend pays its start-up; the very same
+            # statement would find its tile hot in the CPU caches, which no cold request
+            # does) and then idled 10 ms (a server's pooled connection idles between
+            # requests; run back to back, the floor would also keep the CPU caches hot), and
+            # ours and tipg on the same tile or page, right after one
+            # another, the floor first on even requests and last on odd ones; so a burst of
+            # load from other work on the machine falls on the floor and the servers alike.
+            _psql_times(url, statements)
+            raw: list[float] = []
+            times: dict[str, list[float]] = {"ours": [], "tipg": []}
+            failed: dict[str, str] = {}
+            server: list[float] = []
+            db: list[float] = []
+            ratios: list[float] = []
+            clients: list[float] = []
+            for i, statement in enumerate(statements):
+                if i % 2 == 0:
+                    floor = _psql_times(url, [statements[i - 1], IDLE, statement])[2]
+                    clients.append(_client_time(direct, statement))
+                for who in ("ours", "tipg"):
+                    if who in failed:
+                        continue
+                    got = timer.run(urls[who][i:i + 1], checks[name])
+                    if isinstance(got, str):
+                        failed[who] = got
+                        continue
+                    times[who] += got
+                    if who == "ours":
+                        server += timer.server
+                        db += timer.db
+                        mine = list(timer.server)
+                if i % 2 == 1:
+                    clients.append(_client_time(direct, statement))
+                    floor = _psql_times(url, [statements[i - 1], IDLE, statement])[2]
+                raw.append(floor)
+                ratios += [t / floor for t in mine] if "ours" not in failed else []
+            row["raw SQL"] = _summary(raw)
+            for who in ("ours", "tipg"):
+                row[who] = failed.get(who) or _summary(times[who])
+            row["ours@server"] = _summary(server)
+            row["ours db"] = _summary(db)
+            row["paired server/raw"] = statistics.median(ratios) if ratios else None
+            row["psycopg client"] = statistics.median(clients)
+            # Stock pygeoapi last: a request it gave up on may keep the database busy for up
+            # to its 60 s statement timeout.
+            row["pygeoapi"] = _summary(timer.run(urls["pygeoapi"], checks[name]))
+            if row["pygeoapi"] == "timeout":  # stop what it left running in the database
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                                 "WHERE application_name = %s AND state = 'active'",
+                                 (STOCK_APP,))
             results[name] = row
             print(f"  measured {name}", file=sys.stderr, flush=True)
     _print(results)
@@ -374,8 +460,20 @@ def _ratio(peer: object, ours: object) -> str:
 
 def _print(results: dict[str, dict[str, object]]) -> None:
     print()
-    print("OGC API on bench_1000000, milliseconds (median p95) at the client; ours@server is our"
-          " Server-Timing header; raw SQL is psql's \\timing; sequential requests")
+    print("OGC API on bench_1000000, milliseconds (median p95), sequential requests.")
+    print("  ours, tipg, pygeoapi: at the client (httpx), HTTP over loopback included.")
+    print("  ours@server: our Server-Timing 'app', taken by the outermost middleware from the"
+          " request's arrival to the response's start: routing, security middlewares, pool,"
+          " query and response building; not uvicorn's HTTP parsing and socket writes.")
+    print("  raw SQL: the exact statement our server sends (values inlined), in psql with the"
+          " same session settings, timed by \\timing at psql (one round trip; the result sent by"
+          " COPY, tiles as binary bytes, to /dev/null), its backend warmed by the previous"
+          " statement of the case and then idle for 10 ms, as a pooled connection is between"
+          " requests (back to back, with the CPU caches still hot, z16 tiles ran ~1.3x faster);"
+          " paired with ours and tipg on the same request (before or after them, alternately).")
+    print("  cold tiles: tiles no server has cached yet (a different tile per request, the same"
+          " tiles for every column); the database's own cache is warm for all, floor included"
+          " (one untimed pass of psql over the case first).")
     columns = ("ours", "ours@server", "tipg", "pygeoapi", "raw SQL")
     header = f"{'case':<22}" + "".join(f"{w:>20}" for w in columns)
     print(header + "   tipg/ours  stock/ours  ours/raw  server/raw")
@@ -389,6 +487,18 @@ def _print(results: dict[str, dict[str, object]]) -> None:
                      if isinstance(server, tuple) and isinstance(raw, tuple) else "      -")
         print(line + f"   {_ratio(row['tipg'], ours)}    {_ratio(row['pygeoapi'], ours)}   {own}"
               f"    {at_server}")
+    print()
+    print("Where our server time goes (median ms): 'db' holds a connection, runs the query and"
+          " reads its rows; the rest is routing, middlewares and building the response;"
+          " 'paired' is the median over requests of (our server time / the floor measured just"
+          " before or after it on the same statement); 'psycopg' is the same statement from a"
+          " long-lived psycopg connection in the benchmark process, paired like the floor.")
+    for name, row in results.items():
+        server, db, paired = row.get("ours@server"), row.get("ours db"), row.get("paired server/raw")
+        if isinstance(server, tuple) and isinstance(db, tuple):
+            print(f"  {name:<22} app {server[0]:8.2f}   db {db[0]:8.2f}   rest "
+                  f"{server[0] - db[0]:6.2f}   paired server/raw {paired:5.2f}x   psycopg "
+                  f"{row['psycopg client']:8.2f}")
     print()
     print("Targets: tipg/ours >= 1.5, stock/ours >= 20 on every case; cold tiles ours/raw <= 1.3;"
           " warm tiles < 2 ms at the server (ours@server).")

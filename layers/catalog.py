@@ -16,12 +16,13 @@ import pyproj
 from layers.errors import UnsupportedCrs
 
 __all__ = [
-    "CRS84", "Crs", "Collection", "Property", "COLLECTIONS", "STORAGE_SRID",
+    "CRS84", "Crs", "Collection", "Property", "COLLECTIONS", "STORAGE_SRID", "STORAGE_CRS",
     "SUPPORTED_SRIDS", "crs_uri", "parse_crs", "collection",
 ]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 STORAGE_SRID = 4490  # stored with x = longitude, y = latitude (PostGIS order)
+STORAGE_CRS = f"http://www.opengis.net/def/crs/EPSG/0/{STORAGE_SRID}"
 # CGCS2000 geographic, Web Mercator, and every CGCS2000 Gauss-Krüger zone (EPSG:4491-4554).
 SUPPORTED_SRIDS = (4490, 3857, *range(4491, 4555))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pygeoapi.openapi import get_oas
 
-from layers.catalog import COLLECTIONS, CRS84
+from layers.catalog import COLLECTIONS, CRS84, STORAGE_CRS
 from layers.query import describe_crs
 from layers.templates import local_templates
 from portal.settings import Settings
@@ -56,9 +56,12 @@ def build_config(settings: Settings, database_url: str,
                     "id_field": collection.id_property,
                     "geom_field": "geometry",
                     "crs": describe_crs(),
-                    # Stored as x = longitude, y = latitude: CRS84's axis order (see module doc
-                    # of layers.providers.features).
-                    "storage_crs": CRS84,
+                    # The true storage CRS (OGC API Features Part 2 `storageCrs`). pygeoapi then
+                    # hands bbox and filter geometries to the provider in EPSG:4490's own axis
+                    # order (latitude first), which the provider says (layers.providers).
+                    # CGCS2000 is a static reference frame (not dynamic), so there is no
+                    # storageCrsCoordinateEpoch to give.
+                    "storage_crs": STORAGE_CRS,
                     "title_field": collection.id_property,
                 },
                 {
@@ -110,7 +113,25 @@ def build_config(settings: Settings, database_url: str,
     }
 
 
+AFTER_PARAMETER: dict[str, Any] = {
+    "name": "after",
+    "in": "query",
+    "required": False,
+    "description": "Keyset paging: only the features whose id comes after this one, in id "
+                   "order. Follow the `next` link of a page, which carries it; unlike "
+                   "`offset` it costs the same on every page, however deep.",
+    "schema": {"type": "string"},
+    "style": "form",
+    "explode": False,
+}
+
+
 def build_openapi(config: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document pygeoapi derives from the configuration."""
+    """The OpenAPI document pygeoapi derives from the configuration, plus what our own items
+    route adds to it: the `after` keyset parameter."""
     document: dict[str, Any] = get_oas(config)
+    for collection in COLLECTIONS.values():
+        items = document["paths"].get(f"/collections/{collection.id}/items", {}).get("get")
+        if items is not None:
+            items.setdefault("parameters", []).append(dict(AFTER_PARAMETER))
     return document

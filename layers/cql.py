@@ -19,7 +19,7 @@ from psycopg import sql
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
-from layers.catalog import STORAGE_SRID, Collection, Crs
+from layers.catalog import STORAGE_SRID, Collection, Crs, parse_crs
 from layers.errors import BadFilter
 
 __all__ = ["Params", "parse_filter", "filter_sql"]
@@ -133,9 +133,10 @@ class _Translator:
                 raise BadFilter(f"spatial predicates apply to 'geometry', not {node.name!r}")
             return sql.SQL(self.collection.geometry_sql)
         if isinstance(node, values.Geometry):
-            geometry = _axis_order(node.geometry, self.crs)
+            crs = self._crs_of(node.geometry)
+            geometry = _axis_order(node.geometry, crs)
             text = self.params.add(json.dumps(geometry))
-            return self._to_storage(sql.SQL("ST_GeomFromGeoJSON({})").format(text))
+            return self._to_storage(sql.SQL("ST_GeomFromGeoJSON({})").format(text), crs)
         if isinstance(node, values.Envelope):
             return self._envelope([node.x1, node.y1, node.x2, node.y2])
         if isinstance(node, ast.Function) and node.name.lower() == "bbox":
@@ -150,10 +151,16 @@ class _Translator:
             x1, y1, x2, y2 = y1, x1, y2, x2
         envelope = sql.SQL("ST_MakeEnvelope({}, {}, {}, {})").format(
             *(self.params.add(v) for v in (x1, y1, x2, y2)))
-        return self._to_storage(envelope)
+        return self._to_storage(envelope, self.crs)
 
-    def _to_storage(self, geometry: sql.Composable) -> sql.Composable:
-        srid = self.crs.srid
+    def _crs_of(self, geometry: dict[str, Any]) -> Crs:
+        """A geometry's own CRS (EWKT `SRID=n;`, or the one pygeoapi marks after transforming
+        it into the storage CRS), else `filter-crs`."""
+        name = geometry.get("crs", {}).get("properties", {}).get("name")
+        return self.crs if not name else parse_crs(name, "filter geometry CRS")
+
+    def _to_storage(self, geometry: sql.Composable, crs: Crs) -> sql.Composable:
+        srid = crs.srid
         with_srid = sql.SQL("ST_SetSRID({}, {})").format(geometry, sql.Literal(srid))
         if srid == STORAGE_SRID:
             return with_srid

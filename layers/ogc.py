@@ -35,7 +35,8 @@ from layers.config import OGC_PREFIX, build_config, build_openapi
 from portal.replicas import ReadRouter
 from layers.pool import close_pools
 from layers.routes import OgcRuntime, fast_routes
-from layers.sql import TileSpec, extent_statement
+from layers.extents import Extents
+from layers.sql import TileSpec, size_statement
 from layers.tiles import InvalidationListener, TileCache
 from portal.settings import Settings
 
@@ -108,16 +109,15 @@ def _pygeoapi_routes() -> list[Any]:
     ]
 
 
-async def _extents(app: FastAPI) -> dict[str, Any]:
-    extents: dict[str, Any] = {}
-    async with app.state.pool.connection() as conn:
+async def _sizes(pool: Any, examine: int) -> dict[str, int]:
+    """Current rows per collection, counted up to `examine` + 1 (for numberMatched)."""
+    sizes: dict[str, int] = {}
+    async with pool.connection() as conn:
         for c in COLLECTIONS.values():
-            cur = await conn.execute(extent_statement(c))
+            cur = await conn.execute(size_statement(c, examine))
             row = await cur.fetchone()
-            box = tuple(row[:4]) if row and row[0] is not None else None
-            begin = row[4].isoformat() if row and row[4] is not None else None
-            extents[c.id] = (box, begin)
-    return extents
+            sizes[c.id] = int(row[0]) if row else examine + 1
+    return sizes
 
 
 def mount_ogc(app: FastAPI, settings: Settings) -> None:
@@ -127,10 +127,13 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
     tiles = settings.tiles
     runtime = OgcRuntime(base, settings.ogc.default_limit, settings.ogc.max_limit,
                          TileSpec(tiles.extent, tiles.buffer, tiles.max_features),
-                         TileCache(tiles.cache_size, tiles.buffer / tiles.extent))
+                         TileCache(tiles.cache_size, tiles.buffer / tiles.extent),
+                         settings.ogc.count_limit)
     runtime.html = _items_html
     app.state.ogc = runtime
-    app.router.routes.extend(fast_routes(OGC_PREFIX))
+    # First in the list: the router tries its routes in order, and the portal's routers before
+    # these would otherwise cost every tile request a few hundred microseconds of matching.
+    app.router.routes[0:0] = fast_routes(OGC_PREFIX)
     app.router.routes.append(Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())))
 
     original = app.router.lifespan_context
@@ -144,10 +147,16 @@ def mount_ogc(app: FastAPI, settings: Settings) -> None:
             # Public reads may come from streaming replicas (DATABASE_REPLICA_URLS).
             runtime.reads = ReadRouter(pool, settings.database, configure=runtime.configure)
             await runtime.reads.open()
-            config = build_config(settings, url, await _extents(application))
+            runtime.sizes = await _sizes(pool, runtime.count_limit)
+            extents = Extents(pool)
+            config = build_config(settings, url, await extents.load())
             openapi = await asyncio.to_thread(build_openapi, config)
             application.state.pygeoapi = API(config, openapi)
-            runtime.listener = InvalidationListener(url, runtime.cache)
+            extents.attach(config["resources"])
+            runtime.listener = InvalidationListener(
+                url, runtime.cache, keep_seconds=tiles.invalidation_keep_seconds,
+                prune_seconds=tiles.invalidation_prune_seconds)
+            runtime.listener.observers.append(extents.changed)
             await runtime.listener.start()
             try:
                 yield state

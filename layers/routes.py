@@ -14,17 +14,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
-from layers.query import from_params, parse_datetime
-from layers.sql import TileSpec, item_statement, items_statement, tile_statement
+from layers.query import FeatureQuery, from_params, parse_datetime
+from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
 
 __all__ = ["fast_routes", "OgcRuntime", "GEOJSON", "MVT", "SESSION_SETTINGS"]
@@ -44,10 +45,13 @@ class OgcRuntime:
     """What the OGC routes share in one process: settings, tile spec, cache and listener."""
 
     def __init__(self, base_url: str, default_limit: int, max_limit: int, spec: TileSpec,
-                 cache: TileCache) -> None:
+                 cache: TileCache, count_limit: int = 10_000) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_limit = default_limit
         self.max_limit = max_limit
+        self.count_limit = count_limit
+        # Current rows per collection, counted up to count_limit + 1 at start-up.
+        self.sizes: dict[str, int] = {}
         self.spec = spec
         self.cache = cache
         self.listener: InvalidationListener | None = None
@@ -69,8 +73,9 @@ class OgcRuntime:
 
     def read_connection(self, *, fresh: bool = False):  # type: ignore[no-untyped-def]
         """A connection for a public read: a replica when one is healthy, the primary when
-        `fresh` data is needed or there is none."""
-        if self.reads is None:
+        `fresh` data is needed or there is none (then straight from the pool, without the
+        router's extra context manager on every request)."""
+        if self.reads is None or fresh or not self.reads.replicas:
             return self.pool.connection()  # type: ignore[union-attr]
         return self.reads.connection(primary=fresh)
 
@@ -79,7 +84,9 @@ REPLICA_GRACE_SECONDS = 10.0
 
 
 def _timing(started: float) -> str:
-    return f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
+    """The time spent in the database (connection, query, rows); the whole request's time
+    is added as `app` by portal.timing."""
+    return f"db;dur={(time.perf_counter() - started) * 1000:.3f}"
 
 
 def _runtime(request: Request) -> OgcRuntime:
@@ -121,7 +128,6 @@ async def _html(request: Request) -> Response:
 
 async def items(request: Request) -> Response:
     """GET /collections/{id}/items: one keyset page of GeoJSON features."""
-    started = time.perf_counter()
     collection_id = request.path_params["collection_id"]
     try:
         c = collection(collection_id)
@@ -134,15 +140,25 @@ async def items(request: Request) -> Response:
         statement, values = items_statement(query)
     except LayerError as error:
         return _error(error)
+    started = time.perf_counter()
+    countable = _countable(runtime, query)
     async with runtime.read_connection() as conn:
         try:
+            if countable:  # the page and its count from one snapshot
+                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cur = await conn.execute(statement, values, prepare=True)
             rows = await cur.fetchall()
+            more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            matched = await _number_matched(runtime, conn, query, len(rows), more, countable)
+            if countable:
+                await conn.execute("COMMIT")
         except Exception:
             LOG.exception("items query failed for %s", c.id)
+            if countable:
+                await conn.rollback()
             return _error(LayerError())
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
+    db_time = _timing(started)
     url = f"{runtime.base_url}/collections/{c.id}/items"
     keep = {k: v for k, v in params.items() if k not in ("f", "offset", "after")}
     self_query = urlencode({**{k: v for k, v in params.items() if k != "f"}, "f": "json"})
@@ -159,16 +175,44 @@ async def items(request: Request) -> Response:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = (
         '{"type":"FeatureCollection","features":[' + ",".join(r[1] for r in rows)
-        + f'],"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
+        + "]" + ("" if matched is None else f',"numberMatched":{matched}')
+        + f',"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
         + ",".join(links) + "]}"
     )
-    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": _timing(started)}
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time}
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+def _countable(runtime: OgcRuntime, query: FeatureQuery) -> bool:
+    """Whether numberMatched may be counted: the rows to examine are few, those a bbox
+    selects or a collection of at most `count_limit` rows."""
+    return query.bbox is not None or \
+        runtime.sizes.get(query.collection.id, runtime.count_limit + 1) <= runtime.count_limit
+
+
+async def _number_matched(runtime: OgcRuntime, conn: Any, query: FeatureQuery, returned: int,
+                          more: bool, countable: bool) -> int | None:
+    """numberMatched when it is exact and cheap, else None (OGC API Features makes it
+    optional, but a number that is sent must be right).
+
+    The last page of an offset query tells it for free. Otherwise it is counted when
+    `countable`, in the page's own snapshot; the count gives up past `count_limit` examined
+    rows (layers.sql.count_statement).
+    """
+    if not more and query.after is None and (returned or query.offset == 0):
+        return query.offset + returned
+    if not countable:
+        return None
+    statement, values = count_statement(query, runtime.count_limit)
+    cur = await conn.execute(statement, values, prepare=True)
+    row = await cur.fetchone()
+    if row is None or row[1] > runtime.count_limit:
+        return None
+    return int(row[0])
 
 
 async def item(request: Request) -> Response:
     """GET /collections/{id}/items/{featureId}: one feature (current, or as of `datetime`)."""
-    started = time.perf_counter()
     collection_id = request.path_params["collection_id"]
     item_id = request.path_params["item_id"]
     try:
@@ -183,9 +227,11 @@ async def item(request: Request) -> Response:
     except LayerError as error:
         return _error(error)
     runtime = _runtime(request)
+    started = time.perf_counter()
     async with runtime.read_connection() as conn:
         cur = await conn.execute(statement, values, prepare=True)
         row = await cur.fetchone()
+    db_time = _timing(started)
     if row is None:
         return _error(NotFound(f"no feature {item_id!r} in {c.id}"))
     url = f"{runtime.base_url}/collections/{c.id}/items/{item_id}"
@@ -197,33 +243,43 @@ async def item(request: Request) -> Response:
     ])
     body = row[1][:-1] + ',"links":[' + links + "]}"
     return Response(body, media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": _timing(started)})
+                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time})
 
 
-async def tile(request: Request) -> Response:
-    """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile."""
-    started = time.perf_counter()
-    collection_id = request.path_params["collection_id"]
-    z, y, x = (request.path_params[k] for k in ("z", "y", "x"))
-    try:
-        c: Collection = collection(collection_id)
-        f = request.query_params.get("f", "mvt")
-        if f not in ("mvt", "pbf", MVT):
-            raise InvalidParameter(f"f={f!r}: tiles are offered as mvt only")
-        if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
-            raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
-    except LayerError as error:
-        return _error(error)
-    runtime = _runtime(request)
-    key = (c.tile_layer, z, x, y)
-    data = runtime.cache.get(key)
-    cache_state = "hit"
-    if data is None:
-        cache_state = "miss"
+class TileEndpoint:
+    """GET /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}: a Mapbox vector tile.
+
+    A bare ASGI endpoint rather than a request/response function: a cold tile is a single
+    short query, so the Request and Response objects, their header parsing and the
+    exception wrapping were a measurable share of it (bench/ogc.py). It still runs under
+    every middleware (security headers, body limit, timing).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope["path_params"]
+        z, y, x = params["z"], params["y"], params["x"]
+        try:
+            c: Collection = collection(params["collection_id"])
+            if scope["query_string"]:
+                f = parse_qs(scope["query_string"].decode("latin-1")).get("f", ["mvt"])[-1]
+                if f not in ("mvt", "pbf", MVT):
+                    raise InvalidParameter(f"f={f!r}: tiles are offered as mvt only")
+            if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+                raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
+        except LayerError as error:
+            await _error(error)(scope, receive, send)
+            return
+        runtime: OgcRuntime = scope["app"].state.ogc
+        key = (c.tile_layer, z, x, y)
+        data = runtime.cache.get(key)
+        if data is not None:
+            await _send_tile(send, data, [(b"x-tile-cache", b"hit")])
+            return
+        started = time.perf_counter()
         generation = runtime.cache.generation
-        statement, values = tile_statement(c, z, x, y, runtime.spec)
-        # Right after a publication a replica may not have replayed it yet: a tile cached from
-        # it would stay stale, so for a few seconds tiles come from the primary.
+        statement, values = tile_query(c, z, x, y, runtime.spec)
+        # Right after a publication a replica may not have replayed it yet: a tile cached
+        # from it would stay stale, so for a few seconds tiles come from the primary.
         fresh = time.monotonic() - runtime.cache.invalidated_at < REPLICA_GRACE_SECONDS
         async with runtime.read_connection(fresh=fresh) as conn:
             # Binary results: the tile's bytes travel as they are, not hex-encoded.
@@ -233,10 +289,17 @@ async def tile(request: Request) -> Response:
         data = bytes(row[0]) if row and row[0] is not None else b""
         if runtime.listener is not None and runtime.listener.listening:
             runtime.cache.put(key, data, generation)
-    headers = {"X-Tile-Cache": cache_state, "Server-Timing": _timing(started)}
-    if not data:
-        return Response(status_code=204, headers=headers)
-    return Response(data, media_type=MVT, headers=headers)
+        await _send_tile(send, data, [(b"x-tile-cache", b"miss"),
+                                      (b"server-timing", _timing(started).encode())])
+
+
+async def _send_tile(send: Send, data: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    if data:
+        headers += [(b"content-type", MVT.encode()), (b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+    else:
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 def fast_routes(prefix: str) -> list[Route]:
@@ -245,5 +308,6 @@ def fast_routes(prefix: str) -> list[Route]:
     return [
         Route(cid + "/items", items, methods=["GET"]),
         Route(cid + "/items/{item_id}", item, methods=["GET"]),
-        Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", tile, methods=["GET"]),
+        Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", TileEndpoint(),
+              methods=["GET"]),
     ]

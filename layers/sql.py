@@ -9,7 +9,9 @@ text, which Python only joins, so no geometry is ever parsed in Python.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+import re
 
 from psycopg import sql
 
@@ -18,7 +20,8 @@ from layers.cql import Params, filter_sql
 from layers.query import FeatureQuery
 
 __all__ = [
-    "items_statement", "item_statement", "tile_statement", "extent_statement",
+    "items_statement", "item_statement", "count_statement", "tile_statement", "tile_query",
+    "extent_statement", "size_statement",
     "geometry_output", "TileSpec", "tile_bounds",
 ]
 
@@ -144,6 +147,47 @@ def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object
     return statement, params.values
 
 
+def count_statement(query: FeatureQuery, examine: int) -> tuple[sql.Composed, dict[str, object]]:
+    """numberMatched of a query, if it can be had cheaply: a row of (matched, examined).
+
+    Only the rows that the indexes select (the lifespan and the bbox) are examined, at most
+    `examine` + 1 of them; the property conditions and the CQL2 filter are counted over those.
+    When `examined` is at most `examine`, `matched` is exact; otherwise the caller leaves
+    numberMatched out, so a count never costs more than `examine` rows, however rare the
+    filter. Paging (`after`, `offset`, `limit`) does not change numberMatched.
+    """
+    c = query.collection
+    params = Params()
+    where = [_lifespan(c, query.datetime, params)]
+    if query.bbox is not None:
+        where.append(_bbox(query, params))
+    matched: list[sql.Composable] = []
+    for name, value in query.equals.items():
+        prop = c.prop(name)
+        assert prop is not None
+        matched.append(sql.SQL("{}::text = {}").format(sql.SQL(prop.sql), params.add(value))
+                       if prop.type != "string" else
+                       sql.SQL("{} = {}").format(sql.SQL(prop.sql), params.add(value)))
+    if query.filter is not None:
+        matched.append(filter_sql(query.filter, c, params, query.filter_crs))
+    condition = sql.SQL(" AND ").join(matched) if matched else sql.SQL("TRUE")
+    # The joins only supply names; a count that does not test them does without (half the
+    # cost of counting a bbox page).
+    joined = {p.sql.split(".")[0] for p in c.properties} - {c.alias}
+    needs_joins = bool(joined) and re.search(
+        r"\b(" + "|".join(map(re.escape, sorted(joined))) + r")\.",
+        condition.as_string(None)) is not None
+    statement = sql.SQL(
+        "SELECT count(*) FILTER (WHERE m), count(*) FROM (SELECT {matched} AS m "
+        "FROM {table} {alias} {joins} WHERE {where} LIMIT {examine}) s"
+    ).format(
+        matched=condition, table=sql.Identifier(c.table), alias=sql.SQL(c.alias),
+        joins=sql.SQL(c.joins if needs_joins else ""),
+        where=sql.SQL(" AND ").join(where), examine=params.add(examine + 1),
+    )
+    return statement, params.values
+
+
 def item_statement(collection: Collection, identifier: str, crs: Crs,
                    when: object = None) -> tuple[sql.Composed, dict[str, object]]:
     """One feature by id (current, or as it was at `when`): a row of (id, GeoJSON text)."""
@@ -182,6 +226,66 @@ def tile_bounds(z: int, x: int, y: int, margin: float = 0.0) -> tuple[float, flo
     return (lon(x - margin), lat(y + 1 + margin), lon(x + 1 + margin), lat(y - margin))
 
 
+def _tile_shape(collection: Collection, spec: TileSpec, detailed: bool,
+                linear: bool) -> sql.Composed:
+    """The text of a tile query: it depends on the zoom only through `detailed` (z at or
+    above FULL_DETAIL_ZOOM) and `linear` (the linear cut), so there are few shapes; the tile
+    itself arrives in the named parameters of `_tile_values`."""
+    a = collection.alias
+    geometry: sql.Composable = sql.SQL(collection.geometry_sql)
+    conditions: list[sql.Composable] = [sql.SQL(
+        "{} && ST_MakeEnvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, {})").format(
+        geometry, sql.Literal(STORAGE_SRID))]
+    if collection.versioned:
+        conditions.append(sql.SQL(f"{a}.end_lifespan IS NULL"))
+    if not detailed:
+        geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
+        if collection.versioned:  # parcels: the area is stored, so this costs nothing
+            conditions.append(sql.SQL(f"{a}.calculated_area >= %(min_area)s"))
+    elif not collection.versioned:
+        geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
+    if linear:
+        bounds: sql.Composable = sql.SQL(
+            "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, {})").format(
+            sql.Literal(STORAGE_SRID))
+    else:
+        geometry = sql.SQL("ST_Transform({}, 3857)").format(geometry)
+        bounds = sql.SQL("ST_TileEnvelope(%(z)s, %(x)s, %(y)s)")
+    properties = sql.SQL(", ").join([
+        sql.SQL("{} AS {}").format(sql.SQL(_sql_of(collection, n)), sql.Identifier(n))
+        for n in collection.tile_properties
+    ])
+    return sql.SQL(
+        "SELECT ST_AsMVT(t, {layer}, {extent}, 'geom') FROM ("
+        "SELECT ST_AsMVTGeom({geometry}, {bounds}, {extent}, {buffer}, true) AS geom, "
+        "{properties} FROM {table} {alias} WHERE {where} LIMIT {cap}) t"
+    ).format(
+        layer=sql.Literal(collection.tile_layer), extent=sql.Literal(spec.extent),
+        buffer=sql.Literal(spec.buffer), geometry=geometry, bounds=bounds,
+        properties=properties, table=sql.Identifier(collection.table), alias=sql.SQL(a),
+        where=sql.SQL(" AND ").join(conditions), cap=sql.Literal(spec.max_features),
+    )
+
+
+def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
+                 detailed: bool, linear: bool) -> dict[str, object]:
+    values: dict[str, object] = dict(zip(("sx0", "sy0", "sx1", "sy1"),
+                                         tile_bounds(z, x, y, spec.buffer / spec.extent)))
+    pixel_degrees = 360.0 / (2**z) / SCREEN_TILE_PIXELS
+    if not detailed:
+        values["tolerance"] = pixel_degrees / 2
+        if collection.versioned:
+            pixel_metres = EARTH_CIRCUMFERENCE / (2**z) / SCREEN_TILE_PIXELS
+            values["min_area"] = pixel_metres * pixel_metres * 0.75
+    elif not collection.versioned:
+        values["tolerance"] = pixel_degrees / 8
+    if linear:
+        values.update(zip(("bx0", "by0", "bx1", "by1"), tile_bounds(z, x, y)))
+    else:
+        values.update(z=z, x=x, y=y)
+    return values
+
+
 def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
                    linear_from: int = LINEAR_ZOOM) -> tuple[sql.Composed, dict[str, object]]:
     """One Mapbox vector tile of the collection (WebMercatorQuad z/x/y): a row with bytea.
@@ -195,45 +299,25 @@ def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpe
     than one are left out; every tile holds at most `spec.max_features` features.
     `linear_from` moves the zoom where the linear cut starts (the tests compare both cuts).
     """
-    params = Params()
-    a = collection.alias
-    pixel_metres = EARTH_CIRCUMFERENCE / (2**z) / SCREEN_TILE_PIXELS
-    pixel_degrees = 360.0 / (2**z) / SCREEN_TILE_PIXELS
-    geometry: sql.Composable = sql.SQL(collection.geometry_sql)
-    search = tile_bounds(z, x, y, spec.buffer / spec.extent)
-    conditions: list[sql.Composable] = [sql.SQL("{} && ST_MakeEnvelope({}, {}, {}, {}, {})").format(
-        geometry, *(params.add(v) for v in search), sql.Literal(STORAGE_SRID))]
-    if collection.versioned:
-        conditions.append(sql.SQL(f"{a}.end_lifespan IS NULL"))
-    if z < FULL_DETAIL_ZOOM:
-        geometry = sql.SQL("ST_Simplify({}, {})").format(geometry, params.add(pixel_degrees / 2))
-        if collection.versioned:  # parcels: the area is stored, so this costs nothing
-            conditions.append(sql.SQL(f"{a}.calculated_area >= {{}}").format(
-                params.add(pixel_metres * pixel_metres * 0.75)))
-    elif not collection.versioned:
-        geometry = sql.SQL("ST_Simplify({}, {})").format(geometry, params.add(pixel_degrees / 8))
-    if z >= linear_from:
-        bounds: sql.Composable = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, {})").format(
-            *(params.add(v) for v in tile_bounds(z, x, y)), sql.Literal(STORAGE_SRID))
-    else:
-        geometry = sql.SQL("ST_Transform({}, 3857)").format(geometry)
-        bounds = sql.SQL("ST_TileEnvelope({}, {}, {})").format(
-            params.add(z), params.add(x), params.add(y))
-    properties = sql.SQL(", ").join([
-        sql.SQL("{} AS {}").format(sql.SQL(_sql_of(collection, n)), sql.Identifier(n))
-        for n in collection.tile_properties
-    ])
-    statement = sql.SQL(
-        "SELECT ST_AsMVT(t, {layer}, {extent}, 'geom') FROM ("
-        "SELECT ST_AsMVTGeom({geometry}, {bounds}, {extent}, {buffer}, true) AS geom, "
-        "{properties} FROM {table} {alias} WHERE {where} LIMIT {cap}) t"
-    ).format(
-        layer=sql.Literal(collection.tile_layer), extent=sql.Literal(spec.extent),
-        buffer=sql.Literal(spec.buffer), geometry=geometry, bounds=bounds,
-        properties=properties, table=sql.Identifier(collection.table), alias=sql.SQL(a),
-        where=sql.SQL(" AND ").join(conditions), cap=sql.Literal(spec.max_features),
-    )
-    return statement, params.values
+    detailed, linear = z >= FULL_DETAIL_ZOOM, z >= linear_from
+    return (_tile_shape(collection, spec, detailed, linear),
+            _tile_values(collection, z, x, y, spec, detailed, linear))
+
+
+@functools.lru_cache(maxsize=64)
+def _tile_text(collection: Collection, extent: int, buffer: int, max_features: int,
+               detailed: bool, linear: bool) -> str:
+    return _tile_shape(collection, TileSpec(extent, buffer, max_features), detailed,
+                       linear).as_string(None)
+
+
+def tile_query(collection: Collection, z: int, x: int, y: int,
+               spec: TileSpec) -> tuple[str, dict[str, object]]:
+    """`tile_statement` for the hot path: the same SQL, but its text rendered once per shape
+    (a handful per collection) instead of composed again for every tile."""
+    detailed, linear = z >= FULL_DETAIL_ZOOM, z >= LINEAR_ZOOM
+    text = _tile_text(collection, spec.extent, spec.buffer, spec.max_features, detailed, linear)
+    return text, _tile_values(collection, z, x, y, spec, detailed, linear)
 
 
 def extent_statement(collection: Collection) -> sql.Composed:
@@ -250,3 +334,12 @@ def extent_statement(collection: Collection) -> sql.Composed:
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), NULL FROM "
         "(SELECT ST_Extent({g})::geometry AS e FROM {t} {a}) s"
     ).format(g=sql.SQL(collection.geometry_sql), a=sql.SQL(a), t=sql.Identifier(collection.table))
+
+
+def size_statement(collection: Collection, examine: int) -> sql.Composed:
+    """How many current rows the collection has, counted up to `examine` + 1 only."""
+    where = sql.SQL(f"WHERE {collection.alias}.end_lifespan IS NULL" if collection.versioned
+                    else "")
+    return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {t} {a} {w} LIMIT {n}) s").format(
+        t=sql.Identifier(collection.table), a=sql.SQL(collection.alias), w=where,
+        n=sql.Literal(examine + 1))

@@ -20,12 +20,12 @@ before a commit can never outlive that commit in the cache.
 
 from __future__ import annotations
 
-import time
-
 import asyncio
 import logging
 import math
+import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -37,6 +37,12 @@ CHANNEL = "tile_invalidation"
 Bounds = tuple[float, float, float, float]
 Key = tuple[str, int, int, int]
 _INVALIDATE_SQL = ("SELECT tile_invalidate(%s, ST_MakeBox2D(ST_Point(%s, %s), ST_Point(%s, %s)))")
+# Rows older than the retention that this listener has applied; every process's listener
+# reads new rows within a second of their commit, and one that lost its connection clears
+# its whole cache when it is back, so old rows are never needed again.
+_PRUNE_SQL = ("DELETE FROM tile_invalidations WHERE invalidation_id <= %s "
+              "AND recorded_at < now() - make_interval(secs => %s)")
+Observer = Callable[[str, tuple[float, float, float, float]], Awaitable[None]]
 
 
 def _check_bounds(bounds: Bounds) -> None:
@@ -144,13 +150,21 @@ class TileCache:
 
 
 class InvalidationListener:
-    """LISTENs on `tile_invalidation` and applies each recorded extent to the cache."""
+    """LISTENs on `tile_invalidation` and applies each recorded extent to the cache (and to
+    the `observers`, e.g. the published extents); every `prune_seconds` it deletes the
+    recorded extents older than `keep_seconds`, so `tile_invalidations` stays small."""
 
-    def __init__(self, url: str, cache: TileCache) -> None:
+    def __init__(self, url: str, cache: TileCache, *, keep_seconds: float = 3600.0,
+                 prune_seconds: float = 300.0) -> None:
         self.url = url
         self.cache = cache
+        self.keep_seconds = keep_seconds
+        self.prune_seconds = prune_seconds
+        self.observers: list[Observer] = []
         self.applied = 0  # invalidations applied (for tests and the health of the cache)
+        self.pruned = 0  # rows of tile_invalidations deleted
         self._last_id = 0
+        self._pruned_at = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -192,6 +206,8 @@ class InvalidationListener:
                         async for _ in conn.notifies(timeout=1.0, stop_after=1):
                             pass
                         await self._apply(conn)
+                        if time.monotonic() - self._pruned_at >= self.prune_seconds:
+                            await self._prune(conn)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -210,3 +226,15 @@ class InvalidationListener:
             LOG.debug("invalidation %s: %s tiles of %s dropped", ident, dropped, layer)
             self._last_id = max(self._last_id, ident)
             self.applied += 1
+            for observer in self.observers:
+                try:
+                    await observer(layer, (xmin, ymin, xmax, ymax))
+                except Exception:  # noqa: BLE001 - the cache must stay right whatever fails
+                    LOG.exception("observer of tile invalidation %s failed", ident)
+
+    async def _prune(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._pruned_at = time.monotonic()
+        cur = await conn.execute(_PRUNE_SQL, (self._last_id, self.keep_seconds))
+        self.pruned += cur.rowcount
+        if cur.rowcount:
+            LOG.info("pruned %s recorded tile invalidations", cur.rowcount)

@@ -18,6 +18,7 @@ from portal.migrate import head_revision
 from portal.replicas import ReadRouter
 from portal.security import BodyLimit, SecurityHeaders
 from portal.settings import Settings
+from portal.timing import ServerTiming
 
 __all__ = ["create_app", "ErrorOut"]
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
 
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:

@@ -88,6 +88,10 @@ class TileSettings(BaseSettings):
     extent: int = 4096
     buffer: int = 64
     cache_size: int = 20_000
+    # Recorded invalidations (tile_invalidations) older than this are deleted, checked every
+    # invalidation_prune_seconds by each web process's listener.
+    invalidation_keep_seconds: float = 3600.0
+    invalidation_prune_seconds: float = 300.0
 
 
 class SurveySettings(BaseSettings):
@@ -174,6 +178,9 @@ class OgcSettings(BaseSettings):
 
     default_limit: int = 10
     max_limit: int = 10_000
+    # numberMatched is sent only when at most this many rows must be examined to count it
+    # exactly (the rows a bbox selects, or the whole collection when it is that small).
+    count_limit: int = 10_000
 
 
 class Settings(BaseSettings):

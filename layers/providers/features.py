@@ -2,9 +2,11 @@
 
 pygeoapi calls these for the requests it serves itself (HTML pages of items, and any client
 that reaches its item routes); the GeoJSON hot paths are served by `layers.routes` with the
-same SQL. The configuration gives `storage_crs` CRS84 because storage is x = longitude: so
-pygeoapi hands over bbox and filter geometries in longitude, latitude order, and output
-CRSs are applied by PostGIS (`crs_transform_spec` only tells which).
+same SQL. The configuration gives the true `storage_crs`, EPSG:4490, whose axis order is
+latitude first: so pygeoapi hands over the bbox (transformed from `bbox-crs`) and the filter
+geometries (from `filter-crs`, marked with their CRS) latitude first, and these providers
+say so to layers.sql, which stores x = longitude. Output CRSs are applied by PostGIS
+(`crs_transform_spec` only tells which; none means the storage CRS itself).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pygeoapi.provider.base import (
     ProviderQueryError,
 )
 
-from layers.catalog import COLLECTIONS, Collection, Crs, parse_crs
+from layers.catalog import COLLECTIONS, STORAGE_CRS, Collection, Crs, parse_crs
 from layers.errors import LayerError
 from layers.pool import pool_for
 from layers.query import FeatureQuery, parse_datetime
@@ -41,8 +43,8 @@ def schema_fields(collection: Collection) -> dict[str, dict[str, str]]:
 
 
 def _target_crs(spec: Any) -> Crs:
-    if spec is None:
-        return parse_crs(None)
+    if spec is None:  # the client asked for the storage CRS
+        return parse_crs(STORAGE_CRS)
     target = pyproj.CRS.from_wkt(spec.target_crs_wkt)
     epsg = target.to_epsg()
     if epsg in (None, 4326) and "CRS84" in target.to_string().upper().replace(" ", ""):
@@ -83,8 +85,9 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]
                                  skip_geometry=skip_geometry, filter=filterq)
         except LayerError as error:
             raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
-        if bbox:
+        if bbox:  # pygeoapi transformed it into the storage CRS: latitude first
             query.bbox = (bbox[0], bbox[1], bbox[2], bbox[3])
+            query.bbox_crs = parse_crs(STORAGE_CRS)
         for name, value in properties or []:
             query.equals[name] = value
         if sortby:

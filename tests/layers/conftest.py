@@ -15,7 +15,13 @@ import uvicorn
 from portal import migrate
 from portal.app import create_app
 from portal.demo.loader import load_demo
-from portal.settings import DatabaseSettings, PortalSettings, Settings, TileSettings
+from portal.settings import (
+    DatabaseSettings,
+    OgcSettings,
+    PortalSettings,
+    Settings,
+    TileSettings,
+)
 
 
 @dataclass
@@ -34,13 +40,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(database_url: str, **tiles: int) -> Iterator[Server]:
+def serve(database_url: str, ogc: dict[str, int] | None = None,
+          **tiles: float) -> Iterator[Server]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
         database=DatabaseSettings(DATABASE_URL=database_url),
         portal=PortalSettings(host="127.0.0.1", port=port, public_url=url),
         tiles=TileSettings(**tiles),
+        ogc=OgcSettings(**(ogc or {})),
     )
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
@@ -76,4 +84,7 @@ def writable_server(fresh_database) -> Iterator[Server]:  # type: ignore[no-unty
     url = fresh_database()
     migrate.upgrade(url)
     load_demo(url, parcels=120, seed=11)
-    yield from serve(url, max_features=50)
+    # numberMatched is counted over at most 50 rows here, and old invalidations are pruned
+    # every half second (nothing younger than the default hour is ever pruned).
+    yield from serve(url, ogc={"count_limit": 50}, max_features=50,
+                     invalidation_prune_seconds=0.5)

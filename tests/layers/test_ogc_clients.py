@@ -74,3 +74,13 @@ def test_owslib_reads_collections_items_and_queryables(ogc_server: Server) -> No
     one = api.collection_item("parcels", page["features"][0]["id"])
     assert one["properties"]["parcel_code"] == page["features"][0]["id"]
     assert "land_use_code" in api.collection_queryables("parcels")["properties"]
+
+
+def test_owslib_page_has_the_exact_number_matched(ogc_server: Server) -> None:
+    box = [120.157, 30.229, 120.160, 30.231]
+    page = Features(ogc_server.ogc).collection_items("parcels", limit=2, bbox=box)
+    with psycopg.connect(ogc_server.database_url) as conn:
+        (expected,) = conn.execute(
+            "SELECT count(*) FROM parcels WHERE end_lifespan IS NULL AND ST_Intersects(geom, "
+            "ST_MakeEnvelope(%s, %s, %s, %s, 4490))", box).fetchone()
+    assert page["numberReturned"] == 2 and page["numberMatched"] == expected > 2
