@@ -1,7 +1,7 @@
 """Parcel insert trigger: compute the area of parcels surveyed in a CGCS2000 Gauss-Krüger zone
 without a catalogue lookup.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-23
 
@@ -15,7 +15,7 @@ unchanged.
 
 from alembic import op
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
