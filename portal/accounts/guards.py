@@ -16,13 +16,13 @@ from typing import Any
 import psycopg
 from fastapi import Request, Response
 
-from portal.accounts.errors import Forbidden, Limited, NotAuthenticated
+from portal.accounts.errors import BadInput, Forbidden, Limited, NotAuthenticated
 from portal.accounts.principal import CSRF_COOKIE, Account
 from portal.accounts.security import same_secret
 from portal.accounts.store import rate_hits
 from portal.permissions import Action, Principal, current_principal
 
-__all__ = ["login_required", "allowed", "csrf_for_form", "set_csrf_cookie", "check_csrf", "client_of",
+__all__ = ["login_required", "allowed", "csrf_for_form", "set_csrf_cookie", "check_csrf", "json_object", "client_of",
            "seconds_to_window_end", "enforce_limit", "BEIJING"]
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -72,6 +72,17 @@ def check_csrf(request: Request, principal: Principal, form: Mapping[str, Any] |
     if same_secret(str(presented) if presented else None, request.cookies.get(CSRF_COOKIE)):
         return
     raise Forbidden("the form's security token is missing or out of date: reload the page and try again")
+
+
+async def json_object(request: Request, wanted: str) -> dict[str, Any]:
+    """The request's JSON body, which must be an object; else 400 saying what to send."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadInput(f"send a JSON object with {wanted}")
+    return body
 
 
 def client_of(request: Request) -> str | None:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from portal.accounts.errors import BadInput, Forbidden, NotFound
-from portal.accounts.guards import allowed, check_csrf, client_of, csrf_for_form, set_csrf_cookie
+from portal.accounts.guards import allowed, check_csrf, client_of, csrf_for_form, json_object, set_csrf_cookie
 from portal.accounts.principal import Account, presented_token
 from portal.certificates import certificate_pdf
 from portal.checks import queries
@@ -151,12 +151,7 @@ async def api_check_post(request: Request) -> Response:
     """The same as GET, with a JSON body {unit_number | parcel_code | query, purpose}."""
     account = await _checker(request)
     check_csrf(request, account, None)
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise BadInput("send a JSON object with unit_number or parcel_code")
+    body = await json_object(request, "unit_number or parcel_code")
     query = parse_query(unit_number=body.get("unit_number"), parcel_code=body.get("parcel_code"),
                         text=body.get("query"))
     return _answer(await run_check(request.app.state.pool, request.app.state.settings.accounts,
