@@ -125,14 +125,7 @@ def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object
     where = [_lifespan(c, query.datetime, params)]
     if query.bbox is not None:
         where.append(_bbox(query, params))
-    for name, value in query.equals.items():
-        prop = c.prop(name)
-        assert prop is not None
-        where.append(sql.SQL("{}::text = {}").format(sql.SQL(prop.sql), params.add(value))
-                     if prop.type != "string" else
-                     sql.SQL("{} = {}").format(sql.SQL(prop.sql), params.add(value)))
-    if query.filter is not None:
-        where.append(filter_sql(query.filter, c, params, query.filter_crs))
+    where += _property_conditions(query, params)
     if query.after is not None:
         where.append(sql.SQL("{} > {}").format(_key(c), params.add(query.after)))
     statement = sql.SQL(
@@ -145,6 +138,21 @@ def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object
         offset=params.add(query.offset),
     )
     return statement, params.values
+
+
+def _property_conditions(query: FeatureQuery, params: Params) -> list[sql.Composable]:
+    """The query's property equalities and its CQL2 filter (not the lifespan or bbox)."""
+    c = query.collection
+    conditions: list[sql.Composable] = []
+    for name, value in query.equals.items():
+        prop = c.prop(name)
+        assert prop is not None
+        conditions.append(sql.SQL("{}::text = {}").format(sql.SQL(prop.sql), params.add(value))
+                          if prop.type != "string" else
+                          sql.SQL("{} = {}").format(sql.SQL(prop.sql), params.add(value)))
+    if query.filter is not None:
+        conditions.append(filter_sql(query.filter, c, params, query.filter_crs))
+    return conditions
 
 
 def count_statement(query: FeatureQuery, examine: int) -> tuple[sql.Composed, dict[str, object]]:
@@ -161,15 +169,7 @@ def count_statement(query: FeatureQuery, examine: int) -> tuple[sql.Composed, di
     where = [_lifespan(c, query.datetime, params)]
     if query.bbox is not None:
         where.append(_bbox(query, params))
-    matched: list[sql.Composable] = []
-    for name, value in query.equals.items():
-        prop = c.prop(name)
-        assert prop is not None
-        matched.append(sql.SQL("{}::text = {}").format(sql.SQL(prop.sql), params.add(value))
-                       if prop.type != "string" else
-                       sql.SQL("{} = {}").format(sql.SQL(prop.sql), params.add(value)))
-    if query.filter is not None:
-        matched.append(filter_sql(query.filter, c, params, query.filter_crs))
+    matched = _property_conditions(query, params)
     condition = sql.SQL(" AND ").join(matched) if matched else sql.SQL("TRUE")
     # The joins only supply names; a count that does not test them does without (half the
     # cost of counting a bbox page).
