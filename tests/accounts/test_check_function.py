@@ -13,11 +13,11 @@ import threading
 import psycopg
 import pytest
 from account_helpers import bearer, new_username, register, settings_for
+from app_role import app_role_url
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from portal.accounts.security import token_digest
-from portal.audit import grant_app_role, verify_chain
+from portal.audit import verify_chain
 from portal.checks import queries
 from portal.checks.schemas import CheckOut
 from portal.checks.service import _CHECK_ROLES, _CODE_ALPHABET, _COURT_ROLES, _FULL_ROLES, _code, _random_text, _suffix
@@ -174,14 +174,7 @@ def test_concurrent_checks_keep_the_chain_whole(client: TestClient, database_url
 
 def test_the_least_privilege_role_can_check_but_not_change_the_log(client: TestClient, database_url: str,
                                                                    demo) -> None:
-    role = f"cadastre_app_{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(12)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-        grant_app_role(conn, role)
-    info = psycopg.conninfo.conninfo_to_dict(database_url)
-    app_url = psycopg.conninfo.make_conninfo(**{**info, "user": role, "password": password})
-    try:
+    with app_role_url(database_url) as app_url:
         status, body, _ = _call(app_url, _token(client, "citizen"), demo.other_unit)
         assert status == 200 and json.loads(body)["tier"] == "flags"
         with psycopg.connect(app_url, autocommit=True) as app:
@@ -189,10 +182,6 @@ def test_the_least_privilege_role_can_check_but_not_change_the_log(client: TestC
                               "DELETE FROM checks"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     app.execute(statement)
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def test_random_codes_use_the_whole_alphabet() -> None:

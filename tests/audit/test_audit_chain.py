@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from app_role import app_role_url
 from click.testing import CliRunner
 from psycopg import sql
 
 from portal import migrate
-from portal.audit import AuditEntry, canonical, grant_app_role, record, verify_chain
+from portal.audit import AuditEntry, canonical, record, verify_chain
 from portal.db import with_database
 
 
@@ -191,14 +192,7 @@ def test_registry_changes_are_audited_with_the_actor(audit_url: str) -> None:
 
 
 def test_least_privilege_role_can_append_but_not_change(audit_url: str) -> None:
-    role = f"cadastre_app_{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(12)
-    with psycopg.connect(audit_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-        grant_app_role(conn, role)
-    info = psycopg.conninfo.conninfo_to_dict(audit_url)
-    app_url = psycopg.conninfo.make_conninfo(**{**info, "user": role, "password": password})
-    try:
+    with app_role_url(audit_url) as app_url:
         with psycopg.connect(app_url, autocommit=True) as app:
             record(app, AuditEntry("login", actor_user_id=1))
             assert app.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 11
@@ -210,10 +204,6 @@ def test_least_privilege_role_can_append_but_not_change(audit_url: str) -> None:
                 app.execute("SET session_replication_role = replica")
         with psycopg.connect(audit_url) as conn:
             assert verify_chain(conn).intact
-    finally:
-        with psycopg.connect(audit_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def test_an_open_registry_transaction_does_not_hold_the_chain(audit_url: str) -> None:
