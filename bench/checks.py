@@ -30,7 +30,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 from psycopg import sql
 
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from portal.accounts.security import token_digest  # noqa: E402
 from portal.db import resolve_url, with_database  # noqa: E402
 from portal.settings import DatabaseSettings  # noqa: E402
+from serving import wait_until_serving  # noqa: E402
 
 SCHEMA = "bench_accounts"
 
@@ -103,15 +103,8 @@ def _server(url: str, port: int, workers: int, pool_check: bool = True) -> subpr
         [sys.executable, "-m", "uvicorn", "portal.main:app" if pool_check else "bench_app:app",
          "--app-dir", str(ROOT / "bench"), "--port", str(port), "--workers", str(workers),
          "--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"], cwd=ROOT, env=env)
-    for _ in range(120):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit("the server did not start")
+    wait_until_serving(process, f"http://127.0.0.1:{port}/health", seconds=60)
+    return process
 
 
 def _cpu_seconds(server_pid: int, database: str) -> dict[str, float]:

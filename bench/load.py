@@ -29,6 +29,7 @@ from portal import migrate
 from portal.accounts.demo import add_demo_accounts
 from portal.db import resolve_url, with_database
 from portal.settings import DatabaseSettings
+from serving import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -100,12 +101,7 @@ def main() -> None:
                             "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        wait_until_serving(app, f"{base}/health", seconds=60)
         sample_file = RESULTS / f"load_sample_{args.template}.json"
         sample_file.write_text(json.dumps(sample(url, base), ensure_ascii=False))
         with psycopg.connect(url) as conn:

@@ -52,6 +52,7 @@ from layers.query import from_params  # noqa: E402
 from layers.routes import SESSION_SETTINGS  # noqa: E402
 from layers.sql import TileSpec, item_statement, items_statement, tile_statement  # noqa: E402
 from portal.cluster import Cluster  # noqa: E402
+from serving import wait_until_serving  # noqa: E402
 from portal.settings import DatabaseSettings, TileSettings  # noqa: E402
 
 PARCELS = COLLECTIONS["parcels"]
@@ -72,18 +73,8 @@ def _start(name: str, args: list[str], env: dict[str, str], port: int, probe: st
            log: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(args, env={**os.environ, **env}, stdout=log.open("wb"),
                                stderr=subprocess.STDOUT, cwd=ROOT)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited; see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=5).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError(f"{name} did not start; see {log}")
+    wait_until_serving(process, f"http://127.0.0.1:{port}{probe}", what=name, log=log)
+    return process
 
 
 def _ensure_layers_objects(url: str) -> None:
