@@ -15,6 +15,7 @@ otherwise it is rolled back and nothing has changed.
 from __future__ import annotations
 
 from collections.abc import Callable
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,18 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
         # between the check and the commit. Readers are not blocked.
         lock_cadastre(conn)
         with ThreadPoolExecutor(1, thread_name_prefix="publish") as writer:
-            written = writer.submit(publish, conn, result.parcels, source, progress=progress)
+            writing = threading.Event()
+
+            def report(done: int, total: int) -> None:
+                writing.set()
+                if progress:
+                    progress(done, total)
+
+            written = writer.submit(publish, conn, result.parcels, source, progress=report)
+            # The writes are the longer path: let their COPY start before validation competes
+            # with its preparation (EWKB, row encoding) for this process's GIL.
+            while not writing.wait(0.05) and not written.done():
+                pass
             try:
                 with psycopg.connect(url) as reader:
                     outcome = ImportOutcome(check(reader))

@@ -21,7 +21,7 @@ VERSIONED = {
     "rights": "right_id",
     "restrictions": "restriction_id",
 }
-_GENERATED = {"version_id", "fixture_type", "begin_lifespan", "end_lifespan", "calculated_area"}
+_GENERATED = {"version_id", "fixture_type", "begin_lifespan", "end_lifespan", "calculated_area", "previous_version"}
 
 
 class VersionError(LookupError):

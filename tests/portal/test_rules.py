@@ -114,9 +114,45 @@ def test_end_before_beginning_is_refused(conn) -> None:
 
 def test_two_current_versions_of_one_parcel_are_refused(conn) -> None:
     pid = insert_parcel(conn, "330102999001GB00010")
-    with pytest.raises(errors.ExclusionViolation, match="one_version_at_a_time"):
+    with pytest.raises(errors.UniqueViolation, match="parcels_current_id"):
         with conn.transaction():
-            insert_parcel(conn, "330102999001GB00010", parcel_id=pid, version=2)
+            insert_parcel(conn, "330102999001GB00015", parcel_id=pid, version=2)
+
+
+def _ended_parcel(conn: psycopg.Connection, code: str) -> tuple[int, object]:
+    pid = insert_parcel(conn, code, begin_lifespan="2024-01-01")
+    conn.execute("UPDATE parcels SET end_lifespan = '2025-01-01' WHERE parcel_id = %s", (pid,))
+    return pid, conn.execute("SELECT end_lifespan FROM parcels WHERE parcel_id = %s", (pid,)).fetchone()[0]
+
+
+@pytest.mark.parametrize("begins", ["2024-06-01", "2025-06-01"], ids=["overlapping", "after_a_gap"])
+def test_a_version_must_begin_when_the_previous_one_ended(conn, begins) -> None:
+    pid, _ = _ended_parcel(conn, "330102999001GB00012")
+    with pytest.raises(errors.ForeignKeyViolation, match="follows_previous_version"):
+        with conn.transaction():
+            insert_parcel(conn, "330102999001GB00012", parcel_id=pid, version=2, begin_lifespan=begins)
+
+
+def test_a_version_cannot_skip_one(conn) -> None:
+    pid, ended = _ended_parcel(conn, "330102999001GB00013")
+    with pytest.raises(errors.ForeignKeyViolation, match="follows_previous_version"):
+        with conn.transaction():
+            insert_parcel(conn, "330102999001GB00013", parcel_id=pid, version=3, begin_lifespan=ended)
+
+
+def test_the_next_version_begins_where_the_previous_ended(conn) -> None:
+    pid, ended = _ended_parcel(conn, "330102999001GB00014")
+    insert_parcel(conn, "330102999001GB00014", parcel_id=pid, version=2, begin_lifespan=ended)
+    versions = conn.execute("SELECT version, previous_version FROM parcels WHERE parcel_id = %s ORDER BY 1",
+                            (pid,)).fetchall()
+    assert versions == [(1, None), (2, 1)]
+
+
+def test_every_versioned_table_chains_its_versions(conn) -> None:
+    chained = {row[0] for row in conn.execute(
+        "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
+        "AND conname LIKE '%%_follows_previous_version' AND confrelid = conrelid")}
+    assert chained == {"parcels", "units", "parties", "rights", "restrictions"}
 
 
 def test_two_current_parcels_with_one_code_are_refused(conn) -> None:

@@ -153,6 +153,13 @@ def test_approval_publishes_everything_in_one_transaction(client, survey_db) -> 
                             "WHERE parcel_code = ANY(%s) ORDER BY 1", (codes,)).fetchall()
     assert [r[0] for r in rows] == codes and {r[1] for r in rows} == {body["source_id"]}
     assert [float(r[2]) for r in rows] == [225.0, 225.0]
+    # The published bounds (for the map) are those of the stored lon/lat geometry, to within
+    # PostGIS's single-precision boxes (1e-5 degrees, about a metre).
+    with psycopg.connect(survey_db) as conn:
+        stored = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e "
+                              "FROM current_parcels WHERE parcel_code = ANY(%s)) x", (codes,)).fetchone()
+    west, south, east, north = body["published"]["bounds"]
+    assert (west, south, east, north) == pytest.approx(stored, abs=1e-5)
     again = client.post(f"/api/submissions/{sid}/approve", headers=as_("registrar"))
     assert again.status_code == 409 and "approved" in again.json()["detail"]["message"]
 
