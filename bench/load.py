@@ -19,7 +19,6 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,7 @@ from portal import migrate
 from portal.accounts.demo import add_demo_accounts
 from portal.db import resolve_url, with_database
 from portal.settings import DatabaseSettings
+from database_copies import copy_database
 from serving import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent
@@ -45,18 +45,6 @@ J3,1,3345410.000,40515010.000
 J4,1,3345410.000,40515000.000
 J1,1,3345400.000,40515000.000
 """
-
-
-def copy_database(server: str, template: str, name: str) -> str:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        for _ in range(300):
-            try:
-                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-                break
-            except psycopg.errors.ObjectInUse:
-                time.sleep(2)
-    return with_database(server, name)
 
 
 def sample(url: str, base: str) -> dict[str, object]:

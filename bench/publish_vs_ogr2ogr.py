@@ -36,6 +36,8 @@ from portal.importer import import_file
 from portal.settings import DatabaseSettings
 from spatial.readers import read_parcels
 
+from database_copies import copy_database
+
 RESULTS = Path(__file__).parent / "results"
 SIZE, STEP = 20.0, 22.0  # 20 m squares, 2 m streets
 NORTH_EDGE = 3_345_440.0  # just south of the demo district (its area starts at 3,345,460)
@@ -55,22 +57,6 @@ def make_gpkg(path: Path, count: int) -> None:
             {"parcel_code": codes, "land_use_code": ["0701"] * count, "area": [SIZE * SIZE] * count},
             geometry=geoms, crs="EPSG:4528"),
         path, layer="parcels", driver="GPKG")
-
-
-def copy_database(server: str, template: str, name: str, wait_s: float = 900) -> str:
-    """CREATE DATABASE ... TEMPLATE needs the template idle: wait for other users to leave."""
-    deadline = time.monotonic() + wait_s
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        while True:
-            try:
-                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-                break
-            except psycopg.errors.ObjectInUse:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-    return with_database(server, name)
 
 
 def widen_admin_area(url: str, rows: int) -> None:
@@ -129,16 +115,17 @@ def main() -> None:
     try:
         migrate.upgrade(url)
         widen_admin_area(url, math.ceil(math.sqrt(args.parcels)))
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             current = conn.execute("SELECT count(*) FROM current_parcels").fetchone()[0]  # type: ignore[index]
+            conn.execute("CHECKPOINT")  # start the timings with nothing left to write back
         loads = [ogr2ogr(url, gpkg) for _ in range(3)]
-        guarded = guarded_write(url)
         t = time.perf_counter()
         result = read_parcels(gpkg)
         read_s = time.perf_counter() - t
         t = time.perf_counter()
         dry = import_file(url, gpkg, dry_run=True)
         dry_s = time.perf_counter() - t
+        guarded = guarded_write(url)  # after the dry run, so it finds the cache as the import will
         t = time.perf_counter()
         outcome = import_file(url, gpkg)
         ours = time.perf_counter() - t

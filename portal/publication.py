@@ -70,6 +70,7 @@ FROM STDIN (FORMAT BINARY)
 """
 # Binary COPY: the geometry goes as EWKB bytes (geometry_recv reads them), no hex round trip.
 COPY_TYPES = ["int8", "text", "text", "text", "bytea", "numeric", "date", "int8"]
+COPY_BATCH = 5000
 
 
 def _area(parcel: SurveyedParcel) -> Decimal | None:
@@ -111,12 +112,11 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
         if code not in kept:
             retire(conn, "parcels", parcel_id)
     ids: list[int | None] = [None] * len(parcels)
-    ewkb = _ewkb(parcels)
     for index, parcel in enumerate(parcels):
         if parcel.parcel_code in kept:
             parcel_id = retired_codes[parcel.parcel_code]
             supersede(conn, "parcels", parcel_id, {
-                "survey_geom": ewkb[index], "survey_area": _area(parcel),
+                "survey_geom": _ewkb([parcel])[0], "survey_area": _area(parcel),
                 "land_use_code": parcel.land_use_code, "valid_from": today, "source_id": source_id})
             ids[index] = parcel_id
     fresh = [(i, p) for i, p in enumerate(parcels) if p.parcel_code not in kept]
@@ -124,14 +124,19 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
     new_ids = [row[0] for row in conn.execute(
         "SELECT nextval('parcel_id_seq') FROM generate_series(1, %s)", (len(fresh),))]
     # COPY, not one INSERT per parcel: a bulk import of 100,000 parcels is one round trip.
+    # The geometry is encoded a batch at a time, so the first rows go out at once.
     with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
         copy.set_types(COPY_TYPES)
-        for done, ((index, parcel), parcel_id) in enumerate(zip(fresh, new_ids), 1):
-            copy.write_row((parcel_id, parcel.parcel_code, parcel.parcel_code[:6],  # type: ignore[index]
-                            parcel.land_use_code, ewkb[index], _area(parcel), today, source_id))
-            ids[index] = parcel_id
-            if progress and (done % 1000 == 0 or done == len(fresh)):
-                progress(done, len(fresh))
+        for start in range(0, len(fresh), COPY_BATCH):
+            batch = fresh[start:start + COPY_BATCH]
+            ewkb = _ewkb([parcel for _, parcel in batch])
+            for k, (index, parcel) in enumerate(batch):
+                parcel_id = ids[index] = new_ids[start + k]
+                copy.write_row((parcel_id, parcel.parcel_code, parcel.parcel_code[:6],  # type: ignore[index]
+                                parcel.land_use_code, ewkb[k], _area(parcel), today, source_id))
+                done = start + k + 1
+                if progress and (done % 1000 == 0 or done == len(fresh)):
+                    progress(done, len(fresh))
     lineage = [(parent, ids[i]) for parent, i in pairs if parent != ids[i]]  # type: ignore[misc]
     if lineage:
         with conn.cursor() as cur:

@@ -260,30 +260,39 @@ def _read_layer(
     uom = _uom_column(fields, mapping.get("declared_area"))
     parcels: list[SurveyedParcel] = []
     ready = _plain_polygons(wkbs)
-    for i in range(len(wkbs)):
-        fid = int(fids[i]) if fids is not None else i
+    count = len(wkbs)
+    nothing: list[Any] = [None] * count
+    texts = {key: _text_column(columns[mapping[key]]) if key in mapping else nothing
+             for key in ("parcel_code", "land_use_code", "name")}
+    area_field = fields[mapping["declared_area"]] if "declared_area" in mapping else ""
+    areas = _plain_areas(columns[mapping["declared_area"]]) if area_field and uom is None else None
+    fid_list = fids.tolist() if fids is not None else range(count)
+    for i in range(count):
+        fid = int(fid_list[i])
         where = f"{prefix}feature {i + 1}" + (f" (fid {fid})" if fid not in (i, i + 1) else "")
         parcel_issues: list[Issue] = []
         geometry = ready[i] if ready[i] is not None else _polygonal(wkbs[i], where, issues, parcel_issues)
         if geometry is None:
             continue
-        values = {key: columns[index][i] for key, index in mapping.items()}
-        area = _area(
-            values.get("declared_area"),
-            columns[uom][i] if uom is not None else None,
-            fields[mapping["declared_area"]] if "declared_area" in mapping else "",
-            where,
-            parcel_issues,
-        )
+        if areas is not None and areas[i] is not _UNPLAIN:
+            area = areas[i]
+        else:
+            area = _area(
+                columns[mapping["declared_area"]][i] if area_field else None,
+                columns[uom][i] if uom is not None else None,
+                area_field,
+                where,
+                parcel_issues,
+            )
         parcels.append(
             SurveyedParcel(
                 geometry=geometry,
                 crs=epsg,
                 where=where,
-                parcel_code=_text(values.get("parcel_code")),
+                parcel_code=texts["parcel_code"][i],
                 declared_area=area,
-                land_use_code=_text(values.get("land_use_code")),
-                name=_text(values.get("name")),
+                land_use_code=texts["land_use_code"][i],
+                name=texts["name"][i],
                 warnings=parcel_issues,
             )
         )
@@ -394,6 +403,26 @@ def _text(value: Any) -> str | None:
         value = value.decode("utf-8", "replace")
     text = str(value).strip()
     return text or None
+
+
+def _text_column(values: Any) -> list[str | None]:
+    """`_text` of every value; a column of plain strings (the usual case) in one pass."""
+    if all(type(v) is str for v in values):
+        return [v.strip() or None for v in values]
+    return [_text(v) for v in values]
+
+
+_UNPLAIN = object()  # marks an area value `_area` must look at (and perhaps report)
+
+
+def _plain_areas(values: Any) -> list[Any]:
+    """A numeric area column without units as floats (NaN: no area) in one pass; any other
+    value, or an infinite one, is left to `_area` (marked `_UNPLAIN`)."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        return [_UNPLAIN] * len(array)
+    numbers = array.astype(np.float64)
+    return [None if x != x else (x if x - x == 0 else _UNPLAIN) for x in numbers.tolist()]
 
 
 def _area(value: Any, uom: Any, field: str, where: str, issues: list[Issue]) -> float | None:

@@ -237,6 +237,21 @@ def test_bad_area_value(tmp_path: Path) -> None:
     assert issue.code == "bad_value" and "field mj" in issue.message and issue.where == "feature 1"
 
 
+@pytest.mark.parametrize("areas, expected", [
+    ([400.0, float("nan")], [400.0, None]),  # a numeric column: NaN is no area
+    ([400, 401], [400.0, 401.0]),  # integers
+    ([400.0, float("inf")], [400.0, None]),  # infinity is not an area: reported
+])
+def test_numeric_area_columns(tmp_path: Path, areas: list[float], expected: list[float | None]) -> None:
+    path = tmp_path / "areas.gpkg"
+    frame(MJ=areas, ZDDM=[f"  {CODE1} ", CODE2]).to_file(path, driver="GPKG")
+    parcels = read_parcels(path).parcels
+    assert [p.declared_area for p in parcels] == expected
+    assert parcels[0].parcel_code == CODE1  # text is stripped
+    reported = [i for p in parcels for i in p.warnings if i.code == "bad_value"]
+    assert [i.where for i in reported] == (["feature 2"] if areas[1] == float("inf") else [])
+
+
 def test_unclosed_geojson_ring_is_closed_with_a_warning(tmp_path: Path) -> None:
     ring = [[E0, N0], [E0 + 20, N0], [E0 + 20, N0 + 20], [E0, N0 + 20]]  # no closing point
     doc = {
