@@ -23,13 +23,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from database_copies import copy_database
+from serving import wait_until_serving
 
 from portal import migrate
 from portal.accounts.demo import add_demo_accounts
 from portal.db import resolve_url, with_database
 from portal.settings import DatabaseSettings
-from database_copies import copy_database
-from serving import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"

@@ -29,14 +29,13 @@ import numpy as np
 import psycopg
 import pyogrio
 import shapely
+from database_copies import copy_database
 
 from portal import migrate
 from portal.db import resolve_url, with_database
 from portal.importer import import_file
 from portal.settings import DatabaseSettings
 from spatial.readers import read_parcels
-
-from database_copies import copy_database
 
 RESULTS = Path(__file__).parent / "results"
 SIZE, STEP = 20.0, 22.0  # 20 m squares, 2 m streets

@@ -12,8 +12,8 @@ parcel to each new one it shares area with.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
