@@ -4,7 +4,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-23
 
-The rule is unchanged: the versions of one object never overlap in time, and at most one is
+The rule stays: the versions of one object never overlap in time, and at most one is
 current. It was an exclusion constraint, `(id WITH =, tstzrange(begin, end) WITH &&)` on a
 btree_gist index. Every insert searched and extended that GiST index, and on a cadastre of
 1,000,000 parcels that cost about 78 µs a row: half of the time it took to publish 100,000
