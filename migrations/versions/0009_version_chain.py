@@ -33,6 +33,8 @@ depends_on = None
 
 GUARD = r"""
 CREATE OR REPLACE FUNCTION guard_version_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    generated text[];
 BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION '% rows are versioned and are never deleted: end the current version instead',
@@ -42,9 +44,12 @@ BEGIN
         RAISE EXCEPTION 'version % of % ended at %: past versions are read-only',
             OLD.version_id, TG_TABLE_NAME, OLD.end_lifespan USING ERRCODE = 'restrict_violation';
     END IF;
-    -- previous_version is generated after BEFORE triggers run: NEW holds NULL for it here.
-    IF (to_jsonb(NEW) - 'end_lifespan' - 'previous_version')
-       IS DISTINCT FROM (to_jsonb(OLD) - 'end_lifespan' - 'previous_version') THEN
+    -- Generated columns (previous_version, a unit's fixture_type) are computed after BEFORE
+    -- triggers run: NEW holds NULL for them here. They follow the columns compared below.
+    generated := ARRAY(SELECT attname::text FROM pg_attribute
+                        WHERE attrelid = TG_RELID AND attgenerated <> '' AND NOT attisdropped);
+    IF (to_jsonb(NEW) - 'end_lifespan' - generated)
+       IS DISTINCT FROM (to_jsonb(OLD) - 'end_lifespan' - generated) THEN
         RAISE EXCEPTION '% rows are versioned: only end_lifespan of the current version may change; insert a new version instead',
             TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
     END IF;

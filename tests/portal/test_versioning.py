@@ -62,3 +62,19 @@ def test_demo_history_reads_back(conn) -> None:
 def test_supersede_without_current_version_is_refused(conn) -> None:
     with pytest.raises(VersionError, match="no current version"):
         supersede(conn, "parcels", 987654321, {"status": "disputed"})
+
+
+@pytest.mark.parametrize("table, key, change", [
+    ("units", "unit_id", {"floor_area": 88.5}),
+    ("parties", "party_id", {"name": "改名后"}),
+])
+def test_unit_and_party_changes_follow_the_previous_version(conn, table, key, change) -> None:
+    """Units carry a generated column (fixture_type), as every versioned table now does
+    (previous_version): ending a version must not read them as changed."""
+    ident = conn.execute(f"SELECT {key} FROM current_{table} ORDER BY {key} LIMIT 1").fetchone()[0]
+    supersede(conn, table, ident, change)
+    versions = conn.execute(f"SELECT version, previous_version, begin_lifespan, end_lifespan FROM {table} "
+                            f"WHERE {key} = %s ORDER BY version", (ident,)).fetchall()
+    *_, previous, latest = versions
+    assert latest[:2] == (previous[0] + 1, previous[0])  # the next version, and it says which it follows
+    assert latest[2] == previous[3] and latest[3] is None  # it begins where the previous one ended
