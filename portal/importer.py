@@ -71,10 +71,10 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
                     progress(done, total)
 
             written = writer.submit(publish, conn, result.parcels, source, progress=report)
+            written.add_done_callback(lambda _: writing.set())  # also when it wrote nothing or failed
             # The writes are the longer path: let their COPY start before validation competes
             # with its preparation (EWKB, row encoding) for this process's GIL.
-            while not writing.wait(0.05) and not written.done():
-                pass
+            writing.wait()
             try:
                 with psycopg.connect(url) as reader:
                     outcome = ImportOutcome(check(reader))
