@@ -6,7 +6,7 @@ from __future__ import annotations
 from psycopg_pool import AsyncConnectionPool
 
 import portal.app
-import portal.db
+import portal.platform.db
 from portal.settings import DatabaseSettings
 
 

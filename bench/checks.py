@@ -36,10 +36,11 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal.accounts.security import token_digest  # noqa: E402
-from portal.db import resolve_url, with_database  # noqa: E402
-from portal.settings import DatabaseSettings  # noqa: E402
 from serving import wait_until_serving  # noqa: E402
+
+from portal.accounts.security import token_digest  # noqa: E402
+from portal.platform.db import resolve_url, with_database  # noqa: E402
+from portal.settings import DatabaseSettings  # noqa: E402
 
 SCHEMA = "bench_accounts"
 

@@ -6,7 +6,7 @@ import time
 
 import psycopg
 
-from portal.db import with_database
+from portal.platform.db import with_database
 
 
 def copy_database(server: str, template: str, name: str, wait_s: float = 900) -> str:

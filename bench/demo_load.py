@@ -10,9 +10,9 @@ import time
 
 import psycopg
 
-from portal import migrate
-from portal.db import resolve_url, with_database
 from portal.demo.loader import load_demo
+from portal.platform import migrate
+from portal.platform.db import resolve_url, with_database
 from portal.settings import DatabaseSettings
 
 

@@ -26,9 +26,9 @@ import psycopg
 from database_copies import copy_database
 from serving import wait_until_serving
 
-from portal import migrate
-from portal.accounts.demo import add_demo_accounts
-from portal.db import resolve_url, with_database
+from portal.demo.accounts import add_demo_accounts
+from portal.platform import migrate
+from portal.platform.db import resolve_url, with_database
 from portal.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parent

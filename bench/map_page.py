@@ -25,7 +25,7 @@ import psycopg
 import uvicorn
 
 from portal.app import create_app
-from portal.db import resolve_url, with_database
+from portal.platform.db import resolve_url, with_database
 from portal.settings import DatabaseSettings, Settings
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

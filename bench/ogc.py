@@ -16,7 +16,7 @@ it again). Like with like: every column reads the same items and tiles, with the
 cache warmed for all by one untimed psql pass over the case; each request is paired, the
 floor measured right before or after (alternately) ours and tipg on the same statement, in
 a psql whose backend ran the previous statement of the case and then idled 10 ms, as a
-pooled server connection idles between requests; "ours@server" is the whole application's time (portal.timing), not only the route's. The
+pooled server connection idles between requests; "ours@server" is the whole application's time (portal.platform.timing), not only the route's. The
 printed legend says all of this next to the figures.
 
 The database is not modified except that, if missing, the objects of migration 0006 (public
@@ -47,12 +47,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from serving import wait_until_serving  # noqa: E402
+
 from layers.catalog import COLLECTIONS  # noqa: E402
 from layers.query import from_params  # noqa: E402
 from layers.routes import SESSION_SETTINGS  # noqa: E402
 from layers.sql import TileSpec, item_statement, items_statement, tile_statement  # noqa: E402
-from portal.cluster import Cluster  # noqa: E402
-from serving import wait_until_serving  # noqa: E402
+from portal.platform.cluster import Cluster  # noqa: E402
 from portal.settings import DatabaseSettings, TileSettings  # noqa: E402
 
 PARCELS = COLLECTIONS["parcels"]

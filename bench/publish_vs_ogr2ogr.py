@@ -31,10 +31,10 @@ import pyogrio
 import shapely
 from database_copies import copy_database
 
-from portal import migrate
-from portal.db import resolve_url, with_database
-from portal.importer import import_file
+from portal.platform import migrate
+from portal.platform.db import resolve_url, with_database
 from portal.settings import DatabaseSettings
+from portal.surveys.importer import import_file
 from spatial.readers import read_parcels
 
 RESULTS = Path(__file__).parent / "results"

@@ -1,4 +1,4 @@
-"""The pygeoapi configuration and OpenAPI document, generated from the app's Settings.
+"""The pygeoapi configuration and OpenAPI document, generated from the `LayersSettings`.
 
 Nothing here is hand-edited YAML: `build_config(settings, url, extents)` returns the dict
 pygeoapi would read from its YAML file, naming our providers by dotted path, and
@@ -14,8 +14,8 @@ from pygeoapi.openapi import get_oas
 
 from layers.catalog import COLLECTIONS, CRS84, STORAGE_CRS
 from layers.query import describe_crs
+from layers.settings import LayersSettings
 from layers.templates import local_templates
-from portal.settings import Settings
 
 __all__ = ["build_config", "build_openapi", "OGC_PREFIX"]
 
@@ -31,13 +31,11 @@ def _extent(box: tuple[float, float, float, float] | None, begin: str | None) ->
     return extent
 
 
-def build_config(settings: Settings, database_url: str,
+def build_config(settings: LayersSettings, database_url: str,
                  extents: dict[str, tuple[tuple[float, float, float, float] | None, str | None]]
                  ) -> dict[str, Any]:
     """pygeoapi's configuration for the cadastre's public collections."""
-    base = (settings.portal.public_url or
-            f"http://{settings.portal.host}:{settings.portal.port}").rstrip("/")
-    tiles = settings.tiles
+    base = settings.base_url
     resources: dict[str, Any] = {}
     for collection in COLLECTIONS.values():
         box, begin = extents.get(collection.id, (None, None))
@@ -72,9 +70,9 @@ def build_config(settings: Settings, database_url: str,
                     "options": {
                         "zoom": {"min": 0, "max": 22},
                         "schemes": ["WebMercatorQuad"],
-                        "extent": tiles.extent,
-                        "buffer": tiles.buffer,
-                        "max_features": tiles.max_features,
+                        "extent": settings.tile_extent,
+                        "buffer": settings.tile_buffer,
+                        "max_features": settings.tile_max_features,
                     },
                     "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
                 },
@@ -82,23 +80,23 @@ def build_config(settings: Settings, database_url: str,
         }
     return {
         "server": {
-            "bind": {"host": settings.portal.host, "port": settings.portal.port},
+            "bind": {"host": settings.host, "port": settings.port},
             "url": base + OGC_PREFIX,
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
             "languages": ["zh-CN", "en-US"],
             "pretty_print": False,
-            "limits": {"default_items": settings.ogc.default_limit,
-                       "max_items": settings.ogc.max_limit, "on_exceed": "throttle"},
-            "map": {"url": settings.portal.basemap_url or "", "attribution": ""},
+            "limits": {"default_items": settings.default_limit,
+                       "max_items": settings.max_limit, "on_exceed": "throttle"},
+            "map": {"url": settings.basemap_url or "", "attribution": ""},
             # pygeoapi's pages with every script and style sheet served by the portal itself.
-            "templates": {"path": str(local_templates(settings.database.state_dir / "generated"))},
+            "templates": {"path": str(local_templates(settings.generated_dir))},
             "admin": False,
         },
         "logging": {"level": "WARNING"},
         "metadata": {
             "identification": {
-                "title": f"{settings.portal.title} OGC API",
+                "title": f"{settings.title} OGC API",
                 "description": "Public cadastral map: parcels and administrative areas",
                 "keywords": ["cadastre", "parcels", "地籍"],
                 "keywords_type": "theme",
@@ -106,8 +104,8 @@ def build_config(settings: Settings, database_url: str,
                 "url": base,
             },
             "license": {"name": "public disclosure", "url": base},
-            "provider": {"name": settings.portal.title, "url": base},
-            "contact": {"name": settings.portal.title, "url": base},
+            "provider": {"name": settings.title, "url": base},
+            "contact": {"name": settings.title, "url": base},
         },
         "resources": resources,
     }

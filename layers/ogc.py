@@ -1,12 +1,12 @@
 """OGC API under /ogc: pygeoapi for the documents, our routes for the hot paths.
 
-`mount_ogc(app, settings)` is the only thing the application calls. It adds our fast routes
+`OgcLayer` is the only thing the application uses. It gives our fast routes
 (items, item, tiles; layers.routes) and, after them, thin routes that hand everything else
 (landing page, conformance, collections, queryables, schema, tile-set metadata, OpenAPI,
 HTML pages) to pygeoapi's framework-free API functions. This is the only module that
 imports pygeoapi's API; pygeoapi's own Starlette app is never imported, because it reads its
 configuration from files at import time. Instead the configuration and OpenAPI document are
-generated from the Settings when the application starts (layers.config) and an `API` object
+generated from `LayersSettings` when the application starts (layers.config) and an `API` object
 is built from them then.
 """
 
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pygeoapi.api.itemtypes as itemtypes_api
 import pygeoapi.api.tiles as tiles_api
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API, APIRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
@@ -32,15 +32,14 @@ from starlette.staticfiles import StaticFiles
 
 from layers.catalog import COLLECTIONS
 from layers.config import OGC_PREFIX, build_config, build_openapi
-from portal.replicas import ReadRouter
-from layers.pool import close_pools
-from layers.routes import OgcRuntime, fast_routes
 from layers.extents import Extents
+from layers.pool import close_pools
+from layers.routes import OgcRuntime, ReadConnections, fast_routes
+from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
 from layers.tiles import InvalidationListener, TileCache
-from portal.settings import Settings
 
-__all__ = ["mount_ogc"]
+__all__ = ["OgcLayer", "ReadConnections"]
 
 LOG = logging.getLogger(__name__)
 
@@ -120,50 +119,57 @@ async def _sizes(pool: Any, examine: int) -> dict[str, int]:
     return sizes
 
 
-def mount_ogc(app: FastAPI, settings: Settings) -> None:
-    """Serve OGC API at /ogc; the pygeoapi API object is built when the app starts."""
-    base = (settings.portal.public_url or
-            f"http://{settings.portal.host}:{settings.portal.port}").rstrip("/") + OGC_PREFIX
-    tiles = settings.tiles
-    runtime = OgcRuntime(base, settings.ogc.default_limit, settings.ogc.max_limit,
-                         TileSpec(tiles.extent, tiles.buffer, tiles.max_features),
-                         TileCache(tiles.cache_size, tiles.buffer / tiles.extent),
-                         settings.ogc.count_limit)
-    runtime.html = _items_html
-    app.state.ogc = runtime
-    # First in the list: the router tries its routes in order, and the portal's routers before
-    # these would otherwise cost every tile request a few hundred microseconds of matching.
-    app.router.routes[0:0] = fast_routes(OGC_PREFIX)
-    app.router.routes.append(Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())))
+class OgcLayer:
+    """OGC API at /ogc for one application.
 
-    original = app.router.lifespan_context
+    The composition root builds it with the layer's settings, mounts it (`mount`, after every
+    other route; `fast_routes`, before them), opens its pool (`open_pool`, sessions set up by
+    `configure`) and calls `start` in its lifespan with the read router to use for public
+    reads (replicas when healthy, else that pool), then `stop`.
+    """
 
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        async with original(application) as state:
-            url = application.state.pool.conninfo
-            pool = runtime.open_pool(url, settings.database.pool_max_size)
-            await pool.open(wait=True, timeout=30)
-            # Public reads may come from streaming replicas (DATABASE_REPLICA_URLS).
-            runtime.reads = ReadRouter(pool, settings.database, configure=runtime.configure)
-            await runtime.reads.open()
-            runtime.sizes = await _sizes(pool, runtime.count_limit)
-            extents = Extents(pool)
-            config = build_config(settings, url, await extents.load())
-            openapi = await asyncio.to_thread(build_openapi, config)
-            application.state.pygeoapi = API(config, openapi)
-            extents.attach(config["resources"])
-            runtime.listener = InvalidationListener(
-                url, runtime.cache, keep_seconds=tiles.invalidation_keep_seconds,
-                prune_seconds=tiles.invalidation_prune_seconds)
-            runtime.listener.observers.append(extents.changed)
-            await runtime.listener.start()
-            try:
-                yield state
-            finally:
-                await runtime.listener.stop()
-                await runtime.reads.close()
-                await pool.close()
-                await asyncio.to_thread(close_pools)
+    def __init__(self, settings: LayersSettings) -> None:
+        self.settings = settings
+        self.runtime = OgcRuntime(
+            settings.base_url + OGC_PREFIX, settings.default_limit, settings.max_limit,
+            TileSpec(settings.tile_extent, settings.tile_buffer, settings.tile_max_features),
+            TileCache(settings.tile_cache_size, settings.tile_buffer / settings.tile_extent),
+            settings.count_limit)
+        self.runtime.html = _items_html
+        self.configure = self.runtime.configure
 
-    app.router.lifespan_context = lifespan
+    def mount(self, app: FastAPI) -> None:
+        """pygeoapi's documents under /ogc; call after every other route is added."""
+        app.state.ogc = self.runtime
+        app.router.routes.append(Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())))
+
+    def fast_routes(self) -> list[Route]:
+        """Items, one item and tiles, to be matched before any other route."""
+        return fast_routes(OGC_PREFIX)
+
+    def open_pool(self, url: str) -> AsyncConnectionPool:
+        """The layer's own pool of the primary (not yet opened)."""
+        return self.runtime.open_pool(url, self.settings.pool_max_size)
+
+    async def start(self, app: FastAPI, url: str, reads: ReadConnections) -> None:
+        """Count the collections, build pygeoapi's API, listen for tile invalidations."""
+        runtime = self.runtime
+        pool = runtime.pool
+        assert pool is not None, "open_pool first"
+        runtime.reads = reads
+        runtime.sizes = await _sizes(pool, runtime.count_limit)
+        extents = Extents(pool)
+        config = build_config(self.settings, url, await extents.load())
+        openapi = await asyncio.to_thread(build_openapi, config)
+        app.state.pygeoapi = API(config, openapi)
+        extents.attach(config["resources"])
+        runtime.listener = InvalidationListener(
+            url, runtime.cache, keep_seconds=self.settings.invalidation_keep_seconds,
+            prune_seconds=self.settings.invalidation_prune_seconds)
+        runtime.listener.observers.append(extents.changed)
+        await runtime.listener.start()
+
+    async def stop(self) -> None:
+        if self.runtime.listener is not None:
+            await self.runtime.listener.stop()
+        await asyncio.to_thread(close_pools)

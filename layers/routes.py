@@ -13,7 +13,8 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode
 
 from psycopg_pool import AsyncConnectionPool
@@ -28,13 +29,23 @@ from layers.query import FeatureQuery, from_params, parse_datetime
 from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
 
-__all__ = ["fast_routes", "OgcRuntime", "GEOJSON", "MVT", "SESSION_SETTINGS"]
+__all__ = ["fast_routes", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS"]
 
 LOG = logging.getLogger(__name__)
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 
 HtmlFallback = Callable[[Request], Awaitable[Response]]
+
+
+class ReadConnections(Protocol):
+    """Where public reads go: the application's read router (a healthy replica, else the
+    primary). `replicas` is empty when there are none; `connection()` is an async context
+    manager giving an autocommit psycopg connection."""
+
+    replicas: list[Any]
+
+    def connection(self, *, primary: bool = False) -> AbstractAsyncContextManager[Any]: ...
 # Latency over throughput: a parallel worker or JIT compilation costs more than these
 # short queries take (and each new worker process sets up PROJ again).
 SESSION_SETTINGS = ("SET max_parallel_workers_per_gather = 0; SET jit = off; "
@@ -57,7 +68,7 @@ class OgcRuntime:
         self.listener: InvalidationListener | None = None
         self.html: HtmlFallback | None = None
         self.pool: AsyncConnectionPool | None = None
-        self.reads: Any = None  # portal.replicas.ReadRouter over `pool` and the replicas
+        self.reads: Any = None  # portal.platform.replicas.ReadRouter over `pool` and the replicas
 
     @staticmethod
     async def configure(conn: Any) -> None:
@@ -85,7 +96,7 @@ REPLICA_GRACE_SECONDS = 10.0
 
 def _timing(started: float) -> str:
     """The time spent in the database (connection, query, rows); the whole request's time
-    is added as `app` by portal.timing."""
+    is added as `app` by portal.platform.timing."""
     return f"db;dur={(time.perf_counter() - started) * 1000:.3f}"
 
 

@@ -6,7 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from portal.db import resolve_url, sqlalchemy_url
+from portal.platform.db import resolve_url, sqlalchemy_url
 from portal.settings import DatabaseSettings
 
 config = context.config

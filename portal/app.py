@@ -1,26 +1,57 @@
-"""The FastAPI application, built by `create_app(settings)`: nothing is configured at import."""
+"""The composition root: `create_app(settings)` builds the application; nothing is configured at
+import.
+
+Every router is listed here with its room, and so are the error handlers, the middleware and
+the pools. The routes answered most often are matched first, in one explicit block
+(`_fast_routes`): Starlette tries routes in order, and matching a hundred page and API routes
+first would cost every tile and check request a few hundred microseconds.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
+from starlette.routing import Route
 
-from portal.db import open_pool, open_work_pool, resolve_url
-from portal.migrate import head_revision
-from portal.replicas import ReadRouter
-from portal.security import BodyLimit, SecurityHeaders
+from layers.ogc import OgcLayer
+from layers.settings import LayersSettings
+from portal import accounts
+from portal.accounts import routes as account_routes
+from portal.accounts.security import identity_key
+from portal.audit import pages as audit_pages
+from portal.checks import routes as check_routes
+from portal.guide import pages as guide_pages
+from portal.platform.db import open_pool, open_work_pool, resolve_url
+from portal.platform.errors import AccountError, Limited
+from portal.platform.middleware import BodyLimit, SecurityHeaders
+from portal.platform.migrate import head_revision
+from portal.platform.replicas import ReadRouter
+from portal.platform.timing import ServerTiming
+from portal.public import api as public_api
+from portal.public import pages as public_pages
+from portal.public import sheet_route
+from portal.registry import api as registry_api
+from portal.registry import pages as registry_pages
 from portal.settings import Settings
-from portal.timing import ServerTiming
+from portal.surveys import api as survey_api
+from portal.surveys import pages as survey_pages
+from portal.web import STATIC_DIR, language, render, templates_for
 
 __all__ = ["create_app", "ErrorOut"]
+
+# Each room keeps its pages in its own templates/ folder, beside its routes.
+ROOM_TEMPLATES = tuple(Path(room.__file__).parent / "templates" for room in (  # type: ignore[arg-type]
+    account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages))
 
 
 class ErrorOut(BaseModel):
@@ -38,9 +69,24 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         429: "too many requests: wait and try again", 503: "the database is unavailable for a moment"}.items()}
 
 
+def layers_settings(settings: Settings) -> LayersSettings:
+    """What the OGC layer needs of the app's settings, and nothing more."""
+    base = (settings.portal.public_url or f"http://{settings.portal.host}:{settings.portal.port}").rstrip("/")
+    return LayersSettings(
+        base_url=base, title=settings.portal.title, host=settings.portal.host, port=settings.portal.port,
+        basemap_url=settings.portal.basemap_url, generated_dir=settings.database.state_dir / "generated",
+        pool_max_size=settings.database.pool_max_size, default_limit=settings.ogc.default_limit,
+        max_limit=settings.ogc.max_limit, count_limit=settings.ogc.count_limit,
+        tile_extent=settings.tiles.extent, tile_buffer=settings.tiles.buffer,
+        tile_max_features=settings.tiles.max_features, tile_cache_size=settings.tiles.cache_size,
+        invalidation_keep_seconds=settings.tiles.invalidation_keep_seconds,
+        invalidation_prune_seconds=settings.tiles.invalidation_prune_seconds)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application; the pool opens and closes with the app's lifespan."""
+    """Build the application; the pools open and close with the app's lifespan."""
     settings = settings or Settings()
+    ogc = OgcLayer(layers_settings(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,54 +95,99 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.work_pool = open_work_pool(url, settings.database)
         await app.state.pool.open(wait=True, timeout=30)
         app.state.work_pool.open(wait=True, timeout=30)
-        app.state.reads = ReadRouter(app.state.pool, settings.database)
+        # One read router for public reads: replicas when healthy (their sessions set up for
+        # short queries, as the OGC layer's), else the primary.
+        app.state.reads = ReadRouter(app.state.pool, settings.database, configure=ogc.configure)
         await app.state.reads.open()
         app.state.check_slots = asyncio.Semaphore(settings.accounts.checks_at_once)
+        ogc_pool = ogc.open_pool(url)  # the OGC layer's own pool of the primary
+        await ogc_pool.open(wait=True, timeout=30)
+        await ogc.start(app, url, app.state.reads)
         try:
             yield
         finally:
+            await ogc.stop()
+            await ogc_pool.close()
             await app.state.reads.close()
             app.state.work_pool.close()
             await app.state.pool.close()
 
     app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.settings = settings
+    app.state.templates = templates_for(settings, ROOM_TEMPLATES)
+    app.state.principal_resolver = accounts.resolve_principal
+    app.state.csrf_guard = accounts.csrf_guard
+    app.state.identity_key = identity_key(settings.accounts, settings.database)
+
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
 
-    @app.get("/health", tags=["service"])
-    async def health(request: Request) -> dict[str, object]:
-        """Database reachability, PostGIS version, schema revision and current parcel count."""
-        async with request.app.state.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT postgis_lib_version(), "
-                "(SELECT version_num FROM alembic_version), "
-                "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
-            )
-            postgis, revision, parcels = await cur.fetchone()
-        return {
-            "status": "ok",
-            "database": "reachable",
-            "postgis": postgis,
-            "schema_revision": revision,
-            "schema_head": head_revision(),
-            "parcels": parcels,
-            "replicas": request.app.state.reads.status(),
-        }
-
-    @app.get("/health/reads", tags=["service"])
-    async def health_reads(request: Request) -> dict[str, object]:
-        """Which server a public read goes to now (a replica, or the primary as fallback)."""
-        async with request.app.state.reads.connection() as conn:
-            cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
-            standby, port = await cur.fetchone()
-        return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
-
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
-    _mount_features(app, settings)
+    app.add_exception_handler(AccountError, _account_error)
+    for handlers in (survey_api.EXCEPTION_HANDLERS, registry_api.EXCEPTION_HANDLERS):
+        for error, handler in handlers.items():
+            app.add_exception_handler(error, handler)
+
+    app.add_api_route("/health", health, methods=["GET"], tags=["service"])
+    app.add_api_route("/health/reads", health_reads, methods=["GET"], tags=["service"])
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router, prefix in (
+        (language.router, ""),          # web: the language switch
+        (survey_pages.router, ""),      # surveys: /surveys pages
+        (registry_pages.router, ""),    # registry: /registry pages
+        (account_routes.router, ""),    # accounts: /login, /account, /api/accounts, /users
+        (check_routes.router, ""),      # checks: /check, /api/check, certificates, /verify
+        (audit_pages.router, ""),       # audit: /audit, /api/audit
+        (survey_api.router, ""),        # surveys: /api/submissions
+        (registry_api.router, ""),      # registry: /api/applications, /api/statistics
+        (public_api.router, ""),        # public: /api/parcels, /api/search
+        (public_pages.router, ""),      # public: /, /parcels/{code}
+        (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
+        (guide_pages.router, ""),       # guide: /guide, /guide/edit
+    ):
+        app.include_router(router, prefix=prefix)
+    ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)
+    _fast_routes(app, ogc)
     return app
+
+
+def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
+    """The hot paths, matched before every other route: OGC items and tiles, and the one-call
+    restriction check (its documented twin is in the checks router). HEAD is not allowed on
+    the check: a HEAD must not make a check."""
+    check = Route("/api/check", check_routes.api_check_get_fast, methods=["GET"])
+    check.methods = {"GET"}  # Starlette adds HEAD to GET routes
+    app.router.routes[0:0] = [check, *ogc.fast_routes()]
+
+
+async def health(request: Request) -> dict[str, object]:
+    """Database reachability, PostGIS version, schema revision and current parcel count."""
+    async with request.app.state.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT postgis_lib_version(), "
+            "(SELECT version_num FROM alembic_version), "
+            "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
+        )
+        postgis, revision, parcels = await cur.fetchone()
+    return {
+        "status": "ok",
+        "database": "reachable",
+        "postgis": postgis,
+        "schema_revision": revision,
+        "schema_head": head_revision(),
+        "parcels": parcels,
+        "replicas": request.app.state.reads.status(),
+    }
+
+
+async def health_reads(request: Request) -> dict[str, object]:
+    """Which server a public read goes to now (a replica, or the primary as fallback)."""
+    async with request.app.state.reads.connection() as conn:
+        cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+        standby, port = await cur.fetchone()
+    return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -106,18 +197,16 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         "message": "the cadastre database is unavailable for a moment; try again shortly"}})
 
 
-def _mount_features(app: FastAPI, settings: Settings) -> None:
-    """Each feature package adds its routes here, one line each (see docs in each package)."""
-    from layers.ogc import mount_ogc
-    from portal.accounts import mount_accounts
-    from portal.api.applications import mount_applications
-    from portal.api.submissions import mount_submissions
-    from portal.web import mount_web
-    from portal.web.public import mount_public
-
-    mount_web(app, settings)
-    mount_accounts(app, settings)
-    mount_submissions(app)
-    mount_applications(app)
-    mount_public(app, settings)
-    mount_ogc(app, settings)
+async def _account_error(request: Request, error: Exception) -> Response:
+    """An AccountError as JSON under /api (or when JSON is asked for), else as a page."""
+    assert isinstance(error, AccountError)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Limited) else {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    wants_json = request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+    if wants_json:
+        return JSONResponse({"detail": error.message}, status_code=error.status, headers=headers)
+    response = render(request, "accounts/message.html", {"status": error.status, "message": error.message},
+                      status_code=error.status)
+    response.headers.update(headers)
+    return response

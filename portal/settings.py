@@ -95,7 +95,8 @@ class TileSettings(BaseSettings):
 
 
 class SurveySettings(BaseSettings):
-    """Tolerances and limits of surveyors' uploads (see spatial.validation.ValidationRules)."""
+    """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_checks.validation_rules`
+    turns them into `spatial.validation.ValidationRules`)."""
 
     model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore")
 
@@ -106,19 +107,6 @@ class SurveySettings(BaseSettings):
     gap_width_m: float = 0.05
     coverage_tolerance_m2: float = 1.0
     max_upload_bytes: int = 50 * 1024 * 1024
-
-    def rules(self):  # type: ignore[no-untyped-def]
-        """The validation rules for a publication: every parcel needs its code."""
-        from spatial.validation import ValidationRules
-
-        return ValidationRules(
-            area_abs_tolerance_m2=self.area_abs_tolerance_m2,
-            area_rel_tolerance=self.area_rel_tolerance,
-            boundary_point_error_m=self.boundary_point_error_m,
-            overlap_tolerance_m2=self.overlap_tolerance_m2,
-            gap_width_m=self.gap_width_m,
-            require_parcel_code=True,
-        )
 
 
 class SecuritySettings(BaseSettings):

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from portal.audit import grant_app_role
+from portal.audit.trail import grant_app_role
 
 
 @contextmanager

@@ -20,9 +20,9 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from portal import migrate  # noqa: E402
-from portal.db import resolve_url, with_database  # noqa: E402
 from portal.demo.loader import load_demo  # noqa: E402
+from portal.platform import migrate  # noqa: E402
+from portal.platform.db import resolve_url, with_database  # noqa: E402
 from portal.settings import DatabaseSettings  # noqa: E402
 
 # Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed.

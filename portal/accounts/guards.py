@@ -16,14 +16,14 @@ from typing import Any
 import psycopg
 from fastapi import Request, Response
 
-from portal.accounts.errors import BadInput, Forbidden, Limited, NotAuthenticated
 from portal.accounts.principal import CSRF_COOKIE, Account
 from portal.accounts.security import same_secret
 from portal.accounts.store import rate_hits
-from portal.permissions import Action, Principal, current_principal
+from portal.platform.errors import BadInput, Forbidden, Limited, NotAuthenticated
+from portal.platform.permissions import Action, Principal, current_principal
 
-__all__ = ["login_required", "allowed", "csrf_for_form", "set_csrf_cookie", "check_csrf", "json_object", "client_of",
-           "seconds_to_window_end", "enforce_limit", "BEIJING"]
+__all__ = ["login_required", "csrf_for_form", "set_csrf_cookie", "check_csrf", "seconds_to_window_end", "enforce_limit",
+           "BEIJING"]
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -34,15 +34,6 @@ async def login_required(request: Request) -> Account:
         raise NotAuthenticated("log in first")
     return principal
 
-
-async def allowed(request: Request, action: Action) -> Principal:
-    """The principal if it may perform `action`; 401 when anonymous, 403 otherwise."""
-    principal = await current_principal(request)
-    if principal.may(action):
-        return principal
-    if not principal.authenticated:
-        raise NotAuthenticated(f"log in to {action.value}")
-    raise Forbidden(f"your roles do not allow {action.value}")
 
 
 def csrf_for_form(request: Request, response_cookies: dict[str, str]) -> str:
@@ -74,19 +65,6 @@ def check_csrf(request: Request, principal: Principal, form: Mapping[str, Any] |
     raise Forbidden("the form's security token is missing or out of date: reload the page and try again")
 
 
-async def json_object(request: Request, wanted: str) -> dict[str, Any]:
-    """The request's JSON body, which must be an object; else 400 saying what to send."""
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise BadInput(f"send a JSON object with {wanted}")
-    return body
-
-
-def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def seconds_to_window_end(window: str) -> int:

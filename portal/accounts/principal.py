@@ -1,6 +1,6 @@
 """Who is behind a request: a bearer token (API) or a session cookie (pages), else anonymous.
 
-`resolve_principal` is what `portal.permissions.current_principal` calls (it is installed as
+`resolve_principal` is what `portal.platform.permissions.current_principal` calls (it is installed as
 `app.state.principal_resolver`). The verified_user role is not stored: it is given while the
 user has a current identity verification.
 """
@@ -13,9 +13,9 @@ from fastapi import Request
 
 from portal.accounts.security import token_digest
 from portal.accounts.store import PRINCIPAL_BY_TOKEN
-from portal.permissions import ANONYMOUS, Principal, Role
+from portal.platform.permissions import ANONYMOUS, Principal, Role
 
-__all__ = ["Account", "SESSION_COOKIE", "CSRF_COOKIE", "resolve_principal", "presented_token", "role_label"]
+__all__ = ["Account", "SESSION_COOKIE", "CSRF_COOKIE", "resolve_principal", "presented_token"]
 
 SESSION_COOKIE = "cadastre_session"
 CSRF_COOKIE = "cadastre_csrf"
@@ -60,12 +60,3 @@ async def resolve_principal(request: Request) -> Principal:
     return Account(user_id=user_id, display_name=display_name, roles=frozenset(granted),
                    institution=institution, username=username, party_id=party_id, verified=bool(verified),
                    via=kind, csrf_token=csrf)
-
-
-def role_label(principal: Principal) -> str:
-    """The roles as recorded in the audit log and shown to owners ("registrar", "verified_user")."""
-    staff = sorted(r.value for r in principal.roles if r is not Role.VERIFIED_USER)
-    if staff:
-        return ",".join(staff)
-    return Role.VERIFIED_USER.value if Role.VERIFIED_USER in principal.roles else (
-        "user" if principal.authenticated else "anonymous")

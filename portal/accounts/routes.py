@@ -9,19 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portal.accounts import service, store
-from portal.accounts.errors import BadInput, NotAuthenticated
-from portal.accounts.guards import (
-    allowed,
-    check_csrf,
-    client_of,
-    csrf_for_form,
-    json_object,
-    login_required,
-    set_csrf_cookie,
-)
-from portal.accounts.principal import SESSION_COOKIE, Account, presented_token, role_label
-from portal.audit import AuditEntry, record_async
-from portal.permissions import Action, Role, current_principal
+from portal.accounts.guards import check_csrf, csrf_for_form, login_required, set_csrf_cookie
+from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
+from portal.audit.trail import AuditEntry, record_async
+from portal.platform.errors import BadInput, NotAuthenticated
+from portal.platform.permissions import Action, Role, allowed, current_principal, role_label
+from portal.platform.requests import client_of, json_object
 from portal.web import render
 
 __all__ = ["router"]

@@ -1,7 +1,7 @@
 """Account use cases: register, log in (throttled), log out, tokens, identity verification.
 
 Each takes plain values and a pool, writes its audit row in the same transaction as its change
-(or alone, for refusals), and raises the errors of portal.accounts.errors.
+(or alone, for refusals), and raises the errors of portal.platform.errors.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 from portal.accounts import store
-from portal.accounts.errors import BadInput, Conflict, Forbidden, Limited, NotAuthenticated, NotFound
 from portal.accounts.guards import enforce_limit
-from portal.accounts.principal import Account, role_label
+from portal.accounts.identity_numbers import mask_document_number, resident_id_problem
+from portal.accounts.principal import Account
 from portal.accounts.security import (
     check_password,
     dummy_hash,
@@ -27,8 +27,16 @@ from portal.accounts.security import (
     new_token,
     token_digest,
 )
-from portal.audit import AuditEntry, record_async
-from portal.identity import mask_document_number, resident_id_problem
+from portal.audit.trail import AuditEntry, record_async
+from portal.platform.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    Limited,
+    NotAuthenticated,
+    NotFound,
+)
+from portal.platform.permissions import role_label
 from portal.settings import AccountSettings
 
 __all__ = ["Issued", "register", "login", "logout", "issue_token", "verify_by_registry", "verify_at_counter",

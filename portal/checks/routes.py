@@ -10,14 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from portal.accounts.errors import BadInput, Forbidden, NotFound
-from portal.accounts.guards import allowed, check_csrf, client_of, csrf_for_form, json_object, set_csrf_cookie
+from portal.accounts.guards import check_csrf, csrf_for_form, set_csrf_cookie
 from portal.accounts.principal import Account, presented_token
-from portal.certificates import certificate_pdf
 from portal.checks import queries
+from portal.checks.certificates import certificate_pdf
 from portal.checks.schemas import CheckOut
 from portal.checks.service import CheckAnswer, parse_query, run_check, search_units
-from portal.permissions import Action, current_principal
+from portal.platform.errors import BadInput, Forbidden, NotFound
+from portal.platform.permissions import Action, allowed, current_principal
+from portal.platform.requests import client_of, json_object
 from portal.web import render
 
 __all__ = ["router"]
@@ -85,7 +86,7 @@ async def _statement_by_code(request: Request, code: str) -> dict[str, Any]:
 async def _own_check(request: Request, reference: str) -> dict[str, Any]:
     principal = await current_principal(request)
     if not principal.authenticated:
-        from portal.accounts.errors import NotAuthenticated
+        from portal.platform.errors import NotAuthenticated
 
         raise NotAuthenticated("log in to see your checks")
     async with request.app.state.pool.connection() as conn:

@@ -25,14 +25,14 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from portal.accounts.errors import BadInput, Forbidden, Limited, NotAuthenticated, NotFound
 from portal.accounts.guards import enforce_limit, seconds_to_window_end
-from portal.accounts.principal import Account, role_label
+from portal.accounts.identity_numbers import mask_document_number
+from portal.accounts.principal import Account
 from portal.accounts.security import token_digest
-from portal.audit import AuditEntry, record_async
+from portal.audit.trail import AuditEntry, record_async
 from portal.checks import queries
-from portal.identity import mask_document_number
-from portal.permissions import ALLOWED, Action
+from portal.platform.errors import BadInput, Forbidden, Limited, NotAuthenticated, NotFound
+from portal.platform.permissions import ALLOWED, Action, role_label
 from portal.settings import AccountSettings
 from spatial.codes import CodeError, parse_parcel_code, parse_unit_number
 
@@ -134,7 +134,7 @@ class CheckAnswer:
         return json.loads(self.body)  # type: ignore[no-any-return]
 
 
-# Who may check, and which roles raise the tier: from portal.permissions, the one place for it.
+# Who may check, and which roles raise the tier: from portal.platform.permissions, the one place for it.
 # Sent as array literals ('{a,b}', cast in the SQL): psycopg adapts a str faster than a list.
 def _array(action: Action) -> str:
     return "{" + ",".join(sorted(r.value for r in ALLOWED[action])) + "}"

@@ -21,7 +21,14 @@ import psycopg
 import shapely
 
 from portal.demo.applications import load_applications
-from portal.demo.district import ADMIN_AREA, BLOCK_KINDS, LAND_USE, STREETS, SURVEY_SRID, layout_district
+from portal.demo.district import (
+    ADMIN_AREA,
+    BLOCK_KINDS,
+    LAND_USE,
+    STREETS,
+    SURVEY_SRID,
+    layout_district,
+)
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
 
 __all__ = ["DemoError", "DemoSummary", "load_demo"]
@@ -458,7 +465,7 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
         say("checking co-ownership shares at commit")
         conn.commit()
     say("creating demo accounts")
-    from portal.accounts.demo import add_demo_accounts
+    from portal.demo.accounts import add_demo_accounts
 
     add_demo_accounts(url)
     with psycopg.connect(url, autocommit=True) as conn:

@@ -12,7 +12,7 @@ import datetime as dt
 
 import numpy as np
 
-from portal.identity import credit_code_check_char, resident_id_check_digit
+from portal.accounts.identity_numbers import credit_code_check_char, resident_id_check_digit
 
 __all__ = ["natural_persons", "organisations", "BANKS", "COURTS"]
 

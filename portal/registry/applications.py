@@ -19,10 +19,15 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from portal.audit import committed_as
-from portal.permissions import Action, Principal
-from portal.registry.errors import (ApplicationConflict, ApplicationInvalid, ApplicationNotFound,
-                                    ApplicationRefused, RuleViolation)
+from portal.audit.trail import committed_as
+from portal.platform.permissions import Action, Principal
+from portal.registry.errors import (
+    ApplicationConflict,
+    ApplicationInvalid,
+    ApplicationNotFound,
+    ApplicationRefused,
+    RuleViolation,
+)
 from portal.registry.operations import OPERATIONS, RESTRICTING_KINDS, Context
 
 __all__ = ["KINDS", "required_action", "receive", "start_review", "register", "reject", "get", "queue"]

@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from portal.platform.versioning import supersede
 from portal.registry.errors import ApplicationInvalid, ApplicationRefused, RuleViolation
 from portal.registry.parties import resolve_party
 from portal.registry.seizures import next_position, renumber_queue
-from portal.versioning import supersede
 
 __all__ = ["Context", "OPERATIONS", "RESTRICTING_KINDS"]
 

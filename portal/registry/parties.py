@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from portal.identity import credit_code_problem, resident_id_problem
+from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
 from portal.registry.errors import ApplicationInvalid
 
 __all__ = ["resolve_party"]

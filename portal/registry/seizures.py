@@ -12,7 +12,7 @@ import datetime as dt
 import psycopg
 from psycopg.rows import dict_row
 
-from portal.versioning import supersede
+from portal.platform.versioning import supersede
 
 __all__ = ["renumber_queue", "expire_seizures", "next_position"]
 

@@ -7,7 +7,7 @@ import secrets
 
 from fastapi.testclient import TestClient
 
-from portal.accounts.demo import DEMO_ACCOUNTS
+from portal.demo.accounts import DEMO_ACCOUNTS
 from portal.settings import AccountSettings, DatabaseSettings, Settings
 
 PASSWORDS = {a.username: a.password for a in DEMO_ACCOUNTS}

@@ -11,8 +11,8 @@ import pytest
 from account_helpers import settings_for
 from fastapi.testclient import TestClient
 
-from portal.accounts.demo import demo_owner
 from portal.app import create_app
+from portal.demo.accounts import demo_owner
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from account_helpers import form_login, settings_for
 from fastapi.testclient import TestClient
 
-from portal import migrate
-from portal.accounts.demo import demo_owner
 from portal.app import create_app
+from portal.demo.accounts import demo_owner
 from portal.demo.loader import load_demo
-from portal.permissions import Principal, Role
+from portal.platform import migrate
+from portal.platform.permissions import Principal, Role
 from portal.registry import applications as apps
 
 

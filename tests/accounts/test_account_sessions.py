@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import psycopg
+from account_helpers import bearer, csrf_of, form_login, new_username, register
 from fastapi.testclient import TestClient
 
 from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import token_digest
-from account_helpers import bearer, csrf_of, form_login, new_username, register
 
 
 def test_register_logs_in_with_a_safe_cookie_and_argon2id_hash(browser: TestClient, database_url: str) -> None:
@@ -31,8 +31,9 @@ def test_register_logs_in_with_a_safe_cookie_and_argon2id_hash(browser: TestClie
 
 
 def test_secure_cookie_flag_follows_the_setting(database_url: str) -> None:
-    from portal.app import create_app
     from account_helpers import settings_for
+
+    from portal.app import create_app
 
     with TestClient(create_app(settings_for(database_url, cookie_secure=True)), base_url="https://testserver",
                     follow_redirects=False) as secure:

@@ -8,7 +8,7 @@ import pytest
 from account_helpers import bearer, csrf_of, form_login, new_username, register
 from fastapi.testclient import TestClient
 
-from portal.identity import mask_document_number, resident_id_check_digit
+from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
 
 
 def _spare_party(database_url: str) -> tuple[str, str]:

@@ -17,11 +17,19 @@ from app_role import app_role_url
 from fastapi.testclient import TestClient
 
 from portal.accounts.security import token_digest
-from portal.audit import verify_chain
+from portal.audit.trail import verify_chain
 from portal.checks import queries
 from portal.checks.schemas import CheckOut
-from portal.checks.service import _CHECK_ROLES, _CODE_ALPHABET, _COURT_ROLES, _FULL_ROLES, _code, _random_text, _suffix
-from portal.db import open_pool
+from portal.checks.service import (
+    _CHECK_ROLES,
+    _CODE_ALPHABET,
+    _COURT_ROLES,
+    _FULL_ROLES,
+    _code,
+    _random_text,
+    _suffix,
+)
+from portal.platform.db import open_pool
 from portal.settings import DatabaseSettings
 
 

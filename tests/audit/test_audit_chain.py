@@ -14,9 +14,9 @@ from app_role import app_role_url
 from click.testing import CliRunner
 from psycopg import sql
 
-from portal import migrate
-from portal.audit import AuditEntry, canonical, record, verify_chain
-from portal.db import with_database
+from portal.audit.trail import AuditEntry, canonical, record, verify_chain
+from portal.platform import migrate
+from portal.platform.db import with_database
 
 
 @pytest.fixture(scope="module")

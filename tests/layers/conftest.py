@@ -12,9 +12,9 @@ import httpx
 import pytest
 import uvicorn
 
-from portal import migrate
 from portal.app import create_app
 from portal.demo.loader import load_demo
+from portal.platform import migrate
 from portal.settings import (
     DatabaseSettings,
     OgcSettings,

@@ -23,9 +23,9 @@ from harness import CHROMIUM, header_principal, serve  # noqa: E402
 @pytest.fixture(scope="module")
 def live_site(fresh_database) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """(base URL, database URL) of a real uvicorn server on a fresh demo district of 80 parcels."""
-    from portal import migrate
     from portal.app import create_app
     from portal.demo.loader import load_demo
+    from portal.platform import migrate
     from portal.settings import DatabaseSettings, Settings
 
     url = fresh_database()
@@ -61,7 +61,7 @@ def scratch_cluster() -> Iterator[object]:
     import secrets
     import shutil
 
-    from portal.cluster import Cluster
+    from portal.platform.cluster import Cluster
     from portal.settings import project_root
 
     made: list[Cluster] = []

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from portal.permissions import Principal, Role
+from portal.platform.permissions import Principal, Role
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"

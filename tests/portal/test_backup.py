@@ -6,9 +6,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from portal.backup import fingerprint
 from portal.cli import main
-from portal.db import with_database
+from portal.platform.backup import fingerprint
+from portal.platform.db import with_database
 
 
 def test_backup_restores_into_a_fresh_database_with_identical_rows(database_url, server_url, tmp_path,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from portal.cli import main
-from portal.cluster import Cluster
+from portal.platform.cluster import Cluster
 from portal.settings import project_root
 
 

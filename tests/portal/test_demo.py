@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from portal import migrate
 from portal.demo.loader import DemoError, load_demo
+from portal.platform import migrate
 from spatial.codes import parse_unit_number
 
 TABLES = ("parcels", "parcel_lineage", "units", "parties", "rights", "right_holders", "restrictions",

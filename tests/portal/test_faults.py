@@ -20,9 +20,9 @@ import pyogrio
 import shapely
 from harness import serve
 
-from portal import migrate
 from portal.app import create_app
 from portal.demo.loader import load_demo
+from portal.platform import migrate
 from portal.settings import DatabaseSettings, Settings
 
 

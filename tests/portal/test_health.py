@@ -3,7 +3,7 @@
 from fastapi.testclient import TestClient
 
 from portal.app import create_app
-from portal.migrate import head_revision
+from portal.platform.migrate import head_revision
 from portal.settings import DatabaseSettings, Settings
 
 

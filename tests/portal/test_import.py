@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from survey_files import block, exchange
 
 from portal.cli import main
-from portal.importer import import_file
+from portal.surveys.importer import import_file
 
 
 def parcel_block(code: str, x0: float, y0: float, size: float, use: str = "0701") -> str:

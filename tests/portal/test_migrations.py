@@ -2,7 +2,7 @@
 
 import psycopg
 
-from portal import migrate
+from portal.platform import migrate
 
 TABLES = {"parcels", "units", "parties", "rights", "right_holders", "restrictions", "sources",
           "admin_areas", "land_uses", "parcel_lineage"}

@@ -10,11 +10,16 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from portal import migrate
 from portal.demo.loader import load_demo
-from portal.permissions import Principal, Role
+from portal.platform import migrate
+from portal.platform.permissions import Principal, Role
 from portal.registry import applications as apps
-from portal.registry.errors import ApplicationConflict, ApplicationInvalid, ApplicationRefused, RuleViolation
+from portal.registry.errors import (
+    ApplicationConflict,
+    ApplicationInvalid,
+    ApplicationRefused,
+    RuleViolation,
+)
 from portal.registry.seizures import expire_seizures
 
 REGISTRAR = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
@@ -148,7 +153,7 @@ def test_release_lets_the_queued_seizure_take_effect_and_cannot_repeat(db) -> No
         run(db, CLERK, "seizure_release", unit, {"restriction_id": first}, COURT_ORDER)
     assert "already released" in str(again.value)
     # The database itself refuses to revive an ended restriction, whoever writes.
-    from portal.versioning import supersede
+    from portal.platform.versioning import supersede
 
     with pytest.raises(psycopg.errors.RestrictViolation, match="ended_restriction_stays_ended"):
         supersede(db, "restrictions", first, {"status": "active"})

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from portal import migrate
 from portal.app import create_app
-from portal.cluster import Cluster
+from portal.platform import migrate
+from portal.platform.cluster import Cluster
 from portal.settings import DatabaseSettings, Settings
 
 

@@ -10,16 +10,17 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from harness import PEOPLE, header_principal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from survey_files import FREE_NORTHING, block, exchange
 
-from portal import migrate, submissions
 from portal.app import create_app
 from portal.demo.loader import load_demo
-from portal.importer import import_file
+from portal.platform import migrate
 from portal.settings import DatabaseSettings, Settings, SurveySettings
-from harness import PEOPLE, header_principal
-from survey_files import FREE_NORTHING, block, exchange
+from portal.surveys import workflow as submissions
+from portal.surveys.importer import import_file
 
 E0 = 40_515_100.0  # eastings inside the demo grid's span, south of it
 

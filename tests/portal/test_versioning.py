@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.versioning import VersionError, supersede
+from portal.platform.versioning import VersionError, supersede
 
 AS_OF = ("SELECT {cols} FROM {table} WHERE {key} = %s AND begin_lifespan <= %s "
          "AND (end_lifespan IS NULL OR end_lifespan > %s)")

@@ -35,7 +35,7 @@ def test_every_english_key_exists_in_chinese_and_back() -> None:
 
 
 def test_language_switch_sets_cookie_and_refuses_open_redirects() -> None:
-    from portal.web.routes import router
+    from portal.web.language import router
 
     app = FastAPI()
     app.include_router(router)

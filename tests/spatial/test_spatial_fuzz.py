@@ -6,11 +6,10 @@ type and never the reader's internal-error fallback (which would mean a bug we h
 
 from __future__ import annotations
 
-import os
-
 import io
 import json
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Any

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from conftest import open_page, serve
 from fastapi.testclient import TestClient
 
-from portal import migrate
 from portal.app import create_app
 from portal.cli import main
-from portal.permissions import Principal, Role
+from portal.guide.model import GuideError, parse_guide
+from portal.guide.pages import entries_from_form
+from portal.platform import migrate
+from portal.platform.permissions import Principal, Role
 from portal.settings import DatabaseSettings, Settings
-from portal.web.guide import GuideError, parse_guide
-from portal.web.guide_pages import entries_from_form
 
 
 @pytest.fixture(scope="module")

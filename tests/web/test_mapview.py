@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from portal.public.mapview import VENDOR_CSS, VENDOR_JS, build_map
 from portal.settings import MapSettings, PortalSettings, Settings
 from portal.web import STATIC_DIR
-from portal.web.mapview import VENDOR_CSS, VENDOR_JS, build_map
 
 LABELS = {"parcels": "Parcels", "admin_areas": "Boundaries", "basemap": "Base map"}
 AREA = [{"code": "330102", "name": "上城区", "bbox": [120.1, 30.2, 120.2, 30.3],

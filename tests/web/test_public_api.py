@@ -8,7 +8,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from portal.web.api import classify_query
+from portal.public.api import classify_query
 
 PUBLIC_FIELDS = {
     "parcel_code", "current", "version", "area", "survey_area", "land_use", "admin_area",

@@ -1,0 +1,13 @@
+"""Shared machinery every room stands on; it imports no room.
+
+    db.py           which database, and the application's pools
+    cluster.py      the PostgreSQL + PostGIS cluster the project runs itself
+    replicas.py     public reads from streaming replicas
+    migrate.py      Alembic migrations
+    backup.py       pg_dump / pg_restore of the whole cadastre
+    work.py         blocking database work off the event loop
+    middleware.py   security headers and the request body limit
+    timing.py       the Server-Timing header
+    permissions.py  roles, actions, the principal, and `require(action)`
+    versioning.py   superseding a versioned row: end the current version, insert the next
+"""

@@ -1,0 +1,93 @@
+"""Backup and restore of the whole cadastre database (register, submissions, applications,
+accounts and the audit trail) with PostgreSQL's own tools, in pg_dump's custom format.
+
+A restore goes into a new, empty database, never over a live one: the operator then points
+DATABASE_URL (or CADASTRE_DATABASE) at it, so a bad backup can never destroy the register.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from portal.platform.db import with_database
+
+__all__ = ["BackupError", "backup", "restore", "fingerprint"]
+
+
+class BackupError(RuntimeError):
+    pass
+
+
+def _tool(name: str) -> str:
+    from portal.platform.cluster import ClusterError, find_binaries
+
+    try:
+        path = find_binaries().bindir / name
+        if path.exists():
+            return str(path)
+    except ClusterError:
+        pass
+    found = shutil.which(name)
+    if not found:
+        raise BackupError(f"{name} is not installed (apt-get install postgresql-client-15)")
+    return found
+
+
+def _env(url: str) -> tuple[list[str], dict[str, str]]:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    env = {**os.environ}
+    if info.get("password"):
+        env["PGPASSWORD"] = str(info["password"])
+    args = [f"--host={info.get('host', 'localhost')}", f"--port={info.get('port', 5432)}",
+            f"--username={info.get('user', 'postgres')}"]
+    return args, env
+
+
+def backup(url: str, path: Path) -> int:
+    """Dump the database at `url` into `path`; returns the file's size in bytes."""
+    args, env = _env(url)
+    database = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    done = subprocess.run([_tool("pg_dump"), *args, "--format=custom", "--no-owner", f"--file={path}",
+                           str(database)], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
+    return path.stat().st_size
+
+
+def restore(server_url: str, path: Path, database: str) -> str:
+    """Create `database` and restore `path` into it in one transaction; returns its URL.
+    Refuses an existing database."""
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+            raise BackupError(f"database {database!r} exists: restore into a new one")
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
+    url = with_database(server_url, database)
+    args, env = _env(url)
+    done = subprocess.run([_tool("pg_restore"), *args, "--no-owner", "--single-transaction", "--exit-on-error",
+                           f"--dbname={database}", str(path)], env=env, capture_output=True, text=True)
+    if done.returncode:
+        with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE {}").format(psycopg.sql.Identifier(database)))
+        raise BackupError(f"pg_restore failed (nothing was restored): {done.stderr.strip()}")
+    return url
+
+
+def fingerprint(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an md5 of every row, per table of the public schema: two databases with
+    the same fingerprint hold the same data."""
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys' "
+            "ORDER BY 1")]
+        result = {}
+        for table in tables:
+            query = psycopg.sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                                    "FROM {} AS t").format(psycopg.sql.Identifier(table))
+            count, digest = conn.execute(query).fetchone()  # type: ignore[misc]
+            result[table] = (count, digest)
+    return result

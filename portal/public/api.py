@@ -1,0 +1,108 @@
+"""The public JSON API behind the map: a parcel by code or by point, search, labels.
+
+Only the public tier leaves here (see schemas.py). Query parameters are checked once, and bad
+input gets a 422 that names the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from psycopg import AsyncConnection
+
+from portal.public import queries
+from portal.public.parcels import checked_parcel_code, parcel_from_row, public_parcel
+from portal.public.schemas import ParcelLabel, ParcelPublic, SearchHit, SearchResults
+
+__all__ = ["router", "classify_query", "run_search"]
+
+router = APIRouter(prefix="/api", tags=["public map"])
+
+_CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
+_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+
+
+def classify_query(text: str) -> tuple[str, str]:
+    """What the user typed: a parcel code prefix, a unit number prefix, or a location (坐落)."""
+    cleaned = " ".join(text.translate(_FULL_WIDTH).split())
+    compact = cleaned.replace(" ", "").upper()
+    if compact and _CODE_CHARS.match(compact) and compact[0].isdigit() and len(compact) >= 6:
+        return ("parcel", compact) if len(compact) <= 19 else ("unit", compact)
+    return "location", cleaned
+
+
+@router.get("/parcels/at", response_model=ParcelPublic)
+async def parcel_at(
+    request: Request,
+    lon: Annotated[float, Query(ge=-180, le=180, description="longitude, CGCS2000 (EPSG:4490)")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="latitude, CGCS2000 (EPSG:4490)")],
+) -> ParcelPublic:
+    """The current parcel under a point (what a click on the map asks)."""
+    async with request.app.state.reads.connection() as conn:
+        row = await queries.parcel_at(conn, lon, lat)
+        if row is None:
+            raise HTTPException(404, f"no current parcel at longitude {lon}, latitude {lat}")
+        return await parcel_from_row(conn, row)
+
+
+@router.get("/parcels/labels", response_model=list[ParcelLabel])
+async def parcel_labels(
+    request: Request,
+    bbox: Annotated[str, Query(description="min lon, min lat, max lon, max lat")],
+) -> list[ParcelLabel]:
+    """Parcel codes with a point inside each parcel, for labels at high zoom."""
+    try:
+        box = tuple(float(v) for v in bbox.split(","))
+    except ValueError as error:
+        raise HTTPException(
+            422, f"bbox must be four numbers separated by commas: {bbox!r}") from error
+    if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise HTTPException(
+            422, "bbox must be min lon, min lat, max lon, max lat with min < max, in degrees: "
+                 f"{bbox!r}")
+    map_settings = request.app.state.settings.map
+    async with request.app.state.reads.connection() as conn:
+        rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
+    return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
+            for r in rows]
+
+
+@router.get("/parcels/{parcel_code}", response_model=ParcelPublic)
+async def parcel(request: Request, parcel_code: str) -> ParcelPublic:
+    """A parcel's public facts: code, area, land use, administrative area, units, history."""
+    code = checked_parcel_code(parcel_code)
+    async with request.app.state.reads.connection() as conn:
+        found, _ = await public_parcel(conn, code)
+        return found
+
+
+@router.get("/search", response_model=SearchResults)
+async def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SearchResults:
+    """Suggestions as the user types: parcel code or unit number prefix, or part of a location."""
+    async with request.app.state.reads.connection() as conn:
+        return await run_search(conn, q, limit)
+
+
+async def run_search(conn: AsyncConnection, q: str, limit: int) -> SearchResults:
+    """Search as the API does (the map page uses it too when scripts are off)."""
+    if any(ord(c) < 32 for c in q):
+        raise HTTPException(422, "the search text contains control characters")
+    kind, text = classify_query(q)
+    if kind == "location" and len(text) < 2:
+        raise HTTPException(422, "type at least two characters of a location (坐落)")
+    if kind == "parcel":
+        rows = await queries.search_parcel_codes(conn, text, limit)
+    elif kind == "unit":
+        rows = await queries.search_unit_numbers(conn, text, limit)
+    else:
+        rows = await queries.search_locations(conn, text, limit)
+    hits = [SearchHit(kind=kind, parcel_code=r["parcel_code"].strip(),  # type: ignore[arg-type]
+                      unit_number=r["unit_number"], location=r["location"],
+                      bbox=r["bbox"], centroid=r["centroid"]) for r in rows]
+    return SearchResults(query=text, kind=kind, results=hits)  # type: ignore[arg-type]

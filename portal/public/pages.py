@@ -1,0 +1,71 @@
+"""The public pages: the full-screen cadastral map at `/`, and a plain page per parcel.
+
+The map is built by folium on each request (a few milliseconds) from the administrative areas
+and the extent of the cadastre, so a new boundary shows without a restart.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from portal.public import queries
+from portal.public.api import run_search
+from portal.public.mapview import LAND_USE_COLOURS, build_map
+from portal.public.parcels import checked_parcel_code, public_parcel
+from portal.web.i18n import translator
+from portal.web.templating import language_of, render
+from spatial.codes import CodeError, parse_parcel_code
+
+__all__ = ["router", "MAP_TEXT_KEYS"]
+
+router = APIRouter(tags=["pages"])
+
+# Catalog keys the map script needs, sent to the page as `text` (without the "map.js." prefix).
+MAP_TEXT_KEYS = (
+    "parcel", "parcel_code", "area", "square_metres", "land_use", "admin_area", "valid_from",
+    "version", "since", "now", "retired", "units", "unit_number", "location", "no_units",
+    "history", "lineage", "came_from", "went_into", "event_split", "event_merge",
+    "event_boundary_adjustment", "check_restrictions", "check_hint", "print_sheet", "no_parcel",
+    "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
+    "no_results", "keep_typing", "labels", "map_label", "details",
+)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def map_page(request: Request, parcel: str | None = None,
+                   q: str | None = None) -> HTMLResponse:
+    settings = request.app.state.settings
+    _ = translator(language_of(request))
+    async with request.app.state.pool.connection() as conn:
+        areas = await queries.admin_areas(conn)
+        extent = await queries.cadastre_extent(conn)
+        land_uses = await queries.land_uses(conn)
+        found = None
+        if q and q.strip():
+            try:  # shown when scripts are off; the script runs the same search itself
+                found = await run_search(conn, q.strip()[:100], 10)
+            except HTTPException:
+                found = None
+    labels = {"parcels": _("map.parcels"), "admin_areas": _("map.admin_areas"),
+              "basemap": _("map.basemap")}
+    parts = build_map(settings, labels, areas, extent)
+    try:
+        initial_parcel = parse_parcel_code(parcel).code if parcel else None
+    except CodeError:
+        initial_parcel = None
+    return render(request, "map.html", {
+        "map": parts, "land_uses": land_uses, "colours": LAND_USE_COLOURS,
+        "settings": settings.map, "query": q, "found": found,
+        "initial": {"parcel": initial_parcel, "q": (q or "").strip()[:100] or None},
+        "text": {key: _(f"map.js.{key}") for key in MAP_TEXT_KEYS},
+    })
+
+
+@router.get("/parcels/{parcel_code}", response_class=HTMLResponse, include_in_schema=False)
+async def parcel_page(request: Request, parcel_code: str) -> HTMLResponse:
+    """The parcel's public facts as a plain page: for sharing, printing and screen readers."""
+    code = checked_parcel_code(parcel_code)
+    async with request.app.state.pool.connection() as conn:
+        parcel, _row = await public_parcel(conn, code)
+    return render(request, "parcel.html", {"parcel": parcel})

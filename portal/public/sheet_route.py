@@ -1,0 +1,47 @@
+"""GET /parcels/{code}/sheet.pdf: the printable parcel sheet, built off the event loop."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from portal.public import queries
+from portal.public.parcels import checked_parcel_code, public_parcel
+from portal.public.sheet import SheetData, boundary_points, crs_name, reference_number, render_sheet
+from portal.web.fonts import FontMissing
+from portal.web.templating import language_of
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["public map"])
+
+
+@router.get("/parcels/{parcel_code}/sheet.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def parcel_sheet(request: Request, parcel_code: str) -> Response:
+    """The parcel sheet (宗地图) as PDF: map extract, boundary points, attributes, reference."""
+    code = checked_parcel_code(parcel_code)
+    async with request.app.state.pool.connection() as conn:
+        parcel, row = await public_parcel(conn, code)
+        geometry = await queries.parcel_sheet_geometry(conn, row["parcel_id"], row["version"])
+    if geometry is None:  # the row was there a moment ago: a concurrent change, ask again
+        raise HTTPException(409, f"parcel {code} changed while the sheet was made; try again")
+    printed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    data = SheetData(
+        parcel=parcel, srid=geometry["srid"],
+        crs_name=crs_name(geometry["srtext"], geometry["srid"]),
+        geometry=geometry["geometry"], neighbours=geometry["neighbours"],
+        points=boundary_points(geometry["points"]), printed_at=printed_at,
+        reference=reference_number(parcel, printed_at),
+    )
+    try:
+        pdf = await run_in_threadpool(render_sheet, data, language_of(request))
+    except FontMissing as error:
+        raise HTTPException(503, str(error)) from error
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{code}-sheet.pdf"',
+        "X-Reference": data.reference,
+    })

@@ -1,0 +1,67 @@
+"""Pages of the registry office: the queue by deadline, receiving and registering an
+application, and the public statistics. Changes go through the JSON API (`static/js/registry.js`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from portal.platform.permissions import Action, current_principal, to_login
+from portal.platform.work import in_worker
+from portal.registry import applications as apps
+from portal.registry import statistics
+from portal.registry.applications import KINDS
+from portal.registry.errors import ApplicationNotFound
+from portal.web.templating import render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+
+
+async def _staff(request: Request):  # type: ignore[no-untyped-def]
+    principal = await current_principal(request)
+    if not principal.authenticated:
+        return None, to_login(request)
+    if not principal.may(Action.VIEW_APPLICATIONS):
+        return None, render(request, "surveys/forbidden.html", status_code=403)
+    return principal, None
+
+
+@router.get("/registry")
+async def queue(request: Request) -> Response:
+    principal, refused = await _staff(request)
+    if refused:
+        return refused
+    rows = await in_worker(request, apps.queue, principal)
+    return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
+                                                   "court": principal.may(Action.REGISTER_SEIZURE)})
+
+
+@router.get("/registry/applications/{application_id}")
+async def application(request: Request, application_id: int) -> Response:
+    principal, refused = await _staff(request)
+    if refused:
+        return refused
+    try:
+        found = await in_worker(request, apps.get, application_id, principal)
+    except ApplicationNotFound:
+        return render(request, "surveys/missing.html", {"submission_id": application_id}, status_code=404)
+    return render(request, "registry/application.html", {"a": found,
+                                                         "may_act": principal.may(apps.required_action(found["kind"]))})
+
+
+@router.get("/statistics")
+async def office_statistics(request: Request) -> Response:
+    async with request.app.state.reads.connection() as conn:
+        rows = await statistics.monthly_from(conn)
+    months = sorted({r["month"] for r in rows})
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], {})[row["month"]] = row
+    peak = max((r["completed"] for r in rows), default=1)
+    return render(request, "registry/statistics.html", {"months": months, "by_kind": by_kind, "peak": peak})

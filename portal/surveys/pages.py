@@ -1,0 +1,60 @@
+"""Pages for surveyors and registrars over the submission API: upload, report, preview, review.
+
+The pages only read; every change goes through the JSON API (`portal/surveys/api.py`)
+from `static/js/surveys.js`, so the same permission checks and validation apply.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from portal.platform.permissions import Action, current_principal, to_login
+from portal.platform.work import in_worker
+from portal.surveys import workflow as submissions
+from portal.web.templating import render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+
+
+@router.get("/surveys")
+async def surveys(request: Request) -> Response:
+    principal = await current_principal(request)
+    if not principal.authenticated:
+        return to_login(request)
+    if not principal.may(Action.UPLOAD_SURVEY):
+        return render(request, "surveys/forbidden.html", status_code=403)
+    rows = await in_worker(request, submissions.listing, principal)
+    return render(request, "surveys/index.html", {"submissions": rows,
+                                                  "reviewer": principal.may(Action.REVIEW_SUBMISSION)})
+
+
+@router.get("/surveys/review")
+async def review(request: Request) -> Response:
+    principal = await current_principal(request)
+    if not principal.authenticated:
+        return to_login(request)
+    if not principal.may(Action.REVIEW_SUBMISSION):
+        return render(request, "surveys/forbidden.html", status_code=403)
+    rows = await in_worker(request, submissions.listing, principal, status="submitted")
+    return render(request, "surveys/review.html", {"submissions": rows})
+
+
+@router.get("/surveys/{submission_id}")
+async def detail(request: Request, submission_id: int) -> Response:
+    principal = await current_principal(request)
+    if not principal.authenticated:
+        return to_login(request)
+    try:
+        found = await in_worker(request, submissions.get, submission_id, principal)
+    except submissions.SubmissionNotFound:
+        return render(request, "surveys/missing.html", {"submission_id": submission_id}, status_code=404)
+    parcels = {p["position"]: p for p in found["parcels"]}
+    return render(request, "surveys/detail.html", {
+        "s": found, "issues": found["report"]["issues"], "parcels": parcels,
+        "can_submit": found["status"] == "draft" and found["created_by"] == principal.user_id,
+        "can_review": found["status"] == "submitted" and principal.may(Action.REVIEW_SUBMISSION)})
