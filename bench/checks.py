@@ -5,9 +5,9 @@ the time goes.
     CADASTRE_STATE_DIR=/work/main/.cadastre .venv/bin/python bench/checks.py --seconds 20
 
 Against the 1,000,000-parcel district (`bench_1000000`, schema 0001): the accounts and audit
-objects of migration 0003 and the check function of 0007 are created in a separate schema `bench_accounts` of that database
-(nothing of the register is touched or copied) and dropped afterwards; the app reaches them
-through `search_path`. The server is uvicorn with `--workers` processes; the load comes from a
+objects of migration 0003 and the check function of 0007 are created in a separate schema
+`bench_accounts` of that database (nothing of the register is touched or copied) and dropped
+afterwards; the app reaches them through `search_path`. The server is uvicorn with `--workers` processes; the load comes from a
 minimal keep-alive HTTP/1.1 client on uvloop in this process, on the same cores (its CPU time is
 printed: it is small). Other sessions share the machine, so figures vary from run to run.
 
@@ -252,7 +252,8 @@ def main() -> None:
     with psycopg.connect(url) as conn:
         parcels = conn.execute("SELECT count(*) FROM parcels WHERE end_lifespan IS NULL").fetchone()[0]
     tokens, units = prepare(url, args.users, 20_000)
-    print(f"pool check per checkout: {'off' if args.no_pool_check else 'on'}; database {args.database}: {parcels} current parcels; {len(units)} sampled units; "
+    print(f"pool check per checkout: {'off' if args.no_pool_check else 'on'}; "
+          f"database {args.database}: {parcels} current parcels; {len(units)} sampled units; "
           f"{len(tokens)} verified users; concurrency {args.concurrency}; uvicorn workers {args.workers}; "
           f"{os.cpu_count()} CPUs", flush=True)
     server = _server(url, args.port, args.workers, pool_check=not args.no_pool_check)
@@ -271,8 +272,8 @@ def main() -> None:
         lines.append(_report("GET /api/verify/{code} (HTTP + 1 indexed read)", *result, args.seconds))
         print(lines[-1], flush=True)
         reads = max(1, len(result[0]))
-        print(f"  CPU per request: app {used['app'] / reads * 1000:.2f} ms, database {used['db'] / reads * 1000:.2f} ms",
-              flush=True)
+        print(f"  CPU per request: app {used['app'] / reads * 1000:.2f} ms, "
+              f"database {used['db'] / reads * 1000:.2f} ms", flush=True)
         cpu = _cpu_seconds(server.pid, args.database)
         result = _run(_http_load(base, check_paths, tokens, args.concurrency, args.seconds))
         used = {k: _cpu_seconds(server.pid, args.database)[k] - cpu[k] for k in cpu}

@@ -16,7 +16,8 @@ it again). Like with like: every column reads the same items and tiles, with the
 cache warmed for all by one untimed psql pass over the case; each request is paired, the
 floor measured right before or after (alternately) ours and tipg on the same statement, in
 a psql whose backend ran the previous statement of the case and then idled 10 ms, as a
-pooled server connection idles between requests; "ours@server" is the whole application's time (portal.platform.timing), not only the route's. The
+pooled server connection idles between requests; "ours@server" is the whole application's
+time (portal.platform.timing), not only the route's. The
 printed legend says all of this next to the figures.
 
 The database is not modified except that, if missing, the objects of migration 0006 (public

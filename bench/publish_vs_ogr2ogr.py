@@ -83,8 +83,9 @@ def guarded_write(url: str) -> float:
     triggers and indexes, in one statement and with no validation; rolled back. This is what the
     database's own rules cost, whoever writes."""
     with psycopg.connect(url) as conn:
-        source = conn.execute("INSERT INTO sources (kind, reference, issued_on) "
-                              "VALUES ('survey_report', 'guarded write', current_date) RETURNING source_id").fetchone()[0]  # type: ignore[index]
+        source = conn.execute(  # type: ignore[index]
+            "INSERT INTO sources (kind, reference, issued_on) "
+            "VALUES ('survey_report', 'guarded write', current_date) RETURNING source_id").fetchone()[0]
         started = time.perf_counter()
         conn.execute("INSERT INTO parcels (parcel_code, admin_area_code, land_use_code, survey_geom, survey_area, "
                      "valid_from, source_id) SELECT parcel_code, left(parcel_code, 6), land_use_code, geom, area, "

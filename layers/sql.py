@@ -270,7 +270,7 @@ def _tile_shape(collection: Collection, spec: TileSpec, detailed: bool,
 def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
                  detailed: bool, linear: bool) -> dict[str, object]:
     values: dict[str, object] = dict(zip(("sx0", "sy0", "sx1", "sy1"),
-                                         tile_bounds(z, x, y, spec.buffer / spec.extent)))
+                                         tile_bounds(z, x, y, spec.buffer / spec.extent), strict=True))
     pixel_degrees = 360.0 / (2**z) / SCREEN_TILE_PIXELS
     if not detailed:
         values["tolerance"] = pixel_degrees / 2
@@ -280,7 +280,7 @@ def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
     elif not collection.versioned:
         values["tolerance"] = pixel_degrees / 8
     if linear:
-        values.update(zip(("bx0", "by0", "bx1", "by1"), tile_bounds(z, x, y)))
+        values.update(zip(("bx0", "by0", "bx1", "by1"), tile_bounds(z, x, y), strict=True))
     else:
         values.update(z=z, x=x, y=y)
     return values

@@ -19,8 +19,8 @@ from fastapi import Request, Response
 from portal.accounts.principal import CSRF_COOKIE, Account
 from portal.accounts.security import same_secret
 from portal.accounts.store import rate_hits
-from portal.platform.errors import BadInput, Forbidden, Limited, NotAuthenticated
-from portal.platform.permissions import Action, Principal, current_principal
+from portal.platform.errors import Forbidden, Limited, NotAuthenticated
+from portal.platform.permissions import Principal, current_principal
 
 __all__ = ["login_required", "csrf_for_form", "set_csrf_cookie", "check_csrf", "seconds_to_window_end", "enforce_limit",
            "BEIJING"]

@@ -90,7 +90,7 @@ async def _open_session(conn: Any, settings: AccountSettings, user_id: int, kind
     lifetime = dt.timedelta(hours=settings.session_hours) if kind == "cookie" else dt.timedelta(
         days=settings.token_days)
     await store.create_session(conn, token_digest(token), user_id, kind, lifetime, csrf, label)
-    return Issued(token, user_id, dt.datetime.now(dt.timezone.utc) + lifetime, csrf)
+    return Issued(token, user_id, dt.datetime.now(dt.UTC) + lifetime, csrf)
 
 
 async def login(pool: AsyncConnectionPool, settings: AccountSettings, username: str, password: str,

@@ -35,13 +35,14 @@ __all__ = [
 ]
 
 GENESIS = hashlib.sha256(b"cadastre audit genesis").digest()
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SEARCH_COLUMNS = ("seq", "at", "actor_user_id", "actor_role", "actor_institution", "action", "access",
                   "subject", "purpose", "outcome", "reference", "client", "detail")
 
 _COLUMNS = ("actor_user_id", "actor_role", "actor_institution", "action", "access", "subject", "purpose",
             "outcome", "reference", "client", "detail")
-_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+_ROW = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)))
+_INSERT = sql.SQL("INSERT INTO audit_log ({}) VALUES ").format(sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,10 @@ class AuditEntry:
         return [getattr(self, k) for k in _COLUMNS[:-1]] + [detail]
 
 
-def insert_statement(entries: AuditEntry | Iterable[AuditEntry]) -> tuple[str, list[Any]]:
+def insert_statement(entries: AuditEntry | Iterable[AuditEntry]) -> tuple[sql.Composed, list[Any]]:
     """One INSERT of all entries (one round trip), with its parameters."""
     batch = [entries] if isinstance(entries, AuditEntry) else list(entries)
-    statement = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES "
-                 + ", ".join([_ROW] * len(batch)))
+    statement = _INSERT + sql.SQL(", ").join([_ROW] * len(batch))
     return statement, [v for e in batch for v in e.params()]
 
 
@@ -144,11 +144,11 @@ class ChainReport:
 
 def _rows(conn: psycopg.Connection) -> Iterator[dict[str, Any]]:
     """Every row in order, each with the chain head, read in one statement (one snapshot)."""
-    columns = ", ".join(f"a.{c}" for c in SEARCH_COLUMNS)
+    columns = sql.SQL(", ").join(sql.Identifier("a", c) for c in SEARCH_COLUMNS)
     with conn.cursor(name="audit_verify", row_factory=dict_row) as cur:
         cur.itersize = 5000
-        cur.execute(f"SELECT {columns}, a.prev_hash, a.hash, h.seq AS head_seq, h.hash AS head_hash "
-                    f"FROM audit_chain h LEFT JOIN audit_log a ON true ORDER BY a.seq")
+        cur.execute(sql.SQL("SELECT {}, a.prev_hash, a.hash, h.seq AS head_seq, h.hash AS head_hash "
+                            "FROM audit_chain h LEFT JOIN audit_log a ON true ORDER BY a.seq").format(columns))
         yield from cur
 
 
@@ -191,7 +191,7 @@ def verify_chain(conn: psycopg.Connection) -> ChainReport:
     last_seq -= inserted
     if last_seq < report.head_seq:
         problems.append(ChainProblem("removed", last_seq + 1, f"row(s) {last_seq + 1}-{report.head_seq} removed "
-                                                              f"from the end (the chain head is row {report.head_seq})"))
+                                     f"from the end (the chain head is row {report.head_seq})"))
     elif last_seq > report.head_seq:
         problems.append(ChainProblem("inserted", report.head_seq + 1, f"row(s) {report.head_seq + 1}-{last_seq} "
                                                                       f"inserted after the chain head"))

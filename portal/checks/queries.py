@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 __all__ = ["CHECK", "check", "find_check", "find_check_by_code", "search_units"]
@@ -25,19 +26,20 @@ async def check(conn: psycopg.AsyncConnection, params: list[Any]) -> tuple[int, 
     return row[0], row[1], row[2]
 
 
-_CHECK_COLUMNS = ("reference, verification_code, user_id, checker_role, checker_institution, tier, query_kind, "
-                  "query_value, purpose, unit_numbers, statement, checked_at")
+_CHECK = sql.SQL("SELECT {} FROM checks WHERE ").format(sql.SQL(", ").join(map(sql.Identifier, (
+    "reference", "verification_code", "user_id", "checker_role", "checker_institution", "tier", "query_kind",
+    "query_value", "purpose", "unit_numbers", "statement", "checked_at"))))
 
 
 async def find_check(conn: psycopg.AsyncConnection, reference: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_CHECK_COLUMNS} FROM checks WHERE reference = %s", (reference,))
+        await cur.execute(_CHECK + sql.SQL("reference = %s"), (reference,))
         return await cur.fetchone()
 
 
 async def find_check_by_code(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_CHECK_COLUMNS} FROM checks WHERE verification_code = %s", (code,))
+        await cur.execute(_CHECK + sql.SQL("verification_code = %s"), (code,))
         return await cur.fetchone()
 
 

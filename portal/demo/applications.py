@@ -30,7 +30,8 @@ def load_applications(conn: psycopg.Connection, *, seed: int, until: dt.date) ->
         return 0
     rng = np.random.default_rng(seed + 7)
     count = int(min(max(len(units) // 2, 200), 25_000))
-    kinds = rng.choice(list(KIND_SHARES), size=count, p=np.array(list(KIND_SHARES.values())) / sum(KIND_SHARES.values()))
+    shares = np.array(list(KIND_SHARES.values()))
+    kinds = rng.choice(list(KIND_SHARES), size=count, p=shares / shares.sum())
     picks = rng.integers(0, len(units), size=count)
     start = dt.datetime.combine(until - dt.timedelta(days=365), dt.time(9), SHANGHAI)
     rows = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import psycopg
 import shapely
+from psycopg import sql
 
 from portal.demo.applications import load_applications
 from portal.demo.district import (
@@ -33,7 +34,7 @@ from portal.demo.people import BANKS, COURTS, natural_persons, organisations
 
 __all__ = ["DemoError", "DemoSummary", "load_demo"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.date(2026, 1, 1)
 KINDS = list(BLOCK_KINDS)
 SHARE_SETS = [((1, 2), (1, 2)), ((1, 3), (2, 3)), ((1, 4), (3, 4)), ((30, 100), (70, 100)),
@@ -408,8 +409,9 @@ class _Register:
 
 
 def _copy(conn: psycopg.Connection, table: str, rows: _Rows) -> None:
-    columns = ", ".join(rows.columns)
-    with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, rows.columns)))
+    with conn.cursor() as cur, cur.copy(statement) as copy:
         for row in rows.rows:
             copy.write_row(row)
 
@@ -417,9 +419,11 @@ def _copy(conn: psycopg.Connection, table: str, rows: _Rows) -> None:
 def _reset_sequences(conn: psycopg.Connection) -> None:
     for table, key in (("parcels", "parcel_id"), ("units", "unit_id"), ("parties", "party_id"),
                        ("rights", "right_id"), ("restrictions", "restriction_id")):
-        conn.execute(f"SELECT setval('{key}_seq', (SELECT coalesce(max({key}), 0) + 1 FROM {table}), false)")
-        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'version_id'), "
-                     f"(SELECT coalesce(max(version_id), 0) + 1 FROM {table}), false)")
+        conn.execute(sql.SQL("SELECT setval({}, (SELECT coalesce(max({}), 0) + 1 FROM {}), false)").format(
+            sql.Literal(f"{key}_seq"), sql.Identifier(key), sql.Identifier(table)))
+        conn.execute(sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'version_id'), "
+                             "(SELECT coalesce(max(version_id), 0) + 1 FROM {}), false)").format(
+            sql.Literal(table), sql.Identifier(table)))
     conn.execute("SELECT setval(pg_get_serial_sequence('sources', 'source_id'), "
                  "(SELECT coalesce(max(source_id), 0) + 1 FROM sources), false)")
 

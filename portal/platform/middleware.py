@@ -25,7 +25,8 @@ def content_security_policy(settings: Settings, nonce: str = "", *, inline_scrip
     images = ["'self'", "data:", "blob:"]
     if settings.portal.basemap_url:
         parts = urlsplit(settings.portal.basemap_url.replace("{s}", "a"))
-        images.append(f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1) if parts.netloc.startswith('a.') else parts.netloc}")
+        host = parts.netloc.replace("a.", "*.", 1) if parts.netloc.startswith("a.") else parts.netloc
+        images.append(f"{parts.scheme}://{host}")
     return "; ".join([
         "default-src 'self'",
         "script-src 'self' 'unsafe-inline'" if inline_scripts else

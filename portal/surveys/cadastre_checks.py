@@ -74,21 +74,21 @@ def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
                 move = transformer(crs, CGCS2000)
             except Exception:  # noqa: BLE001 - an unusable CRS is reported by validation
                 continue
-            geoms = shapely.transform(geoms, lambda xy: np.column_stack(move.transform(xy[:, 0], xy[:, 1])))
+            geoms = shapely.transform(geoms, lambda xy, move=move: np.column_stack(move.transform(xy[:, 0], xy[:, 1])))
         coords, owner = shapely.get_coordinates(geoms, return_index=True)
         finite = np.ones(len(indices), dtype=bool)
         finite[owner[~np.isfinite(coords).all(axis=1)]] = False
         usable = finite & shapely.is_valid(geoms) & ~shapely.is_empty(geoms) & np.isin(
             shapely.get_type_id(geoms), (3, 6))
         chosen = np.flatnonzero(usable)
-        for position, wkb in zip(chosen, shapely.to_wkb(geoms[chosen])):
+        for position, wkb in zip(chosen, shapely.to_wkb(geoms[chosen]), strict=True):
             out[indices[position]] = wkb
     return out
 
 
 def _cadastre_rows(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel],
                    retiring: Sequence[int]) -> list[tuple[int, str, str, float | None, str | None]]:
-    rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat_wkbs(parcels)))]
+    rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat_wkbs(parcels), strict=True))]
     rows = [r for r in rows if r[1] is not None]
     if not rows:
         return []
@@ -192,7 +192,7 @@ def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[
             return
         current = {row[0] for row in conn.execute(
             "SELECT parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (list(retiring),))}
-        for parcel_id, code in conn.execute(
+        for _parcel_id, code in conn.execute(
                 "SELECT DISTINCT parcel_id, parcel_code FROM parcels WHERE parcel_id = ANY(%s) ORDER BY 1",
                 (sorted(set(retiring) - current),)):
             yield Issue("error", IssueCode.RETIRED_PARCEL_UNKNOWN,

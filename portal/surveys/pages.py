@@ -7,7 +7,7 @@ from `static/js/surveys.js`, so the same permission checks and validation apply.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from portal.platform.permissions import Action, current_principal, to_login
 from portal.platform.work import in_worker

@@ -126,7 +126,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
                 "ST_SetSRID(ST_GeomFromWKB(%s), %s), ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), 4490)))",
                 [(submission_id, i, p.where, _code(p.parcel_code), p.land_use_code, p.name,
                   round(p.declared_area, 2) if p.declared_area else None, shapely.to_wkb(p.geometry), p.crs,
-                  w) for i, (p, w) in enumerate(zip(result.parcels, lonlat_wkbs(result.parcels)))])
+                  w) for i, (p, w) in enumerate(zip(result.parcels, lonlat_wkbs(result.parcels), strict=True))])
             cur.executemany("INSERT INTO submission_retirements (submission_id, parcel_id, parcel_code) "
                             "VALUES (%s, %s, %s)", [(submission_id, i, c) for i, c in retired.items()])
     return int(submission_id)

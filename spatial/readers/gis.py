@@ -464,7 +464,7 @@ def _plain_polygons(wkbs: Any) -> list[Polygon | MultiPolygon | None]:
     plain = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     plain[owner[~np.isfinite(coords).all(axis=1)]] = False
-    return [g if ok else None for g, ok in zip(geoms.tolist(), plain.tolist())]
+    return [g if ok else None for g, ok in zip(geoms.tolist(), plain.tolist(), strict=True)]
 
 
 def _polygonal(
