@@ -8,8 +8,9 @@ Against the 1,000,000-parcel district (`bench_1000000`, schema 0001): the accoun
 objects of migration 0003 and the check function of 0007 are created in a separate schema
 `bench_accounts` of that database (nothing of the register is touched or copied) and dropped
 afterwards; the app reaches them through `search_path`. The server is uvicorn with `--workers`
-processes; the load comes from a minimal keep-alive HTTP/1.1 client on uvloop in this process, on the same cores (its CPU time is
-printed: it is small). Other sessions share the machine, so figures vary from run to run.
+processes; the load comes from a minimal keep-alive HTTP/1.1 client on uvloop in this process,
+on the same cores (its CPU time is printed: it is small). Other sessions share the machine, so
+figures vary from run to run.
 
 Peers, measured the same way:
 - `GET /api/verify/{code}`: the HTTP stack and one indexed read (an upper bound for any endpoint);
