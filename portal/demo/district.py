@@ -90,7 +90,8 @@ class District:
         ys = np.stack([ymin, ymin, ymax, ymax, ymin], axis=1)
         ex, ny = self.to_survey(xs, ys)
         coords = np.round(np.stack([ex, ny], axis=2), 3)
-        return shapely.polygons(coords)
+        polygons: np.ndarray = shapely.polygons(coords)
+        return polygons
 
     def boundary(self, margin: float = 40.0) -> shapely.Polygon:
         """The administrative area: the street grid with a margin, in EPSG:4528."""

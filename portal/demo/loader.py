@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import psycopg
@@ -60,6 +61,29 @@ def _years_later(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
+
+
+def _date_of(value: object) -> dt.date:
+    assert isinstance(value, dt.date)
+    return value
+
+
+class _MortgageFields(TypedDict):
+    party_id: int
+    secured_amount: float
+    maximum_amount: bool
+    rank: int
+    term_start: dt.date
+    term_end: dt.date
+
+
+class _SeizureFields(TypedDict):
+    court: str
+    queue_position: int
+    document_number: str
+    term_start: dt.date
+    term_end: dt.date
+    reason: str
 
 
 class _Rows:
@@ -193,8 +217,7 @@ class _Register:
             r["parcel_id"] = self._parcel_id
             r["code"] = self._code(int(r["bi"]), int(r["bj"]), str(r["feature"]))  # type: ignore[call-overload]
             r["area"] = float(areas[k])
-            born = r["born"]
-            assert isinstance(born, dt.date)
+            born = _date_of(r["born"])
             survey = self._source("survey_report", f"杭规测[{born.year}]{self._parcel_id:06d}号", born,
                                   "杭州市勘测设计研究院")
             declared = round(float(areas[k] * noise[k]), 2)
@@ -264,6 +287,7 @@ class _Register:
             street = STREETS[int(p["bj"]) % len(STREETS)]  # type: ignore[call-overload]
             house = 1 + 2 * (int(p["bi"]) * 16 + int(p["row"]) * 8 + int(p["col"]))  # type: ignore[call-overload]
             address = f"杭州市上城区{street}{house}号"
+            specs: list[tuple[str, str, float | None, str]]
             if use in ("0701",):
                 rooms = int(rng.integers(1, 4))
                 specs = [(f"F0001{(k // 2) + 1:02d}{(k % 2) + 1:02d}", f"{address}1幢{(k // 2) + 1}0{(k % 2) + 1}室",
@@ -367,12 +391,12 @@ class _Register:
             elif d[1] < 0.33:  # a mortgage that was later discharged
                 start = self._day(registered, dt.date(2022, 1, 1))
                 end = self._day(start + dt.timedelta(days=200), dt.date(2025, 10, 1))
-                fields = dict(party_id=self._bank(), secured_amount=float(round(rng.uniform(30, 300)) * 10_000),
-                              maximum_amount=False, rank=1, term_start=start,
-                              term_end=_years_later(start, 20))
-                rid = self._restriction(unit_id, "mortgage", "active", start, end, **fields)
+                mortgage = _MortgageFields(
+                    party_id=self._bank(), secured_amount=float(round(rng.uniform(30, 300)) * 10_000),
+                    maximum_amount=False, rank=1, term_start=start, term_end=_years_later(start, 20))
+                rid = self._restriction(unit_id, "mortgage", "active", start, end, **mortgage)
                 self._restriction(unit_id, "mortgage", "discharged", end, None, restriction_id=rid, version=2,
-                                  **fields)
+                                  **mortgage)
                 latest = start
             after = latest + dt.timedelta(days=1)
             if d[5] < 0.015:  # a seizure, sometimes with queued ones behind it
@@ -390,12 +414,13 @@ class _Register:
                 start = self._day(max(after, dt.date(2019, 1, 1)), max(after + dt.timedelta(days=30),
                                                                       dt.date(2023, 1, 1)))
                 end = self._day(start + dt.timedelta(days=60), max(start + dt.timedelta(days=90), dt.date(2025, 6, 1)))
-                fields = dict(court=COURTS[int(rng.integers(0, len(COURTS)))], queue_position=1,
-                              document_number=f"({start.year})浙0102执{int(rng.integers(100, 9999))}号",
-                              term_start=start, term_end=_years_later(start, 3), reason="财产保全")
-                rid = self._restriction(unit_id, "seizure", "active", start, end, **fields)
+                seizure = _SeizureFields(
+                    court=COURTS[int(rng.integers(0, len(COURTS)))], queue_position=1,
+                    document_number=f"({start.year})浙0102执{int(rng.integers(100, 9999))}号",
+                    term_start=start, term_end=_years_later(start, 3), reason="财产保全")
+                rid = self._restriction(unit_id, "seizure", "active", start, end, **seizure)
                 self._restriction(unit_id, "seizure", "released", end, None, restriction_id=rid, version=2,
-                                  **fields)
+                                  **seizure)
             if d[6] > 0.996:
                 day = self._day(registered, dt.date(2025, 11, 1))
                 self._restriction(unit_id, "objection", "active", day, None, party_id=self._some_person(),

@@ -39,15 +39,21 @@ def sqlalchemy_url(url: str) -> str:
         info = psycopg.conninfo.conninfo_to_dict(url)
         from sqlalchemy.engine import URL
 
+        port = info.get("port")
         return URL.create(
             "postgresql+psycopg",
-            username=info.get("user"),
-            password=info.get("password"),
-            host=info.get("host"),
-            port=int(info["port"]) if info.get("port") else None,
-            database=info.get("dbname"),
+            username=_text(info.get("user")),
+            password=_text(info.get("password")),
+            host=_text(info.get("host")),
+            port=int(port) if port else None,
+            database=_text(info.get("dbname")),
         ).render_as_string(hide_password=False)
     return url
+
+
+def _text(value: str | int | None) -> str | None:
+    """A conninfo value as URL.create wants it (parsed conninfo values are strings already)."""
+    return None if value is None else str(value)
 
 
 def open_pool(url: str, settings: DatabaseSettings) -> AsyncConnectionPool:

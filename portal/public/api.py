@@ -64,7 +64,7 @@ async def parcel_labels(
                  f"{bbox!r}")
     map_settings = request.app.state.settings.map
     async with request.app.state.reads.connection() as conn:
-        rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
+        rows = await queries.labels_in(conn, box, map_settings.max_labels)
     return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
             for r in rows]
 

@@ -67,7 +67,8 @@ def _holders(ctx: Context) -> tuple[str, list[tuple[int, int | None, int | None]
         raise ApplicationInvalid(f"co_ownership {form!r} is not sole, joint, by_portions or other", "co_ownership")
     if not given:
         raise ApplicationInvalid("holders: at least one holder is needed", "holders")
-    holders = []
+    holders: list[tuple[int, int | None, int | None]] = []
+    shares: list[Fraction] = []
     for i, holder in enumerate(given):
         party = resolve_party(ctx.conn, holder, f"holders[{i}]")
         share = holder.get("share") if isinstance(holder, dict) else None
@@ -78,11 +79,12 @@ def _holders(ctx: Context) -> tuple[str, list[tuple[int, int | None, int | None]
                 raise ApplicationInvalid(f"holders[{i}].share: {share!r} is not a fraction such as 1/2",
                                          f"holders[{i}].share") from None
             holders.append((party, fraction.numerator, fraction.denominator))
+            shares.append(fraction)
         else:
             holders.append((party, None, None))
-    if form == "by_portions" and sum(Fraction(n, d) for _, n, d in holders) != 1:  # type: ignore[arg-type]
+    if form == "by_portions" and sum(shares) != 1:
         raise RuleViolation("shares_add_up_to_one", "shares of co-ownership by portions must add up to exactly one "
-                            f"(they add up to {sum(Fraction(n, d) for _, n, d in holders)})")  # type: ignore[arg-type]
+                            f"(they add up to {sum(shares)})")
     if form == "joint" and len(holders) < 2:
         raise RuleViolation("joint_needs_two_holders", "joint ownership (共同共有) needs at least two holders")
     if form == "sole" and len(holders) != 1:
@@ -199,7 +201,7 @@ def seizure(ctx: Context) -> None:
         if not str(request.get(name) or "").strip():
             raise ApplicationInvalid(f"{name} of the court order is missing", name)
     start = _date(request.get("term_start") or ctx.today.isoformat(), "term_start")
-    end = _date(request.get("term_end"), "term_end", required=False) or (start.replace(year=start.year + 3)  # type: ignore[union-attr]
+    end = _date(request.get("term_end"), "term_end", required=False) or (start.replace(year=start.year + 3)
                                                                         if start else None)
     position = next_position(ctx.conn, ctx.unit_id)  # type: ignore[arg-type]
     restriction_id = ctx.conn.execute(

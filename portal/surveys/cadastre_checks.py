@@ -111,6 +111,7 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
         for index, problem, code, area, location in result:
             where = parcels[index].where
             if problem == "overlap":
+                assert area is not None  # ST_Area of a non-empty intersection
                 if area <= rules.overlap_tolerance_m2:
                     continue
                 issues.append(Issue("error", IssueCode.OVERLAP_EXISTING,
@@ -121,6 +122,7 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
                                     f"parcel code {code} is already used by a current parcel", index, where,
                                     None, {"parcel_code": code}))
             elif problem == "outside":
+                assert area is not None  # ST_Area of a non-empty difference
                 if area <= rules.overlap_tolerance_m2:
                     continue
                 issues.append(Issue("error", IssueCode.OUTSIDE_ADMIN_AREA,
