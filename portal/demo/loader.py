@@ -31,6 +31,7 @@ from portal.demo.district import (
     layout_district,
 )
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
+from portal.platform.db import one_row
 
 __all__ = ["DemoError", "DemoSummary", "load_demo"]
 
@@ -460,7 +461,7 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
     if parcels < 10:
         raise DemoError("the demo district needs at least 10 parcels")
     with psycopg.connect(url) as conn:
-        if conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone()[0]:  # type: ignore[index]
+        if one_row(conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone())[0]:
             raise DemoError("the cadastre already holds parcels: load the demo into an empty database "
                             "(`cadastre db reset` empties the managed one)")
         register = _Register(parcels, seed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -110,7 +111,7 @@ SELECT u.unit_id, u.unit_number, u.location, u.use, u.floor_area::float8,
 """
 
 
-def unit_register(conn, unit_number: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
@@ -119,7 +120,7 @@ def unit_register(conn, unit_number: str) -> dict[str, Any]:  # type: ignore[no-
     if row is None:
         raise ApplicationNotFound(f"unit {unit_number} is not in the register")
     row["restrictions"] = row["restrictions"] or []
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 @router.get("/api/registry/units/{unit_number}")

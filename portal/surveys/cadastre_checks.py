@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from portal.platform.db import one_row
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 from spatial.report import Issue, IssueCode, ValidationReport
@@ -215,8 +216,8 @@ def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[
         if len(wkb) < len(parcels):
             return  # a parcel with broken geometry is already an error; coverage means nothing yet
         crs = parcels[0].crs if parcels else 4490
-        uncovered, extra, location = conn.execute(
-            COVERAGE_SQL, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone()  # type: ignore[misc]
+        uncovered, extra, location = one_row(conn.execute(
+            COVERAGE_SQL, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone())
         if (uncovered or 0) > coverage_tolerance_m2 or (extra or 0) > coverage_tolerance_m2:
             yield Issue("error", IssueCode.COVERAGE_MISMATCH,
                         f"the new parcels do not cover the retired ones: {uncovered:.2f} m² of the retired "

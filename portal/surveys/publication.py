@@ -21,6 +21,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from portal.platform.db import one_row
 from portal.platform.versioning import retire, supersede
 from portal.surveys.cadastre_checks import lonlat_wkbs
 from spatial.crs import CGCS2000, transformer
@@ -98,10 +99,10 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
     geometry, code format, one current parcel per code) still apply and raise on violation.
     """
     today = source.issued_on
-    source_id = conn.execute(
+    source_id = one_row(conn.execute(
         "INSERT INTO sources (kind, reference, issued_on, issuer, description) "
         "VALUES ('survey_report', %s, %s, %s, %s) RETURNING source_id",
-        (source.reference, today, source.issuer, source.description)).fetchone()[0]  # type: ignore[index]
+        (source.reference, today, source.issuer, source.description)).fetchone())[0]
     codes: list[str] = []
     for parcel in parcels:
         assert parcel.parcel_code is not None, "validation requires a code of every parcel it passes"

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
+from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
 from portal.settings import SurveySettings
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
@@ -115,13 +116,13 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
                         retiring=list(retired))
-        submission_id = conn.execute(
+        submission_id = one_row(conn.execute(
             "INSERT INTO submissions (purpose, file_name, file_format, file_sha256, file_content, crs, "
             "description, report, error_count, warning_count, created_by, created_by_name) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING submission_id",
             (upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
              upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
-             report.warning_count, principal.user_id, principal.label)).fetchone()[0]  # type: ignore[index]
+             report.warning_count, principal.user_id, principal.label)).fetchone())[0]
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO submission_parcels (submission_id, position, place, parcel_code, land_use_code, "
@@ -359,6 +360,7 @@ def preview(conn: psycopg.Connection, submission_id: int, principal: Principal) 
     """GeoJSON (lon/lat, CGCS2000) of the uploaded parcels, the parcels they retire, the current
     cadastre around them, and the located faults (overlaps, self-intersections...)."""
     get(conn, submission_id, principal, with_report=False)
-    row = conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone()
+    row = one_row(conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone())
     conn.rollback()
-    return row[0]  # type: ignore[index,no-any-return]
+    collection: dict[str, Any] = row[0]
+    return collection
