@@ -64,8 +64,24 @@ def _years_later(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
+# The register is built from plain dicts of parcel records; these read one of their values back.
 def _date_of(value: object) -> dt.date:
     assert isinstance(value, dt.date)
+    return value
+
+
+def _int_of(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _float_of(value: object) -> float:
+    assert isinstance(value, float)
+    return value
+
+
+def _records_of(value: object) -> list[dict[str, object]]:
+    assert isinstance(value, list)
     return value
 
 
@@ -216,7 +232,7 @@ class _Register:
         for k, r in enumerate(records):
             self._parcel_id += 1
             r["parcel_id"] = self._parcel_id
-            r["code"] = self._code(int(r["bi"]), int(r["bj"]), str(r["feature"]))  # type: ignore[call-overload]
+            r["code"] = self._code(_int_of(r["bi"]), _int_of(r["bj"]), str(r["feature"]))
             r["area"] = float(areas[k])
             born = _date_of(r["born"])
             survey = self._source("survey_report", f"杭规测[{born.year}]{self._parcel_id:06d}号", born,
@@ -224,13 +240,13 @@ class _Register:
             declared = round(float(areas[k] * noise[k]), 2)
             ended = r.get("ended")
             if "changed" in r:
-                changed = r["changed"]
+                changed = _date_of(r["changed"])
                 self.parcels.add(len(self.parcels.rows) + 1, r["parcel_id"], 1, r["code"], ADMIN_AREA[0],
                                  r["previous_use"], "registered", wkb[k], declared, born, None, survey,
-                                 _moment(born), _moment(changed))  # type: ignore[arg-type]
+                                 _moment(born), _moment(changed))
                 self.parcels.add(len(self.parcels.rows) + 1, r["parcel_id"], 2, r["code"], ADMIN_AREA[0],
                                  r["use"], "registered", wkb[k], declared, born, None, survey,
-                                 _moment(changed), None)  # type: ignore[arg-type]
+                                 _moment(changed), None)
             else:
                 self.parcels.add(len(self.parcels.rows) + 1, r["parcel_id"], 1, r["code"], ADMIN_AREA[0],
                                  r["use"], "registered", wkb[k], declared, born, ended, survey,
@@ -238,7 +254,7 @@ class _Register:
             if r.get("current"):
                 current.append(r)
         for r in records:
-            for child in r.get("children", []):  # type: ignore[attr-defined]
+            for child in _records_of(r.get("children", [])):
                 ended = r["ended"]
                 assert isinstance(ended, dt.date)
                 deed = self._source("survey_report", f"分合宗[{ended.year}]{r['parcel_id']:06d}", ended,
@@ -285,8 +301,8 @@ class _Register:
             use = str(p["use"])
             born = p["born"]
             assert isinstance(born, dt.date)
-            street = STREETS[int(p["bj"]) % len(STREETS)]  # type: ignore[call-overload]
-            house = 1 + 2 * (int(p["bi"]) * 16 + int(p["row"]) * 8 + int(p["col"]))  # type: ignore[call-overload]
+            street = STREETS[_int_of(p["bj"]) % len(STREETS)]
+            house = 1 + 2 * (_int_of(p["bi"]) * 16 + _int_of(p["row"]) * 8 + _int_of(p["col"]))
             address = f"杭州市上城区{street}{house}号"
             specs: list[tuple[str, str, float | None, str]]
             if use in ("0701",):
@@ -301,9 +317,9 @@ class _Register:
             elif use == "0810":
                 specs = [("W00000000", address, None, "land")]
             elif use.startswith("06"):
-                specs = [("F00010001", address, round(float(p["area"]) * 0.55, 2), "industrial")]  # type: ignore[arg-type]
+                specs = [("F00010001", address, round(_float_of(p["area"]) * 0.55, 2), "industrial")]
             else:
-                specs = [("F00010001", address, round(float(p["area"]) * 0.5, 2), "public")]  # type: ignore[arg-type]
+                specs = [("F00010001", address, round(_float_of(p["area"]) * 0.5, 2), "public")]
             for suffix, location, floor_area, unit_use in specs:
                 uid = len(self.units.rows) + 1
                 self.units.add(uid, uid, 1, f"{p['code']}{suffix}", p["parcel_id"], location, floor_area,

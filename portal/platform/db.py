@@ -31,7 +31,7 @@ def with_database(url: str, database: str) -> str:
     """The same server, another database (tests make throw-away databases this way)."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = database
-    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+    return psycopg.conninfo.make_conninfo("", **info)
 
 
 def one_row(row: _Row | None) -> _Row:
@@ -90,7 +90,7 @@ def _probe_if_idle(idle_seconds: float) -> Callable[[psycopg.AsyncConnection], A
     async def check(conn: psycopg.AsyncConnection) -> None:
         now = monotonic()
         lent = getattr(conn, "_cadastre_lent", None)
-        conn._cadastre_lent = now  # type: ignore[attr-defined]
+        conn._cadastre_lent = now  # type: ignore[attr-defined]  # our own mark on psycopg's connection
         if lent is not None and not conn.broken and now - lent < idle_seconds:
             return
         await AsyncConnectionPool.check_connection(conn)
