@@ -259,10 +259,10 @@ def transform_geometry(geometry: G, source: int, target: int) -> G:
         x, y = tr.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
-    moved = shapely.transform(geometry, move)
+    moved: G = shapely.transform(geometry, move)
     if not moved.is_empty and not np.isfinite(shapely.get_coordinates(moved)).all():
         raise CrsError(f"coordinates cannot be transformed from EPSG:{source} to EPSG:{target}")
-    return moved  # type: ignore[no-any-return]
+    return moved
 
 
 def to_cgcs2000_lonlat(geometry: G, source: int) -> G:
