@@ -50,7 +50,7 @@ class Extents:
         async with self.pool.connection() as conn:
             cur = await conn.execute(extent_statement(c))
             row = await cur.fetchone()
-        self.boxes[c.id] = tuple(row[:4]) if row and row[0] is not None else None  # type: ignore[assignment]
+        self.boxes[c.id] = tuple(row[:4]) if row and row[0] is not None else None
         self.begins[c.id] = row[4].isoformat() if row and row[4] is not None else None
 
     def attach(self, resources: dict[str, Any]) -> None:

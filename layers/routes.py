@@ -68,7 +68,7 @@ class OgcRuntime:
         self.listener: InvalidationListener | None = None
         self.html: HtmlFallback | None = None
         self.pool: AsyncConnectionPool | None = None
-        self.reads: Any = None  # portal.platform.replicas.ReadRouter over `pool` and the replicas
+        self.reads: ReadConnections | None = None  # the app's read router over `pool` and the replicas
 
     @staticmethod
     async def configure(conn: Any) -> None:
@@ -82,12 +82,13 @@ class OgcRuntime:
                                         name="ogc")
         return self.pool
 
-    def read_connection(self, *, fresh: bool = False):  # type: ignore[no-untyped-def]
+    def read_connection(self, *, fresh: bool = False) -> AbstractAsyncContextManager[Any]:
         """A connection for a public read: a replica when one is healthy, the primary when
         `fresh` data is needed or there is none (then straight from the pool, without the
         router's extra context manager on every request)."""
         if self.reads is None or fresh or not self.reads.replicas:
-            return self.pool.connection()  # type: ignore[union-attr]
+            assert self.pool is not None, "open_pool first"
+            return self.pool.connection()
         return self.reads.connection(primary=fresh)
 
 

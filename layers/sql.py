@@ -52,7 +52,7 @@ def _feature_json(collection: Collection, crs: Crs, skip_geometry: bool) -> sql.
         sql.SQL("{}, {}").format(sql.Literal(p.name), sql.SQL(p.sql))
         for p in collection.properties
     )
-    key = sql.SQL(collection.prop(collection.id_property).sql)  # type: ignore[union-attr]
+    key = sql.SQL(_sql_of(collection, collection.id_property))
     if skip_geometry:
         geometry: sql.Composable = sql.SQL("'null'")
     else:
@@ -112,7 +112,7 @@ def _sql_of(collection: Collection, name: str) -> str:
 
 
 def _key(collection: Collection) -> sql.Composable:
-    return sql.SQL(collection.prop(collection.id_property).sql)  # type: ignore[union-attr]
+    return sql.SQL(_sql_of(collection, collection.id_property))
 
 
 def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object]]:

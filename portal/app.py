@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -50,7 +51,12 @@ from portal.web import STATIC_DIR, language, render, templates_for
 __all__ = ["create_app", "ErrorOut"]
 
 # Each room keeps its pages in its own templates/ folder, beside its routes.
-ROOM_TEMPLATES = tuple(Path(room.__file__).parent / "templates" for room in (  # type: ignore[arg-type]
+def _templates_beside(room: ModuleType) -> Path:
+    assert room.__file__ is not None  # a module loaded from a file
+    return Path(room.__file__).parent / "templates"
+
+
+ROOM_TEMPLATES = tuple(_templates_beside(room) for room in (
     account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages))
 
 

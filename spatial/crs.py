@@ -51,7 +51,7 @@ Datum = Literal["CGCS2000", "Xian1980", "Beijing1954"]
 # First EPSG code of each family: (datum, zone width, prefixed) -> code of the westernmost
 # zone (3-degree zone 25 / 6-degree zone 13, both central meridian 75°E). Codes run
 # consecutively eastwards to 135°E.
-_FIRST_CODE: dict[tuple[str, int, bool], int] = {
+_FIRST_CODE: dict[tuple[Datum, int, bool], int] = {
     ("CGCS2000", 3, True): 4513,
     ("CGCS2000", 3, False): 4534,
     ("CGCS2000", 6, True): 4491,
@@ -177,7 +177,7 @@ def _zone_table() -> dict[int, GaussKrugerZone]:
     table: dict[int, GaussKrugerZone] = {}
     for datum, width, prefixed in _FIRST_CODE:
         for zone in _ZONES[width]:
-            gk = gauss_kruger_zone(zone, width=width, prefixed=prefixed, datum=datum)  # type: ignore[arg-type]
+            gk = gauss_kruger_zone(zone, width=width, prefixed=prefixed, datum=datum)
             table[gk.epsg] = gk
     return table
 
@@ -259,10 +259,10 @@ def transform_geometry(geometry: G, source: int, target: int) -> G:
         x, y = tr.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
-    moved = shapely.transform(geometry, move)
+    moved: G = shapely.transform(geometry, move)
     if not moved.is_empty and not np.isfinite(shapely.get_coordinates(moved)).all():
         raise CrsError(f"coordinates cannot be transformed from EPSG:{source} to EPSG:{target}")
-    return moved  # type: ignore[no-any-return]
+    return moved
 
 
 def to_cgcs2000_lonlat(geometry: G, source: int) -> G:

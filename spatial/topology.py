@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
@@ -146,13 +147,13 @@ def find_gaps(
     keys, inverse = np.unique(coords[:, 0] + 1j * coords[:, 1], return_inverse=True)
     inverse = inverse.reshape(-1)
     unique = np.column_stack([keys.real, keys.imag])
-    points = shapely.points(unique)
+    points = cast("NDArray[np.object_]", shapely.points(unique))  # an array in, an array out
     boundaries = shapely.boundary(geoms)
     tree = shapely.STRtree(boundaries)
     point_idx, parcel_idx = tree.query(points, predicate="dwithin", distance=width)
     if point_idx.size == 0:
         return []
-    distance = shapely.distance(points[point_idx], boundaries[parcel_idx])
+    distance = cast("NDArray[np.float64]", shapely.distance(points[point_idx], boundaries[parcel_idx]))
     near = (distance > snap) & (distance <= width)
     point_idx, parcel_idx, distance = point_idx[near], parcel_idx[near], distance[near]
     if point_idx.size == 0:
@@ -178,7 +179,7 @@ def find_gaps(
         area = (
             float(measure.area(np.array([sliver], dtype=object))[0]) if not sliver.is_empty else 0.0
         )
-        location = sliver if not sliver.is_empty else shapely.multipoints(unique[pts])
+        location = sliver if not sliver.is_empty else cast(BaseGeometry, shapely.multipoints(unique[pts]))
         a, b = int(indices[i]), int(indices[j])
         issues.append(
             Issue(

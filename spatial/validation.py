@@ -296,7 +296,7 @@ def _invalidity(
 ) -> Issue:
     match = _REASON.match(reason)
     text = match.group("text") if match else reason
-    code: str = IssueCode.INVALID_GEOMETRY
+    code = IssueCode.INVALID_GEOMETRY
     for prefix, mapped in _REASON_CODES:
         if text.startswith(prefix):
             code = mapped
@@ -317,7 +317,7 @@ def _invalidity(
             _wkt_point(spike[0], spike[1], precision),
             {"geos_reason": reason},
         )
-    explanation = _EXPLAIN.get(code, "the geometry is not a valid polygon")  # type: ignore[call-overload]
+    explanation = _EXPLAIN.get(code, "the geometry is not a valid polygon")
     return Issue(
         "error", code, f"{explanation} ({text})", i, where, location, {"geos_reason": reason}
     )

@@ -52,7 +52,7 @@ def _target_crs(spec: Any) -> Crs:
     return parse_crs(f"EPSG:{epsg}" if epsg else None)
 
 
-class FeatureProvider(BaseProvider):  # type: ignore[misc]
+class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no types: its base class is Any
     """Features of one collection (provider option `collection`) read with layers.sql."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:

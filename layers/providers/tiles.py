@@ -21,7 +21,7 @@ from layers.sql import TileSpec, tile_statement
 __all__ = ["TileProvider"]
 
 
-class TileProvider(BaseMVTProvider):  # type: ignore[misc]
+class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no types: its base class is Any
     """Mapbox vector tiles (WebMercatorQuad) of one collection (provider option `collection`)."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:

@@ -131,7 +131,8 @@ class CheckAnswer:
     body: bytes
 
     def result(self) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
 
 
 # Who may check, and which roles raise the tier: from portal.platform.permissions, the one place for it.
@@ -170,6 +171,7 @@ async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, presen
             settings.checks_per_day, minute, day, _CHECK_ROLES, _COURT_ROLES, _FULL_ROLES,
             _suffix(), _code()])
     if status == 200:
+        assert body is not None  # a 200 always carries the answer
         return CheckAnswer(body.encode() if records is None else _with_records(body, records))
     if status == 401:
         raise NotAuthenticated(f"log in to {Action.CHECK_RESTRICTIONS.value}")

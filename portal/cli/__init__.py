@@ -8,7 +8,7 @@ import click
 import psycopg
 
 from portal.platform.cluster import Cluster, ClusterError, find_binaries
-from portal.platform.db import resolve_url
+from portal.platform.db import one_row, resolve_url
 from portal.settings import DatabaseSettings, Settings
 
 __all__ = ["main"]
@@ -115,7 +115,7 @@ def demo(parcels: int, seed: int, if_empty: bool) -> None:
     migrations.upgrade(url)
     if if_empty:
         with psycopg.connect(url) as conn:
-            if conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone()[0]:  # type: ignore[index]
+            if one_row(conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone())[0]:
                 click.echo("the cadastre already holds parcels; demo not loaded")
                 return
     try:

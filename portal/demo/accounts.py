@@ -13,6 +13,7 @@ import psycopg
 
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
 from portal.accounts.security import hash_password, identity_digest, identity_key
+from portal.platform.db import one_row
 from portal.settings import AccountSettings, DatabaseSettings
 
 __all__ = ["DemoAccount", "DEMO_ACCOUNTS", "add_demo_accounts", "describe_demo_accounts", "demo_owner"]
@@ -82,7 +83,7 @@ def add_demo_accounts(url: str, settings: AccountSettings | None = None,
     settings = settings or AccountSettings()
     created: dict[str, int] = {}
     with psycopg.connect(url) as conn:
-        if conn.execute("SELECT to_regclass('users') IS NULL").fetchone()[0]:  # type: ignore[index]
+        if one_row(conn.execute("SELECT to_regclass('users') IS NULL").fetchone())[0]:
             return created  # a schema without accounts (before migration 0003)
         key = identity_key(settings, database)
         for account in DEMO_ACCOUNTS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
@@ -90,11 +91,11 @@ class District:
         ys = np.stack([ymin, ymin, ymax, ymax, ymin], axis=1)
         ex, ny = self.to_survey(xs, ys)
         coords = np.round(np.stack([ex, ny], axis=2), 3)
-        return shapely.polygons(coords)
+        return cast(np.ndarray, shapely.polygons(coords))  # an array of coordinates in, an array out
 
     def boundary(self, margin: float = 40.0) -> shapely.Polygon:
         """The administrative area: the street grid with a margin, in EPSG:4528."""
-        poly = self.polygons(
+        poly: shapely.Polygon = self.polygons(
             np.array([-margin]), np.array([-margin]),
             np.array([self.width + margin]), np.array([self.height + margin]),
         )[0]

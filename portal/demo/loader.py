@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import psycopg
@@ -31,6 +32,7 @@ from portal.demo.district import (
     layout_district,
 )
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
+from portal.platform.db import one_row
 
 __all__ = ["DemoError", "DemoSummary", "load_demo"]
 
@@ -61,6 +63,45 @@ def _years_later(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
+
+
+# The register is built from plain dicts of parcel records; these read one of their values back.
+def _date_of(value: object) -> dt.date:
+    assert isinstance(value, dt.date)
+    return value
+
+
+def _int_of(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _float_of(value: object) -> float:
+    assert isinstance(value, float)
+    return value
+
+
+def _records_of(value: object) -> list[dict[str, object]]:
+    assert isinstance(value, list)
+    return value
+
+
+class _MortgageFields(TypedDict):
+    party_id: int
+    secured_amount: float
+    maximum_amount: bool
+    rank: int
+    term_start: dt.date
+    term_end: dt.date
+
+
+class _SeizureFields(TypedDict):
+    court: str
+    queue_position: int
+    document_number: str
+    term_start: dt.date
+    term_end: dt.date
+    reason: str
 
 
 class _Rows:
@@ -192,22 +233,21 @@ class _Register:
         for k, r in enumerate(records):
             self._parcel_id += 1
             r["parcel_id"] = self._parcel_id
-            r["code"] = self._code(int(r["bi"]), int(r["bj"]), str(r["feature"]))  # type: ignore[call-overload]
+            r["code"] = self._code(_int_of(r["bi"]), _int_of(r["bj"]), str(r["feature"]))
             r["area"] = float(areas[k])
-            born = r["born"]
-            assert isinstance(born, dt.date)
+            born = _date_of(r["born"])
             survey = self._source("survey_report", f"杭规测[{born.year}]{self._parcel_id:06d}号", born,
                                   "杭州市勘测设计研究院")
             declared = round(float(areas[k] * noise[k]), 2)
             ended = r.get("ended")
             if "changed" in r:
-                changed = r["changed"]
+                changed = _date_of(r["changed"])
                 self.parcels.add(len(self.parcels.rows) + 1, r["parcel_id"], 1, r["code"], ADMIN_AREA[0],
                                  r["previous_use"], "registered", wkb[k], declared, born, None, survey,
-                                 _moment(born), _moment(changed))  # type: ignore[arg-type]
+                                 _moment(born), _moment(changed))
                 self.parcels.add(len(self.parcels.rows) + 1, r["parcel_id"], 2, r["code"], ADMIN_AREA[0],
                                  r["use"], "registered", wkb[k], declared, born, None, survey,
-                                 _moment(changed), None)  # type: ignore[arg-type]
+                                 _moment(changed), None)
             else:
                 self.parcels.add(len(self.parcels.rows) + 1, r["parcel_id"], 1, r["code"], ADMIN_AREA[0],
                                  r["use"], "registered", wkb[k], declared, born, ended, survey,
@@ -215,7 +255,7 @@ class _Register:
             if r.get("current"):
                 current.append(r)
         for r in records:
-            for child in r.get("children", []):  # type: ignore[attr-defined]
+            for child in _records_of(r.get("children", [])):
                 ended = r["ended"]
                 assert isinstance(ended, dt.date)
                 deed = self._source("survey_report", f"分合宗[{ended.year}]{r['parcel_id']:06d}", ended,
@@ -262,9 +302,10 @@ class _Register:
             use = str(p["use"])
             born = p["born"]
             assert isinstance(born, dt.date)
-            street = STREETS[int(p["bj"]) % len(STREETS)]  # type: ignore[call-overload]
-            house = 1 + 2 * (int(p["bi"]) * 16 + int(p["row"]) * 8 + int(p["col"]))  # type: ignore[call-overload]
+            street = STREETS[_int_of(p["bj"]) % len(STREETS)]
+            house = 1 + 2 * (_int_of(p["bi"]) * 16 + _int_of(p["row"]) * 8 + _int_of(p["col"]))
             address = f"杭州市上城区{street}{house}号"
+            specs: list[tuple[str, str, float | None, str]]
             if use in ("0701",):
                 rooms = int(rng.integers(1, 4))
                 specs = [(f"F0001{(k // 2) + 1:02d}{(k % 2) + 1:02d}", f"{address}1幢{(k // 2) + 1}0{(k % 2) + 1}室",
@@ -277,9 +318,9 @@ class _Register:
             elif use == "0810":
                 specs = [("W00000000", address, None, "land")]
             elif use.startswith("06"):
-                specs = [("F00010001", address, round(float(p["area"]) * 0.55, 2), "industrial")]  # type: ignore[arg-type]
+                specs = [("F00010001", address, round(_float_of(p["area"]) * 0.55, 2), "industrial")]
             else:
-                specs = [("F00010001", address, round(float(p["area"]) * 0.5, 2), "public")]  # type: ignore[arg-type]
+                specs = [("F00010001", address, round(_float_of(p["area"]) * 0.5, 2), "public")]
             for suffix, location, floor_area, unit_use in specs:
                 uid = len(self.units.rows) + 1
                 self.units.add(uid, uid, 1, f"{p['code']}{suffix}", p["parcel_id"], location, floor_area,
@@ -368,12 +409,12 @@ class _Register:
             elif d[1] < 0.33:  # a mortgage that was later discharged
                 start = self._day(registered, dt.date(2022, 1, 1))
                 end = self._day(start + dt.timedelta(days=200), dt.date(2025, 10, 1))
-                fields = dict(party_id=self._bank(), secured_amount=float(round(rng.uniform(30, 300)) * 10_000),
-                              maximum_amount=False, rank=1, term_start=start,
-                              term_end=_years_later(start, 20))
-                rid = self._restriction(unit_id, "mortgage", "active", start, end, **fields)
+                mortgage = _MortgageFields(
+                    party_id=self._bank(), secured_amount=float(round(rng.uniform(30, 300)) * 10_000),
+                    maximum_amount=False, rank=1, term_start=start, term_end=_years_later(start, 20))
+                rid = self._restriction(unit_id, "mortgage", "active", start, end, **mortgage)
                 self._restriction(unit_id, "mortgage", "discharged", end, None, restriction_id=rid, version=2,
-                                  **fields)
+                                  **mortgage)
                 latest = start
             after = latest + dt.timedelta(days=1)
             if d[5] < 0.015:  # a seizure, sometimes with queued ones behind it
@@ -391,12 +432,13 @@ class _Register:
                 start = self._day(max(after, dt.date(2019, 1, 1)), max(after + dt.timedelta(days=30),
                                                                       dt.date(2023, 1, 1)))
                 end = self._day(start + dt.timedelta(days=60), max(start + dt.timedelta(days=90), dt.date(2025, 6, 1)))
-                fields = dict(court=COURTS[int(rng.integers(0, len(COURTS)))], queue_position=1,
-                              document_number=f"({start.year})浙0102执{int(rng.integers(100, 9999))}号",
-                              term_start=start, term_end=_years_later(start, 3), reason="财产保全")
-                rid = self._restriction(unit_id, "seizure", "active", start, end, **fields)
+                seizure = _SeizureFields(
+                    court=COURTS[int(rng.integers(0, len(COURTS)))], queue_position=1,
+                    document_number=f"({start.year})浙0102执{int(rng.integers(100, 9999))}号",
+                    term_start=start, term_end=_years_later(start, 3), reason="财产保全")
+                rid = self._restriction(unit_id, "seizure", "active", start, end, **seizure)
                 self._restriction(unit_id, "seizure", "released", end, None, restriction_id=rid, version=2,
-                                  **fields)
+                                  **seizure)
             if d[6] > 0.996:
                 day = self._day(registered, dt.date(2025, 11, 1))
                 self._restriction(unit_id, "objection", "active", day, None, party_id=self._some_person(),
@@ -439,7 +481,7 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
     if parcels < 10:
         raise DemoError("the demo district needs at least 10 parcels")
     with psycopg.connect(url) as conn:
-        if conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone()[0]:  # type: ignore[index]
+        if one_row(conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone())[0]:
             raise DemoError("the cadastre already holds parcels: load the demo into an empty database "
                             "(`cadastre db reset` empties the managed one)")
         register = _Register(parcels, seed)

@@ -65,8 +65,9 @@ def _describe(error: ValidationError, entries: list[Any] | None) -> str:
     for item in error.errors()[:8]:
         location = list(item["loc"])
         where = ""
-        if location and isinstance(location[0], int):
-            index = location.pop(0)
+        index = location[0] if location else None
+        if isinstance(index, int):
+            location.pop(0)
             entry = entries[index] if entries else None
             kind = entry.get("kind") if isinstance(entry, dict) else None
             where = f"entry {index + 1}" + (f" ({kind})" if kind else "") + ": "

@@ -48,7 +48,7 @@ def entries_from_form(form: dict[str, str]) -> list[dict[str, Any]]:
                       if key.startswith("e") and "." in key and key[1:].split(".", 1)[0].isdigit()})
     entries = []
     for i in indexes:
-        values = {field: form.get(f"e{i}.{field}", "") for field in _FIELDS}
+        values: dict[str, str | list[str]] = {field: form.get(f"e{i}.{field}", "") for field in _FIELDS}
         if form.get(f"e{i}.remove") or not any(str(v).strip() for v in values.values()):
             continue
         for field in _LINES:

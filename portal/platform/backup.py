@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from portal.platform.db import with_database
+from portal.platform.db import one_row, with_database
 
 __all__ = ["BackupError", "backup", "restore", "fingerprint"]
 
@@ -88,6 +88,6 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
         for table in tables:
             query = psycopg.sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
                                     "FROM {} AS t").format(psycopg.sql.Identifier(table))
-            count, digest = conn.execute(query).fetchone()  # type: ignore[misc]
+            count, digest = one_row(conn.execute(query).fetchone())
             result[table] = (count, digest)
     return result

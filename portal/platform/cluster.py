@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -125,7 +126,8 @@ class Cluster:
         self._run_as = "postgres" if os.geteuid() == 0 else None
 
     # -- state -------------------------------------------------------------------------
-    def _config(self) -> dict[str, object]:
+    def _config(self) -> dict[str, Any]:
+        """cluster.json as it was saved (JSON: the port is an int, the rest strings)."""
         if self.config_file.exists():
             return dict(json.loads(self.config_file.read_text()))
         return {}
@@ -261,7 +263,7 @@ class Cluster:
             if current.running:
                 return current
             config = self._config()
-            port = int(config.get("port") or 0)  # type: ignore[call-overload]
+            port = int(config.get("port") or 0)
             if not port or _port_in_use(port):
                 port = _free_port()
                 config["port"] = port

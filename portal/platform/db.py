@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from time import monotonic
+from typing import TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
@@ -11,7 +12,9 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from portal.platform.cluster import Cluster
 from portal.settings import DatabaseSettings
 
-__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database"]
+__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database", "one_row"]
+
+_Row = TypeVar("_Row")
 
 
 def resolve_url(settings: DatabaseSettings) -> str:
@@ -28,7 +31,14 @@ def with_database(url: str, database: str) -> str:
     """The same server, another database (tests make throw-away databases this way)."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = database
-    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+    return psycopg.conninfo.make_conninfo("", **info)
+
+
+def one_row(row: _Row | None) -> _Row:
+    """The row of a statement that always returns one (INSERT ... RETURNING, SELECT now(),
+    SELECT EXISTS ...): psycopg types every fetchone() as maybe None."""
+    assert row is not None, "the statement returned no row"
+    return row
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -39,15 +49,21 @@ def sqlalchemy_url(url: str) -> str:
         info = psycopg.conninfo.conninfo_to_dict(url)
         from sqlalchemy.engine import URL
 
+        port = info.get("port")
         return URL.create(
             "postgresql+psycopg",
-            username=info.get("user"),
-            password=info.get("password"),
-            host=info.get("host"),
-            port=int(info["port"]) if info.get("port") else None,
-            database=info.get("dbname"),
+            username=_text(info.get("user")),
+            password=_text(info.get("password")),
+            host=_text(info.get("host")),
+            port=int(port) if port else None,
+            database=_text(info.get("dbname")),
         ).render_as_string(hide_password=False)
     return url
+
+
+def _text(value: str | int | None) -> str | None:
+    """A conninfo value as URL.create wants it (parsed conninfo values are strings already)."""
+    return None if value is None else str(value)
 
 
 def open_pool(url: str, settings: DatabaseSettings) -> AsyncConnectionPool:
@@ -74,7 +90,7 @@ def _probe_if_idle(idle_seconds: float) -> Callable[[psycopg.AsyncConnection], A
     async def check(conn: psycopg.AsyncConnection) -> None:
         now = monotonic()
         lent = getattr(conn, "_cadastre_lent", None)
-        conn._cadastre_lent = now  # type: ignore[attr-defined]
+        conn._cadastre_lent = now  # type: ignore[attr-defined]  # our own mark on psycopg's connection
         if lent is not None and not conn.broken and now - lent < idle_seconds:
             return
         await AsyncConnectionPool.check_connection(conn)

@@ -108,7 +108,8 @@ PrincipalResolver = Callable[[Request], Awaitable[Principal]]
 async def current_principal(request: Request) -> Principal:
     """The principal of this request, as the accounts module resolves it (cached per request)."""
     if hasattr(request.state, "principal"):
-        return request.state.principal  # type: ignore[no-any-return]
+        cached: Principal = request.state.principal
+        return cached
     resolver: PrincipalResolver | None = getattr(request.app.state, "principal_resolver", None)
     principal = await resolver(request) if resolver else ANONYMOUS
     request.state.principal = principal

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from portal.platform.db import one_row
 from portal.settings import DatabaseSettings
 
 __all__ = ["ReadRouter", "ReplicaState"]
@@ -79,7 +80,7 @@ class ReadRouter:
     async def check(self) -> None:
         """Measure every replica's replay lag against the primary's current WAL position."""
         async with self.primary.connection() as conn:
-            primary_lsn = (await (await conn.execute("SELECT pg_current_wal_lsn()::text")).fetchone())[0]  # type: ignore[index]
+            primary_lsn = one_row(await (await conn.execute("SELECT pg_current_wal_lsn()::text")).fetchone())[0]
         for replica in self.replicas:
             try:
                 conn = await replica.pool.getconn(timeout=2)
@@ -90,7 +91,7 @@ class ReadRouter:
                 row = await (await conn.execute(
                     "SELECT pg_is_in_recovery(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())::bigint",
                     (primary_lsn,))).fetchone()
-                standby, lag = row  # type: ignore[misc]
+                standby, lag = one_row(row)
                 replica.lag_bytes = max(int(lag or 0), 0)
                 if not standby:
                     replica.healthy, replica.problem = False, "not a standby (promoted?)"

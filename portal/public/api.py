@@ -7,7 +7,7 @@ input gets a 422 that names the problem.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from psycopg import AsyncConnection
@@ -24,7 +24,7 @@ _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
 _FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 
 
-def classify_query(text: str) -> tuple[str, str]:
+def classify_query(text: str) -> tuple[Literal["parcel", "unit", "location"], str]:
     """What the user typed: a parcel code prefix, a unit number prefix, or a location (坐落)."""
     cleaned = " ".join(text.translate(_FULL_WIDTH).split())
     compact = cleaned.replace(" ", "").upper()
@@ -64,7 +64,7 @@ async def parcel_labels(
                  f"{bbox!r}")
     map_settings = request.app.state.settings.map
     async with request.app.state.reads.connection() as conn:
-        rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
+        rows = await queries.labels_in(conn, box, map_settings.max_labels)
     return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
             for r in rows]
 
@@ -102,7 +102,7 @@ async def run_search(conn: AsyncConnection, q: str, limit: int) -> SearchResults
         rows = await queries.search_unit_numbers(conn, text, limit)
     else:
         rows = await queries.search_locations(conn, text, limit)
-    hits = [SearchHit(kind=kind, parcel_code=r["parcel_code"].strip(),  # type: ignore[arg-type]
+    hits = [SearchHit(kind=kind, parcel_code=r["parcel_code"].strip(),
                       unit_number=r["unit_number"], location=r["location"],
                       bbox=r["bbox"], centroid=r["centroid"]) for r in rows]
-    return SearchResults(query=text, kind=kind, results=hits)  # type: ignore[arg-type]
+    return SearchResults(query=text, kind=kind, results=hits)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import folium
+from branca.element import Figure
 from folium.plugins import VectorGridProtobuf
 from markupsafe import Markup
 
@@ -93,6 +94,7 @@ def build_map(settings: Settings, labels: dict[str, str], admin_areas: list[dict
         m.fit_bounds([[extent[1], extent[0]], [extent[3], extent[2]]])
 
     root = m.get_root()
+    assert isinstance(root, Figure)  # a folium Map always sits in a Figure
     root.render()
     head = "\n".join(
         child.render() for name, child in root.header._children.items()

@@ -13,8 +13,8 @@ from portal.public import queries
 from portal.public.api import run_search
 from portal.public.mapview import LAND_USE_COLOURS, build_map
 from portal.public.parcels import checked_parcel_code, public_parcel
-from portal.web.i18n import translator
-from portal.web.templating import language_of, render
+from portal.web.i18n import language_of, translator
+from portal.web.templating import render
 from spatial.codes import CodeError, parse_parcel_code
 
 __all__ = ["router", "MAP_TEXT_KEYS"]

@@ -40,7 +40,7 @@ _PARCEL_FROM = """
 
 async def _all(conn: AsyncConnection, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)  # type: ignore[arg-type]
+        await cur.execute(sql, params)
         return await cur.fetchall()
 
 

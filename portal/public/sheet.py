@@ -94,7 +94,7 @@ def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
 
 
 def _nice_length(target: float) -> float:
-    exponent = 10 ** math.floor(math.log10(target))
+    exponent: float = 10 ** math.floor(math.log10(target))
     for step in (5, 2, 1):
         if step * exponent <= target:
             return step * exponent

@@ -12,7 +12,7 @@ from portal.public import queries
 from portal.public.parcels import checked_parcel_code, public_parcel
 from portal.public.sheet import SheetData, boundary_points, crs_name, reference_number, render_sheet
 from portal.web.fonts import FontMissing
-from portal.web.templating import language_of
+from portal.web.i18n import language_of
 
 __all__ = ["router"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -60,24 +61,24 @@ async def receive(request: Request, body: ApplicationIn, principal: Staff) -> di
     application_id = await in_worker(request, apps.receive, principal, kind=body.kind, unit_number=body.unit_number,
                                  applicant=body.applicant, request=body.request,
                                  sources=[s.model_dump() for s in body.sources])
-    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.get, application_id, principal)
 
 
 @router.get("/api/applications")
 async def queue(request: Request, principal: Staff) -> list[dict[str, Any]]:
     """Open applications sorted by deadline, with `warning` due_soon or overdue."""
-    return await in_worker(request, apps.queue, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.queue, principal)
 
 
 @router.get("/api/applications/{application_id}")
 async def detail(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
-    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.get, application_id, principal)
 
 
 @router.post("/api/applications/{application_id}/review")
 async def review(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
     await in_worker(request, apps.start_review, application_id, principal)
-    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.get, application_id, principal)
 
 
 @router.post("/api/applications/{application_id}/register")
@@ -86,13 +87,13 @@ async def register(request: Request, application_id: int, principal: Staff) -> d
     outcome = await in_worker(request, apps.register, application_id, principal)
     found = await in_worker(request, apps.get, application_id, principal)
     found["changed"] = outcome["changed"]
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @router.post("/api/applications/{application_id}/reject")
 async def reject(request: Request, application_id: int, body: Rejection, principal: Staff) -> dict[str, Any]:
     await in_worker(request, apps.reject, application_id, principal, body.reasons)
-    return await in_worker(request, apps.get, application_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, apps.get, application_id, principal)
 
 
 UNIT_SQL = """
@@ -110,7 +111,7 @@ SELECT u.unit_id, u.unit_number, u.location, u.use, u.floor_area::float8,
 """
 
 
-def unit_register(conn, unit_number: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
@@ -119,13 +120,13 @@ def unit_register(conn, unit_number: str) -> dict[str, Any]:  # type: ignore[no-
     if row is None:
         raise ApplicationNotFound(f"unit {unit_number} is not in the register")
     row["restrictions"] = row["restrictions"] or []
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 @router.get("/api/registry/units/{unit_number}")
 async def unit(request: Request, unit_number: str, principal: Staff) -> dict[str, Any]:
     """The unit's ownership and open restrictions, for staff preparing an application."""
-    return await in_worker(request, unit_register, unit_number)  # type: ignore[no-any-return]
+    return await in_worker(request, unit_register, unit_number)
 
 
 @router.get("/api/statistics")

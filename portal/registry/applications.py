@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
+from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
 from portal.registry.errors import (
     ApplicationConflict,
@@ -31,6 +32,8 @@ from portal.registry.errors import (
 from portal.registry.operations import OPERATIONS, RESTRICTING_KINDS, Context
 
 __all__ = ["KINDS", "required_action", "receive", "start_review", "register", "reject", "get", "queue"]
+
+_T = TypeVar("_T")
 
 KINDS = tuple(OPERATIONS)
 SOURCE_KINDS = {"deed", "contract", "court_order", "survey_report", "application", "certificate",
@@ -69,25 +72,25 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
             raise ApplicationInvalid(f"unit {unit_number} is already registered", "unit_number")
         if kind != "first_registration" and row is None:
             raise ApplicationInvalid(f"unit {unit_number} is not in the register", "unit_number")
-        when = received_at or conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-        reference = conn.execute(
+        when = received_at or one_row(conn.execute("SELECT now()").fetchone())[0]
+        reference = one_row(conn.execute(
             "SELECT to_char(%s::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || "
-            "lpad(nextval('application_reference_seq')::text, 7, '0')", (when,)).fetchone()[0]  # type: ignore[index]
-        application_id = conn.execute(
+            "lpad(nextval('application_reference_seq')::text, 7, '0')", (when,)).fetchone())[0]
+        application_id = one_row(conn.execute(
             "INSERT INTO applications (reference, kind, unit_id, unit_number, request, applicant, received_at, "
             "received_by, received_by_name, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
             "add_working_days(%s, (SELECT working_days FROM time_limits WHERE kind = %s))) "
             "RETURNING application_id",
             (reference, kind, row[0] if row else None, unit_number, Jsonb(request), applicant.strip(), when,
-             principal.user_id, principal.label, when, kind)).fetchone()[0]  # type: ignore[index]
+             principal.user_id, principal.label, when, kind)).fetchone())[0]
         for i, source in enumerate(sources):
             if source.get("kind") not in SOURCE_KINDS or not str(source.get("reference") or "").strip():
                 raise ApplicationInvalid(f"sources[{i}]: give its kind ({', '.join(sorted(SOURCE_KINDS))}) "
                                          "and reference", f"sources[{i}]")
-            source_id = conn.execute(
+            source_id = one_row(conn.execute(
                 "INSERT INTO sources (kind, reference, issued_on, issuer, description) VALUES (%s, %s, %s, %s, %s) "
                 "RETURNING source_id", (source["kind"], source["reference"], source.get("issued_on"),
-                                        source.get("issuer"), source.get("description"))).fetchone()[0]  # type: ignore[index]
+                                        source.get("issuer"), source.get("description"))).fetchone())[0]
             conn.execute("INSERT INTO application_sources VALUES (%s, %s)", (application_id, source_id))
     return int(application_id)
 
@@ -105,7 +108,7 @@ def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:
     return row
 
 
-def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
+def _step(conn: psycopg.Connection, fn: Callable[[], _T], principal: Principal) -> _T:
     try:
         with committed_as(conn, principal.user_id, principal.role_names):
             return fn()
@@ -151,8 +154,8 @@ def register(conn: psycopg.Connection, application_id: int, principal: Principal
             except psycopg.errors.LockNotAvailable:
                 raise ApplicationConflict(f"unit {row['unit_number']} is being changed by another registration "
                                           "right now; try again when it is done") from None
-        source_id = conn.execute("SELECT min(source_id) FROM application_sources WHERE application_id = %s",
-                                 (application_id,)).fetchone()[0]  # type: ignore[index]
+        source_id = one_row(conn.execute("SELECT min(source_id) FROM application_sources WHERE application_id = %s",
+                                         (application_id,)).fetchone())[0]
         ctx = Context(conn, application_id, row["unit_id"], row["unit_number"], row["request"], source_id,
                       today or dt.date.today(), principal.may(Action.REGISTER_SEIZURE))
         OPERATIONS[row["kind"]](ctx)
@@ -164,7 +167,7 @@ def register(conn: psycopg.Connection, application_id: int, principal: Principal
                      (principal.user_id, principal.label, Jsonb(ctx.changed), ctx.unit_id, application_id))
         return {"reference": row["reference"], "changed": ctx.changed}
 
-    return _step(conn, step, principal)  # type: ignore[no-any-return]
+    return _step(conn, step, principal)
 
 
 def _notify_holders(conn: psycopg.Connection, ctx: Context, row: dict[str, Any]) -> None:

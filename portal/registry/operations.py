@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from portal.platform.db import one_row
 from portal.platform.versioning import supersede
 from portal.registry.errors import ApplicationInvalid, ApplicationRefused, RuleViolation
 from portal.registry.parties import resolve_party
@@ -35,6 +36,13 @@ class Context:
     today: dt.date
     may_lift_seizures: bool
     changed: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def existing_unit_id(self) -> int:
+        """The unit's id, for every kind but first registration (which creates the unit): those
+        are received only for a unit in the register."""
+        assert self.unit_id is not None, f"unit {self.unit_number} is not in the register"
+        return self.unit_id
 
     def note(self, what: str, key: int) -> None:
         self.changed.setdefault(what, []).append(key)
@@ -67,7 +75,8 @@ def _holders(ctx: Context) -> tuple[str, list[tuple[int, int | None, int | None]
         raise ApplicationInvalid(f"co_ownership {form!r} is not sole, joint, by_portions or other", "co_ownership")
     if not given:
         raise ApplicationInvalid("holders: at least one holder is needed", "holders")
-    holders = []
+    holders: list[tuple[int, int | None, int | None]] = []
+    shares: list[Fraction] = []
     for i, holder in enumerate(given):
         party = resolve_party(ctx.conn, holder, f"holders[{i}]")
         share = holder.get("share") if isinstance(holder, dict) else None
@@ -78,11 +87,12 @@ def _holders(ctx: Context) -> tuple[str, list[tuple[int, int | None, int | None]
                 raise ApplicationInvalid(f"holders[{i}].share: {share!r} is not a fraction such as 1/2",
                                          f"holders[{i}].share") from None
             holders.append((party, fraction.numerator, fraction.denominator))
+            shares.append(fraction)
         else:
             holders.append((party, None, None))
-    if form == "by_portions" and sum(Fraction(n, d) for _, n, d in holders) != 1:  # type: ignore[arg-type]
+    if form == "by_portions" and sum(shares) != 1:
         raise RuleViolation("shares_add_up_to_one", "shares of co-ownership by portions must add up to exactly one "
-                            f"(they add up to {sum(Fraction(n, d) for _, n, d in holders)})")  # type: ignore[arg-type]
+                            f"(they add up to {sum(shares)})")
     if form == "joint" and len(holders) < 2:
         raise RuleViolation("joint_needs_two_holders", "joint ownership (共同共有) needs at least two holders")
     if form == "sole" and len(holders) != 1:
@@ -108,7 +118,7 @@ def _lift(ctx: Context) -> None:
             if not ctx.may_lift_seizures:
                 raise ApplicationRefused("only a court clerk lifts a seizure")
             _end(ctx, row["restriction_id"], "released")
-            renumber_queue(ctx.conn, ctx.unit_id, ctx.today)  # type: ignore[arg-type]
+            renumber_queue(ctx.conn, ctx.existing_unit_id, ctx.today)
         elif row["kind"] == "mortgage":
             _end(ctx, row["restriction_id"], "discharged")
         else:
@@ -129,16 +139,16 @@ def first_registration(ctx: Context) -> None:
                                  "parcel", "unit_number")
     if not str(unit.get("location") or "").strip():
         raise ApplicationInvalid("unit.location (坐落) is missing", "unit.location")
-    unit_id = ctx.conn.execute(
+    unit_id = one_row(ctx.conn.execute(
         "INSERT INTO units (unit_number, parcel_id, location, floor_area, use) VALUES (%s, %s, %s, %s, %s) "
         "RETURNING unit_id", (ctx.unit_number, parcel[0], unit["location"], unit.get("floor_area"),
-                              unit.get("use", "residential"))).fetchone()[0]  # type: ignore[index]
+                              unit.get("use", "residential"))).fetchone())[0]
     ctx.unit_id = unit_id
     form, holders = _holders(ctx)
-    version = ctx.conn.execute(
+    version = one_row(ctx.conn.execute(
         "INSERT INTO rights (unit_id, kind, co_ownership, certificate_number, registered_on, source_id) "
         "VALUES (%s, 'ownership', %s, %s, %s, %s) RETURNING version_id",
-        (unit_id, form, ctx.request.get("certificate_number"), ctx.today, ctx.source_id)).fetchone()[0]  # type: ignore[index]
+        (unit_id, form, ctx.request.get("certificate_number"), ctx.today, ctx.source_id)).fetchone())[0]
     _write_holders(ctx, version, holders)
     ctx.note("units", unit_id)
 
@@ -176,12 +186,12 @@ def mortgage(ctx: Context) -> None:
                             f"rank {rank} (restriction {same['restriction_id']}); give the next free rank",
                             {"restriction_id": same["restriction_id"], "kind": "mortgage", "rank": rank})
     start = _date(request.get("term_start") or ctx.today.isoformat(), "term_start")
-    restriction_id = ctx.conn.execute(
+    restriction_id = one_row(ctx.conn.execute(
         "INSERT INTO restrictions (unit_id, kind, status, party_id, secured_amount, maximum_amount, rank, "
         "term_start, term_end, source_id) VALUES (%s, 'mortgage', 'active', %s, %s, %s, %s, %s, %s, %s) "
         "RETURNING restriction_id",
         (ctx.unit_id, mortgagee, amount, bool(request.get("maximum_amount")), rank, start,
-         _date(request.get("term_end"), "term_end", required=False), ctx.source_id)).fetchone()[0]  # type: ignore[index]
+         _date(request.get("term_end"), "term_end", required=False), ctx.source_id)).fetchone())[0]
     ctx.note("restrictions", restriction_id)
 
 
@@ -199,15 +209,15 @@ def seizure(ctx: Context) -> None:
         if not str(request.get(name) or "").strip():
             raise ApplicationInvalid(f"{name} of the court order is missing", name)
     start = _date(request.get("term_start") or ctx.today.isoformat(), "term_start")
-    end = _date(request.get("term_end"), "term_end", required=False) or (start.replace(year=start.year + 3)  # type: ignore[union-attr]
+    end = _date(request.get("term_end"), "term_end", required=False) or (start.replace(year=start.year + 3)
                                                                         if start else None)
-    position = next_position(ctx.conn, ctx.unit_id)  # type: ignore[arg-type]
-    restriction_id = ctx.conn.execute(
+    position = next_position(ctx.conn, ctx.existing_unit_id)
+    restriction_id = one_row(ctx.conn.execute(
         "INSERT INTO restrictions (unit_id, kind, status, court, document_number, term_start, term_end, "
         "queue_position, reason, source_id) VALUES (%s, 'seizure', %s, %s, %s, %s, %s, %s, %s, %s) "
         "RETURNING restriction_id",
         (ctx.unit_id, "active" if position == 1 else "queued", request["court"], request["document_number"],
-         start, end, position, request.get("reason"), ctx.source_id)).fetchone()[0]  # type: ignore[index]
+         start, end, position, request.get("reason"), ctx.source_id)).fetchone())[0]
     ctx.note("restrictions", restriction_id)
     ctx.note("queue_position", position)
 
@@ -218,7 +228,7 @@ def seizure_release(ctx: Context) -> None:
         raise RuleViolation("ended_restriction_stays_ended", f"seizure {row['restriction_id']} is already "
                             f"{row['status']}", {"restriction_id": row["restriction_id"], "status": row["status"]})
     _end(ctx, row["restriction_id"], "released")
-    for key in renumber_queue(ctx.conn, ctx.unit_id, ctx.today):  # type: ignore[arg-type]
+    for key in renumber_queue(ctx.conn, ctx.existing_unit_id, ctx.today):
         ctx.note("seizures_took_effect", key)
 
 
@@ -228,10 +238,10 @@ def _party_restriction(ctx: Context, kind: str) -> None:
     end = _date(ctx.request.get("term_end"), "term_end", required=False)
     if kind == "objection" and end is None:
         end = start + dt.timedelta(days=15)  # an objection lapses after 15 days without a lawsuit
-    restriction_id = ctx.conn.execute(
+    restriction_id = one_row(ctx.conn.execute(
         "INSERT INTO restrictions (unit_id, kind, status, party_id, term_start, term_end, reason, source_id) "
         "VALUES (%s, %s, 'active', %s, %s, %s, %s, %s) RETURNING restriction_id",
-        (ctx.unit_id, kind, party, start, end, ctx.request.get("reason"), ctx.source_id)).fetchone()[0]  # type: ignore[index]
+        (ctx.unit_id, kind, party, start, end, ctx.request.get("reason"), ctx.source_id)).fetchone())[0]
     ctx.note("restrictions", restriction_id)
 
 
@@ -255,8 +265,8 @@ def correction(ctx: Context) -> None:
     changes = {k: v for k, v in (ctx.request.get("unit") or {}).items() if k in ("location", "floor_area", "use")}
     if not changes:
         raise ApplicationInvalid("unit: name what to correct (location, floor_area or use)", "unit")
-    supersede(ctx.conn, "units", ctx.unit_id, changes)  # type: ignore[arg-type]
-    ctx.note("units", ctx.unit_id)  # type: ignore[arg-type]
+    supersede(ctx.conn, "units", ctx.existing_unit_id, changes)
+    ctx.note("units", ctx.existing_unit_id)
 
 
 OPERATIONS: dict[str, Callable[[Context], None]] = {

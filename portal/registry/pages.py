@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from portal.platform.permissions import Action, current_principal, to_login
+from portal.platform.permissions import Action, Principal, current_principal, to_login
 from portal.platform.work import in_worker
 from portal.registry import applications as apps
 from portal.registry import statistics
@@ -23,20 +23,21 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 
-async def _staff(request: Request):  # type: ignore[no-untyped-def]
+async def _staff(request: Request) -> Principal | Response:
+    """The registry staff member signed in, or the response that turns anyone else away."""
     principal = await current_principal(request)
     if not principal.authenticated:
-        return None, to_login(request)
+        return to_login(request)
     if not principal.may(Action.VIEW_APPLICATIONS):
-        return None, render(request, "surveys/forbidden.html", status_code=403)
-    return principal, None
+        return render(request, "surveys/forbidden.html", status_code=403)
+    return principal
 
 
 @router.get("/registry")
 async def queue(request: Request) -> Response:
-    principal, refused = await _staff(request)
-    if refused:
-        return refused
+    principal = await _staff(request)
+    if isinstance(principal, Response):
+        return principal
     rows = await in_worker(request, apps.queue, principal)
     return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
                                                    "court": principal.may(Action.REGISTER_SEIZURE)})
@@ -44,9 +45,9 @@ async def queue(request: Request) -> Response:
 
 @router.get("/registry/applications/{application_id}")
 async def application(request: Request, application_id: int) -> Response:
-    principal, refused = await _staff(request)
-    if refused:
-        return refused
+    principal = await _staff(request)
+    if isinstance(principal, Response):
+        return principal
     try:
         found = await in_worker(request, apps.get, application_id, principal)
     except ApplicationNotFound:

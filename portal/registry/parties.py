@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
+from portal.platform.db import one_row
 from portal.registry.errors import ApplicationInvalid
 
 __all__ = ["resolve_party"]
@@ -46,6 +47,6 @@ def resolve_party(conn: psycopg.Connection, given: Any, field: str) -> int:
             raise ApplicationInvalid(f"{field}: the identity document belongs to a party registered under "
                                      "another name; correct the name or the document", f"{field}.name")
         return int(row[0])
-    return int(conn.execute(
+    return int(one_row(conn.execute(
         "INSERT INTO parties (kind, name, id_document_type, id_document_number) VALUES (%s, %s, %s, %s) "
-        "RETURNING party_id", (KINDS[doc_type], name, doc_type, number)).fetchone()[0])  # type: ignore[index]
+        "RETURNING party_id", (KINDS[doc_type], name, doc_type, number)).fetchone())[0])

@@ -12,15 +12,16 @@ import datetime as dt
 import psycopg
 from psycopg.rows import dict_row
 
+from portal.platform.db import one_row
 from portal.platform.versioning import supersede
 
 __all__ = ["renumber_queue", "expire_seizures", "next_position"]
 
 
 def next_position(conn: psycopg.Connection, unit_id: int) -> int:
-    row = conn.execute("SELECT max(queue_position) FROM current_restrictions WHERE unit_id = %s "
-                       "AND kind = 'seizure' AND status IN ('active', 'queued')", (unit_id,)).fetchone()
-    return int(row[0] or 0) + 1  # type: ignore[index]
+    row = one_row(conn.execute("SELECT max(queue_position) FROM current_restrictions WHERE unit_id = %s "
+                               "AND kind = 'seizure' AND status IN ('active', 'queued')", (unit_id,)).fetchone())
+    return int(row[0] or 0) + 1
 
 
 def renumber_queue(conn: psycopg.Connection, unit_id: int, today: dt.date) -> list[int]:

@@ -69,25 +69,26 @@ async def upload(request: Request, principal: Uploader,
     up = submissions.Upload(file.filename or "upload", content, _crs(crs), purpose,
                             retires.replace(",", " ").split(), description)
     submission_id = await in_worker(request, submissions.create, up, principal, settings)
-    return await in_worker(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.get, submission_id, principal)
 
 
 @router.get("")
 async def listing(request: Request, principal: Uploader, status: Status | None = None) -> list[dict[str, Any]]:
     """The caller's submissions; for registrars, every submission (filter status=submitted for the queue)."""
-    return await in_worker(request, submissions.listing, principal, status=status)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.listing, principal, status=status)
 
 
 @router.get("/{submission_id}")
 async def detail(request: Request, submission_id: int, principal: Uploader) -> dict[str, Any]:
-    return await in_worker(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.get, submission_id, principal)
 
 
 @router.get("/{submission_id}/report")
 async def report(request: Request, submission_id: int, principal: Uploader) -> dict[str, Any]:
     """The validation report: every error and warning with its parcel, place in the file and location."""
     found = await in_worker(request, submissions.get, submission_id, principal)
-    return found["report"]  # type: ignore[no-any-return]
+    validation: dict[str, Any] = found["report"]
+    return validation
 
 
 @router.get("/{submission_id}/preview", response_class=JSONResponse,
@@ -101,13 +102,13 @@ async def preview(request: Request, submission_id: int, principal: Uploader) -> 
 @router.post("/{submission_id}/submit")
 async def submit(request: Request, submission_id: int, principal: Submitter) -> dict[str, Any]:
     await in_worker(request, submissions.submit, submission_id, principal, request.app.state.settings.survey)
-    return await in_worker(request, submissions.get, submission_id, principal)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.get, submission_id, principal)
 
 
 @router.post("/{submission_id}/withdraw")
 async def withdraw(request: Request, submission_id: int, principal: Submitter) -> dict[str, Any]:
     await in_worker(request, submissions.withdraw, submission_id, principal)
-    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)
 
 
 @router.post("/{submission_id}/approve")
@@ -118,13 +119,13 @@ async def approve(request: Request, submission_id: int, principal: Reviewer) -> 
     found = await in_worker(request, submissions.get, submission_id, principal, with_report=False)
     found["published"] = {"parcel_codes": publication.parcel_codes, "retired_parcel_ids": publication.retired_ids,
                           "lineage": publication.lineage, "bounds": publication.bounds}
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @router.post("/{submission_id}/reject")
 async def reject(request: Request, submission_id: int, rejection: Rejection, principal: Reviewer) -> dict[str, Any]:
     await in_worker(request, submissions.reject, submission_id, principal, rejection.reasons)
-    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
+    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)
 
 
 def _spatial_error(request: Request, exc: Exception) -> JSONResponse:
@@ -135,7 +136,8 @@ def _spatial_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
-    code = {submissions.SubmissionNotFound: 404, submissions.SubmissionRefused: 403}.get(type(exc), 409)
+    statuses: dict[type[Exception], int] = {submissions.SubmissionNotFound: 404, submissions.SubmissionRefused: 403}
+    code = statuses.get(type(exc), 409)
     body: dict[str, Any] = {"detail": {"message": str(exc)}}
     report = getattr(exc, "report", None)
     if report is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from portal.platform.db import one_row
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 from spatial.report import Issue, IssueCode, ValidationReport
@@ -111,6 +112,7 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
         for index, problem, code, area, location in result:
             where = parcels[index].where
             if problem == "overlap":
+                assert area is not None  # ST_Area of a non-empty intersection
                 if area <= rules.overlap_tolerance_m2:
                     continue
                 issues.append(Issue("error", IssueCode.OVERLAP_EXISTING,
@@ -121,6 +123,7 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
                                     f"parcel code {code} is already used by a current parcel", index, where,
                                     None, {"parcel_code": code}))
             elif problem == "outside":
+                assert area is not None  # ST_Area of a non-empty difference
                 if area <= rules.overlap_tolerance_m2:
                     continue
                 issues.append(Issue("error", IssueCode.OUTSIDE_ADMIN_AREA,
@@ -213,8 +216,8 @@ def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[
         if len(wkb) < len(parcels):
             return  # a parcel with broken geometry is already an error; coverage means nothing yet
         crs = parcels[0].crs if parcels else 4490
-        uncovered, extra, location = conn.execute(
-            COVERAGE_SQL, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone()  # type: ignore[misc]
+        uncovered, extra, location = one_row(conn.execute(
+            COVERAGE_SQL, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone())
         if (uncovered or 0) > coverage_tolerance_m2 or (extra or 0) > coverage_tolerance_m2:
             yield Issue("error", IssueCode.COVERAGE_MISMATCH,
                         f"the new parcels do not cover the retired ones: {uncovered:.2f} m² of the retired "

@@ -21,6 +21,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from portal.platform.db import one_row
 from portal.platform.versioning import retire, supersede
 from portal.surveys.cadastre_checks import lonlat_wkbs
 from spatial.crs import CGCS2000, transformer
@@ -39,6 +40,10 @@ class SourceRecord:
     issued_on: dt.date = field(default_factory=dt.date.today)
 
 
+_Box = tuple[float, float, float, float]
+"""lon/lat bounds: west, south, east, north."""
+
+
 @dataclass
 class Publication:
     source_id: int
@@ -46,7 +51,7 @@ class Publication:
     parcel_codes: list[str]
     retired_ids: list[int]
     lineage: list[tuple[int, int]]
-    bounds: tuple[float, float, float, float] | None
+    bounds: _Box | None
     """lon/lat extent of everything the publication touched (old and new geometry)."""
 
 
@@ -94,32 +99,36 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
     geometry, code format, one current parcel per code) still apply and raise on violation.
     """
     today = source.issued_on
-    source_id = conn.execute(
+    source_id = one_row(conn.execute(
         "INSERT INTO sources (kind, reference, issued_on, issuer, description) "
         "VALUES ('survey_report', %s, %s, %s, %s) RETURNING source_id",
-        (source.reference, today, source.issuer, source.description)).fetchone()[0]  # type: ignore[index]
+        (source.reference, today, source.issuer, source.description)).fetchone())[0]
+    codes: list[str] = []
+    for parcel in parcels:
+        assert parcel.parcel_code is not None, "validation requires a code of every parcel it passes"
+        codes.append(parcel.parcel_code)
     retiring = list(retiring)
     pairs: list[tuple[int, int]] = []
-    bounds = None
+    bounds: _Box | None = None
     if retiring:
         pairs = [(parent, int(i) - 1) for parent, i in conn.execute(LINEAGE_SQL, {
             "wkb": lonlat_wkbs(parcels), "retiring": retiring, "tolerance": lineage_tolerance_m2})]
         bounds = _extent(conn, retiring)
-    retired_codes = dict(conn.execute(
+    retired_codes: dict[str, int] = dict(conn.execute(
         "SELECT parcel_code, parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (retiring,)).fetchall())
-    kept = {p.parcel_code for p in parcels} & set(retired_codes)
+    kept = set(codes) & set(retired_codes)
     for code, parcel_id in retired_codes.items():
         if code not in kept:
             retire(conn, "parcels", parcel_id)
     ids: list[int | None] = [None] * len(parcels)
     for index, parcel in enumerate(parcels):
-        if parcel.parcel_code in kept:
-            parcel_id = retired_codes[parcel.parcel_code]
+        if codes[index] in kept:
+            parcel_id = retired_codes[codes[index]]
             supersede(conn, "parcels", parcel_id, {
                 "survey_geom": _ewkb([parcel])[0], "survey_area": _area(parcel),
                 "land_use_code": parcel.land_use_code, "valid_from": today, "source_id": source_id})
             ids[index] = parcel_id
-    fresh = [(i, p) for i, p in enumerate(parcels) if p.parcel_code not in kept]
+    fresh = [(i, p) for i, p in enumerate(parcels) if codes[i] not in kept]
     # The new parcels' ids are drawn first, so nothing has to be read back after the COPY.
     new_ids = [row[0] for row in conn.execute(
         "SELECT nextval('parcel_id_seq') FROM generate_series(1, %s)", (len(fresh),))]
@@ -131,38 +140,46 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
             batch = fresh[start:start + COPY_BATCH]
             ewkb = _ewkb([parcel for _, parcel in batch])
             for k, (index, parcel) in enumerate(batch):
-                parcel_id = ids[index] = new_ids[start + k]
-                copy.write_row((parcel_id, parcel.parcel_code, parcel.parcel_code[:6],  # type: ignore[index]
+                new_id = ids[index] = new_ids[start + k]
+                copy.write_row((new_id, codes[index], codes[index][:6],
                                 parcel.land_use_code, ewkb[k], _area(parcel), today, source_id))
                 done = start + k + 1
                 if progress and (done % 1000 == 0 or done == len(fresh)):
                     progress(done, len(fresh))
-    lineage = [(parent, ids[i]) for parent, i in pairs if parent != ids[i]]  # type: ignore[misc]
+    parcel_ids: list[int] = []
+    for maybe_id in ids:
+        assert maybe_id is not None  # each parcel was either kept above or drew a new id
+        parcel_ids.append(maybe_id)
+    lineage = [(parent, parcel_ids[i]) for parent, i in pairs if parent != parcel_ids[i]]
     if lineage:
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO parcel_lineage (parent_parcel_id, child_parcel_id, event, source_id) "
                             "VALUES (%s, %s, %s, %s)", [(p, c, event, source_id) for p, c in lineage])
     new_bounds = _lonlat_bounds(parcels)
-    return Publication(source_id, ids, [p.parcel_code for p in parcels],  # type: ignore[misc]
+    return Publication(source_id, parcel_ids, codes,
                        [i for c, i in retired_codes.items() if c not in kept], lineage,
                        _union(bounds, new_bounds))
 
 
-def _extent(conn: psycopg.Connection, parcel_ids: Sequence[int | None]):  # type: ignore[no-untyped-def]
-    """lon/lat bounds of the current parcels `parcel_ids` (Nones when there are none)."""
-    return conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+def _extent(conn: psycopg.Connection, parcel_ids: Sequence[int | None]) -> _Box | None:
+    """lon/lat bounds of the current parcels `parcel_ids` (None when there are none)."""
+    row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                         "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
                         (list(parcel_ids),)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    x0, y0, x1, y1 = row
+    return (x0, y0, x1, y1)
 
 
-def _lonlat_bounds(parcels: Sequence[SurveyedParcel]) -> tuple[float, float, float, float] | None:
+def _lonlat_bounds(parcels: Sequence[SurveyedParcel]) -> _Box | None:
     """lon/lat bounds of `parcels`, from their survey coordinates: each CRS's bounding box is
     transformed with its edges densified, so the result covers the parcels (PostGIS and pyproj
     share PROJ). Reading 100,000 new parcels back to ask PostGIS took half a second."""
     by_crs: dict[int, list[object]] = defaultdict(list)
     for parcel in parcels:
         by_crs[parcel.crs].append(parcel.geometry)
-    boxes = []
+    boxes: list[_Box] = []
     for crs, geoms in by_crs.items():
         x0, y0, x1, y1 = shapely.total_bounds(np.array(geoms, dtype=object))
         if crs != CGCS2000:
@@ -171,9 +188,10 @@ def _lonlat_bounds(parcels: Sequence[SurveyedParcel]) -> tuple[float, float, flo
     return _union(*boxes) if boxes else None
 
 
-def _union(*boxes):  # type: ignore[no-untyped-def]
-    boxes = [box for box in boxes if box and box[0] is not None]
-    if not boxes:
+def _union(*boxes: _Box | None) -> _Box | None:
+    """The box covering `boxes` (None ones skipped), or None when there are none."""
+    present = [box for box in boxes if box is not None]
+    if not present:
         return None
-    return (min(x[0] for x in boxes), min(x[1] for x in boxes),
-            max(x[2] for x in boxes), max(x[3] for x in boxes))
+    return (min(x[0] for x in present), min(x[1] for x in present),
+            max(x[2] for x in present), max(x[3] for x in present))

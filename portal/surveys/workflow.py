@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import shapely
@@ -26,11 +26,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
+from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
 from portal.settings import SurveySettings
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from spatial.errors import ReadError
+from spatial.model import ReadResult
 from spatial.readers import read_parcels
 from spatial.report import Issue, IssueCode, ValidationReport
 
@@ -38,6 +40,8 @@ __all__ = [
     "Upload", "SubmissionError", "SubmissionNotFound", "SubmissionConflict", "SubmissionRefused",
     "create", "get", "listing", "submit", "approve", "reject", "withdraw", "preview",
 ]
+
+_T = TypeVar("_T")
 
 
 class SubmissionError(Exception):
@@ -75,7 +79,7 @@ def _safe_name(name: str) -> str:
     return base[-120:]
 
 
-def _read(file_name: str, content: bytes, crs: int | None):  # type: ignore[no-untyped-def]
+def _read(file_name: str, content: bytes, crs: int | None) -> ReadResult:
     """Read uploaded bytes through a private temporary copy (readers detect formats by name)."""
     with tempfile.TemporaryDirectory(prefix="cadastre-upload-") as folder:
         path = Path(folder) / _safe_name(file_name)
@@ -85,8 +89,8 @@ def _read(file_name: str, content: bytes, crs: int | None):  # type: ignore[no-u
 
 def _resolve_retired(conn: psycopg.Connection, codes: Sequence[str]) -> tuple[dict[int, str], list[Issue]]:
     wanted = [c.strip().upper() for c in codes if c.strip()]
-    found = dict(conn.execute("SELECT parcel_id, parcel_code FROM current_parcels WHERE parcel_code = ANY(%s)",
-                              (wanted,)).fetchall())
+    found: dict[int, str] = dict(conn.execute(
+        "SELECT parcel_id, parcel_code FROM current_parcels WHERE parcel_code = ANY(%s)", (wanted,)).fetchall())
     issues = [Issue("error", IssueCode.RETIRED_PARCEL_UNKNOWN,
                     f"parcel {code} to be retired is not a current parcel of the cadastre", None, None, None,
                     {"parcel_code": code}) for code in wanted if code not in found.values()]
@@ -112,13 +116,13 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
                         retiring=list(retired))
-        submission_id = conn.execute(
+        submission_id = one_row(conn.execute(
             "INSERT INTO submissions (purpose, file_name, file_format, file_sha256, file_content, crs, "
             "description, report, error_count, warning_count, created_by, created_by_name) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING submission_id",
             (upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
              upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
-             report.warning_count, principal.user_id, principal.label)).fetchone()[0]  # type: ignore[index]
+             report.warning_count, principal.user_id, principal.label)).fetchone())[0]
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO submission_parcels (submission_id, position, place, parcel_code, land_use_code, "
@@ -175,7 +179,8 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
 def listing(conn: psycopg.Connection, principal: Principal, *, status: str | None = None,
             limit: int = 100) -> list[dict[str, Any]]:
     """Registrars see every submission (the review queue); others see their own."""
-    where, values = [], []
+    where: list[str] = []
+    values: list[object] = []
     if not principal.may(Action.REVIEW_SUBMISSION):
         where.append("s.created_by = %s")
         values.append(principal.user_id)
@@ -210,14 +215,15 @@ def _expect(row: dict[str, Any], status: str, step: str) -> None:
                                  f"submission can be {step}")
 
 
-def _reassess(conn: psycopg.Connection, row: dict[str, Any], settings: SurveySettings):  # type: ignore[no-untyped-def]
+def _reassess(conn: psycopg.Connection, row: dict[str, Any],
+              settings: SurveySettings) -> tuple[ReadResult, ValidationReport]:
     result = _read(row["file_name"], bytes(row["file_content"]), row["crs"])
     report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                     read_issues=result.issues, purpose=row["purpose"], retiring=row["retiring"])
     return result, report
 
 
-def _step(conn: psycopg.Connection, fn, principal: Principal):  # type: ignore[no-untyped-def]
+def _step(conn: psycopg.Connection, fn: Callable[[], _T], principal: Principal) -> _T:
     with committed_as(conn, principal.user_id, principal.role_names):
         return fn()
 
@@ -241,7 +247,7 @@ def submit(conn: psycopg.Connection, submission_id: int, principal: Principal,
                      (Jsonb(report.to_dict()), report.warning_count, submission_id))
         return report
 
-    return _step(conn, step, principal)  # type: ignore[no-any-return]
+    return _step(conn, step, principal)
 
 
 def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
@@ -274,7 +280,7 @@ def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
                       report.warning_count, submission_id))
         return publication
 
-    return _step(conn, step, principal)  # type: ignore[no-any-return]
+    return _step(conn, step, principal)
 
 
 def reject(conn: psycopg.Connection, submission_id: int, principal: Principal, reasons: Sequence[str]) -> None:
@@ -354,6 +360,7 @@ def preview(conn: psycopg.Connection, submission_id: int, principal: Principal) 
     """GeoJSON (lon/lat, CGCS2000) of the uploaded parcels, the parcels they retire, the current
     cadastre around them, and the located faults (overlaps, self-intersections...)."""
     get(conn, submission_id, principal, with_report=False)
-    row = conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone()
+    row = one_row(conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone())
     conn.rollback()
-    return row[0]  # type: ignore[index,no-any-return]
+    collection: dict[str, Any] = row[0]
+    return collection

@@ -42,5 +42,5 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     values.setdefault("csp_nonce", getattr(request.state, "csp_nonce", ""))
     if getattr(principal, "via", None) == "cookie":  # scripts send it back in X-CSRF-Token
         values.setdefault("csrf_token", getattr(principal, "csrf_token", None))
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, values, status_code=status_code)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, values, status_code=status_code)

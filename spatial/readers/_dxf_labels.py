@@ -20,6 +20,9 @@ from spatial.codes import CodeError, parse_parcel_code
 from spatial.model import BoundaryPoint
 from spatial.readers._text import parse_number
 
+# Entities are told apart by dxftype(), which mypy cannot follow: the `type: ignore`s on
+# attributes of the concrete entity (MText, Insert, Polyline, Hatch...) mark that boundary.
+
 __all__ = [
     "Label",
     "xy",

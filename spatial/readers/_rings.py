@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import shapely
 from shapely.errors import GEOSException
@@ -135,7 +136,7 @@ def assemble_polygon(rings: Sequence[RawRing]) -> tuple[Polygon | MultiPolygon, 
     for i in order:
         item = placed[i]
         if item.depth % 2 == 1 and item.parent is not None:
-            shells[item.parent].append(list(item.polygon.exterior.coords))
+            shells[item.parent].append(cast("list[Coord]", list(item.polygon.exterior.coords)))  # 2D rings
     polygons = [Polygon(placed[i].polygon.exterior.coords, holes) for i, holes in shells.items()]
     if not polygons:
         return Polygon(), issues

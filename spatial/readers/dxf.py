@@ -45,6 +45,9 @@ from spatial.readers._rings import RawRing, assemble_polygon, format_point
 from spatial.readers._text import parse_number
 from spatial.report import Issue, IssueCode
 
+# Entities are told apart by dxftype(), which mypy cannot follow: the `type: ignore`s on
+# attributes of the concrete entity (MText, Insert, Polyline, Hatch...) mark that boundary.
+
 __all__ = ["read_dxf", "DxfOptions"]
 
 log = logging.getLogger(__name__)
