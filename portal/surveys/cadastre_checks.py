@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +26,8 @@ from spatial.report import Issue, IssueCode, ValidationReport
 from spatial.validation import ParcelCheck, ValidationRules, validate
 
 if TYPE_CHECKING:
+    from pyproj import Transformer
+
     from portal.settings import SurveySettings
 
 __all__ = ["lonlat_wkbs", "assess", "cadastre_checks", "land_use_check", "retirement_check", "validation_rules",
@@ -59,6 +62,11 @@ ORDER BY 1, 2, 3
 """
 
 
+def _moved(move: Transformer, xy: np.ndarray) -> np.ndarray:
+    """Coordinates (n x 2, x first) through a pyproj transformer built with always_xy."""
+    return np.column_stack(move.transform(xy[:, 0], xy[:, 1]))
+
+
 def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
     """Each parcel as CGCS2000 lon/lat WKB, or None where it cannot be transformed or is not a
     valid polygon (validation reports those). One pyproj call per CRS, not one per parcel:
@@ -75,7 +83,7 @@ def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
                 move = transformer(crs, CGCS2000)
             except Exception:  # noqa: BLE001 - an unusable CRS is reported by validation
                 continue
-            geoms = shapely.transform(geoms, lambda xy, move=move: np.column_stack(move.transform(xy[:, 0], xy[:, 1])))
+            geoms = shapely.transform(geoms, partial(_moved, move))
         coords, owner = shapely.get_coordinates(geoms, return_index=True)
         finite = np.ones(len(indices), dtype=bool)
         finite[owner[~np.isfinite(coords).all(axis=1)]] = False
