@@ -75,7 +75,8 @@ def layers_settings(settings: Settings) -> LayersSettings:
     return LayersSettings(
         base_url=base, title=settings.portal.title, host=settings.portal.host, port=settings.portal.port,
         basemap_url=settings.portal.basemap_url, generated_dir=settings.database.state_dir / "generated",
-        pool_max_size=settings.database.pool_max_size, default_limit=settings.ogc.default_limit,
+        pool_max_size=settings.database.ogc_pool_max_size,
+        provider_pool_max_size=settings.database.provider_pool_max_size, default_limit=settings.ogc.default_limit,
         max_limit=settings.ogc.max_limit, count_limit=settings.ogc.count_limit,
         tile_extent=settings.tiles.extent, tile_buffer=settings.tiles.buffer,
         tile_max_features=settings.tiles.max_features, tile_cache_size=settings.tiles.cache_size,

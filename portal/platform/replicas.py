@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from portal.platform import queries
 from portal.settings import DatabaseSettings
 
 __all__ = ["ReadRouter", "ReplicaState"]
@@ -48,7 +49,7 @@ class ReadRouter:
         self.primary = primary
         self.settings = settings
         self.replicas = [ReplicaState(url, AsyncConnectionPool(
-            url, min_size=0, max_size=settings.pool_max_size, open=False, kwargs={"autocommit": True},
+            url, min_size=0, max_size=settings.replica_pool_max_size, open=False, kwargs={"autocommit": True},
             timeout=2, check=AsyncConnectionPool.check_connection, configure=configure))
             for url in settings.replica_urls]
         self._turn = itertools.count()
@@ -79,7 +80,7 @@ class ReadRouter:
     async def check(self) -> None:
         """Measure every replica's replay lag against the primary's current WAL position."""
         async with self.primary.connection() as conn:
-            primary_lsn = (await (await conn.execute("SELECT pg_current_wal_lsn()::text")).fetchone())[0]  # type: ignore[index]
+            primary_lsn = (await (await conn.execute(queries.PRIMARY_WAL_LSN)).fetchone())[0]  # type: ignore[index]
         for replica in self.replicas:
             try:
                 conn = await replica.pool.getconn(timeout=2)
@@ -87,9 +88,7 @@ class ReadRouter:
                 replica.healthy, replica.problem = False, f"unreachable: {exc}"
                 continue
             try:
-                row = await (await conn.execute(
-                    "SELECT pg_is_in_recovery(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())::bigint",
-                    (primary_lsn,))).fetchone()
+                row = await (await conn.execute(queries.REPLICA_LAG, (primary_lsn,))).fetchone()
                 standby, lag = row  # type: ignore[misc]
                 replica.lag_bytes = max(int(lag or 0), 0)
                 if not standby:

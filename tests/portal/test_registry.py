@@ -35,7 +35,7 @@ BANK = {"name": "中国工商银行股份有限公司杭州分行", "id_document
 def registry_db(fresh_database) -> str:  # type: ignore[no-untyped-def]
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=80, seed=4)
+    load_demo(url, settings=Settings(), parcels=80, seed=4)
     return url
 
 
