@@ -21,6 +21,7 @@ from portal.registry.errors import (
     RuleViolation,
 )
 from portal.registry.seizures import expire_seizures
+from portal.settings import Settings
 
 REGISTRAR = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
 REGISTRAR_2 = Principal(22, "陈登记", frozenset({Role.REGISTRAR}))
