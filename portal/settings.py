@@ -152,7 +152,8 @@ class AccountSettings(BaseSettings):
     """Accounts, sessions and the limits on restriction checks.
 
     `identity_key` keys the digest under which identity numbers are matched; every app server
-    must share it (when unset, a random key is kept in `<state_dir>/identity.key`).
+    must share it. It is required with DATABASE_URL (`Settings` refuses to start without it); on
+    the managed cluster, when unset, a random key is kept in `<state_dir>/identity.key`.
     `cookie_secure` stays on except for plain-http local runs and tests.
     """
 

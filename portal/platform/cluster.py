@@ -284,7 +284,7 @@ class Cluster:
         config = self._config()
         port = self.status().port or config.get("port")
         password = quote(str(config.get("password", "")), safe="")
-        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{quote(database, safe='')}"
 
     def ensure_database(self, database: str) -> str:
         """Start the cluster if needed, create `database` with PostGIS, and return its URL."""
