@@ -31,6 +31,7 @@ from portal.accounts.security import identity_key
 from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
+from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_url
 from portal.platform.errors import AccountError, Limited
 from portal.platform.middleware import BodyLimit, SecurityHeaders
@@ -166,11 +167,7 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
 async def health(request: Request) -> dict[str, object]:
     """Database reachability, PostGIS version, schema revision and current parcel count."""
     async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT postgis_lib_version(), "
-            "(SELECT version_num FROM alembic_version), "
-            "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
-        )
+        cur = await conn.execute(queries.HEALTH)
         postgis, revision, parcels = await cur.fetchone()
     return {
         "status": "ok",
@@ -186,7 +183,7 @@ async def health(request: Request) -> dict[str, object]:
 async def health_reads(request: Request) -> dict[str, object]:
     """Which server a public read goes to now (a replica, or the primary as fallback)."""
     async with request.app.state.reads.connection() as conn:
-        cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+        cur = await conn.execute(queries.SERVING_SERVER)
         standby, port = await cur.fetchone()
     return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
 

@@ -11,7 +11,13 @@ import psycopg
 from psycopg import sql
 
 __all__ = ["database_exists", "create_database", "drop_database", "create_postgis", "schema_revision",
-           "public_tables", "table_fingerprint", "PRIMARY_WAL_LSN", "REPLICA_LAG"]
+           "public_tables", "table_fingerprint", "PRIMARY_WAL_LSN", "REPLICA_LAG", "HEALTH", "SERVING_SERVER"]
+
+# /health: PostGIS version, schema revision and current parcels, in one round trip.
+HEALTH = ("SELECT postgis_lib_version(), (SELECT version_num FROM alembic_version), "
+          "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)")
+# /health/reads: whether the server a read went to is a standby, and its port.
+SERVING_SERVER = "SELECT pg_is_in_recovery(), inet_server_port()"
 
 PRIMARY_WAL_LSN = "SELECT pg_current_wal_lsn()::text"
 # On a replica: whether it really is a standby, and how many bytes of the primary's WAL it has

@@ -65,3 +65,16 @@ def test_the_command_refuses_bad_settings_with_the_rule(monkeypatch: pytest.Monk
     monkeypatch.setenv("CADASTRE_OGC_DEFAULT_LIMIT", "20000")
     result = CliRunner().invoke(main, ["migrate"])
     assert result.exit_code == 1 and "default_limit (20000) must be between 1 and max_limit" in result.output
+
+
+def test_the_connection_budget_reaches_the_pools() -> None:
+    from layers.config import build_config
+    from portal.app import layers_settings
+
+    settings = Settings(database=DatabaseSettings(DATABASE_URL="", ogc_pool_max_size=5, provider_pool_max_size=3))
+    layers = layers_settings(settings)
+    assert (layers.pool_max_size, layers.provider_pool_max_size) == (5, 3)
+    config = build_config(layers, "postgresql://db.example/cadastre", {})
+    sizes = {provider["options"]["pool_max_size"] for resource in config["resources"].values()
+             for provider in resource["providers"]}
+    assert sizes == {3}
