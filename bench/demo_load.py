@@ -13,7 +13,7 @@ import psycopg
 from portal.demo.loader import load_demo
 from portal.platform import migrate
 from portal.platform.db import resolve_url, with_database
-from portal.settings import DatabaseSettings
+from portal.settings import DatabaseSettings, Settings
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
         conn.execute("CREATE EXTENSION postgis")
     migrate.upgrade(url)
     started = time.perf_counter()
-    summary = load_demo(url, parcels=args.parcels, seed=args.seed,
+    summary = load_demo(url, settings=Settings(), parcels=args.parcels, seed=args.seed,
                         progress=lambda m: print(f"{time.perf_counter() - started:8.1f} s  {m}", flush=True))
     with psycopg.connect(url) as conn:
         size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]

@@ -29,7 +29,7 @@ from serving import wait_until_serving
 from portal.demo.accounts import add_demo_accounts
 from portal.platform import migrate
 from portal.platform.db import resolve_url, with_database
-from portal.settings import DatabaseSettings
+from portal.settings import DatabaseSettings, Settings
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -81,7 +81,9 @@ def main() -> None:
     name = f"load_{args.template}"
     url = copy_database(server, args.template, name)
     migrate.upgrade(url)
-    add_demo_accounts(url)
+    # The app refuses a DATABASE_URL without an identity key; the demo accounts use the same one.
+    os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "bench-identity-key")
+    add_demo_accounts(url, Settings())
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CADASTRE_ACCOUNTS_CHECKS_PER_MINUTE": "1000000",
            "CADASTRE_ACCOUNTS_CHECKS_PER_DAY": "100000000", "CADASTRE_ACCOUNTS_COOKIE_SECURE": "false"}

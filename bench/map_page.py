@@ -26,14 +26,15 @@ import uvicorn
 
 from portal.app import create_app
 from portal.platform.db import resolve_url, with_database
-from portal.settings import DatabaseSettings, Settings
+from portal.settings import AccountSettings, DatabaseSettings, Settings
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _serve(url: str, stand_in: bool) -> tuple[str, uvicorn.Server]:
-    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url)))
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url),
+                              accounts=AccountSettings(identity_key="bench")))
     if stand_in:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
         from tiles_stand_in import add_tiles_if_missing

@@ -24,15 +24,16 @@ def _configure(conn: Any) -> None:
     conn.execute(SESSION_SETTINGS)
 
 
-def pool_for(url: str) -> ConnectionPool:
-    """The shared synchronous pool for `url` (autocommit connections, opened on first use)."""
+def pool_for(url: str, max_size: int = 8) -> ConnectionPool:
+    """The shared synchronous pool for `url` (autocommit connections, opened on first use with
+    `max_size` connections at most: the provider option `pool_max_size`)."""
     pool = _pools.get(url)
     if pool is not None:
         return pool
     with _lock:
         pool = _pools.get(url)
         if pool is None:
-            pool = ConnectionPool(url, min_size=1, max_size=8, open=True, timeout=30,
+            pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, timeout=30,
                                   kwargs={"autocommit": True}, name="ogc-providers",
                                   configure=_configure)
             _pools[url] = pool

@@ -18,7 +18,8 @@ class LayersSettings:
 
     `base_url` is where the portal is reached (no trailing slash, without `/ogc`);
     `generated_dir` is where pygeoapi's offline templates are written; tile sizes are in tile
-    units (`tile_extent` per side, `tile_buffer` beyond each edge); times are in seconds.
+    units (`tile_extent` per side, `tile_buffer` beyond each edge); times are in seconds;
+    `pool_max_size` bounds the OGC routes' pool, `provider_pool_max_size` pygeoapi's providers' pool.
     """
 
     base_url: str
@@ -28,6 +29,7 @@ class LayersSettings:
     basemap_url: str | None = None
     generated_dir: Path = Path(".cadastre/generated")
     pool_max_size: int = 16
+    provider_pool_max_size: int = 8
     default_limit: int = 10
     max_limit: int = 10_000
     count_limit: int = 10_000

@@ -32,6 +32,7 @@ from portal.accounts.security import identity_key
 from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
+from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_url
 from portal.platform.errors import AccountError, Limited
 from portal.platform.middleware import BodyLimit, SecurityHeaders
@@ -81,7 +82,8 @@ def layers_settings(settings: Settings) -> LayersSettings:
     return LayersSettings(
         base_url=base, title=settings.portal.title, host=settings.portal.host, port=settings.portal.port,
         basemap_url=settings.portal.basemap_url, generated_dir=settings.database.state_dir / "generated",
-        pool_max_size=settings.database.pool_max_size, default_limit=settings.ogc.default_limit,
+        pool_max_size=settings.database.ogc_pool_max_size,
+        provider_pool_max_size=settings.database.provider_pool_max_size, default_limit=settings.ogc.default_limit,
         max_limit=settings.ogc.max_limit, count_limit=settings.ogc.count_limit,
         tile_extent=settings.tiles.extent, tile_buffer=settings.tiles.buffer,
         tile_max_features=settings.tiles.max_features, tile_cache_size=settings.tiles.cache_size,
@@ -171,11 +173,7 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
 async def health(request: Request) -> dict[str, object]:
     """Database reachability, PostGIS version, schema revision and current parcel count."""
     async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT postgis_lib_version(), "
-            "(SELECT version_num FROM alembic_version), "
-            "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
-        )
+        cur = await conn.execute(queries.HEALTH)
         postgis, revision, parcels = await cur.fetchone()
     return {
         "status": "ok",
@@ -191,7 +189,7 @@ async def health(request: Request) -> dict[str, object]:
 async def health_reads(request: Request) -> dict[str, object]:
     """Which server a public read goes to now (a replica, or the primary as fallback)."""
     async with request.app.state.reads.connection() as conn:
-        cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+        cur = await conn.execute(queries.SERVING_SERVER)
         standby, port = await cur.fetchone()
     return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
 

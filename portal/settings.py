@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
@@ -26,6 +26,10 @@ def project_root() -> Path:
     if (here / "pyproject.toml").exists():
         return here
     return Path.cwd()
+
+
+# The tile invalidation listener's one connection (layers.tiles.InvalidationListener).
+LISTENER_CONNECTIONS = 1
 
 
 class DatabaseSettings(BaseSettings):
@@ -49,6 +53,25 @@ class DatabaseSettings(BaseSettings):
     # pool less than this many seconds ago; 0 probes every time.
     pool_check_idle_seconds: float = 1.0
     work_pool_size: int = 4
+    # The connection budget of one app process on the primary (README, "Connections"): the app
+    # pool (pool_max_size), the work pool, the OGC routes' pool, pygeoapi's provider pool and
+    # the tile invalidation listener; each replica gets its own pool of replica_pool_max_size.
+    ogc_pool_max_size: int = Field(default=16, ge=2)
+    provider_pool_max_size: int = Field(default=8, ge=1)
+    replica_pool_max_size: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _pool_sizes(self) -> DatabaseSettings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError(f"pool_min_size ({self.pool_min_size}) must not exceed pool_max_size "
+                             f"({self.pool_max_size})")
+        return self
+
+    @property
+    def connections_per_process(self) -> int:
+        """The most connections one app process opens on the primary."""
+        return (self.pool_max_size + self.work_pool_size + self.ogc_pool_max_size + self.provider_pool_max_size
+                + LISTENER_CONNECTIONS)
 
     @field_validator("database_url")
     @classmethod
@@ -93,6 +116,13 @@ class TileSettings(BaseSettings):
     invalidation_keep_seconds: float = 3600.0
     invalidation_prune_seconds: float = 300.0
 
+    @model_validator(mode="after")
+    def _buffer_inside_extent(self) -> TileSettings:
+        if not 0 <= self.buffer < self.extent:
+            raise ValueError(f"the tile buffer ({self.buffer}) must be at least 0 and less than the tile extent "
+                             f"({self.extent})")
+        return self
+
 
 class SurveySettings(BaseSettings):
     """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_checks.validation_rules`
@@ -122,7 +152,8 @@ class AccountSettings(BaseSettings):
     """Accounts, sessions and the limits on restriction checks.
 
     `identity_key` keys the digest under which identity numbers are matched; every app server
-    must share it (when unset, a random key is kept in `<state_dir>/identity.key`).
+    must share it. It is required with DATABASE_URL (`Settings` refuses to start without it); on
+    the managed cluster, when unset, a random key is kept in `<state_dir>/identity.key`.
     `cookie_secure` stays on except for plain-http local runs and tests.
     """
 
@@ -145,6 +176,8 @@ class AccountSettings(BaseSettings):
     password_time_cost: int = 2
     password_memory_kib: int = 19_456
     password_parallelism: int = 1
+
+
 class MapSettings(BaseSettings):
     """The public map page: where its parcel tiles come from and when labels appear."""
 
@@ -158,6 +191,13 @@ class MapSettings(BaseSettings):
     max_labels: int = Field(default=600, ge=1, le=5000)
     max_zoom: int = Field(default=20, ge=1, le=22)
 
+    @model_validator(mode="after")
+    def _zoom_order(self) -> MapSettings:
+        if not self.parcels_min_zoom <= self.labels_min_zoom <= self.max_zoom:
+            raise ValueError(f"map zooms out of order: parcels_min_zoom ({self.parcels_min_zoom}) <= labels_min_zoom "
+                             f"({self.labels_min_zoom}) <= max_zoom ({self.max_zoom}) must hold")
+        return self
+
 
 class OgcSettings(BaseSettings):
     """OGC API publishing: page sizes of feature requests."""
@@ -169,6 +209,13 @@ class OgcSettings(BaseSettings):
     # numberMatched is sent only when at most this many rows must be examined to count it
     # exactly (the rows a bbox selects, or the whole collection when it is that small).
     count_limit: int = 10_000
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> OgcSettings:
+        if not 0 < self.default_limit <= self.max_limit:
+            raise ValueError(f"the OGC default_limit ({self.default_limit}) must be between 1 and max_limit "
+                             f"({self.max_limit})")
+        return self
 
 
 class Settings(BaseSettings):
@@ -182,3 +229,12 @@ class Settings(BaseSettings):
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     map: MapSettings = Field(default_factory=MapSettings)
     ogc: OgcSettings = Field(default_factory=OgcSettings)
+
+    @model_validator(mode="after")
+    def _identity_key_outside_managed_cluster(self) -> Settings:
+        """Outside the managed cluster every app server must share one key (no key file they
+        could each make their own of): refuse to start without it."""
+        if not self.database.managed and not self.accounts.identity_key:
+            raise ValueError("DATABASE_URL is set but CADASTRE_ACCOUNTS_IDENTITY_KEY is not: set it to one secret "
+                             "shared by every app server (identity numbers are matched under it)")
+        return self

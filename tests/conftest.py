@@ -23,7 +23,7 @@ if _HERE not in sys.path:
 from portal.demo.loader import load_demo  # noqa: E402
 from portal.platform import migrate  # noqa: E402
 from portal.platform.db import resolve_url, with_database  # noqa: E402
-from portal.settings import DatabaseSettings  # noqa: E402
+from portal.settings import DatabaseSettings, Settings  # noqa: E402
 
 # Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed.
 os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")
@@ -77,7 +77,7 @@ def database_url(fresh_database) -> str:  # type: ignore[no-untyped-def]
     """The session's cadastre: migrated to head, demo district loaded (seeded, small)."""
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=DEMO_PARCELS, seed=DEMO_SEED)
+    load_demo(url, settings=Settings(), parcels=DEMO_PARCELS, seed=DEMO_SEED)
     return url
 
 

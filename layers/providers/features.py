@@ -60,13 +60,14 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
         self.collection = COLLECTIONS[provider_def["collection"]]
         self.id_field = self.collection.id_property
         self._fields = schema_fields(self.collection)
+        self._pool_max_size = int((provider_def.get("options") or {}).get("pool_max_size", 8))
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         return self._fields
 
     def _rows(self, statement: Any, params: dict[str, object]) -> list[tuple[str, str]]:
         try:
-            with pool_for(self.data).connection() as conn:
+            with pool_for(self.data, self._pool_max_size).connection() as conn:
                 return conn.execute(statement, params, prepare=True).fetchall()
         except Exception as error:
             raise ProviderQueryError("query failed (see the server log)",

@@ -30,6 +30,7 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         options = provider_def.get("options") or {}
         self.spec = TileSpec(int(options.get("extent", 4096)), int(options.get("buffer", 64)),
                              int(options.get("max_features", 20_000)))
+        self._pool_max_size = int(options.get("pool_max_size", 8))
         self._service_url = ""
         self._service_metadata_url = ""
 
@@ -52,7 +53,7 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
             raise ProviderTileNotFoundError("tile outside the tile matrix set")
         statement, params = tile_statement(self.collection, z, x, y, self.spec)
-        with pool_for(self.data).connection() as conn:
+        with pool_for(self.data, self._pool_max_size).connection() as conn:
             row = conn.execute(statement, params, prepare=True).fetchone()
         return bytes(row[0]) if row and row[0] else None
 

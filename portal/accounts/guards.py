@@ -18,7 +18,7 @@ from fastapi import Request, Response
 
 from portal.accounts.principal import CSRF_COOKIE, Account
 from portal.accounts.security import same_secret
-from portal.accounts.store import rate_hits
+from portal.accounts.store import forget_old_counters, rate_hits
 from portal.platform.errors import Forbidden, Limited, NotAuthenticated
 from portal.platform.permissions import Principal, current_principal
 
@@ -79,7 +79,7 @@ async def enforce_limit(conn: psycopg.AsyncConnection, buckets: list[tuple[str, 
     """Count one hit in each (bucket, window, amount, limit, message) and raise Limited past a limit."""
     totals = await rate_hits(conn, [(b, w, a) for b, w, a, _l, _m in buckets])
     if secrets.randbelow(1000) == 0:  # now and then, forget windows that ended (no scheduler needed)
-        await conn.execute("DELETE FROM rate_counters WHERE window_start < now() - interval '2 days'")
+        await forget_old_counters(conn)
     for (_bucket, window, _amount, limit, message), total in zip(buckets, totals, strict=True):
         if total > limit:
             raise Limited(message, seconds_to_window_end(window))

@@ -70,11 +70,12 @@ def same_secret(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
 
 
-def identity_key(settings: AccountSettings, database: DatabaseSettings | None = None) -> bytes:
-    """The identity digest key: the setting, else a random key kept in `<state_dir>/identity.key`."""
+def identity_key(settings: AccountSettings, database: DatabaseSettings) -> bytes:
+    """The identity digest key: the setting, else (managed cluster only: `Settings` refuses a
+    DATABASE_URL without the setting) a random key kept in `<state_dir>/identity.key`."""
     if settings.identity_key:
         return settings.identity_key.encode("utf-8")
-    path = Path((database or DatabaseSettings()).state_dir) / "identity.key"
+    path = Path(database.state_dir) / "identity.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

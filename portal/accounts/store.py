@@ -14,7 +14,8 @@ from psycopg.rows import dict_row
 __all__ = [
     "PRINCIPAL_BY_TOKEN", "find_user", "create_user", "create_session", "revoke_session",
     "revoke_user_sessions", "list_tokens", "current_verification", "party_by_document",
-    "digest_taken", "insert_verification", "rate_hits", "set_roles", "list_users", "owned_units", "checks_of_units",
+    "digest_taken", "insert_verification", "rate_hits", "forget_old_counters", "set_roles", "list_users",
+    "owned_units", "checks_of_units",
 ]
 
 PRINCIPAL_BY_TOKEN = """
@@ -120,6 +121,11 @@ async def rate_hits(conn: psycopg.AsyncConnection, buckets: list[tuple[str, str,
     row = await cur.fetchone()
     assert row is not None
     return [int(v) for v in row]
+
+
+async def forget_old_counters(conn: psycopg.AsyncConnection) -> None:
+    """Delete rate counters of windows that ended more than two days ago."""
+    await conn.execute("DELETE FROM rate_counters WHERE window_start < now() - interval '2 days'")
 
 
 async def set_roles(conn: psycopg.AsyncConnection, username: str, roles: list[str],

@@ -31,7 +31,8 @@ from psycopg.rows import dict_row
 
 __all__ = [
     "AuditEntry", "ChainProblem", "ChainReport", "record", "record_async", "insert_statement", "canonical",
-    "verify_chain", "search", "search_async", "to_csv", "grant_app_role", "act_as", "SEARCH_COLUMNS",
+    "verify_chain", "search", "search_async", "to_csv", "grant_app_role", "role_exists",
+    "create_login_role", "act_as", "SEARCH_COLUMNS",
 ]
 
 GENESIS = hashlib.sha256(b"cadastre audit genesis").digest()
@@ -263,6 +264,16 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 REGISTRY_TABLES = ("parcels", "units", "parties", "rights", "right_holders", "restrictions", "sources",
                    "parcel_lineage", "admin_areas")
 ACCOUNT_TABLES = ("users", "identity_verifications", "sessions", "rate_counters")
+
+
+def role_exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def create_login_role(conn: psycopg.Connection, role: str, password: str) -> None:
+    """CREATE ROLE with LOGIN; the name is quoted as an identifier and the password as a literal
+    (a utility statement takes no bound parameters)."""
+    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
 def grant_app_role(conn: psycopg.Connection, role: str) -> None:

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import click
 
+from portal.cli.context import database_url, pass_settings
+from portal.settings import Settings
+
 __all__ = ["guide"]
-
-
-def _url() -> str:
-    from portal.cli import _database_url
-
-    return _database_url()
 
 
 @click.group()
@@ -26,14 +23,15 @@ def guide() -> None:
 
 @guide.command(name="export")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True), default="-")
-def export_guide(file: str) -> None:
+@pass_settings
+def export_guide(settings: Settings, file: str) -> None:
     """Write the guide as JSON to FILE (default: standard output)."""
     import psycopg
 
     from portal.guide.model import dump_guide, load_guide
 
     async def run() -> str:
-        async with await psycopg.AsyncConnection.connect(_url(), autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
             return dump_guide(await load_guide(conn))
 
     text = asyncio.run(run())
@@ -47,7 +45,8 @@ def export_guide(file: str) -> None:
 @guide.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--editor", default=None, help="who made the change (default: the login name)")
-def import_guide(file: str, editor: str | None) -> None:
+@pass_settings
+def import_guide(settings: Settings, file: str, editor: str | None) -> None:
     """Replace the whole guide with FILE (JSON, as `export` writes). Nothing changes on error."""
     import psycopg
 
@@ -62,7 +61,7 @@ def import_guide(file: str, editor: str | None) -> None:
         raise click.ClickException(f"{file}: {error} (nothing was changed)") from error
 
     async def run() -> int:
-        async with await psycopg.AsyncConnection.connect(_url(), autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
             await replace_guide(conn, entries, editor or f"cli:{getpass.getuser()}")
             return len(await load_guide(conn))
 

@@ -14,7 +14,7 @@ import psycopg
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
 from portal.accounts.security import hash_password, identity_digest, identity_key
 from portal.platform.db import one_row
-from portal.settings import AccountSettings, DatabaseSettings
+from portal.settings import Settings
 
 __all__ = ["DemoAccount", "DEMO_ACCOUNTS", "add_demo_accounts", "describe_demo_accounts", "demo_owner"]
 
@@ -77,20 +77,18 @@ def _citizen_number(conn: psycopg.Connection) -> str:
     raise RuntimeError("no free demo identity number")
 
 
-def add_demo_accounts(url: str, settings: AccountSettings | None = None,
-                      database: DatabaseSettings | None = None) -> dict[str, int]:
+def add_demo_accounts(url: str, settings: Settings) -> dict[str, int]:
     """Create the demo accounts (idempotent: existing usernames are left alone)."""
-    settings = settings or AccountSettings()
     created: dict[str, int] = {}
     with psycopg.connect(url) as conn:
         if one_row(conn.execute("SELECT to_regclass('users') IS NULL").fetchone())[0]:
             return created  # a schema without accounts (before migration 0003)
-        key = identity_key(settings, database)
+        key = identity_key(settings.accounts, settings.database)
         for account in DEMO_ACCOUNTS:
             row = conn.execute(
                 "INSERT INTO users (username, display_name, password_hash, roles, institution) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (username) DO NOTHING RETURNING user_id",
-                (account.username, account.display_name, hash_password(settings, account.password),
+                (account.username, account.display_name, hash_password(settings.accounts, account.password),
                  list(account.roles), account.institution)).fetchone()
             if row:
                 created[account.username] = row[0]

@@ -33,8 +33,9 @@ from portal.demo.district import (
 )
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
 from portal.platform.db import one_row
+from portal.settings import Settings
 
-__all__ = ["DemoError", "DemoSummary", "load_demo"]
+__all__ = ["DemoError", "DemoSummary", "load_demo", "holds_parcels"]
 
 UTC = dt.UTC
 EPOCH = dt.date(2026, 1, 1)
@@ -470,7 +471,12 @@ def _reset_sequences(conn: psycopg.Connection) -> None:
                  "(SELECT coalesce(max(source_id), 0) + 1 FROM sources), false)")
 
 
-def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
+def holds_parcels(conn: psycopg.Connection) -> bool:
+    """Whether the cadastre holds any parcel, current or retired (the demo loads into an empty one)."""
+    return bool(one_row(conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone())[0])
+
+
+def load_demo(url: str, *, settings: Settings, parcels: int = 5000, seed: int = 2025,
               progress: Callable[[str], None] | None = None) -> DemoSummary:
     """Load a seeded demo district of `parcels` current parcels into an empty cadastre.
 
@@ -481,7 +487,7 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
     if parcels < 10:
         raise DemoError("the demo district needs at least 10 parcels")
     with psycopg.connect(url) as conn:
-        if one_row(conn.execute("SELECT EXISTS (SELECT 1 FROM parcels)").fetchone())[0]:
+        if holds_parcels(conn):
             raise DemoError("the cadastre already holds parcels: load the demo into an empty database "
                             "(`cadastre db reset` empties the managed one)")
         register = _Register(parcels, seed)
@@ -513,7 +519,7 @@ def load_demo(url: str, *, parcels: int = 5000, seed: int = 2025,
     say("creating demo accounts")
     from portal.demo.accounts import add_demo_accounts
 
-    add_demo_accounts(url)
+    add_demo_accounts(url, settings)
     with psycopg.connect(url, autocommit=True) as conn:
         say("analysing")
         conn.execute("ANALYZE")

@@ -11,7 +11,6 @@ import json
 from typing import Annotated, Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from pydantic import (
     BaseModel,
     Field,
@@ -21,13 +20,14 @@ from pydantic import (
     field_validator,
 )
 
+from portal.guide import store
+
 __all__ = ["GuideEntry", "GuideError", "load_guide", "replace_guide", "parse_guide", "dump_guide"]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Lines = Annotated[list[Text], Field(min_length=1, max_length=40)]
 
-_COLUMNS = ("kind", "position", "title_zh", "title_en", "summary_zh", "summary_en", "steps_zh",
-            "steps_en", "documents_zh", "documents_en", "fees_zh", "fees_en", "time_limit_days")
+_COLUMNS = store.COLUMNS
 
 
 class GuideError(ValueError):
@@ -98,19 +98,9 @@ def dump_guide(entries: list[GuideEntry]) -> str:
 
 
 async def load_guide(conn: AsyncConnection) -> list[GuideEntry]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM guide_entries ORDER BY position")  # noqa: S608
-        return [GuideEntry.model_validate(row) for row in await cur.fetchall()]
+    return [GuideEntry.model_validate(row) for row in await store.entries(conn)]
 
 
 async def replace_guide(conn: AsyncConnection, entries: list[GuideEntry], editor: str) -> None:
     """Replace the whole guide in one transaction (the caller's connection may be autocommit)."""
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
-    insert = (f"INSERT INTO guide_entries ({', '.join(_COLUMNS)}, updated_by) "  # noqa: S608
-              f"VALUES ({placeholders}, %s)")
-    async with conn.transaction():
-        await conn.execute("DELETE FROM guide_entries")
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                insert,
-                [(*(getattr(entry, c) for c in _COLUMNS), editor) for entry in entries])
+    await store.replace_entries(conn, [[getattr(entry, c) for c in _COLUMNS] for entry in entries], editor)

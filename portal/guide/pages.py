@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from portal.guide import store
 from portal.guide.model import GuideEntry, GuideError, load_guide, parse_guide, replace_guide
 from portal.platform.permissions import Action, Principal, current_principal, require
 from portal.web.templating import render
@@ -26,8 +27,7 @@ async def guide_page(request: Request) -> HTMLResponse:
     principal = await current_principal(request)
     async with request.app.state.pool.connection() as conn:
         entries = await load_guide(conn)
-        cur = await conn.execute("SELECT max(updated_at) FROM guide_entries")
-        (updated,) = await cur.fetchone()
+        updated = await store.last_update(conn)
     return render(request, "guide.html", {"entries": entries, "updated": updated,
                                          "can_edit": principal.may(Action.EDIT_GUIDE)})
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from portal.platform.db import one_row, with_database
+from portal.platform import queries
+from portal.platform.db import with_database
 
 __all__ = ["BackupError", "backup", "restore", "fingerprint"]
 
@@ -63,16 +64,16 @@ def restore(server_url: str, path: Path, database: str) -> str:
     """Create `database` and restore `path` into it in one transaction; returns its URL.
     Refuses an existing database."""
     with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+        if queries.database_exists(conn, database):
             raise BackupError(f"database {database!r} exists: restore into a new one")
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
+        queries.create_database(conn, database)
     url = with_database(server_url, database)
     args, env = _env(url)
     done = subprocess.run([_tool("pg_restore"), *args, "--no-owner", "--single-transaction", "--exit-on-error",
                            f"--dbname={database}", str(path)], env=env, capture_output=True, text=True)
     if done.returncode:
         with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE {}").format(psycopg.sql.Identifier(database)))
+            queries.drop_database(conn, database)
         raise BackupError(f"pg_restore failed (nothing was restored): {done.stderr.strip()}")
     return url
 
@@ -81,13 +82,4 @@ def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     """Row count and an md5 of every row, per table of the public schema: two databases with
     the same fingerprint hold the same data."""
     with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys' "
-            "ORDER BY 1")]
-        result = {}
-        for table in tables:
-            query = psycopg.sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                                    "FROM {} AS t").format(psycopg.sql.Identifier(table))
-            count, digest = one_row(conn.execute(query).fetchone())
-            result[table] = (count, digest)
-    return result
+        return {table: queries.table_fingerprint(conn, table) for table in queries.public_tables(conn)}

@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import psycopg
 
+from portal.platform import queries
+
 __all__ = ["Cluster", "ClusterError", "ClusterStatus"]
 
 SUPERUSER = "cadastre"
@@ -284,7 +286,7 @@ class Cluster:
         config = self._config()
         port = self.status().port or config.get("port")
         password = quote(str(config.get("password", "")), safe="")
-        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{quote(database, safe='')}"
 
     def ensure_database(self, database: str) -> str:
         """Start the cluster if needed, create `database` with PostGIS, and return its URL."""
@@ -293,19 +295,22 @@ class Cluster:
         while True:
             try:
                 with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
-                    exists = conn.execute(
-                        "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
-                    ).fetchone()
-                    if not exists:
-                        conn.execute(f'CREATE DATABASE "{database}"')
+                    if not queries.database_exists(conn, database):
+                        queries.create_database(conn, database)
                 break
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
         with psycopg.connect(self.url(database), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            queries.create_postgis(conn)
         return self.url(database)
+
+    def drop_database(self, database: str) -> None:
+        """Start the cluster if needed and drop `database` (its sessions ended) if it exists."""
+        self.start()
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            queries.drop_database(conn, database, force=True, if_exists=True)
 
     def destroy(self) -> None:
         """Stop the cluster and delete its data directory (tests and `cadastre db destroy`)."""

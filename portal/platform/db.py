@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from time import monotonic
-from typing import TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from portal.platform.cluster import Cluster
+from portal.platform.rows import one_row
 from portal.settings import DatabaseSettings
 
 __all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database", "one_row"]
 
-_Row = TypeVar("_Row")
 
 
 def resolve_url(settings: DatabaseSettings) -> str:
@@ -32,13 +31,6 @@ def with_database(url: str, database: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = database
     return psycopg.conninfo.make_conninfo("", **info)
-
-
-def one_row(row: _Row | None) -> _Row:
-    """The row of a statement that always returns one (INSERT ... RETURNING, SELECT now(),
-    SELECT EXISTS ...): psycopg types every fetchone() as maybe None."""
-    assert row is not None, "the statement returned no row"
-    return row
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
+from portal.platform import queries
 
 __all__ = ["alembic_config", "upgrade", "downgrade", "current_revision", "head_revision"]
 
@@ -36,8 +37,4 @@ def head_revision() -> str | None:
 
 def current_revision(conn: psycopg.Connection) -> str | None:
     """The schema revision recorded in the database, or None before the first migration."""
-    exists = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
-        return None
-    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    return row[0] if row else None
+    return queries.schema_revision(conn)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from portal.platform import queries
 from portal.platform.db import one_row
 from portal.settings import DatabaseSettings
 
@@ -49,7 +50,7 @@ class ReadRouter:
         self.primary = primary
         self.settings = settings
         self.replicas = [ReplicaState(url, AsyncConnectionPool(
-            url, min_size=0, max_size=settings.pool_max_size, open=False, kwargs={"autocommit": True},
+            url, min_size=0, max_size=settings.replica_pool_max_size, open=False, kwargs={"autocommit": True},
             timeout=2, check=AsyncConnectionPool.check_connection, configure=configure))
             for url in settings.replica_urls]
         self._turn = itertools.count()
@@ -80,7 +81,7 @@ class ReadRouter:
     async def check(self) -> None:
         """Measure every replica's replay lag against the primary's current WAL position."""
         async with self.primary.connection() as conn:
-            primary_lsn = one_row(await (await conn.execute("SELECT pg_current_wal_lsn()::text")).fetchone())[0]
+            primary_lsn = one_row(await (await conn.execute(queries.PRIMARY_WAL_LSN)).fetchone())[0]
         for replica in self.replicas:
             try:
                 conn = await replica.pool.getconn(timeout=2)
@@ -88,9 +89,7 @@ class ReadRouter:
                 replica.healthy, replica.problem = False, f"unreachable: {exc}"
                 continue
             try:
-                row = await (await conn.execute(
-                    "SELECT pg_is_in_recovery(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())::bigint",
-                    (primary_lsn,))).fetchone()
+                row = await (await conn.execute(queries.REPLICA_LAG, (primary_lsn,))).fetchone()
                 standby, lag = one_row(row)
                 replica.lag_bytes = max(int(lag or 0), 0)
                 if not standby:

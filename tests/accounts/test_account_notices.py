@@ -11,6 +11,7 @@ from portal.demo.loader import load_demo
 from portal.platform import migrate
 from portal.platform.permissions import Principal, Role
 from portal.registry import applications as apps
+from portal.settings import Settings
 
 
 def test_owner_finds_a_notice_after_an_objection_is_registered(fresh_database) -> None:
@@ -18,7 +19,7 @@ def test_owner_finds_a_notice_after_an_objection_is_registered(fresh_database) -
 
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=60, seed=11)
+    load_demo(url, settings=Settings(), parcels=60, seed=11)
     _party, units = demo_owner(url)
     registrar = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
     with psycopg.connect(url) as conn:

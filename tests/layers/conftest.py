@@ -83,7 +83,7 @@ def writable_server(fresh_database) -> Iterator[Server]:  # type: ignore[no-unty
     """The portal on a small demo district of its own, for tests that change parcels."""
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=120, seed=11)
+    load_demo(url, settings=Settings(), parcels=120, seed=11)
     # numberMatched is counted over at most 50 rows here, and old invalidations are pruned
     # every half second (nothing younger than the default hour is ever pruned).
     yield from serve(url, ogc={"count_limit": 50}, max_features=50,

@@ -30,7 +30,7 @@ def live_site(fresh_database) -> Iterator[tuple[str, str]]:  # type: ignore[no-u
 
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=80, seed=5)
+    load_demo(url, settings=Settings(), parcels=80, seed=5)
     app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url)))
     app.state.principal_resolver = header_principal
     base, server = serve(app)

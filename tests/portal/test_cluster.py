@@ -57,3 +57,23 @@ def test_database_url_means_nothing_is_managed(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://somebody@db.example/cadastre")
     result = CliRunner().invoke(main, ["db", "start"])
     assert result.exit_code != 0 and "DATABASE_URL is set" in result.output
+
+
+def test_reset_quotes_a_hostile_database_name(state_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    name = 'x"; DROP TABLE parcels; --'
+    monkeypatch.setenv("CADASTRE_DATABASE", name)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "start"]).exit_code == 0
+    cluster = Cluster(state_dir)
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        names = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+    assert name in names
+    with psycopg.connect(cluster.url(name)) as conn:
+        conn.execute("CREATE TABLE marker (n int)")
+        conn.commit()
+    reset = runner.invoke(main, ["db", "reset", "--yes"])
+    assert reset.exit_code == 0, reset.output
+    assert "empty database created" in reset.output
+    with psycopg.connect(cluster.url(name)) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == name
+        assert conn.execute("SELECT to_regclass('marker')").fetchone()[0] is None

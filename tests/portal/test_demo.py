@@ -7,6 +7,7 @@ import pytest
 
 from portal.demo.loader import DemoError, load_demo
 from portal.platform import migrate
+from portal.settings import Settings
 from spatial.codes import parse_unit_number
 
 TABLES = ("parcels", "parcel_lineage", "units", "parties", "rights", "right_holders", "restrictions",
@@ -19,7 +20,7 @@ CHECKSUM = f"SELECT md5({CHECKSUM})"
 def _load(fresh_database, seed: int) -> str:
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=150, seed=seed)
+    load_demo(url, settings=Settings(), parcels=150, seed=seed)
     with psycopg.connect(url) as conn:
         return conn.execute(CHECKSUM).fetchone()[0]
 
@@ -32,7 +33,7 @@ def test_same_seed_same_district(fresh_database) -> None:
 
 def test_demo_refuses_a_cadastre_that_is_not_empty(database_url) -> None:
     with pytest.raises(DemoError, match="already holds parcels"):
-        load_demo(database_url, parcels=50)
+        load_demo(database_url, settings=Settings(), parcels=50)
 
 
 def test_demo_register_has_every_kind_of_record(conn) -> None:

@@ -32,7 +32,7 @@ def test_database_restart_under_load(scratch_cluster) -> None:
     cluster = scratch_cluster("faults")
     url = cluster.ensure_database("cadastre")
     migrate.upgrade(url)
-    load_demo(url, parcels=20, seed=9)
+    load_demo(url, settings=Settings(), parcels=20, seed=9)
     with psycopg.connect(url) as conn:
         unit = conn.execute("SELECT unit_number FROM current_units ORDER BY unit_id LIMIT 1").fetchone()[0]
     app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url, pool_timeout=2.0)))
@@ -98,7 +98,7 @@ def _gpkg(path: Path, count: int) -> None:
 def test_killing_the_process_in_the_middle_of_a_publication_changes_nothing(fresh_database, tmp_path) -> None:
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=20, seed=9)
+    load_demo(url, settings=Settings(), parcels=20, seed=9)
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE admin_areas SET boundary = ST_Multi(ST_Union(boundary, ST_Transform("
                      "ST_MakeEnvelope(40514900, 3345300, 40515100, 3345470, 4528), 4490)))")

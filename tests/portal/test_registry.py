@@ -21,6 +21,7 @@ from portal.registry.errors import (
     RuleViolation,
 )
 from portal.registry.seizures import expire_seizures
+from portal.settings import Settings
 
 REGISTRAR = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
 REGISTRAR_2 = Principal(22, "陈登记", frozenset({Role.REGISTRAR}))
@@ -35,7 +36,7 @@ BANK = {"name": "中国工商银行股份有限公司杭州分行", "id_document
 def registry_db(fresh_database) -> str:  # type: ignore[no-untyped-def]
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=80, seed=4)
+    load_demo(url, settings=Settings(), parcels=80, seed=4)
     return url
 
 

@@ -29,7 +29,7 @@ E0 = 40_515_100.0  # eastings inside the demo grid's span, south of it
 def survey_db(fresh_database) -> str:  # type: ignore[no-untyped-def]
     url = fresh_database()
     migrate.upgrade(url)
-    load_demo(url, parcels=60, seed=3)
+    load_demo(url, settings=Settings(), parcels=60, seed=3)
     return url
 
 
