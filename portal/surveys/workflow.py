@@ -221,10 +221,10 @@ def _stored(conn: psycopg.Connection, row: dict[str, Any]) -> _AsRead:
     survey = np.empty(len(rows), dtype=object)
     survey[:] = [r[0] for r in rows]
     geoms = shapely.from_wkb(survey)
-    parcels = [SurveyedParcel(geometry=geom, crs=crs, where=place, parcel_code=read["parcel_code"],
-                              declared_area=read["declared_area"], land_use_code=land_use_code, name=name,
-                              warnings=[Issue(**w) for w in read["warnings"]])
-               for geom, (_, crs, _, place, land_use_code, name, read) in zip(geoms, rows, strict=True)]
+    parcels = [SurveyedParcel(geometry=geom, crs=crs, where=place, parcel_code=code, declared_area=declared,
+                              land_use_code=land_use_code, name=name, warnings=[Issue(**w) for w in warnings or ()])
+               for geom, (_, crs, _, place, land_use_code, name, code, declared, warnings)
+               in zip(geoms, rows, strict=True)]
     return _AsRead(row["file_name"], row["crs"], parcels, [r[2] for r in rows],
                    [Issue(**i) for i in row["read_issues"]])
 
