@@ -229,8 +229,8 @@ def _stored(conn: psycopg.Connection, row: dict[str, Any]) -> _AsRead:
                    [Issue(**i) for i in row["read_issues"]])
 
 
-def _reassess(conn: psycopg.Connection, row: dict[str, Any],  # type: ignore[no-untyped-def]
-              settings: SurveySettings):
+def _reassess(conn: psycopg.Connection, row: dict[str, Any],
+              settings: SurveySettings) -> tuple[_AsRead, ValidationReport]:
     read = _stored(conn, row)
     report = assess(conn, read.parcels, settings, file=read.file, crs=read.crs, read_issues=read.issues,
                     purpose=row["purpose"], retiring=row["retiring"], lonlat=read.lonlat)
