@@ -6,4 +6,5 @@
     operations.py    what registering each kind of application changes
     applications.py  received -> under review -> registered | rejected, one transaction each
     statistics.py    the office's public performance figures
+    queries.py       every SQL statement of the room
 """

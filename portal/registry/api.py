@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from portal.platform.permissions import Action, Principal, current_principal, require
 from portal.platform.work import in_worker
 from portal.registry import applications as apps
-from portal.registry import statistics
+from portal.registry import queries, statistics
 from portal.registry.errors import (
     ApplicationConflict,
     ApplicationInvalid,
@@ -96,31 +96,17 @@ async def reject(request: Request, application_id: int, body: Rejection, princip
     return await in_worker(request, apps.get, application_id, principal)
 
 
-UNIT_SQL = """
-SELECT u.unit_id, u.unit_number, u.location, u.use, u.floor_area::float8,
-       (SELECT json_agg(json_build_object('restriction_id', s.restriction_id, 'kind', s.kind, 'status', s.status,
-               'rank', s.rank, 'queue_position', s.queue_position, 'court', s.court,
-               'document_number', s.document_number, 'secured_amount', s.secured_amount,
-               'term_start', s.term_start, 'term_end', s.term_end) ORDER BY s.kind, s.queue_position, s.rank)
-          FROM current_restrictions s WHERE s.unit_id = u.unit_id AND s.status IN ('active', 'queued')) AS restrictions,
-       (SELECT json_build_object('right_id', r.right_id, 'co_ownership', r.co_ownership,
-               'registered_on', r.registered_on, 'holders', (SELECT count(*) FROM right_holders h
-                                                             WHERE h.right_version_id = r.version_id))
-          FROM current_rights r WHERE r.unit_id = u.unit_id AND r.kind = 'ownership') AS ownership
-  FROM current_units u WHERE u.unit_number = %s
-"""
-
-
 def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(UNIT_SQL, (unit_number.strip().upper(),)).fetchone()
+        row = cur.execute(queries.UNIT_RECORD, (unit_number.strip().upper(),)).fetchone()
     conn.rollback()
     if row is None:
         raise ApplicationNotFound(f"unit {unit_number} is not in the register")
     row["restrictions"] = row["restrictions"] or []
-    return row
+    record: dict[str, Any] = row
+    return record
 
 
 @router.get("/api/registry/units/{unit_number}")

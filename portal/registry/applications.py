@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from portal.audit.trail import committed_as
 from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
+from portal.registry import queries
 from portal.registry.errors import (
     ApplicationConflict,
     ApplicationInvalid,
@@ -67,20 +68,15 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
     if not str(applicant or "").strip():
         raise ApplicationInvalid("the applicant is missing", "applicant")
     with committed_as(conn, principal.user_id, principal.role_names):
-        row = conn.execute("SELECT unit_id FROM current_units WHERE unit_number = %s", (unit_number,)).fetchone()
+        row = conn.execute(queries.UNIT_ID, (unit_number,)).fetchone()
         if kind == "first_registration" and row is not None:
             raise ApplicationInvalid(f"unit {unit_number} is already registered", "unit_number")
         if kind != "first_registration" and row is None:
             raise ApplicationInvalid(f"unit {unit_number} is not in the register", "unit_number")
-        when = received_at or one_row(conn.execute("SELECT now()").fetchone())[0]
-        reference = one_row(conn.execute(
-            "SELECT to_char(%s::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || "
-            "lpad(nextval('application_reference_seq')::text, 7, '0')", (when,)).fetchone())[0]
+        when = received_at or one_row(conn.execute(queries.NOW).fetchone())[0]
+        reference = one_row(conn.execute(queries.NEXT_REFERENCE, (when,)).fetchone())[0]
         application_id = one_row(conn.execute(
-            "INSERT INTO applications (reference, kind, unit_id, unit_number, request, applicant, received_at, "
-            "received_by, received_by_name, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "add_working_days(%s, (SELECT working_days FROM time_limits WHERE kind = %s))) "
-            "RETURNING application_id",
+            queries.INSERT_APPLICATION,
             (reference, kind, row[0] if row else None, unit_number, Jsonb(request), applicant.strip(), when,
              principal.user_id, principal.label, when, kind)).fetchone())[0]
         for i, source in enumerate(sources):
@@ -88,18 +84,16 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
                 raise ApplicationInvalid(f"sources[{i}]: give its kind ({', '.join(sorted(SOURCE_KINDS))}) "
                                          "and reference", f"sources[{i}]")
             source_id = one_row(conn.execute(
-                "INSERT INTO sources (kind, reference, issued_on, issuer, description) VALUES (%s, %s, %s, %s, %s) "
-                "RETURNING source_id", (source["kind"], source["reference"], source.get("issued_on"),
+                queries.INSERT_SOURCE, (source["kind"], source["reference"], source.get("issued_on"),
                                         source.get("issuer"), source.get("description"))).fetchone())[0]
-            conn.execute("INSERT INTO application_sources VALUES (%s, %s)", (application_id, source_id))
+            conn.execute(queries.INSERT_APPLICATION_SOURCE, (application_id, source_id))
     return int(application_id)
 
 
 def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:
     try:
         with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("SELECT * FROM applications WHERE application_id = %s FOR UPDATE NOWAIT",
-                              (application_id,)).fetchone()
+            row = cur.execute(queries.LOCK_APPLICATION, (application_id,)).fetchone()
     except psycopg.errors.LockNotAvailable:
         raise ApplicationConflict(f"application {application_id} is being acted on by someone else; "
                                   "reload it in a moment") from None
@@ -131,8 +125,7 @@ def start_review(conn: psycopg.Connection, application_id: int, principal: Princ
         _require(principal, row["kind"])
         if row["status"] != "received":
             raise ApplicationConflict(f"application {row['reference']} is {row['status']}, not received")
-        conn.execute("UPDATE applications SET status = 'under_review', review_started_at = greatest(now(), "
-                     "received_at) WHERE application_id = %s", (application_id,))
+        conn.execute(queries.REVIEW_STARTED, (application_id,))
 
     _step(conn, step, principal)
 
@@ -149,21 +142,18 @@ def register(conn: psycopg.Connection, application_id: int, principal: Principal
                                       "under review can be registered")
         if row["unit_id"] is not None:
             try:
-                conn.execute("SELECT 1 FROM units WHERE unit_id = %s AND end_lifespan IS NULL FOR UPDATE NOWAIT",
-                             (row["unit_id"],))
+                conn.execute(queries.LOCK_UNIT, (row["unit_id"],))
             except psycopg.errors.LockNotAvailable:
                 raise ApplicationConflict(f"unit {row['unit_number']} is being changed by another registration "
                                           "right now; try again when it is done") from None
-        source_id = one_row(conn.execute("SELECT min(source_id) FROM application_sources WHERE application_id = %s",
-                                         (application_id,)).fetchone())[0]
+        source_id = one_row(conn.execute(queries.FIRST_SOURCE, (application_id,)).fetchone())[0]
         ctx = Context(conn, application_id, row["unit_id"], row["unit_number"], row["request"], source_id,
                       today or dt.date.today(), principal.may(Action.REGISTER_SEIZURE))
         OPERATIONS[row["kind"]](ctx)
         if row["kind"] in RESTRICTING_KINDS:
             _notify_holders(conn, ctx, row)
-        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the register's rules answer here, not at commit
-        conn.execute("UPDATE applications SET status = 'registered', decided_at = greatest(now(), received_at), "
-                     "decided_by = %s, decided_by_name = %s, outcome = %s, unit_id = %s WHERE application_id = %s",
+        conn.execute(queries.ALL_CONSTRAINTS_IMMEDIATE)  # the register's rules answer here, not at commit
+        conn.execute(queries.REGISTERED,
                      (principal.user_id, principal.label, Jsonb(ctx.changed), ctx.unit_id, application_id))
         return {"reference": row["reference"], "changed": ctx.changed}
 
@@ -175,10 +165,7 @@ def _notify_holders(conn: psycopg.Connection, ctx: Context, row: dict[str, Any])
     what = {"mortgage": "抵押登记 mortgage", "seizure": "查封登记 seizure", "objection": "异议登记 objection",
             "advance_notice": "预告登记 advance notice"}[row["kind"]]
     conn.execute(
-        "INSERT INTO notices (party_id, unit_id, application_id, kind, message) "
-        "SELECT h.party_id, r.unit_id, %s, %s, %s FROM current_rights r "
-        "JOIN right_holders h ON h.right_version_id = r.version_id "
-        "WHERE r.unit_id = %s AND r.kind = 'ownership'",
+        queries.NOTIFY_HOLDERS,
         (ctx.application_id, row["kind"], f"{what}: {row['unit_number']} ({row['reference']})", ctx.unit_id))
 
 
@@ -192,29 +179,17 @@ def reject(conn: psycopg.Connection, application_id: int, principal: Principal, 
             raise ApplicationInvalid("a rejection needs at least one reason", "reasons")
         if row["status"] not in ("received", "under_review"):
             raise ApplicationConflict(f"application {row['reference']} is already {row['status']}")
-        conn.execute("UPDATE applications SET status = 'rejected', decided_at = greatest(now(), received_at), "
-                     "decided_by = %s, decided_by_name = %s, reasons = %s WHERE application_id = %s",
+        conn.execute(queries.REJECTED,
                      (principal.user_id, principal.label, reasons, application_id))
 
     _step(conn, step, principal)
-
-
-VIEW_SQL = """
-SELECT a.application_id AS id, a.reference, a.kind, a.status, a.unit_number, a.applicant, a.received_at,
-       a.received_by_name, a.due_at, a.review_started_at, a.decided_at, a.decided_by_name, a.reasons, a.outcome,
-       a.request, t.working_days AS time_limit_days,
-       CASE WHEN a.status IN ('registered', 'rejected') THEN NULL
-            WHEN now() > a.due_at THEN 'overdue'
-            WHEN a.due_at - now() < interval '1 day' THEN 'due_soon' END AS warning
-  FROM applications a JOIN time_limits t USING (kind)
-"""
 
 
 def get(conn: psycopg.Connection, application_id: int, principal: Principal) -> dict[str, Any]:
     if not principal.may(Action.VIEW_APPLICATIONS):
         raise ApplicationRefused("only registry staff see applications")
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(VIEW_SQL + " WHERE a.application_id = %s", (application_id,)).fetchone()
+        row = cur.execute(queries.APPLICATION, (application_id,)).fetchone()
     conn.rollback()
     if row is None:
         raise ApplicationNotFound(f"application {application_id} does not exist")
@@ -226,7 +201,6 @@ def queue(conn: psycopg.Connection, principal: Principal, *, limit: int = 200) -
     if not principal.may(Action.VIEW_APPLICATIONS):
         raise ApplicationRefused("only registry staff see the queue")
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(VIEW_SQL + " WHERE a.status IN ('received', 'under_review') ORDER BY a.due_at LIMIT %s",
-                           (limit,)).fetchall()
+        rows = cur.execute(queries.OPEN_APPLICATIONS, (limit,)).fetchall()
     conn.rollback()
     return rows

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from portal.platform.db import one_row
 from portal.platform.versioning import supersede
+from portal.registry import queries
 from portal.registry.errors import ApplicationInvalid, ApplicationRefused, RuleViolation
 from portal.registry.parties import resolve_party
 from portal.registry.seizures import next_position, renumber_queue
@@ -62,7 +63,7 @@ def _date(value: Any, name: str, *, required: bool = True) -> dt.date | None:
 def _current_restriction(ctx: Context, kind: str, name: str = "restriction_id") -> dict[str, Any]:
     key = ctx.request.get(name)
     with ctx.conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT * FROM current_restrictions WHERE restriction_id = %s", (key,)).fetchone()
+        row = cur.execute(queries.CURRENT_RESTRICTION, (key,)).fetchone()
     if row is None or row["unit_id"] != ctx.unit_id or row["kind"] != kind:
         raise ApplicationInvalid(f"{name}: {key!r} is not a {kind.replace('_', ' ')} on unit {ctx.unit_number}", name)
     return row
@@ -102,16 +103,14 @@ def _holders(ctx: Context) -> tuple[str, list[tuple[int, int | None, int | None]
 
 def _write_holders(ctx: Context, right_version: int, holders: list[tuple[int, int | None, int | None]]) -> None:
     with ctx.conn.cursor() as cur:
-        cur.executemany("INSERT INTO right_holders (right_version_id, party_id, share_numerator, share_denominator) "
-                        "VALUES (%s, %s, %s, %s)", [(right_version, p, n, d) for p, n, d in holders])
+        cur.executemany(queries.INSERT_RIGHT_HOLDERS, [(right_version, p, n, d) for p, n, d in holders])
 
 
 def _lift(ctx: Context) -> None:
     """Restrictions the same application lifts (a transfer or mortgage that ends a seizure)."""
     for key in ctx.request.get("lifts") or []:
         with ctx.conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("SELECT restriction_id, kind, status FROM current_restrictions "
-                              "WHERE restriction_id = %s AND unit_id = %s", (key, ctx.unit_id)).fetchone()
+            row = cur.execute(queries.RESTRICTION_ON_UNIT, (key, ctx.unit_id)).fetchone()
         if row is None:
             raise ApplicationInvalid(f"lifts: restriction {key!r} is not on unit {ctx.unit_number}", "lifts")
         if row["kind"] == "seizure":
@@ -132,22 +131,19 @@ def _end(ctx: Context, restriction_id: int, status: str) -> None:
 
 def first_registration(ctx: Context) -> None:
     unit = ctx.request.get("unit") or {}
-    parcel = ctx.conn.execute("SELECT parcel_id FROM current_parcels WHERE parcel_code = %s",
-                              (ctx.unit_number[:19],)).fetchone()
+    parcel = ctx.conn.execute(queries.PARCEL_BY_CODE, (ctx.unit_number[:19],)).fetchone()
     if parcel is None:
         raise ApplicationInvalid(f"unit number {ctx.unit_number}: parcel {ctx.unit_number[:19]} is not a current "
                                  "parcel", "unit_number")
     if not str(unit.get("location") or "").strip():
         raise ApplicationInvalid("unit.location (坐落) is missing", "unit.location")
     unit_id = one_row(ctx.conn.execute(
-        "INSERT INTO units (unit_number, parcel_id, location, floor_area, use) VALUES (%s, %s, %s, %s, %s) "
-        "RETURNING unit_id", (ctx.unit_number, parcel[0], unit["location"], unit.get("floor_area"),
+        queries.INSERT_UNIT, (ctx.unit_number, parcel[0], unit["location"], unit.get("floor_area"),
                               unit.get("use", "residential"))).fetchone())[0]
     ctx.unit_id = unit_id
     form, holders = _holders(ctx)
     version = one_row(ctx.conn.execute(
-        "INSERT INTO rights (unit_id, kind, co_ownership, certificate_number, registered_on, source_id) "
-        "VALUES (%s, 'ownership', %s, %s, %s, %s) RETURNING version_id",
+        queries.INSERT_OWNERSHIP,
         (unit_id, form, ctx.request.get("certificate_number"), ctx.today, ctx.source_id)).fetchone())[0]
     _write_holders(ctx, version, holders)
     ctx.note("units", unit_id)
@@ -155,8 +151,7 @@ def first_registration(ctx: Context) -> None:
 
 def transfer(ctx: Context) -> None:
     _lift(ctx)
-    row = ctx.conn.execute("SELECT right_id FROM current_rights WHERE unit_id = %s AND kind = 'ownership'",
-                           (ctx.unit_id,)).fetchone()
+    row = ctx.conn.execute(queries.OWNERSHIP_OF_UNIT, (ctx.unit_id,)).fetchone()
     if row is None:
         raise ApplicationInvalid(f"unit {ctx.unit_number} has no registered ownership to transfer", "unit_number")
     form, holders = _holders(ctx)
@@ -178,18 +173,14 @@ def mortgage(ctx: Context) -> None:
         raise ApplicationInvalid("secured_amount (a number of yuan) and rank (1, 2 ...) are needed",
                                  "secured_amount") from None
     with ctx.conn.cursor(row_factory=dict_row) as cur:
-        same = cur.execute("SELECT restriction_id, party_id, secured_amount FROM current_restrictions "
-                           "WHERE unit_id = %s AND kind = 'mortgage' AND status = 'active' AND rank = %s",
-                           (ctx.unit_id, rank)).fetchone()
+        same = cur.execute(queries.ACTIVE_MORTGAGE_OF_RANK, (ctx.unit_id, rank)).fetchone()
     if same:
         raise RuleViolation("mortgage_rank_unique", f"unit {ctx.unit_number} already has an active mortgage of "
                             f"rank {rank} (restriction {same['restriction_id']}); give the next free rank",
                             {"restriction_id": same["restriction_id"], "kind": "mortgage", "rank": rank})
     start = _date(request.get("term_start") or ctx.today.isoformat(), "term_start")
     restriction_id = one_row(ctx.conn.execute(
-        "INSERT INTO restrictions (unit_id, kind, status, party_id, secured_amount, maximum_amount, rank, "
-        "term_start, term_end, source_id) VALUES (%s, 'mortgage', 'active', %s, %s, %s, %s, %s, %s, %s) "
-        "RETURNING restriction_id",
+        queries.INSERT_MORTGAGE,
         (ctx.unit_id, mortgagee, amount, bool(request.get("maximum_amount")), rank, start,
          _date(request.get("term_end"), "term_end", required=False), ctx.source_id)).fetchone())[0]
     ctx.note("restrictions", restriction_id)
@@ -213,9 +204,7 @@ def seizure(ctx: Context) -> None:
                                                                         if start else None)
     position = next_position(ctx.conn, ctx.existing_unit_id)
     restriction_id = one_row(ctx.conn.execute(
-        "INSERT INTO restrictions (unit_id, kind, status, court, document_number, term_start, term_end, "
-        "queue_position, reason, source_id) VALUES (%s, 'seizure', %s, %s, %s, %s, %s, %s, %s, %s) "
-        "RETURNING restriction_id",
+        queries.INSERT_SEIZURE,
         (ctx.unit_id, "active" if position == 1 else "queued", request["court"], request["document_number"],
          start, end, position, request.get("reason"), ctx.source_id)).fetchone())[0]
     ctx.note("restrictions", restriction_id)
@@ -239,8 +228,7 @@ def _party_restriction(ctx: Context, kind: str) -> None:
     if kind == "objection" and end is None:
         end = start + dt.timedelta(days=15)  # an objection lapses after 15 days without a lawsuit
     restriction_id = one_row(ctx.conn.execute(
-        "INSERT INTO restrictions (unit_id, kind, status, party_id, term_start, term_end, reason, source_id) "
-        "VALUES (%s, %s, 'active', %s, %s, %s, %s, %s) RETURNING restriction_id",
+        queries.INSERT_PARTY_RESTRICTION,
         (ctx.unit_id, kind, party, start, end, ctx.request.get("reason"), ctx.source_id)).fetchone())[0]
     ctx.note("restrictions", restriction_id)
 

@@ -8,7 +8,8 @@ from typing import Any
 import psycopg
 
 from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
-from portal.platform.db import one_row
+from portal.platform.rows import one_row
+from portal.registry import queries
 from portal.registry.errors import ApplicationInvalid
 
 __all__ = ["resolve_party"]
@@ -23,7 +24,7 @@ def resolve_party(conn: psycopg.Connection, given: Any, field: str) -> int:
     if not isinstance(given, dict):
         raise ApplicationInvalid(f"{field}: give a party as {{'party_id': N}} or with its identity document", field)
     if "party_id" in given:
-        row = conn.execute("SELECT party_id FROM current_parties WHERE party_id = %s", (given["party_id"],)).fetchone()
+        row = conn.execute(queries.PARTY_BY_ID, (given["party_id"],)).fetchone()
         if row is None:
             raise ApplicationInvalid(f"{field}: party {given['party_id']} is not in the register", field)
         return int(row[0])
@@ -40,13 +41,11 @@ def resolve_party(conn: psycopg.Connection, given: Any, field: str) -> int:
     if problem:
         # The number itself is personal data: the message says what is wrong, never the number.
         raise ApplicationInvalid(f"{field}: identity document number {problem}", f"{field}.id_document_number")
-    row = conn.execute("SELECT party_id, name FROM current_parties WHERE id_document_type = %s "
-                       "AND id_document_number = %s", (doc_type, number)).fetchone()
+    row = conn.execute(queries.PARTY_BY_DOCUMENT, (doc_type, number)).fetchone()
     if row is not None:
         if row[1] != name:
             raise ApplicationInvalid(f"{field}: the identity document belongs to a party registered under "
                                      "another name; correct the name or the document", f"{field}.name")
         return int(row[0])
     return int(one_row(conn.execute(
-        "INSERT INTO parties (kind, name, id_document_type, id_document_number) VALUES (%s, %s, %s, %s) "
-        "RETURNING party_id", (KINDS[doc_type], name, doc_type, number)).fetchone())[0])
+        queries.INSERT_PARTY, (KINDS[doc_type], name, doc_type, number)).fetchone())[0])

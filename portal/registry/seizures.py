@@ -12,26 +12,22 @@ import datetime as dt
 import psycopg
 from psycopg.rows import dict_row
 
-from portal.platform.db import one_row
 from portal.platform.versioning import supersede
+from portal.registry import queries
 
 __all__ = ["renumber_queue", "expire_seizures", "next_position"]
 
 
 def next_position(conn: psycopg.Connection, unit_id: int) -> int:
-    row = one_row(conn.execute("SELECT max(queue_position) FROM current_restrictions WHERE unit_id = %s "
-                               "AND kind = 'seizure' AND status IN ('active', 'queued')", (unit_id,)).fetchone())
-    return int(row[0] or 0) + 1
+    row = conn.execute(queries.LAST_QUEUE_POSITION, (unit_id,)).fetchone()
+    return int(row[0] or 0) + 1  # type: ignore[index]
 
 
 def renumber_queue(conn: psycopg.Connection, unit_id: int, today: dt.date) -> list[int]:
     """Close the gaps in the unit's queue; returns the seizures that took effect."""
-    conn.execute("SET CONSTRAINTS seizure_queue_unique DEFERRED")
+    conn.execute(queries.SEIZURE_QUEUE_DEFERRED)
     with conn.cursor(row_factory=dict_row) as cur:
-        queue = cur.execute(
-            "SELECT restriction_id, status, queue_position, term_start, term_end FROM current_restrictions "
-            "WHERE unit_id = %s AND kind = 'seizure' AND status IN ('active', 'queued') "
-            "ORDER BY queue_position", (unit_id,)).fetchall()
+        queue = cur.execute(queries.SEIZURE_QUEUE, (unit_id,)).fetchall()
     took_effect = []
     for position, seizure in enumerate(queue, 1):
         status = "active" if position == 1 else "queued"
@@ -49,9 +45,7 @@ def renumber_queue(conn: psycopg.Connection, unit_id: int, today: dt.date) -> li
 def expire_seizures(conn: psycopg.Connection, today: dt.date) -> dict[str, list[int]]:
     """Seizures whose term ended before `today` expire; the queues behind them move up.
     Run daily (`cadastre registry expire`); idempotent. Does not commit."""
-    due = conn.execute(
-        "SELECT restriction_id, unit_id FROM current_restrictions WHERE kind = 'seizure' AND status = 'active' "
-        "AND term_end < %s ORDER BY restriction_id", (today,)).fetchall()
+    due = conn.execute(queries.SEIZURES_DUE, (today,)).fetchall()
     for restriction_id, _unit in due:
         supersede(conn, "restrictions", restriction_id, {"status": "expired"})
     expired = [restriction_id for restriction_id, _unit in due]

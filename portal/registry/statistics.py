@@ -9,25 +9,14 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-__all__ = ["monthly", "monthly_from", "STATISTICS_SQL"]
+from portal.registry import queries
 
-STATISTICS_SQL = """
-SELECT a.kind, to_char(a.decided_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
-       count(*) AS completed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY working_days_between(a.received_at, a.decided_at))
-           AS median_working_days,
-       round(avg((a.decided_at <= a.due_at)::int) * 100, 1)::float8 AS within_limit_percent,
-       max(t.working_days) AS time_limit_days
-  FROM applications a JOIN time_limits t USING (kind)
- WHERE a.status = 'registered' AND a.decided_at >= now() - interval '13 months'
- GROUP BY 1, 2
- ORDER BY 2, 1
-"""
+__all__ = ["monthly", "monthly_from"]
 
 
 def monthly(conn: psycopg.Connection) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(STATISTICS_SQL).fetchall()
+        rows = cur.execute(queries.STATISTICS).fetchall()
     conn.rollback()
     return rows
 
@@ -35,5 +24,5 @@ def monthly(conn: psycopg.Connection) -> list[dict[str, Any]]:
 async def monthly_from(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
     """The same figures over an async connection: public reads may come from a replica."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(STATISTICS_SQL)
+        await cur.execute(queries.STATISTICS)
         return await cur.fetchall()

@@ -6,4 +6,5 @@
     importer.py         bulk import by registry staff (`cadastre import`)
     api.py              JSON API under /api/submissions
     pages.py            pages for surveyors and registrars
+    queries.py          every SQL statement of the room
 """

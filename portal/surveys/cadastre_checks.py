@@ -10,7 +10,7 @@ publication, since the cadastre may have changed since the upload was validated.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 import shapely
 
-from portal.platform.db import one_row
+from portal.surveys import queries
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 from spatial.report import Issue, IssueCode, ValidationReport
@@ -33,34 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["lonlat_wkbs", "assess", "cadastre_checks", "land_use_check", "retirement_check", "validation_rules",
            "PURPOSES"]
 
-CHECK_SQL = """
-WITH upload AS (
-    SELECT i, ST_Multi(ST_GeomFromWKB(w, 4490)) AS geom, code, crs
-      FROM unnest(%(indices)b::int[], %(wkb)b::bytea[], %(codes)b::text[], %(crs)b::int[]) AS u(i, w, code, crs)
-)
-SELECT u.i, 'overlap' AS problem, p.parcel_code,
-       ST_Area(ST_Intersection(u.geom, p.geom)::geography) AS area,
-       ST_AsText(ST_Transform(ST_Intersection(u.geom, p.geom), u.crs)) AS location
-  FROM upload u JOIN current_parcels p ON ST_Intersects(u.geom, p.geom)
-       AND NOT ST_Touches(u.geom, p.geom)
-       AND NOT (p.parcel_id = ANY(%(retiring)s::bigint[]))
-UNION ALL
-SELECT u.i, 'code_taken', p.parcel_code, NULL, NULL
-  FROM upload u JOIN current_parcels p ON p.parcel_code = u.code::bpchar  -- bpchar: the index, no truncation
- WHERE NOT (p.parcel_id = ANY(%(retiring)s::bigint[]))
-UNION ALL
-SELECT u.i, 'outside', a.code,
-       ST_Area(ST_Difference(u.geom, a.boundary)::geography),
-       ST_AsText(ST_Transform(ST_Difference(u.geom, a.boundary), u.crs))
-  FROM upload u JOIN admin_areas a ON a.code = left(u.code, 6)
- WHERE NOT ST_Covers(a.boundary, u.geom)  -- boundary first: PostGIS prepares it once, 4x faster
-UNION ALL
-SELECT u.i, 'unknown_area', left(u.code, 6), NULL, NULL
-  FROM upload u WHERE u.code IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM admin_areas a WHERE a.code = left(u.code, 6))
-ORDER BY 1, 2, 3
-"""
-
 
 def _moved(move: Transformer, xy: np.ndarray) -> np.ndarray:
     """Coordinates (n x 2, x first) through a pyproj transformer built with always_xy."""
@@ -70,7 +42,8 @@ def _moved(move: Transformer, xy: np.ndarray) -> np.ndarray:
 def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
     """Each parcel as CGCS2000 lon/lat WKB, or None where it cannot be transformed or is not a
     valid polygon (validation reports those). One pyproj call per CRS, not one per parcel:
-    a 100,000-parcel upload is transformed in a fraction of a second."""
+    a 100,000-parcel upload is transformed in a fraction of a second. A workflow step calls
+    it once and hands the result to the checks and to publication (their `lonlat`)."""
     out: list[bytes | None] = [None] * len(parcels)
     by_crs: dict[int, list[int]] = defaultdict(list)
     for index, parcel in enumerate(parcels):
@@ -95,27 +68,30 @@ def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
     return out
 
 
-def _cadastre_rows(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel],
-                   retiring: Sequence[int]) -> list[tuple[int, str, str, float | None, str | None]]:
-    rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat_wkbs(parcels), strict=True))]
+def _cadastre_rows(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], retiring: Sequence[int],
+                   lonlat: Sequence[bytes | None]) -> list[tuple[int, str, str, float | None, str | None]]:
+    rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat, strict=True))]
     rows = [r for r in rows if r[1] is not None]
     if not rows:
         return []
-    return conn.execute(CHECK_SQL, {
+    return conn.execute(queries.CHECK, {
         "indices": [r[0] for r in rows], "wkb": [r[1] for r in rows], "codes": [r[2] for r in rows],
         "crs": [r[3] for r in rows], "retiring": list(retiring)}, binary=True).fetchall()  # 100k WKB: no hex
 
 
 def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
-                    rows: Future[list[tuple[int, str, str, float | None, str | None]]] | None = None) -> ParcelCheck:
+                    rows: Future[list[tuple[int, str, str, float | None, str | None]]] | None = None,
+                    lonlat: Sequence[bytes | None] | None = None) -> ParcelCheck:
     """A check that compares an upload with the current cadastre over `conn`.
 
     `retiring` lists parcel ids a split or merge retires: they may be overlapped. `rows`, when
-    given, is the comparison already under way (see `assess`).
+    given, is the comparison already under way (see `assess`); `lonlat`, the parcels'
+    `lonlat_wkbs` when the caller has them.
     """
 
     def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
-        result = rows.result() if rows is not None else _cadastre_rows(conn, parcels, retiring)
+        result = rows.result() if rows is not None else _cadastre_rows(
+            conn, parcels, retiring, lonlat if lonlat is not None else lonlat_wkbs(parcels))
         issues: list[Issue] = []
         for index, problem, code, area, location in result:
             where = parcels[index].where
@@ -151,7 +127,7 @@ def land_use_check(conn: psycopg.Connection) -> ParcelCheck:
     """Every parcel's land-use code must be a GB/T 21010 class the cadastre knows."""
 
     def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
-        known = {row[0] for row in conn.execute("SELECT code FROM land_uses")}
+        known = {row[0] for row in conn.execute(queries.LAND_USES)}
         for index, parcel in enumerate(parcels):
             if parcel.land_use_code not in known:
                 problem = ("has no land-use code" if not parcel.land_use_code else
@@ -170,23 +146,15 @@ PURPOSES: dict[str, tuple[int, int | None, int, int | None]] = {
     "boundary_adjustment": (1, None, 1, None),
 }
 
-COVERAGE_SQL = """
-WITH new AS (
-    SELECT ST_UnaryUnion(ST_Collect(ST_GeomFromWKB(w, 4490))) AS g FROM unnest(%(wkb)s::bytea[]) AS w
-), old AS (
-    SELECT ST_UnaryUnion(ST_Collect(geom)) AS g FROM current_parcels WHERE parcel_id = ANY(%(ids)s::bigint[])
-)
-SELECT ST_Area(ST_Difference(old.g, new.g)::geography), ST_Area(ST_Difference(new.g, old.g)::geography),
-       ST_AsText(ST_Transform(ST_SymDifference(old.g, new.g), %(crs)s))
-  FROM new, old
-"""
-
 
 def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[int],
-                     coverage_tolerance_m2: float) -> ParcelCheck:
+                     coverage_tolerance_m2: float, *,
+                     lonlat: Callable[[], Sequence[bytes | None]] | None = None) -> ParcelCheck:
     """A split, merge or boundary adjustment: the counts fit the purpose, the retired parcels
     carry no current unit (units must be renumbered by a registry application first), and the
     new parcels cover exactly the retired ones, within `coverage_tolerance_m2` each way.
+    `lonlat` gives the parcels' `lonlat_wkbs` when the caller has them (it is called only when
+    coverage is measured).
     """
 
     def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
@@ -201,31 +169,25 @@ def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[
                         None, None, None, {"retired": len(retiring), "new": len(parcels)})
         if not retiring:
             return
-        current = {row[0] for row in conn.execute(
-            "SELECT parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (list(retiring),))}
-        for _parcel_id, code in conn.execute(
-                "SELECT DISTINCT parcel_id, parcel_code FROM parcels WHERE parcel_id = ANY(%s) ORDER BY 1",
-                (sorted(set(retiring) - current),)):
+        current = {row[0] for row in conn.execute(queries.CURRENT_AMONG, (list(retiring),))}
+        for _parcel_id, code in conn.execute(queries.CODES_OF, (sorted(set(retiring) - current),)):
             yield Issue("error", IssueCode.RETIRED_PARCEL_UNKNOWN,
                         f"parcel {code} to be retired is no longer current: another publication changed it",
                         None, None, None, {"parcel_code": code})
         kept = {p.parcel_code for p in parcels}
-        for code, units in conn.execute(
-                "SELECT p.parcel_code, count(u.unit_id) FROM current_parcels p "
-                "JOIN current_units u ON u.parcel_id = p.parcel_id "
-                "WHERE p.parcel_id = ANY(%s) GROUP BY p.parcel_code ORDER BY 1", (list(retiring),)):
+        for code, units in conn.execute(queries.UNITS_ON, (list(retiring),)):
             if code in kept:
                 continue  # the parcel keeps its code: a new version of it, its units stay on it
             yield Issue("error", IssueCode.RETIRED_PARCEL_HAS_UNITS,
                         f"parcel {code} carries {units} current unit(s): renumber or close them by a "
                         "registry application before the parcel is retired", None, None, None,
                         {"parcel_code": code, "units": units})
-        wkb = [w for w in lonlat_wkbs(parcels) if w is not None]
+        wkb = [w for w in (lonlat() if lonlat is not None else lonlat_wkbs(parcels)) if w is not None]
         if len(wkb) < len(parcels):
             return  # a parcel with broken geometry is already an error; coverage means nothing yet
         crs = parcels[0].crs if parcels else 4490
-        uncovered, extra, location = one_row(conn.execute(
-            COVERAGE_SQL, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone())
+        uncovered, extra, location = conn.execute(
+            queries.COVERAGE, {"wkb": wkb, "ids": list(retiring), "crs": crs}).fetchone()  # type: ignore[misc]
         if (uncovered or 0) > coverage_tolerance_m2 or (extra or 0) > coverage_tolerance_m2:
             yield Issue("error", IssueCode.COVERAGE_MISMATCH,
                         f"the new parcels do not cover the retired ones: {uncovered:.2f} m² of the retired "
@@ -245,19 +207,29 @@ def _span(fewest: int, most: int | None) -> str:
 
 def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings: SurveySettings, *,
            file: str | None = None, crs: int | None = None, read_issues: Iterable[Issue] = (),
-           purpose: str = "new", retiring: Sequence[int] = ()) -> ValidationReport:
+           purpose: str = "new", retiring: Sequence[int] = (),
+           lonlat: Sequence[bytes | None] | None = None) -> ValidationReport:
     """The whole validation of an upload: geometry, attributes, and against the cadastre.
 
     The comparison with the cadastre runs in PostgreSQL while this process checks geometry and
     topology, so a large upload keeps both cores busy; `conn` is used by one thread at a time.
+    `lonlat` is the parcels' `lonlat_wkbs` when the caller has them; otherwise they are made
+    here, once, in the background.
     """
     # Leaving the `with` waits for the thread, so the connection is never left busy in it.
     with ThreadPoolExecutor(1, thread_name_prefix="cadastre-check") as background:
-        rows = background.submit(_cadastre_rows, conn, parcels, retiring)
+        moved: Future[Sequence[bytes | None]]
+        if lonlat is None:
+            moved = background.submit(lonlat_wkbs, parcels)
+        else:
+            moved = Future()
+            moved.set_result(lonlat)
+        # One worker: the comparison starts once the transform is done.
+        rows = background.submit(lambda: _cadastre_rows(conn, parcels, retiring, moved.result()))
         return validate(parcels, validation_rules(settings), file=file, crs=crs, read_issues=read_issues, extra_checks=[
             cadastre_checks(conn, retiring=retiring, rows=rows),
             land_use_check(conn),
-            retirement_check(conn, purpose, retiring, settings.coverage_tolerance_m2),
+            retirement_check(conn, purpose, retiring, settings.coverage_tolerance_m2, lonlat=moved.result),
         ])
 
 

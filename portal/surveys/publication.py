@@ -23,6 +23,7 @@ import shapely
 
 from portal.platform.db import one_row
 from portal.platform.versioning import retire, supersede
+from portal.surveys import queries
 from portal.surveys.cadastre_checks import lonlat_wkbs
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
@@ -57,24 +58,9 @@ class Publication:
 
 def lock_cadastre(conn: psycopg.Connection) -> None:
     """Keep other publishers out until commit; readers (the map, the API) are not blocked."""
-    conn.execute("LOCK TABLE parcels IN SHARE ROW EXCLUSIVE MODE")
+    conn.execute(queries.LOCK_CADASTRE)
 
 
-LINEAGE_SQL = """
-SELECT p.parcel_id, n.i
-  FROM unnest(%(wkb)s::bytea[]) WITH ORDINALITY AS n(w, i)
-  JOIN current_parcels p ON p.parcel_id = ANY(%(retiring)s::bigint[])
-   AND ST_Intersects(p.geom, ST_GeomFromWKB(n.w, 4490))
- WHERE ST_Area(ST_Intersection(p.geom, ST_GeomFromWKB(n.w, 4490))::geography) > %(tolerance)s
-"""
-
-COPY_SQL = """
-COPY parcels (parcel_id, parcel_code, admin_area_code, land_use_code, survey_geom, survey_area, valid_from,
-              source_id)
-FROM STDIN (FORMAT BINARY)
-"""
-# Binary COPY: the geometry goes as EWKB bytes (geometry_recv reads them), no hex round trip.
-COPY_TYPES = ["int8", "text", "text", "text", "bytea", "numeric", "date", "int8"]
 COPY_BATCH = 5000
 
 
@@ -92,17 +78,17 @@ def _ewkb(parcels: Sequence[SurveyedParcel]) -> list[bytes]:
 
 def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source: SourceRecord, *,
             event: str = "new", retiring: Sequence[int] = (), lineage_tolerance_m2: float = 1.0,
-            progress: Callable[[int, int], None] | None = None) -> Publication:
+            progress: Callable[[int, int], None] | None = None,
+            lonlat: Sequence[bytes | None] | None = None) -> Publication:
     """Write `parcels` as current parcels citing `source`, retiring `retiring` (parcel ids).
+    `lonlat` is the parcels' `lonlat_wkbs` when the caller has them (lineage needs them).
 
     Does not commit: the caller's transaction decides. The database's own rules (valid
     geometry, code format, one current parcel per code) still apply and raise on violation.
     """
     today = source.issued_on
-    source_id = one_row(conn.execute(
-        "INSERT INTO sources (kind, reference, issued_on, issuer, description) "
-        "VALUES ('survey_report', %s, %s, %s, %s) RETURNING source_id",
-        (source.reference, today, source.issuer, source.description)).fetchone())[0]
+    source_id = one_row(conn.execute(queries.INSERT_SOURCE, (
+        source.reference, today, source.issuer, source.description)).fetchone())[0]
     codes: list[str] = []
     for parcel in parcels:
         assert parcel.parcel_code is not None, "validation requires a code of every parcel it passes"
@@ -111,11 +97,11 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
     pairs: list[tuple[int, int]] = []
     bounds: _Box | None = None
     if retiring:
-        pairs = [(parent, int(i) - 1) for parent, i in conn.execute(LINEAGE_SQL, {
-            "wkb": lonlat_wkbs(parcels), "retiring": retiring, "tolerance": lineage_tolerance_m2})]
+        wkb = list(lonlat) if lonlat is not None else lonlat_wkbs(parcels)
+        pairs = [(parent, int(i) - 1) for parent, i in conn.execute(queries.LINEAGE, {
+            "wkb": wkb, "retiring": retiring, "tolerance": lineage_tolerance_m2})]
         bounds = _extent(conn, retiring)
-    retired_codes: dict[str, int] = dict(conn.execute(
-        "SELECT parcel_code, parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)", (retiring,)).fetchall())
+    retired_codes: dict[str, int] = dict(conn.execute(queries.CURRENT_CODES, (retiring,)).fetchall())
     kept = set(codes) & set(retired_codes)
     for code, parcel_id in retired_codes.items():
         if code not in kept:
@@ -130,12 +116,11 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
             ids[index] = parcel_id
     fresh = [(i, p) for i, p in enumerate(parcels) if codes[i] not in kept]
     # The new parcels' ids are drawn first, so nothing has to be read back after the COPY.
-    new_ids = [row[0] for row in conn.execute(
-        "SELECT nextval('parcel_id_seq') FROM generate_series(1, %s)", (len(fresh),))]
+    new_ids = [row[0] for row in conn.execute(queries.NEXT_PARCEL_IDS, (len(fresh),))]
     # COPY, not one INSERT per parcel: a bulk import of 100,000 parcels is one round trip.
     # The geometry is encoded a batch at a time, so the first rows go out at once.
-    with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
-        copy.set_types(COPY_TYPES)
+    with conn.cursor() as cur, cur.copy(queries.COPY_PARCELS) as copy:
+        copy.set_types(queries.COPY_TYPES)
         for start in range(0, len(fresh), COPY_BATCH):
             batch = fresh[start:start + COPY_BATCH]
             ewkb = _ewkb([parcel for _, parcel in batch])
@@ -153,8 +138,7 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
     lineage = [(parent, parcel_ids[i]) for parent, i in pairs if parent != parcel_ids[i]]
     if lineage:
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO parcel_lineage (parent_parcel_id, child_parcel_id, event, source_id) "
-                            "VALUES (%s, %s, %s, %s)", [(p, c, event, source_id) for p, c in lineage])
+            cur.executemany(queries.INSERT_LINEAGE, [(p, c, event, source_id) for p, c in lineage])
     new_bounds = _lonlat_bounds(parcels)
     return Publication(source_id, parcel_ids, codes,
                        [i for c, i in retired_codes.items() if c not in kept], lineage,
@@ -163,9 +147,7 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
 
 def _extent(conn: psycopg.Connection, parcel_ids: Sequence[int | None]) -> _Box | None:
     """lon/lat bounds of the current parcels `parcel_ids` (None when there are none)."""
-    row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                        "(SELECT ST_Extent(geom) AS e FROM current_parcels WHERE parcel_id = ANY(%s)) x",
-                        (list(parcel_ids),)).fetchone()
+    row = conn.execute(queries.EXTENT, (list(parcel_ids),)).fetchone()
     if row is None or row[0] is None:
         return None
     x0, y0, x1, y1 = row

@@ -4,8 +4,10 @@
       │                   └──────reject───> rejected (with the registrar's reasons)
       └──withdraw──> withdrawn
 
-The uploaded file is kept as evidence, and every step that can publish reads it again and
-validates it against the cadastre as it is at that moment: approval does so under the
+The uploaded file is kept as evidence. It is read once, at upload, and what was read is kept
+with the submission (its parcels in their survey CRS and in lon/lat, their attributes, the
+reader's warnings); every step that can publish validates those parcels again against the
+cadastre as it is at that moment, without reading the file again: approval does so under the
 publication lock, so a parcel that became current after the upload is never overlapped. A
 step that is refused raises and leaves the database as it was. Callers pass a psycopg
 connection; this module commits or rolls back itself, one transaction per step.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import psycopg
 import shapely
 from psycopg.rows import dict_row
@@ -29,10 +32,11 @@ from portal.audit.trail import committed_as
 from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
 from portal.settings import SurveySettings
+from portal.surveys import queries
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from spatial.errors import ReadError
-from spatial.model import ReadResult
+from spatial.model import ReadResult, SurveyedParcel
 from spatial.readers import read_parcels
 from spatial.report import Issue, IssueCode, ValidationReport
 
@@ -89,8 +93,7 @@ def _read(file_name: str, content: bytes, crs: int | None) -> ReadResult:
 
 def _resolve_retired(conn: psycopg.Connection, codes: Sequence[str]) -> tuple[dict[int, str], list[Issue]]:
     wanted = [c.strip().upper() for c in codes if c.strip()]
-    found: dict[int, str] = dict(conn.execute(
-        "SELECT parcel_id, parcel_code FROM current_parcels WHERE parcel_code = ANY(%s)", (wanted,)).fetchall())
+    found: dict[int, str] = dict(conn.execute(queries.RETIRED_CODES, (wanted,)).fetchall())
     issues = [Issue("error", IssueCode.RETIRED_PARCEL_UNKNOWN,
                     f"parcel {code} to be retired is not a current parcel of the cadastre", None, None, None,
                     {"parcel_code": code}) for code in wanted if code not in found.values()]
@@ -111,45 +114,37 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
         raise ReadError(f"is {len(upload.content)} bytes; uploads are limited to {settings.max_upload_bytes} bytes",
                         file=_safe_name(upload.file_name))
     result = _read(upload.file_name, upload.content, upload.crs)
+    lonlat = lonlat_wkbs(result.parcels)  # once: the checks use it, and it is kept for the later steps
     with committed_as(conn, principal.user_id, principal.role_names):
         retired, unknown = _resolve_retired(conn, upload.retires)
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
-                        retiring=list(retired))
-        submission_id = one_row(conn.execute(
-            "INSERT INTO submissions (purpose, file_name, file_format, file_sha256, file_content, crs, "
-            "description, report, error_count, warning_count, created_by, created_by_name) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING submission_id",
-            (upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
-             upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
-             report.warning_count, principal.user_id, principal.label)).fetchone())[0]
+                        retiring=list(retired), lonlat=lonlat)
+        submission_id = one_row(conn.execute(queries.INSERT_SUBMISSION, (
+            upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
+            upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
+            report.warning_count, principal.user_id, principal.label,
+            Jsonb([i.to_dict() for i in result.issues]))).fetchone())[0]
         with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO submission_parcels (submission_id, position, place, parcel_code, land_use_code, "
-                "name, declared_area, survey_geom, geom) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-                "ST_SetSRID(ST_GeomFromWKB(%s), %s), ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), 4490)))",
-                [(submission_id, i, p.where, _code(p.parcel_code), p.land_use_code, p.name,
-                  round(p.declared_area, 2) if p.declared_area else None, shapely.to_wkb(p.geometry), p.crs,
-                  w) for i, (p, w) in enumerate(zip(result.parcels, lonlat_wkbs(result.parcels), strict=True))])
-            cur.executemany("INSERT INTO submission_retirements (submission_id, parcel_id, parcel_code) "
-                            "VALUES (%s, %s, %s)", [(submission_id, i, c) for i, c in retired.items()])
+            cur.executemany(queries.INSERT_PARCELS, [
+                (submission_id, i, p.where, _code(p.parcel_code), p.land_use_code, p.name,
+                 round(p.declared_area, 2) if p.declared_area else None, shapely.to_wkb(p.geometry), p.crs,
+                 w, Jsonb(_as_read(p))) for i, (p, w) in enumerate(zip(result.parcels, lonlat, strict=True))])
+            cur.executemany(queries.INSERT_RETIREMENTS, [(submission_id, i, c) for i, c in retired.items()])
     return int(submission_id)
+
+
+def _as_read(parcel: SurveyedParcel) -> dict[str, Any]:
+    """What validation needs of a parcel beyond the columns of `submission_parcels`.
+
+    Boundary point names are not kept: neither validation nor publication uses them (the
+    published geometry is the survey geometry, kept whole)."""
+    return {"parcel_code": parcel.parcel_code, "declared_area": parcel.declared_area,
+            "warnings": [w.to_dict() for w in parcel.warnings]}
 
 
 def _code(code: str | None) -> str | None:
     return code if code and len(code) == 19 else None
-
-
-SUMMARY_SQL = """
-SELECT s.submission_id AS id, s.status, s.purpose, s.file_name, s.file_format, s.file_sha256,
-       octet_length(s.file_content) AS file_size, s.crs, s.description, s.error_count, s.warning_count,
-       s.created_by, s.created_by_name, s.created_at, s.submitted_at, s.decided_at, s.decided_by_name,
-       s.reasons, s.source_id{extra},
-       (SELECT count(*) FROM submission_parcels p WHERE p.submission_id = s.submission_id) AS parcel_count,
-       ARRAY(SELECT parcel_code FROM submission_retirements r WHERE r.submission_id = s.submission_id
-             ORDER BY parcel_code) AS retires
-  FROM submissions s
-"""
 
 
 def _visible(principal: Principal, row: dict[str, Any]) -> bool:
@@ -159,19 +154,18 @@ def _visible(principal: Principal, row: dict[str, Any]) -> bool:
 
 def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
         with_report: bool = True) -> dict[str, Any]:
-    """The submission with its parcels and report, as the principal may see it."""
+    """The submission with its parcels and report, as the principal may see it.
+
+    Each parcel's `computed_area` is the area publication will store for it (see
+    `queries.PUBLISHED_AREA`)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        summary = SUMMARY_SQL.format(extra=", s.report" if with_report else "")
-        row = cur.execute(summary + " WHERE s.submission_id = %s", (submission_id,)).fetchone()
+        row = cur.execute(queries.submission(with_report=with_report), (submission_id,)).fetchone()
         if row is None or not _visible(principal, row):
             conn.rollback()
             raise SubmissionNotFound(f"submission {submission_id} does not exist or is not yours")
         row["retires"] = [c.strip() for c in row["retires"]]
         if with_report:
-            row["parcels"] = cur.execute(
-                "SELECT position, place, parcel_code, land_use_code, name, declared_area::float8, "
-                "round(ST_Area(geom::geography)::numeric, 2)::float8 AS computed_area "
-                "FROM submission_parcels WHERE submission_id = %s ORDER BY position", (submission_id,)).fetchall()
+            row["parcels"] = cur.execute(queries.SUBMISSION_PARCELS, (submission_id,)).fetchall()
     conn.rollback()
     return row
 
@@ -179,18 +173,10 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
 def listing(conn: psycopg.Connection, principal: Principal, *, status: str | None = None,
             limit: int = 100) -> list[dict[str, Any]]:
     """Registrars see every submission (the review queue); others see their own."""
-    where: list[str] = []
-    values: list[object] = []
-    if not principal.may(Action.REVIEW_SUBMISSION):
-        where.append("s.created_by = %s")
-        values.append(principal.user_id)
-    if status:
-        where.append("s.status = %s")
-        values.append(status)
-    sql = SUMMARY_SQL.format(extra="") + (" WHERE " + " AND ".join(where) if where else "")
-    sql += " ORDER BY s.submitted_at NULLS LAST, s.created_at DESC LIMIT %s"
+    mine = not principal.may(Action.REVIEW_SUBMISSION)
+    values = [*([principal.user_id] if mine else []), *([status] if status else []), limit]
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, [*values, limit]).fetchall()
+        rows = cur.execute(queries.listing(mine=mine, status=bool(status)), values).fetchall()
     conn.rollback()
     for row in rows:
         row["retires"] = [c.strip() for c in row["retires"]]
@@ -199,13 +185,10 @@ def listing(conn: psycopg.Connection, principal: Principal, *, status: str | Non
 
 def _lock(conn: psycopg.Connection, submission_id: int, principal: Principal) -> dict[str, Any]:
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT submission_id, status, purpose, file_name, file_content, crs, created_by "
-                          "FROM submissions WHERE submission_id = %s FOR UPDATE", (submission_id,)).fetchone()
+        row = cur.execute(queries.LOCK_SUBMISSION, (submission_id,)).fetchone()
         if row is None or not _visible(principal, row):
             raise SubmissionNotFound(f"submission {submission_id} does not exist or is not yours")
-        row["retiring"] = [r["parcel_id"] for r in cur.execute(
-            "SELECT parcel_id FROM submission_retirements WHERE submission_id = %s ORDER BY parcel_id",
-            (submission_id,))]
+        row["retiring"] = [r["parcel_id"] for r in cur.execute(queries.RETIRING, (submission_id,))]
     return row
 
 
@@ -215,12 +198,46 @@ def _expect(row: dict[str, Any], status: str, step: str) -> None:
                                  f"submission can be {step}")
 
 
+@dataclass
+class _AsRead:
+    """The parcels of a submission as read at upload, their lon/lat WKB (None where none could
+    be made) and the reader's file-level issues."""
+
+    file: str
+    crs: int
+    parcels: list[SurveyedParcel]
+    lonlat: list[bytes | None]
+    issues: list[Issue]
+
+
+def _stored(conn: psycopg.Connection, row: dict[str, Any]) -> _AsRead:
+    """The submission's parcels as they were read at upload, from its rows.
+
+    A submission uploaded before its rows kept what was read (migration 0010: `read_issues` is
+    NULL) has only its file: that one is read again, the only case where a later step reads it.
+    """
+    if row["read_issues"] is None:
+        content = one_row(conn.execute(queries.FILE_CONTENT, (row["submission_id"],)).fetchone())[0]
+        result = _read(row["file_name"], bytes(content), row["crs"])
+        return _AsRead(result.file, result.crs, result.parcels, lonlat_wkbs(result.parcels), result.issues)
+    rows = conn.execute(queries.AS_READ, (row["submission_id"],), binary=True).fetchall()
+    survey = np.empty(len(rows), dtype=object)
+    survey[:] = [r[0] for r in rows]
+    geoms = shapely.from_wkb(survey)
+    parcels = [SurveyedParcel(geometry=geom, crs=crs, where=place, parcel_code=code, declared_area=declared,
+                              land_use_code=land_use_code, name=name, warnings=[Issue(**w) for w in warnings or ()])
+               for geom, (_, crs, _, place, land_use_code, name, code, declared, warnings)
+               in zip(geoms, rows, strict=True)]
+    return _AsRead(row["file_name"], row["crs"], parcels, [r[2] for r in rows],
+                   [Issue(**i) for i in row["read_issues"]])
+
+
 def _reassess(conn: psycopg.Connection, row: dict[str, Any],
-              settings: SurveySettings) -> tuple[ReadResult, ValidationReport]:
-    result = _read(row["file_name"], bytes(row["file_content"]), row["crs"])
-    report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
-                    read_issues=result.issues, purpose=row["purpose"], retiring=row["retiring"])
-    return result, report
+              settings: SurveySettings) -> tuple[_AsRead, ValidationReport]:
+    read = _stored(conn, row)
+    report = assess(conn, read.parcels, settings, file=read.file, crs=read.crs, read_issues=read.issues,
+                    purpose=row["purpose"], retiring=row["retiring"], lonlat=read.lonlat)
+    return read, report
 
 
 def _step(conn: psycopg.Connection, fn: Callable[[], _T], principal: Principal) -> _T:
@@ -242,9 +259,7 @@ def submit(conn: psycopg.Connection, submission_id: int, principal: Principal,
             raise SubmissionConflict(
                 f"submission {submission_id} has {report.error_count} error(s) against the cadastre as it is "
                 "now; upload a corrected file", report)
-        conn.execute("UPDATE submissions SET status = 'submitted', submitted_at = now(), report = %s, "
-                     "warning_count = %s WHERE submission_id = %s",
-                     (Jsonb(report.to_dict()), report.warning_count, submission_id))
+        conn.execute(queries.SUBMITTED, (Jsonb(report.to_dict()), report.warning_count, submission_id))
         return report
 
     return _step(conn, step, principal)
@@ -264,20 +279,18 @@ def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
         row = _lock(conn, submission_id, principal)
         _expect(row, "submitted", "approved")
         lock_cadastre(conn)
-        result, report = _reassess(conn, row, settings)
+        read, report = _reassess(conn, row, settings)
         if report.blocks_publication:
             raise SubmissionConflict(
                 f"submission {submission_id} no longer fits the cadastre ({report.error_count} error(s)); "
                 "reject it with the report as the reason, or ask for a new survey", report)
-        publication = publish(conn, result.parcels, SourceRecord(
+        publication = publish(conn, read.parcels, SourceRecord(
             reference=f"submission {submission_id}: {row['file_name']}",
             issuer=None, description=f"{row['purpose']} approved by {principal.label}"),
-            event=row["purpose"], retiring=row["retiring"], lineage_tolerance_m2=settings.coverage_tolerance_m2)
-        conn.execute("UPDATE submissions SET status = 'approved', decided_at = now(), decided_by = %s, "
-                     "decided_by_name = %s, source_id = %s, report = %s, warning_count = %s "
-                     "WHERE submission_id = %s",
-                     (principal.user_id, principal.label, publication.source_id, Jsonb(report.to_dict()),
-                      report.warning_count, submission_id))
+            event=row["purpose"], retiring=row["retiring"], lineage_tolerance_m2=settings.coverage_tolerance_m2,
+            lonlat=read.lonlat)
+        conn.execute(queries.APPROVED, (principal.user_id, principal.label, publication.source_id,
+                                        Jsonb(report.to_dict()), report.warning_count, submission_id))
         return publication
 
     return _step(conn, step, principal)
@@ -294,9 +307,7 @@ def reject(conn: psycopg.Connection, submission_id: int, principal: Principal, r
             raise SubmissionConflict("a rejection needs at least one reason the surveyor can act on")
         row = _lock(conn, submission_id, principal)
         _expect(row, "submitted", "rejected")
-        conn.execute("UPDATE submissions SET status = 'rejected', decided_at = now(), decided_by = %s, "
-                     "decided_by_name = %s, reasons = %s WHERE submission_id = %s",
-                     (principal.user_id, principal.label, reasons, submission_id))
+        conn.execute(queries.REJECTED, (principal.user_id, principal.label, reasons, submission_id))
 
     _step(conn, step, principal)
 
@@ -309,58 +320,16 @@ def withdraw(conn: psycopg.Connection, submission_id: int, principal: Principal)
         if row["created_by"] != principal.user_id:
             raise SubmissionRefused(f"submission {submission_id} belongs to another surveyor")
         _expect(row, "draft", "withdrawn")
-        conn.execute("UPDATE submissions SET status = 'withdrawn' WHERE submission_id = %s", (submission_id,))
+        conn.execute(queries.WITHDRAWN, (submission_id,))
 
     _step(conn, step, principal)
-
-
-PREVIEW_SQL = """
-WITH s AS (SELECT submission_id, crs, report FROM submissions WHERE submission_id = %(id)s),
-upload AS (
-    SELECT 'upload' AS layer, p.position AS parcel_index, p.parcel_code, p.place, p.geom
-      FROM submission_parcels p WHERE p.submission_id = %(id)s AND p.geom IS NOT NULL
-),
-extent AS (SELECT ST_Expand(ST_Extent(geom), 0.002) AS box FROM upload),
-retired AS (
-    SELECT DISTINCT ON (p.parcel_id) 'retired' AS layer, NULL::int AS parcel_index, p.parcel_code, NULL AS place,
-           p.geom
-      FROM submission_retirements r JOIN parcels p ON p.parcel_id = r.parcel_id
-     WHERE r.submission_id = %(id)s ORDER BY p.parcel_id, p.version DESC
-),
-cadastre AS (
-    SELECT 'cadastre' AS layer, NULL::int, c.parcel_code, NULL, c.geom
-      FROM current_parcels c, extent
-     WHERE c.geom && extent.box
-       AND c.parcel_id NOT IN (SELECT parcel_id FROM submission_retirements WHERE submission_id = %(id)s)
-     LIMIT 2000
-),
-issues AS (
-    SELECT 'issue' AS layer, (i ->> 'parcel_index')::int, i ->> 'code', i ->> 'message',
-           ST_Transform(ST_SetSRID(ST_GeomFromText(i ->> 'location'), s.crs), 4490) AS geom,
-           i ->> 'severity' AS severity
-      FROM s, jsonb_array_elements(s.report -> 'issues') AS i
-     WHERE i ->> 'location' IS NOT NULL
-)
-SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_agg(f), '[]'::json))
-  FROM (
-    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(geom, 7)::json,
-           'properties', json_build_object('layer', layer, 'parcel_index', parcel_index,
-                                           'parcel_code', parcel_code, 'place', place)) AS f
-      FROM (SELECT * FROM upload UNION ALL SELECT * FROM retired UNION ALL SELECT * FROM cadastre) g
-    UNION ALL
-    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(geom, 7)::json,
-           'properties', json_build_object('layer', layer, 'parcel_index', parcel_index, 'code', code,
-                                           'message', message, 'severity', severity))
-      FROM issues AS i(layer, parcel_index, code, message, geom, severity)
-  ) features
-"""
 
 
 def preview(conn: psycopg.Connection, submission_id: int, principal: Principal) -> dict[str, Any]:
     """GeoJSON (lon/lat, CGCS2000) of the uploaded parcels, the parcels they retire, the current
     cadastre around them, and the located faults (overlaps, self-intersections...)."""
     get(conn, submission_id, principal, with_report=False)
-    row = one_row(conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone())
+    row = one_row(conn.execute(queries.PREVIEW, {"id": submission_id}).fetchone())
     conn.rollback()
     collection: dict[str, Any] = row[0]
     return collection

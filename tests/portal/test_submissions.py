@@ -345,3 +345,58 @@ def test_pages_show_the_report_as_a_table_and_ask_strangers_to_log_in(client, su
     assert client.get(f"/surveys/{sid}", headers=as_("other-surveyor")).status_code == 404
     queue = client.get("/surveys/review", headers=as_("registrar"))
     assert queue.status_code == 200 and "审核队列" in queue.text
+
+
+def _geojson_in_utm(code: str, x0: float, y0: float, width: float) -> bytes:
+    """A square parcel of `width` m in UTM zone 50N (EPSG:32650), its south-west corner at
+    easting `x0`, northing `y0` of the demo's Gauss-Krüger zone (EPSG:4528). Far from the UTM
+    zone's central meridian, the planar area (what is published) exceeds the ellipsoidal one."""
+    import json
+
+    from pyproj import Transformer
+
+    e, n = Transformer.from_crs(4528, 32650, always_xy=True).transform(x0, y0)
+    ring = [[e, n], [e + width, n], [e + width, n + width], [e, n + width], [e, n]]
+    return json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:32650"}},
+                       "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                                     "properties": {"ZDDM": code, "DLBM": "0701", "MJ": width * width}}]}).encode()
+
+
+@pytest.mark.parametrize(("name", "content", "code"), [
+    ("utm.geojson", _geojson_in_utm("330102001001GB09091", E0 + 240, FREE_NORTHING + 4, 14), "330102001001GB09091"),
+    ("gk.txt", exchange(block("330102001001GB09092", E0 + 262, FREE_NORTHING, 21.37, 13.11)), "330102001001GB09092"),
+])
+def test_the_area_a_report_shows_is_the_area_published(client, survey_db, monkeypatch, name, content, code) -> None:
+    """Read once: submit and approve validate and publish what was read at upload (the file is
+    not read again), and each parcel's area in the report is the one approval stores."""
+    draft = upload(client, content, name=name).json()
+    assert draft["report"]["error_count"] == 0, draft["report"]
+    shown = {p["parcel_code"]: p["computed_area"] for p in draft["parcels"]}
+
+    def read_again(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the uploaded file was read again")
+
+    monkeypatch.setattr(submissions, "_read", read_again)
+    client.post(f"/api/submissions/{draft['id']}/submit", headers=as_("surveyor")).raise_for_status()
+    approved = client.post(f"/api/submissions/{draft['id']}/approve", headers=as_("registrar"))
+    assert approved.status_code == 200, approved.text
+    with psycopg.connect(survey_db) as conn:
+        stored = dict(conn.execute("SELECT parcel_code, calculated_area::float8 FROM current_parcels "
+                                   "WHERE parcel_code = %s", (code,)).fetchall())
+        ellipsoidal = conn.execute("SELECT ST_Area(geom::geography) FROM current_parcels WHERE parcel_code = %s",
+                                   (code,)).fetchone()[0]
+    assert shown == stored
+    if name == "utm.geojson":  # the case where the ellipsoidal area (shown before) was not the published one
+        assert abs(stored[code] - ellipsoidal) > 0.1
+
+
+def test_a_submission_uploaded_before_its_parcels_were_kept_is_read_from_its_file(client, survey_db) -> None:
+    """Submissions from before migration 0010 have only their file: submit and approve read it."""
+    code = "330102001001GB09093"
+    sid = upload(client, exchange(block(code, E0 + 290, FREE_NORTHING, 12))).json()["id"]
+    with psycopg.connect(survey_db) as conn:
+        conn.execute("UPDATE submission_parcels SET as_read = NULL WHERE submission_id = %s", (sid,))
+        conn.execute("UPDATE submissions SET read_issues = NULL WHERE submission_id = %s", (sid,))
+    client.post(f"/api/submissions/{sid}/submit", headers=as_("surveyor")).raise_for_status()
+    approved = client.post(f"/api/submissions/{sid}/approve", headers=as_("registrar"))
+    assert approved.status_code == 200 and approved.json()["published"]["parcel_codes"] == [code]
