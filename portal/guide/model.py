@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
 )
 
+from portal.platform.errors import CadastreError
+
 __all__ = ["GuideEntry", "GuideError", "load_guide", "replace_guide", "parse_guide", "dump_guide"]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -30,8 +32,11 @@ _COLUMNS = ("kind", "position", "title_zh", "title_en", "summary_zh", "summary_e
             "steps_en", "documents_zh", "documents_en", "fees_zh", "fees_en", "time_limit_days")
 
 
-class GuideError(ValueError):
+class GuideError(CadastreError, ValueError):
     """The guide given is not acceptable; the message names the entry and the field."""
+
+    status = 422
+    code = "invalid_guide"
 
 
 class GuideEntry(BaseModel):

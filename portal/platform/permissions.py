@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from portal.platform.errors import Forbidden, NotAuthenticated
@@ -126,10 +126,8 @@ def require(action: Action) -> Callable[[Request], Awaitable[Principal]]:
                 guard(request, principal)  # a forged cross-site request is refused here
             return principal
         if not principal.authenticated:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"log in to {action.value}",
-                                headers={"WWW-Authenticate": "Bearer"})
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"your roles do not allow {action.value}")
+            raise NotAuthenticated(f"log in to {action.value}")
+        raise Forbidden(f"your roles do not allow {action.value}")
 
     return dependency
 

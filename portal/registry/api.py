@@ -9,23 +9,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from portal.platform.permissions import Action, Principal, current_principal, require
 from portal.platform.work import in_worker
 from portal.registry import applications as apps
 from portal.registry import statistics
-from portal.registry.errors import (
-    ApplicationConflict,
-    ApplicationInvalid,
-    ApplicationNotFound,
-    ApplicationRefused,
-    RegistryError,
-    RuleViolation,
-)
+from portal.registry.errors import ApplicationNotFound
 
-__all__ = ["router", "EXCEPTION_HANDLERS", "unit_register"]
+__all__ = ["router", "unit_register"]
 
 router = APIRouter(tags=["registry"])
 Staff = Annotated[Principal, Depends(require(Action.VIEW_APPLICATIONS))]
@@ -133,15 +125,3 @@ async def office_statistics(request: Request, principal: Anyone) -> list[dict[st
     """Public: per kind and month, completed applications, median working days, share within the limit."""
     async with request.app.state.reads.connection() as conn:
         return await statistics.monthly_from(conn)
-
-
-STATUS = {ApplicationNotFound: 404, ApplicationRefused: 403, ApplicationInvalid: 422, ApplicationConflict: 409,
-          RuleViolation: 409}
-
-
-def _registry_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RegistryError)
-    return JSONResponse(status_code=STATUS.get(type(exc), 400), content={"detail": exc.to_dict()})
-
-
-EXCEPTION_HANDLERS = {RegistryError: _registry_error}

@@ -25,9 +25,8 @@ from pydantic import BaseModel, Field
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
-from spatial.errors import SpatialError
 
-__all__ = ["router", "EXCEPTION_HANDLERS"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"])
 
@@ -125,22 +124,3 @@ async def approve(request: Request, submission_id: int, principal: Reviewer) -> 
 async def reject(request: Request, submission_id: int, rejection: Rejection, principal: Reviewer) -> dict[str, Any]:
     await in_worker(request, submissions.reject, submission_id, principal, rejection.reasons)
     return await in_worker(request, submissions.get, submission_id, principal, with_report=False)  # type: ignore[no-any-return]
-
-
-def _spatial_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SpatialError)
-    return JSONResponse(status_code=422, content={"detail": {
-        "message": str(exc), "problem": exc.message, "file": exc.file, "line": exc.line,
-        "feature": exc.feature, "field": exc.field}})
-
-
-def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
-    code = {submissions.SubmissionNotFound: 404, submissions.SubmissionRefused: 403}.get(type(exc), 409)
-    body: dict[str, Any] = {"detail": {"message": str(exc)}}
-    report = getattr(exc, "report", None)
-    if report is not None:
-        body["detail"]["report"] = report.to_dict()
-    return JSONResponse(status_code=code, content=body)
-
-
-EXCEPTION_HANDLERS = {SpatialError: _spatial_error, submissions.SubmissionError: _workflow_error}

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
+from portal.platform.errors import CadastreError
 from portal.platform.permissions import Action, Principal
 from portal.settings import SurveySettings
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
@@ -40,24 +41,42 @@ __all__ = [
 ]
 
 
-class SubmissionError(Exception):
+class SubmissionError(CadastreError):
     """Base: a workflow step that was refused; nothing was changed."""
+
+    status = 409
+    code = "submission_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 class SubmissionNotFound(SubmissionError):
     """No such submission, or one the principal may not see (we do not say which)."""
 
+    status = 404
+    code = "submission_not_found"
+
 
 class SubmissionRefused(SubmissionError):
     """The principal may see the submission but not take this step on it."""
+
+    status = 403
+    code = "submission_refused"
 
 
 class SubmissionConflict(SubmissionError):
     """The step does not fit the submission's state or the cadastre as it is now."""
 
+    status = 409
+    code = "submission_conflict"
+
     def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)
         self.report = report
+
+    def fields(self) -> dict[str, Any]:
+        return {} if self.report is None else {"report": self.report.to_dict()}
 
 
 @dataclass
