@@ -29,6 +29,7 @@ from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
 from portal.platform.db import open_pool, open_work_pool, resolve_url
+from portal.platform.deps import Connection, ReadConnection
 from portal.platform.middleware import BodyLimit, SecurityHeaders
 from portal.platform.migrate import head_revision
 from portal.platform.replicas import ReadRouter
@@ -168,15 +169,14 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
     app.router.routes[0:0] = [check, *ogc.fast_routes()]
 
 
-async def health(request: Request) -> dict[str, object]:
+async def health(request: Request, conn: Connection) -> dict[str, object]:
     """Database reachability, PostGIS version, schema revision and current parcel count."""
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT postgis_lib_version(), "
-            "(SELECT version_num FROM alembic_version), "
-            "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
-        )
-        postgis, revision, parcels = await cur.fetchone()
+    cur = await conn.execute(
+        "SELECT postgis_lib_version(), "
+        "(SELECT version_num FROM alembic_version), "
+        "(SELECT count(*) FROM parcels WHERE end_lifespan IS NULL)"
+    )
+    postgis, revision, parcels = await cur.fetchone()
     return {
         "status": "ok",
         "database": "reachable",
@@ -188,9 +188,8 @@ async def health(request: Request) -> dict[str, object]:
     }
 
 
-async def health_reads(request: Request) -> dict[str, object]:
+async def health_reads(request: Request, conn: ReadConnection) -> dict[str, object]:
     """Which server a public read goes to now (a replica, or the primary as fallback)."""
-    async with request.app.state.reads.connection() as conn:
-        cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
-        standby, port = await cur.fetchone()
+    cur = await conn.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+    standby, port = await cur.fetchone()
     return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
 
 from portal.platform.errors import Forbidden, NotAuthenticated
 
 __all__ = ["Role", "Action", "Principal", "ANONYMOUS", "ALLOWED", "current_principal", "require", "allowed",
-           "role_label", "to_login"]
+           "role_label"]
 
 
 class Role(StrEnum):
@@ -149,8 +148,3 @@ def role_label(principal: Principal) -> str:
         return ",".join(staff)
     return Role.VERIFIED_USER.value if Role.VERIFIED_USER in principal.roles else (
         "user" if principal.authenticated else "anonymous")
-
-
-def to_login(request: Request) -> RedirectResponse:
-    """Pages for signed-in users send strangers to log in and come back."""
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
 from portal.platform.permissions import Action, Principal
+from portal.platform.work import UnitOfWork
 from portal.registry.errors import (
     ApplicationConflict,
     ApplicationInvalid,
@@ -210,9 +211,8 @@ SELECT a.application_id AS id, a.reference, a.kind, a.status, a.unit_number, a.a
 def get(conn: psycopg.Connection, application_id: int, principal: Principal) -> dict[str, Any]:
     if not principal.may(Action.VIEW_APPLICATIONS):
         raise ApplicationRefused("only registry staff see applications")
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
         row = cur.execute(VIEW_SQL + " WHERE a.application_id = %s", (application_id,)).fetchone()
-    conn.rollback()
     if row is None:
         raise ApplicationNotFound(f"application {application_id} does not exist")
     return row
@@ -222,8 +222,7 @@ def queue(conn: psycopg.Connection, principal: Principal, *, limit: int = 200) -
     """Open applications, the one due soonest first, with warnings for due-soon and overdue ones."""
     if not principal.may(Action.VIEW_APPLICATIONS):
         raise ApplicationRefused("only registry staff see the queue")
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(VIEW_SQL + " WHERE a.status IN ('received', 'under_review') ORDER BY a.due_at LIMIT %s",
                            (limit,)).fetchall()
-    conn.rollback()
     return rows

@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from portal.platform.work import UnitOfWork
+
 __all__ = ["monthly", "monthly_from", "STATISTICS_SQL"]
 
 STATISTICS_SQL = """
@@ -26,9 +28,8 @@ SELECT a.kind, to_char(a.decided_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS 
 
 
 def monthly(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(STATISTICS_SQL).fetchall()
-    conn.rollback()
     return rows
 
 

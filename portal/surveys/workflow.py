@@ -28,6 +28,7 @@ from psycopg.types.json import Jsonb
 from portal.audit.trail import committed_as
 from portal.platform.errors import CadastreError
 from portal.platform.permissions import Action, Principal
+from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
@@ -175,11 +176,10 @@ def _visible(principal: Principal, row: dict[str, Any]) -> bool:
 def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
         with_report: bool = True) -> dict[str, Any]:
     """The submission with its parcels and report, as the principal may see it."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
         summary = SUMMARY_SQL.format(extra=", s.report" if with_report else "")
         row = cur.execute(summary + " WHERE s.submission_id = %s", (submission_id,)).fetchone()
         if row is None or not _visible(principal, row):
-            conn.rollback()
             raise SubmissionNotFound(f"submission {submission_id} does not exist or is not yours")
         row["retires"] = [c.strip() for c in row["retires"]]
         if with_report:
@@ -187,7 +187,6 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
                 "SELECT position, place, parcel_code, land_use_code, name, declared_area::float8, "
                 "round(ST_Area(geom::geography)::numeric, 2)::float8 AS computed_area "
                 "FROM submission_parcels WHERE submission_id = %s ORDER BY position", (submission_id,)).fetchall()
-    conn.rollback()
     return row
 
 
@@ -203,9 +202,8 @@ def listing(conn: psycopg.Connection, principal: Principal, *, status: str | Non
         values.append(status)
     sql = SUMMARY_SQL.format(extra="") + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY s.submitted_at NULLS LAST, s.created_at DESC LIMIT %s"
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, [*values, limit]).fetchall()
-    conn.rollback()
     for row in rows:
         row["retires"] = [c.strip() for c in row["retires"]]
     return rows
@@ -373,6 +371,6 @@ def preview(conn: psycopg.Connection, submission_id: int, principal: Principal) 
     """GeoJSON (lon/lat, CGCS2000) of the uploaded parcels, the parcels they retire, the current
     cadastre around them, and the located faults (overlaps, self-intersections...)."""
     get(conn, submission_id, principal, with_report=False)
-    row = conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone()
-    conn.rollback()
+    with UnitOfWork(conn):
+        row = conn.execute(PREVIEW_SQL, {"id": submission_id}).fetchone()
     return row[0]  # type: ignore[index,no-any-return]

@@ -20,10 +20,11 @@ import psycopg
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
+from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
 from portal.web.templating import render
 from spatial.errors import CrsError, SpatialError, UnsupportedFormatError
@@ -120,6 +121,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, "database_unavailable", UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+async def _to_login(request: Request, exc: Exception) -> Response:
+    """A page for signed-in users asked for by a stranger: log in, then come back."""
+    assert isinstance(exc, LoginRedirect)
+    return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """A bug: a generic 500, the traceback to the log and nothing of it to the client."""
     log.error("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
@@ -133,6 +140,7 @@ HANDLERS = {
     RequestValidationError: _invalid_request,
     psycopg.OperationalError: _database_unavailable,
     PoolTimeout: _database_unavailable,
+    LoginRedirect: _to_login,
     Exception: _unexpected,
 }
 """Every error handler of the app, registered once by `create_app`."""

@@ -179,3 +179,9 @@ def test_pages_get_the_error_page_and_api_clients_json(client: TestClient) -> No
     assert api.headers["content-type"] == "application/json" and api.json()["detail"]["code"] == "not_found"
     unknown_page = client.get("/no-such-page", headers={"accept": "text/html"})
     assert unknown_page.status_code == 404 and 'data-code="not_found"' in unknown_page.text
+
+
+def test_strangers_on_pages_for_signed_in_users_are_sent_to_log_in(client: TestClient) -> None:
+    for path in ("/surveys", "/surveys/review", "/surveys/7", "/registry", "/registry/applications/7"):
+        response = client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
