@@ -4,11 +4,16 @@ full-stack-fastapi-template)::
     @router.get("/registry")
     async def queue(request: Request, principal: PageUser, conn: Connection) -> Response: ...
 
-    Connection        a connection of the app's pool (the primary), returned when the request ends
-    ReadConnection    a connection for public reads: a healthy replica, else the primary
+    Connection        a connection of the app's pool (the primary): committed when the route returns
+                      normally, rolled back when it raises, and back in the pool before the response is sent
+    ReadConnection    the same for public reads: a healthy replica, else the primary
     CurrentPrincipal  who is asking (anonymous allowed)
-    allowed_to(X)     the principal if it may do X, else 401/403 (`Reviewer = allowed_to(Action.REVIEW_SUBMISSION)`)
     PageUser          a signed-in principal, else a redirect to /login and back (`LoginRedirect`)
+
+"Allowed to do X" is named where it is used, one alias per action, e.g. in the surveys room
+`Reviewer = Annotated[Principal, Depends(require(Action.REVIEW_SUBMISSION))]` (401 for strangers,
+403 for the wrong role, CSRF checked on changes). The fast routes (`/api/check`, the OGC tiles and
+items) are plain Starlette endpoints and take none of these.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
 
-from portal.platform.permissions import Action, Principal, current_principal, require
+from portal.platform.permissions import Principal, current_principal
 
-__all__ = ["Connection", "ReadConnection", "CurrentPrincipal", "PageUser", "LoginRedirect", "allowed_to"]
+__all__ = ["Connection", "ReadConnection", "CurrentPrincipal", "PageUser", "LoginRedirect"]
 
 
 class LoginRedirect(Exception):
@@ -50,12 +55,8 @@ async def _page_user(request: Request) -> Principal:
     return principal
 
 
-Connection = Annotated[AsyncConnection[Any], Depends(_connection)]
-ReadConnection = Annotated[AsyncConnection[Any], Depends(_read_connection)]
+Connection = Annotated[AsyncConnection[Any], Depends(_connection, scope="function")]
+ReadConnection = Annotated[AsyncConnection[Any], Depends(_read_connection, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 PageUser = Annotated[Principal, Depends(_page_user)]
 
-
-def allowed_to(action: Action) -> Any:
-    """`Annotated[Principal, Depends(require(action))]`: the principal if it may perform `action`."""
-    return Annotated[Principal, Depends(require(action))]
