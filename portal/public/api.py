@@ -64,7 +64,7 @@ async def parcel_labels(
             422, "bbox must be min lon, min lat, max lon, max lat with min < max, in degrees: "
                  f"{bbox!r}")
     map_settings = request.app.state.settings.map
-    rows = await queries.labels_in(conn, box, map_settings.max_labels)  # type: ignore[arg-type]
+    rows = await queries.labels_in(conn, box, map_settings.max_labels)
     return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
             for r in rows]
 

@@ -1,8 +1,8 @@
 """Errors as responses: one body shape for API clients, one error page for browsers.
 
 Every handler ends in `error_response(request, status, code, message, ...)`, and `wants_json`
-alone decides between the two: JSON under /api/ or when the Accept header asks for JSON, else
-the page `error.html`. The JSON body is always
+alone decides between the two: the page `error.html` for a browser (off /api/, Accept naming
+HTML), JSON for everyone else. The JSON body is always
 
     {"detail": {"code": "<snake_case>", "message": "<safe to show>", ...particulars}}
 
@@ -13,6 +13,7 @@ registers the handlers below once; the OGC layer answers its own errors in OGC's
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -57,12 +58,17 @@ def http_code(status: int) -> str:
 
 
 def wants_json(request: Request) -> bool:
-    """API clients get JSON (every path under /api/, or an Accept header naming JSON); browsers a page."""
-    return request.url.path.startswith("/api/") or "json" in request.headers.get("accept", "")
+    """Browsers get a page, everyone else JSON: a page only off /api/ and when the Accept header
+    names HTML before or without JSON (a browser's navigation does; `fetch`, curl and API clients,
+    which send */* or application/json, do not)."""
+    accept = request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or "text/html" not in accept:
+        return True
+    return "json" in accept.split("text/html", 1)[0]
 
 
-def error_response(request: Request, status: int, code: str, message: str, fields: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> Response:
     """The response for one refusal, as JSON or as the error page (see `wants_json`)."""
     if wants_json(request):
         body = {"detail": {"code": code, "message": message, **(fields or {})}}

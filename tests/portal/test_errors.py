@@ -175,6 +175,11 @@ def test_pages_get_the_error_page_and_api_clients_json(client: TestClient) -> No
     assert "Not found, or not yours to see." in english.text
     asked = _raise(client, error, "/test/fail/", headers={"accept": "application/json"})
     assert asked.json()["detail"]["code"] == "not_found"
+    for accept in ("*/*", "application/json, text/html;q=0.5"):  # fetch, curl, API clients
+        plain = _raise(client, error, "/test/fail/", headers={"accept": accept})
+        assert plain.json()["detail"]["code"] == "not_found", accept
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    assert 'data-code="not_found"' in _raise(client, error, "/test/fail/", headers={"accept": browser}).text
     api = _raise(client, error, "/api/test/fail/", headers={"accept": "text/html"})
     assert api.headers["content-type"] == "application/json" and api.json()["detail"]["code"] == "not_found"
     unknown_page = client.get("/no-such-page", headers={"accept": "text/html"})
