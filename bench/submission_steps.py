@@ -25,7 +25,7 @@ from portal.demo.loader import load_demo
 from portal.platform import migrate
 from portal.platform.db import resolve_url, with_database
 from portal.platform.permissions import Principal, Role
-from portal.settings import DatabaseSettings, SurveySettings
+from portal.settings import DatabaseSettings, Settings, SurveySettings
 from portal.surveys import workflow
 
 SURVEYOR = Principal(11, "surveyor", frozenset({Role.SURVEYOR}))
@@ -55,7 +55,7 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         migrate.upgrade(url)
-        load_demo(url, parcels=400, seed=7)
+        load_demo(url, settings=Settings(), parcels=400, seed=7)
         widen_admin_area(url, math.ceil(math.sqrt(args.parcels)))
         run(url, gpkg, SurveySettings(max_upload_bytes=max(SurveySettings().max_upload_bytes, gpkg.stat().st_size + 1)))
     finally:

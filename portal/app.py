@@ -16,12 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from psycopg_pool import PoolTimeout
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
 
 from layers.ogc import OgcLayer
@@ -34,10 +31,11 @@ from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_url
-from portal.platform.errors import AccountError, Limited
+from portal.platform.deps import Connection, ReadConnection
 from portal.platform.middleware import BodyLimit, SecurityHeaders
 from portal.platform.migrate import head_revision
 from portal.platform.replicas import ReadRouter
+from portal.platform.rows import one_row
 from portal.platform.timing import ServerTiming
 from portal.public import api as public_api
 from portal.public import pages as public_pages
@@ -47,9 +45,10 @@ from portal.registry import pages as registry_pages
 from portal.settings import Settings
 from portal.surveys import api as survey_api
 from portal.surveys import pages as survey_pages
-from portal.web import STATIC_DIR, language, render, templates_for
+from portal.web import STATIC_DIR, language, templates_for
+from portal.web import errors as error_handlers
 
-__all__ = ["create_app", "ErrorOut"]
+__all__ = ["create_app", "ErrorOut", "ErrorDetail"]
 
 # Each room keeps its pages in its own templates/ folder, beside its routes.
 def _templates_beside(room: ModuleType) -> Path:
@@ -61,11 +60,22 @@ ROOM_TEMPLATES = tuple(_templates_beside(room) for room in (
     account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages))
 
 
-class ErrorOut(BaseModel):
-    """Every refusal: `detail` is a message, or an object with `message` and the place, rule or
-    field at fault, or (for malformed requests) FastAPI's list of validation errors."""
+class ErrorDetail(BaseModel):
+    """What was refused and why: a stable `code` (clients and translations key on it), a
+    `message` safe to show, and the particulars of the code, e.g. `rule` and `blocking` for
+    rule_violation, `field` for application_invalid, `file`, `line`, `feature` and `field` for
+    an unreadable upload, `report` for submission_conflict, `errors` for invalid_request."""
 
-    detail: Any
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(examples=["rule_violation"], description="stable snake_case name of the refusal")
+    message: str = Field(description="what went wrong, in English; never personal data")
+
+
+class ErrorOut(BaseModel):
+    """Every refusal has this one shape: `{"detail": {"code": ..., "message": ..., ...}}`."""
+
+    detail: ErrorDetail
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -131,12 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
 
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
-    app.add_exception_handler(PoolTimeout, _database_unavailable)
-    app.add_exception_handler(AccountError, _account_error)
-    for handlers in (survey_api.EXCEPTION_HANDLERS, registry_api.EXCEPTION_HANDLERS):
-        for error, handler in handlers.items():
-            app.add_exception_handler(error, handler)
+    # The one place errors become responses (portal.web.errors): every CadastreError, an
+    # unreadable upload, FastAPI's own refusals, the database away (503) and the unexpected (500).
+    for error, handler in error_handlers.HANDLERS.items():
+        app.add_exception_handler(error, handler)
 
     app.add_api_route("/health", health, methods=["GET"], tags=["service"])
     app.add_api_route("/health/reads", health_reads, methods=["GET"], tags=["service"])
@@ -170,11 +178,10 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
     app.router.routes[0:0] = [check, *ogc.fast_routes()]
 
 
-async def health(request: Request) -> dict[str, object]:
+async def health(request: Request, conn: Connection) -> dict[str, object]:
     """Database reachability, PostGIS version, schema revision and current parcel count."""
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(queries.HEALTH)
-        postgis, revision, parcels = await cur.fetchone()
+    cur = await conn.execute(queries.HEALTH)
+    postgis, revision, parcels = one_row(await cur.fetchone())
     return {
         "status": "ok",
         "database": "reachable",
@@ -186,31 +193,8 @@ async def health(request: Request) -> dict[str, object]:
     }
 
 
-async def health_reads(request: Request) -> dict[str, object]:
+async def health_reads(request: Request, conn: ReadConnection) -> dict[str, object]:
     """Which server a public read goes to now (a replica, or the primary as fallback)."""
-    async with request.app.state.reads.connection() as conn:
-        cur = await conn.execute(queries.SERVING_SERVER)
-        standby, port = await cur.fetchone()
+    cur = await conn.execute(queries.SERVING_SERVER)
+    standby, port = one_row(await cur.fetchone())
     return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The database is restarting or unreachable: say so (503) instead of a 500; the pools
-    reconnect by themselves, so the next request after it is back succeeds."""
-    return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={"detail": {
-        "message": "the cadastre database is unavailable for a moment; try again shortly"}})
-
-
-async def _account_error(request: Request, error: Exception) -> Response:
-    """An AccountError as JSON under /api (or when JSON is asked for), else as a page."""
-    assert isinstance(error, AccountError)
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Limited) else {}
-    if error.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    wants_json = request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
-    if wants_json:
-        return JSONResponse({"detail": error.message}, status_code=error.status, headers=headers)
-    response = render(request, "accounts/message.html", {"status": error.status, "message": error.message},
-                      status_code=error.status)
-    response.headers.update(headers)
-    return response

@@ -3,23 +3,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portal.accounts import service, store
 from portal.accounts.guards import check_csrf, csrf_for_form, login_required, set_csrf_cookie
 from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
 from portal.audit.trail import AuditEntry, record_async
+from portal.platform.deps import Connection
 from portal.platform.errors import BadInput, NotAuthenticated
-from portal.platform.permissions import Action, Role, allowed, current_principal, role_label
+from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require, role_label
 from portal.platform.requests import client_of, json_object
 from portal.web import render
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["accounts"])
+# Pages that only read; the forms that change something check their CSRF token against the form.
+AtCounter = Annotated[Principal, Depends(require(Action.VERIFY_AT_COUNTER))]
+UserManager = Annotated[Principal, Depends(require(Action.MANAGE_USERS))]
 
 
 def _settings(request: Request) -> Any:
@@ -144,8 +148,7 @@ async def token_form(request: Request) -> Response:
 # -- the counter (registrars) and user administration ------------------------------------------
 
 @router.get("/counter", response_class=HTMLResponse, include_in_schema=False)
-async def counter_page(request: Request) -> Response:
-    await allowed(request, Action.VERIFY_AT_COUNTER)
+async def counter_page(request: Request, registrar: AtCounter) -> Response:
     return _page(request, "accounts/counter.html", {"done": None})
 
 
@@ -165,10 +168,8 @@ async def counter_verify(request: Request) -> Response:
 
 
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
-async def users_page(request: Request) -> Response:
-    await allowed(request, Action.MANAGE_USERS)
-    async with request.app.state.pool.connection() as conn:
-        users = await store.list_users(conn)
+async def users_page(request: Request, admin: UserManager, conn: Connection) -> Response:
+    users = await store.list_users(conn)
     return _page(request, "accounts/users.html", {"users": users, "staff_roles": [
         r.value for r in Role if r is not Role.VERIFIED_USER]})
 

@@ -29,6 +29,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from portal.platform.work import UnitOfWork
+
 __all__ = [
     "AuditEntry", "ChainProblem", "ChainReport", "record", "record_async", "insert_statement", "canonical",
     "verify_chain", "search", "search_async", "to_csv", "grant_app_role", "role_exists",
@@ -97,13 +99,10 @@ def act_as(conn: psycopg.Connection, user_id: int | None, role: str) -> None:
 def committed_as(conn: psycopg.Connection, user_id: int | None, role: str) -> Iterator[None]:
     """One registry step in its own transaction, in the name of its actor: committed when the
     block ends, rolled back on any error, so a refused step leaves the register as it was."""
-    try:
+    with UnitOfWork(conn) as uow:
         act_as(conn, user_id, role)
         yield
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        uow.commit()
 
 
 # -- the chain ---------------------------------------------------------------------------

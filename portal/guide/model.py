@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from portal.guide import store
+from portal.platform.errors import CadastreError
 
 __all__ = ["GuideEntry", "GuideError", "load_guide", "replace_guide", "parse_guide", "dump_guide"]
 
@@ -30,8 +31,11 @@ Lines = Annotated[list[Text], Field(min_length=1, max_length=40)]
 _COLUMNS = store.COLUMNS
 
 
-class GuideError(ValueError):
+class GuideError(CadastreError, ValueError):
     """The guide given is not acceptable; the message names the entry and the field."""
+
+    status = 422
+    code = "invalid_guide"
 
 
 class GuideEntry(BaseModel):

@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portal.guide import store
 from portal.guide.model import GuideEntry, GuideError, load_guide, parse_guide, replace_guide
-from portal.platform.permissions import Action, Principal, current_principal, require
+from portal.platform.deps import Connection, CurrentPrincipal
+from portal.platform.permissions import Action, Principal, require
 from portal.web.templating import render
 
 __all__ = ["router", "entries_from_form"]
@@ -23,11 +24,9 @@ EditGuide = Annotated[Principal, Depends(require(Action.EDIT_GUIDE))]
 
 
 @router.get("/guide", response_class=HTMLResponse, include_in_schema=False)
-async def guide_page(request: Request) -> HTMLResponse:
-    principal = await current_principal(request)
-    async with request.app.state.pool.connection() as conn:
-        entries = await load_guide(conn)
-        updated = await store.last_update(conn)
+async def guide_page(request: Request, principal: CurrentPrincipal, conn: Connection) -> HTMLResponse:
+    entries = await load_guide(conn)
+    updated = await store.last_update(conn)
     return render(request, "guide.html", {"entries": entries, "updated": updated,
                                          "can_edit": principal.may(Action.EDIT_GUIDE)})
 
@@ -59,9 +58,8 @@ def entries_from_form(form: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @router.get("/guide/edit", response_class=HTMLResponse, include_in_schema=False)
-async def guide_edit(request: Request, principal: EditGuide) -> HTMLResponse:
-    async with request.app.state.pool.connection() as conn:
-        entries = await load_guide(conn)
+async def guide_edit(request: Request, principal: EditGuide, conn: Connection) -> HTMLResponse:
+    entries = await load_guide(conn)
     return render(request, "guide_edit.html", {"rows": _as_form(entries), "error": None})
 
 

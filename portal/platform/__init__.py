@@ -5,7 +5,9 @@
     replicas.py     public reads from streaming replicas
     migrate.py      Alembic migrations
     backup.py       pg_dump / pg_restore of the whole cadastre
-    work.py         blocking database work off the event loop
+    work.py         the unit of work (rolls back unless committed) and blocking work off the event loop
+    deps.py         named dependencies: Connection, ReadConnection, CurrentPrincipal, PageUser
+    errors.py       the one error model: CadastreError (status, code, safe message, log message)
     middleware.py   security headers and the request body limit
     timing.py       the Server-Timing header
     permissions.py  roles, actions, the principal, and `require(action)`

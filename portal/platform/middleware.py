@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from urllib.parse import urlsplit
 
@@ -125,8 +126,9 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = (f'{{"detail": {{"message": "the request body is larger than the {self.max_bytes} bytes '
-                f'accepted"}}}}').encode()
+        # The one error body shape (see portal.platform.errors), written out: no app runs here.
+        body = json.dumps({"detail": {"code": "body_too_large", "message": f"the request body is larger than the "
+                                      f"{self.max_bytes} bytes accepted", "max_bytes": self.max_bytes}}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

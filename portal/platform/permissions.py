@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fastapi import HTTPException, Request, status
-from fastapi.responses import RedirectResponse
+from fastapi import Request
 
 from portal.platform.errors import Forbidden, NotAuthenticated
 
 __all__ = ["Role", "Action", "Principal", "ANONYMOUS", "ALLOWED", "current_principal", "require", "allowed",
-           "role_label", "to_login"]
+           "role_label"]
 
 
 class Role(StrEnum):
@@ -127,10 +126,8 @@ def require(action: Action) -> Callable[[Request], Awaitable[Principal]]:
                 guard(request, principal)  # a forged cross-site request is refused here
             return principal
         if not principal.authenticated:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"log in to {action.value}",
-                                headers={"WWW-Authenticate": "Bearer"})
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"your roles do not allow {action.value}")
+            raise NotAuthenticated(f"log in to {action.value}")
+        raise Forbidden(f"your roles do not allow {action.value}")
 
     return dependency
 
@@ -152,8 +149,3 @@ def role_label(principal: Principal) -> str:
         return ",".join(staff)
     return Role.VERIFIED_USER.value if Role.VERIFIED_USER in principal.roles else (
         "user" if principal.authenticated else "anonymous")
-
-
-def to_login(request: Request) -> RedirectResponse:
-    """Pages for signed-in users send strangers to log in and come back."""
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)

@@ -12,6 +12,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from portal.platform.errors import CadastreError
+
 __all__ = ["VERSIONED", "VersionError", "supersede", "retire"]
 
 VERSIONED = {
@@ -24,8 +26,11 @@ VERSIONED = {
 _GENERATED = {"version_id", "fixture_type", "begin_lifespan", "end_lifespan", "calculated_area", "previous_version"}
 
 
-class VersionError(LookupError):
-    """The object has no current version to change."""
+class VersionError(CadastreError, LookupError):
+    """The object has no current version to change (it was retired or changed meanwhile)."""
+
+    status = 409
+    code = "no_current_version"
 
 
 def _current(conn: psycopg.Connection, table: str, key: int) -> dict[str, Any]:

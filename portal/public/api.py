@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from psycopg import AsyncConnection
 
+from portal.platform.deps import ReadConnection
 from portal.public import queries
 from portal.public.parcels import checked_parcel_code, parcel_from_row, public_parcel
 from portal.public.schemas import ParcelLabel, ParcelPublic, SearchHit, SearchResults
@@ -35,21 +36,21 @@ def classify_query(text: str) -> tuple[Literal["parcel", "unit", "location"], st
 
 @router.get("/parcels/at", response_model=ParcelPublic)
 async def parcel_at(
-    request: Request,
+    conn: ReadConnection,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude, CGCS2000 (EPSG:4490)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude, CGCS2000 (EPSG:4490)")],
 ) -> ParcelPublic:
     """The current parcel under a point (what a click on the map asks)."""
-    async with request.app.state.reads.connection() as conn:
-        row = await queries.parcel_at(conn, lon, lat)
-        if row is None:
-            raise HTTPException(404, f"no current parcel at longitude {lon}, latitude {lat}")
-        return await parcel_from_row(conn, row)
+    row = await queries.parcel_at(conn, lon, lat)
+    if row is None:
+        raise HTTPException(404, f"no current parcel at longitude {lon}, latitude {lat}")
+    return await parcel_from_row(conn, row)
 
 
 @router.get("/parcels/labels", response_model=list[ParcelLabel])
 async def parcel_labels(
     request: Request,
+    conn: ReadConnection,
     bbox: Annotated[str, Query(description="min lon, min lat, max lon, max lat")],
 ) -> list[ParcelLabel]:
     """Parcel codes with a point inside each parcel, for labels at high zoom."""
@@ -63,30 +64,26 @@ async def parcel_labels(
             422, "bbox must be min lon, min lat, max lon, max lat with min < max, in degrees: "
                  f"{bbox!r}")
     map_settings = request.app.state.settings.map
-    async with request.app.state.reads.connection() as conn:
-        rows = await queries.labels_in(conn, box, map_settings.max_labels)
+    rows = await queries.labels_in(conn, box, map_settings.max_labels)
     return [ParcelLabel(parcel_code=r["parcel_code"].strip(), lon=r["lon"], lat=r["lat"])
             for r in rows]
 
 
 @router.get("/parcels/{parcel_code}", response_model=ParcelPublic)
-async def parcel(request: Request, parcel_code: str) -> ParcelPublic:
+async def parcel(parcel_code: str, conn: ReadConnection) -> ParcelPublic:
     """A parcel's public facts: code, area, land use, administrative area, units, history."""
-    code = checked_parcel_code(parcel_code)
-    async with request.app.state.reads.connection() as conn:
-        found, _ = await public_parcel(conn, code)
-        return found
+    found, _ = await public_parcel(conn, checked_parcel_code(parcel_code))
+    return found
 
 
 @router.get("/search", response_model=SearchResults)
 async def search(
-    request: Request,
+    conn: ReadConnection,
     q: Annotated[str, Query(min_length=1, max_length=100)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:
     """Suggestions as the user types: parcel code or unit number prefix, or part of a location."""
-    async with request.app.state.reads.connection() as conn:
-        return await run_search(conn, q, limit)
+    return await run_search(conn, q, limit)
 
 
 async def run_search(conn: AsyncConnection, q: str, limit: int) -> SearchResults:

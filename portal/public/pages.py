@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from portal.platform.deps import Connection
 from portal.public import queries
 from portal.public.api import run_search
 from portal.public.mapview import LAND_USE_COLOURS, build_map
@@ -63,9 +64,7 @@ async def map_page(request: Request, parcel: str | None = None,
 
 
 @router.get("/parcels/{parcel_code}", response_class=HTMLResponse, include_in_schema=False)
-async def parcel_page(request: Request, parcel_code: str) -> HTMLResponse:
+async def parcel_page(request: Request, parcel_code: str, conn: Connection) -> HTMLResponse:
     """The parcel's public facts as a plain page: for sharing, printing and screen readers."""
-    code = checked_parcel_code(parcel_code)
-    async with request.app.state.pool.connection() as conn:
-        parcel, _row = await public_parcel(conn, code)
+    parcel, _row = await public_parcel(conn, checked_parcel_code(parcel_code))
     return render(request, "parcel.html", {"parcel": parcel})

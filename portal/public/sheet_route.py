@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from portal.public import queries
 from portal.public.parcels import checked_parcel_code, public_parcel
 from portal.public.sheet import SheetData, boundary_points, crs_name, reference_number, render_sheet
-from portal.web.fonts import FontMissing
 from portal.web.i18n import language_of
 
 __all__ = ["router"]
@@ -37,10 +36,7 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
         points=boundary_points(geometry["points"]), printed_at=printed_at,
         reference=reference_number(parcel, printed_at),
     )
-    try:
-        pdf = await run_in_threadpool(render_sheet, data, language_of(request))
-    except FontMissing as error:
-        raise HTTPException(503, str(error)) from error
+    pdf = await run_in_threadpool(render_sheet, data, language_of(request))  # FontMissing: a 503
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{code}-sheet.pdf"',
         "X-Reference": data.reference,

@@ -6,31 +6,26 @@ the court clerks'); the workflow and the rules are in `portal.registry`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from psycopg import Connection
 from pydantic import BaseModel, Field
 
-from portal.platform.permissions import Action, Principal, current_principal, require
-from portal.platform.work import in_worker
+from portal.platform.deps import CurrentPrincipal, ReadConnection
+from portal.platform.permissions import Action, Principal, require
+from portal.platform.work import UnitOfWork, in_worker
 from portal.registry import applications as apps
 from portal.registry import queries, statistics
-from portal.registry.errors import (
-    ApplicationConflict,
-    ApplicationInvalid,
-    ApplicationNotFound,
-    ApplicationRefused,
-    RegistryError,
-    RuleViolation,
-)
+from portal.registry.errors import ApplicationNotFound
+from portal.registry.schemas import ApplicationOut, MonthOut, RegisteredOut, UnitOut
 
-__all__ = ["router", "EXCEPTION_HANDLERS", "unit_register"]
+__all__ = ["router", "unit_register"]
 
 router = APIRouter(tags=["registry"])
 Staff = Annotated[Principal, Depends(require(Action.VIEW_APPLICATIONS))]
-Anyone = Annotated[Principal, Depends(current_principal)]
 
 
 class SourceIn(BaseModel):
@@ -56,52 +51,60 @@ class Rejection(BaseModel):
 
 
 @router.post("/api/applications", status_code=201)
-async def receive(request: Request, body: ApplicationIn, principal: Staff) -> dict[str, Any]:
+async def receive(request: Request, body: ApplicationIn, principal: Staff) -> ApplicationOut:
     """Receive an application at the counter (registrar) or from a court (court clerk)."""
-    application_id = await in_worker(request, apps.receive, principal, kind=body.kind, unit_number=body.unit_number,
-                                 applicant=body.applicant, request=body.request,
-                                 sources=[s.model_dump() for s in body.sources])
-    return await in_worker(request, apps.get, application_id, principal)
+
+    def receive_then_get(conn: Connection[Any]) -> dict[str, Any]:
+        application_id = apps.receive(conn, principal, kind=body.kind, unit_number=body.unit_number,
+                                      applicant=body.applicant, request=body.request,
+                                      sources=[s.model_dump() for s in body.sources])
+        return apps.get(conn, application_id, principal)
+
+    return ApplicationOut.model_validate(await in_worker(request, receive_then_get))
+
+
+def _then_get(conn: Connection[Any], step: Callable[..., Any], application_id: int, principal: Principal,
+              *args: Any) -> tuple[Any, dict[str, Any]]:
+    """A workflow step, then the application as it now stands, on one connection in one worker hop."""
+    done = step(conn, application_id, principal, *args)
+    return done, apps.get(conn, application_id, principal)
 
 
 @router.get("/api/applications")
-async def queue(request: Request, principal: Staff) -> list[dict[str, Any]]:
+async def queue(request: Request, principal: Staff) -> list[ApplicationOut]:
     """Open applications sorted by deadline, with `warning` due_soon or overdue."""
-    return await in_worker(request, apps.queue, principal)
+    return [ApplicationOut.model_validate(row) for row in await in_worker(request, apps.queue, principal)]
 
 
 @router.get("/api/applications/{application_id}")
-async def detail(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
-    return await in_worker(request, apps.get, application_id, principal)
+async def detail(request: Request, application_id: int, principal: Staff) -> ApplicationOut:
+    return ApplicationOut.model_validate(await in_worker(request, apps.get, application_id, principal))
 
 
 @router.post("/api/applications/{application_id}/review")
-async def review(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
-    await in_worker(request, apps.start_review, application_id, principal)
-    return await in_worker(request, apps.get, application_id, principal)
+async def review(request: Request, application_id: int, principal: Staff) -> ApplicationOut:
+    _, found = await in_worker(request, _then_get, apps.start_review, application_id, principal)
+    return ApplicationOut.model_validate(found)
 
 
 @router.post("/api/applications/{application_id}/register")
-async def register(request: Request, application_id: int, principal: Staff) -> dict[str, Any]:
+async def register(request: Request, application_id: int, principal: Staff) -> RegisteredOut:
     """Apply the application's changes in one transaction, or say which rule and record block it."""
-    outcome = await in_worker(request, apps.register, application_id, principal)
-    found = await in_worker(request, apps.get, application_id, principal)
-    found["changed"] = outcome["changed"]
-    return found
+    outcome, found = await in_worker(request, _then_get, apps.register, application_id, principal)
+    return RegisteredOut.model_validate({**found, "changed": outcome["changed"]})
 
 
 @router.post("/api/applications/{application_id}/reject")
-async def reject(request: Request, application_id: int, body: Rejection, principal: Staff) -> dict[str, Any]:
-    await in_worker(request, apps.reject, application_id, principal, body.reasons)
-    return await in_worker(request, apps.get, application_id, principal)
+async def reject(request: Request, application_id: int, body: Rejection, principal: Staff) -> ApplicationOut:
+    _, found = await in_worker(request, _then_get, apps.reject, application_id, principal, body.reasons)
+    return ApplicationOut.model_validate(found)
 
 
 def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
     from psycopg.rows import dict_row
 
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(queries.UNIT_RECORD, (unit_number.strip().upper(),)).fetchone()
-    conn.rollback()
     if row is None:
         raise ApplicationNotFound(f"unit {unit_number} is not in the register")
     row["restrictions"] = row["restrictions"] or []
@@ -110,25 +113,12 @@ def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
 
 
 @router.get("/api/registry/units/{unit_number}")
-async def unit(request: Request, unit_number: str, principal: Staff) -> dict[str, Any]:
+async def unit(request: Request, unit_number: str, principal: Staff) -> UnitOut:
     """The unit's ownership and open restrictions, for staff preparing an application."""
-    return await in_worker(request, unit_register, unit_number)
+    return UnitOut.model_validate(await in_worker(request, unit_register, unit_number))
 
 
 @router.get("/api/statistics")
-async def office_statistics(request: Request, principal: Anyone) -> list[dict[str, Any]]:
+async def office_statistics(principal: CurrentPrincipal, conn: ReadConnection) -> list[MonthOut]:
     """Public: per kind and month, completed applications, median working days, share within the limit."""
-    async with request.app.state.reads.connection() as conn:
-        return await statistics.monthly_from(conn)
-
-
-STATUS = {ApplicationNotFound: 404, ApplicationRefused: 403, ApplicationInvalid: 422, ApplicationConflict: 409,
-          RuleViolation: 409}
-
-
-def _registry_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RegistryError)
-    return JSONResponse(status_code=STATUS.get(type(exc), 400), content={"detail": exc.to_dict()})
-
-
-EXCEPTION_HANDLERS = {RegistryError: _registry_error}
+    return [MonthOut.model_validate(row) for row in await statistics.monthly_from(conn)]

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from portal.audit.trail import committed_as
 from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
+from portal.platform.work import UnitOfWork
 from portal.registry import queries
 from portal.registry.errors import (
     ApplicationConflict,
@@ -188,9 +189,8 @@ def reject(conn: psycopg.Connection, application_id: int, principal: Principal, 
 def get(conn: psycopg.Connection, application_id: int, principal: Principal) -> dict[str, Any]:
     if not principal.may(Action.VIEW_APPLICATIONS):
         raise ApplicationRefused("only registry staff see applications")
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
         row = cur.execute(queries.APPLICATION, (application_id,)).fetchone()
-    conn.rollback()
     if row is None:
         raise ApplicationNotFound(f"application {application_id} does not exist")
     return row
@@ -200,7 +200,6 @@ def queue(conn: psycopg.Connection, principal: Principal, *, limit: int = 200) -
     """Open applications, the one due soonest first, with warnings for due-soon and overdue ones."""
     if not principal.may(Action.VIEW_APPLICATIONS):
         raise ApplicationRefused("only registry staff see the queue")
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.OPEN_APPLICATIONS, (limit,)).fetchall()
-    conn.rollback()
     return rows

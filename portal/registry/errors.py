@@ -1,55 +1,70 @@
 """Errors of the registry workflow. Each names what blocked the step; nothing was changed.
+They are `CadastreError`s (see `portal.platform.errors` for the whole tree and the body shape).
 
-    RegistryError
-    ├── ApplicationNotFound   no such application
-    ├── ApplicationRefused    the principal's role may not take this step (HTTP 403)
-    ├── ApplicationInvalid    the request is incomplete or malformed (HTTP 422)
-    ├── ApplicationConflict   the state does not allow it now: wrong status, unit busy (HTTP 409)
-    └── RuleViolation         a rule of the register forbids it (HTTP 409), with `rule` and `blocking`
+    RegistryError             400 registry_error
+    ├── ApplicationNotFound   404 application_not_found   no such application
+    ├── ApplicationRefused    403 application_refused     the principal's role may not take this step
+    ├── ApplicationInvalid    422 application_invalid     the request is incomplete or malformed, `field`
+    ├── ApplicationConflict   409 application_conflict    the state does not allow it now: wrong status, unit busy
+    └── RuleViolation         409 rule_violation          a rule of the register forbids it, `rule` and `blocking`
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from portal.platform.errors import CadastreError
+
 __all__ = ["RegistryError", "ApplicationNotFound", "ApplicationRefused", "ApplicationInvalid",
            "ApplicationConflict", "RuleViolation"]
 
 
-class RegistryError(Exception):
-    def to_dict(self) -> dict[str, Any]:
-        return {"message": str(self)}
+class RegistryError(CadastreError):
+    status = 400
+    code = "registry_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 class ApplicationNotFound(RegistryError):
-    pass
+    status = 404
+    code = "application_not_found"
 
 
 class ApplicationRefused(RegistryError):
-    pass
+    status = 403
+    code = "application_refused"
 
 
 class ApplicationInvalid(RegistryError):
+    status = 422
+    code = "application_invalid"
+
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"message": str(self), "field": self.field}
+    def fields(self) -> dict[str, Any]:
+        return {"field": self.field}
 
 
 class ApplicationConflict(RegistryError):
-    pass
+    status = 409
+    code = "application_conflict"
 
 
 class RuleViolation(RegistryError):
     """`rule` is a stable name (clients and translations key on it); `blocking` identifies the
     record that blocks, e.g. {"restriction_id": 12, "kind": "seizure", "document_number": ...}."""
 
+    status = 409
+    code = "rule_violation"
+
     def __init__(self, rule: str, message: str, blocking: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.rule = rule
         self.blocking = blocking or {}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"message": str(self), "rule": self.rule, "blocking": self.blocking}
+    def fields(self) -> dict[str, Any]:
+        return {"rule": self.rule, "blocking": self.blocking}

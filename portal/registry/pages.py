@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from portal.platform.permissions import Action, Principal, current_principal, to_login
+from portal.platform.deps import PageUser, ReadConnection
+from portal.platform.permissions import Action, Principal
 from portal.platform.work import in_worker
 from portal.registry import applications as apps
 from portal.registry import statistics
@@ -23,31 +24,26 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 
-async def _staff(request: Request) -> Principal | Response:
-    """The registry staff member signed in, or the response that turns anyone else away."""
-    principal = await current_principal(request)
-    if not principal.authenticated:
-        return to_login(request)
-    if not principal.may(Action.VIEW_APPLICATIONS):
-        return render(request, "surveys/forbidden.html", status_code=403)
-    return principal
+def _refused(request: Request, principal: Principal) -> Response | None:
+    """The page that tells a signed-in person without a registry role that this is not for them."""
+    if principal.may(Action.VIEW_APPLICATIONS):
+        return None
+    return render(request, "surveys/forbidden.html", status_code=403)
 
 
 @router.get("/registry")
-async def queue(request: Request) -> Response:
-    principal = await _staff(request)
-    if isinstance(principal, Response):
-        return principal
+async def queue(request: Request, principal: PageUser) -> Response:
+    if refused := _refused(request, principal):
+        return refused
     rows = await in_worker(request, apps.queue, principal)
     return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
                                                    "court": principal.may(Action.REGISTER_SEIZURE)})
 
 
 @router.get("/registry/applications/{application_id}")
-async def application(request: Request, application_id: int) -> Response:
-    principal = await _staff(request)
-    if isinstance(principal, Response):
-        return principal
+async def application(request: Request, application_id: int, principal: PageUser) -> Response:
+    if refused := _refused(request, principal):
+        return refused
     try:
         found = await in_worker(request, apps.get, application_id, principal)
     except ApplicationNotFound:
@@ -57,9 +53,8 @@ async def application(request: Request, application_id: int) -> Response:
 
 
 @router.get("/statistics")
-async def office_statistics(request: Request) -> Response:
-    async with request.app.state.reads.connection() as conn:
-        rows = await statistics.monthly_from(conn)
+async def office_statistics(request: Request, conn: ReadConnection) -> Response:
+    rows = await statistics.monthly_from(conn)
     months = sorted({r["month"] for r in rows})
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:

@@ -9,15 +9,15 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from portal.platform.work import UnitOfWork
 from portal.registry import queries
 
 __all__ = ["monthly", "monthly_from"]
 
 
 def monthly(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.STATISTICS).fetchall()
-    conn.rollback()
     return rows
 
 

@@ -7,6 +7,7 @@ thread, so a large drawing never stalls the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import (
@@ -20,14 +21,15 @@ from fastapi import (
     status,
 )
 from fastapi.responses import JSONResponse
+from psycopg import Connection
 from pydantic import BaseModel, Field
 
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
-from spatial.errors import SpatialError
+from portal.surveys.schemas import ApprovedOut, PublishedOut, ReportOut, SubmissionOut, SubmissionSummary
 
-__all__ = ["router", "EXCEPTION_HANDLERS"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"])
 
@@ -54,6 +56,13 @@ def _crs(value: str | None) -> int | None:
     return int(text)
 
 
+def _then_get(conn: Connection[Any], step: Callable[..., Any], submission_id: int, principal: Principal,
+              *args: Any, with_report: bool = True) -> tuple[Any, dict[str, Any]]:
+    """A workflow step, then the submission as it now stands, on one connection in one worker hop."""
+    done = step(conn, submission_id, principal, *args)
+    return done, submissions.get(conn, submission_id, principal, with_report=with_report)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def upload(request: Request, principal: Uploader,
                  file: Annotated[UploadFile, File(description="exchange .txt, DXF, GeoJSON, zipped Shapefile, "
@@ -62,33 +71,36 @@ async def upload(request: Request, principal: Uploader,
                  purpose: Annotated[Purpose, Form()] = "new",
                  retires: Annotated[str, Form(description="parcel codes a split, merge or adjustment "
                                                           "retires, separated by spaces or commas")] = "",
-                 description: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+                 description: Annotated[str | None, Form()] = None) -> SubmissionOut:
     """Read and validate a surveyor's file and keep it as a draft with its report."""
     settings = request.app.state.settings.survey
     content = await file.read(settings.max_upload_bytes + 1)
     up = submissions.Upload(file.filename or "upload", content, _crs(crs), purpose,
                             retires.replace(",", " ").split(), description)
-    submission_id = await in_worker(request, submissions.create, up, principal, settings)
-    return await in_worker(request, submissions.get, submission_id, principal)
+
+    def create_then_get(conn: Connection[Any]) -> dict[str, Any]:
+        return submissions.get(conn, submissions.create(conn, up, principal, settings), principal)
+
+    return SubmissionOut.model_validate(await in_worker(request, create_then_get))
 
 
 @router.get("")
-async def listing(request: Request, principal: Uploader, status: Status | None = None) -> list[dict[str, Any]]:
+async def listing(request: Request, principal: Uploader, status: Status | None = None) -> list[SubmissionSummary]:
     """The caller's submissions; for registrars, every submission (filter status=submitted for the queue)."""
-    return await in_worker(request, submissions.listing, principal, status=status)
+    rows = await in_worker(request, submissions.listing, principal, status=status)
+    return [SubmissionSummary.model_validate(row) for row in rows]
 
 
 @router.get("/{submission_id}")
-async def detail(request: Request, submission_id: int, principal: Uploader) -> dict[str, Any]:
-    return await in_worker(request, submissions.get, submission_id, principal)
+async def detail(request: Request, submission_id: int, principal: Uploader) -> SubmissionOut:
+    return SubmissionOut.model_validate(await in_worker(request, submissions.get, submission_id, principal))
 
 
 @router.get("/{submission_id}/report")
-async def report(request: Request, submission_id: int, principal: Uploader) -> dict[str, Any]:
+async def report(request: Request, submission_id: int, principal: Uploader) -> ReportOut:
     """The validation report: every error and warning with its parcel, place in the file and location."""
     found = await in_worker(request, submissions.get, submission_id, principal)
-    validation: dict[str, Any] = found["report"]
-    return validation
+    return ReportOut.model_validate(found["report"])
 
 
 @router.get("/{submission_id}/preview", response_class=JSONResponse,
@@ -100,49 +112,31 @@ async def preview(request: Request, submission_id: int, principal: Uploader) -> 
 
 
 @router.post("/{submission_id}/submit")
-async def submit(request: Request, submission_id: int, principal: Submitter) -> dict[str, Any]:
-    await in_worker(request, submissions.submit, submission_id, principal, request.app.state.settings.survey)
-    return await in_worker(request, submissions.get, submission_id, principal)
+async def submit(request: Request, submission_id: int, principal: Submitter) -> SubmissionOut:
+    _, found = await in_worker(request, _then_get, submissions.submit, submission_id, principal,
+                               request.app.state.settings.survey)
+    return SubmissionOut.model_validate(found)
 
 
-@router.post("/{submission_id}/withdraw")
-async def withdraw(request: Request, submission_id: int, principal: Submitter) -> dict[str, Any]:
-    await in_worker(request, submissions.withdraw, submission_id, principal)
-    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)
+# After a decision the report and parcels are not read back, and so not sent (exclude_unset).
+@router.post("/{submission_id}/withdraw", response_model_exclude_unset=True)
+async def withdraw(request: Request, submission_id: int, principal: Submitter) -> SubmissionOut:
+    _, found = await in_worker(request, _then_get, submissions.withdraw, submission_id, principal, with_report=False)
+    return SubmissionOut.model_validate(found)
 
 
-@router.post("/{submission_id}/approve")
-async def approve(request: Request, submission_id: int, principal: Reviewer) -> dict[str, Any]:
+@router.post("/{submission_id}/approve", response_model_exclude_unset=True)
+async def approve(request: Request, submission_id: int, principal: Reviewer) -> ApprovedOut:
     """Publish the submission into the cadastre (validated again under the publication lock)."""
-    publication = await in_worker(request, submissions.approve, submission_id, principal,
-                              request.app.state.settings.survey)
-    found = await in_worker(request, submissions.get, submission_id, principal, with_report=False)
-    found["published"] = {"parcel_codes": publication.parcel_codes, "retired_parcel_ids": publication.retired_ids,
-                          "lineage": publication.lineage, "bounds": publication.bounds}
-    return found
+    publication, found = await in_worker(request, _then_get, submissions.approve, submission_id, principal,
+                                         request.app.state.settings.survey, with_report=False)
+    published = PublishedOut(parcel_codes=publication.parcel_codes, retired_parcel_ids=publication.retired_ids,
+                             lineage=publication.lineage, bounds=publication.bounds)
+    return ApprovedOut.model_validate({**found, "published": published})
 
 
-@router.post("/{submission_id}/reject")
-async def reject(request: Request, submission_id: int, rejection: Rejection, principal: Reviewer) -> dict[str, Any]:
-    await in_worker(request, submissions.reject, submission_id, principal, rejection.reasons)
-    return await in_worker(request, submissions.get, submission_id, principal, with_report=False)
-
-
-def _spatial_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SpatialError)
-    return JSONResponse(status_code=422, content={"detail": {
-        "message": str(exc), "problem": exc.message, "file": exc.file, "line": exc.line,
-        "feature": exc.feature, "field": exc.field}})
-
-
-def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
-    statuses: dict[type[Exception], int] = {submissions.SubmissionNotFound: 404, submissions.SubmissionRefused: 403}
-    code = statuses.get(type(exc), 409)
-    body: dict[str, Any] = {"detail": {"message": str(exc)}}
-    report = getattr(exc, "report", None)
-    if report is not None:
-        body["detail"]["report"] = report.to_dict()
-    return JSONResponse(status_code=code, content=body)
-
-
-EXCEPTION_HANDLERS = {SpatialError: _spatial_error, submissions.SubmissionError: _workflow_error}
+@router.post("/{submission_id}/reject", response_model_exclude_unset=True)
+async def reject(request: Request, submission_id: int, rejection: Rejection, principal: Reviewer) -> SubmissionOut:
+    _, found = await in_worker(request, _then_get, submissions.reject, submission_id, principal, rejection.reasons,
+                               with_report=False)
+    return SubmissionOut.model_validate(found)

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 
 from portal.audit.trail import act_as
+from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys.cadastre_checks import assess
 from portal.surveys.publication import SourceRecord, lock_cadastre, publish
@@ -57,7 +58,7 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
         with psycopg.connect(url) as conn:
             return ImportOutcome(check(conn))
     source = SourceRecord(reference=path.name, description=f"bulk import of {len(result.parcels)} parcels")
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn, UnitOfWork(conn) as uow:
         act_as(conn, None, "cli:import")
         # Validate inside the lock that publication needs anyway: nothing can become current
         # between the check and the commit. Readers are not blocked.
@@ -81,13 +82,11 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
             finally:
                 failure = written.exception()  # waits for the writes
         if outcome.report.blocks_publication:
-            conn.rollback()  # the writes of a refused file, or their failure, are discarded
-            return outcome
+            return outcome  # not committed: the writes of a refused file, or their failure, are discarded
         if failure is not None:
-            conn.rollback()
             raise failure  # a rule of the database that validation did not foresee
         publication = written.result()
-        conn.commit()
+        uow.commit()
         outcome.published = len(publication.parcel_ids)
         outcome.source_id = publication.source_id
         return outcome

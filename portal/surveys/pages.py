@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from portal.platform.permissions import Action, current_principal, to_login
+from portal.platform.deps import PageUser
+from portal.platform.permissions import Action
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
 from portal.web.templating import render
@@ -22,10 +23,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/surveys")
-async def surveys(request: Request) -> Response:
-    principal = await current_principal(request)
-    if not principal.authenticated:
-        return to_login(request)
+async def surveys(request: Request, principal: PageUser) -> Response:
     if not principal.may(Action.UPLOAD_SURVEY):
         return render(request, "surveys/forbidden.html", status_code=403)
     rows = await in_worker(request, submissions.listing, principal)
@@ -34,10 +32,7 @@ async def surveys(request: Request) -> Response:
 
 
 @router.get("/surveys/review")
-async def review(request: Request) -> Response:
-    principal = await current_principal(request)
-    if not principal.authenticated:
-        return to_login(request)
+async def review(request: Request, principal: PageUser) -> Response:
     if not principal.may(Action.REVIEW_SUBMISSION):
         return render(request, "surveys/forbidden.html", status_code=403)
     rows = await in_worker(request, submissions.listing, principal, status="submitted")
@@ -45,10 +40,7 @@ async def review(request: Request) -> Response:
 
 
 @router.get("/surveys/{submission_id}")
-async def detail(request: Request, submission_id: int) -> Response:
-    principal = await current_principal(request)
-    if not principal.authenticated:
-        return to_login(request)
+async def detail(request: Request, submission_id: int, principal: PageUser) -> Response:
     try:
         found = await in_worker(request, submissions.get, submission_id, principal)
     except submissions.SubmissionNotFound:

@@ -30,7 +30,9 @@ from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
 from portal.platform.db import one_row
+from portal.platform.errors import CadastreError
 from portal.platform.permissions import Action, Principal
+from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
@@ -48,24 +50,42 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-class SubmissionError(Exception):
+class SubmissionError(CadastreError):
     """Base: a workflow step that was refused; nothing was changed."""
+
+    status = 409
+    code = "submission_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 class SubmissionNotFound(SubmissionError):
     """No such submission, or one the principal may not see (we do not say which)."""
 
+    status = 404
+    code = "submission_not_found"
+
 
 class SubmissionRefused(SubmissionError):
     """The principal may see the submission but not take this step on it."""
+
+    status = 403
+    code = "submission_refused"
 
 
 class SubmissionConflict(SubmissionError):
     """The step does not fit the submission's state or the cadastre as it is now."""
 
+    status = 409
+    code = "submission_conflict"
+
     def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)
         self.report = report
+
+    def fields(self) -> dict[str, Any]:
+        return {} if self.report is None else {"report": self.report.to_dict()}
 
 
 @dataclass
@@ -158,15 +178,13 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
 
     Each parcel's `computed_area` is the area publication will store for it (see
     `queries.PUBLISHED_AREA`)."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
         row = cur.execute(queries.submission(with_report=with_report), (submission_id,)).fetchone()
         if row is None or not _visible(principal, row):
-            conn.rollback()
             raise SubmissionNotFound(f"submission {submission_id} does not exist or is not yours")
         row["retires"] = [c.strip() for c in row["retires"]]
         if with_report:
             row["parcels"] = cur.execute(queries.SUBMISSION_PARCELS, (submission_id,)).fetchall()
-    conn.rollback()
     return row
 
 
@@ -175,9 +193,8 @@ def listing(conn: psycopg.Connection, principal: Principal, *, status: str | Non
     """Registrars see every submission (the review queue); others see their own."""
     mine = not principal.may(Action.REVIEW_SUBMISSION)
     values = [*([principal.user_id] if mine else []), *([status] if status else []), limit]
-    with conn.cursor(row_factory=dict_row) as cur:
+    with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.listing(mine=mine, status=bool(status)), values).fetchall()
-    conn.rollback()
     for row in rows:
         row["retires"] = [c.strip() for c in row["retires"]]
     return rows
@@ -329,7 +346,7 @@ def preview(conn: psycopg.Connection, submission_id: int, principal: Principal) 
     """GeoJSON (lon/lat, CGCS2000) of the uploaded parcels, the parcels they retire, the current
     cadastre around them, and the located faults (overlaps, self-intersections...)."""
     get(conn, submission_id, principal, with_report=False)
-    row = one_row(conn.execute(queries.PREVIEW, {"id": submission_id}).fetchone())
-    conn.rollback()
+    with UnitOfWork(conn):
+        row = one_row(conn.execute(queries.PREVIEW, {"id": submission_id}).fetchone())
     collection: dict[str, Any] = row[0]
     return collection

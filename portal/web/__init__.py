@@ -4,6 +4,7 @@
     i18n.py        message catalogs (locales/*.json), zh-CN first
     language.py    the language switch (/lang/{language})
     fonts.py       CJK fonts embedded in PDFs
+    errors.py      errors as responses: one JSON body for API clients, the error page for browsers
     static/        scripts, styles and vendored libraries, served at /static
     templates/     the layout (base.html); each room keeps its own pages in its templates/
 

@@ -21,6 +21,8 @@ from fontTools.ttLib import TTFont, newTable
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont as ReportlabTTFont
 
+from portal.platform.errors import CadastreError
+
 __all__ = ["CJK_FONT_PATHS", "FontMissing", "cjk_font_for"]
 
 CJK_FONT_PATHS = (
@@ -32,8 +34,17 @@ _lock = threading.Lock()
 _registered: set[str] = set()
 
 
-class FontMissing(RuntimeError):
-    """No Chinese font is installed (Debian package fonts-noto-cjk)."""
+class FontMissing(CadastreError, RuntimeError):
+    """No Chinese font is installed (Debian package fonts-noto-cjk): the PDF cannot be made now.
+
+    The person asking hears that much; the log names the package to install."""
+
+    status = 503
+    code = "font_missing"
+    default_message = "the PDF cannot be made at the moment: a font is missing on the server"
+
+    def __init__(self, log_message: str) -> None:
+        super().__init__(log_message=log_message)
 
 
 def _font_path() -> Path:

@@ -40,5 +40,5 @@ def test_audit_page_and_csv_export(browser: TestClient, demo) -> None:
 def test_bad_audit_filters_are_named(client: TestClient) -> None:
     auditor = bearer(client, "auditor")
     response = client.get("/api/audit", params={"since": "yesterday"}, headers=auditor)
-    assert response.status_code == 422 and "since" in response.json()["detail"]
+    assert response.status_code == 422 and "since" in response.json()["detail"]["message"]
     assert client.get("/api/audit", params={"actor_user_id": "x"}, headers=auditor).status_code == 422

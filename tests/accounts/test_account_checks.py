@@ -115,7 +115,7 @@ def test_parcel_code_checks_every_unit_and_post_works_too(client: TestClient, da
 ])
 def test_bad_and_unknown_queries(client: TestClient, params, status: int, message: str) -> None:
     response = client.get("/api/check", params=params, headers=bearer(client, "citizen"))
-    assert response.status_code == status and message in response.json()["detail"]
+    assert response.status_code == status and message in response.json()["detail"]["message"]
 
 
 def test_check_page_form_and_certificate(browser: TestClient, demo) -> None:
@@ -205,13 +205,13 @@ def test_limits_answer_429_and_are_counted_in_the_database(database_url: str, de
                  for app in (first, second, first, second)]
         assert codes[:3] == [200, 200, 200] and codes[3] == 429
         limited = second.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers)
-        assert limited.status_code == 429 and "a minute" in limited.json()["detail"]
+        assert limited.status_code == 429 and "a minute" in limited.json()["detail"]["message"]
         assert 0 < int(limited.headers["retry-after"]) <= 60
         with psycopg.connect(database_url) as conn:
             conn.execute("DELETE FROM rate_counters WHERE bucket = (SELECT 'checks-minute:' || user_id FROM users "
                          "WHERE username = %s)", (username,))
         daily = first.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers)
-        assert daily.status_code == 429 and "daily limit" in daily.json()["detail"]
+        assert daily.status_code == 429 and "daily limit" in daily.json()["detail"]["message"]
         with psycopg.connect(database_url) as conn:
             outcomes = [r[0] for r in conn.execute(
                 "SELECT outcome FROM audit_log WHERE action = 'restriction_check' AND actor_user_id = "

@@ -62,7 +62,7 @@ def test_registration_refuses_bad_input_and_taken_names(browser: TestClient, dat
 
 def test_wrong_password_is_401_and_logged(client: TestClient, database_url: str) -> None:
     response = client.post("/api/tokens", json={"username": "surveyor", "password": "not the password"})
-    assert response.status_code == 401 and response.json()["detail"] == "wrong username or password"
+    assert response.status_code == 401 and response.json()["detail"]["message"] == "wrong username or password"
     unknown = client.post("/api/tokens", json={"username": "nobody-here", "password": "whatever123"})
     assert unknown.status_code == 401 and unknown.json() == response.json()
     with psycopg.connect(database_url) as conn:
@@ -79,7 +79,7 @@ def test_login_is_throttled_after_repeated_failures(browser: TestClient, databas
                             ).status_code == 401
     limited = browser.post("/api/tokens", json={"username": username, "password": "correct horse battery"})
     assert limited.status_code == 429
-    assert "too many failed log-ins" in limited.json()["detail"] and int(limited.headers["retry-after"]) > 0
+    assert "too many failed log-ins" in limited.json()["detail"]["message"] and int(limited.headers["retry-after"]) > 0
     with psycopg.connect(database_url) as conn:
         outcome = conn.execute("SELECT outcome FROM audit_log WHERE action = 'login' AND subject = %s "
                                "ORDER BY seq DESC LIMIT 1", (f"username:{username}",)).fetchone()[0]

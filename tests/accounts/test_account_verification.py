@@ -69,7 +69,7 @@ def test_malformed_numbers_are_refused_naming_the_problem(browser: TestClient, d
                                                           number: str, message: str) -> None:
     headers = _new_account(browser)
     response = browser.post("/api/me/verification", json={"name": "张三", "id_number": number}, headers=headers)
-    assert response.status_code == 422 and message in response.json()["detail"]
+    assert response.status_code == 422 and message in response.json()["detail"]["message"]
     assert number not in response.text
 
 
@@ -78,7 +78,7 @@ def test_a_wrong_check_digit_is_refused(browser: TestClient, database_url: str) 
     wrong = number[:17] + ("0" if number[17] != "0" else "1")
     headers = _new_account(browser)
     response = browser.post("/api/me/verification", json={"name": "张三", "id_number": wrong}, headers=headers)
-    assert response.status_code == 422 and "check digit" in response.json()["detail"]
+    assert response.status_code == 422 and "check digit" in response.json()["detail"]["message"]
 
 
 def test_mismatched_name_and_unknown_number_get_the_same_answer(browser: TestClient, database_url: str) -> None:
@@ -90,7 +90,7 @@ def test_mismatched_name_and_unknown_number_get_the_same_answer(browser: TestCli
     unknown = browser.post("/api/me/verification", json={
         "name": name, "id_number": first17 + resident_id_check_digit(first17)}, headers=headers)
     assert wrong_name.status_code == unknown.status_code == 422
-    assert wrong_name.json() == unknown.json() and "counter" in unknown.json()["detail"]
+    assert wrong_name.json() == unknown.json() and "counter" in unknown.json()["detail"]["message"]
     assert browser.get("/api/me", headers=headers).json()["verified"] is False
     with psycopg.connect(database_url) as conn:
         outcomes = conn.execute(
@@ -115,7 +115,7 @@ def test_one_person_one_account(browser: TestClient, database_url: str) -> None:
                         headers=first).status_code == 201
     second = _new_account(browser)
     response = browser.post("/api/me/verification", json={"name": name, "id_number": number}, headers=second)
-    assert response.status_code == 409 and "another account" in response.json()["detail"]
+    assert response.status_code == 409 and "another account" in response.json()["detail"]["message"]
 
 
 def test_registrar_verifies_at_the_counter(browser: TestClient, database_url: str) -> None:

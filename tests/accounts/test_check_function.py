@@ -65,7 +65,7 @@ def test_who_may_not_check_is_refused_without_a_trace(client: TestClient, databa
     # The app says the same as before the check became one call.
     response = client.get("/api/check", params={"unit_number": demo.other_unit},
                           headers={"Authorization": f"Bearer {unverified.json()['token']}"})
-    assert response.status_code == 403 and response.json()["detail"] == "your roles do not allow restrictions.check"
+    assert response.status_code == 403 and response.json()["detail"]["message"] == "your roles do not allow restrictions.check"
     response = client.get("/api/check", params={"unit_number": demo.other_unit},
                           headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"

@@ -59,16 +59,16 @@ def test_parcel_at_a_point_is_the_parcel_there(http, sample) -> None:
     body = http.get("/api/parcels/at", params={"lon": sample["lon"], "lat": sample["lat"]}).json()
     assert body["parcel_code"] == sample["parcel_code"]
     nowhere = http.get("/api/parcels/at", params={"lon": 100.0, "lat": 40.0})
-    assert nowhere.status_code == 404 and "no current parcel" in nowhere.json()["detail"]
+    assert nowhere.status_code == 404 and "no current parcel" in nowhere.json()["detail"]["message"]
     assert http.get("/api/parcels/at", params={"lon": 200, "lat": 30}).status_code == 422
     assert http.get("/api/parcels/at", params={"lon": "nan", "lat": 30}).status_code == 422
 
 
 def test_bad_and_unknown_codes_are_told_apart(http) -> None:
     bad = http.get("/api/parcels/330102001001XB00001")
-    assert bad.status_code == 422 and "position 13" in bad.json()["detail"]
+    assert bad.status_code == 422 and "position 13" in bad.json()["detail"]["message"]
     unknown = http.get("/api/parcels/330102999999GB99999")
-    assert unknown.status_code == 404 and "330102999999GB99999" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and "330102999999GB99999" in unknown.json()["detail"]["message"]
 
 
 def test_history_shows_lineage_and_retired_parcels_keep_their_page(http, sample) -> None:
@@ -125,4 +125,4 @@ def test_labels_cover_the_box_and_bad_boxes_are_refused(http, sample) -> None:
     for bad in ("1,2,3", "a,b,c,d", f"{lon},{lat},{lon - 1},{lat + 1}", "-inf,-inf,inf,inf",
                 "nan,0,1,1"):
         response = http.get("/api/parcels/labels", params={"bbox": bad})
-        assert response.status_code == 422 and "bbox" in response.json()["detail"]
+        assert response.status_code == 422 and "bbox" in response.json()["detail"]["message"]

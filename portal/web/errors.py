@@ -1,0 +1,152 @@
+"""Errors as responses: one body shape for API clients, one error page for browsers.
+
+Every handler ends in `error_response(request, status, code, message, ...)`, and `wants_json`
+alone decides between the two: the page `error.html` for a browser (off /api/, Accept naming
+HTML), JSON for everyone else. The JSON body is always
+
+    {"detail": {"code": "<snake_case>", "message": "<safe to show>", ...particulars}}
+
+(`portal.platform.errors` draws the tree of domain errors and their codes). `create_app`
+registers the handlers below once; the OGC layer answers its own errors in OGC's shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import psycopg
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
+
+from portal.platform.deps import LoginRedirect
+from portal.platform.errors import CadastreError
+from portal.web.templating import render
+from spatial.errors import CrsError, SpatialError, UnsupportedFormatError
+
+__all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "error_response", "wants_json", "http_code"]
+
+log = logging.getLogger("portal.errors")
+
+# The code of an HTTPException (raised by FastAPI, Starlette or a route) follows from its status.
+HTTP_CODES = {
+    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "body_too_large",
+    415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited", 500: "internal_error",
+    503: "unavailable",
+}
+SPATIAL_CODES: dict[type[SpatialError], str] = {
+    UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs", SpatialError: "unreadable_file"}
+UNAVAILABLE = "the cadastre database is unavailable for a moment; try again shortly"
+INTERNAL = "something went wrong on our side; the error was logged"
+
+
+def http_code(status: int) -> str:
+    """`HTTP_CODES`, or the status's own name in snake case (`418` -> `im_a_teapot`)."""
+    if status in HTTP_CODES:
+        return HTTP_CODES[status]
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("'", "").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def wants_json(request: Request) -> bool:
+    """Browsers get a page, everyone else JSON: a page only off /api/ and when the Accept header
+    names HTML before or without JSON (a browser's navigation does; `fetch`, curl and API clients,
+    which send */* or application/json, do not)."""
+    accept = request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or "text/html" not in accept:
+        return True
+    return "json" in accept.split("text/html", 1)[0]
+
+
+def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> Response:
+    """The response for one refusal, as JSON or as the error page (see `wants_json`)."""
+    if wants_json(request):
+        body = {"detail": {"code": code, "message": message, **(fields or {})}}
+        return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+    try:
+        response: Response = render(request, "error.html", {"status": status, "code": code, "message": message},
+                                    status_code=status)
+    except Exception:  # noqa: BLE001 - the page must not fail the error; say it plainly
+        log.exception("the error page could not be rendered")
+        return Response(f"{status} {code}: {message}", status_code=status, headers=headers, media_type="text/plain")
+    response.headers.update(headers or {})
+    return response
+
+
+async def _cadastre_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CadastreError)
+    if exc.status >= 500:
+        log.error("%s %s: %s (%s)", request.method, request.url.path, exc.log_message, exc.code)
+    elif exc.log_message != exc.message:
+        log.info("%s %s: %s (%s)", request.method, request.url.path, exc.log_message, exc.code)
+    return error_response(request, exc.status, exc.code, exc.message, exc.fields(), exc.headers())
+
+
+async def _spatial_error(request: Request, exc: Exception) -> Response:
+    """An unreadable upload: the place in the file at fault, so the surveyor can fix it."""
+    assert isinstance(exc, SpatialError)
+    code = next(c for kind, c in SPATIAL_CODES.items() if isinstance(exc, kind))
+    return error_response(request, 422, code, str(exc), {
+        "problem": exc.message, "file": exc.file, "line": exc.line, "feature": exc.feature, "field": exc.field})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    fields: dict[str, Any] = {}
+    if isinstance(exc.detail, dict):
+        fields = {k: v for k, v in exc.detail.items() if k not in ("code", "message")}
+        message = str(exc.detail.get("message", HTTPStatus(exc.status_code).phrase))
+    else:
+        message = str(exc.detail)
+    return error_response(request, exc.status_code, http_code(exc.status_code), message, fields, exc.headers)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """A request FastAPI could not parse: pydantic's list of errors, without echoing the input."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in error.items() if k not in ("input", "url")} for error in exc.errors()]
+    where = ", ".join(".".join(map(str, error.get("loc", ()))) for error in errors[:3])
+    return error_response(request, 422, "invalid_request", f"the request is not valid: {where}",
+                          {"errors": errors})
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is restarting or unreachable: say so (503) instead of a 500; the pools
+    reconnect by themselves, so the next request after it is back succeeds."""
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    return error_response(request, 503, "database_unavailable", UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    """A page for signed-in users asked for by a stranger: log in, then come back."""
+    assert isinstance(exc, LoginRedirect)
+    return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: a generic 500, the traceback to the log and nothing of it to the client."""
+    log.error("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "internal_error", INTERNAL)
+
+
+HANDLERS = {
+    CadastreError: _cadastre_error,
+    SpatialError: _spatial_error,
+    HTTPException: _http_error,
+    RequestValidationError: _invalid_request,
+    psycopg.OperationalError: _database_unavailable,
+    PoolTimeout: _database_unavailable,
+    LoginRedirect: _to_login,
+    Exception: _unexpected,
+}
+"""Every error handler of the app, registered once by `create_app`."""
