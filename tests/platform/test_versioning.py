@@ -71,9 +71,9 @@ def test_supersede_without_current_version_is_refused(conn) -> None:
 def test_unit_and_party_changes_follow_the_previous_version(conn, table, key, change) -> None:
     """Units carry a generated column (fixture_type), as every versioned table now does
     (previous_version): ending a version must not read them as changed."""
-    ident = conn.execute(f"SELECT {key} FROM current_{table} ORDER BY {key} LIMIT 1").fetchone()[0]
+    ident = conn.execute(f"SELECT {key} FROM current_{table} ORDER BY {key} LIMIT 1").fetchone()[0]  # noqa: S608
     supersede(conn, table, ident, change)
-    versions = conn.execute(f"SELECT version, previous_version, begin_lifespan, end_lifespan FROM {table} "
+    versions = conn.execute(f"SELECT version, previous_version, begin_lifespan, end_lifespan FROM {table} "  # noqa: S608
                             f"WHERE {key} = %s ORDER BY version", (ident,)).fetchall()
     *_, previous, latest = versions
     assert latest[:2] == (previous[0] + 1, previous[0])  # the next version, and it says which it follows

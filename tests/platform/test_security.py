@@ -43,5 +43,6 @@ def test_oversized_bodies_are_refused_before_they_are_read(database_url) -> None
             for _ in range(10):
                 yield b"y" * 500
 
-        streamed = client.post("/api/submissions", content=chunks(), headers={"content-type": "multipart/form-data; boundary=xyz"})
+        streamed = client.post("/api/submissions", content=chunks(),
+                               headers={"content-type": "multipart/form-data; boundary=xyz"})
         assert streamed.status_code == 413

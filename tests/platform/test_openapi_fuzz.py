@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 
+@pytest.mark.slow
 def test_no_server_errors_and_responses_match_the_schema(live_site, tmp_path) -> None:
     st = Path(sys.executable).parent / "st"
     if not st.exists() and not shutil.which("st"):

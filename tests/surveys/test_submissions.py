@@ -287,7 +287,8 @@ def test_two_registrars_approving_at_once_publish_once(client, survey_db) -> Non
 FIXTURES = Path("/work/shared/fixtures/external")
 if not FIXTURES.is_dir():
     FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "external"
-REAL_FILES = ["es-catastro-inspire/generador-gml_test_wfs_11039.gml", "es-catastro-inspire/catatom2osm_38012_parcel.gpkg",
+REAL_FILES = ["es-catastro-inspire/generador-gml_test_wfs_11039.gml",
+              "es-catastro-inspire/catatom2osm_38012_parcel.gpkg",
               "es-dxf-parcel/parcelacad.dxf", "fr-dgfip-edigeo/edigeo-25354000AB01.tar.bz2",
               "fr-etalab-cadastre/cadastre-91216-parcelles.json", "co-ladm-col-xtf/test_ladm_col_queries_v1_2.xtf"]
 
@@ -316,7 +317,8 @@ def test_real_cadastral_files_are_kept_as_drafts_with_reasons_or_refused(client,
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(content=st.binary(max_size=2048), suffix=st.sampled_from([".txt", ".dxf", ".geojson", ".gpkg", ".zip", ".gml", ""]))
+@given(content=st.binary(max_size=2048),
+       suffix=st.sampled_from([".txt", ".dxf", ".geojson", ".gpkg", ".zip", ".gml", ""]))
 def test_random_uploads_never_break_the_server_or_the_cadastre(client, survey_db, content, suffix) -> None:
     before = state(survey_db)
     response = upload(client, content, name=f"random{suffix}")

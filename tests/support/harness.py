@@ -7,12 +7,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
+
+from chromium import SCREENSHOTS
 
 from portal.platform.permissions import Principal, Role
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+__all__ = ["PEOPLE", "SCREENSHOTS", "header_principal", "open_page", "serve"]
 PEOPLE = {
     "surveyor": Principal(11, "张测绘", frozenset({Role.SURVEYOR}), "测试测绘院"),
     "other-surveyor": Principal(12, "李测绘", frozenset({Role.SURVEYOR})),

@@ -15,7 +15,7 @@ def insert_parcel(conn: psycopg.Connection, code: str, geom: str = SQUARE, **ext
                "survey_geom": geom, "valid_from": "2020-01-01", **extra}
     names = ", ".join(columns)
     marks = ", ".join(["%s"] * len(columns))
-    row = conn.execute(f"INSERT INTO parcels ({names}) VALUES ({marks}) RETURNING parcel_id",
+    row = conn.execute(f"INSERT INTO parcels ({names}) VALUES ({marks}) RETURNING parcel_id",  # noqa: S608
                        list(columns.values())).fetchone()
     return int(row[0])
 
@@ -173,7 +173,7 @@ def test_versions_are_never_overwritten_or_deleted(conn) -> None:
             "UPDATE parcels SET end_lifespan = now() + interval '2 seconds' WHERE parcel_id = %s", (pid,))
 
 
-def _right_with_holders(conn, form: str, shares: list[tuple[int | None, int | None]]) -> None:
+def _right_with_holders(conn, form: str, shares: list[tuple[int | None, int | None]]) -> int:
     unit_id, source_id = conn.execute(
         "SELECT u.unit_id, (SELECT min(source_id) FROM sources) FROM current_units u "
         "WHERE NOT EXISTS (SELECT 1 FROM current_rights r WHERE r.unit_id = u.unit_id AND r.kind = 'ownership') "
@@ -191,20 +191,29 @@ def _right_with_holders(conn, form: str, shares: list[tuple[int | None, int | No
         (len(shares),))]
     for party, (n, d) in zip(parties, shares, strict=True):
         conn.execute("INSERT INTO right_holders VALUES (%s, %s, %s, %s)", (version_id, party, n, d))
+    return int(version_id)
 
 
-def test_shares_by_portions_must_add_up_to_one(database_url) -> None:
-    with psycopg.connect(database_url) as conn:
+def test_shares_by_portions_must_add_up_to_one(writable_database: str) -> None:
+    """The shares are checked by a deferred constraint trigger, so only a real COMMIT shows it."""
+    with psycopg.connect(writable_database) as conn:
         _right_with_holders(conn, "by_portions", [(1, 3), (1, 3), (1, 4)])
         with pytest.raises(errors.CheckViolation, match=r"add up to 11/12, not 1"):
             conn.commit()
-    with psycopg.connect(database_url) as conn:
-        _right_with_holders(conn, "by_portions", [(1, 3), (1, 3), (1, 3)])
-        conn.rollback()  # exact fractions: thirds add up to one (would commit)
+    with psycopg.connect(writable_database) as conn:
+        version_id = _right_with_holders(conn, "by_portions", [(1, 3), (1, 3), (1, 3)])
+        conn.commit()  # exact fractions: thirds add up to one
+    with psycopg.connect(writable_database) as conn:
+        stored = conn.execute("SELECT count(*), sum(share_numerator::numeric / share_denominator) "
+                              "FROM right_holders WHERE right_version_id = %s", (version_id,)).fetchone()
+        current = conn.execute("SELECT co_ownership FROM current_rights WHERE version_id = %s",
+                               (version_id,)).fetchone()
+    assert stored[0] == 3 and round(stored[1], 12) == 1
+    assert current == ("by_portions",)
 
 
-def test_joint_ownership_needs_two_holders(database_url) -> None:
-    with psycopg.connect(database_url) as conn:
+def test_joint_ownership_needs_two_holders(writable_database: str) -> None:
+    with psycopg.connect(writable_database) as conn:
         _right_with_holders(conn, "joint", [(None, None)])
         with pytest.raises(errors.CheckViolation, match="at least two holders"):
             conn.commit()

@@ -1,23 +1,16 @@
-"""Fixtures of the portal tests: a live server on a demo district and a headless Chromium.
+"""Fixtures of the workflow tests (surveys, registry, the whole app): a live server on a demo
+district of the module's own, and throwaway PostgreSQL clusters.
 
-Until the accounts module is merged into a test, the server learns who is asking from an
-`x-test-person` header, through the one boundary the accounts module fills
-(`app.state.principal_resolver`). Also makes this folder's helper modules importable by name.
+The server learns who is asking from an `x-test-person` header (or a real account's session),
+through the one boundary the accounts module fills (`app.state.principal_resolver`).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from harness import CHROMIUM, header_principal, serve  # noqa: E402
+from harness import header_principal, serve
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +30,6 @@ def live_site(fresh_database) -> Iterator[tuple[str, str]]:  # type: ignore[no-u
     yield base, url
     server.should_exit = True
     server.thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium, headless, through Playwright (no downloaded browser)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

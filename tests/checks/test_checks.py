@@ -18,9 +18,9 @@ FLAG_KEYS = {"unit_number", "location", "use", "co_owned", "holders", "mortgaged
              "advance_notices", "tier"}
 
 
-def _register_facts(database_url: str, unit_number: str) -> dict[str, object]:
+def _register_facts(module_database: str, unit_number: str) -> dict[str, object]:
     """What the register says about a unit, straight from SQL, to compare the check with."""
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         holders = conn.execute(
             "SELECT p.name, p.id_document_number FROM current_rights r JOIN right_holders h "
             "ON h.right_version_id = r.version_id JOIN current_parties p ON p.party_id = h.party_id "
@@ -35,7 +35,7 @@ def _register_facts(database_url: str, unit_number: str) -> dict[str, object]:
     return {"holders": holders, "counts": counts, "details": details}
 
 
-def test_verified_user_gets_flags_only(client: TestClient, database_url: str, demo) -> None:
+def test_verified_user_gets_flags_only(client: TestClient, module_database: str, demo) -> None:
     response = client.get("/api/check", params={"unit_number": demo.other_unit, "purpose": "购房前查询"},
                           headers=bearer(client, "citizen"))
     assert response.status_code == 200, response.text
@@ -43,7 +43,7 @@ def test_verified_user_gets_flags_only(client: TestClient, database_url: str, de
     assert body["tier"] == "flags" and body["reference"].startswith("CK") and body["as_of"]
     (unit,) = body["units"]
     assert set(unit) == FLAG_KEYS
-    facts = _register_facts(database_url, demo.other_unit)
+    facts = _register_facts(module_database, demo.other_unit)
     assert unit["mortgaged"] is True and unit["mortgages"] == facts["counts"].get("mortgage:active", 0)
     assert unit["holders"] == len(facts["holders"])
     for name, number in facts["holders"]:
@@ -53,12 +53,12 @@ def test_verified_user_gets_flags_only(client: TestClient, database_url: str, de
             assert not secret or secret not in response.text
 
 
-def test_owner_gets_the_full_record_of_own_units_only(client: TestClient, database_url: str, demo) -> None:
+def test_owner_gets_the_full_record_of_own_units_only(client: TestClient, module_database: str, demo) -> None:
     headers = bearer(client, "owner")
     own = client.get("/api/check", params={"unit_number": demo.owner_units[0]}, headers=headers).json()
     (unit,) = own["units"]
     assert own["tier"] == unit["tier"] == "owner"
-    facts = _register_facts(database_url, demo.owner_units[0])
+    facts = _register_facts(module_database, demo.owner_units[0])
     record_holders = {h["name"]: h for r in unit["record"]["rights"] if r["current"] for h in r["holders"]}
     assert set(record_holders) == {name for name, _ in facts["holders"]}
     for name, number in facts["holders"]:
@@ -74,11 +74,11 @@ def test_owner_gets_the_full_record_of_own_units_only(client: TestClient, databa
     assert other["tier"] == "flags" and "record" not in other["units"][0]
 
 
-def test_registrar_sees_everything_unmasked(client: TestClient, database_url: str, demo) -> None:
+def test_registrar_sees_everything_unmasked(client: TestClient, module_database: str, demo) -> None:
     response = client.get("/api/check", params={"unit_number": demo.other_unit}, headers=bearer(client, "registrar"))
     (unit,) = response.json()["units"]
     assert unit["tier"] == "registry"
-    facts = _register_facts(database_url, demo.other_unit)
+    facts = _register_facts(module_database, demo.other_unit)
     for name, number in facts["holders"]:
         assert name in response.text and number in response.text
     history = client.get("/api/check", params={"unit_number": demo.other_unit},
@@ -86,21 +86,21 @@ def test_registrar_sees_everything_unmasked(client: TestClient, database_url: st
     assert history["rights"] and history["restrictions"]
 
 
-def test_court_clerk_sees_seizures_but_no_names(client: TestClient, database_url: str, demo) -> None:
+def test_court_clerk_sees_seizures_but_no_names(client: TestClient, module_database: str, demo) -> None:
     response = client.get("/api/check", params={"unit_number": demo.seized_unit}, headers=bearer(client, "clerk"))
     (unit,) = response.json()["units"]
     assert unit["tier"] == "court" and unit["seized"]
     assert unit["seizures"] and all(s["court"] and s["document_number"] for s in unit["seizures"])
     assert [s["queue_position"] for s in unit["seizures"]] == sorted(s["queue_position"] for s in unit["seizures"])
-    for name, number in _register_facts(database_url, demo.seized_unit)["holders"]:
+    for name, number in _register_facts(module_database, demo.seized_unit)["holders"]:
         assert name not in response.text and number not in response.text
 
 
-def test_parcel_code_checks_every_unit_and_post_works_too(client: TestClient, database_url: str, demo) -> None:
+def test_parcel_code_checks_every_unit_and_post_works_too(client: TestClient, module_database: str, demo) -> None:
     headers = bearer(client, "citizen")
     got = client.get("/api/check", params={"parcel_code": demo.parcel_code}, headers=headers).json()
     posted = client.post("/api/check", json={"parcel_code": demo.parcel_code, "purpose": "map"}, headers=headers).json()
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         expected = [r[0] for r in conn.execute(
             "SELECT unit_number FROM current_units WHERE left(unit_number, 19) = %s ORDER BY 1", (demo.parcel_code,))]
     assert [u["unit_number"] for u in got["units"]] == [u["unit_number"] for u in posted["units"]] == expected
@@ -118,19 +118,19 @@ def test_bad_and_unknown_queries(client: TestClient, params, status: int, messag
     assert response.status_code == status and message in response.json()["detail"]
 
 
-def test_check_page_form_and_certificate(browser: TestClient, demo) -> None:
-    form_login(browser, "citizen")
-    page = browser.get("/check", params={"q": demo.other_unit})
+def test_check_page_form_and_certificate(visitor: TestClient, demo) -> None:
+    form_login(visitor, "citizen")
+    page = visitor.get("/check", params={"q": demo.other_unit})
     assert page.status_code == 200 and demo.other_unit in page.text
-    result = browser.post("/check", data={"query": demo.other_unit, "purpose": "test", "csrf": csrf_of(page.text)})
+    result = visitor.post("/check", data={"query": demo.other_unit, "purpose": "test", "csrf": csrf_of(page.text)})
     assert result.status_code == 200 and "CK" in result.text and "certificate.pdf" in result.text
     reference = result.text.split("/check/")[1].split("/certificate.pdf")[0]
-    pdf = browser.get(f"/check/{reference}/certificate.pdf")
+    pdf = visitor.get(f"/check/{reference}/certificate.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "不动产登记限制状况查询证明" in text and "抵押" in text and reference in text
     assert demo.other_unit in text
-    code = browser.get(f"/api/checks/{reference}").json()["verification_code"]
+    code = visitor.get(f"/api/checks/{reference}").json()["verification_code"]
     assert code in text and f"/verify/{code}" in text
 
 
@@ -142,14 +142,14 @@ def test_certificates_belong_to_their_checker(client: TestClient, demo) -> None:
     assert client.get(f"/check/{reference}/certificate.pdf", headers=bearer(client, "auditor")).status_code == 200
 
 
-def test_verify_page_states_the_flags_without_personal_data(client: TestClient, database_url: str, demo) -> None:
+def test_verify_page_states_the_flags_without_personal_data(client: TestClient, module_database: str, demo) -> None:
     body = client.get("/api/check", params={"unit_number": demo.owner_units[0]}, headers=bearer(client, "owner")).json()
     anonymous = TestClient(client.app)
     page = anonymous.get(f"/verify/{body['verification_code']}")
     assert page.status_code == 200 and body["reference"] in page.text and demo.owner_units[0] in page.text
     api = anonymous.get(f"/api/verify/{body['verification_code'].lower()}").json()
     assert api["as_of"] == body["as_of"] and api["units"][0]["mortgages"] == body["units"][0]["mortgages"]
-    facts = _register_facts(database_url, demo.owner_units[0])
+    facts = _register_facts(module_database, demo.owner_units[0])
     for text in (page.text, str(api)):
         for name, number in facts["holders"]:
             assert name not in text and number not in text
@@ -171,21 +171,21 @@ def test_owner_sees_who_checked_their_units_but_not_who(client: TestClient, demo
     assert "李书记员" not in client.get("/api/me", headers=bearer(client, "owner")).text
 
 
-def test_checks_and_personal_data_views_are_audited(client: TestClient, database_url: str, demo) -> None:
+def test_checks_and_personal_data_views_are_audited(client: TestClient, module_database: str, demo) -> None:
     body = client.get("/api/check", params={"unit_number": demo.owner_units[0], "purpose": "自查"},
                       headers=bearer(client, "owner")).json()
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         rows = conn.execute("SELECT action, access, actor_role, subject, purpose, outcome FROM audit_log "
                             "WHERE reference = %s ORDER BY seq", (body["reference"],)).fetchall()
     assert rows == [("restriction_check", "consulted", "verified_user", demo.owner_units[0], "自查", "success"),
                     ("view_personal_data", "consulted", "verified_user", demo.owner_units[0], "自查", "success")]
 
 
-def test_unit_search_is_logged_as_listed(client: TestClient, database_url: str) -> None:
+def test_unit_search_is_logged_as_listed(client: TestClient, module_database: str) -> None:
     headers = bearer(client, "citizen")
     hits = client.get("/api/units/search", params={"q": "解放路"}, headers=headers).json()
     assert hits["count"] > 0 and set(hits["units"][0]) == {"unit_number", "location"}
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         listed = {r[0] for r in conn.execute(
             "SELECT subject FROM audit_log WHERE action = 'unit_search' AND access = 'listed' "
             "AND actor_user_id = (SELECT user_id FROM users WHERE username = 'citizen')")}
@@ -194,11 +194,11 @@ def test_unit_search_is_logged_as_listed(client: TestClient, database_url: str) 
     assert client.get("/api/units/search", params={"q": "%%"}, headers=headers).json()["count"] == 0
 
 
-def test_limits_answer_429_and_are_counted_in_the_database(database_url: str, demo) -> None:
-    settings = settings_for(database_url, checks_per_minute=3, checks_per_day=4)
+def test_limits_answer_429_and_are_counted_in_the_database(module_database: str, demo) -> None:
+    settings = settings_for(module_database, checks_per_minute=3, checks_per_day=4)
     with TestClient(create_app(settings), follow_redirects=False) as first, \
             TestClient(create_app(settings), follow_redirects=False) as second:
-        headers = verified_account(first, database_url, "l")
+        headers = verified_account(first, module_database, "l")
         username = first.get("/api/me", headers=headers).json()["username"]
         # Two app servers share the count: it lives in the database.
         codes = [app.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers).status_code
@@ -207,22 +207,22 @@ def test_limits_answer_429_and_are_counted_in_the_database(database_url: str, de
         limited = second.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers)
         assert limited.status_code == 429 and "a minute" in limited.json()["detail"]
         assert 0 < int(limited.headers["retry-after"]) <= 60
-        with psycopg.connect(database_url) as conn:
+        with psycopg.connect(module_database) as conn:
             conn.execute("DELETE FROM rate_counters WHERE bucket = (SELECT 'checks-minute:' || user_id FROM users "
                          "WHERE username = %s)", (username,))
         daily = first.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers)
         assert daily.status_code == 429 and "daily limit" in daily.json()["detail"]
-        with psycopg.connect(database_url) as conn:
+        with psycopg.connect(module_database) as conn:
             outcomes = [r[0] for r in conn.execute(
                 "SELECT outcome FROM audit_log WHERE action = 'restriction_check' AND actor_user_id = "
                 "(SELECT user_id FROM users WHERE username = %s) ORDER BY seq", (username,))]
         assert outcomes == ["success"] * 3 + ["limited"] * 3
 
 
-def test_unknown_numbers_count_against_the_limit(database_url: str) -> None:
-    settings = settings_for(database_url, checks_per_minute=2)
+def test_unknown_numbers_count_against_the_limit(module_database: str) -> None:
+    settings = settings_for(module_database, checks_per_minute=2)
     with TestClient(create_app(settings), follow_redirects=False) as app:
-        headers = verified_account(app, database_url, "g")
+        headers = verified_account(app, module_database, "g")
         codes = [app.get("/api/check", params={"unit_number": f"330102999999GB9999{i}F00010101"},
                          headers=headers).status_code for i in range(3)]
     assert codes == [404, 404, 429]

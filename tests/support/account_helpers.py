@@ -40,9 +40,9 @@ def form_login(app_client: TestClient, username: str, password: str | None = Non
     return csrf_of(app_client.get("/account").text)
 
 
-def register(browser: TestClient, username: str, password: str = "correct horse battery") -> None:
-    page = browser.get("/register")
-    response = browser.post("/register", data={
+def register(visitor: TestClient, username: str, password: str = "correct horse battery") -> None:
+    page = visitor.get("/register")
+    response = visitor.post("/register", data={
         "username": username, "display_name": "测试用户", "password": password, "password_again": password,
         "csrf": csrf_of(page.text)})
     assert response.status_code == 303, response.text

@@ -53,15 +53,15 @@ def _counts(url: str) -> tuple[int, int]:
         return conn.execute("SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM checks)").fetchone()
 
 
-def test_who_may_not_check_is_refused_without_a_trace(client: TestClient, database_url: str, demo) -> None:
+def test_who_may_not_check_is_refused_without_a_trace(client: TestClient, module_database: str, demo) -> None:
     username = new_username("n")
     register(client, username)  # registered, not verified: no role that may check
     unverified = client.post("/api/tokens", json={"username": username, "password": "correct horse battery"})
     digest = token_digest(unverified.json()["token"])
-    before = _counts(database_url)
-    assert _call(database_url, secrets.token_bytes(32), demo.other_unit)[0] == 401
-    assert _call(database_url, digest, demo.other_unit)[0] == 403
-    assert _counts(database_url) == before
+    before = _counts(module_database)
+    assert _call(module_database, secrets.token_bytes(32), demo.other_unit)[0] == 401
+    assert _call(module_database, digest, demo.other_unit)[0] == 403
+    assert _counts(module_database) == before
     # The app says the same as before the check became one call.
     response = client.get("/api/check", params={"unit_number": demo.other_unit},
                           headers={"Authorization": f"Bearer {unverified.json()['token']}"})
@@ -72,36 +72,37 @@ def test_who_may_not_check_is_refused_without_a_trace(client: TestClient, databa
     # Who may not check hears so before any word on a malformed number.
     assert client.get("/api/check", params={"unit_number": "x"}).status_code == 403  # the unverified cookie
     assert TestClient(client.app).get("/api/check", params={"unit_number": "x"}).status_code == 401
-    assert _counts(database_url) == before
+    assert _counts(module_database) == before
 
 
-def test_revoked_and_expired_tokens_are_refused(client: TestClient, database_url: str, demo) -> None:
+def test_revoked_and_expired_tokens_are_refused(client: TestClient, module_database: str, demo) -> None:
     revoked, expired = _token(client, "citizen"), _token(client, "citizen")
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         conn.execute("UPDATE sessions SET revoked_at = now() WHERE token_digest = %s", (revoked,))
         conn.execute("UPDATE sessions SET created_at = now() - interval '2 days', expires_at = now() - interval "
                      "'1 day' WHERE token_digest = %s", (expired,))
-    assert _call(database_url, revoked, demo.other_unit)[0] == 401
-    assert _call(database_url, expired, demo.other_unit)[0] == 401
+    assert _call(module_database, revoked, demo.other_unit)[0] == 401
+    assert _call(module_database, expired, demo.other_unit)[0] == 401
 
 
-def test_limits_and_unknown_numbers_are_audited_and_counted(client: TestClient, database_url: str, demo) -> None:
+def test_limits_and_unknown_numbers_are_audited_and_counted(client: TestClient, module_database: str, demo) -> None:
     digest = _token(client, "citizen")
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         user_id = conn.execute("SELECT user_id FROM users WHERE username = 'citizen'").fetchone()[0]
         minute = conn.execute("SELECT coalesce(max(hits), 0) FROM rate_counters WHERE bucket = %s AND window_start = "
                               "date_bin('1 minute', now(), timestamptz '2000-01-01 00:00:00+08')",
                               (f"checks-minute:{user_id}",)).fetchone()[0]
     unknown = "330102999999GB99999F00010101"
-    assert _call(database_url, digest, unknown, per_minute=minute + 1, purpose="猜号")[0] == 404
-    status, body, _ = _call(database_url, digest, demo.other_unit, per_minute=minute + 1)
+    assert _call(module_database, digest, unknown, per_minute=minute + 1, purpose="猜号")[0] == 404
+    status, body, _ = _call(module_database, digest, demo.other_unit, per_minute=minute + 1)
     assert (status, body) == (429, "minute")
-    status, body, _ = _call(database_url, digest, demo.other_unit, per_day=0)
+    status, body, _ = _call(module_database, digest, demo.other_unit, per_day=0)
     assert (status, body) == (429, "day")
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         rows = conn.execute(
             "SELECT outcome, access, subject, purpose, actor_role, client, detail FROM audit_log "
-            "WHERE actor_user_id = %s AND action = 'restriction_check' ORDER BY seq DESC LIMIT 3", (user_id,)).fetchall()
+            "WHERE actor_user_id = %s AND action = 'restriction_check' ORDER BY seq DESC LIMIT 3",
+            (user_id,)).fetchall()
         hits = conn.execute("SELECT hits FROM rate_counters WHERE bucket = %s AND window_start = "
                             "date_bin('1 minute', now(), timestamptz '2000-01-01 00:00:00+08')",
                             (f"checks-minute:{user_id}",)).fetchone()[0]
@@ -116,7 +117,7 @@ def test_limits_and_unknown_numbers_are_audited_and_counted(client: TestClient, 
 
 
 @pytest.mark.parametrize(("username", "tier"), [("citizen", "flags"), ("clerk", "court"), ("registrar", "registry")])
-def test_answers_follow_the_schema_and_the_rows_the_app_wrote(client: TestClient, database_url: str, demo,
+def test_answers_follow_the_schema_and_the_rows_the_app_wrote(client: TestClient, module_database: str, demo,
                                                               username: str, tier: str) -> None:
     unit = demo.seized_unit
     response = client.get("/api/check", params={"unit_number": unit, "purpose": "核查"},
@@ -126,7 +127,7 @@ def test_answers_follow_the_schema_and_the_rows_the_app_wrote(client: TestClient
     assert answer.tier == tier and [u.tier for u in answer.units] == [tier]
     assert (answer.units[0].seizures is not None) == (tier == "court")
     assert (answer.units[0].record is not None) == (tier == "registry")
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         check = conn.execute("SELECT checker_role, tier, unit_numbers, statement, checked_at FROM checks "
                              "WHERE reference = %s", (answer.reference,)).fetchone()
         audit = conn.execute("SELECT action, subject, detail, purpose FROM audit_log WHERE reference = %s ORDER BY seq",
@@ -150,39 +151,39 @@ def test_the_owner_tier_masks_co_owners_numbers(client: TestClient, demo) -> Non
     assert answer.tier == "owner" and holders and all("*" in h["document_number"] for h in holders)
 
 
-def test_the_trigger_hashes_the_same_text_as_audit_canonical(client: TestClient, database_url: str, demo) -> None:
+def test_the_trigger_hashes_the_same_text_as_audit_canonical(client: TestClient, module_database: str, demo) -> None:
     client.get("/api/check", params={"unit_number": demo.other_unit}, headers=bearer(client, "citizen"))
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         mismatched = conn.execute(
             "SELECT count(*) FROM audit_log a WHERE hash <> sha256(prev_hash || convert_to(audit_canonical(a), 'UTF8'))"
         ).fetchone()[0]
     assert mismatched == 0
 
 
-def test_concurrent_checks_keep_the_chain_whole(client: TestClient, database_url: str, demo) -> None:
+def test_concurrent_checks_keep_the_chain_whole(client: TestClient, module_database: str, demo) -> None:
     digests = [_token(client, name) for name in ("citizen", "owner", "clerk", "registrar")]
-    before = _counts(database_url)
+    before = _counts(module_database)
     statuses: list[int] = []
 
     def checker(digest: bytes) -> None:
         for _ in range(10):
-            statuses.append(_call(database_url, digest, demo.other_unit)[0])
+            statuses.append(_call(module_database, digest, demo.other_unit)[0])
 
     threads = [threading.Thread(target=checker, args=(d,)) for d in digests]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    after = _counts(database_url)
+    after = _counts(module_database)
     assert statuses == [200] * 40
     assert after[1] - before[1] == 40 and after[0] - before[0] >= 40  # registrar and clerk add personal-data rows
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         assert verify_chain(conn).intact
 
 
-def test_the_least_privilege_role_can_check_but_not_change_the_log(client: TestClient, database_url: str,
+def test_the_least_privilege_role_can_check_but_not_change_the_log(client: TestClient, module_database: str,
                                                                    demo) -> None:
-    with app_role_url(database_url) as app_url:
+    with app_role_url(module_database) as app_url:
         status, body, _ = _call(app_url, _token(client, "citizen"), demo.other_unit)
         assert status == 200 and json.loads(body)["tier"] == "flags"
         with psycopg.connect(app_url, autocommit=True) as app:
@@ -198,19 +199,19 @@ def test_random_codes_use_the_whole_alphabet() -> None:
     assert len({_code() for _ in range(1000)}) == 1000
 
 
-def test_the_pool_replaces_a_connection_dropped_while_idle(database_url: str) -> None:
+def test_the_pool_replaces_a_connection_dropped_while_idle(module_database: str) -> None:
     """Connections handed out less than `pool_check_idle_seconds` ago go out again unprobed; older
     ones are probed, so one the server dropped is replaced instead of failing a request."""
 
     async def scenario() -> tuple[int, int]:
-        settings = DatabaseSettings(DATABASE_URL=database_url, pool_min_size=1, pool_max_size=1,
+        settings = DatabaseSettings(DATABASE_URL=module_database, pool_min_size=1, pool_max_size=1,
                                     pool_check_idle_seconds=0.3)
-        pool = open_pool(database_url, settings)
+        pool = open_pool(module_database, settings)
         await pool.open(wait=True)
         try:
             async with pool.connection() as conn:
                 first = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
-            with psycopg.connect(database_url, autocommit=True) as admin:
+            with psycopg.connect(module_database, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (first,))
             await asyncio.sleep(0.5)
             async with pool.connection() as conn:
@@ -223,11 +224,11 @@ def test_the_pool_replaces_a_connection_dropped_while_idle(database_url: str) ->
     assert first != second
 
 
-def test_checks_wait_their_turn_and_release_it(database_url: str, demo) -> None:
+def test_checks_wait_their_turn_and_release_it(module_database: str, demo) -> None:
     """With one check at a time per process, concurrent checks all get their answer."""
     from portal.app import create_app
 
-    with TestClient(create_app(settings_for(database_url, checks_at_once=1)), follow_redirects=False) as app:
+    with TestClient(create_app(settings_for(module_database, checks_at_once=1)), follow_redirects=False) as app:
         headers = bearer(app, "citizen")
         statuses: list[int] = []
 

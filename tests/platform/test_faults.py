@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import psycopg
 import pyogrio
+import pytest
 import shapely
 from harness import serve
 
@@ -26,6 +27,7 @@ from portal.platform import migrate
 from portal.settings import DatabaseSettings, Settings
 
 
+@pytest.mark.slow
 def test_database_restart_under_load(scratch_cluster) -> None:
     from harness import header_principal
 
@@ -95,6 +97,7 @@ def _gpkg(path: Path, count: int) -> None:
         geometry=shapely.box(x0, y0, x0 + 0.4, y0 + 0.4), crs="EPSG:4528"), path, driver="GPKG")
 
 
+@pytest.mark.slow
 def test_killing_the_process_in_the_middle_of_a_publication_changes_nothing(fresh_database, tmp_path) -> None:
     url = fresh_database()
     migrate.upgrade(url)

@@ -24,16 +24,16 @@ def test_auditor_searches_by_reference_and_role(client: TestClient, demo) -> Non
     assert searched and searched[0]["actor_role"] == "auditor"
 
 
-def test_audit_page_and_csv_export(browser: TestClient, demo) -> None:
-    form_login(browser, "auditor")
-    page = browser.get("/audit", params={"action": "login", "outcome": "success"})
+def test_audit_page_and_csv_export(visitor: TestClient, demo) -> None:
+    form_login(visitor, "auditor")
+    page = visitor.get("/audit", params={"action": "login", "outcome": "success"})
     assert page.status_code == 200 and "login" in page.text
-    export = browser.get("/audit/export.csv", params={"action": "login"})
+    export = visitor.get("/audit/export.csv", params={"action": "login"})
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert rows and {r["action"] for r in rows} == {"login"}
     assert {"seq", "at", "actor_role", "action", "access", "subject", "purpose", "outcome"} <= set(rows[0])
-    exported = browser.get("/api/audit", params={"action": "audit_export"})
+    exported = visitor.get("/api/audit", params={"action": "audit_export"})
     assert exported.status_code == 200 and exported.json()["rows"][0]["actor_role"] == "auditor"
 
 

@@ -52,7 +52,8 @@ def test_code_taken_and_outside_admin_area_are_refused(database_url, tmp_path) -
     assert ("outside_admin_area", 1) in issues
 
 
-def test_clean_file_is_published_once(database_url, tmp_path) -> None:
+def test_clean_file_is_published_once(writable_database, tmp_path) -> None:
+    database_url = writable_database
     path = write(tmp_path, parcel_block("330102998001GB00004", 40_514_965.0, 3_345_465.0, 12))
     runner = CliRunner(env={"DATABASE_URL": database_url})
     dry = runner.invoke(main, ["import", str(path), "--dry-run"])

@@ -74,7 +74,8 @@ def test_statistics_page_charts_the_demo_year(live_site, browser) -> None:
     page.goto(f"{base}/statistics")
     assert page.locator("svg.chart").count() >= 5
     assert page.locator("svg.chart rect.bar").count() >= 30
-    heights = [float(h) for h in page.locator("svg.chart rect.bar").evaluate_all("els => els.map(e => e.getAttribute('height'))")]
+    heights = [float(h) for h in page.locator("svg.chart rect.bar").evaluate_all(
+        "els => els.map(e => e.getAttribute('height'))")]
     assert max(heights) == 100.0 and min(heights) >= 0
     assert "Within the time limit" in page.inner_text("main")
     page.screenshot(path=str(SCREENSHOTS / "statistics.png"), full_page=True)

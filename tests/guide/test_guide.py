@@ -1,5 +1,6 @@
 """The registration guide: seeded by the migration, public in both languages, edited by staff
-(web form behind EDIT_GUIDE, or the command line), and a bad edit changes nothing."""
+(web form behind EDIT_GUIDE, or the command line), and a bad edit changes nothing. (The same
+edit in Chromium: test_guide_browser.py.)"""
 
 from __future__ import annotations
 
@@ -9,48 +10,18 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import open_page, serve
 from fastapi.testclient import TestClient
+from guide_staff import limits as _limits
+from guide_staff import staff_app
 
-from portal.app import create_app
 from portal.cli import main
 from portal.guide.model import GuideError, parse_guide
 from portal.guide.pages import entries_from_form
-from portal.platform import migrate
-from portal.platform.permissions import Principal, Role
-from portal.settings import DatabaseSettings, Settings
-
-
-@pytest.fixture(scope="module")
-def guide_database(fresh_database) -> str:
-    """An empty cadastre of its own: these tests rewrite the guide."""
-    url = fresh_database()
-    migrate.upgrade(url)
-    return url
-
-
-def _limits(url: str) -> dict[str, int]:
-    with psycopg.connect(url) as conn:
-        return dict(conn.execute("SELECT kind, time_limit_days FROM guide_entries").fetchall())
-
-
-def _staff_app(url: str):  # type: ignore[no-untyped-def]
-    """The app with a stand-in for the accounts module: the X-Test-Role header names the role."""
-    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url)))
-
-    async def resolver(request) -> Principal:  # type: ignore[no-untyped-def]
-        role = request.headers.get("x-test-role")
-        if not role:
-            return Principal()
-        return Principal(user_id=1, display_name=f"test {role}", roles=frozenset({Role(role)}))
-
-    app.state.principal_resolver = resolver
-    return app
 
 
 @pytest.fixture
 def staff_client(guide_database) -> Iterator[TestClient]:
-    with TestClient(_staff_app(guide_database), follow_redirects=False) as client:
+    with TestClient(staff_app(guide_database), follow_redirects=False) as client:
         yield client
 
 
@@ -171,31 +142,3 @@ def test_command_line_export_and_import(guide_database, tmp_path, monkeypatch) -
     refused = runner.invoke(main, ["guide", "import", str(bad)])
     assert refused.exit_code != 0 and "fees_zh" in refused.output and "nothing was changed" in refused.output
     assert _limits(guide_database) == before
-
-
-@pytest.mark.browser
-def test_registrar_edits_the_guide_in_the_browser(browser, guide_database) -> None:
-    with serve(_staff_app(guide_database)) as base:
-        visit = open_page(browser, base, headers={"X-Test-Role": "registrar"})
-        page = visit.page
-        try:
-            page.goto(base + "/guide/edit")
-            field = page.locator("fieldset", has=page.locator("input[value=objection]")).locator(
-                "input[name$='.time_limit_days']")
-            field.fill("4")
-            visit.screenshot("guide-edit")
-            page.click("button[type=submit]")
-            page.wait_for_url("**/guide?saved=1")
-            assert "4 个工作日" in page.locator("#objection .commitment").inner_text()
-            assert _limits(guide_database)["objection"] == 4
-
-            page.goto(base + "/guide/edit")
-            title = page.locator("input[name='e0.title_en']")
-            title.fill("")
-            page.click("button[type=submit]")
-            page.wait_for_selector("#guide-error")
-            assert "title_en" in page.locator("#guide-error").inner_text()
-            assert _limits(guide_database)["objection"] == 4
-            assert visit.foreign_requests() == [] and visit.errors == []
-        finally:
-            page.context.close()

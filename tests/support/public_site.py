@@ -1,5 +1,5 @@
-"""The public portal served for real: uvicorn on a free port over the session's demo cadastre,
-and headless Debian Chromium driven by Playwright (its own browser downloads are not used)."""
+"""The public portal served for real: uvicorn on a free port over the session's (read-only) demo
+cadastre, pages opened in the session's headless Chromium, and a sample of the demo's parcels."""
 
 from __future__ import annotations
 
@@ -15,15 +15,11 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from chromium import SCREENSHOTS
 from tiles_stand_in import add_tiles_if_missing
 
 from portal.app import create_app
 from portal.settings import DatabaseSettings, Settings
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 def _free_port() -> int:
@@ -67,18 +63,6 @@ def portal_url(database_url: str) -> Iterator[str]:
 def http(portal_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=portal_url, timeout=30) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is missing: scripts/setup installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class PageVisit:

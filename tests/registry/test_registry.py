@@ -71,7 +71,8 @@ def run(conn, principal, kind: str, unit: str, request: dict, sources=DEED) -> d
 
 
 def seize(conn, unit: str, number: int) -> dict:  # type: ignore[no-untyped-def]
-    return run(conn, CLERK, "seizure", unit, {"court": "杭州市上城区人民法院", "document_number": f"(2026)浙0102执{number}号",
+    return run(conn, CLERK, "seizure", unit, {"court": "杭州市上城区人民法院",
+                                              "document_number": f"(2026)浙0102执{number}号",
                                               "term_start": "2026-01-01", "term_end": "2028-12-31"}, COURT_ORDER)
 
 
@@ -182,7 +183,8 @@ def test_shares_and_holders_follow_the_form_of_co_ownership(db) -> None:
               for n, d in (("甲", "E00000001"), ("乙", "E00000002"))]
     with pytest.raises(RuleViolation) as shares:
         run(db, REGISTRAR, "transfer", unit, {"co_ownership": "by_portions",
-                                              "holders": [{**people[0], "share": "1/2"}, {**people[1], "share": "1/3"}]})
+                                              "holders": [{**people[0], "share": "1/2"},
+                                                          {**people[1], "share": "1/3"}]})
     assert shares.value.rule == "shares_add_up_to_one" and "5/6" in str(shares.value)
     with pytest.raises(RuleViolation) as joint:
         run(db, REGISTRAR, "transfer", unit, {"co_ownership": "joint", "holders": people[:1]})
@@ -235,7 +237,7 @@ def test_two_registrars_at_once_exactly_one_succeeds(db, registry_db) -> None:
             except (ApplicationConflict, RuleViolation) as exc:
                 outcomes.append(exc)
 
-    threads = [threading.Thread(target=act, args=(i, p)) for i, p in zip(ids, (REGISTRAR, REGISTRAR_2))]
+    threads = [threading.Thread(target=act, args=(i, p)) for i, p in zip(ids, (REGISTRAR, REGISTRAR_2), strict=True)]
     for t in threads:
         t.start()
     for t in threads:

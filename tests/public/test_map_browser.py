@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import open_page
+from public_site import open_page
 from pypdf import PdfReader
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
