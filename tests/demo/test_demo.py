@@ -24,6 +24,7 @@ def _load(fresh_database, seed: int) -> str:
         return conn.execute(CHECKSUM).fetchone()[0]
 
 
+@pytest.mark.slow
 def test_same_seed_same_district(fresh_database) -> None:
     first = _load(fresh_database, 11)
     assert first == _load(fresh_database, 11)

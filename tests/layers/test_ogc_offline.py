@@ -26,6 +26,7 @@ def test_ogc_html_names_only_local_assets_and_they_are_served(ogc_server, path) 
                 assert client.get(asset).status_code == 200, asset
 
 
+@pytest.mark.browser
 def test_ogc_items_page_in_chromium_makes_no_foreign_request(ogc_server, browser) -> None:
     page = browser.new_page()
     try:

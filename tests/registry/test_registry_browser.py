@@ -5,7 +5,10 @@ take effect; the public statistics page draws its charts from the demo's year of
 from __future__ import annotations
 
 import psycopg
+import pytest
 from harness import SCREENSHOTS, open_page
+
+pytestmark = pytest.mark.browser
 
 
 def _free_unit(url: str) -> str:

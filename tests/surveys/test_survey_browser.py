@@ -4,8 +4,11 @@ upload a file with an overlap and see the fault highlighted; approve a clean one
 from __future__ import annotations
 
 import psycopg
+import pytest
 from harness import SCREENSHOTS, open_page
 from survey_files import FREE_NORTHING, block, exchange
+
+pytestmark = pytest.mark.browser
 
 
 def test_surveyor_sees_the_overlap_highlighted(live_site, browser, tmp_path) -> None:
