@@ -1,29 +1,48 @@
-"""Shared fixtures: a fresh database per test session on real PostGIS, migrated with Alembic.
+"""Shared fixtures: databases on real PostGIS, migrated with Alembic, for every folder.
 
-The server is DATABASE_URL's when set, else the project's managed cluster. Each session gets
-its own database (`cadastre_test_<random>`), so parallel runs never meet, and drops it at the end.
+The server is DATABASE_URL's when set, else the project's managed cluster. Each session builds
+its own demo cadastre once, as a template (`cadastre_test_<random>_template`: migrated to head,
+demo district loaded), and never connects to it again; every database a test uses is a copy of it
+(CREATE DATABASE ... TEMPLATE), so parallel runs never meet and the order of tests never matters:
+
+- `database_url`: the session's shared copy, read-only. A write into it fails loudly
+  (`default_transaction_read_only`); the `conn` fixture writes in a transaction that is always
+  rolled back and cannot be committed.
+- `writable_database`: a copy of the test's own, for a test that commits (dropped after it).
+- `module_database`: a copy shared by one module's tests, for modules whose tests are written
+  to tolerate each other's rows (dropped after the module).
+- `fresh_database`: a factory of empty databases with PostGIS (migrations, other demo districts).
+
+The folders mirror the code's rooms (tests/platform for portal/platform, tests/accounts for
+portal/accounts...). Helpers shared by several folders live in tests/support, which is put on the
+import path here; test modules are not packages, so their file names are unique across tests/.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-# Test helpers shared by every folder (file builders such as `spatial_factories`), in any import mode.
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+_SUPPORT = str(Path(__file__).resolve().parent / "support")
+if _SUPPORT not in sys.path:
+    sys.path.insert(0, _SUPPORT)
+
+from databases import copy_database, create_database, drop_database, name_of  # noqa: E402
 
 from portal.demo.loader import load_demo  # noqa: E402
 from portal.platform import migrate  # noqa: E402
 from portal.platform.db import resolve_url, with_database  # noqa: E402
 from portal.settings import DatabaseSettings, Settings  # noqa: E402
+
+# Fixtures that must be defined once for the whole tree (one Playwright at a time in a thread,
+# one public server): `browser` (headless Chromium, per module) and `portal_url`, `http`,
+# `visit`, `sample` (the public site on the shared read-only cadastre).
+pytest_plugins = ["chromium", "public_site"]
 
 # Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed.
 os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")
@@ -41,24 +60,8 @@ def server_url() -> str:
     return with_database(resolve_url(DatabaseSettings()), "postgres")
 
 
-def create_database(server_url: str, prefix: str = "cadastre_test") -> str:
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server_url, name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    return url
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
-def fresh_database(server_url: str) -> Iterator[object]:
+def fresh_database(server_url: str) -> Iterator[Callable[[], str]]:
     """A factory of empty databases with PostGIS, dropped when the session ends."""
     made: list[str] = []
 
@@ -73,18 +76,79 @@ def fresh_database(server_url: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def database_url(fresh_database) -> str:  # type: ignore[no-untyped-def]
-    """The session's cadastre: migrated to head, demo district loaded (seeded, small)."""
-    url = fresh_database()
-    migrate.upgrade(url)
-    load_demo(url, settings=Settings(), parcels=DEMO_PARCELS, seed=DEMO_SEED)
+def demo_template(server_url: str) -> Iterator[str]:
+    """The session's cadastre, migrated to head with the demo district loaded (seeded, small):
+    the template every test database is copied from. Nothing stays connected to it."""
+    url = create_database(server_url)
+    try:
+        migrate.upgrade(url)
+        load_demo(url, settings=Settings(), parcels=DEMO_PARCELS, seed=DEMO_SEED)
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name_of(url)}" WITH IS_TEMPLATE true')
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name_of(url)}" WITH IS_TEMPLATE false')
+        drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def demo_copy(server_url: str, demo_template: str) -> Iterator[Callable[[], str]]:
+    """A factory of writable copies of the demo cadastre; `drop(url)` drops one early, the rest
+    are dropped when the session ends."""
+    made: list[str] = []
+
+    def make() -> str:
+        url = copy_database(server_url, demo_template)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str, demo_copy: Callable[[], str]) -> str:
+    """The session's demo cadastre, shared by every test that only reads: read-only."""
+    url = demo_copy()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name_of(url)}" SET default_transaction_read_only = on')
     return url
 
 
 @pytest.fixture
+def writable_database(server_url: str, demo_copy: Callable[[], str]) -> Iterator[str]:
+    """A demo cadastre of this test's own, to commit into; dropped after the test."""
+    url = demo_copy()
+    yield url
+    drop_database(server_url, url)
+
+
+@pytest.fixture(scope="module")
+def module_database(server_url: str, demo_copy: Callable[[], str]) -> Iterator[str]:
+    """A demo cadastre shared by one module's tests, which tolerate each other's rows."""
+    url = demo_copy()
+    yield url
+    drop_database(server_url, url)
+
+
+class RollbackOnly(psycopg.Connection):  # type: ignore[type-arg]
+    """A connection whose work is always rolled back: committing is a mistake in the test."""
+
+    def commit(self) -> None:
+        if self.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return  # nothing to commit (the context manager's exit, after the rollback)
+        raise AssertionError("the shared demo database is read-only: a test that commits takes "
+                             "`writable_database` (or `module_database`)")
+
+
+@pytest.fixture
 def conn(database_url: str) -> Iterator[psycopg.Connection]:
-    """A connection inside a transaction that is always rolled back: write tests leave no trace."""
-    with psycopg.connect(database_url) as connection:
+    """A connection to the shared demo cadastre inside one read-write transaction that is always
+    rolled back: write tests leave no trace. `with conn.transaction()` makes savepoints in it."""
+    with RollbackOnly.connect(database_url) as connection:
+        connection.execute("SET TRANSACTION READ WRITE")  # opens the transaction, read-write
         try:
             yield connection
         finally:

@@ -73,8 +73,8 @@ def test_authorisation_matrix(client: TestClient, demo, identities, citizens_che
     assert not failures, "\n".join(failures)
 
 
-def _secrets(database_url: str) -> dict[str, set[str]]:
-    with psycopg.connect(database_url) as conn:
+def _secrets(module_database: str) -> dict[str, set[str]]:
+    with psycopg.connect(module_database) as conn:
         names = {r[0] for r in conn.execute("SELECT DISTINCT name FROM parties")}
         numbers = {r[0] for r in conn.execute("SELECT DISTINCT id_document_number FROM parties")}
         amounts = {r[0] for r in conn.execute(
@@ -87,12 +87,12 @@ def _secrets(database_url: str) -> dict[str, set[str]]:
     return {"name": names, "identity number": numbers, "amount": amounts, "document number": documents}
 
 
-def test_anonymous_and_non_owners_never_see_personal_data(client: TestClient, database_url: str, demo,
+def test_anonymous_and_non_owners_never_see_personal_data(client: TestClient, module_database: str, demo,
                                                           identities, citizens_check) -> None:
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         parcels = [r[0] for r in conn.execute(
             "SELECT DISTINCT left(unit_number, 19) FROM current_units ORDER BY 1 LIMIT 40")]
-    secrets = _secrets(database_url)
+    secrets = _secrets(module_database)
     bodies: list[tuple[str, str]] = []
     for role in ("anonymous", "unverified", "citizen", "surveyor"):
         for method, path, kwargs, _allowed in _endpoints(demo, citizens_check):

@@ -7,19 +7,14 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.demo.accounts import demo_owner
-from portal.demo.loader import load_demo
-from portal.platform import migrate
 from portal.platform.permissions import Principal, Role
 from portal.registry import applications as apps
-from portal.settings import Settings
 
 
-def test_owner_finds_a_notice_after_an_objection_is_registered(fresh_database) -> None:
+def test_owner_finds_a_notice_after_an_objection_is_registered(writable_database: str) -> None:
     import psycopg
 
-    url = fresh_database()
-    migrate.upgrade(url)
-    load_demo(url, settings=Settings(), parcels=60, seed=11)
+    url = writable_database
     _party, units = demo_owner(url)
     registrar = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
     with psycopg.connect(url) as conn:
@@ -30,8 +25,8 @@ def test_owner_finds_a_notice_after_an_objection_is_registered(fresh_database) -
                                    sources=[{"kind": "application", "reference": "异议申请书-1"}])
         apps.start_review(conn, application, registrar)
         apps.register(conn, application, registrar)
-    with TestClient(create_app(settings_for(url)), follow_redirects=False) as browser:
-        form_login(browser, "owner")
-        browser.cookies.set("lang", "en")
-        page = browser.get("/account").text
+    with TestClient(create_app(settings_for(url)), follow_redirects=False) as visitor:
+        form_login(visitor, "owner")
+        visitor.cookies.set("lang", "en")
+        page = visitor.get("/account").text
     assert "Notices" in page and units[0] in page and "异议登记" in page

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
 
 
-def _spare_party(database_url: str) -> tuple[str, str]:
+def _spare_party(module_database: str) -> tuple[str, str]:
     """A current natural person of the demo register that no account is verified as."""
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         return conn.execute(
             "SELECT name, id_document_number FROM current_parties p WHERE id_document_type = 'resident_id' "
             "AND NOT EXISTS (SELECT 1 FROM identity_verifications v WHERE v.party_id = p.party_id "
@@ -27,32 +27,32 @@ def _new_account(client: TestClient) -> dict[str, str]:
     return bearer(client, username, "correct horse battery")
 
 
-def _leaks(database_url: str, number: str) -> list[str]:
+def _leaks(module_database: str, number: str) -> list[str]:
     """Tables and columns outside the register that contain the identity number in clear."""
     found = []
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         for table in ("users", "identity_verifications", "sessions", "audit_log", "checks"):
-            hit = conn.execute(f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s", (f"%{number}%",)).fetchone()
+            hit = conn.execute(f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s", (f"%{number}%",)).fetchone()  # noqa: S608
             if hit[0]:
                 found.append(table)
     return found
 
 
-def test_matching_name_and_number_verifies_and_makes_an_owner(browser: TestClient, database_url: str) -> None:
-    name, number = _spare_party(database_url)
-    headers = _new_account(browser)
-    me = browser.get("/api/me", headers=headers).json()
+def test_matching_name_and_number_verifies_and_makes_an_owner(visitor: TestClient, module_database: str) -> None:
+    name, number = _spare_party(module_database)
+    headers = _new_account(visitor)
+    me = visitor.get("/api/me", headers=headers).json()
     assert me["verified"] is False and "verified_user" not in me["roles"]
-    response = browser.post("/api/me/verification", json={"name": f" {name} ", "id_number": number.lower()},
+    response = visitor.post("/api/me/verification", json={"name": f" {name} ", "id_number": number.lower()},
                             headers=headers)
     assert response.status_code == 201, response.text
-    me = browser.get("/api/me", headers=headers).json()
+    me = visitor.get("/api/me", headers=headers).json()
     assert me["verified"] and "verified_user" in me["roles"]
     assert me["verification"]["method"] == "registry_match"
     assert me["verification"]["document_masked"] == mask_document_number(number)
-    assert number not in browser.get("/api/me", headers=headers).text
-    assert not _leaks(database_url, number), "the identity number is stored or logged in clear"
-    with psycopg.connect(database_url) as conn:
+    assert number not in visitor.get("/api/me", headers=headers).text
+    assert not _leaks(module_database, number), "the identity number is stored or logged in clear"
+    with psycopg.connect(module_database) as conn:
         method, digest = conn.execute(
             "SELECT method, document_digest FROM identity_verifications v JOIN users u USING (user_id) "
             "WHERE u.username = %s", (me["username"],)).fetchone()
@@ -65,95 +65,95 @@ def test_matching_name_and_number_verifies_and_makes_an_owner(browser: TestClien
     ("330102199002301234", "not a date of birth"),
     ("330102299001011234", "out of range"),
 ])
-def test_malformed_numbers_are_refused_naming_the_problem(browser: TestClient, database_url: str,
+def test_malformed_numbers_are_refused_naming_the_problem(visitor: TestClient, module_database: str,
                                                           number: str, message: str) -> None:
-    headers = _new_account(browser)
-    response = browser.post("/api/me/verification", json={"name": "张三", "id_number": number}, headers=headers)
+    headers = _new_account(visitor)
+    response = visitor.post("/api/me/verification", json={"name": "张三", "id_number": number}, headers=headers)
     assert response.status_code == 422 and message in response.json()["detail"]["message"]
     assert number not in response.text
 
 
-def test_a_wrong_check_digit_is_refused(browser: TestClient, database_url: str) -> None:
-    _name, number = _spare_party(database_url)
+def test_a_wrong_check_digit_is_refused(visitor: TestClient, module_database: str) -> None:
+    _name, number = _spare_party(module_database)
     wrong = number[:17] + ("0" if number[17] != "0" else "1")
-    headers = _new_account(browser)
-    response = browser.post("/api/me/verification", json={"name": "张三", "id_number": wrong}, headers=headers)
+    headers = _new_account(visitor)
+    response = visitor.post("/api/me/verification", json={"name": "张三", "id_number": wrong}, headers=headers)
     assert response.status_code == 422 and "check digit" in response.json()["detail"]["message"]
 
 
-def test_mismatched_name_and_unknown_number_get_the_same_answer(browser: TestClient, database_url: str) -> None:
-    name, number = _spare_party(database_url)
-    headers = _new_account(browser)
-    wrong_name = browser.post("/api/me/verification", json={"name": name + "某", "id_number": number},
+def test_mismatched_name_and_unknown_number_get_the_same_answer(visitor: TestClient, module_database: str) -> None:
+    name, number = _spare_party(module_database)
+    headers = _new_account(visitor)
+    wrong_name = visitor.post("/api/me/verification", json={"name": name + "某", "id_number": number},
                               headers=headers)
     first17 = "11010119800101999"
-    unknown = browser.post("/api/me/verification", json={
+    unknown = visitor.post("/api/me/verification", json={
         "name": name, "id_number": first17 + resident_id_check_digit(first17)}, headers=headers)
     assert wrong_name.status_code == unknown.status_code == 422
     assert wrong_name.json() == unknown.json() and "counter" in unknown.json()["detail"]["message"]
-    assert browser.get("/api/me", headers=headers).json()["verified"] is False
-    with psycopg.connect(database_url) as conn:
+    assert visitor.get("/api/me", headers=headers).json()["verified"] is False
+    with psycopg.connect(module_database) as conn:
         outcomes = conn.execute(
             "SELECT outcome FROM audit_log WHERE action = 'identity_verification' AND actor_user_id = "
             "(SELECT user_id FROM users WHERE username = %s) ORDER BY seq",
-            (browser.get("/api/me", headers=headers).json()["username"],)).fetchall()
+            (visitor.get("/api/me", headers=headers).json()["username"],)).fetchall()
     assert [o[0] for o in outcomes] == ["failure", "failure"]
 
 
-def test_verification_attempts_are_limited(browser: TestClient) -> None:
-    headers = _new_account(browser)
+def test_verification_attempts_are_limited(visitor: TestClient) -> None:
+    headers = _new_account(visitor)
     first17 = "11010119800101998"
     body = {"name": "张三", "id_number": first17 + resident_id_check_digit(first17)}
-    codes = [browser.post("/api/me/verification", json=body, headers=headers).status_code for _ in range(6)]
+    codes = [visitor.post("/api/me/verification", json=body, headers=headers).status_code for _ in range(6)]
     assert codes == [422] * 5 + [429]
 
 
-def test_one_person_one_account(browser: TestClient, database_url: str) -> None:
-    name, number = _spare_party(database_url)
-    first = _new_account(browser)
-    assert browser.post("/api/me/verification", json={"name": name, "id_number": number},
+def test_one_person_one_account(visitor: TestClient, module_database: str) -> None:
+    name, number = _spare_party(module_database)
+    first = _new_account(visitor)
+    assert visitor.post("/api/me/verification", json={"name": name, "id_number": number},
                         headers=first).status_code == 201
-    second = _new_account(browser)
-    response = browser.post("/api/me/verification", json={"name": name, "id_number": number}, headers=second)
+    second = _new_account(visitor)
+    response = visitor.post("/api/me/verification", json={"name": name, "id_number": number}, headers=second)
     assert response.status_code == 409 and "another account" in response.json()["detail"]["message"]
 
 
-def test_registrar_verifies_at_the_counter(browser: TestClient, database_url: str) -> None:
+def test_registrar_verifies_at_the_counter(visitor: TestClient, module_database: str) -> None:
     username = new_username("c")
-    register(browser, username)
-    browser.cookies.clear()
+    register(visitor, username)
+    visitor.cookies.clear()
     first17 = "33010619850505321"
     number = first17 + resident_id_check_digit(first17)
-    csrf = form_login(browser, "registrar")
-    page = browser.get("/counter")
+    csrf = form_login(visitor, "registrar")
+    page = visitor.get("/counter")
     assert page.status_code == 200
     form = {"username": username, "name": "林窗口", "id_number": number, "csrf": csrf_of(page.text)}
-    refused = browser.post("/counter/verify", data=form)
+    refused = visitor.post("/counter/verify", data=form)
     assert refused.status_code == 422 and "seen the identity card" in refused.text
-    done = browser.post("/counter/verify", data={**form, "document_seen": "yes", "note": "居民身份证原件"})
+    done = visitor.post("/counter/verify", data={**form, "document_seen": "yes", "note": "居民身份证原件"})
     assert done.status_code == 200 and mask_document_number(number) in done.text
     assert csrf
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         method, by, party = conn.execute(
             "SELECT v.method, r.username, v.party_id FROM identity_verifications v JOIN users u USING (user_id) "
             "JOIN users r ON r.user_id = v.verified_by WHERE u.username = %s", (username,)).fetchone()
     assert (method, by, party) == ("counter", "registrar", None)
-    assert not _leaks(database_url, number)
+    assert not _leaks(module_database, number)
 
 
-def test_counter_links_a_registered_party_only_if_the_names_agree(browser: TestClient, database_url: str) -> None:
-    name, number = _spare_party(database_url)
+def test_counter_links_a_registered_party_only_if_the_names_agree(visitor: TestClient, module_database: str) -> None:
+    name, number = _spare_party(module_database)
     username = new_username("c")
-    register(browser, username)
-    browser.cookies.clear()
-    form_login(browser, "registrar")
-    csrf = csrf_of(browser.get("/counter").text)
+    register(visitor, username)
+    visitor.cookies.clear()
+    form_login(visitor, "registrar")
+    csrf = csrf_of(visitor.get("/counter").text)
     form = {"username": username, "id_number": number, "document_seen": "yes", "csrf": csrf}
-    wrong = browser.post("/counter/verify", data={**form, "name": "某某某"})
+    wrong = visitor.post("/counter/verify", data={**form, "name": "某某某"})
     assert wrong.status_code == 422 and "another name" in wrong.text
-    right = browser.post("/counter/verify", data={**form, "name": name})
+    right = visitor.post("/counter/verify", data={**form, "name": name})
     assert right.status_code == 200
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(module_database) as conn:
         party = conn.execute("SELECT v.party_id FROM identity_verifications v JOIN users u USING (user_id) "
                              "WHERE u.username = %s", (username,)).fetchone()[0]
     assert party is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import Server
+from ogc_server import Server
 from owslib.ogcapi.features import Features
 
 pytestmark = pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bin is missing")

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import httpx
 import mapbox_vector_tile
 import psycopg
-from conftest import Server
+from ogc_server import Server
 
 
 def _secrets(server: Server) -> set[str]:

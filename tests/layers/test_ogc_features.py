@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import psycopg
 import pytest
-from conftest import Server
+from ogc_server import Server
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"

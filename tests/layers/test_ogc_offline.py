@@ -4,7 +4,6 @@ Chromium too: no request leaves for unpkg, cdnjs, jsDelivr or Google Fonts."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,22 +26,16 @@ def test_ogc_html_names_only_local_assets_and_they_are_served(ogc_server, path) 
                 assert client.get(asset).status_code == 200, asset
 
 
-def test_ogc_items_page_in_chromium_makes_no_foreign_request(ogc_server) -> None:
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            foreign: list[str] = []
-            page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((ogc_server.url, "data:"))
-                    else None)
-            page.goto(f"{ogc_server.url}/ogc/collections/parcels/items?f=html&limit=5")
-            page.wait_for_load_state("networkidle")
-            assert foreign == []
-            assert page.evaluate("typeof L") == "object"  # Leaflet came from /static/vendor
-        finally:
-            browser.close()
+@pytest.mark.browser
+def test_ogc_items_page_in_chromium_makes_no_foreign_request(ogc_server, browser) -> None:
+    page = browser.new_page()
+    try:
+        foreign: list[str] = []
+        page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((ogc_server.url, "data:"))
+                else None)
+        page.goto(f"{ogc_server.url}/ogc/collections/parcels/items?f=html&limit=5")
+        page.wait_for_load_state("networkidle")
+        assert foreign == []
+        assert page.evaluate("typeof L") == "object"  # Leaflet came from /static/vendor
+    finally:
+        page.close()

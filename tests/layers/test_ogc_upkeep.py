@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pyproj
 import pytest
-from conftest import Server
+from ogc_server import Server
 
 from layers.tiles import invalidate
 
@@ -25,7 +25,7 @@ def _get(server: Server, path: str, **params: object) -> httpx.Response:
 
 def _count(server: Server, where: str = "TRUE", *args: object) -> int:
     with psycopg.connect(server.database_url) as conn:
-        row = conn.execute(f"SELECT count(*) FROM parcels p WHERE p.end_lifespan IS NULL AND "
+        row = conn.execute(f"SELECT count(*) FROM parcels p WHERE p.end_lifespan IS NULL AND "  # noqa: S608
                            f"{where}", args or None).fetchone()
     assert row is not None
     return int(row[0])

@@ -1,0 +1,3 @@
+"""A live server on a demo district of the module's own (tests/support/live_site)."""
+
+from live_site import live_site  # noqa: F401
