@@ -84,7 +84,10 @@ def build_config(settings: LayersSettings, database_url: str,
             "url": base + OGC_PREFIX,
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
-            "languages": ["zh-CN", "en-US"],
+            # Languages without a territory: pygeoapi builds `Locale(language, territory)`,
+            # which babel refuses for zh + CN (it knows zh_Hans_CN), and falls back to the
+            # first language for any other request (`lang=fr`, `Accept-Language: fr`).
+            "languages": ["zh", "en"],
             "pretty_print": False,
             "limits": {"default_items": settings.default_limit,
                        "max_items": settings.max_limit, "on_exceed": "throttle"},

@@ -32,9 +32,10 @@ from starlette.staticfiles import StaticFiles
 
 from layers.catalog import COLLECTIONS
 from layers.config import OGC_PREFIX, build_config, build_openapi
+from layers.errors import LayerError
 from layers.extents import Extents
 from layers.pool import close_pools
-from layers.routes import OgcRuntime, ReadConnections, fast_routes
+from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
 from layers.tiles import InvalidationListener, TileCache
@@ -42,6 +43,8 @@ from layers.tiles import InvalidationListener, TileCache
 __all__ = ["OgcLayer", "ReadConnections"]
 
 LOG = logging.getLogger(__name__)
+# What pygeoapi's documents are offered as, when chosen by the Accept header.
+DOCUMENT_FORMATS = (None, "json", "html", "jsonld")
 
 
 def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
@@ -56,6 +59,13 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     return response
 
 
+def _failed(request: Request) -> Response:
+    """An unexpected failure inside pygeoapi: logged, and answered as an OGC exception
+    (never a dropped connection, never a stack trace)."""
+    LOG.exception("OGC API failed on %s %s", request.method, request.url.path)
+    return error_response(LayerError())
+
+
 def _call(function: Callable[..., Any], *names: str) -> Callable[[Request], Any]:
     """A route handler that calls a pygeoapi API function with the given path parameters."""
 
@@ -64,13 +74,22 @@ def _call(function: Callable[..., Any], *names: str) -> Callable[[Request], Any]
         if api is None:
             return JSONResponse({"code": "NoApplicableCode",
                                  "description": "OGC API is starting"}, status_code=503)
-        api_request = await APIRequest.from_starlette(request, api.locales)
-        if not api_request.is_valid():
-            headers, status, content = api.get_format_exception(api_request)
-        else:
-            args = [request.path_params.get(n) for n in names]
-            headers, status, content = await run_in_threadpool(function, api, api_request, *args)
-        return _to_response(headers, status, content)
+        try:
+            api_request = await APIRequest.from_starlette(request, api.locales)
+            if "f" not in request.query_params and api_request._format not in DOCUMENT_FORMATS:
+                # An Accept of only image/png (say): answer the default, JSON, and label it so.
+                api_request._format = None
+            if not api_request.is_valid():
+                headers, status, content = api.get_format_exception(api_request)
+            else:
+                args = [request.path_params.get(n) for n in names]
+                headers, status, content = await run_in_threadpool(function, api, api_request,
+                                                                   *args)
+            return _to_response(headers, status, content)
+        except LayerError as error:
+            return error_response(error)
+        except Exception:  # noqa: BLE001 - whatever pygeoapi raises, the client gets an answer
+            return _failed(request)
 
     return handler
 

@@ -29,7 +29,7 @@ from layers.query import FeatureQuery, from_params, parse_datetime
 from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
 
-__all__ = ["fast_routes", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS"]
+__all__ = ["fast_routes", "error_response", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS"]
 
 LOG = logging.getLogger(__name__)
 GEOJSON = "application/geo+json"
@@ -118,11 +118,15 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "json" not in accept
 
 
-def _error(error: LayerError) -> Response:
+def error_response(error: LayerError) -> Response:
+    """A LayerError as the OGC exception document (JSON) with its status."""
     import json
 
     return Response(json.dumps(error.body(), ensure_ascii=False), status_code=error.status,
                     media_type="application/json")
+
+
+_error = error_response
 
 
 def _link(href: str, rel: str, media: str, title: str) -> str:
@@ -143,10 +147,15 @@ async def items(request: Request) -> Response:
     collection_id = request.path_params["collection_id"]
     try:
         c = collection(collection_id)
-        if _wants_html(request):
-            return await _html(request)
         runtime = _runtime(request)
         params = dict(request.query_params)
+        if _wants_html(request):
+            # Checked by the same rules, then drawn by pygeoapi (which reads `filter` itself,
+            # as ECQL, and refuses what it cannot parse).
+            checked = {k: v for k, v in params.items() if k not in ("filter", "filter-lang")}
+            from_params(c, checked, default_limit=runtime.default_limit,
+                        max_limit=runtime.max_limit)
+            return await _html(request)
         query = from_params(c, params, default_limit=runtime.default_limit,
                             max_limit=runtime.max_limit)
         statement, values = items_statement(query)

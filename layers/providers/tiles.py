@@ -20,6 +20,8 @@ from layers.sql import TileSpec, tile_statement
 
 __all__ = ["TileProvider"]
 
+METADATA_FORMATS = ("json", "tilejson", "html", "jsonld")
+
 
 class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no types: its base class is Any
     """Mapbox vector tiles (WebMercatorQuad) of one collection (provider option `collection`)."""
@@ -55,6 +57,19 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         with pool_for(self.data).connection() as conn:
             row = conn.execute(statement, params, prepare=True).fetchone()
         return bytes(row[0]) if row and row[0] else None
+
+    def get_metadata(self, dataset: str, server_url: str, layer: Any = None,
+                     tileset: Any = None, metadata_format: Any = None, title: Any = None,
+                     description: Any = None, keywords: Any = None,
+                     **kwargs: Any) -> dict[str, Any]:
+        """The tile set's metadata; JSON when the client named no format we offer (no `f`,
+        or an `Accept` of */* or image/png), where pygeoapi would fail."""
+        if str(metadata_format).lower() not in METADATA_FORMATS:  # None, or an Accept of png
+            metadata_format = "json"
+        result: dict[str, Any] = super().get_metadata(
+            dataset, server_url, layer, tileset, metadata_format, title, description,
+            keywords, **kwargs)
+        return result
 
     def get_html_metadata(self, dataset: str, server_url: str, layer: Any, tileset: str,
                           title: Any, description: Any, keywords: Any,
