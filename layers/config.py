@@ -16,6 +16,7 @@ from layers.catalog import COLLECTIONS, CRS84, STORAGE_CRS
 from layers.query import describe_crs
 from layers.settings import LayersSettings
 from layers.templates import local_templates
+from layers.tilejson import MAX_ZOOM, MIN_ZOOM
 
 __all__ = ["build_config", "build_openapi", "OGC_PREFIX"]
 
@@ -68,7 +69,7 @@ def build_config(settings: LayersSettings, database_url: str,
                     "collection": collection.id,
                     "data": database_url,
                     "options": {
-                        "zoom": {"min": 0, "max": 22},
+                        "zoom": {"min": MIN_ZOOM, "max": MAX_ZOOM},
                         "schemes": ["WebMercatorQuad"],
                         "extent": settings.tile_extent,
                         "buffer": settings.tile_buffer,

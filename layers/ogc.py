@@ -30,14 +30,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from layers.catalog import COLLECTIONS
+from layers.catalog import COLLECTIONS, collection
 from layers.config import OGC_PREFIX, build_config, build_openapi
-from layers.errors import LayerError
+from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
 from layers.pool import close_pools
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
+from layers.tilejson import tilejson
 from layers.tiles import InvalidationListener, TileCache
 
 __all__ = ["OgcLayer", "ReadConnections"]
@@ -94,6 +95,34 @@ def _call(function: Callable[..., Any], *names: str) -> Callable[[Request], Any]
     return handler
 
 
+_TILES_METADATA = _call(tiles_api.get_collection_tiles_metadata, "collection_id",
+                        "tileMatrixSetId")
+
+
+async def _tilejson(request: Request) -> Response:
+    """GET /collections/{id}/tiles/{tileMatrixSetId}/metadata: the tile set as TileJSON 3.0
+    (`f=json`, `f=tilejson`, or no `f`); its HTML page (`f=html`) is pygeoapi's."""
+    api: API | None = getattr(request.app.state, "pygeoapi", None)
+    f = request.query_params.get("f")
+    accept = request.headers.get("accept", "")
+    if f == "html" or (not f and "text/html" in accept and "json" not in accept) or api is None:
+        response: Response = await _TILES_METADATA(request)
+        return response
+    try:
+        if f not in (None, "", "json", "tilejson", "application/json"):
+            raise InvalidParameter(f"f={f!r} is not offered here; use tilejson, json or html")
+        c = collection(request.path_params["collection_id"])
+        if request.path_params["tileMatrixSetId"] != "WebMercatorQuad":
+            raise NotFound("tiles are offered in the WebMercatorQuad tile matrix set only")
+    except LayerError as error:
+        return error_response(error)
+    resource = api.config["resources"][c.id]
+    bounds = resource.get("extents", {}).get("spatial", {}).get("bbox")
+    document = tilejson(c, api.base_url, bounds, c.title, c.description,
+                        api.config["metadata"]["provider"]["name"])
+    return JSONResponse(document, headers={"Vary": "Accept"})
+
+
 def _items_html(request: Request) -> Any:
     """pygeoapi's items/item pages (HTML) for our routes' `f=html` fallback."""
     if "item_id" in request.path_params:
@@ -120,9 +149,7 @@ def _pygeoapi_routes() -> list[Any]:
         Route(f"{cid}/tiles/{{tileMatrixSetId}}",
               _call(tiles_api.get_collection_tiles_metadata, "collection_id",
                     "tileMatrixSetId")),
-        Route(f"{cid}/tiles/{{tileMatrixSetId}}/metadata",
-              _call(tiles_api.get_collection_tiles_metadata, "collection_id",
-                    "tileMatrixSetId")),
+        Route(f"{cid}/tiles/{{tileMatrixSetId}}/metadata", _tilejson),
         Mount("/static", StaticFiles(directory=static)),
     ]
 

@@ -46,6 +46,9 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         super().get_tiles_service(baseurl, servicepath, dirpath, tile_type)
         self._service_url = servicepath
         links: dict[str, Any] = self.get_tms_links()
+        for link in links["links"]:
+            if link["rel"] == "describedby":  # pygeoapi points at its JSON: ours is TileJSON
+                link["href"] = link["href"].replace("?f=json", "?f=tilejson")
         return links
 
     def get_tiles(self, layer: Any = None, tileset: Any = None, z: Any = None, y: Any = None,
@@ -95,8 +98,19 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
                      title=f"{scheme.tileMatrixSet} tile matrix set definition"),
             LinkType(href=service_url, rel="item", type_="application/vnd.mapbox-vector-tile",
                      title=f"{tileset} vector tiles for {self.get_layer()}"),
+            LinkType(href=url_join(server_url, f"collections/{dataset}/tiles/{tileset}",
+                                   "metadata?f=tilejson"),
+                     rel="describedby", type_="application/json",
+                     title="Collection metadata in TileJSON format"),
         ]
         result: dict[str, Any] = content.model_dump(exclude_none=True)
+        # pygeoapi's models name `type` and `license` with a trailing underscore, and give
+        # no alias: the JSON must carry the names of the standard, which clients look for.
+        for link in result.get("links", []):
+            if "type_" in link:
+                link["type"] = link.pop("type_")
+        if "license_" in result:
+            result["license"] = result.pop("license_")
         return result
 
     def __repr__(self) -> str:

@@ -77,10 +77,13 @@ def test_a_filter_geometry_outside_its_crs_is_refused(ogc_server: Server) -> Non
 
 
 def test_tileset_metadata_defaults_to_json(ogc_server: Server) -> None:
-    for path in ("/collections/parcels/tiles/WebMercatorQuad",
-                 "/collections/parcels/tiles/WebMercatorQuad/metadata"):
+    # The tile set's own metadata (OGC API Tiles), and its TileJSON.
+    for path, key, value in (("/collections/parcels/tiles/WebMercatorQuad", "tileMatrixSetURI",
+                              "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"),
+                             ("/collections/parcels/tiles/WebMercatorQuad/metadata", "tilejson",
+                              "3.0.0")):
         for headers in (None, {"Accept": "*/*"}, {"Accept": "image/png"}):
             response = _get(ogc_server, path, headers=headers)
             assert response.status_code == 200, (path, headers, response.text)
             assert response.headers["content-type"].startswith("application/json")
-            assert response.json()["tileMatrixSetURI"].endswith("WebMercatorQuad")
+            assert response.json()[key] == value
