@@ -104,7 +104,7 @@ def filter_sql(node: ast.Node, collection: Collection, params: Params, crs: Crs)
     return _Translator(collection, params, crs).condition(node)
 
 
-def _chain(node: Any, kind: type) -> list[Any]:
+def _chain(node: Any, kind: Any) -> list[Any]:
     """The operands of a chain of one operator (a AND b AND c), in order, without recursion."""
     operands: list[Any] = []
     stack: list[Any] = [node]
