@@ -13,6 +13,7 @@ is built from them then.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +27,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API, APIRequest
+from pygeoapi.util import render_j2_template
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from layers.catalog import COLLECTIONS, collection
 from layers.config import OGC_PREFIX, build_config, build_openapi
+from layers.conformance import CONFORMANCE
 from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
 from layers.pool import close_pools
@@ -46,6 +49,8 @@ __all__ = ["OgcLayer", "ReadConnections"]
 LOG = logging.getLogger(__name__)
 # What pygeoapi's documents are offered as, when chosen by the Accept header.
 DOCUMENT_FORMATS = (None, "json", "html", "jsonld")
+JSON_TYPES = (None, "application/json", "application/ld+json")
+DEAD_ENDS = ("/processes", "/jobs")
 
 
 def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
@@ -60,6 +65,12 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     return response
 
 
+def _without_dead_links(document: dict[str, Any]) -> None:
+    """pygeoapi's landing page always links /processes and /jobs, which we do not serve."""
+    document["links"] = [link for link in document.get("links", [])
+                         if not link.get("href", "").endswith(DEAD_ENDS)]
+
+
 def _failed(request: Request) -> Response:
     """An unexpected failure inside pygeoapi: logged, and answered as an OGC exception
     (never a dropped connection, never a stack trace)."""
@@ -67,8 +78,10 @@ def _failed(request: Request) -> Response:
     return error_response(LayerError())
 
 
-def _call(function: Callable[..., Any], *names: str) -> Callable[[Request], Any]:
-    """A route handler that calls a pygeoapi API function with the given path parameters."""
+def _call(function: Callable[..., Any], *names: str,
+          fix: Callable[[dict[str, Any]], None] | None = None) -> Callable[[Request], Any]:
+    """A route handler that calls a pygeoapi API function with the given path parameters;
+    `fix` corrects a JSON answer in place before it is sent."""
 
     async def handler(request: Request) -> Response:
         api: API | None = getattr(request.app.state, "pygeoapi", None)
@@ -86,6 +99,10 @@ def _call(function: Callable[..., Any], *names: str) -> Callable[[Request], Any]
                 args = [request.path_params.get(n) for n in names]
                 headers, status, content = await run_in_threadpool(function, api, api_request,
                                                                    *args)
+            if fix is not None and status == 200 and headers.get("Content-Type") in JSON_TYPES:
+                document = json.loads(content) if isinstance(content, str | bytes) else content
+                fix(document)
+                content = json.dumps(document, ensure_ascii=False)
             return _to_response(headers, status, content)
         except LayerError as error:
             return error_response(error)
@@ -123,6 +140,26 @@ async def _tilejson(request: Request) -> Response:
     return JSONResponse(document, headers={"Vary": "Accept"})
 
 
+async def _conformance(request: Request) -> Response:
+    """GET /conformance: the classes of layers.conformance (JSON, or pygeoapi's page)."""
+    api: API | None = getattr(request.app.state, "pygeoapi", None)
+    f = request.query_params.get("f")
+    accept = request.headers.get("accept", "")
+    document = {"conformsTo": list(CONFORMANCE)}
+    try:
+        if f == "html" or (not f and "text/html" in accept and "json" not in accept):
+            if api is None:
+                raise LayerError("OGC API is starting")
+            page = render_j2_template(api.tpl_config, api.config["server"]["templates"],
+                                      "conformance.html", document, api.default_locale)
+            return HTMLResponse(page, headers={"Vary": "Accept"})
+        if f not in (None, "", "json", "application/json"):
+            raise InvalidParameter(f"f={f!r} is not offered here; use json or html")
+    except LayerError as error:
+        return error_response(error)
+    return JSONResponse(document, headers={"Vary": "Accept"})
+
+
 def _items_html(request: Request) -> Any:
     """pygeoapi's items/item pages (HTML) for our routes' `f=html` fallback."""
     if "item_id" in request.path_params:
@@ -134,9 +171,9 @@ def _pygeoapi_routes() -> list[Any]:
     static = Path(pygeoapi.__file__).parent / "static"
     cid = "/collections/{collection_id}"
     return [
-        Route("/", _call(core_api.landing_page)),
+        Route("/", _call(core_api.landing_page, fix=_without_dead_links)),
         Route("/openapi", _call(core_api.openapi_)),
-        Route("/conformance", _call(core_api.conformance)),
+        Route("/conformance", _conformance),
         Route("/TileMatrixSets", _call(tiles_api.tilematrixsets)),
         Route("/TileMatrixSets/{tileMatrixSetId}",
               _call(tiles_api.tilematrixset, "tileMatrixSetId")),
@@ -187,7 +224,10 @@ class OgcLayer:
     def mount(self, app: FastAPI) -> None:
         """pygeoapi's documents under /ogc; call after every other route is added."""
         app.state.ogc = self.runtime
-        app.router.routes.append(Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())))
+        app.router.routes += [
+            Route(OGC_PREFIX, _call(core_api.landing_page, fix=_without_dead_links)),  # /ogc itself, not a redirect
+            Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())),
+        ]
 
     def fast_routes(self) -> list[Route]:
         """Items, one item and tiles, to be matched before any other route."""
