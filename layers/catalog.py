@@ -92,26 +92,32 @@ def _crs(srid: int | None) -> Crs:
                geographic=info.is_geographic, domain=_domain(info))
 
 
-def parse_crs(value: str | None, parameter: str = "crs") -> Crs:
+def parse_crs(value: str | None, parameter: str = "crs", *, strict: bool = True) -> Crs:
     """The CRS a `crs`/`bbox-crs`/`filter-crs` parameter names (CRS84 when absent).
 
-    Accepts the OGC URIs, their https form, and `EPSG:n`/`OGC:CRS84` shorthands.
+    Accepts the URIs the collections advertise (and their https form); with `strict=False`
+    (for the CRS names pygeoapi and PROJ write, never for a client's parameter) also the
+    `EPSG:n`, `OGC:CRS84` and URN shorthands.
     Raises UnsupportedCrs naming the parameter for any other value.
     """
     if value is None or value == "":
         return _crs(None)
     text = value.strip().strip("[]")
     lowered = text.lower().replace("https://", "http://")
-    if lowered in (CRS84.lower(), "ogc:crs84", "crs84", "urn:ogc:def:crs:ogc:1.3:crs84"):
+    shorthands = () if strict else ("ogc:crs84", "crs84", "urn:ogc:def:crs:ogc:1.3:crs84")
+    if lowered == CRS84.lower() or lowered in shorthands:
         return _crs(None)
     srid: int | None = None
-    for prefix in ("http://www.opengis.net/def/crs/epsg/0/", "epsg:", "urn:ogc:def:crs:epsg::"):
+    prefixes = ("http://www.opengis.net/def/crs/epsg/0/",) if strict else (
+        "http://www.opengis.net/def/crs/epsg/0/", "epsg:", "urn:ogc:def:crs:epsg::")
+    for prefix in prefixes:
         if lowered.startswith(prefix) and lowered[len(prefix):].isdigit():
             srid = int(lowered[len(prefix):])
     if srid not in SUPPORTED_SRIDS:
         raise UnsupportedCrs(
-            f"{parameter}={value!r} is not offered; use {CRS84}, EPSG:4490, EPSG:3857 or a "
-            "CGCS2000 Gauss-Krüger zone EPSG:4491-4554 (as http://www.opengis.net/def/crs/EPSG/0/n)"
+            f"{parameter}={value!r} is not offered; use one of the URIs the collection lists: "
+            f"{CRS84}, or http://www.opengis.net/def/crs/EPSG/0/n for EPSG:4490, EPSG:3857 or a "
+            "CGCS2000 Gauss-Krüger zone EPSG:4491-4554"
         )
     return _crs(srid)
 

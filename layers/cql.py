@@ -213,7 +213,7 @@ class _Translator:
         """A geometry's own CRS (EWKT `SRID=n;`, or the one pygeoapi marks after transforming
         it into the storage CRS), else `filter-crs`."""
         name = geometry.get("crs", {}).get("properties", {}).get("name")
-        return self.crs if not name else parse_crs(name, "filter geometry CRS")
+        return self.crs if not name else parse_crs(name, "filter geometry CRS", strict=False)
 
     def _to_storage(self, geometry: sql.Composable, crs: Crs) -> sql.Composable:
         srid = crs.srid

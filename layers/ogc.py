@@ -31,13 +31,16 @@ from pygeoapi.util import render_j2_template
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from layers.catalog import COLLECTIONS, collection
 from layers.config import OGC_PREFIX, build_config, build_openapi
 from layers.conformance import CONFORMANCE
 from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
+from layers.http import Cors, ReadOnly
 from layers.pool import close_pools
+from layers.providers.features import PAGE_AFTER
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
@@ -62,7 +65,17 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     else:
         response = Response(content, status_code=status)
     response.headers.update(headers)
+    response.headers["Vary"] = "Accept"  # every pygeoapi document is negotiated
     return response
+
+
+def _asgi(handler: Callable[[Request], Any]) -> ASGIApp:
+    """A request/response handler as a bare ASGI app (for wrapping in ReadOnly)."""
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return app
 
 
 def _without_dead_links(document: dict[str, Any]) -> None:
@@ -163,8 +176,13 @@ async def _conformance(request: Request) -> Response:
 def _items_html(request: Request) -> Any:
     """pygeoapi's items/item pages (HTML) for our routes' `f=html` fallback."""
     if "item_id" in request.path_params:
-        return _call(itemtypes_api.get_collection_item, "collection_id", "item_id")(request)
-    return _call(itemtypes_api.get_collection_items, "collection_id")(request)
+        return _ITEM_PAGE(request)
+    PAGE_AFTER.set(request.query_params.get("after") or None)
+    return _ITEMS_PAGE(request)
+
+
+_ITEM_PAGE = _call(itemtypes_api.get_collection_item, "collection_id", "item_id")
+_ITEMS_PAGE = _call(itemtypes_api.get_collection_items, "collection_id")
 
 
 def _pygeoapi_routes() -> list[Any]:
@@ -219,14 +237,16 @@ class OgcLayer:
             TileCache(settings.tile_cache_size, settings.tile_buffer / settings.tile_extent),
             settings.count_limit)
         self.runtime.html = _items_html
+        self.runtime.cors = Cors(settings.cors_origins)
         self.configure = self.runtime.configure
 
     def mount(self, app: FastAPI) -> None:
         """pygeoapi's documents under /ogc; call after every other route is added."""
         app.state.ogc = self.runtime
         app.router.routes += [
-            Route(OGC_PREFIX, _call(core_api.landing_page, fix=_without_dead_links)),  # /ogc itself, not a redirect
-            Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())),
+            Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links)),
+                                       self.runtime.cors)),  # /ogc itself, not a redirect
+            Mount(OGC_PREFIX, app=ReadOnly(Router(routes=_pygeoapi_routes()), self.runtime.cors)),
         ]
 
     def fast_routes(self) -> list[Route]:

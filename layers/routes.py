@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
+from layers.http import EXPOSED, Cors
 from layers.query import FeatureQuery, from_params, parse_datetime
 from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
@@ -69,6 +70,7 @@ class OgcRuntime:
         self.html: HtmlFallback | None = None
         self.pool: AsyncConnectionPool | None = None
         self.reads: ReadConnections | None = None  # the app's read router over `pool` and the replicas
+        self.cors = Cors(("*",))
 
     @staticmethod
     async def configure(conn: Any) -> None:
@@ -93,6 +95,9 @@ class OgcRuntime:
 
 
 REPLICA_GRACE_SECONDS = 10.0
+# What one item takes besides its id (Features Parts 1 and 2, datetime for its history).
+ITEM_PARAMETERS = ("f", "crs", "datetime", "lang")
+CORS_ANY = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED.decode()}
 
 
 def _timing(started: float) -> str:
@@ -127,6 +132,17 @@ def error_response(error: LayerError) -> Response:
 
 
 _error = error_response
+
+
+def _cors(runtime: OgcRuntime, request: Request) -> dict[str, str]:
+    if runtime.cors.any:
+        return CORS_ANY
+    return runtime.cors.text(request.headers.get("origin"))
+
+
+def _link_header(links: list[tuple[str, str, str]]) -> str:
+    """The `Link` header of a page: next, prev and alternate (and self), as in its body."""
+    return ", ".join(f'<{href}>; rel="{rel}"; type="{media}"' for href, rel, media in links)
 
 
 def _link(href: str, rel: str, media: str, title: str) -> str:
@@ -182,17 +198,20 @@ async def items(request: Request) -> Response:
     db_time = _timing(started)
     url = f"{runtime.base_url}/collections/{c.id}/items"
     keep = {k: v for k, v in params.items() if k not in ("f", "offset", "after")}
-    self_query = urlencode({**{k: v for k, v in params.items() if k != "f"}, "f": "json"})
-    links = [
-        _link(f"{url}?{self_query}", "self", GEOJSON, "This document as GeoJSON"),
-        _link(f"{url}?{urlencode({**keep, 'f': 'html'})}", "alternate", "text/html",
-              "This document as HTML"),
-        _link(f"{runtime.base_url}/collections/{c.id}", "collection", "application/json",
-              c.title),
-    ]
+    this_page = {k: v for k, v in params.items() if k != "f"}
+    paging = [(f"{url}?{urlencode({**this_page, 'f': 'json'})}", "self", GEOJSON),
+              (f"{url}?{urlencode({**this_page, 'f': 'html'})}", "alternate", "text/html")]
     if more:
         nxt = urlencode({**keep, "after": str(rows[-1][0]).strip(), "f": "json"})
-        links.append(_link(f"{url}?{nxt}", "next", GEOJSON, "Items (next)"))
+        paging.append((f"{url}?{nxt}", "next", GEOJSON))
+    if query.offset and query.after is None:
+        prev = urlencode({**keep, "offset": str(max(query.offset - query.limit, 0)), "f": "json"})
+        paging.append((f"{url}?{prev}", "prev", GEOJSON))
+    titles = {"self": "This document as GeoJSON", "alternate": "This document as HTML",
+              "next": "Items (next)", "prev": "Items (previous)"}
+    links = [_link(href, rel, media, titles[rel]) for href, rel, media in paging]
+    links.insert(2, _link(f"{runtime.base_url}/collections/{c.id}", "collection",
+                          "application/json", c.title))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = (
         '{"type":"FeatureCollection","features":[' + ",".join(r[1] for r in rows)
@@ -200,7 +219,8 @@ async def items(request: Request) -> Response:
         + f',"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
         + ",".join(links) + "]}"
     )
-    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time}
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time, "Vary": "Accept",
+               "Link": _link_header(paging), **_cors(runtime, request)}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
@@ -238,6 +258,11 @@ async def item(request: Request) -> Response:
     item_id = request.path_params["item_id"]
     try:
         c = collection(collection_id)
+        if request.scope["query_string"]:
+            for name in request.query_params:
+                if name not in ITEM_PARAMETERS:
+                    raise InvalidParameter(f"unknown parameter {name!r}; one item takes "
+                                           + ", ".join(ITEM_PARAMETERS))
         if _wants_html(request):
             return await _html(request)
         crs = parse_crs(request.query_params.get("crs"))
@@ -264,7 +289,8 @@ async def item(request: Request) -> Response:
     ])
     body = row[1][:-1] + ',"links":[' + links + "]}"
     return Response(body, media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time})
+                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time,
+                             "Vary": "Accept", **_cors(runtime, request)})
 
 
 class TileEndpoint:
@@ -294,7 +320,7 @@ class TileEndpoint:
         key = (c.tile_layer, z, x, y)
         data = runtime.cache.get(key)
         if data is not None:
-            await _send_tile(send, data, [(b"x-tile-cache", b"hit")])
+            await _send_tile(send, data, [(b"x-tile-cache", b"hit"), *runtime.cors.of_scope(scope)])
             return
         started = time.perf_counter()
         generation = runtime.cache.generation
@@ -311,7 +337,8 @@ class TileEndpoint:
         if runtime.listener is not None and runtime.listener.listening:
             runtime.cache.put(key, data, generation)
         await _send_tile(send, data, [(b"x-tile-cache", b"miss"),
-                                      (b"server-timing", _timing(started).encode())])
+                                      (b"server-timing", _timing(started).encode()),
+                                      *runtime.cors.of_scope(scope)])
 
 
 async def _send_tile(send: Send, data: bytes, headers: list[tuple[bytes, bytes]]) -> None:

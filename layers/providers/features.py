@@ -12,6 +12,7 @@ say so to layers.sql, which stores x = longitude. Output CRSs are applied by Pos
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 import pyproj
@@ -28,7 +29,11 @@ from layers.pool import pool_for
 from layers.query import FeatureQuery, parse_datetime
 from layers.sql import item_statement, items_statement
 
-__all__ = ["FeatureProvider", "schema_fields"]
+__all__ = ["FeatureProvider", "schema_fields", "PAGE_AFTER"]
+
+# The keyset cursor (`after`) of the page pygeoapi is drawing: pygeoapi does not know the
+# parameter, so layers.ogc sets it for the request (the thread pool copies the context).
+PAGE_AFTER: ContextVar[str | None] = ContextVar("PAGE_AFTER", default=None)
 
 
 def schema_fields(collection: Collection) -> dict[str, dict[str, str]]:
@@ -49,7 +54,7 @@ def _target_crs(spec: Any) -> Crs:
     epsg = target.to_epsg()
     if epsg in (None, 4326) and "CRS84" in target.to_string().upper().replace(" ", ""):
         return parse_crs(None)
-    return parse_crs(f"EPSG:{epsg}" if epsg else None)
+    return parse_crs(f"EPSG:{epsg}" if epsg else None, strict=False)
 
 
 class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no types: its base class is Any
@@ -85,6 +90,7 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
                                  skip_geometry=skip_geometry, filter=filterq)
         except LayerError as error:
             raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
+        query.after = PAGE_AFTER.get()
         if bbox:  # pygeoapi transformed it into the storage CRS: latitude first
             query.bbox = (bbox[0], bbox[1], bbox[2], bbox[3])
             query.bbox_crs = parse_crs(STORAGE_CRS)
