@@ -1,3 +1,4 @@
+# ruff: noqa: S608  # the SQL here is the test's own constant text, compared with the API
 """/conformance declares exactly what is implemented (issue 18 section 1): each declared class
 has a check here that exercises it against PostGIS, and nothing else is declared."""
 
