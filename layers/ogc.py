@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pygeoapi
 import pygeoapi.api as core_api
@@ -40,7 +42,7 @@ from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
 from layers.http import Cors, ReadOnly
 from layers.pool import close_pools
-from layers.providers.features import PAGE_AFTER
+from layers.providers.features import PAGE_AFTER, KeysetPage
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
@@ -54,6 +56,7 @@ LOG = logging.getLogger(__name__)
 DOCUMENT_FORMATS = (None, "json", "html", "jsonld")
 JSON_TYPES = (None, "application/json", "application/ld+json")
 DEAD_ENDS = ("/processes", "/jobs")
+DEAD_LINK_TAG = re.compile(r'\s*<link\b[^>]*href="[^"]*/(?:processes|jobs)"[^>]*>')
 
 
 def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
@@ -84,6 +87,10 @@ def _without_dead_links(document: dict[str, Any]) -> None:
                          if not link.get("href", "").endswith(DEAD_ENDS)]
 
 
+def _without_dead_link_tags(page: str) -> str:
+    return DEAD_LINK_TAG.sub("", page)
+
+
 def _failed(request: Request) -> Response:
     """An unexpected failure inside pygeoapi: logged, and answered as an OGC exception
     (never a dropped connection, never a stack trace)."""
@@ -92,9 +99,10 @@ def _failed(request: Request) -> Response:
 
 
 def _call(function: Callable[..., Any], *names: str,
-          fix: Callable[[dict[str, Any]], None] | None = None) -> Callable[[Request], Any]:
+          fix: Callable[[dict[str, Any]], None] | None = None,
+          fix_html: Callable[[str], str] | None = None) -> Callable[[Request], Any]:
     """A route handler that calls a pygeoapi API function with the given path parameters;
-    `fix` corrects a JSON answer in place before it is sent."""
+    `fix` corrects a JSON answer in place before it is sent, `fix_html` a page."""
 
     async def handler(request: Request) -> Response:
         api: API | None = getattr(request.app.state, "pygeoapi", None)
@@ -116,6 +124,8 @@ def _call(function: Callable[..., Any], *names: str,
                 document = json.loads(content) if isinstance(content, str | bytes) else content
                 fix(document)
                 content = json.dumps(document, ensure_ascii=False)
+            elif fix_html is not None and status == 200 and isinstance(content, str):
+                content = fix_html(content)
             return _to_response(headers, status, content)
         except LayerError as error:
             return error_response(error)
@@ -177,7 +187,12 @@ def _items_html(request: Request) -> Any:
     """pygeoapi's items/item pages (HTML) for our routes' `f=html` fallback."""
     if "item_id" in request.path_params:
         return _ITEM_PAGE(request)
-    PAGE_AFTER.set(request.query_params.get("after") or None)
+    params = request.query_params
+    if not params.get("offset"):  # a page by cursor: its next link carries the cursor on
+        runtime: OgcRuntime = request.app.state.ogc
+        rest = urlencode([(k, v) for k, v in params.multi_items() if k != "after"])
+        url = f"{runtime.base_url}/collections/{request.path_params['collection_id']}/items"
+        PAGE_AFTER.set(KeysetPage(params.get("after") or None, f"{url}?{rest}"))
     return _ITEMS_PAGE(request)
 
 
@@ -189,12 +204,15 @@ def _pygeoapi_routes() -> list[Any]:
     static = Path(pygeoapi.__file__).parent / "static"
     cid = "/collections/{collection_id}"
     return [
-        Route("/", _call(core_api.landing_page, fix=_without_dead_links)),
+        Route("/", _call(core_api.landing_page, fix=_without_dead_links,
+                                 fix_html=_without_dead_link_tags)),
         Route("/openapi", _call(core_api.openapi_)),
         Route("/conformance", _conformance),
-        Route("/TileMatrixSets", _call(tiles_api.tilematrixsets)),
-        Route("/TileMatrixSets/{tileMatrixSetId}",
-              _call(tiles_api.tilematrixset, "tileMatrixSetId")),
+        # OGC API Tiles names the path /tileMatrixSets; pygeoapi links both spellings.
+        *(Route(f"/{name}", _call(tiles_api.tilematrixsets))
+          for name in ("TileMatrixSets", "tileMatrixSets")),
+        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId"))
+          for name in ("TileMatrixSets", "tileMatrixSets")),
         Route("/collections", _call(core_api.describe_collections)),
         Route(cid, _call(core_api.describe_collections, "collection_id")),
         Route(f"{cid}/schema", _call(core_api.get_collection_schema, "collection_id")),
@@ -244,7 +262,8 @@ class OgcLayer:
         """pygeoapi's documents under /ogc; call after every other route is added."""
         app.state.ogc = self.runtime
         app.router.routes += [
-            Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links)),
+            Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links,
+                                 fix_html=_without_dead_link_tags)),
                                        self.runtime.cors)),  # /ogc itself, not a redirect
             Mount(OGC_PREFIX, app=ReadOnly(Router(routes=_pygeoapi_routes()), self.runtime.cors)),
         ]

@@ -112,15 +112,19 @@ def _runtime(request: Request) -> OgcRuntime:
 
 
 def _wants_html(request: Request) -> bool:
+    """Whether pygeoapi draws the answer: an HTML page, or JSON-LD (`f=jsonld`, which the
+    collection documents link); GeoJSON is ours."""
     f = request.query_params.get("f")
     if f is not None:
-        if f == "html":
+        if f in ("html", "jsonld"):
             return True
         if f in ("json", "geojson", "application/geo+json", "application/json"):
             return False
-        raise InvalidParameter(f"f={f!r} is not offered here; use json or html")
+        raise InvalidParameter(f"f={f!r} is not offered here; use json, html or jsonld")
     accept = request.headers.get("accept", "")
-    return "text/html" in accept and "json" not in accept
+    if "json" not in accept:
+        return "text/html" in accept
+    return "application/ld+json" in accept and "geo+json" not in accept
 
 
 def error_response(error: LayerError) -> Response:

@@ -3,7 +3,9 @@ and says what it leads to, TileJSON is TileJSON, conformance declares what is im
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import httpx
 import mapbox_vector_tile
@@ -94,3 +96,54 @@ def test_the_tilejson_link_leads_to_tilejson_3(ogc_server: Server) -> None:
     assert _get(ogc_server, "/collections/parcels/tiles/Nope/metadata").status_code == 404
     assert _get(ogc_server, "/collections/nowhere/tiles/WebMercatorQuad/metadata"
                 ).status_code == 404
+
+
+def test_every_link_of_every_document_leads_somewhere(ogc_server: Server) -> None:
+    code, _, _ = _first_parcel(ogc_server)
+    documents = ["/", "/collections", "/collections/parcels", "/collections/parcels/items",
+                 f"/collections/parcels/items/{code}", "/collections/parcels/tiles", TMS,
+                 "/TileMatrixSets", "/collections/admin-areas"]
+    seen: set[str] = set()
+    for path in documents:
+        for link in _links(_get(ogc_server, path, f="json").json()):
+            href = link["href"]
+            if "{" in href or href in seen or not href.startswith(ogc_server.url):
+                continue
+            seen.add(href)
+            response = httpx.get(href, timeout=60)
+            assert response.status_code == 200, (path, link, response.status_code)
+            if link.get("type"):
+                assert response.headers["content-type"].split(";")[0] == \
+                    link["type"].split(";")[0], (path, link, response.headers["content-type"])
+    assert any("f=jsonld" in href for href in seen)
+    page = _get(ogc_server, "/collections/parcels/items", f="jsonld", limit=2)
+    assert page.status_code == 200 and page.headers["content-type"] == "application/ld+json"
+    assert code in page.text
+    one = _get(ogc_server, f"/collections/parcels/items/{code}", f="jsonld")
+    assert one.status_code == 200 and code in one.text
+
+
+def test_every_link_of_the_html_pages_leads_somewhere(ogc_server: Server) -> None:
+    """A crawl of the HTML pages from the landing page (a few items, not all of them)."""
+    todo = [ogc_server.ogc + "/?f=html"]
+    seen: set[str] = set()
+    items = 0
+    while todo and len(seen) < 120:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = httpx.get(url, timeout=60)
+        assert response.status_code == 200, (url, response.status_code)
+        if not response.headers["content-type"].startswith("text/html"):
+            continue
+        for href in re.findall(r'href="([^"]+)"', response.text):
+            href = html.unescape(href)
+            if not href.startswith(ogc_server.ogc) or "{" in href:
+                continue
+            if "/items/" in href:
+                items += 1
+                if items > 5:
+                    continue
+            todo.append(href)
+    assert len(seen) > 15

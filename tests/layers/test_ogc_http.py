@@ -3,6 +3,9 @@ and CORS for the public read-only routes only."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import httpx
 from conftest import Server
 
@@ -115,3 +118,19 @@ def test_items_pages_carry_link_headers_and_the_html_alternate_keeps_the_page(
     by_offset = httpx.get(ogc_server.ogc + ITEMS, params={"limit": 3, "offset": 3}, timeout=30)
     alternate = {link["rel"]: link for link in by_offset.json()["links"]}["alternate"]
     assert "offset=3" in alternate["href"]
+
+
+def test_the_html_items_page_pages_by_cursor(ogc_server: Server) -> None:
+    pages = [httpx.get(ogc_server.ogc + ITEMS, params={"limit": 3}, timeout=30).json()]
+    for _ in range(2):
+        nxt = {link["rel"]: link["href"] for link in pages[-1]["links"]}["next"]
+        pages.append(httpx.get(nxt, timeout=30).json())
+    second = {link["rel"]: link["href"] for link in pages[1]["links"]}["alternate"]
+    page = httpx.get(second, timeout=30).text
+    nexts = [html.unescape(h) for h in re.findall(r'href="([^"]*after=[^"]*)"', page)]
+    third_after = pages[1]["features"][-1]["id"]
+    assert any(f"after={third_after}" in h and "offset" not in h for h in nexts), nexts
+    following = httpx.get([h for h in nexts if f"after={third_after}" in h][0], timeout=30).text
+    assert all(f["id"] in following for f in pages[2]["features"])
+    # (the last of page 2 is in the links, as the cursor)
+    assert not any(f["id"] in following for f in pages[1]["features"][:-1])
