@@ -135,7 +135,11 @@ def error_response(error: LayerError) -> Response:
                     media_type="application/json")
 
 
-_error = error_response
+def _refuse(request: Request, error: LayerError) -> Response:
+    """`error_response` with the CORS headers, so a map page can read why."""
+    response = error_response(error)
+    response.headers.update(_cors(_runtime(request), request))
+    return response
 
 
 def _cors(runtime: OgcRuntime, request: Request) -> dict[str, str]:
@@ -180,7 +184,7 @@ async def items(request: Request) -> Response:
                             max_limit=runtime.max_limit)
         statement, values = items_statement(query)
     except LayerError as error:
-        return _error(error)
+        return _refuse(request, error)
     started = time.perf_counter()
     countable = _countable(runtime, query)
     async with runtime.read_connection() as conn:
@@ -198,7 +202,7 @@ async def items(request: Request) -> Response:
             LOG.exception("items query failed for %s", c.id)
             if countable:
                 await conn.rollback()
-            return _error(LayerError())
+            return _refuse(request, LayerError())
     db_time = _timing(started)
     url = f"{runtime.base_url}/collections/{c.id}/items"
     keep = {k: v for k, v in params.items() if k not in ("f", "offset", "after")}
@@ -275,7 +279,7 @@ async def item(request: Request) -> Response:
             raise InvalidParameter("datetime for one item must be an instant")
         statement, values = item_statement(c, item_id, crs, when)
     except LayerError as error:
-        return _error(error)
+        return _refuse(request, error)
     runtime = _runtime(request)
     started = time.perf_counter()
     async with runtime.read_connection() as conn:
@@ -283,7 +287,7 @@ async def item(request: Request) -> Response:
         row = await cur.fetchone()
     db_time = _timing(started)
     if row is None:
-        return _error(NotFound(f"no feature {item_id!r} in {c.id}"))
+        return _refuse(request, NotFound(f"no feature {item_id!r} in {c.id}"))
     url = f"{runtime.base_url}/collections/{c.id}/items/{item_id}"
     links = ",".join([
         _link(f"{url}?f=json", "self", GEOJSON, "This document as GeoJSON"),
@@ -318,7 +322,9 @@ class TileEndpoint:
             if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
                 raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
         except LayerError as error:
-            await _error(error)(scope, receive, send)
+            response = error_response(error)
+            response.raw_headers += scope["app"].state.ogc.cors.of_scope(scope)
+            await response(scope, receive, send)
             return
         runtime: OgcRuntime = scope["app"].state.ogc
         key = (c.tile_layer, z, x, y)

@@ -83,13 +83,18 @@ paths = st.one_of(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-@given(path=paths, query=params, accept=accept, language=accept_language)
+@given(path=paths, query=params, accept=accept, language=accept_language,
+       method=st.sampled_from(["GET"] * 6 + ["HEAD", "OPTIONS", "POST", "DELETE"]),
+       origin=st.sampled_from(["", "https://maps.example.org", "null"]))
 def test_no_query_or_header_makes_a_server_error(ogc_server: Server, path: str,
                                                  query: dict[str, str], accept: str,
-                                                 language: str) -> None:
+                                                 language: str, method: str, origin: str) -> None:
     headers = {"Accept": accept, "Accept-Language": language}
+    if origin:
+        headers |= {"Origin": origin, "Access-Control-Request-Method": "GET"}
     try:
-        response = httpx.get(ogc_server.ogc + path, params=query, headers=headers, timeout=60)
+        response = httpx.request(method, ogc_server.ogc + path, params=query, headers=headers,
+                                 timeout=60, content=b'{"type": "Feature"}' if method == "POST" else None)
     except httpx.RemoteProtocolError as error:  # a dropped connection is as bad as a 500
         pytest.fail(f"connection dropped: {path} {query} {headers}: {error}")
     assert response.status_code < 500, (path, query, headers, response.text[:500])

@@ -87,3 +87,9 @@ def test_tileset_metadata_defaults_to_json(ogc_server: Server) -> None:
             assert response.status_code == 200, (path, headers, response.text)
             assert response.headers["content-type"].startswith("application/json")
             assert response.json()[key] == value
+
+
+def test_an_absurd_offset_is_refused_on_every_format(ogc_server: Server) -> None:
+    for f in ("json", "html", "jsonld"):
+        response = _get(ogc_server, "/collections/parcels/items", f=f, offset="1e20")
+        assert response.status_code == 400, (f, response.text[:300])

@@ -134,3 +134,12 @@ def test_the_html_items_page_pages_by_cursor(ogc_server: Server) -> None:
     assert all(f["id"] in following for f in pages[2]["features"])
     # (the last of page 2 is in the links, as the cursor)
     assert not any(f["id"] in following for f in pages[1]["features"][:-1])
+
+
+def test_refusals_are_readable_from_other_origins(ogc_server: Server) -> None:
+    for path, params in ((ITEMS, {"limit": "x"}), (f"{ITEMS}/nowhere", {}),
+                         ("/collections/parcels/tiles/WebMercatorQuad/99/0/0", {}),
+                         ("/collections/nowhere", {"f": "json"})):
+        response = httpx.get(ogc_server.ogc + path, params=params, headers=ORIGIN, timeout=30)
+        assert 400 <= response.status_code < 500, path
+        assert response.headers.get("access-control-allow-origin") == "*", path
