@@ -97,6 +97,8 @@ class OgcRuntime:
 REPLICA_GRACE_SECONDS = 10.0
 # What one item takes besides its id (Features Parts 1 and 2, datetime for its history).
 ITEM_PARAMETERS = ("f", "crs", "datetime", "lang")
+_TITLES = {"self": "This document as GeoJSON", "alternate": "This document as HTML",
+           "next": "Items (next)", "prev": "Items (previous)"}
 CORS_ANY = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED.decode()}
 
 
@@ -215,9 +217,7 @@ async def items(request: Request) -> Response:
     if query.offset and query.after is None:
         prev = urlencode({**keep, "offset": str(max(query.offset - query.limit, 0)), "f": "json"})
         paging.append((f"{url}?{prev}", "prev", GEOJSON))
-    titles = {"self": "This document as GeoJSON", "alternate": "This document as HTML",
-              "next": "Items (next)", "prev": "Items (previous)"}
-    links = [_link(href, rel, media, titles[rel]) for href, rel, media in paging]
+    links = [_link(href, rel, media, _TITLES[rel]) for href, rel, media in paging]
     links.insert(2, _link(f"{runtime.base_url}/collections/{c.id}", "collection",
                           "application/json", c.title))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
