@@ -8,12 +8,13 @@ behind them; party, share and restriction tables are never named.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
 import pyproj
 
-from layers.errors import UnsupportedCrs
+from layers.errors import InvalidParameter, UnsupportedCrs
 
 __all__ = [
     "CRS84", "Crs", "Collection", "Property", "COLLECTIONS", "STORAGE_SRID", "STORAGE_CRS",
@@ -35,15 +36,50 @@ class Crs:
     srid: int
     northing_first: bool
     geographic: bool
+    # Where coordinates in this CRS can be transformed (x = easting/longitude first): the
+    # whole globe for a geographic CRS, the area of use with a margin for a projected one.
+    domain: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0)
 
     @property
     def digits(self) -> int:
         """Decimal digits that keep millimetres: 9 in degrees, 3 in metres."""
         return 9 if self.geographic else 3
 
+    def check_within(self, xs: list[float], ys: list[float], what: str) -> None:
+        """Raise InvalidParameter naming `what` unless every (x, y), in this CRS's own axis
+        order, lies in its domain (PostGIS cannot transform what lies far outside)."""
+        if not all(math.isfinite(v) for v in (*xs, *ys)):
+            raise InvalidParameter(f"{what} has coordinates that are not finite numbers")
+        if self.northing_first:
+            xs, ys = ys, xs
+        x0, y0, x1, y1 = self.domain
+        if min(xs) < x0 or max(xs) > x1 or min(ys) < y0 or max(ys) > y1:
+            first, second = ((y0, y1), (x0, x1)) if self.northing_first else ((x0, x1), (y0, y1))
+            raise InvalidParameter(
+                f"{what} lies outside the area where {self.uri} is defined (first axis "
+                f"{first[0]:.10g} to {first[1]:.10g}, second axis {second[0]:.10g} to "
+                f"{second[1]:.10g}); give coordinates in that range, or use {CRS84}")
+
 
 def crs_uri(srid: int) -> str:
     return f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+
+
+# How far beyond its area of use a projected CRS is still accepted, in degrees (half a
+# 3-degree Gauss-Krüger zone): a bbox a little outside the zone is still transformed exactly.
+DOMAIN_MARGIN_DEGREES = 1.5
+
+
+def _domain(info: pyproj.CRS) -> tuple[float, float, float, float]:
+    if info.is_geographic or info.area_of_use is None:
+        return (-180.0, -90.0, 180.0, 90.0)
+    west, south, east, north = info.area_of_use.bounds
+    m = DOMAIN_MARGIN_DEGREES
+    to_crs = pyproj.Transformer.from_crs(4326, info, always_xy=True)
+    x0, y0, x1, y1 = to_crs.transform_bounds(max(west - m, -180.0), max(south - m, -85.06),
+                                             min(east + m, 180.0), min(north + m, 85.06),
+                                             densify_pts=21)
+    return (float(x0), float(y0), float(x1), float(y1))
 
 
 @cache
@@ -53,29 +89,35 @@ def _crs(srid: int | None) -> Crs:
     info = pyproj.CRS.from_epsg(srid)
     first = info.axis_info[0].direction.lower()
     return Crs(crs_uri(srid), srid, northing_first=first in ("north", "south"),
-               geographic=info.is_geographic)
+               geographic=info.is_geographic, domain=_domain(info))
 
 
-def parse_crs(value: str | None, parameter: str = "crs") -> Crs:
+def parse_crs(value: str | None, parameter: str = "crs", *, strict: bool = True) -> Crs:
     """The CRS a `crs`/`bbox-crs`/`filter-crs` parameter names (CRS84 when absent).
 
-    Accepts the OGC URIs, their https form, and `EPSG:n`/`OGC:CRS84` shorthands.
+    Accepts the URIs the collections advertise (and their https form); with `strict=False`
+    (for the CRS names pygeoapi and PROJ write, never for a client's parameter) also the
+    `EPSG:n`, `OGC:CRS84` and URN shorthands.
     Raises UnsupportedCrs naming the parameter for any other value.
     """
     if value is None or value == "":
         return _crs(None)
     text = value.strip().strip("[]")
     lowered = text.lower().replace("https://", "http://")
-    if lowered in (CRS84.lower(), "ogc:crs84", "crs84", "urn:ogc:def:crs:ogc:1.3:crs84"):
+    shorthands = () if strict else ("ogc:crs84", "crs84", "urn:ogc:def:crs:ogc:1.3:crs84")
+    if lowered == CRS84.lower() or lowered in shorthands:
         return _crs(None)
     srid: int | None = None
-    for prefix in ("http://www.opengis.net/def/crs/epsg/0/", "epsg:", "urn:ogc:def:crs:epsg::"):
+    prefixes = ("http://www.opengis.net/def/crs/epsg/0/",) if strict else (
+        "http://www.opengis.net/def/crs/epsg/0/", "epsg:", "urn:ogc:def:crs:epsg::")
+    for prefix in prefixes:
         if lowered.startswith(prefix) and lowered[len(prefix):].isdigit():
             srid = int(lowered[len(prefix):])
     if srid not in SUPPORTED_SRIDS:
         raise UnsupportedCrs(
-            f"{parameter}={value!r} is not offered; use {CRS84}, EPSG:4490, EPSG:3857 or a "
-            "CGCS2000 Gauss-Krüger zone EPSG:4491-4554 (as http://www.opengis.net/def/crs/EPSG/0/n)"
+            f"{parameter}={value!r} is not offered; use one of the URIs the collection lists: "
+            f"{CRS84}, or http://www.opengis.net/def/crs/EPSG/0/n for EPSG:4490, EPSG:3857 or a "
+            "CGCS2000 Gauss-Krüger zone EPSG:4491-4554"
         )
     return _crs(srid)
 

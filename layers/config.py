@@ -16,6 +16,7 @@ from layers.catalog import COLLECTIONS, CRS84, STORAGE_CRS
 from layers.query import describe_crs
 from layers.settings import LayersSettings
 from layers.templates import local_templates
+from layers.tilejson import MAX_ZOOM, MIN_ZOOM
 
 __all__ = ["build_config", "build_openapi", "OGC_PREFIX"]
 
@@ -69,7 +70,7 @@ def build_config(settings: LayersSettings, database_url: str,
                     "collection": collection.id,
                     "data": database_url,
                     "options": {
-                        "zoom": {"min": 0, "max": 22},
+                        "zoom": {"min": MIN_ZOOM, "max": MAX_ZOOM},
                         "schemes": ["WebMercatorQuad"],
                         "extent": settings.tile_extent,
                         "buffer": settings.tile_buffer,
@@ -86,7 +87,10 @@ def build_config(settings: LayersSettings, database_url: str,
             "url": base + OGC_PREFIX,
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
-            "languages": ["zh-CN", "en-US"],
+            # Languages without a territory: pygeoapi builds `Locale(language, territory)`,
+            # which babel refuses for zh + CN (it knows zh_Hans_CN), and falls back to the
+            # first language for any other request (`lang=fr`, `Accept-Language: fr`).
+            "languages": ["zh", "en"],
             "pretty_print": False,
             "limits": {"default_items": settings.default_limit,
                        "max_items": settings.max_limit, "on_exceed": "throttle"},

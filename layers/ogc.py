@@ -13,10 +13,13 @@ is built from them then.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pygeoapi
 import pygeoapi.api as core_api
@@ -26,22 +29,34 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API, APIRequest
+from pygeoapi.util import render_j2_template
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from layers.catalog import COLLECTIONS
+from layers.catalog import COLLECTIONS, collection
 from layers.config import OGC_PREFIX, build_config, build_openapi
+from layers.conformance import CONFORMANCE
+from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
+from layers.http import Cors, ReadOnly
 from layers.pool import close_pools
-from layers.routes import OgcRuntime, ReadConnections, fast_routes
+from layers.providers.features import PAGE_AFTER, KeysetPage
+from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
+from layers.tilejson import tilejson
 from layers.tiles import InvalidationListener, TileCache
 
 __all__ = ["OgcLayer", "ReadConnections"]
 
 LOG = logging.getLogger(__name__)
+# What pygeoapi's documents are offered as, when chosen by the Accept header.
+DOCUMENT_FORMATS = (None, "json", "html", "jsonld")
+JSON_TYPES = (None, "application/json", "application/ld+json")
+DEAD_ENDS = ("/processes", "/jobs")
+DEAD_LINK_TAG = re.compile(r'\s*<link\b[^>]*href="[^"]*/(?:processes|jobs)"[^>]*>')
 
 
 def _to_response(headers: dict[str, str], status: int, content: Any) -> Response:
@@ -53,45 +68,151 @@ def _to_response(headers: dict[str, str], status: int, content: Any) -> Response
     else:
         response = Response(content, status_code=status)
     response.headers.update(headers)
+    response.headers["Vary"] = "Accept"  # every pygeoapi document is negotiated
     return response
 
 
-def _call(function: Callable[..., Any], *names: str) -> Callable[[Request], Any]:
-    """A route handler that calls a pygeoapi API function with the given path parameters."""
+def _asgi(handler: Callable[[Request], Any]) -> ASGIApp:
+    """A request/response handler as a bare ASGI app (for wrapping in ReadOnly)."""
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return app
+
+
+def _without_dead_links(document: dict[str, Any]) -> None:
+    """pygeoapi's landing page always links /processes and /jobs, which we do not serve."""
+    document["links"] = [link for link in document.get("links", [])
+                         if not link.get("href", "").endswith(DEAD_ENDS)]
+
+
+def _without_dead_link_tags(page: str) -> str:
+    return DEAD_LINK_TAG.sub("", page)
+
+
+def _failed(request: Request) -> Response:
+    """An unexpected failure inside pygeoapi: logged, and answered as an OGC exception
+    (never a dropped connection, never a stack trace)."""
+    LOG.exception("OGC API failed on %s %s", request.method, request.url.path)
+    return error_response(LayerError())
+
+
+def _call(function: Callable[..., Any], *names: str,
+          fix: Callable[[dict[str, Any]], None] | None = None,
+          fix_html: Callable[[str], str] | None = None) -> Callable[[Request], Any]:
+    """A route handler that calls a pygeoapi API function with the given path parameters;
+    `fix` corrects a JSON answer in place before it is sent, `fix_html` a page."""
 
     async def handler(request: Request) -> Response:
         api: API | None = getattr(request.app.state, "pygeoapi", None)
         if api is None:
             return JSONResponse({"code": "NoApplicableCode",
                                  "description": "OGC API is starting"}, status_code=503)
-        api_request = await APIRequest.from_starlette(request, api.locales)
-        if not api_request.is_valid():
-            headers, status, content = api.get_format_exception(api_request)
-        else:
-            args = [request.path_params.get(n) for n in names]
-            headers, status, content = await run_in_threadpool(function, api, api_request, *args)
-        return _to_response(headers, status, content)
+        try:
+            api_request = await APIRequest.from_starlette(request, api.locales)
+            if "f" not in request.query_params and api_request._format not in DOCUMENT_FORMATS:
+                # An Accept of only image/png (say): answer the default, JSON, and label it so.
+                api_request._format = None
+            if not api_request.is_valid():
+                headers, status, content = api.get_format_exception(api_request)
+            else:
+                args = [request.path_params.get(n) for n in names]
+                headers, status, content = await run_in_threadpool(function, api, api_request,
+                                                                   *args)
+            if fix is not None and status == 200 and headers.get("Content-Type") in JSON_TYPES:
+                document = json.loads(content) if isinstance(content, str | bytes) else content
+                fix(document)
+                content = json.dumps(document, ensure_ascii=False)
+            elif fix_html is not None and status == 200 and isinstance(content, str):
+                content = fix_html(content)
+            return _to_response(headers, status, content)
+        except LayerError as error:
+            return error_response(error)
+        except Exception:  # noqa: BLE001 - whatever pygeoapi raises, the client gets an answer
+            return _failed(request)
 
     return handler
+
+
+_TILES_METADATA = _call(tiles_api.get_collection_tiles_metadata, "collection_id",
+                        "tileMatrixSetId")
+
+
+async def _tilejson(request: Request) -> Response:
+    """GET /collections/{id}/tiles/{tileMatrixSetId}/metadata: the tile set as TileJSON 3.0
+    (`f=json`, `f=tilejson`, or no `f`); its HTML page (`f=html`) is pygeoapi's."""
+    api: API | None = getattr(request.app.state, "pygeoapi", None)
+    f = request.query_params.get("f")
+    accept = request.headers.get("accept", "")
+    if f == "html" or (not f and "text/html" in accept and "json" not in accept) or api is None:
+        response: Response = await _TILES_METADATA(request)
+        return response
+    try:
+        if f not in (None, "", "json", "tilejson", "application/json"):
+            raise InvalidParameter(f"f={f!r} is not offered here; use tilejson, json or html")
+        c = collection(request.path_params["collection_id"])
+        if request.path_params["tileMatrixSetId"] != "WebMercatorQuad":
+            raise NotFound("tiles are offered in the WebMercatorQuad tile matrix set only")
+    except LayerError as error:
+        return error_response(error)
+    resource = api.config["resources"][c.id]
+    bounds = resource.get("extents", {}).get("spatial", {}).get("bbox")
+    document = tilejson(c, api.base_url, bounds, c.title, c.description,
+                        api.config["metadata"]["provider"]["name"])
+    return JSONResponse(document, headers={"Vary": "Accept"})
+
+
+async def _conformance(request: Request) -> Response:
+    """GET /conformance: the classes of layers.conformance (JSON, or pygeoapi's page)."""
+    api: API | None = getattr(request.app.state, "pygeoapi", None)
+    f = request.query_params.get("f")
+    accept = request.headers.get("accept", "")
+    document = {"conformsTo": list(CONFORMANCE)}
+    try:
+        if f == "html" or (not f and "text/html" in accept and "json" not in accept):
+            if api is None:
+                raise LayerError("OGC API is starting")
+            page = render_j2_template(api.tpl_config, api.config["server"]["templates"],
+                                      "conformance.html", document, api.default_locale)
+            return HTMLResponse(page, headers={"Vary": "Accept"})
+        if f not in (None, "", "json", "application/json"):
+            raise InvalidParameter(f"f={f!r} is not offered here; use json or html")
+    except LayerError as error:
+        return error_response(error)
+    return JSONResponse(document, headers={"Vary": "Accept"})
 
 
 def _items_html(request: Request) -> Any:
     """pygeoapi's items/item pages (HTML) for our routes' `f=html` fallback."""
     if "item_id" in request.path_params:
-        return _call(itemtypes_api.get_collection_item, "collection_id", "item_id")(request)
-    return _call(itemtypes_api.get_collection_items, "collection_id")(request)
+        return _ITEM_PAGE(request)
+    params = request.query_params
+    if not params.get("offset"):  # a page by cursor: its next link carries the cursor on
+        runtime: OgcRuntime = request.app.state.ogc
+        rest = urlencode([(k, v) for k, v in params.multi_items() if k != "after"])
+        url = f"{runtime.base_url}/collections/{request.path_params['collection_id']}/items"
+        PAGE_AFTER.set(KeysetPage(params.get("after") or None, f"{url}?{rest}"))
+    return _ITEMS_PAGE(request)
+
+
+_ITEM_PAGE = _call(itemtypes_api.get_collection_item, "collection_id", "item_id")
+_ITEMS_PAGE = _call(itemtypes_api.get_collection_items, "collection_id")
 
 
 def _pygeoapi_routes() -> list[Any]:
     static = Path(pygeoapi.__file__).parent / "static"
     cid = "/collections/{collection_id}"
     return [
-        Route("/", _call(core_api.landing_page)),
+        Route("/", _call(core_api.landing_page, fix=_without_dead_links,
+                                 fix_html=_without_dead_link_tags)),
         Route("/openapi", _call(core_api.openapi_)),
-        Route("/conformance", _call(core_api.conformance)),
-        Route("/TileMatrixSets", _call(tiles_api.tilematrixsets)),
-        Route("/TileMatrixSets/{tileMatrixSetId}",
-              _call(tiles_api.tilematrixset, "tileMatrixSetId")),
+        Route("/conformance", _conformance),
+        # OGC API Tiles names the path /tileMatrixSets; pygeoapi links both spellings.
+        *(Route(f"/{name}", _call(tiles_api.tilematrixsets))
+          for name in ("TileMatrixSets", "tileMatrixSets")),
+        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId"))
+          for name in ("TileMatrixSets", "tileMatrixSets")),
         Route("/collections", _call(core_api.describe_collections)),
         Route(cid, _call(core_api.describe_collections, "collection_id")),
         Route(f"{cid}/schema", _call(core_api.get_collection_schema, "collection_id")),
@@ -101,9 +222,7 @@ def _pygeoapi_routes() -> list[Any]:
         Route(f"{cid}/tiles/{{tileMatrixSetId}}",
               _call(tiles_api.get_collection_tiles_metadata, "collection_id",
                     "tileMatrixSetId")),
-        Route(f"{cid}/tiles/{{tileMatrixSetId}}/metadata",
-              _call(tiles_api.get_collection_tiles_metadata, "collection_id",
-                    "tileMatrixSetId")),
+        Route(f"{cid}/tiles/{{tileMatrixSetId}}/metadata", _tilejson),
         Mount("/static", StaticFiles(directory=static)),
     ]
 
@@ -136,12 +255,18 @@ class OgcLayer:
             TileCache(settings.tile_cache_size, settings.tile_buffer / settings.tile_extent),
             settings.count_limit)
         self.runtime.html = _items_html
+        self.runtime.cors = Cors(settings.cors_origins)
         self.configure = self.runtime.configure
 
     def mount(self, app: FastAPI) -> None:
         """pygeoapi's documents under /ogc; call after every other route is added."""
         app.state.ogc = self.runtime
-        app.router.routes.append(Mount(OGC_PREFIX, app=Router(routes=_pygeoapi_routes())))
+        app.router.routes += [
+            Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links,
+                                 fix_html=_without_dead_link_tags)),
+                                       self.runtime.cors)),  # /ogc itself, not a redirect
+            Mount(OGC_PREFIX, app=ReadOnly(Router(routes=_pygeoapi_routes()), self.runtime.cors)),
+        ]
 
     def fast_routes(self) -> list[Route]:
         """Items, one item and tiles, to be matched before any other route."""

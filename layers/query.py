@@ -116,6 +116,9 @@ def from_params(collection: Collection, params: Mapping[str, str], *,
     if params.get("bbox-crs") and query.bbox is None:
         raise InvalidParameter("bbox-crs is given without bbox")
     query.bbox_crs = parse_crs(params.get("bbox-crs"), "bbox-crs")
+    if query.bbox is not None:
+        x1, y1, x2, y2 = query.bbox
+        query.bbox_crs.check_within([x1, x2], [y1, y2], "bbox")
     query.crs = parse_crs(params.get("crs"), "crs")
     query.datetime = parse_datetime(params.get("datetime"))
     lang = params.get("filter-lang")

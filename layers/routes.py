@@ -25,11 +25,12 @@ from starlette.types import Receive, Scope, Send
 
 from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
+from layers.http import EXPOSED, Cors
 from layers.query import FeatureQuery, from_params, parse_datetime
 from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
 
-__all__ = ["fast_routes", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS"]
+__all__ = ["fast_routes", "error_response", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS"]
 
 LOG = logging.getLogger(__name__)
 GEOJSON = "application/geo+json"
@@ -69,6 +70,7 @@ class OgcRuntime:
         self.html: HtmlFallback | None = None
         self.pool: AsyncConnectionPool | None = None
         self.reads: ReadConnections | None = None  # the app's read router over `pool` and the replicas
+        self.cors = Cors(("*",))
 
     @staticmethod
     async def configure(conn: Any) -> None:
@@ -93,6 +95,11 @@ class OgcRuntime:
 
 
 REPLICA_GRACE_SECONDS = 10.0
+# What one item takes besides its id (Features Parts 1 and 2, datetime for its history).
+ITEM_PARAMETERS = ("f", "crs", "datetime", "lang")
+_TITLES = {"self": "This document as GeoJSON", "alternate": "This document as HTML",
+           "next": "Items (next)", "prev": "Items (previous)"}
+CORS_ANY = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED.decode()}
 
 
 def _timing(started: float) -> str:
@@ -107,22 +114,45 @@ def _runtime(request: Request) -> OgcRuntime:
 
 
 def _wants_html(request: Request) -> bool:
+    """Whether pygeoapi draws the answer: an HTML page, or JSON-LD (`f=jsonld`, which the
+    collection documents link); GeoJSON is ours."""
     f = request.query_params.get("f")
     if f is not None:
-        if f == "html":
+        if f in ("html", "jsonld"):
             return True
         if f in ("json", "geojson", "application/geo+json", "application/json"):
             return False
-        raise InvalidParameter(f"f={f!r} is not offered here; use json or html")
+        raise InvalidParameter(f"f={f!r} is not offered here; use json, html or jsonld")
     accept = request.headers.get("accept", "")
-    return "text/html" in accept and "json" not in accept
+    if "json" not in accept:
+        return "text/html" in accept
+    return "application/ld+json" in accept and "geo+json" not in accept
 
 
-def _error(error: LayerError) -> Response:
+def error_response(error: LayerError) -> Response:
+    """A LayerError as the OGC exception document (JSON) with its status."""
     import json
 
     return Response(json.dumps(error.body(), ensure_ascii=False), status_code=error.status,
                     media_type="application/json")
+
+
+def _refuse(request: Request, error: LayerError) -> Response:
+    """`error_response` with the CORS headers, so a map page can read why."""
+    response = error_response(error)
+    response.headers.update(_cors(_runtime(request), request))
+    return response
+
+
+def _cors(runtime: OgcRuntime, request: Request) -> dict[str, str]:
+    if runtime.cors.any:
+        return CORS_ANY
+    return runtime.cors.text(request.headers.get("origin"))
+
+
+def _link_header(links: list[tuple[str, str, str]]) -> str:
+    """The `Link` header of a page: next, prev and alternate (and self), as in its body."""
+    return ", ".join(f'<{href}>; rel="{rel}"; type="{media}"' for href, rel, media in links)
 
 
 def _link(href: str, rel: str, media: str, title: str) -> str:
@@ -143,15 +173,20 @@ async def items(request: Request) -> Response:
     collection_id = request.path_params["collection_id"]
     try:
         c = collection(collection_id)
-        if _wants_html(request):
-            return await _html(request)
         runtime = _runtime(request)
         params = dict(request.query_params)
+        if _wants_html(request):
+            # Checked by the same rules, then drawn by pygeoapi (which reads `filter` itself,
+            # as ECQL, and refuses what it cannot parse).
+            checked = {k: v for k, v in params.items() if k not in ("filter", "filter-lang")}
+            from_params(c, checked, default_limit=runtime.default_limit,
+                        max_limit=runtime.max_limit)
+            return await _html(request)
         query = from_params(c, params, default_limit=runtime.default_limit,
                             max_limit=runtime.max_limit)
         statement, values = items_statement(query)
     except LayerError as error:
-        return _error(error)
+        return _refuse(request, error)
     started = time.perf_counter()
     countable = _countable(runtime, query)
     async with runtime.read_connection() as conn:
@@ -169,21 +204,22 @@ async def items(request: Request) -> Response:
             LOG.exception("items query failed for %s", c.id)
             if countable:
                 await conn.rollback()
-            return _error(LayerError())
+            return _refuse(request, LayerError())
     db_time = _timing(started)
     url = f"{runtime.base_url}/collections/{c.id}/items"
     keep = {k: v for k, v in params.items() if k not in ("f", "offset", "after")}
-    self_query = urlencode({**{k: v for k, v in params.items() if k != "f"}, "f": "json"})
-    links = [
-        _link(f"{url}?{self_query}", "self", GEOJSON, "This document as GeoJSON"),
-        _link(f"{url}?{urlencode({**keep, 'f': 'html'})}", "alternate", "text/html",
-              "This document as HTML"),
-        _link(f"{runtime.base_url}/collections/{c.id}", "collection", "application/json",
-              c.title),
-    ]
+    this_page = {k: v for k, v in params.items() if k != "f"}
+    paging = [(f"{url}?{urlencode({**this_page, 'f': 'json'})}", "self", GEOJSON),
+              (f"{url}?{urlencode({**this_page, 'f': 'html'})}", "alternate", "text/html")]
     if more:
         nxt = urlencode({**keep, "after": str(rows[-1][0]).strip(), "f": "json"})
-        links.append(_link(f"{url}?{nxt}", "next", GEOJSON, "Items (next)"))
+        paging.append((f"{url}?{nxt}", "next", GEOJSON))
+    if query.offset and query.after is None:
+        prev = urlencode({**keep, "offset": str(max(query.offset - query.limit, 0)), "f": "json"})
+        paging.append((f"{url}?{prev}", "prev", GEOJSON))
+    links = [_link(href, rel, media, _TITLES[rel]) for href, rel, media in paging]
+    links.insert(2, _link(f"{runtime.base_url}/collections/{c.id}", "collection",
+                          "application/json", c.title))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = (
         '{"type":"FeatureCollection","features":[' + ",".join(r[1] for r in rows)
@@ -191,7 +227,8 @@ async def items(request: Request) -> Response:
         + f',"numberReturned":{len(rows)},"timeStamp":"{stamp}","links":['
         + ",".join(links) + "]}"
     )
-    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time}
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time, "Vary": "Accept",
+               "Link": _link_header(paging), **_cors(runtime, request)}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
@@ -229,6 +266,11 @@ async def item(request: Request) -> Response:
     item_id = request.path_params["item_id"]
     try:
         c = collection(collection_id)
+        if request.scope["query_string"]:
+            for name in request.query_params:
+                if name not in ITEM_PARAMETERS:
+                    raise InvalidParameter(f"unknown parameter {name!r}; one item takes "
+                                           + ", ".join(ITEM_PARAMETERS))
         if _wants_html(request):
             return await _html(request)
         crs = parse_crs(request.query_params.get("crs"))
@@ -237,7 +279,7 @@ async def item(request: Request) -> Response:
             raise InvalidParameter("datetime for one item must be an instant")
         statement, values = item_statement(c, item_id, crs, when)
     except LayerError as error:
-        return _error(error)
+        return _refuse(request, error)
     runtime = _runtime(request)
     started = time.perf_counter()
     async with runtime.read_connection() as conn:
@@ -245,7 +287,7 @@ async def item(request: Request) -> Response:
         row = await cur.fetchone()
     db_time = _timing(started)
     if row is None:
-        return _error(NotFound(f"no feature {item_id!r} in {c.id}"))
+        return _refuse(request, NotFound(f"no feature {item_id!r} in {c.id}"))
     url = f"{runtime.base_url}/collections/{c.id}/items/{item_id}"
     links = ",".join([
         _link(f"{url}?f=json", "self", GEOJSON, "This document as GeoJSON"),
@@ -255,7 +297,8 @@ async def item(request: Request) -> Response:
     ])
     body = row[1][:-1] + ',"links":[' + links + "]}"
     return Response(body, media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time})
+                    headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time,
+                             "Vary": "Accept", **_cors(runtime, request)})
 
 
 class TileEndpoint:
@@ -279,13 +322,15 @@ class TileEndpoint:
             if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
                 raise NotFound(f"tile {z}/{y}/{x} is outside WebMercatorQuad")
         except LayerError as error:
-            await _error(error)(scope, receive, send)
+            response = error_response(error)
+            response.raw_headers += scope["app"].state.ogc.cors.of_scope(scope)
+            await response(scope, receive, send)
             return
         runtime: OgcRuntime = scope["app"].state.ogc
         key = (c.tile_layer, z, x, y)
         data = runtime.cache.get(key)
         if data is not None:
-            await _send_tile(send, data, [(b"x-tile-cache", b"hit")])
+            await _send_tile(send, data, [(b"x-tile-cache", b"hit"), *runtime.cors.of_scope(scope)])
             return
         started = time.perf_counter()
         generation = runtime.cache.generation
@@ -302,7 +347,8 @@ class TileEndpoint:
         if runtime.listener is not None and runtime.listener.listening:
             runtime.cache.put(key, data, generation)
         await _send_tile(send, data, [(b"x-tile-cache", b"miss"),
-                                      (b"server-timing", _timing(started).encode())])
+                                      (b"server-timing", _timing(started).encode()),
+                                      *runtime.cors.of_scope(scope)])
 
 
 async def _send_tile(send: Send, data: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -39,6 +39,8 @@ class LayersSettings:
     tile_cache_size: int = 20_000
     invalidation_keep_seconds: float = 3600.0
     invalidation_prune_seconds: float = 300.0
+    # Origins whose pages may read /ogc (CORS); `*` for any, since everything there is public.
+    cors_origins: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         if not 0 < self.default_limit <= self.max_limit:

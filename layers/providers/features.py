@@ -12,7 +12,10 @@ say so to layers.sql, which stores x = longitude. Output CRSs are applied by Pos
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pyproj
 from pygeoapi.provider.base import (
@@ -28,7 +31,21 @@ from layers.pool import pool_for
 from layers.query import FeatureQuery, parse_datetime
 from layers.sql import item_statement, items_statement
 
-__all__ = ["FeatureProvider", "schema_fields"]
+__all__ = ["FeatureProvider", "schema_fields", "KeysetPage", "PAGE_AFTER"]
+
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """The keyset paging of the items page pygeoapi is drawing: its cursor (`after`) and the
+    page's URL without one, for the `next` link. pygeoapi knows neither (it pages by
+    offset), so layers.ogc sets it for the request; the thread pool copies the context."""
+
+    after: str | None
+    url: str
+
+
+PAGE_AFTER: ContextVar[KeysetPage | None] = ContextVar("PAGE_AFTER", default=None)
 
 
 def schema_fields(collection: Collection) -> dict[str, dict[str, str]]:
@@ -49,7 +66,7 @@ def _target_crs(spec: Any) -> Crs:
     epsg = target.to_epsg()
     if epsg in (None, 4326) and "CRS84" in target.to_string().upper().replace(" ", ""):
         return parse_crs(None)
-    return parse_crs(f"EPSG:{epsg}" if epsg else None)
+    return parse_crs(f"EPSG:{epsg}" if epsg else None, strict=False)
 
 
 class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no types: its base class is Any
@@ -86,6 +103,9 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
                                  skip_geometry=skip_geometry, filter=filterq)
         except LayerError as error:
             raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
+        keyset = PAGE_AFTER.get() if offset == 0 else None
+        if keyset is not None:
+            query.after = keyset.after
         if bbox:  # pygeoapi transformed it into the storage CRS: latitude first
             query.bbox = (bbox[0], bbox[1], bbox[2], bbox[3])
             query.bbox_crs = parse_crs(STORAGE_CRS)
@@ -98,10 +118,18 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
             statement, params = items_statement(query)
         except LayerError as error:
             raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
-        rows = self._rows(statement, params)[:limit]
+        rows = self._rows(statement, params)
+        more = len(rows) > limit
+        rows = rows[:limit]
         features = [json.loads(text) for _, text in rows]
-        return {"type": "FeatureCollection", "features": features,
-                "numberReturned": len(features)}
+        result: dict[str, Any] = {"type": "FeatureCollection", "features": features,
+                                  "numberReturned": len(features)}
+        if keyset is not None:  # the next page by its cursor, as the JSON route links it
+            result["links"] = [] if not more else [{
+                "rel": "next", "type": "text/html", "title": "Items (next)",
+                "href": f"{keyset.url}{'' if keyset.url.endswith('?') else '&'}"
+                        f"{urlencode({'after': str(rows[-1][0]).strip()})}"}]
+        return result
 
     def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
         statement, params = item_statement(self.collection, str(identifier),

@@ -20,6 +20,8 @@ from layers.sql import TileSpec, tile_statement
 
 __all__ = ["TileProvider"]
 
+METADATA_FORMATS = ("json", "tilejson", "html", "jsonld")
+
 
 class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no types: its base class is Any
     """Mapbox vector tiles (WebMercatorQuad) of one collection (provider option `collection`)."""
@@ -45,6 +47,9 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         super().get_tiles_service(baseurl, servicepath, dirpath, tile_type)
         self._service_url = servicepath
         links: dict[str, Any] = self.get_tms_links()
+        for link in links["links"]:
+            if link["rel"] == "describedby":  # pygeoapi points at its JSON: ours is TileJSON
+                link["href"] = link["href"].replace("?f=json", "?f=tilejson")
         return links
 
     def get_tiles(self, layer: Any = None, tileset: Any = None, z: Any = None, y: Any = None,
@@ -56,6 +61,19 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         with pool_for(self.data, self._pool_max_size).connection() as conn:
             row = conn.execute(statement, params, prepare=True).fetchone()
         return bytes(row[0]) if row and row[0] else None
+
+    def get_metadata(self, dataset: str, server_url: str, layer: Any = None,
+                     tileset: Any = None, metadata_format: Any = None, title: Any = None,
+                     description: Any = None, keywords: Any = None,
+                     **kwargs: Any) -> dict[str, Any]:
+        """The tile set's metadata; JSON when the client named no format we offer (no `f`,
+        or an `Accept` of */* or image/png), where pygeoapi would fail."""
+        if str(metadata_format).lower() not in METADATA_FORMATS:  # None, or an Accept of png
+            metadata_format = "json"
+        result: dict[str, Any] = super().get_metadata(
+            dataset, server_url, layer, tileset, metadata_format, title, description,
+            keywords, **kwargs)
+        return result
 
     def get_html_metadata(self, dataset: str, server_url: str, layer: Any, tileset: str,
                           title: Any, description: Any, keywords: Any,
@@ -81,8 +99,19 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
                      title=f"{scheme.tileMatrixSet} tile matrix set definition"),
             LinkType(href=service_url, rel="item", type_="application/vnd.mapbox-vector-tile",
                      title=f"{tileset} vector tiles for {self.get_layer()}"),
+            LinkType(href=url_join(server_url, f"collections/{dataset}/tiles/{tileset}",
+                                   "metadata?f=tilejson"),
+                     rel="describedby", type_="application/json",
+                     title="Collection metadata in TileJSON format"),
         ]
         result: dict[str, Any] = content.model_dump(exclude_none=True)
+        # pygeoapi's models name `type` and `license` with a trailing underscore, and give
+        # no alias: the JSON must carry the names of the standard, which clients look for.
+        for link in result.get("links", []):
+            if "type_" in link:
+                link["type"] = link.pop("type_")
+        if "license_" in result:
+            result["license"] = result.pop("license_")
         return result
 
     def __repr__(self) -> str:

@@ -1,0 +1,107 @@
+"""HTTP around /ogc: CORS for the public read-only routes, and 405 for any other method.
+
+Everything under /ogc is public and read-only, so map pages on other origins (MapLibre,
+OpenLayers) may read it: `Cors` gives the `Access-Control-*` headers for the configured
+origins (`LayersSettings.cors_origins`, `*` by default); with `*` they are constant bytes,
+so the hot paths pay nothing per request. `ReadOnly` wraps pygeoapi's mount: it answers
+preflight requests and refuses any method but GET, HEAD and OPTIONS with 405 and `Allow`.
+The portal's own routes (personal data) are outside /ogc and never get these headers.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED"]
+
+ALLOW = b"GET, HEAD, OPTIONS"
+# What a page on another origin may read besides the simple headers: the CRS of the
+# coordinates, the paging links and the tile cache state.
+EXPOSED = b"Content-Crs, Link, X-Tile-Cache, Content-Language"
+_ALLOW_HEADERS = b"Accept, Accept-Language, Content-Language, Content-Type, Range"
+_MAX_AGE = b"86400"
+
+
+class Cors:
+    """The CORS headers of /ogc's responses for the configured origins."""
+
+    def __init__(self, origins: tuple[str, ...]) -> None:
+        self.any = "*" in origins
+        self.origins = frozenset(o.rstrip("/") for o in origins)
+        self.static: list[tuple[bytes, bytes]] = [
+            (b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", EXPOSED),
+        ] if self.any else []
+
+    def headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
+        """The headers for a request from `origin` (the Origin header's bytes, if any)."""
+        if self.any:
+            return self.static
+        if origin is None or origin.decode("latin-1") not in self.origins:
+            return [(b"vary", b"Origin")] if self.origins else []
+        return [(b"access-control-allow-origin", origin), (b"access-control-expose-headers", EXPOSED),
+                (b"vary", b"Origin")]
+
+    def of_scope(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        if self.any:
+            return self.static
+        return self.headers(_header(scope, b"origin"))
+
+    def text(self, origin: str | None) -> dict[str, str]:
+        """`headers` as a dict for a Starlette Response."""
+        found = self.headers(origin.encode("latin-1") if origin is not None else None)
+        return {k.decode(): v.decode("latin-1") for k, v in found}
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class ReadOnly:
+    """ASGI wrapper of /ogc's documents: CORS headers on every answer, preflight answered,
+    and 405 with `Allow` for any method that would change something."""
+
+    def __init__(self, app: ASGIApp, cors: Cors) -> None:
+        self.app = app
+        self.cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cors = self.cors.of_scope(scope)
+        method = scope["method"]
+        if method == "OPTIONS":
+            headers = [(b"allow", ALLOW), *cors]
+            if cors and _header(scope, b"access-control-request-method") is not None:
+                headers += [(b"access-control-allow-methods", ALLOW),
+                            (b"access-control-allow-headers",
+                             _header(scope, b"access-control-request-headers") or _ALLOW_HEADERS),
+                            (b"access-control-max-age", _MAX_AGE)]
+            await _answer(send, 204, headers)
+            return
+        if method not in ("GET", "HEAD"):
+            await _answer(send, 405, [(b"allow", ALLOW), (b"content-type", b"application/json"),
+                                      *cors],
+                          b'{"code": "InvalidRequest", "type": "InvalidRequest", '
+                          b'"description": "the OGC API is read-only: use GET or HEAD"}')
+            return
+        if not cors:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *cors]
+            await send(message)
+
+        await self.app(scope, receive, with_cors)
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]],
+                  body: bytes = b"") -> None:
+    headers = [*headers, (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
