@@ -98,7 +98,8 @@ def layers_settings(settings: Settings) -> LayersSettings:
         tile_extent=settings.tiles.extent, tile_buffer=settings.tiles.buffer,
         tile_max_features=settings.tiles.max_features, tile_cache_size=settings.tiles.cache_size,
         invalidation_keep_seconds=settings.tiles.invalidation_keep_seconds,
-        invalidation_prune_seconds=settings.tiles.invalidation_prune_seconds)
+        invalidation_prune_seconds=settings.tiles.invalidation_prune_seconds,
+        cors_origins=tuple(settings.ogc.cors_origins))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -209,6 +209,16 @@ class OgcSettings(BaseSettings):
     # numberMatched is sent only when at most this many rows must be examined to count it
     # exactly (the rows a bbox selects, or the whole collection when it is that small).
     count_limit: int = 10_000
+    # Origins whose pages may read the public OGC API and tiles (CORS), comma-separated;
+    # "*" (the default) for public data. Routes outside /ogc never answer cross-origin.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _default_within_max(self) -> OgcSettings:

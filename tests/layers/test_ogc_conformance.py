@@ -10,7 +10,7 @@ import httpx
 import mapbox_vector_tile
 import psycopg
 import pytest
-from conftest import Server
+from ogc_server import Server
 
 ITEMS = "/collections/parcels/items"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"

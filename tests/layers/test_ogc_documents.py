@@ -10,7 +10,7 @@ import re
 import httpx
 import mapbox_vector_tile
 import psycopg
-from conftest import Server
+from ogc_server import Server
 
 TMS = "/collections/parcels/tiles/WebMercatorQuad"
 

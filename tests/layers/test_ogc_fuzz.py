@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ogc_server import Server
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ connection (issue 15 section 9, issue 18 section 1)."""
 from __future__ import annotations
 
 import httpx
-from conftest import Server
+from ogc_server import Server
 
 GK40 = "http://www.opengis.net/def/crs/EPSG/0/4528"
 

@@ -7,7 +7,7 @@ import html
 import re
 
 import httpx
-from conftest import Server
+from ogc_server import Server
 
 ITEMS = "/collections/parcels/items"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -143,3 +143,22 @@ def test_refusals_are_readable_from_other_origins(ogc_server: Server) -> None:
         response = httpx.get(ogc_server.ogc + path, params=params, headers=ORIGIN, timeout=30)
         assert 400 <= response.status_code < 500, path
         assert response.headers.get("access-control-allow-origin") == "*", path
+
+
+def test_configured_origins_are_the_only_ones_answered(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """CADASTRE_OGC_CORS_ORIGINS reaches the OGC layer: a listed origin is answered by name, any
+    other gets no CORS header."""
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+    from portal.settings import Settings
+
+    monkeypatch.setenv("CADASTRE_OGC_CORS_ORIGINS", "https://maps.example.org, https://gis.example.net")
+    settings = Settings()
+    assert settings.ogc.cors_origins == ["https://maps.example.org", "https://gis.example.net"]
+    client = TestClient(create_app(settings))  # no lifespan: the OGC answers below need no database
+    listed = client.options("/ogc/collections", headers={**ORIGIN, "Access-Control-Request-Method": "GET"})
+    assert listed.headers.get("access-control-allow-origin") == "https://maps.example.org"
+    other = client.options("/ogc/collections", headers={"Origin": "https://evil.example.com",
+                                                        "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in other.headers
