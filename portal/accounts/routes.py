@@ -200,7 +200,7 @@ async def set_roles(request: Request) -> Response:
 @router.post("/api/tokens", status_code=201)
 async def api_token(request: Request) -> dict[str, Any]:
     """Exchange a username and password for a bearer token: {"username", "password", "label"}."""
-    body = await json_object(request, "username and password")
+    body = await json_object(request, "username and password", text_fields=("username", "password", "label"))
     issued = await service.login(request.app.state.pool, _settings(request), str(body.get("username", "")),
                                  str(body.get("password", "")), client_of(request), kind="bearer",
                                  label=str(body.get("label") or "")[:80] or None)
@@ -241,7 +241,7 @@ async def api_verify(request: Request) -> dict[str, Any]:
     """Verify by registry match: {"name", "id_number"} in the body, never in the URL."""
     account = await login_required(request)
     check_csrf(request, account, None)
-    body = await json_object(request, "name and id_number")
+    body = await json_object(request, "name and id_number", text_fields=("name", "id_number"))
     await service.verify_by_registry(request.app.state.pool, _settings(request), request.app.state.identity_key,
                                      account, str(body.get("name", "")), str(body.get("id_number", "")),
                                      client_of(request))

@@ -153,7 +153,8 @@ async def api_check_post(request: Request) -> Response:
     """The same as GET, with a JSON body {unit_number | parcel_code | query, purpose}."""
     account = await _checker(request)
     check_csrf(request, account, None)
-    body = await json_object(request, "unit_number or parcel_code")
+    body = await json_object(request, "unit_number or parcel_code",
+                             text_fields=("unit_number", "parcel_code", "query", "purpose"))
     query = parse_query(unit_number=body.get("unit_number"), parcel_code=body.get("parcel_code"),
                         text=body.get("query"))
     return _answer(await run_check(request.app.state.pool, request.app.state.settings.accounts,

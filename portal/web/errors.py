@@ -45,6 +45,7 @@ SPATIAL_CODES: dict[type[SpatialError], str] = {
     UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs", SpatialError: "unreadable_file"}
 UNAVAILABLE = "the cadastre database is unavailable for a moment; try again shortly"
 INTERNAL = "something went wrong on our side; the error was logged"
+UNSTORABLE = "a value in the request cannot be stored (for example a control character in a text field)"
 
 
 def http_code(status: int) -> str:
@@ -127,6 +128,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, "database_unavailable", UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+async def _unstorable_value(request: Request, exc: Exception) -> Response:
+    """A value the database refuses as data (a NUL in text, a number out of range, a malformed
+    date) that no check before it caught: the client's input, so 422, never a 500. The
+    database's text stays in the log."""
+    log.warning("%s %s: value refused by the database: %s", request.method, request.url.path, exc)
+    return error_response(request, 422, "invalid_input", UNSTORABLE)
+
+
 async def _to_login(request: Request, exc: Exception) -> Response:
     """A page for signed-in users asked for by a stranger: log in, then come back."""
     assert isinstance(exc, LoginRedirect)
@@ -145,6 +154,7 @@ HANDLERS = {
     HTTPException: _http_error,
     RequestValidationError: _invalid_request,
     psycopg.OperationalError: _database_unavailable,
+    psycopg.DataError: _unstorable_value,
     PoolTimeout: _database_unavailable,
     LoginRedirect: _to_login,
     Exception: _unexpected,

@@ -58,11 +58,16 @@ def app(module_database: str) -> FastAPI:
         with psycopg.connect(module_database) as conn:
             supersede(conn, "parcels", -1, {"land_use": "0701"})
 
+    def stored(value: str) -> None:  # a value PostgreSQL refuses as data, through a real query
+        with psycopg.connect(module_database) as conn:
+            conn.execute("SELECT %s::text, %s::int", (value, value))
+
     app.state.raised = raised
     for prefix in ("/api/test", "/test"):
         app.add_api_route(prefix + "/fail/{name}", fail)
     app.add_api_route("/api/test/typed", typed)
     app.add_api_route("/api/test/stale", stale_version)
+    app.add_api_route("/api/test/stored", stored)
     return app
 
 
@@ -124,6 +129,17 @@ def test_a_version_that_is_gone_is_a_conflict_not_a_500(client: TestClient) -> N
     assert response.status_code == 409
     assert response.json()["detail"] == {"code": "no_current_version",
                                          "message": "parcels: parcel_id -1 has no current version"}
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "99999999999999999999", "not a number"])
+def test_a_value_the_database_refuses_is_a_422_not_a_500(client: TestClient, value: str, caplog) -> None:
+    """The safety net behind the input checks: psycopg.DataError (a NUL in text, a number out
+    of range, a malformed number) is the client's input; the database's text goes to the log only."""
+    response = client.get("/api/test/stored", params={"value": value})
+    assert response.status_code == 422
+    assert response.json()["detail"]["code"] == "invalid_input"
+    assert "integer" not in response.text and "NUL" not in response.text
+    assert "refused by the database" in caplog.text
 
 
 def test_a_missing_font_is_a_503_that_names_no_package(client: TestClient, monkeypatch, caplog) -> None:
