@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 from urllib.parse import quote
 
-from spatial.errors import CrsError, LimitError, ReadError, UnsupportedFormatError
+from spatial.errors import CrsError, LimitError, ReadError, SpatialError, UnsupportedFormatError
 from spatial.readers.limits import ReadLimits
 
 __all__ = ["Source", "open_sources", "describe_format"]
@@ -310,6 +310,8 @@ def _zip_sources(path: Path, name: str, crs: int | None, work: Path, limits: Rea
             try:
                 with archive.open(info) as stream:
                     budget.copy(stream, target, member, info.compress_size)
+            except SpatialError:
+                raise
             except FileExistsError:
                 raise ReadError(f"the archive holds {member!r} twice; refused", file=name, feature=member) from None
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
@@ -403,7 +405,7 @@ def _archive_sources(path: Path, name: str, work: Path, limits: ReadLimits) -> l
                     continue
                 with stream:
                     budget.copy(stream, target, member.name, packed)
-    except (LimitError, ReadError):
+    except SpatialError:
         raise
     except FileExistsError:
         raise ReadError("the archive holds a file twice; refused", file=name) from None

@@ -95,6 +95,9 @@ def _limit_self(limits: ReadLimits) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+_EXIT_MEMORY = 86  # the worker ran out of memory (it may not have enough left to say so otherwise)
+
+
 def _work(conn: Connection, path: str, options: dict[str, Any], limits: ReadLimits) -> None:
     try:
         _limit_self(limits)
@@ -104,15 +107,14 @@ def _work(conn: Connection, path: str, options: dict[str, Any], limits: ReadLimi
     except SpatialError as exc:
         outcome = ("error", exc)
     except MemoryError:
-        outcome = ("memory", None)
+        os._exit(_EXIT_MEMORY)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent as a refusal
         outcome = ("crash", f"{type(exc).__name__}")
     try:
         conn.send(outcome)
     except MemoryError:
-        conn.send(("memory", None))
-    finally:
-        conn.close()
+        os._exit(_EXIT_MEMORY)
+    conn.close()
 
 
 def read_isolated(
@@ -133,8 +135,10 @@ def read_isolated(
     worker = _Worker(target=_work, args=(sender, str(path), options, limits), daemon=True, name="spatial-read")
     worker.start()
     sender.close()
+    stopped = False
     try:
         if not receiver.poll(limits.wall_seconds):
+            stopped = True
             raise LimitError(f"the file took more than {limits.wall_seconds} s to read (read time limit); "
                              "it was stopped", file=name)
         try:
@@ -143,19 +147,21 @@ def read_isolated(
             status, value = "died", None
     finally:
         receiver.close()
+        worker.join(0 if stopped else 5)
         if worker.is_alive():
+            stopped = True
             worker.kill()
-        worker.join(5)
+            worker.join(5)
     if status == "ok":
         result: ReadResult = value
         return result
     if status == "error":
         raise value
-    if status == "memory":
+    code = worker.exitcode
+    if code == _EXIT_MEMORY:
         raise LimitError(f"reading the file needs more than {_mib(limits.memory_bytes)} of memory (read "
                          "memory limit)", file=name)
-    code = worker.exitcode
-    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and not stopped):
         raise LimitError(f"the file took more than {limits.cpu_seconds} s of processor time to read (read "
                          "CPU limit); it was stopped", file=name)
     log.warning("reading %s ended the worker: status %s, exit code %s, %s", name, status, code, value)
