@@ -7,6 +7,10 @@ thread, so a large drawing never stalls the event loop.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import (
@@ -25,7 +29,7 @@ from pydantic import BaseModel, Field
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
-from spatial.errors import SpatialError
+from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormatError
 
 __all__ = ["router", "EXCEPTION_HANDLERS"]
 
@@ -54,6 +58,39 @@ def _crs(value: str | None) -> int | None:
     return int(text)
 
 
+class _Reading:
+    """Uploads being read per user in this app process, so one user cannot hold every worker."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_user: Counter[str] = Counter()
+
+    @contextmanager
+    def slot(self, user: str, limit: int) -> Iterator[None]:
+        with self.lock:
+            if self.by_user[user] >= limit:
+                raise HTTPException(429, {"code": "uploads_at_once", "message": (
+                    f"{limit} of your uploads are being read already (uploads at once per user); wait for them "
+                    "to finish, then upload again")})
+            self.by_user[user] += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.by_user[user] -= 1
+
+
+_reading_lock = threading.Lock()
+
+
+def _reading(request: Request) -> _Reading:
+    with _reading_lock:
+        reading = getattr(request.app.state, "surveys_reading", None)
+        if reading is None:
+            reading = request.app.state.surveys_reading = _Reading()
+        return reading
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def upload(request: Request, principal: Uploader,
                  file: Annotated[UploadFile, File(description="exchange .txt, DXF, GeoJSON, zipped Shapefile, "
@@ -68,7 +105,8 @@ async def upload(request: Request, principal: Uploader,
     content = await file.read(settings.max_upload_bytes + 1)
     up = submissions.Upload(file.filename or "upload", content, _crs(crs), purpose,
                             retires.replace(",", " ").split(), description)
-    submission_id = await in_worker(request, submissions.create, up, principal, settings)
+    with _reading(request).slot(str(principal.user_id or principal.label), settings.uploads_at_once_per_user):
+        submission_id = await in_worker(request, submissions.create, up, principal, settings)
     return await in_worker(request, submissions.get, submission_id, principal)
 
 
@@ -128,10 +166,21 @@ async def reject(request: Request, submission_id: int, rejection: Rejection, pri
     return await in_worker(request, submissions.get, submission_id, principal, with_report=False)
 
 
+def _error_code(exc: SpatialError) -> str:
+    """A stable code beside the English message, for translations and clients."""
+    for kind, code in ((LimitError, "upload_limit"), (UnsupportedFormatError, "unsupported_format"),
+                       (CrsError, "crs_error")):
+        if isinstance(exc, kind):
+            return code
+    return "read_error"
+
+
 def _spatial_error(request: Request, exc: Exception) -> JSONResponse:
+    """A file that cannot be read: 422, or 413 when it exceeds a limit (size, unpacked bytes,
+    features, read time or memory); the message names the limit."""
     assert isinstance(exc, SpatialError)
-    return JSONResponse(status_code=422, content={"detail": {
-        "message": str(exc), "problem": exc.message, "file": exc.file, "line": exc.line,
+    return JSONResponse(status_code=413 if isinstance(exc, LimitError) else 422, content={"detail": {
+        "code": _error_code(exc), "message": str(exc), "problem": exc.message, "file": exc.file, "line": exc.line,
         "feature": exc.feature, "field": exc.field}})
 
 
