@@ -43,6 +43,8 @@ _DRIVERS = {"geojson": "GeoJSON", "gml": "GML", "gpkg": "GPKG", "shapefile": "ES
 _PREFIXED = {"geojson", "gpkg"}
 _SHAPEFILE_PARTS = {"shp", "shx", "dbf", "prj", "cpg"}
 _SINGLE_KINDS = {"gpkg": "gpkg", "geojson": "geojson", "json": "geojson", "gml": "gml"}
+_EDIGEO_PARTS = {"thf", "vec", "dic", "gen", "geo", "qal", "scd"}
+_TAR_PARTS = _EDIGEO_PARTS | _SHAPEFILE_PARTS | set(_SINGLE_KINDS)
 _CHUNK = 1024 * 1024
 
 
@@ -157,10 +159,12 @@ def describe_format(head: bytes) -> str:
         local = root.group(2).decode("ascii", "replace") if root else ""
         return _XML_NAMED.get(local.lower(), f"XML whose root element is <{local}>, not GML" if local else "XML")
     if text.startswith((b"{", b"[")):
-        if b"gdal_streamed_alg" in text or b'"command_line"' in text:
+        if re.search(rb'"type"\s*:\s*"gdal_streamed_alg"', text):
             return "a GDAL algorithm (.gdalg.json)"
-        if b'"Topology"' in text:
+        if re.search(rb'"type"\s*:\s*"Topology"', text):
             return "TopoJSON"
+        if text.startswith(b"{") and re.search(rb'"type"\s*:\s*"(FeatureCollection|Feature)"', text):
+            return "GeoJSON"
         if b'"geometryType"' in text or b'"spatialReference"' in text:
             return "Esri JSON"
         return "JSON that is not GeoJSON"
@@ -190,7 +194,7 @@ def _kind(head: bytes, name: str) -> str:
         raise _refuse(describe_format(head), name)
     if text.startswith(b"{"):
         seen = describe_format(head)
-        if seen != "JSON that is not GeoJSON":
+        if seen not in ("GeoJSON", "JSON that is not GeoJSON"):  # the latter: GDAL's GeoJSON driver says why
             raise _refuse(seen, name)
         return "geojson"
     raise _refuse(describe_format(head), name)
@@ -396,8 +400,8 @@ def _archive_sources(path: Path, name: str, work: Path, limits: ReadLimits) -> l
                 if not member.isfile():
                     raise ReadError(f"the archive member {member.name!r} is a link or a special file; refused",
                                     file=name, feature=member.name)
-                if not relative.parts:
-                    continue
+                if not relative.parts or relative.suffix.lower().lstrip(".") not in _TAR_PARTS:
+                    continue  # never unpacked, so never opened (.vrt, .gfs, .xsd ...)
                 target = work / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 stream = archive.extractfile(member)
@@ -426,11 +430,11 @@ def _archive_sources(path: Path, name: str, work: Path, limits: ReadLimits) -> l
     )
     sources = []
     for v in vector:
-        member = f"{name}/{v.relative_to(work)}"
+        where = f"{name}/{v.relative_to(work)}"
         with v.open("rb") as handle:
-            kind = _kind(handle.read(8192), member)
-        _check(kind, v, member)
-        sources.append(_source(v, kind, member=member))
+            kind = _kind(handle.read(8192), where)
+        _check(kind, v, where)
+        sources.append(_source(v, kind, member=where))
     if sources:
         return sources
     raise UnsupportedFormatError(

@@ -40,7 +40,7 @@ _context: BaseContext | None = None
 _context_lock = threading.Lock()
 
 
-class _Popen(popen_forkserver.Popen):  # type: ignore[misc]
+class _Popen(popen_forkserver.Popen):
     """The forkserver's Popen, except that the worker does not import the parent's __main__
     again (an app's entry script, or pytest's, has no business running in a reader)."""
 
@@ -55,9 +55,9 @@ class _Popen(popen_forkserver.Popen):  # type: ignore[misc]
             reduction.dump(process_obj, buf)
         finally:
             set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]
         parent_w = os.dup(w)
-        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))  # type: ignore[attr-defined]
         with open(w, "wb", closefd=True) as f:
             f.write(buf.getbuffer())
         self.pid = forkserver.read_signed(self.sentinel)

@@ -367,3 +367,10 @@ def test_the_real_files_read_the_same_in_the_worker() -> None:
         path = EXTERNAL / relative
         assert _text(read_isolated(path)) == _text(read_parcels(path)), relative
 
+
+
+def test_geojson_is_known_by_its_type_not_by_words_in_its_properties(tmp_path: Path) -> None:
+    content = geojson({"type": "name", "properties": {"name": "EPSG:4528"}}, geometryType="polygon",
+                      spatialReference="none", command_line="-")
+    (parcel,) = read_parcels(upload(tmp_path, "p.json", content)).parcels
+    assert parcel.crs == 4528
