@@ -207,8 +207,8 @@ def _check(kind: str, path: Path, name: str) -> None:
 
 _SAFE_TRIGGER = re.compile(
     r"(rtree_.+_(insert\d*|update\d*|delete)|trigger_(insert|delete)_feature_count_.+|gpkg_.+)", re.I)
-_DANGEROUS_SQL = re.compile(r"\b(attach|load_extension|readfile|writefile|fts3_tokenizer|edit|zipfile|"
-                            r"fsdir|sqlar_\w+|gdal_\w+|ogr_\w+|importshp|blobfromfile|blobtofile)\b", re.I)
+_DANGEROUS_SQL = re.compile(r"\battach\b|\b(load_extension|readfile|writefile|fts3_tokenizer|zipfile|fsdir|sqlar_\w+|"
+                            r"gdal_\w+|ogr_\w+|importshp|blobfromfile|blobtofile)\s*\(", re.I)
 _VIRTUAL = re.compile(r"create\s+virtual\s+table\s+.+?\s+using\s+([\w]+)", re.I | re.S)
 
 
@@ -240,7 +240,7 @@ def _check_geopackage(path: Path, name: str) -> None:
         if kind == "trigger" and not _SAFE_TRIGGER.fullmatch(obj):
             raise UnsupportedFormatError(f"GeoPackage trigger {obj!r} is not accepted: export the parcels "
                                          "without triggers", file=name)
-        if kind != "table" and _DANGEROUS_SQL.search(sql):
+        if kind == "trigger" and _DANGEROUS_SQL.search(sql):
             raise UnsupportedFormatError(f"GeoPackage {kind} {obj!r} holds SQL that reaches outside the file; "
                                          "refused", file=name)
 

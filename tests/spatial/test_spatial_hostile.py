@@ -265,6 +265,17 @@ def test_geopackage_triggers_and_virtual_tables_are_refused(tmp_path: Path) -> N
     content = geopackage(tmp_path / "f.gpkg", "CREATE VIRTUAL TABLE words USING fts5(w)")
     with pytest.raises(UnsupportedFormatError, match="virtual table 'words'"):
         read_parcels(upload(tmp_path, "p.gpkg", content))
+    # A trigger under a GeoPackage name that loads an extension.
+    content = geopackage(tmp_path / "x.gpkg", "CREATE TRIGGER gpkg_sneaky AFTER INSERT ON p BEGIN "
+                         "SELECT load_extension('/tmp/evil.so'); END")
+    with pytest.raises(UnsupportedFormatError, match="reaches outside the file"):
+        read_parcels(upload(tmp_path, "p.gpkg", content))
+
+
+def test_geopackage_indexes_and_gdal_triggers_are_fine(tmp_path: Path) -> None:
+    content = geopackage(tmp_path / "i.gpkg", "ALTER TABLE p ADD COLUMN edit TEXT", "CREATE INDEX p_edit ON p (edit)")
+    (parcel,) = read_parcels(upload(tmp_path, "p.gpkg", content)).parcels
+    assert parcel.name == "ok"
 
 
 def test_a_plain_geopackage_and_shapefile_still_read(tmp_path: Path) -> None:
