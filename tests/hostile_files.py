@@ -170,8 +170,9 @@ def shapefile_parts(folder: Path, prj: str | None = WKT_4528, cpg: str | None = 
     return parts
 
 
-def geopackage(path: Path, *sql: str) -> bytes:
-    """A one-parcel GeoPackage, then `sql` run on it (views, triggers ...)."""
+def geopackage(path: Path, *sql: str | tuple[str, tuple[object, ...]]) -> bytes:
+    """A one-parcel GeoPackage, then `sql` run on it (views, triggers ...; a statement may come
+    with its parameters)."""
     import geopandas as gpd
     from shapely.geometry import Polygon
 
@@ -179,7 +180,10 @@ def geopackage(path: Path, *sql: str) -> bytes:
     conn = sqlite3.connect(path)
     with conn:
         for statement in sql:
-            conn.execute(statement)
+            if isinstance(statement, tuple):
+                conn.execute(*statement)
+            else:
+                conn.execute(statement)
     conn.close()
     return path.read_bytes()
 

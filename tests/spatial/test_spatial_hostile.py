@@ -385,3 +385,14 @@ def test_geojson_is_known_by_its_type_not_by_words_in_its_properties(tmp_path: P
                       spatialReference="none", command_line="-")
     (parcel,) = read_parcels(upload(tmp_path, "p.json", content)).parcels
     assert parcel.crs == 4528
+
+
+@pytest.mark.parametrize("where", ["file", "vsicurl", "url"])
+def test_geopackage_srs_definition_is_not_a_path_or_url(tmp_path: Path, bait: Canary, where: str) -> None:
+    definition = {"file": str(bait.prj), "vsicurl": f"/vsicurl/{bait.url}/a.prj", "url": f"{bait.url}/b.prj"}[where]
+    content = geopackage(tmp_path / "s.gpkg", ("UPDATE gpkg_spatial_ref_sys SET organization = 'NONE', "
+                                               "organization_coordsys_id = 0, definition = ? WHERE srs_id = 4528",
+                                               (definition,)))
+    text = outcome(upload(tmp_path, "p.gpkg", content))
+    assert text.startswith("CrsError")  # not EPSG:4528 read from the file or URL
+    assert_closed(bait, text)
