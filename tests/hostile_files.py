@@ -219,3 +219,16 @@ def dxf_with_references(secret: Path) -> bytes:
     stream = io.StringIO()
     doc.write(stream)
     return stream.getvalue().encode()
+
+
+def slow_dxf(count: int) -> bytes:
+    """A plain DXF of `count` small closed polylines: cheap to make, costly to read (about a
+    second of processor time per 20,000)."""
+    body = io.StringIO()
+    body.write("0\nSECTION\n2\nENTITIES\n")
+    for i in range(count):
+        x, y = 40515000 + (i % 300) * 20, 3345000 + (i // 300) * 20
+        body.write(f"0\nLWPOLYLINE\n8\nZD\n90\n4\n70\n1\n10\n{x}\n20\n{y}\n10\n{x + 10}\n20\n{y}\n"
+                   f"10\n{x + 10}\n20\n{y + 10}\n10\n{x}\n20\n{y + 10}\n")
+    body.write("0\nENDSEC\n0\nEOF\n")
+    return body.getvalue().encode()

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from hostile_files import Canary, canary, geojson, gml, vrt, zipped
+from hostile_files import Canary, canary, geojson, gml, slow_dxf, vrt, zipped
 from survey_files import FREE_NORTHING, block, exchange
 
 from portal.app import create_app
@@ -145,14 +145,8 @@ def test_limits_answer_413_naming_the_limit_and_the_app_keeps_serving(survey_db)
 
 
 def test_a_file_that_takes_too_long_costs_one_worker_not_the_app(survey_db) -> None:
-    lines = ["0\nSECTION\n2\nENTITIES\n"]
-    for i in range(60_000):
-        x, y = 40515000 + (i % 300) * 20, 3345000 + (i // 300) * 20
-        lines.append(f"0\nLWPOLYLINE\n8\nZD\n90\n4\n70\n1\n10\n{x}\n20\n{y}\n10\n{x + 10}\n20\n{y}\n"
-                     f"10\n{x + 10}\n20\n{y + 10}\n10\n{x}\n20\n{y + 10}\n")
-    lines.append("0\nENDSEC\n0\nEOF\n")
     for surveyor in _client(survey_db, read_cpu_seconds=1):
-        response = post(surveyor, "slow.dxf", "".join(lines).encode())
+        response = post(surveyor, "slow.dxf", slow_dxf(60_000))
         assert response.status_code == 413, response.text
         assert "read CPU limit" in response.json()["detail"]["message"]
         # The same app serves the next upload.

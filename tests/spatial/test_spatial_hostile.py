@@ -7,7 +7,6 @@ the canary file's line never comes back and that the canary server got no reques
 
 from __future__ import annotations
 
-import io
 import sys
 import tarfile
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from hostile_files import (
     gml,
     gpkg_view,
     shapefile_parts,
+    slow_dxf,
     tarred,
     vrt,
     zipped,
@@ -341,20 +341,8 @@ def test_the_worker_refuses_the_vrt_and_says_why(tmp_path: Path, bait: Canary) -
     assert_closed(bait, str(caught.value))
 
 
-def _slow_dxf(count: int) -> bytes:
-    body = io.StringIO()
-    body.write("0\nSECTION\n2\nENTITIES\n")
-    for i in range(count):
-        x = 40515000 + (i % 300) * 20
-        y = 3345000 + (i // 300) * 20
-        body.write(f"0\nLWPOLYLINE\n8\nZD\n90\n4\n70\n1\n10\n{x}\n20\n{y}\n10\n{x + 10}\n20\n{y}\n"
-                   f"10\n{x + 10}\n20\n{y + 10}\n10\n{x}\n20\n{y + 10}\n")
-    body.write("0\nENDSEC\n0\nEOF\n")
-    return body.getvalue().encode()
-
-
 def test_a_file_that_takes_too_long_costs_one_worker(tmp_path: Path) -> None:
-    path = upload(tmp_path, "slow.dxf", _slow_dxf(60_000))
+    path = upload(tmp_path, "slow.dxf", slow_dxf(60_000))
     with pytest.raises(LimitError, match=r"more than 1 s of processor time to read \(read CPU limit\)"):
         read_isolated(path, crs=4528, limits=ReadLimits(cpu_seconds=1))
     with pytest.raises(LimitError, match="read time limit"):
@@ -365,7 +353,7 @@ def test_a_file_that_takes_too_long_costs_one_worker(tmp_path: Path) -> None:
 
 
 def test_a_file_that_needs_too_much_memory_costs_one_worker(tmp_path: Path) -> None:
-    path = upload(tmp_path, "slow.dxf", _slow_dxf(20_000))
+    path = upload(tmp_path, "slow.dxf", slow_dxf(20_000))
     with pytest.raises(SpatialError, match="memory"):
         read_isolated(path, crs=4528, limits=ReadLimits(memory_bytes=64 * 1024**2))
 
