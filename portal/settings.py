@@ -137,6 +137,17 @@ class SurveySettings(BaseSettings):
     gap_width_m: float = 0.05
     coverage_tolerance_m2: float = 1.0
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Reading one upload, in a worker process of its own (`spatial.readers.ReadLimits`): what an
+    # archive may unpack to and hold, the parcels one upload may hold, and the processor time,
+    # memory and wall time the worker may take. Each refusal names its limit.
+    max_unpacked_bytes: int = 512 * 1024 * 1024
+    max_archive_members: int = 1_000
+    max_features: int = 200_000
+    read_cpu_seconds: int = 120
+    read_memory_bytes: int = 2 * 1024 * 1024 * 1024
+    read_wall_seconds: int = 300
+    # Uploads of one user being read at once (per app process); more are refused with 429.
+    uploads_at_once_per_user: int = 2
 
 
 class SecuritySettings(BaseSettings):

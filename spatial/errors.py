@@ -6,7 +6,8 @@ alone, so every error carries the place it was found, and `str()` reads like
 
     SpatialError (ValueError)       anything wrong with an uploaded spatial file
     ├── ReadError                   the file cannot be read as the format it claims to be
-    │   └── UnsupportedFormatError  a format this package refuses (INTERLIS, unknown bytes)
+    │   ├── UnsupportedFormatError  a format this package refuses (INTERLIS, VRT, unknown bytes)
+    │   └── LimitError              the file exceeds a limit (unpacked size, features, CPU time, memory)
     └── CrsError                    the coordinate reference system is missing or unusable
 
 No HTTP status lives here: the web layer maps these classes to responses once.
@@ -14,7 +15,7 @@ No HTTP status lives here: the web layer maps these classes to responses once.
 
 from __future__ import annotations
 
-__all__ = ["SpatialError", "ReadError", "UnsupportedFormatError", "CrsError"]
+__all__ = ["SpatialError", "ReadError", "UnsupportedFormatError", "LimitError", "CrsError"]
 
 
 class SpatialError(ValueError):
@@ -81,6 +82,10 @@ class ReadError(SpatialError):
 
 class UnsupportedFormatError(ReadError):
     """A format the package does not read; the message says which format would be accepted."""
+
+
+class LimitError(ReadError):
+    """Reading the file would exceed a limit of the server; the message names the limit."""
 
 
 class CrsError(SpatialError):

@@ -7,7 +7,10 @@ thread, so a large drawing never stalls the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import (
@@ -63,6 +66,39 @@ def _then_get(conn: Connection[Any], step: Callable[..., Any], submission_id: in
     return done, submissions.get(conn, submission_id, principal, with_report=with_report)
 
 
+class _Reading:
+    """Uploads being read per user in this app process, so one user cannot hold every worker."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_user: Counter[str] = Counter()
+
+    @contextmanager
+    def slot(self, user: str, limit: int) -> Iterator[None]:
+        with self.lock:
+            if self.by_user[user] >= limit:
+                raise HTTPException(429, {"code": "uploads_at_once", "message": (
+                    f"{limit} of your uploads are being read already (uploads at once per user); wait for them "
+                    "to finish, then upload again")})
+            self.by_user[user] += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.by_user[user] -= 1
+
+
+_reading_lock = threading.Lock()
+
+
+def _reading(request: Request) -> _Reading:
+    with _reading_lock:
+        reading = getattr(request.app.state, "surveys_reading", None)
+        if reading is None:
+            reading = request.app.state.surveys_reading = _Reading()
+        return reading
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def upload(request: Request, principal: Uploader,
                  file: Annotated[UploadFile, File(description="exchange .txt, DXF, GeoJSON, zipped Shapefile, "
@@ -81,7 +117,8 @@ async def upload(request: Request, principal: Uploader,
     def create_then_get(conn: Connection[Any]) -> dict[str, Any]:
         return submissions.get(conn, submissions.create(conn, up, principal, settings), principal)
 
-    return SubmissionOut.model_validate(await in_worker(request, create_then_get))
+    with _reading(request).slot(str(principal.user_id or principal.label), settings.uploads_at_once_per_user):
+        return SubmissionOut.model_validate(await in_worker(request, create_then_get))
 
 
 @router.get("")

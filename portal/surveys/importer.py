@@ -27,7 +27,8 @@ from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys.cadastre_checks import assess
 from portal.surveys.publication import SourceRecord, lock_cadastre, publish
-from spatial.readers import read_parcels
+from portal.surveys.reading import read_limits
+from spatial.readers.isolated import read_isolated
 from spatial.report import ValidationReport
 
 __all__ = ["ImportOutcome", "import_file"]
@@ -48,7 +49,7 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
     file cannot be read; the database is unchanged unless every parcel was published.
     """
     settings = settings or SurveySettings()
-    result = read_parcels(path, crs=crs)
+    result = read_isolated(path, crs=crs, limits=read_limits(settings))
 
     def check(conn: psycopg.Connection) -> ValidationReport:
         return assess(conn, result.parcels, settings, file=result.file, crs=result.crs,

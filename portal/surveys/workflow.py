@@ -37,9 +37,11 @@ from portal.settings import SurveySettings
 from portal.surveys import queries
 from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
+from portal.surveys.reading import read_limits
 from spatial.errors import ReadError
 from spatial.model import ReadResult, SurveyedParcel
-from spatial.readers import read_parcels
+from spatial.readers import ReadLimits
+from spatial.readers.isolated import read_isolated
 from spatial.report import Issue, IssueCode, ValidationReport
 
 __all__ = [
@@ -103,12 +105,13 @@ def _safe_name(name: str) -> str:
     return base[-120:]
 
 
-def _read(file_name: str, content: bytes, crs: int | None) -> ReadResult:
-    """Read uploaded bytes through a private temporary copy (readers detect formats by name)."""
+def _read(file_name: str, content: bytes, crs: int | None, limits: ReadLimits | None = None) -> ReadResult:
+    """Read uploaded bytes through a private temporary copy, in a worker process with limits
+    (`spatial.readers.isolated`): a hostile file costs that worker, never the app."""
     with tempfile.TemporaryDirectory(prefix="cadastre-upload-") as folder:
         path = Path(folder) / _safe_name(file_name)
         path.write_bytes(content)
-        return read_parcels(path, crs=crs, filename=_safe_name(file_name))
+        return read_isolated(path, crs=crs, filename=_safe_name(file_name), limits=limits)
 
 
 def _resolve_retired(conn: psycopg.Connection, codes: Sequence[str]) -> tuple[dict[int, str], list[Issue]]:
@@ -133,7 +136,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
     if len(upload.content) > settings.max_upload_bytes:
         raise ReadError(f"is {len(upload.content)} bytes; uploads are limited to {settings.max_upload_bytes} bytes",
                         file=_safe_name(upload.file_name))
-    result = _read(upload.file_name, upload.content, upload.crs)
+    result = _read(upload.file_name, upload.content, upload.crs, read_limits(settings))
     lonlat = lonlat_wkbs(result.parcels)  # once: the checks use it, and it is kept for the later steps
     with committed_as(conn, principal.user_id, principal.role_names):
         retired, unknown = _resolve_retired(conn, upload.retires)

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
 from portal.web.templating import render
-from spatial.errors import CrsError, SpatialError, UnsupportedFormatError
+from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormatError
 
 __all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "error_response", "wants_json", "http_code"]
 
@@ -42,7 +42,8 @@ HTTP_CODES = {
     503: "unavailable",
 }
 SPATIAL_CODES: dict[type[SpatialError], str] = {
-    UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs", SpatialError: "unreadable_file"}
+    LimitError: "upload_limit", UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs",
+    SpatialError: "unreadable_file"}
 UNAVAILABLE = "the cadastre database is unavailable for a moment; try again shortly"
 INTERNAL = "something went wrong on our side; the error was logged"
 UNSTORABLE = "a value in the request cannot be stored (for example a control character in a text field)"
@@ -94,10 +95,12 @@ async def _cadastre_error(request: Request, exc: Exception) -> Response:
 
 
 async def _spatial_error(request: Request, exc: Exception) -> Response:
-    """An unreadable upload: the place in the file at fault, so the surveyor can fix it."""
+    """An unreadable upload: the place in the file at fault, so the surveyor can fix it; 413 when
+    reading it would exceed a limit of the server (size, unpacked bytes, features, time, memory),
+    the message naming the limit."""
     assert isinstance(exc, SpatialError)
     code = next(c for kind, c in SPATIAL_CODES.items() if isinstance(exc, kind))
-    return error_response(request, 422, code, str(exc), {
+    return error_response(request, 413 if isinstance(exc, LimitError) else 422, code, str(exc), {
         "problem": exc.message, "file": exc.file, "line": exc.line, "feature": exc.feature, "field": exc.field})
 
 

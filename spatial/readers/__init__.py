@@ -16,13 +16,14 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from spatial.errors import ReadError, SpatialError, UnsupportedFormatError
+from spatial.errors import LimitError, ReadError, SpatialError, UnsupportedFormatError
 from spatial.model import ReadResult
 from spatial.readers.dxf import read_dxf
 from spatial.readers.exchange import looks_like_exchange, read_exchange
 from spatial.readers.gis import read_gis
+from spatial.readers.limits import ReadLimits
 
-__all__ = ["read_parcels", "detect_reader", "read_exchange", "read_dxf", "read_gis"]
+__all__ = ["read_parcels", "detect_reader", "read_exchange", "read_dxf", "read_gis", "ReadLimits"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ _GIS_EXTENSIONS = {
     ".shp",
     ".kml",
     ".fgb",
+    ".vrt",
+    ".sqlite",
+    ".csv",
     ".bz2",
     ".tar",
     ".gz",
@@ -64,7 +68,7 @@ def detect_reader(path: str | Path, *, filename: str | None = None) -> Reader:
         raise ReadError(f"cannot be opened: {exc.strerror or exc}", file=name) from exc
     if not head.strip():
         raise ReadError("the file is empty", file=name)
-    if head.startswith((b"PK\x03\x04", b"SQLite format 3\x00", b"BZh", b"\x1f\x8b")):
+    if head.startswith((b"PK\x03\x04", b"SQLite format 3\x00", b"BZh", b"\x1f\x8b", b"fgb\x03")):
         return "gis"
     if head.startswith(b"AutoCAD Binary DXF"):
         return "dxf"
@@ -103,13 +107,16 @@ def read_parcels(
     crs: int | None = None,
     layers: list[str] | None = None,
     filename: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> ReadResult:
     """Read the parcels of an uploaded file, whatever its format.
 
     `crs` (EPSG code) overrides the CRS the file declares and is required for files without
     one (DXF without zone-prefixed eastings, a shapefile without .prj); `layers` picks the
     DXF layers or GIS layers that hold parcels (default: all); `filename` is the name the
-    uploader used, for messages, when `path` is a temporary file.
+    uploader used, for messages, when `path` is a temporary file; `limits` bound what one file
+    may cost (unpacked bytes, archive members, features; CPU and memory are bounded by
+    `spatial.readers.isolated`, which runs this in a worker process).
 
     Raises a SpatialError (ReadError, UnsupportedFormatError, CrsError) naming the file and
     the place; never another exception type.
@@ -118,10 +125,16 @@ def read_parcels(
     try:
         reader = detect_reader(path, filename=name)
         if reader == "exchange":
-            return read_exchange(path, crs=crs, filename=name)
-        if reader == "dxf":
-            return read_dxf(path, crs=crs, layers=layers, filename=name)
-        return read_gis(path, crs=crs, layers=layers, filename=name)
+            result = read_exchange(path, crs=crs, filename=name)
+        elif reader == "dxf":
+            result = read_dxf(path, crs=crs, layers=layers, filename=name)
+        else:
+            result = read_gis(path, crs=crs, layers=layers, filename=name, limits=limits)
+        maximum = (limits or ReadLimits()).max_features
+        if len(result.parcels) > maximum:
+            raise LimitError(f"holds {len(result.parcels):,} parcels, more than the {maximum:,} one upload may "
+                             "hold (max features per upload): split the survey into several uploads", file=name)
+        return result
     except SpatialError as exc:
         if exc.file is None:
             exc.file = name

@@ -5,8 +5,9 @@ layers, refusing a missing or implausible CRS, mapping whichever field obviously
 parcel code, area or land use (ZDDM, 宗地代码, nationalCadastralReference ...), and keeping
 non-polygon features out while saying which ones they were.
 
-Which files GDAL opens (temporary copies, zip members, unpacked EDIGEO archives) is decided
-in `spatial.readers._sources`.
+Which files GDAL opens (temporary copies, zip members, unpacked EDIGEO archives), and with
+which one driver, is decided from their content in `spatial.readers._sources`; GDAL itself is
+restricted at import (`spatial.readers._gdal`: five drivers, no network, no virtual file systems).
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ from shapely.geometry.base import BaseGeometry
 from spatial.crs import epsg_of, is_geographic, resolve_crs, transform_geometry
 from spatial.errors import CrsError, ReadError, UnsupportedFormatError
 from spatial.model import ReadResult, SurveyedParcel
+from spatial.readers._gdal import lock_down
 from spatial.readers._sources import Source, open_sources
 from spatial.readers._text import parse_number
+from spatial.readers.limits import ReadLimits
 from spatial.report import Issue, IssueCode
+
+lock_down()
 
 __all__ = ["read_gis", "FIELD_NAMES"]
 
@@ -91,6 +96,7 @@ def read_gis(
     crs: int | None = None,
     layers: list[str] | None = None,
     filename: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> ReadResult:
     """Read polygon features of a GDAL vector file; `crs` (EPSG) overrides the declared CRS.
 
@@ -98,7 +104,7 @@ def read_gis(
     file without polygon features, CrsError for a missing, unknown or implausible CRS.
     """
     name = filename or Path(path).name
-    with open_sources(Path(path), name, crs) as sources:
+    with open_sources(Path(path), name, crs, limits) as sources:
         result: ReadResult | None = None
         for source in sources:
             part = _read_source(source, name, crs, layers)
@@ -170,7 +176,12 @@ def _read_source(
             file=display,
         ) from exc
     chosen, issues = _choose_layers(available, wanted, source, display)
-    fmt = source.format or _driver_format(source, chosen[0], options) or _format_of(display)
+    driver = _driver_format(source, chosen[0], options)
+    if source.driver and driver != _DRIVER_FORMATS.get(source.driver.lower(), "?"):
+        # Belt and braces: `_sources` decided the format; no other driver may have taken the file.
+        raise UnsupportedFormatError(f"was opened as {driver or 'an unknown format'}, not as the "
+                                     f"{source.format} it looks like; refused", file=display)
+    fmt = source.format or driver or _format_of(display)
     result: ReadResult | None = None
     for layer in chosen:
         part = _read_layer(source, display, layer, crs, options, several=len(available) > 1)
@@ -305,6 +316,7 @@ _DRIVER_FORMATS = {
     "gpkg": "gpkg",
     "gml": "gml",
     "esri shapefile": "shapefile",
+    "edigeo": "edigeo",
 }
 
 

@@ -1,0 +1,165 @@
+"""Hostile uploads over real HTTP, as the demo surveyor (issue 15, sections 1 and 8).
+
+The reported attack: an OGR VRT uploaded to `POST /api/submissions` made the server read its own
+files into parcel names that the report sent back, and fetch URLs. Each upload here tries a way
+of that kind; the answer is a 4xx naming the format or the limit, nothing is stored, the
+response holds none of the target file's content, and the canary server gets no request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import HTTPException
+from fastapi.testclient import TestClient
+from hostile_files import Canary, canary, geojson, gml, slow_dxf, vrt, zipped
+from survey_files import FREE_NORTHING, block, exchange
+
+from portal.app import create_app
+from portal.demo.accounts import DEMO_ACCOUNTS
+from portal.demo.loader import load_demo
+from portal.platform import migrate
+from portal.settings import DatabaseSettings, Settings, SurveySettings
+from portal.surveys.api import _Reading
+
+E0 = 40_515_100.0
+REPORTED = Path("/work/shared/fixtures/reported/upload-vrt/read-local-file.vrt")
+if not REPORTED.is_file():
+    REPORTED = Path(__file__).resolve().parents[3] / "shared/fixtures/reported/upload-vrt/read-local-file.vrt"
+PASSWORD = {a.username: a.password for a in DEMO_ACCOUNTS}["surveyor"]
+
+
+@pytest.fixture(scope="module")
+def survey_db(fresh_database) -> str:  # type: ignore[no-untyped-def]
+    url = fresh_database()
+    migrate.upgrade(url)
+    load_demo(url, settings=Settings(), parcels=30, seed=4)
+    return url
+
+
+def _client(url: str, **survey: object) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url), survey=SurveySettings(**survey)))
+    with TestClient(app) as client:
+        token = client.post("/api/tokens", json={"username": "surveyor", "password": PASSWORD})
+        assert token.status_code == 201, token.text
+        yield client, {"Authorization": f"Bearer {token.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def surveyor(survey_db: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """A client of the app, and the demo surveyor's credentials (a real account, not a test header)."""
+    yield from _client(survey_db)
+
+
+@pytest.fixture
+def bait(tmp_path: Path) -> Iterator[Canary]:
+    with canary(tmp_path / "server-files") as found:
+        yield found
+
+
+def submissions(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM submissions").fetchone()[0])  # type: ignore[index]
+
+
+def post(surveyor: tuple[TestClient, dict[str, str]], name: str, content: bytes):  # type: ignore[no-untyped-def]
+    client, headers = surveyor
+    return client.post("/api/submissions", files={"file": (name, content)}, headers=headers)
+
+
+@pytest.mark.skipif(not REPORTED.is_file(), reason="shared fixtures not available")
+def test_the_reported_vrt_gets_422_naming_its_format(surveyor, survey_db) -> None:
+    before = submissions(survey_db)
+    response = post(surveyor, REPORTED.name, REPORTED.read_bytes())
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail["code"] == "unsupported_format" and "OGR VRT" in detail["message"]
+    assert detail["file"] == "read-local-file.vrt"
+    assert Path("/etc/hostname").read_text().strip() not in {p.strip() for p in response.text.split('"')}
+    assert submissions(survey_db) == before
+
+
+@pytest.mark.parametrize("name", ["parcels.vrt", "parcels.geojson", "parcels.gml"])
+def test_a_vrt_over_a_server_file_leaks_nothing(surveyor, survey_db, bait, name) -> None:
+    before = submissions(survey_db)
+    response = post(surveyor, name, vrt(f"CSV:{bait.secret}", "secret"))
+    assert response.status_code == 422, response.text
+    assert not bait.leaked(response.text) and bait.hits == []
+    assert submissions(survey_db) == before
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/etc/shadow", "cluster.json", "identity.key"])
+def test_a_vrt_over_the_servers_secrets_leaks_nothing(surveyor, survey_db, target) -> None:
+    """The files of the report: the process environment, the system's password hashes, and the
+    managed cluster's superuser password and identity key (in the state folder)."""
+    if not target.startswith("/"):
+        target = str(DatabaseSettings().state_dir.resolve() / target)
+    response = post(surveyor, "p.vrt", vrt(f"CSV:{target}", Path(target).stem))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["code"] == "unsupported_format"
+    for secret in ("PATH=", "root:", "password", "superuser"):
+        assert secret not in response.text
+
+
+def test_a_vrt_fetching_a_url_fetches_nothing(surveyor, bait) -> None:
+    response = post(surveyor, "p.vrt", vrt(f"CSV:/vsicurl/{bait.url}/p.csv", "p"))
+    assert response.status_code == 422, response.text
+    assert not bait.leaked(response.text) and bait.hits == []
+
+
+def test_a_zip_holding_a_disguised_vrt_leaks_nothing(surveyor, bait) -> None:
+    response = post(surveyor, "survey.zip", zipped({"parcels.geojson": vrt(f"CSV:{bait.secret}", "secret")}))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["code"] == "unsupported_format"
+    assert not bait.leaked(response.text) and bait.hits == []
+
+
+def test_references_inside_accepted_formats_reach_nothing(surveyor, bait) -> None:
+    link = {"type": "link", "properties": {"href": f"{bait.url}/crs.prj", "type": "ogcwkt"}}
+    for name, content in [
+        ("p.geojson", geojson(link)),
+        ("p.geojson", geojson({"type": "name", "properties": {"name": str(bait.prj)}})),
+        ("p.gml", gml(srs=f"{bait.url}/crs.prj")),
+        ("p.gml", gml(extra=f'<ogr:code xlink:href="{bait.url}/x.gml#a"/>')),
+        ("p.gml", gml(prolog=f"<!DOCTYPE x [<!ENTITY e SYSTEM 'file://{bait.secret}'>]>", name="&e;")),
+    ]:
+        response = post(surveyor, name, content)
+        assert response.status_code in (201, 422), response.text
+        assert not bait.leaked(response.text)
+    assert bait.hits == []
+
+
+def test_limits_answer_413_naming_the_limit_and_the_app_keeps_serving(survey_db) -> None:
+    for surveyor in _client(survey_db, max_features=0, max_unpacked_bytes=1024**2):
+        before = submissions(survey_db)
+        response = post(surveyor, "p.geojson", geojson({"type": "name", "properties": {"name": "EPSG:4528"}}))
+        assert response.status_code == 413, response.text
+        detail = response.json()["detail"]
+        assert detail["code"] == "upload_limit" and "max features per upload" in detail["message"]
+        response = post(surveyor, "bomb.zip", zipped({"p.geojson": b" " * (2 * 1024**2)}))
+        assert response.status_code == 413 and "max unpacked bytes" in response.text
+        assert submissions(survey_db) == before
+
+
+def test_a_file_that_takes_too_long_costs_one_worker_not_the_app(survey_db) -> None:
+    for surveyor in _client(survey_db, read_cpu_seconds=1):
+        response = post(surveyor, "slow.dxf", slow_dxf(60_000))
+        assert response.status_code == 413, response.text
+        assert "read CPU limit" in response.json()["detail"]["message"]
+        # The same app serves the next upload.
+        good = post(surveyor, "ok.txt", exchange(block("330102001001GB09101", E0, FREE_NORTHING, 20)))
+        assert good.status_code == 201, good.text
+
+
+def test_one_user_cannot_hold_every_reader() -> None:
+    reading = _Reading()
+    with reading.slot("11", 1), reading.slot("12", 1):
+        with pytest.raises(HTTPException) as refused, reading.slot("11", 1):
+            pass
+        assert refused.value.status_code == 429
+        assert "uploads at once per user" in refused.value.detail["message"]
+    with reading.slot("11", 1):  # released
+        pass
