@@ -16,6 +16,7 @@ from portal.checks import queries
 from portal.checks.certificates import certificate_pdf
 from portal.checks.schemas import CheckOut
 from portal.checks.service import CheckAnswer, parse_query, run_check, search_units
+from portal.platform.clock import office_zone
 from portal.platform.errors import BadInput, Forbidden, NotFound
 from portal.platform.permissions import Action, allowed, current_principal
 from portal.platform.requests import client_of, json_object
@@ -103,7 +104,8 @@ async def _own_check(request: Request, reference: str) -> dict[str, Any]:
 async def certificate(request: Request, reference: str) -> Response:
     check = await _own_check(request, reference)
     pdf = await run_in_threadpool(certificate_pdf, check["statement"],
-                                  _verify_url(request, check["verification_code"]))
+                                  _verify_url(request, check["verification_code"]),
+                                  office_zone(request.app.state.settings.portal.office_timezone))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{check["reference"]}.pdf"', "Cache-Control": "no-store"})
 

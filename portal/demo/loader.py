@@ -512,7 +512,8 @@ def load_demo(url: str, *, settings: Settings, parcels: int = 5000, seed: int = 
             say(f"  {table}: {len(rows.rows)} rows in {time.perf_counter() - t:.1f} s")
         _reset_sequences(conn)
         t = time.perf_counter()
-        applications = load_applications(conn, seed=seed, until=dt.date.today())
+        applications = load_applications(conn, seed=seed, until=dt.date.today(),
+                                         zone=settings.portal.office_timezone)
         say(f"  applications: {applications} rows in {time.perf_counter() - t:.1f} s")
         say("checking co-ownership shares at commit")
         conn.commit()
