@@ -72,7 +72,7 @@ class Issue:
     """One problem, with enough context for a person to find it and a program to sort it.
 
     `parcel_index` is the position in the upload's parcel list (None for file-level issues
-    such as a skipped layer); `where` is the place in the file (``line 12``, ``feature 3``);
+    such as a skipped layer); `place` is where in the file (``line 12``, ``feature 3``);
     `location` is WKT of the fault (a point or the overlap polygon) in the delivered CRS.
     """
 
@@ -80,7 +80,7 @@ class Issue:
     code: str
     message: str
     parcel_index: int | None = None
-    where: str | None = None
+    place: str | None = None
     location: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -95,7 +95,7 @@ class Issue:
             "code": str(self.code),
             "message": self.message,
             "parcel_index": self.parcel_index,
-            "where": self.where,
+            "where": self.place,
             "location": self.location,
             "details": dict(self.details),
         }

@@ -94,17 +94,17 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
             conn, parcels, retiring, lonlat if lonlat is not None else lonlat_wkbs(parcels))
         issues: list[Issue] = []
         for index, problem, code, area, location in result:
-            where = parcels[index].where
+            place = parcels[index].place
             if problem == "overlap":
                 assert area is not None  # ST_Area of a non-empty intersection
                 if area <= rules.overlap_tolerance_m2:
                     continue
                 issues.append(Issue("error", IssueCode.OVERLAP_EXISTING,
-                                    f"overlaps current parcel {code} by {area:.2f} m²", index, where, location,
+                                    f"overlaps current parcel {code} by {area:.2f} m²", index, place, location,
                                     {"parcel_code": code, "area_m2": round(area, 3)}))
             elif problem == "code_taken":
                 issues.append(Issue("error", IssueCode.PARCEL_CODE_TAKEN,
-                                    f"parcel code {code} is already used by a current parcel", index, where,
+                                    f"parcel code {code} is already used by a current parcel", index, place,
                                     None, {"parcel_code": code}))
             elif problem == "outside":
                 assert area is not None  # ST_Area of a non-empty difference
@@ -112,12 +112,12 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
                     continue
                 issues.append(Issue("error", IssueCode.OUTSIDE_ADMIN_AREA,
                                     f"{area:.2f} m² lie outside administrative area {code} named by the "
-                                    "parcel code", index, where, location,
+                                    "parcel code", index, place, location,
                                     {"admin_area_code": code, "area_m2": round(area, 3)}))
             else:
                 issues.append(Issue("error", IssueCode.OUTSIDE_ADMIN_AREA,
                                     f"administrative area {code} (positions 1-6 of the parcel code) is not "
-                                    "in the cadastre", index, where, None, {"admin_area_code": code}))
+                                    "in the cadastre", index, place, None, {"admin_area_code": code}))
         return issues
 
     return check
@@ -132,7 +132,7 @@ def land_use_check(conn: psycopg.Connection) -> ParcelCheck:
             if parcel.land_use_code not in known:
                 problem = ("has no land-use code" if not parcel.land_use_code else
                            f"land-use code {parcel.land_use_code!r} is not a GB/T 21010 class")
-                yield Issue("error", IssueCode.LAND_USE_UNKNOWN, problem, index, parcel.where, None,
+                yield Issue("error", IssueCode.LAND_USE_UNKNOWN, problem, index, parcel.place, None,
                             {"field": "land_use_code"})
 
     return check

@@ -21,7 +21,8 @@ class IssueOut(BaseModel):
     code: str = Field(examples=["overlap_existing"], description="stable name of the fault")
     message: str
     parcel_index: int | None
-    where: str | None = Field(description="the place in the file: line, feature or entity")
+    # The place in the file; the JSON key stays `where` (an API contract, docs/glossary.md).
+    place: str | None = Field(alias="where", description="the place in the file: line, feature or entity")
     location: str | None = Field(description="WKT of the fault in the delivered CRS")
     details: dict[str, Any] = Field(description="measurements of the fault (areas in m², widths in m)")
 

@@ -147,7 +147,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
             Jsonb([i.to_dict() for i in result.issues]))).fetchone())[0]
         with conn.cursor() as cur:
             cur.executemany(queries.INSERT_PARCELS, [
-                (submission_id, i, p.where, _code(p.parcel_code), p.land_use_code, p.name,
+                (submission_id, i, p.place, _code(p.parcel_code), p.land_use_code, p.name,
                  round(p.declared_area, 2) if p.declared_area else None, shapely.to_wkb(p.geometry), p.crs,
                  w, Jsonb(_as_read(p))) for i, (p, w) in enumerate(zip(result.parcels, lonlat, strict=True))])
             cur.executemany(queries.INSERT_RETIREMENTS, [(submission_id, i, c) for i, c in retired.items()])
@@ -241,7 +241,7 @@ def _stored(conn: psycopg.Connection, row: dict[str, Any]) -> _AsRead:
     survey = np.empty(len(rows), dtype=object)
     survey[:] = [r[0] for r in rows]
     geoms = shapely.from_wkb(survey)
-    parcels = [SurveyedParcel(geometry=geom, crs=crs, where=place, parcel_code=code, declared_area=declared,
+    parcels = [SurveyedParcel(geometry=geom, crs=crs, place=place, parcel_code=code, declared_area=declared,
                               land_use_code=land_use_code, name=name, warnings=[Issue(**w) for w in warnings or ()])
                for geom, (_, crs, _, place, land_use_code, name, code, declared, warnings)
                in zip(geoms, rows, strict=True)]
