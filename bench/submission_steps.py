@@ -6,7 +6,7 @@
 Runs in a throwaway database on the managed cluster (migrated, a small demo district, its
 administrative area widened to take the upload), dropped at the end. The upload is the
 GeoPackage of `publish_vs_ogr2ogr.py` (or the same as GeoJSON): square parcels in EPSG:4528 south of the demo district.
-Each step is given in wall time and in this process's CPU time (reading, transforming, checking
+Each step is given in wall time and in this process's CPU time (reading, transforming, validating
 geometry in Python); the database's share is the difference, roughly.
 """
 

@@ -142,7 +142,7 @@ class TileSettings(BaseSettings):
 
 
 class SurveySettings(BaseSettings):
-    """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_checks.validation_rules`
+    """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_validation.validation_rules`
     turns them into `spatial.validation.ValidationRules`)."""
 
     model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore")

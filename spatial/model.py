@@ -33,7 +33,7 @@ class BoundaryPoint:
 
 @dataclass(slots=True)
 class SurveyedParcel:
-    """One parcel as read from a file, before any check against the cadastre.
+    """One parcel as read from a file, before any validation against the cadastre.
 
     `declared_area` is in m² (hectares are converted by the reader); `place` says where the
     parcel is in the file (``line 12``, ``layer 'parcel', feature 3``,

@@ -1,7 +1,7 @@
 """Issues found in an upload and the report that gathers them.
 
 An `Issue` has one shape whoever finds it: a reader (an unclosed ring it closed), the
-geometric validation in this package, or the database checks the portal runs afterwards
+geometric validation in this package, or the validation against the cadastre the portal runs afterwards
 (overlap with the published cadastre, parcel code already registered, parcel outside the
 administrative area). The portal appends its own issues with `ValidationReport.extend`, so
 the surveyor sees one list, and `blocks_publication` answers for all of them.
@@ -56,7 +56,7 @@ class IssueCode(StrEnum):
     # Between parcels of the same upload.
     OVERLAP = "overlap"
     GAP = "gap"
-    # Reserved for the portal's database checks (not produced by this package).
+    # Reserved for the portal's validation against the cadastre (not produced by this package).
     OVERLAP_EXISTING = "overlap_existing"
     PARCEL_CODE_TAKEN = "parcel_code_taken"
     OUTSIDE_ADMIN_AREA = "outside_admin_area"
@@ -131,7 +131,7 @@ class ValidationReport:
         return self.error_count > 0
 
     def extend(self, issues: Iterable[Issue]) -> None:
-        """Add issues found elsewhere, e.g. by the portal's database checks."""
+        """Add issues found elsewhere, e.g. by the portal's validation against the cadastre."""
         self.issues.extend(issues)
 
     def for_parcel(self, index: int) -> list[Issue]:

@@ -24,7 +24,7 @@ import shapely
 from portal.platform.db import one_row
 from portal.platform.versioning import retire, supersede
 from portal.surveys import queries
-from portal.surveys.cadastre_checks import lonlat_wkbs
+from portal.surveys.cadastre_validation import lonlat_wkbs
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 

@@ -13,7 +13,7 @@ from psycopg import sql
 __all__ = [
     "PUBLISHED_AREA", "RETIRED_CODES", "INSERT_SUBMISSION", "INSERT_PARCELS", "INSERT_RETIREMENTS", "summary",
     "submission", "SUBMISSION_PARCELS", "listing", "LOCK_SUBMISSION", "RETIRING", "FILE_CONTENT", "AS_READ",
-    "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CHECK", "COVERAGE", "LAND_USES",
+    "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CADASTRE_VALIDATION", "COVERAGE", "LAND_USES",
     "CURRENT_AMONG", "CODES_OF", "UNITS_ON", "LOCK_CADASTRE", "INSERT_SOURCE", "LINEAGE", "CURRENT_CODES",
     "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT",
 ]
@@ -167,9 +167,9 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_
   ) features
 """
 
-# --- checks against the cadastre (cadastre_checks.py) ----------------------------------------
+# --- validation against the cadastre (cadastre_validation.py) -------------------------------
 
-CHECK = """
+CADASTRE_VALIDATION = """
 WITH upload AS (
     SELECT i, ST_Multi(ST_GeomFromWKB(w, 4490)) AS geom, code, crs
       FROM unnest(%(indices)b::int[], %(wkb)b::bytea[], %(codes)b::text[], %(crs)b::int[]) AS u(i, w, code, crs)

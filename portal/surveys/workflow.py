@@ -35,7 +35,7 @@ from portal.platform.permissions import Action, Principal
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries
-from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
+from portal.surveys.cadastre_validation import PURPOSES, assess, lonlat_wkbs
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from spatial.errors import ReadError
 from spatial.model import ReadResult, SurveyedParcel

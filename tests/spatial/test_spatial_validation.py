@@ -218,20 +218,20 @@ def test_empty_and_non_polygon() -> None:
     assert codes(nothing) == ["empty"] and nothing.blocks_publication
 
 
-def test_multipolygon_parcels_are_checked_part_by_part() -> None:
+def test_multipolygon_parcels_are_validated_part_by_part() -> None:
     two = MultiPolygon([Polygon(square(E0, N0, 10)), Polygon(square(E0 + 50, N0, 10))])
     assert validate([parcel(two, area=200.0)]).issues == []
     nested = MultiPolygon([Polygon(square(E0, N0, 10)), Polygon(square(E0 + 2, N0 + 2, 2))])
     assert codes(validate([parcel(nested)])) == ["nested_shells"]
 
 
-def test_extra_checks_add_issues_of_the_same_shape() -> None:
+def test_extra_rules_add_issues_of_the_same_shape() -> None:
     def taken(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> list[Issue]:
         return [
             Issue("error", IssueCode.PARCEL_CODE_TAKEN, "already registered", 0, parcels[0].place)
         ]
 
-    report = validate([parcel(Polygon(square(E0, N0, 20)))], extra_checks=[taken])
+    report = validate([parcel(Polygon(square(E0, N0, 20)))], extra_rules=[taken])
     assert codes(report) == ["parcel_code_taken"]
     report.extend([Issue("warning", IssueCode.OUTSIDE_ADMIN_AREA, "near the border", 0)])
     assert report.error_count == 1 and report.warning_count == 1
