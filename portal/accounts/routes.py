@@ -46,7 +46,7 @@ def _start_session(request: Request, issued: service.Issued, target: str = "/acc
     return response
 
 
-# -- log in, register, log out ---------------------------------------------------------------
+# -- log in, sign up (at /register), log out -------------------------------------------------
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(request: Request) -> Response:
@@ -65,13 +65,13 @@ async def login_form(request: Request) -> Response:
 
 
 @router.get("/register", response_class=HTMLResponse, include_in_schema=False)
-async def register_page(request: Request) -> Response:
+async def sign_up_page(request: Request) -> Response:
     await current_principal(request)
-    return _page(request, "accounts/register.html", {})
+    return _page(request, "accounts/sign_up.html", {})
 
 
 @router.post("/register", include_in_schema=False)
-async def register_form(request: Request) -> Response:
+async def sign_up_form(request: Request) -> Response:
     principal = await current_principal(request)
     form = await request.form()
     check_csrf(request, principal, form)
@@ -80,8 +80,8 @@ async def register_form(request: Request) -> Response:
         raise BadInput("the two passwords differ")
     username = str(form.get("username", ""))
     pool, settings = request.app.state.pool, _settings(request)
-    await service.register(pool, settings, username, str(form.get("display_name", "")), password,
-                           client_of(request))
+    await service.sign_up(pool, settings, username, str(form.get("display_name", "")), password,
+                          client_of(request))
     issued = await service.login(pool, settings, username, password, client_of(request))
     return _start_session(request, issued)
 

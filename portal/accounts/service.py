@@ -1,4 +1,4 @@
-"""Account use cases: register, log in (throttled), log out, tokens, identity verification.
+"""Account use cases: sign up, log in (throttled), log out, tokens, identity verification.
 
 Each takes plain values and a pool, writes its audit row in the same transaction as its change
 (or alone, for refusals), and raises the errors of portal.platform.errors.
@@ -39,7 +39,7 @@ from portal.platform.errors import (
 from portal.platform.permissions import role_label
 from portal.settings import AccountSettings
 
-__all__ = ["Issued", "register", "login", "logout", "issue_token", "verify_by_registry", "verify_at_counter",
+__all__ = ["Issued", "sign_up", "login", "logout", "issue_token", "verify_by_registry", "verify_at_counter",
            "normalise_name", "USERNAME"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
@@ -69,8 +69,9 @@ def _check_new_account(username: str, display_name: str, password: str) -> None:
         raise BadInput("a password has at most 1024 characters")
 
 
-async def register(pool: AsyncConnectionPool, settings: AccountSettings, username: str, display_name: str,
-                   password: str, client: str | None) -> int:
+async def sign_up(pool: AsyncConnectionPool, settings: AccountSettings, username: str, display_name: str,
+                  password: str, client: str | None) -> int:
+    """Create an account (sign up; the URL keeps its old name, /register). Returns its user id."""
     username = username.strip().lower()
     _check_new_account(username, display_name, password)
     hashed = await run_in_threadpool(hash_password, settings, password)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from account_helpers import bearer, csrf_of, form_login, new_username, register
+from account_helpers import bearer, csrf_of, form_login, new_username, sign_up
 from fastapi.testclient import TestClient
 
 
@@ -20,7 +20,7 @@ def test_owner_account_page_lists_units_and_who_checked(browser: TestClient, cli
 
 def test_administrator_sets_roles_by_form(browser: TestClient, database_url: str) -> None:
     username = new_username("r")
-    register(browser, username)
+    sign_up(browser, username)
     browser.cookies.clear()
     form_login(browser, "admin")
     page = browser.get("/admin/users")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from account_helpers import bearer, csrf_of, form_login, new_username, register
+from account_helpers import bearer, csrf_of, form_login, new_username, sign_up
 from fastapi.testclient import TestClient
 
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
@@ -22,7 +22,7 @@ def _spare_party(database_url: str) -> tuple[str, str]:
 
 def _new_account(client: TestClient) -> dict[str, str]:
     username = new_username("v")
-    register(client, username)
+    sign_up(client, username)
     client.cookies.clear()
     return bearer(client, username, "correct horse battery")
 
@@ -120,7 +120,7 @@ def test_one_person_one_account(browser: TestClient, database_url: str) -> None:
 
 def test_registrar_verifies_at_the_counter(browser: TestClient, database_url: str) -> None:
     username = new_username("c")
-    register(browser, username)
+    sign_up(browser, username)
     browser.cookies.clear()
     first17 = "33010619850505321"
     number = first17 + resident_id_check_digit(first17)
@@ -144,7 +144,7 @@ def test_registrar_verifies_at_the_counter(browser: TestClient, database_url: st
 def test_counter_links_a_registered_party_only_if_the_names_agree(browser: TestClient, database_url: str) -> None:
     name, number = _spare_party(database_url)
     username = new_username("c")
-    register(browser, username)
+    sign_up(browser, username)
     browser.cookies.clear()
     form_login(browser, "registrar")
     csrf = csrf_of(browser.get("/counter").text)
