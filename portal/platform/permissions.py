@@ -45,7 +45,7 @@ class Action(StrEnum):
     VIEW_IDENTITY_NUMBERS = "personal_data.identity_numbers"
     VIEW_ANY_CHECK = "checks.view_any"
     # Accounts and the audit trail.
-    VERIFY_AT_COUNTER = "accounts.verify_at_counter"
+    VERIFY_IDENTITY_AT_COUNTER = "accounts.verify_at_counter"
     MANAGE_USERS = "accounts.manage"
     READ_AUDIT = "audit.read"
     EXPORT_AUDIT = "audit.export"
@@ -94,7 +94,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.VIEW_FULL_RECORD: frozenset({Role.REGISTRAR}),
     Action.VIEW_IDENTITY_NUMBERS: frozenset({Role.REGISTRAR}),
     Action.VIEW_ANY_CHECK: frozenset({Role.REGISTRAR, Role.AUDITOR}),
-    Action.VERIFY_AT_COUNTER: frozenset({Role.REGISTRAR}),
+    Action.VERIFY_IDENTITY_AT_COUNTER: frozenset({Role.REGISTRAR}),
     Action.MANAGE_USERS: frozenset({Role.ADMINISTRATOR}),
     Action.READ_AUDIT: frozenset({Role.AUDITOR}),
     Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
