@@ -125,7 +125,7 @@ class _Register:
         self.n = n_parcels
         self.sources = _Rows(("source_id", "kind", "reference", "issued_on", "issuer", "recorded_at"))
         self.parcels = _Rows(("version_id", "parcel_id", "version", "parcel_code", "admin_area_code",
-                              "land_use_code", "status", "survey_geom", "survey_area", "valid_from",
+                              "land_use_code", "status", "survey_geom", "declared_area", "valid_from",
                               "valid_to", "source_id", "begin_lifespan", "end_lifespan"))
         self.lineage = _Rows(("parent_parcel_id", "child_parcel_id", "event", "recorded_at", "source_id"))
         self.units = _Rows(("version_id", "unit_id", "version", "unit_number", "parcel_id", "location",

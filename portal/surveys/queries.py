@@ -74,7 +74,7 @@ def submission(*, with_report: bool) -> sql.Composed:
 
 SUBMISSION_PARCELS = sql.SQL("""
 SELECT position, place, parcel_code, land_use_code, name, declared_area::float8,
-       ({published_area})::float8 AS computed_area
+       ({published_area})::float8 AS calculated_area
   FROM submission_parcels WHERE submission_id = %s ORDER BY position
 """).format(published_area=PUBLISHED_AREA)
 
@@ -241,7 +241,7 @@ CURRENT_CODES = "SELECT parcel_code, parcel_id FROM current_parcels WHERE parcel
 NEXT_PARCEL_IDS = "SELECT nextval('parcel_id_seq') FROM generate_series(1, %s)"
 
 COPY_PARCELS = """
-COPY parcels (parcel_id, parcel_code, admin_area_code, land_use_code, survey_geom, survey_area, valid_from,
+COPY parcels (parcel_id, parcel_code, admin_area_code, land_use_code, survey_geom, declared_area, valid_from,
               source_id)
 FROM STDIN (FORMAT BINARY)
 """

@@ -46,7 +46,9 @@ class SubmittedParcel(BaseModel):
     land_use_code: str | None
     name: str | None
     declared_area: float | None = Field(description="m², as the surveyor declared it")
-    computed_area: float | None = Field(description="m², on the ellipsoid")
+    # The calculated area; the JSON name stays `computed_area` (an API contract, docs/glossary.md).
+    calculated_area: float | None = Field(serialization_alias="computed_area",
+                                          description="m², as publication will store it (planar, Gauss-Krüger)")
 
 
 class SubmissionSummary(BaseModel):

@@ -176,7 +176,7 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
         with_report: bool = True) -> dict[str, Any]:
     """The submission with its parcels and report, as the principal may see it.
 
-    Each parcel's `computed_area` is the area publication will store for it (see
+    Each parcel's `calculated_area` is the area publication will store for it (see
     `queries.PUBLISHED_AREA`)."""
     with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
         row = cur.execute(queries.submission(with_report=with_report), (submission_id,)).fetchone()
