@@ -30,8 +30,10 @@ class Role(StrEnum):
 
 
 class Action(StrEnum):
-    UPLOAD_SURVEY = "survey.upload"
-    SUBMIT_SURVEY = "survey.submit"
+    # The values are stored in audit rows and named in messages: they keep their old words even
+    # where the member's name follows docs/glossary.md (a submission, uploaded as a survey file).
+    UPLOAD_SURVEY_FILE = "survey.upload"
+    SUBMIT_SUBMISSION = "survey.submit"
     REVIEW_SUBMISSION = "survey.review"
     REGISTER_RIGHTS = "registry.register"
     REGISTER_SEIZURE = "registry.seizure"
@@ -82,8 +84,8 @@ class Principal:
 ANONYMOUS = Principal()
 
 ALLOWED: dict[Action, frozenset[Role]] = {
-    Action.UPLOAD_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
-    Action.SUBMIT_SURVEY: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
+    Action.UPLOAD_SURVEY_FILE: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
+    Action.SUBMIT_SUBMISSION: frozenset({Role.SURVEYOR, Role.REGISTRAR}),
     Action.REVIEW_SUBMISSION: frozenset({Role.REGISTRAR}),
     Action.REGISTER_RIGHTS: frozenset({Role.REGISTRAR}),
     Action.REGISTER_SEIZURE: frozenset({Role.COURT_CLERK}),
