@@ -87,7 +87,7 @@ def guarded_write(url: str) -> float:
             "INSERT INTO sources (kind, reference, issued_on) "
             "VALUES ('survey_report', 'guarded write', current_date) RETURNING source_id").fetchone()[0]
         started = time.perf_counter()
-        conn.execute("INSERT INTO parcels (parcel_code, admin_area_code, land_use_code, survey_geom, survey_area, "
+        conn.execute("INSERT INTO parcels (parcel_code, admin_area_code, land_use_code, survey_geom, declared_area, "
                      "valid_from, source_id) SELECT parcel_code, left(parcel_code, 6), land_use_code, geom, area, "
                      "current_date, %s FROM ogr_load", (source,))
         elapsed = time.perf_counter() - started

@@ -6,7 +6,7 @@
 Runs in a throwaway database on the managed cluster (migrated, a small demo district, its
 administrative area widened to take the upload), dropped at the end. The upload is the
 GeoPackage of `publish_vs_ogr2ogr.py` (or the same as GeoJSON): square parcels in EPSG:4528 south of the demo district.
-Each step is given in wall time and in this process's CPU time (reading, transforming, checking
+Each step is given in wall time and in this process's CPU time (reading, transforming, validating
 geometry in Python); the database's share is the difference, roughly.
 """
 
@@ -76,7 +76,7 @@ def run(url: str, gpkg: Path, settings: SurveySettings) -> None:
 
     with psycopg.connect(url) as conn:
         submission_id = timed("create", lambda: workflow.create(conn, upload, SURVEYOR, settings))
-        shown = {p["parcel_code"]: p["computed_area"] for p in workflow.get(conn, submission_id, SURVEYOR)["parcels"]}
+        shown = {p["parcel_code"]: p["calculated_area"] for p in workflow.get(conn, submission_id, SURVEYOR)["parcels"]}
         timed("submit", lambda: workflow.submit(conn, submission_id, SURVEYOR, settings))
         publication = timed("approve", lambda: workflow.approve(conn, submission_id, REGISTRAR, settings))
         stored = dict(conn.execute("SELECT parcel_code, calculated_area::float8 FROM current_parcels "

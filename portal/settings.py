@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
-           "SecuritySettings", "AccountSettings", "Settings", "project_root"]
+           "SecuritySettings", "AccountSettings", "Settings", "project_root", "DEFAULT_OFFICE_TIMEZONE"]
 
 
 def project_root() -> Path:
@@ -27,6 +28,9 @@ def project_root() -> Path:
         return here
     return Path.cwd()
 
+
+# Office time (portal.platform.clock): the zone the database's rules were written for.
+DEFAULT_OFFICE_TIMEZONE = "Asia/Shanghai"
 
 # The tile invalidation listener's one connection (layers.tiles.InvalidationListener).
 LISTENER_CONNECTIONS = 1
@@ -100,6 +104,19 @@ class PortalSettings(BaseSettings):
     title: str = "Cadastre"
     public_url: str | None = None
     basemap_url: str | None = None
+    # Office time: every time a person reads is shown in this zone, and dates are cut in it
+    # (portal.platform.clock). An IANA name.
+    office_timezone: str = DEFAULT_OFFICE_TIMEZONE
+
+    @field_validator("office_timezone")
+    @classmethod
+    def _real_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"office_timezone {value!r} is not an IANA time zone (for example Asia/Shanghai)") \
+                from error
+        return value
 
 
 class TileSettings(BaseSettings):
@@ -125,7 +142,7 @@ class TileSettings(BaseSettings):
 
 
 class SurveySettings(BaseSettings):
-    """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_checks.validation_rules`
+    """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_validation.validation_rules`
     turns them into `spatial.validation.ValidationRules`)."""
 
     model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore")

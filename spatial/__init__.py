@@ -1,4 +1,4 @@
-"""Pure geometry for uploaded surveys: read parcel files, check them, report what is wrong.
+"""Pure geometry for uploaded surveys: read parcel files, validate them, report what is wrong.
 
     spatial.readers     read_parcels(path, crs=, layers=, filename=) -> ReadResult
     spatial.validation  validate / validate_result -> ValidationReport (spatial.report)

@@ -33,9 +33,9 @@ class BoundaryPoint:
 
 @dataclass(slots=True)
 class SurveyedParcel:
-    """One parcel as read from a file, before any check against the cadastre.
+    """One parcel as read from a file, before any validation against the cadastre.
 
-    `declared_area` is in m² (hectares are converted by the reader); `where` says where the
+    `declared_area` is in m² (hectares are converted by the reader); `place` says where the
     parcel is in the file (``line 12``, ``layer 'parcel', feature 3``,
     ``entity LWPOLYLINE #1A2 (layer ZD)``); `warnings` lists what the reader already found and
     repaired or could not repair (the severity says which).
@@ -43,7 +43,7 @@ class SurveyedParcel:
 
     geometry: Polygon | MultiPolygon
     crs: int
-    where: str
+    place: str
     parcel_code: str | None = None
     declared_area: float | None = None
     land_use_code: str | None = None

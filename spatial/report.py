@@ -1,7 +1,7 @@
 """Issues found in an upload and the report that gathers them.
 
 An `Issue` has one shape whoever finds it: a reader (an unclosed ring it closed), the
-geometric validation in this package, or the database checks the portal runs afterwards
+geometric validation in this package, or the validation against the cadastre the portal runs afterwards
 (overlap with the published cadastre, parcel code already registered, parcel outside the
 administrative area). The portal appends its own issues with `ValidationReport.extend`, so
 the surveyor sees one list, and `blocks_publication` answers for all of them.
@@ -56,7 +56,7 @@ class IssueCode(StrEnum):
     # Between parcels of the same upload.
     OVERLAP = "overlap"
     GAP = "gap"
-    # Reserved for the portal's database checks (not produced by this package).
+    # Reserved for the portal's validation against the cadastre (not produced by this package).
     OVERLAP_EXISTING = "overlap_existing"
     PARCEL_CODE_TAKEN = "parcel_code_taken"
     OUTSIDE_ADMIN_AREA = "outside_admin_area"
@@ -72,7 +72,7 @@ class Issue:
     """One problem, with enough context for a person to find it and a program to sort it.
 
     `parcel_index` is the position in the upload's parcel list (None for file-level issues
-    such as a skipped layer); `where` is the place in the file (``line 12``, ``feature 3``);
+    such as a skipped layer); `place` is where in the file (``line 12``, ``feature 3``);
     `location` is WKT of the fault (a point or the overlap polygon) in the delivered CRS.
     """
 
@@ -80,7 +80,7 @@ class Issue:
     code: str
     message: str
     parcel_index: int | None = None
-    where: str | None = None
+    place: str | None = None
     location: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -95,7 +95,7 @@ class Issue:
             "code": str(self.code),
             "message": self.message,
             "parcel_index": self.parcel_index,
-            "where": self.where,
+            "where": self.place,
             "location": self.location,
             "details": dict(self.details),
         }
@@ -131,7 +131,7 @@ class ValidationReport:
         return self.error_count > 0
 
     def extend(self, issues: Iterable[Issue]) -> None:
-        """Add issues found elsewhere, e.g. by the portal's database checks."""
+        """Add issues found elsewhere, e.g. by the portal's validation against the cadastre."""
         self.issues.extend(issues)
 
     def for_parcel(self, index: int) -> list[Issue]:

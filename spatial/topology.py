@@ -50,7 +50,7 @@ def _polygonal(geometry: BaseGeometry) -> BaseGeometry:
 def find_overlaps(
     geoms: Geoms,
     indices: NDArray[np.intp],
-    wheres: list[str],
+    places: list[str],
     measure: Measure,
     tolerance_m2: float,
 ) -> list[Issue]:
@@ -99,13 +99,13 @@ def find_overlaps(
             Issue(
                 "error",
                 IssueCode.OVERLAP,
-                f"overlaps the parcel at {wheres[b]} by {areas[k]:.3f} m²",
+                f"overlaps the parcel at {places[b]} by {areas[k]:.3f} m²",
                 parcel_index=a,
-                where=wheres[a],
+                place=places[a],
                 location=shapely.to_wkt(shared[k], rounding_precision=measure.wkt_precision),
                 details={
                     "other_parcel_index": b,
-                    "other_where": wheres[b],
+                    "other_where": places[b],
                     "area_m2": round(float(areas[k]), 4),
                 },
             )
@@ -123,7 +123,7 @@ def _safe_intersection(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
 def find_gaps(
     geoms: Geoms,
     indices: NDArray[np.intp],
-    wheres: list[str],
+    places: list[str],
     measure: Measure,
     width_m: float,
     snap_m: float,
@@ -187,13 +187,13 @@ def find_gaps(
                 IssueCode.GAP,
                 f"a gap up to {max_d * measure.length_unit:.3f} m wide separates it from "
                 "the parcel at "
-                f"{wheres[b]}; neighbours should share their boundary",
+                f"{places[b]}; neighbours should share their boundary",
                 parcel_index=a,
-                where=wheres[a],
+                place=places[a],
                 location=shapely.to_wkt(location, rounding_precision=measure.wkt_precision),
                 details={
                     "other_parcel_index": b,
-                    "other_where": wheres[b],
+                    "other_where": places[b],
                     "width_m": round(max_d * measure.length_unit, 4),
                     "area_m2": round(area, 4),
                 },

@@ -3,9 +3,9 @@
 Pure geometry and attributes, no database: invalid rings with the point of the fault,
 too few or duplicate points, declared area against measured area, malformed or repeated
 parcel codes, and (in `spatial.topology`) overlaps and slivers between parcels of the same
-upload. Checks that need the published cadastre (overlap with existing parcels, code already
-registered, inside the administrative area) are passed in as `extra_checks` by the portal
-and report with the same `Issue` shape.
+upload. Rules that need the published cadastre (overlap with existing parcels, code already
+registered, inside the administrative area) are passed in as `extra_rules` by the portal
+and report with the same `Issue` shape. ("Check" is the restriction check's word, not this.)
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from spatial.model import ReadResult, SurveyedParcel
 from spatial.report import Issue, IssueCode, Severity, ValidationReport
 from spatial.topology import Measure, find_gaps, find_overlaps
 
-__all__ = ["ValidationRules", "ParcelCheck", "validate", "validate_result"]
+__all__ = ["ValidationRules", "ParcelRule", "validate", "validate_result"]
 
-ParcelCheck = Callable[[Sequence[SurveyedParcel], "ValidationRules"], Iterable[Issue]]
-"""A further check over the whole upload, e.g. the portal's database checks."""
+ParcelRule = Callable[[Sequence[SurveyedParcel], "ValidationRules"], Iterable[Issue]]
+"""A further validation rule over the whole upload, e.g. the portal's validation against the cadastre."""
 
 _PARCEL_CODE = re.compile(PARCEL_CODE_PATTERN)
 _REASON = re.compile(r"^(?P<text>.*?)\s*\[(?P<x>\S+) (?P<y>\S+)\]\s*$")
@@ -58,7 +58,7 @@ _EXPLAIN = {
 
 @dataclass(frozen=True, slots=True)
 class ValidationRules:
-    """Tolerances of the checks, all in metres or m².
+    """Tolerances of validation, all in metres or m².
 
     Area: the declared area may differ from the measured one by
     ``max(area_abs_tolerance_m2, area_rel_tolerance * S, 2 * boundary_point_error_m * sqrt(S))``
@@ -75,7 +75,7 @@ class ValidationRules:
     snap_tolerance_m: float = 0.001
     spike_angle_deg: float = 1.0
     require_parcel_code: bool = False
-    check_topology: bool = True
+    validate_topology: bool = True
 
     def area_tolerance(self, area_m2: float) -> float:
         """Largest accepted |declared - measured| in m² for a parcel of `area_m2`."""
@@ -91,7 +91,7 @@ def validate_result(
     result: ReadResult,
     rules: ValidationRules | None = None,
     *,
-    extra_checks: Sequence[ParcelCheck] = (),
+    extra_rules: Sequence[ParcelRule] = (),
 ) -> ValidationReport:
     """Validate what a reader returned, keeping the reader's file-level issues in the report."""
     return validate(
@@ -100,7 +100,7 @@ def validate_result(
         file=result.file,
         crs=result.crs,
         read_issues=result.issues,
-        extra_checks=extra_checks,
+        extra_rules=extra_rules,
     )
 
 
@@ -111,7 +111,7 @@ def validate(
     file: str | None = None,
     crs: int | None = None,
     read_issues: Iterable[Issue] = (),
-    extra_checks: Sequence[ParcelCheck] = (),
+    extra_rules: Sequence[ParcelRule] = (),
 ) -> ValidationReport:
     """Check every parcel and every pair of neighbours; return a report with all issues.
 
@@ -130,24 +130,24 @@ def validate(
     for index, parcel in enumerate(parcels):
         for issue in parcel.warnings:
             report.issues.append(
-                replace(issue, parcel_index=index, where=issue.where or parcel.where)
+                replace(issue, parcel_index=index, place=issue.place or parcel.place)
             )
     geoms = np.array([_in_crs(p, crs) for p in parcels], dtype=object)
-    wheres = [p.where for p in parcels]
+    places = [p.place for p in parcels]
     measure = _measure(crs)
-    usable = _check_kind(geoms, wheres, report)
-    valid = _check_geometry(geoms, usable, wheres, rules, measure, report)
-    _check_area(parcels, geoms, valid, measure, rules, report)
-    _check_codes(parcels, rules, report)
-    if rules.check_topology:
+    usable = _validate_kind(geoms, places, report)
+    valid = _validate_geometry(geoms, usable, places, rules, measure, report)
+    _validate_area(parcels, geoms, valid, measure, rules, report)
+    _validate_codes(parcels, rules, report)
+    if rules.validate_topology:
         indices = np.nonzero(valid)[0]
         subset = geoms[indices]
-        report.extend(find_overlaps(subset, indices, wheres, measure, rules.overlap_tolerance_m2))
+        report.extend(find_overlaps(subset, indices, places, measure, rules.overlap_tolerance_m2))
         report.extend(
-            find_gaps(subset, indices, wheres, measure, rules.gap_width_m, rules.snap_tolerance_m)
+            find_gaps(subset, indices, places, measure, rules.gap_width_m, rules.snap_tolerance_m)
         )
-    for check in extra_checks:
-        report.extend(check(parcels, rules))
+    for rule in extra_rules:
+        report.extend(rule(parcels, rules))
     report.issues.sort(key=lambda i: (i.parcel_index is not None, i.parcel_index or 0))
     return report
 
@@ -181,8 +181,8 @@ def _wkt_point(x: float, y: float, precision: int) -> str:
     return str(shapely.to_wkt(shapely.points(x, y), rounding_precision=precision))
 
 
-def _check_kind(
-    geoms: NDArray[np.object_], wheres: list[str], report: ValidationReport
+def _validate_kind(
+    geoms: NDArray[np.object_], places: list[str], report: ValidationReport
 ) -> NDArray[np.bool_]:
     usable = np.ones(len(geoms), dtype=bool)
     for i, g in enumerate(geoms):
@@ -194,21 +194,21 @@ def _check_kind(
                     IssueCode.NOT_POLYGON,
                     f"geometry is a {g.geom_type}, not a polygon",
                     i,
-                    wheres[i],
+                    places[i],
                 )
             )
         elif g.is_empty:
             usable[i] = False
             report.issues.append(
-                Issue("error", IssueCode.EMPTY, "parcel has no geometry", i, wheres[i])
+                Issue("error", IssueCode.EMPTY, "parcel has no geometry", i, places[i])
             )
     return usable
 
 
-def _check_geometry(
+def _validate_geometry(
     geoms: NDArray[np.object_],
     usable: NDArray[np.bool_],
-    wheres: list[str],
+    places: list[str],
     rules: ValidationRules,
     measure: Measure,
     report: ValidationReport,
@@ -243,7 +243,7 @@ def _check_geometry(
                 IssueCode.TOO_FEW_POINTS,
                 f"a ring has {int(distinct[r])} distinct point(s); at least 3 are needed",
                 i,
-                wheres[i],
+                places[i],
                 _wkt_point(float(first[0, 0]), float(first[0, 1]), precision)
                 if len(first)
                 else None,
@@ -264,7 +264,7 @@ def _check_geometry(
                 IssueCode.DUPLICATE_POINT,
                 f"{len(ks)} point(s) repeat the point before them",
                 i,
-                wheres[i],
+                places[i],
                 _wkt_point(x, y, precision),
                 {"count": len(ks)},
             )
@@ -279,7 +279,7 @@ def _check_geometry(
                         IssueCode.SPIKE,
                         "the boundary turns back on itself (a spike)",
                         i,
-                        wheres[i],
+                        places[i],
                         _wkt_point(x, y, precision),
                     )
                 )
@@ -287,12 +287,12 @@ def _check_geometry(
         if not valid[i]:
             continue  # too few points already said
         valid[i] = False
-        report.issues.append(_invalidity(i, str(reason), wheres[i], spike_at.get(i), precision))
+        report.issues.append(_invalidity(i, str(reason), places[i], spike_at.get(i), precision))
     return valid
 
 
 def _invalidity(
-    i: int, reason: str, where: str, spike: tuple[float, float] | None, precision: int
+    i: int, reason: str, place: str, spike: tuple[float, float] | None, precision: int
 ) -> Issue:
     match = _REASON.match(reason)
     text = match.group("text") if match else reason
@@ -313,13 +313,13 @@ def _invalidity(
             IssueCode.SPIKE,
             "the boundary turns back on itself (a spike), which makes it cross itself",
             i,
-            where,
+            place,
             _wkt_point(spike[0], spike[1], precision),
             {"geos_reason": reason},
         )
     explanation = _EXPLAIN.get(code, "the geometry is not a valid polygon")
     return Issue(
-        "error", code, f"{explanation} ({text})", i, where, location, {"geos_reason": reason}
+        "error", code, f"{explanation} ({text})", i, place, location, {"geos_reason": reason}
     )
 
 
@@ -349,7 +349,7 @@ def _spikes(
     return np.nonzero(sharp)[0]
 
 
-def _check_area(
+def _validate_area(
     parcels: Sequence[SurveyedParcel],
     geoms: NDArray[np.object_],
     valid: NDArray[np.bool_],
@@ -377,7 +377,7 @@ def _check_area(
                 f"declared area {declared[i]:.2f} m² differs from the measured {area:.2f} m² by "
                 f"{difference:+.2f} m² (tolerance {tolerance:.2f} m²)",
                 i,
-                parcels[i].where,
+                parcels[i].place,
                 shapely.to_wkt(point, rounding_precision=measure.wkt_precision),
                 {
                     "declared_m2": round(float(declared[i]), 4),
@@ -389,7 +389,7 @@ def _check_area(
         )
 
 
-def _check_codes(
+def _validate_codes(
     parcels: Sequence[SurveyedParcel], rules: ValidationRules, report: ValidationReport
 ) -> None:
     first_seen: dict[str, int] = {}
@@ -402,7 +402,7 @@ def _check_codes(
                     IssueCode.PARCEL_CODE_MISSING,
                     "the parcel has no parcel code (宗地代码)",
                     i,
-                    parcel.where,
+                    parcel.place,
                 )
             )
             continue
@@ -416,7 +416,7 @@ def _check_codes(
                     IssueCode.PARCEL_CODE_MALFORMED,
                     f"parcel code {exc}",
                     i,
-                    parcel.where,
+                    parcel.place,
                     details={"parcel_code": code},
                 )
             )
@@ -427,9 +427,9 @@ def _check_codes(
                 Issue(
                     "error",
                     IssueCode.PARCEL_CODE_DUPLICATE,
-                    f"parcel code {normal} is also used by the parcel at {parcels[j].where}",
+                    f"parcel code {normal} is also used by the parcel at {parcels[j].place}",
                     i,
-                    parcel.where,
+                    parcel.place,
                     details={"parcel_code": normal, "other_parcel_index": j},
                 )
             )

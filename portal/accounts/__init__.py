@@ -4,7 +4,7 @@
     guards.py            request guards of accounts and checks: login, CSRF, rate limits
     security.py          password hashes, tokens, identity digests
     identity_numbers.py  resident identity numbers (GB 11643) and credit codes (GB 32100)
-    service.py           use cases: register, log in, tokens, identity verification
+    service.py           use cases: sign up, log in, tokens, identity verification
     store.py             the SQL of accounts
     routes.py            pages and JSON API of accounts
     errors.py            what can go wrong, each with its HTTP status

@@ -19,13 +19,12 @@ from fastapi import Request, Response
 from portal.accounts.principal import CSRF_COOKIE, Account
 from portal.accounts.security import same_secret
 from portal.accounts.store import forget_old_counters, rate_hits
+from portal.platform.clock import LIMITS_TIMEZONE, office_now
 from portal.platform.errors import Forbidden, Limited, NotAuthenticated
 from portal.platform.permissions import Principal, current_principal
 
 __all__ = ["login_required", "csrf_for_form", "set_csrf_cookie", "check_csrf", "seconds_to_window_end", "enforce_limit",
-           "BEIJING"]
-
-BEIJING = dt.timezone(dt.timedelta(hours=8))
+           ]
 
 
 async def login_required(request: Request) -> Account:
@@ -68,7 +67,8 @@ def check_csrf(request: Request, principal: Principal, form: Mapping[str, Any] |
 
 
 def seconds_to_window_end(window: str) -> int:
-    now = dt.datetime.now(BEIJING)
+    """Seconds until the database's limit window ends (days end at midnight, LIMITS_TIMEZONE)."""
+    now = office_now(LIMITS_TIMEZONE)
     if window == "1 minute":
         return 60 - now.second
     tomorrow = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

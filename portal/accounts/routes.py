@@ -22,7 +22,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["accounts"])
 # Pages that only read; the forms that change something check their CSRF token against the form.
-AtCounter = Annotated[Principal, Depends(require(Action.VERIFY_AT_COUNTER))]
+AtCounter = Annotated[Principal, Depends(require(Action.VERIFY_IDENTITY_AT_COUNTER))]
 UserManager = Annotated[Principal, Depends(require(Action.MANAGE_USERS))]
 
 
@@ -46,7 +46,7 @@ def _start_session(request: Request, issued: service.Issued, target: str = "/acc
     return response
 
 
-# -- log in, register, log out ---------------------------------------------------------------
+# -- log in, sign up (at /register), log out -------------------------------------------------
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(request: Request) -> Response:
@@ -65,13 +65,13 @@ async def login_form(request: Request) -> Response:
 
 
 @router.get("/register", response_class=HTMLResponse, include_in_schema=False)
-async def register_page(request: Request) -> Response:
+async def sign_up_page(request: Request) -> Response:
     await current_principal(request)
-    return _page(request, "accounts/register.html", {})
+    return _page(request, "accounts/sign_up.html", {})
 
 
 @router.post("/register", include_in_schema=False)
-async def register_form(request: Request) -> Response:
+async def sign_up_form(request: Request) -> Response:
     principal = await current_principal(request)
     form = await request.form()
     check_csrf(request, principal, form)
@@ -80,8 +80,8 @@ async def register_form(request: Request) -> Response:
         raise BadInput("the two passwords differ")
     username = str(form.get("username", ""))
     pool, settings = request.app.state.pool, _settings(request)
-    await service.register(pool, settings, username, str(form.get("display_name", "")), password,
-                           client_of(request))
+    await service.sign_up(pool, settings, username, str(form.get("display_name", "")), password,
+                          client_of(request))
     issued = await service.login(pool, settings, username, password, client_of(request))
     return _start_session(request, issued)
 
@@ -103,7 +103,7 @@ async def logout_form(request: Request) -> Response:
 
 async def _account_context(request: Request, account: Account) -> dict[str, Any]:
     async with request.app.state.pool.connection() as conn:
-        verification = await store.current_verification(conn, int(account.user_id or 0))
+        verification = await store.current_identity_verification(conn, int(account.user_id or 0))
         units = await store.owned_units(conn, account.party_id)
         checks = await store.checks_of_units(conn, [u["unit_number"] for u in units])
         tokens = await store.list_tokens(conn, int(account.user_id or 0))
@@ -124,13 +124,13 @@ async def account_page(request: Request) -> Response:
 
 
 @router.post("/account/verify", response_class=HTMLResponse, include_in_schema=False)
-async def verify_form(request: Request) -> Response:
+async def verify_identity_form(request: Request) -> Response:
     account = await login_required(request)
     form = await request.form()
     check_csrf(request, account, form)
-    await service.verify_by_registry(request.app.state.pool, _settings(request), request.app.state.identity_key,
-                                     account, str(form.get("name", "")), str(form.get("id_number", "")),
-                                     client_of(request))
+    await service.verify_identity_by_registry(request.app.state.pool, _settings(request),
+                                              request.app.state.identity_key, account, str(form.get("name", "")),
+                                              str(form.get("id_number", "")), client_of(request))
     return RedirectResponse("/account", status_code=303)
 
 
@@ -153,17 +153,17 @@ async def counter_page(request: Request, registrar: AtCounter) -> Response:
 
 
 @router.post("/counter/verify", response_class=HTMLResponse, include_in_schema=False)
-async def counter_verify(request: Request) -> Response:
-    registrar = await allowed(request, Action.VERIFY_AT_COUNTER)
+async def verify_identity_at_counter_form(request: Request) -> Response:
+    registrar = await allowed(request, Action.VERIFY_IDENTITY_AT_COUNTER)
     assert isinstance(registrar, Account)
     form = await request.form()
     check_csrf(request, registrar, form)
     if form.get("document_seen") != "yes":
         raise BadInput("confirm that you have seen the identity card")
-    done = await service.verify_at_counter(request.app.state.pool, request.app.state.identity_key, registrar,
-                                           str(form.get("username", "")), str(form.get("name", "")),
-                                           str(form.get("id_number", "")), str(form.get("note", "")) or None,
-                                           client_of(request))
+    done = await service.verify_identity_at_counter(request.app.state.pool, request.app.state.identity_key,
+                                                    registrar, str(form.get("username", "")),
+                                                    str(form.get("name", "")), str(form.get("id_number", "")),
+                                                    str(form.get("note", "")) or None, client_of(request))
     return _page(request, "accounts/counter.html", {"done": done})
 
 
@@ -237,12 +237,12 @@ async def api_me(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/me/verification", status_code=201)
-async def api_verify(request: Request) -> dict[str, Any]:
+async def api_verify_identity(request: Request) -> dict[str, Any]:
     """Verify by registry match: {"name", "id_number"} in the body, never in the URL."""
     account = await login_required(request)
     check_csrf(request, account, None)
     body = await json_object(request, "name and id_number", text_fields=("name", "id_number"))
-    await service.verify_by_registry(request.app.state.pool, _settings(request), request.app.state.identity_key,
-                                     account, str(body.get("name", "")), str(body.get("id_number", "")),
-                                     client_of(request))
+    await service.verify_identity_by_registry(request.app.state.pool, _settings(request),
+                                              request.app.state.identity_key, account, str(body.get("name", "")),
+                                              str(body.get("id_number", "")), client_of(request))
     return {"verified": True, "method": "registry_match"}

@@ -1,4 +1,4 @@
-"""Account use cases: register, log in (throttled), log out, tokens, identity verification.
+"""Account use cases: sign up, log in (throttled), log out, tokens, identity verification.
 
 Each takes plain values and a pool, writes its audit row in the same transaction as its change
 (or alone, for refusals), and raises the errors of portal.platform.errors.
@@ -39,8 +39,8 @@ from portal.platform.errors import (
 from portal.platform.permissions import role_label
 from portal.settings import AccountSettings
 
-__all__ = ["Issued", "register", "login", "logout", "issue_token", "verify_by_registry", "verify_at_counter",
-           "normalise_name", "USERNAME"]
+__all__ = ["Issued", "sign_up", "login", "logout", "issue_token", "verify_identity_by_registry",
+           "verify_identity_at_counter", "normalise_name", "USERNAME"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 
@@ -69,8 +69,9 @@ def _check_new_account(username: str, display_name: str, password: str) -> None:
         raise BadInput("a password has at most 1024 characters")
 
 
-async def register(pool: AsyncConnectionPool, settings: AccountSettings, username: str, display_name: str,
-                   password: str, client: str | None) -> int:
+async def sign_up(pool: AsyncConnectionPool, settings: AccountSettings, username: str, display_name: str,
+                  password: str, client: str | None) -> int:
+    """Create an account (sign up; the URL keeps its old name, /register). Returns its user id."""
     username = username.strip().lower()
     _check_new_account(username, display_name, password)
     hashed = await run_in_threadpool(hash_password, settings, password)
@@ -158,8 +159,8 @@ MISMATCH = ("the name and identity number do not match a person in the registry.
             "registered property, or the registry is wrong, a registrar can verify you at the counter")
 
 
-async def verify_by_registry(pool: AsyncConnectionPool, settings: AccountSettings, key: bytes,
-                             account: Account, name: str, number: str, client: str | None) -> int:
+async def verify_identity_by_registry(pool: AsyncConnectionPool, settings: AccountSettings, key: bytes,
+                                      account: Account, name: str, number: str, client: str | None) -> int:
     """Verify the account holder by matching a current natural-person party (name and number).
 
     A wrong name and an unknown number get the same answer, so the form is no oracle of who
@@ -182,7 +183,7 @@ async def verify_by_registry(pool: AsyncConnectionPool, settings: AccountSetting
                                                 subject=f"user:{account.user_id}", client=client))
             raise
         async with conn.transaction():
-            if await store.current_verification(conn, int(account.user_id or 0)):
+            if await store.current_identity_verification(conn, int(account.user_id or 0)):
                 raise Conflict("this account is already verified")
             digest = identity_digest(key, "resident_id", number)
             party = await store.party_by_document(conn, number)
@@ -192,7 +193,7 @@ async def verify_by_registry(pool: AsyncConnectionPool, settings: AccountSetting
                                "move it at the counter")
             if outcome_ok:
                 assert party is not None
-                verification = await store.insert_verification(
+                verification = await store.insert_identity_verification(
                     conn, user_id=int(account.user_id or 0), method="registry_match", name=name, digest=digest,
                     masked=masked, party_id=party["party_id"])
         # The outcome is recorded whatever it was (outside the transaction for a refusal).
@@ -205,8 +206,8 @@ async def verify_by_registry(pool: AsyncConnectionPool, settings: AccountSetting
     return verification
 
 
-async def verify_at_counter(pool: AsyncConnectionPool, key: bytes, registrar: Account, username: str,
-                            name: str, number: str, note: str | None, client: str | None) -> dict[str, Any]:
+async def verify_identity_at_counter(pool: AsyncConnectionPool, key: bytes, registrar: Account, username: str,
+                                     name: str, number: str, note: str | None, client: str | None) -> dict[str, Any]:
     """A registrar verifies a user in person. If the registry knows the number, the names must
     agree and the user is linked to that party (and so becomes owner of its units)."""
     name = normalise_name(name)
@@ -220,7 +221,7 @@ async def verify_at_counter(pool: AsyncConnectionPool, key: bytes, registrar: Ac
             raise NotFound(f"no account named {username!r}")
         if user["user_id"] == registrar.user_id:
             raise Forbidden("a registrar cannot verify their own account")
-        if await store.current_verification(conn, user["user_id"]):
+        if await store.current_identity_verification(conn, user["user_id"]):
             raise Conflict(f"{username} is already verified")
         digest = identity_digest(key, "resident_id", number)
         if await store.digest_taken(conn, digest):
@@ -229,7 +230,7 @@ async def verify_at_counter(pool: AsyncConnectionPool, key: bytes, registrar: Ac
         if party is not None and normalise_name(party["name"]) != name:
             raise BadInput("the registry records another name for this identity number: correct the "
                            "registry (or the name) first")
-        await store.insert_verification(
+        await store.insert_identity_verification(
             conn, user_id=user["user_id"], method="counter", name=name, digest=digest, masked=masked,
             party_id=party["party_id"] if party else None, verified_by=registrar.user_id, note=note or None)
         await record_async(conn, AuditEntry(

@@ -13,8 +13,8 @@ from psycopg.rows import dict_row
 
 __all__ = [
     "PRINCIPAL_BY_TOKEN", "find_user", "create_user", "create_session", "revoke_session",
-    "revoke_user_sessions", "list_tokens", "current_verification", "party_by_document",
-    "digest_taken", "insert_verification", "rate_hits", "forget_old_counters", "set_roles", "list_users",
+    "revoke_user_sessions", "list_tokens", "current_identity_verification", "party_by_document",
+    "digest_taken", "insert_identity_verification", "rate_hits", "forget_old_counters", "set_roles", "list_users",
     "owned_units", "checks_of_units",
 ]
 
@@ -75,7 +75,7 @@ async def list_tokens(conn: psycopg.AsyncConnection, user_id: int) -> list[dict[
         return await cur.fetchall()
 
 
-async def current_verification(conn: psycopg.AsyncConnection, user_id: int) -> dict[str, Any] | None:
+async def current_identity_verification(conn: psycopg.AsyncConnection, user_id: int) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT v.verification_id, v.method, v.verified_name, v.document_masked, v.party_id, "
@@ -101,9 +101,9 @@ async def digest_taken(conn: psycopg.AsyncConnection, digest: bytes) -> bool:
     return bool(row and row[0])
 
 
-async def insert_verification(conn: psycopg.AsyncConnection, *, user_id: int, method: str, name: str,
-                              digest: bytes, masked: str, party_id: int | None,
-                              verified_by: int | None = None, note: str | None = None) -> int:
+async def insert_identity_verification(conn: psycopg.AsyncConnection, *, user_id: int, method: str, name: str,
+                                       digest: bytes, masked: str, party_id: int | None,
+                                       verified_by: int | None = None, note: str | None = None) -> int:
     cur = await conn.execute(
         "INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, document_masked, "
         "party_id, verified_by, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING verification_id",

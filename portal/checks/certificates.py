@@ -36,19 +36,23 @@ def _yes(value: bool) -> str:
     return "有 yes" if value else "无 no"
 
 
-def _beijing(iso: str) -> str:
-    moment = dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=8)))
-    return f"{moment:%Y-%m-%d %H:%M:%S} (UTC+8)"
+def _office_time(iso: str, zone: dt.tzinfo) -> str:
+    """The moment in office time, with its offset as people write it (UTC+8)."""
+    moment = dt.datetime.fromisoformat(iso).astimezone(zone)
+    offset = moment.utcoffset() or dt.timedelta()
+    hours, minutes = divmod(abs(int(offset.total_seconds())) // 60, 60)
+    sign = "-" if offset < dt.timedelta() else "+"
+    return f"{moment:%Y-%m-%d %H:%M:%S} (UTC{sign}{hours}{f':{minutes:02d}' if minutes else ''})"
 
 
-def _lines(statement: dict[str, Any], verify_url: str) -> list[tuple[str, int]]:
+def _lines(statement: dict[str, Any], verify_url: str, zone: dt.tzinfo) -> list[tuple[str, int]]:
     """(text, size) lines of the certificate: what the check stated, flags only."""
     lines: list[tuple[str, int]] = [
         ("不动产登记限制状况查询证明", 18),
         ("Certificate of restriction check (real estate register)", 11),
         ("", 8),
         (f"查询编号 Reference: {statement['reference']}", 11),
-        (f"查询时间 As of: {_beijing(statement['as_of'])}", 11),
+        (f"查询时间 As of: {_office_time(statement['as_of'], zone)}", 11),
         (f"查询对象 Query: {statement['query']['kind']} {statement['query']['value']}", 11),
         ("", 8),
     ]
@@ -81,12 +85,12 @@ def _wrap(text: str, font: str, size: int, width: float) -> Iterable[str]:
     yield line
 
 
-def certificate_pdf(statement: dict[str, Any], verify_url: str) -> bytes:
-    """The certificate as PDF bytes (A4). CPU-bound: call it from a thread."""
+def certificate_pdf(statement: dict[str, Any], verify_url: str, zone: dt.tzinfo) -> bytes:
+    """The certificate as PDF bytes (A4), times in office time (`zone`). CPU-bound: call it from a thread."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
-    lines = _lines(statement, verify_url)
+    lines = _lines(statement, verify_url, zone)
     characters = "".join(sorted(set("".join(t for t, _ in lines)) | set("0123456789 -:./()")))
     font = _font_for(characters)
     out = io.BytesIO()

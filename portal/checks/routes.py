@@ -16,6 +16,7 @@ from portal.checks import queries
 from portal.checks.certificates import certificate_pdf
 from portal.checks.schemas import CheckOut
 from portal.checks.service import CheckAnswer, parse_query, run_check, search_units
+from portal.platform.clock import office_zone
 from portal.platform.errors import BadInput, Forbidden, NotFound
 from portal.platform.permissions import Action, allowed, current_principal
 from portal.platform.requests import client_of, json_object
@@ -26,7 +27,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["checks"])
 
 
-def _verify_url(request: Request, code: str) -> str:
+def _certificate_verify_url(request: Request, code: str) -> str:
     base = request.app.state.settings.portal.public_url or str(request.base_url).rstrip("/")
     return f"{base.rstrip('/')}/verify/{code}"
 
@@ -67,12 +68,13 @@ async def check_form(request: Request) -> Response:
 
 
 @router.get("/verify/{code}", response_class=HTMLResponse, include_in_schema=False)
-async def verify_page(request: Request, code: str) -> Response:
-    statement = await _statement_by_code(request, code)
+async def verify_certificate_page(request: Request, code: str) -> Response:
+    statement = await verify_certificate(request, code)
     return render(request, "checks/verify.html", {"statement": statement, "code": code.upper()})
 
 
-async def _statement_by_code(request: Request, code: str) -> dict[str, Any]:
+async def verify_certificate(request: Request, code: str) -> dict[str, Any]:
+    """Certificate verification: what the certificate with this verification code stated, else 404."""
     code = code.strip().upper()
     check = None
     if len(code) == 16 and code.isalnum():
@@ -103,7 +105,8 @@ async def _own_check(request: Request, reference: str) -> dict[str, Any]:
 async def certificate(request: Request, reference: str) -> Response:
     check = await _own_check(request, reference)
     pdf = await run_in_threadpool(certificate_pdf, check["statement"],
-                                  _verify_url(request, check["verification_code"]))
+                                  _certificate_verify_url(request, check["verification_code"]),
+                                  office_zone(request.app.state.settings.portal.office_timezone))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{check["reference"]}.pdf"', "Cache-Control": "no-store"})
 
@@ -170,9 +173,9 @@ async def api_check_statement(request: Request, reference: str) -> dict[str, Any
 
 
 @router.get("/api/verify/{code}")
-async def api_verify(request: Request, code: str) -> dict[str, Any]:
+async def api_verify_certificate(request: Request, code: str) -> dict[str, Any]:
     """What a certificate stated and when, for anyone holding its code: no personal data."""
-    return await _statement_by_code(request, code)
+    return await verify_certificate(request, code)
 
 
 @router.get("/api/units/search")

@@ -31,6 +31,7 @@ from portal.accounts.principal import Account
 from portal.accounts.security import token_digest
 from portal.audit.trail import AuditEntry, record_async
 from portal.checks import queries
+from portal.platform.clock import LIMITS_TIMEZONE
 from portal.platform.errors import BadInput, Forbidden, Limited, NotAuthenticated, NotFound
 from portal.platform.permissions import ALLOWED, Action, role_label
 from portal.settings import AccountSettings
@@ -116,7 +117,7 @@ def _random_text(alphabet: str, length: int) -> str:
 
 
 def _suffix() -> str:
-    """The random part of a reference (CKyyyymmdd-XXXXXXXX; the server adds the Beijing date)."""
+    """The random part of a reference (CKyyyymmdd-XXXXXXXX; the server adds the date at +08:00, office time)."""
     return _random_text(_REFERENCE_ALPHABET, 8)
 
 
@@ -164,7 +165,7 @@ async def run_check(pool: AsyncConnectionPool, settings: AccountSettings, presen
     purpose = (purpose or "").strip()[:200] or None
     minute = f"too many checks: at most {settings.checks_per_minute} a minute, wait a moment"
     day = (f"daily limit reached: at most {settings.checks_per_day} checks a day; it resets at "
-           f"midnight (Beijing time)")
+           f"midnight (office time, {LIMITS_TIMEZONE})")
     async with slots or contextlib.nullcontext(), pool.connection() as conn:
         status, body, records = await queries.check(conn, [
             token_digest(token), kind, query.kind, query.value, purpose, client, settings.checks_per_minute,

@@ -45,8 +45,8 @@ def import_(settings: Settings, file: str, crs: str | None, dry_run: bool) -> No
             bar.__exit__(None, None, None)
     report = outcome.report
     for issue in report.issues:
-        place = f"parcel {issue.parcel_index + 1}, {issue.where}" if issue.parcel_index is not None else (
-            issue.where or "file")
+        place = f"parcel {issue.parcel_index + 1}, {issue.place}" if issue.parcel_index is not None else (
+            issue.place or "file")
         click.echo(f"{issue.severity:>7}  {issue.code:<22} {place}: {issue.message}")
     click.echo(f"{report.parcel_count} parcels, {report.error_count} errors, {report.warning_count} warnings")
     if report.blocks_publication:

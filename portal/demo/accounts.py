@@ -139,6 +139,6 @@ def describe_demo_accounts(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
         spare = conn.execute(SPARE_PARTY).fetchone()
     if spare:
-        lines.append(f"  to try online identity verification, register and enter the demo party "
+        lines.append(f"  to try online identity verification, sign up and enter the demo party "
                      f"{spare[0]} / {spare[1]}")
     return lines

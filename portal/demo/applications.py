@@ -13,6 +13,8 @@ import datetime as dt
 import numpy as np
 import psycopg
 
+from portal.platform.clock import office_zone
+
 __all__ = ["load_applications", "KIND_SHARES"]
 
 KIND_SHARES = {"transfer": 0.30, "mortgage": 0.28, "mortgage_discharge": 0.18, "first_registration": 0.06,
@@ -20,10 +22,9 @@ KIND_SHARES = {"transfer": 0.30, "mortgage": 0.28, "mortgage_discharge": 0.18, "
                "objection": 0.02, "objection_cancellation": 0.01}
 REASONS = ["申请材料不齐全", "申请人与登记簿记载不一致", "未缴纳税费", "界址存在争议"]
 STAFF = ["王登记", "陈登记", "李登记"]
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
-def load_applications(conn: psycopg.Connection, *, seed: int, until: dt.date) -> int:
+def load_applications(conn: psycopg.Connection, *, seed: int, until: dt.date, zone: str) -> int:
     """Insert about one application per two units over the year before `until`. Does not commit."""
     units = conn.execute("SELECT unit_id, unit_number FROM current_units ORDER BY unit_id").fetchall()
     if not units:
@@ -33,7 +34,7 @@ def load_applications(conn: psycopg.Connection, *, seed: int, until: dt.date) ->
     shares = np.array(list(KIND_SHARES.values()))
     kinds = rng.choice(list(KIND_SHARES), size=count, p=shares / shares.sum())
     picks = rng.integers(0, len(units), size=count)
-    start = dt.datetime.combine(until - dt.timedelta(days=365), dt.time(9), SHANGHAI)
+    start = dt.datetime.combine(until - dt.timedelta(days=365), dt.time(9), office_zone(zone))
     rows = []
     for i in range(count):
         day = start + dt.timedelta(days=int(rng.integers(0, 365)))

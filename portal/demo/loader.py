@@ -125,7 +125,7 @@ class _Register:
         self.n = n_parcels
         self.sources = _Rows(("source_id", "kind", "reference", "issued_on", "issuer", "recorded_at"))
         self.parcels = _Rows(("version_id", "parcel_id", "version", "parcel_code", "admin_area_code",
-                              "land_use_code", "status", "survey_geom", "survey_area", "valid_from",
+                              "land_use_code", "status", "survey_geom", "declared_area", "valid_from",
                               "valid_to", "source_id", "begin_lifespan", "end_lifespan"))
         self.lineage = _Rows(("parent_parcel_id", "child_parcel_id", "event", "recorded_at", "source_id"))
         self.units = _Rows(("version_id", "unit_id", "version", "unit_number", "parcel_id", "location",
@@ -512,7 +512,8 @@ def load_demo(url: str, *, settings: Settings, parcels: int = 5000, seed: int = 
             say(f"  {table}: {len(rows.rows)} rows in {time.perf_counter() - t:.1f} s")
         _reset_sequences(conn)
         t = time.perf_counter()
-        applications = load_applications(conn, seed=seed, until=dt.date.today())
+        applications = load_applications(conn, seed=seed, until=dt.date.today(),
+                                         zone=settings.portal.office_timezone)
         say(f"  applications: {applications} rows in {time.perf_counter() - t:.1f} s")
         say("checking co-ownership shares at commit")
         conn.commit()

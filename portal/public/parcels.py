@@ -37,7 +37,7 @@ async def parcel_from_row(conn: AsyncConnection, row: queries.Row) -> ParcelPubl
         current=row["end_lifespan"] is None,
         version=row["version"],
         area=row["calculated_area"],
-        survey_area=row["survey_area"],
+        declared_area=row["declared_area"],
         land_use=LandUse(code=row["land_use_code"], name_zh=row["land_use_zh"],
                          name_en=row["land_use_en"]),
         admin_area=AdminArea(code=row["admin_area_code"], name=row["admin_area_name"]),

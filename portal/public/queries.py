@@ -22,7 +22,7 @@ __all__ = [
 Row = dict[str, Any]
 
 _PARCEL_COLUMNS = """
-    p.parcel_id, p.version, p.parcel_code, p.calculated_area, p.survey_area,
+    p.parcel_id, p.version, p.parcel_code, p.calculated_area, p.declared_area,
     p.land_use_code, lu.name_zh AS land_use_zh, lu.name_en AS land_use_en,
     p.admin_area_code, aa.name AS admin_area_name,
     p.valid_from, p.valid_to, p.begin_lifespan, p.end_lifespan,

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = [
     "LandUse", "AdminArea", "UnitPublic", "ParcelVersion", "LineageLink", "ParcelPublic",
@@ -56,7 +56,8 @@ class ParcelPublic(BaseModel):
     current: bool
     version: int
     area: Decimal
-    survey_area: Decimal | None
+    # The declared area; the JSON name stays `survey_area` (an API contract, docs/glossary.md).
+    declared_area: Decimal | None = Field(serialization_alias="survey_area")
     land_use: LandUse
     admin_area: AdminArea
     valid_from: dt.date

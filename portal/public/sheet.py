@@ -30,18 +30,21 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from portal.public.schemas import ParcelPublic
 from portal.web.fonts import cjk_font_for
 
-__all__ = ["SheetData", "BoundaryPoint", "boundary_points", "reference_number", "render_sheet"]
+__all__ = ["SheetData", "SheetPoint", "sheet_points", "reference_number", "render_sheet"]
 
 MAP_WIDTH = 174 * mm
 MAP_HEIGHT = 112 * mm
 
 
 @dataclass(frozen=True)
-class BoundaryPoint:
+class SheetPoint:
+    """A boundary point as the sheet prints it: the surveyors' X = northing, Y = easting (the
+    opposite of `spatial.model.BoundaryPoint`, whose x is the easting), hence named fields."""
+
     name: str
     ring: int
-    x: float  # northing
-    y: float  # easting
+    northing: float  # printed as X
+    easting: float  # printed as Y
     edge: float  # distance to the next point of the ring, metres
 
 
@@ -52,26 +55,26 @@ class SheetData:
     crs_name: str
     geometry: dict[str, Any]
     neighbours: list[dict[str, Any]]
-    points: list[BoundaryPoint]
+    points: list[SheetPoint]
     printed_at: dt.datetime
     reference: str
 
 
-def boundary_points(dumped: Iterable[list[Any]]) -> list[BoundaryPoint]:
+def sheet_points(dumped: Iterable[list[Any]]) -> list[SheetPoint]:
     """ST_DumpPoints rows ([path], northing, easting) to named points J1, J2 ... without each
     ring's closing repeat, with the length of the edge to the next point."""
     rings: dict[tuple[int, ...], list[tuple[float, float]]] = {}
-    for path, x, y in dumped:
-        rings.setdefault(tuple(path[:-1]), []).append((float(x), float(y)))
-    points: list[BoundaryPoint] = []
+    for path, northing, easting in dumped:
+        rings.setdefault(tuple(path[:-1]), []).append((float(northing), float(easting)))
+    points: list[SheetPoint] = []
     for ring_number, key in enumerate(sorted(rings), start=1):
         ring = rings[key]
         if len(ring) > 1 and ring[0] == ring[-1]:
             ring = ring[:-1]
-        for i, (x, y) in enumerate(ring):
-            nx, ny = ring[(i + 1) % len(ring)]
-            points.append(BoundaryPoint(f"J{len(points) + 1}", ring_number, x, y,
-                                        math.hypot(nx - x, ny - y)))
+        for i, (northing, easting) in enumerate(ring):
+            next_northing, next_easting = ring[(i + 1) % len(ring)]
+            points.append(SheetPoint(f"J{len(points) + 1}", ring_number, northing, easting,
+                                     math.hypot(next_northing - northing, next_easting - easting)))
     return points
 
 
@@ -143,7 +146,7 @@ def _map_extract(data: SheetData, font: str) -> Drawing:
     shapes.add(String(px, py, data.parcel.parcel_code[-5:], fontName=font, fontSize=9,
                       fillColor=colors.HexColor("#b3261e"), textAnchor="middle"))
     for point in data.points:
-        qx, qy = to_page(point.y, point.x)
+        qx, qy = to_page(point.easting, point.northing)
         shapes.add(Rect(qx - 1.2, qy - 1.2, 2.4, 2.4, fillColor=colors.black, strokeColor=None))
         shapes.add(String(qx + 2.5, qy + 2.5, point.name, fontName=font, fontSize=6.5))
     drawing.add(shapes)
@@ -195,7 +198,7 @@ def render_sheet(data: SheetData, language: str) -> bytes:
         (t["units"], str(len(p.units))), (t["crs"], data.crs_name),
         (t["printed"], f"{data.printed_at:%Y-%m-%d %H:%M} UTC"), (t["reference"], data.reference),
     ]
-    point_rows = [[pt.name, str(pt.ring), f"{pt.x:.3f}", f"{pt.y:.3f}", f"{pt.edge:.3f}"]
+    point_rows = [[pt.name, str(pt.ring), f"{pt.northing:.3f}", f"{pt.easting:.3f}", f"{pt.edge:.3f}"]
                   for pt in data.points]
     text = "".join([*(str(v) for pair in attributes for v in pair), *t.values(),
                     *("".join(r) for r in point_rows), *(n["parcel_code"] for n in data.neighbours),

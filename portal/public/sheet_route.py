@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from portal.public import queries
 from portal.public.parcels import checked_parcel_code, public_parcel
-from portal.public.sheet import SheetData, boundary_points, crs_name, reference_number, render_sheet
+from portal.public.sheet import SheetData, crs_name, reference_number, render_sheet, sheet_points
 from portal.web.i18n import language_of
 
 __all__ = ["router"]
@@ -33,7 +33,7 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
         parcel=parcel, srid=geometry["srid"],
         crs_name=crs_name(geometry["srtext"], geometry["srid"]),
         geometry=geometry["geometry"], neighbours=geometry["neighbours"],
-        points=boundary_points(geometry["points"]), printed_at=printed_at,
+        points=sheet_points(geometry["points"]), printed_at=printed_at,
         reference=reference_number(parcel, printed_at),
     )
     pdf = await run_in_threadpool(render_sheet, data, language_of(request))  # FontMissing: a 503

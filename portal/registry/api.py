@@ -57,7 +57,8 @@ async def receive(request: Request, body: ApplicationIn, principal: Staff) -> Ap
     def receive_then_get(conn: Connection[Any]) -> dict[str, Any]:
         application_id = apps.receive(conn, principal, kind=body.kind, unit_number=body.unit_number,
                                       applicant=body.applicant, request=body.request,
-                                      sources=[s.model_dump() for s in body.sources])
+                                      sources=[s.model_dump() for s in body.sources],
+                                      zone=request.app.state.settings.portal.office_timezone)
         return apps.get(conn, application_id, principal)
 
     return ApplicationOut.model_validate(await in_worker(request, receive_then_get))
@@ -119,6 +120,7 @@ async def unit(request: Request, unit_number: str, principal: Staff) -> UnitOut:
 
 
 @router.get("/api/statistics")
-async def office_statistics(principal: CurrentPrincipal, conn: ReadConnection) -> list[MonthOut]:
+async def office_statistics(request: Request, principal: CurrentPrincipal, conn: ReadConnection) -> list[MonthOut]:
     """Public: per kind and month, completed applications, median working days, share within the limit."""
-    return [MonthOut.model_validate(row) for row in await statistics.monthly_from(conn)]
+    return [MonthOut.model_validate(row) for row in await statistics.monthly_from(
+        conn, request.app.state.settings.portal.office_timezone)]

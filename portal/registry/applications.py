@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
+from portal.platform.clock import DEFAULT_OFFICE_TIMEZONE
 from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
 from portal.platform.work import UnitOfWork
@@ -54,9 +55,10 @@ def _require(principal: Principal, kind: str) -> None:
 
 
 def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_number: str, applicant: str,
-            request: dict[str, Any], sources: Sequence[dict[str, Any]], received_at: dt.datetime | None = None) -> int:
+            request: dict[str, Any], sources: Sequence[dict[str, Any]], received_at: dt.datetime | None = None,
+            zone: str = DEFAULT_OFFICE_TIMEZONE) -> int:
     """Record an application with the documents it cites; its deadline follows from the kind's
-    time limit in working days. Returns the application id."""
+    time limit in working days (in office time, `zone`). Returns the application id."""
     if kind not in KINDS:
         raise ApplicationInvalid(f"kind {kind!r} is not one of {', '.join(KINDS)}", "kind")
     _require(principal, kind)
@@ -75,11 +77,11 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
         if kind != "first_registration" and row is None:
             raise ApplicationInvalid(f"unit {unit_number} is not in the register", "unit_number")
         when = received_at or one_row(conn.execute(queries.NOW).fetchone())[0]
-        reference = one_row(conn.execute(queries.NEXT_REFERENCE, (when,)).fetchone())[0]
+        reference = one_row(conn.execute(queries.NEXT_REFERENCE, {"when": when, "zone": zone}).fetchone())[0]
         application_id = one_row(conn.execute(
             queries.INSERT_APPLICATION,
             (reference, kind, row[0] if row else None, unit_number, Jsonb(request), applicant.strip(), when,
-             principal.user_id, principal.label, when, kind)).fetchone())[0]
+             principal.user_id, principal.label, when, kind, zone)).fetchone())[0]
         for i, source in enumerate(sources):
             if source.get("kind") not in SOURCE_KINDS or not str(source.get("reference") or "").strip():
                 raise ApplicationInvalid(f"sources[{i}]: give its kind ({', '.join(sorted(SOURCE_KINDS))}) "

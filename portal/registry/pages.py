@@ -54,7 +54,7 @@ async def application(request: Request, application_id: int, principal: PageUser
 
 @router.get("/statistics")
 async def office_statistics(request: Request, conn: ReadConnection) -> Response:
-    rows = await statistics.monthly_from(conn)
+    rows = await statistics.monthly_from(conn, request.app.state.settings.portal.office_timezone)
     months = sorted({r["month"] for r in rows})
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:

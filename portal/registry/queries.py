@@ -24,9 +24,9 @@ UNIT_ID = "SELECT unit_id FROM current_units WHERE unit_number = %s"
 
 NOW = "SELECT now()"
 
-# The office's reference: the year of receipt in the office's time zone, then a running number.
+# The office's reference: the year of receipt in office time, then a running number.
 NEXT_REFERENCE = """
-SELECT to_char(%s::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-'
+SELECT to_char(%(when)s::timestamptz AT TIME ZONE %(zone)s, 'YYYY') || '-'
        || lpad(nextval('application_reference_seq')::text, 7, '0')
 """
 
@@ -34,7 +34,7 @@ INSERT_APPLICATION = """
 INSERT INTO applications (reference, kind, unit_id, unit_number, request, applicant, received_at, received_by,
                           received_by_name, due_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,
-        add_working_days(%s, (SELECT working_days FROM time_limits WHERE kind = %s)))
+        add_working_days(%s, (SELECT working_days FROM time_limits WHERE kind = %s), %s))
 RETURNING application_id
 """
 
@@ -190,7 +190,7 @@ SELECT restriction_id, unit_id FROM current_restrictions
 # --- the office's statistics (statistics.py) -------------------------------------------------
 
 STATISTICS = """
-SELECT a.kind, to_char(a.decided_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
+SELECT a.kind, to_char(a.decided_at AT TIME ZONE %(zone)s, 'YYYY-MM') AS month,
        count(*) AS completed,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY working_days_between(a.received_at, a.decided_at))
            AS median_working_days,

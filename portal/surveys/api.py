@@ -36,8 +36,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"])
 
-Uploader = Annotated[Principal, Depends(require(Action.UPLOAD_SURVEY))]
-Submitter = Annotated[Principal, Depends(require(Action.SUBMIT_SURVEY))]
+Uploader = Annotated[Principal, Depends(require(Action.UPLOAD_SURVEY_FILE))]
+Submitter = Annotated[Principal, Depends(require(Action.SUBMIT_SUBMISSION))]
 Reviewer = Annotated[Principal, Depends(require(Action.REVIEW_SUBMISSION))]
 Purpose = Literal["new", "split", "merge", "boundary_adjustment"]
 Status = Literal["draft", "submitted", "approved", "rejected", "withdrawn"]

@@ -25,7 +25,7 @@ import psycopg
 from portal.audit.trail import act_as
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
-from portal.surveys.cadastre_checks import assess
+from portal.surveys.cadastre_validation import assess
 from portal.surveys.publication import SourceRecord, lock_cadastre, publish
 from portal.surveys.reading import read_limits
 from spatial.readers.isolated import read_isolated

@@ -24,7 +24,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 @router.get("/surveys")
 async def surveys(request: Request, principal: PageUser) -> Response:
-    if not principal.may(Action.UPLOAD_SURVEY):
+    if not principal.may(Action.UPLOAD_SURVEY_FILE):
         return render(request, "surveys/forbidden.html", status_code=403)
     rows = await in_worker(request, submissions.listing, principal)
     return render(request, "surveys/index.html", {"submissions": rows,

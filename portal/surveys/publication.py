@@ -24,7 +24,7 @@ import shapely
 from portal.platform.db import one_row
 from portal.platform.versioning import retire, supersede
 from portal.surveys import queries
-from portal.surveys.cadastre_checks import lonlat_wkbs
+from portal.surveys.cadastre_validation import lonlat_wkbs
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 
@@ -111,7 +111,7 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
         if codes[index] in kept:
             parcel_id = retired_codes[codes[index]]
             supersede(conn, "parcels", parcel_id, {
-                "survey_geom": _ewkb([parcel])[0], "survey_area": _area(parcel),
+                "survey_geom": _ewkb([parcel])[0], "declared_area": _area(parcel),
                 "land_use_code": parcel.land_use_code, "valid_from": today, "source_id": source_id})
             ids[index] = parcel_id
     fresh = [(i, p) for i, p in enumerate(parcels) if codes[i] not in kept]

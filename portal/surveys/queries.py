@@ -13,7 +13,7 @@ from psycopg import sql
 __all__ = [
     "PUBLISHED_AREA", "RETIRED_CODES", "INSERT_SUBMISSION", "INSERT_PARCELS", "INSERT_RETIREMENTS", "summary",
     "submission", "SUBMISSION_PARCELS", "listing", "LOCK_SUBMISSION", "RETIRING", "FILE_CONTENT", "AS_READ",
-    "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CHECK", "COVERAGE", "LAND_USES",
+    "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CADASTRE_VALIDATION", "COVERAGE", "LAND_USES",
     "CURRENT_AMONG", "CODES_OF", "UNITS_ON", "LOCK_CADASTRE", "INSERT_SOURCE", "LINEAGE", "CURRENT_CODES",
     "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT",
 ]
@@ -74,7 +74,7 @@ def submission(*, with_report: bool) -> sql.Composed:
 
 SUBMISSION_PARCELS = sql.SQL("""
 SELECT position, place, parcel_code, land_use_code, name, declared_area::float8,
-       ({published_area})::float8 AS computed_area
+       ({published_area})::float8 AS calculated_area
   FROM submission_parcels WHERE submission_id = %s ORDER BY position
 """).format(published_area=PUBLISHED_AREA)
 
@@ -167,9 +167,9 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_
   ) features
 """
 
-# --- checks against the cadastre (cadastre_checks.py) ----------------------------------------
+# --- validation against the cadastre (cadastre_validation.py) -------------------------------
 
-CHECK = """
+CADASTRE_VALIDATION = """
 WITH upload AS (
     SELECT i, ST_Multi(ST_GeomFromWKB(w, 4490)) AS geom, code, crs
       FROM unnest(%(indices)b::int[], %(wkb)b::bytea[], %(codes)b::text[], %(crs)b::int[]) AS u(i, w, code, crs)
@@ -241,7 +241,7 @@ CURRENT_CODES = "SELECT parcel_code, parcel_id FROM current_parcels WHERE parcel
 NEXT_PARCEL_IDS = "SELECT nextval('parcel_id_seq') FROM generate_series(1, %s)"
 
 COPY_PARCELS = """
-COPY parcels (parcel_id, parcel_code, admin_area_code, land_use_code, survey_geom, survey_area, valid_from,
+COPY parcels (parcel_id, parcel_code, admin_area_code, land_use_code, survey_geom, declared_area, valid_from,
               source_id)
 FROM STDIN (FORMAT BINARY)
 """

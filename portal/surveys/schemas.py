@@ -21,7 +21,8 @@ class IssueOut(BaseModel):
     code: str = Field(examples=["overlap_existing"], description="stable name of the fault")
     message: str
     parcel_index: int | None
-    where: str | None = Field(description="the place in the file: line, feature or entity")
+    # The place in the file; the JSON key stays `where` (an API contract, docs/glossary.md).
+    place: str | None = Field(alias="where", description="the place in the file: line, feature or entity")
     location: str | None = Field(description="WKT of the fault in the delivered CRS")
     details: dict[str, Any] = Field(description="measurements of the fault (areas in m², widths in m)")
 
@@ -45,7 +46,9 @@ class SubmittedParcel(BaseModel):
     land_use_code: str | None
     name: str | None
     declared_area: float | None = Field(description="m², as the surveyor declared it")
-    computed_area: float | None = Field(description="m², on the ellipsoid")
+    # The calculated area; the JSON name stays `computed_area` (an API contract, docs/glossary.md).
+    calculated_area: float | None = Field(serialization_alias="computed_area",
+                                          description="m², as publication will store it (planar, Gauss-Krüger)")
 
 
 class SubmissionSummary(BaseModel):

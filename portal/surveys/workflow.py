@@ -35,7 +35,7 @@ from portal.platform.permissions import Action, Principal
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries
-from portal.surveys.cadastre_checks import PURPOSES, assess, lonlat_wkbs
+from portal.surveys.cadastre_validation import PURPOSES, assess, lonlat_wkbs
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.surveys.reading import read_limits
 from spatial.errors import ReadError
@@ -150,7 +150,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
             Jsonb([i.to_dict() for i in result.issues]))).fetchone())[0]
         with conn.cursor() as cur:
             cur.executemany(queries.INSERT_PARCELS, [
-                (submission_id, i, p.where, _code(p.parcel_code), p.land_use_code, p.name,
+                (submission_id, i, p.place, _code(p.parcel_code), p.land_use_code, p.name,
                  round(p.declared_area, 2) if p.declared_area else None, shapely.to_wkb(p.geometry), p.crs,
                  w, Jsonb(_as_read(p))) for i, (p, w) in enumerate(zip(result.parcels, lonlat, strict=True))])
             cur.executemany(queries.INSERT_RETIREMENTS, [(submission_id, i, c) for i, c in retired.items()])
@@ -179,7 +179,7 @@ def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
         with_report: bool = True) -> dict[str, Any]:
     """The submission with its parcels and report, as the principal may see it.
 
-    Each parcel's `computed_area` is the area publication will store for it (see
+    Each parcel's `calculated_area` is the area publication will store for it (see
     `queries.PUBLISHED_AREA`)."""
     with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
         row = cur.execute(queries.submission(with_report=with_report), (submission_id,)).fetchone()
@@ -244,7 +244,7 @@ def _stored(conn: psycopg.Connection, row: dict[str, Any]) -> _AsRead:
     survey = np.empty(len(rows), dtype=object)
     survey[:] = [r[0] for r in rows]
     geoms = shapely.from_wkb(survey)
-    parcels = [SurveyedParcel(geometry=geom, crs=crs, where=place, parcel_code=code, declared_area=declared,
+    parcels = [SurveyedParcel(geometry=geom, crs=crs, place=place, parcel_code=code, declared_area=declared,
                               land_use_code=land_use_code, name=name, warnings=[Issue(**w) for w in warnings or ()])
                for geom, (_, crs, _, place, land_use_code, name, code, declared, warnings)
                in zip(geoms, rows, strict=True)]

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from portal.platform.clock import office_zone
 from portal.settings import Settings
 from portal.web.i18n import LANGUAGES, language_of, translator
 
 __all__ = ["templates_for", "render"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
-OFFICE_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinja2Templates:
     templates = Jinja2Templates(directory=[_TEMPLATES, *extra_dirs])
     templates.env.globals["site_title"] = settings.portal.title
     templates.env.globals["languages"] = LANGUAGES
-    templates.env.filters["when"] = when
+    templates.env.filters["when"] = partial(when, zone=office_zone(settings.portal.office_timezone))
     return templates
 
 
-def when(moment: dt.datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
-    """A timestamp as the office's clock shows it (China Standard Time), whatever the server's zone."""
-    return moment.astimezone(OFFICE_TIME).strftime(pattern) if moment else ""
+def when(moment: dt.datetime | None, pattern: str = "%Y-%m-%d %H:%M", *, zone: dt.tzinfo) -> str:
+    """A timestamp as the office's clock shows it (office time), whatever the server's zone."""
+    return moment.astimezone(zone).strftime(pattern) if moment else ""
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,

@@ -29,7 +29,7 @@ class RawRing:
 
     coords: list[Coord]
     number: int
-    where: str
+    place: str
 
 
 @dataclass(slots=True)
@@ -58,7 +58,7 @@ def _close(ring: RawRing, issues: list[Issue]) -> list[Coord] | None:
                 "error",
                 IssueCode.TOO_FEW_POINTS,
                 f"{label} has {_distinct(coords)} distinct point(s); a ring needs at least 3",
-                where=ring.where,
+                place=ring.place,
                 location=format_point(*coords[0]) if coords else None,
                 details={"ring": ring.number, "distinct_points": _distinct(coords)},
             )
@@ -70,7 +70,7 @@ def _close(ring: RawRing, issues: list[Issue]) -> list[Coord] | None:
                 "warning",
                 IssueCode.UNCLOSED_RING,
                 f"{label} does not return to its first point; it was closed",
-                where=ring.where,
+                place=ring.place,
                 location=format_point(*coords[0]),
                 details={"ring": ring.number},
             )
@@ -157,7 +157,7 @@ def _report_role(item: _Placed, placed: list[_Placed], issues: list[Issue]) -> N
                 "warning",
                 IssueCode.RING_NESTING,
                 f"ring 1 (the outer boundary) lies inside ring {parent}; it was read as a hole",
-                where=item.ring.where,
+                place=item.ring.place,
                 location=format_point(x, y),
                 details={"ring": number},
             )
@@ -169,7 +169,7 @@ def _report_role(item: _Placed, placed: list[_Placed], issues: list[Issue]) -> N
                 "warning",
                 IssueCode.SEPARATE_PART,
                 f"ring {number} lies {what}; it was read as a separate part of the parcel",
-                where=item.ring.where,
+                place=item.ring.place,
                 location=format_point(x, y),
                 details={"ring": number},
             )

@@ -71,7 +71,7 @@ class DxfOptions:
 
 @dataclass(slots=True)
 class _Shape:
-    where: str
+    place: str
     handle: str
     geometry: Polygon | MultiPolygon
     issues: list[Issue]
@@ -80,7 +80,7 @@ class _Shape:
     dropped: bool = False
 
 
-def _where(entity: DXFEntity) -> str:
+def _place_of(entity: DXFEntity) -> str:
     return f"entity {entity.dxftype()} #{entity.dxf.handle} (layer {entity.dxf.get('layer', '0')})"
 
 
@@ -130,7 +130,7 @@ def read_dxf(
                     "warning",
                     IssueCode.BAD_VALUE,
                     f"entity could not be read and was skipped: {exc}",
-                    where=_where(entity),
+                    place=_place_of(entity),
                 )
             )
     if not shapes:
@@ -181,10 +181,10 @@ def _ring(p: ezpath.Path, opts: DxfOptions) -> list[tuple[float, float]]:
 def _shape(
     entity: DXFEntity, opts: DxfOptions, issues: list[Issue], *, report_open: bool
 ) -> _Shape | None:
-    where = _where(entity)
+    place = _place_of(entity)
     kind = entity.dxftype()
     if kind in ("HATCH", "MPOLYGON"):
-        rings = [RawRing(_ring(p, opts), 0, where) for p in ezpath.from_hatch(entity)]  # type: ignore[arg-type]
+        rings = [RawRing(_ring(p, opts), 0, place) for p in ezpath.from_hatch(entity)]  # type: ignore[arg-type]
         rings = [r for r in rings if r.coords]
         if not rings:
             return None
@@ -209,7 +209,7 @@ def _shape(
                         IssueCode.UNCLOSED_RING,
                         f"open polyline (its ends are {gap:.3f} apart) on a parcel "
                         "layer; not read as a parcel",
-                        where=where,
+                        place=place,
                         location=format_point(*coords[0]),
                     )
                 )
@@ -221,16 +221,16 @@ def _shape(
                     "warning",
                     IssueCode.UNCLOSED_RING,
                     f"polyline is not closed (its ends are {gap:.3f} apart); it was closed",
-                    where=where,
+                    place=place,
                     location=format_point(*coords[0]),
                 )
             ]
-            geometry, ring_issues = assemble_polygon([RawRing(coords, 0, where)])
-            return _Shape(where, str(entity.dxf.handle), geometry, issues_for_ring + ring_issues)
-        geometry, ring_issues = assemble_polygon([RawRing(coords, 0, where)])
+            geometry, ring_issues = assemble_polygon([RawRing(coords, 0, place)])
+            return _Shape(place, str(entity.dxf.handle), geometry, issues_for_ring + ring_issues)
+        geometry, ring_issues = assemble_polygon([RawRing(coords, 0, place)])
     for issue in ring_issues:
-        issue.where = where
-    return _Shape(where, str(entity.dxf.handle), geometry, ring_issues)
+        issue.place = place
+    return _Shape(place, str(entity.dxf.handle), geometry, ring_issues)
 
 
 def _all_coords(shapes: Iterable[_Shape]) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -286,8 +286,8 @@ def _drop_duplicates(shapes: list[_Shape], issues: list[Issue]) -> list[_Shape]:
                 Issue(
                     "warning",
                     IssueCode.DUPLICATE_DRAWING,
-                    f"the outline repeats {shapes[i].where}; it was read once",
-                    where=shapes[j].where,
+                    f"the outline repeats {shapes[i].place}; it was read once",
+                    place=shapes[j].place,
                 )
             )
     return [s for s in shapes if not s.dropped]
@@ -353,8 +353,8 @@ def _cut_enclaves(shapes: list[_Shape]) -> None:
             Issue(
                 "warning",
                 IssueCode.RING_NESTING,
-                f"{guest.where} lies inside this parcel: {what}",
-                where=host.where,
+                f"{guest.place} lies inside this parcel: {what}",
+                place=host.place,
                 location=format_point(x, y),
             )
         )
@@ -382,7 +382,7 @@ def _parcel(
                 IssueCode.MULTIPLE_LABELS,
                 f"{len(distinct)} parcel codes lie inside this parcel ({', '.join(distinct[:4])}); "
                 f"{distinct[0]} was used",
-                where=shape.where,
+                place=shape.place,
                 details={"codes": distinct},
             )
         )
@@ -395,7 +395,7 @@ def _parcel(
                     "error",
                     IssueCode.BAD_VALUE,
                     f"attribute {label.tag}: {label.text!r} is not a number (area in m²)",
-                    where=shape.where,
+                    place=shape.place,
                     details={"field": label.tag, "value": label.text},
                 )
             )
@@ -405,7 +405,7 @@ def _parcel(
     return SurveyedParcel(
         geometry=shape.geometry,
         crs=epsg,
-        where=shape.where,
+        place=shape.place,
         parcel_code=distinct[0] if distinct else None,
         declared_area=area,
         land_use_code=land_use[0].text if land_use else None,

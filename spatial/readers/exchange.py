@@ -110,7 +110,7 @@ def read_exchange(
                     "warning",
                     IssueCode.EMPTY,
                     "parcel header without any point line; the parcel was skipped",
-                    where=f"line {h.line}",
+                    place=f"line {h.line}",
                 )
             )
     return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="exchange")
@@ -155,7 +155,7 @@ def _parse(text: str, name: str) -> _Parsed:
                     "warning",
                     IssueCode.LINE_IGNORED,
                     f"line not understood and ignored: {line[:60]!r}",
-                    where=f"line {number}",
+                    place=f"line {number}",
                 )
             )
     return _Parsed(attributes, headers, issues)
@@ -213,7 +213,7 @@ def _header_values(header: _Header) -> _HeaderValues:
     """Read header fields by content, so that a missing or shifted field does not shift the rest."""
     out = _HeaderValues()
     rest = list(header.fields)
-    where = f"line {header.line}"
+    place = f"line {header.line}"
     if rest and is_integer(rest[0]):
         out.count = int(rest.pop(0))
     elif rest and not rest[0]:
@@ -229,7 +229,7 @@ def _header_values(header: _Header) -> _HeaderValues:
                 "error",
                 IssueCode.BAD_VALUE,
                 f"field area: {bad!r} is not a number (hectares)",
-                where=where,
+                place=place,
                 details={"field": "area", "value": bad},
             )
         )
@@ -287,7 +287,7 @@ def _rings(points: list[_Point]) -> list[list[_Point]]:
 
 def _parcel(header: _Header, epsg: int) -> SurveyedParcel:
     values = _header_values(header)
-    where = f"line {header.line}"
+    place = f"line {header.line}"
     issues = list(values.issues)
     runs = _rings(header.points)
     raw = [RawRing([(p.x, p.y) for p in run], run[0].ring, f"line {run[0].line}") for run in runs]
@@ -300,7 +300,7 @@ def _parcel(header: _Header, epsg: int) -> SurveyedParcel:
                 IssueCode.NOT_POLYGON,
                 f"geometry kind is {values.kind!r}, not '面' (polygon); "
                 "the points were read as a polygon",
-                where=where,
+                place=place,
                 details={"field": "kind", "value": values.kind},
             )
         )
@@ -317,14 +317,14 @@ def _parcel(header: _Header, epsg: int) -> SurveyedParcel:
                 IssueCode.POINT_COUNT_MISMATCH,
                 f"field point count: the header says {values.count} points, "
                 f"{listed} point lines follow",
-                where=where,
+                place=place,
                 details={"field": "point count", "declared": values.count, "listed": listed},
             )
         )
     return SurveyedParcel(
         geometry=geometry,
         crs=epsg,
-        where=where,
+        place=place,
         parcel_code=values.code,
         declared_area=values.area,
         land_use_code=values.land_use,

@@ -117,7 +117,7 @@ def read_gis(
     assert result is not None
     result.file = name
     if not result.parcels:
-        skipped = "; ".join(f"{i.where}: {i.message}" for i in result.issues[:3] if i.where)
+        skipped = "; ".join(f"{i.place}: {i.message}" for i in result.issues[:3] if i.place)
         raise ReadError(
             "holds no polygon feature" + (f" ({skipped})" if skipped else ""),
             file=name,
@@ -128,11 +128,11 @@ def read_gis(
 def _prefix_places(part: ReadResult, member: str) -> None:
     """Several files in one archive: say which file a feature is in."""
     for parcel in part.parcels:
-        parcel.where = f"{member}, {parcel.where}"
+        parcel.place = f"{member}, {parcel.place}"
         for issue in parcel.warnings:
-            issue.where = f"{member}, {issue.where}" if issue.where else None
+            issue.place = f"{member}, {issue.place}" if issue.place else None
     for issue in part.issues:
-        issue.where = f"{member}, {issue.where}" if issue.where else member
+        issue.place = f"{member}, {issue.place}" if issue.place else member
 
 
 def _merge(into: ReadResult, part: ReadResult) -> None:
@@ -223,7 +223,7 @@ def _choose_layers(
                     "warning",
                     IssueCode.LAYER_SKIPPED,
                     f"layer {layer!r} holds {kind} geometry, not polygons; skipped",
-                    where=f"layer {layer!r}",
+                    place=f"layer {layer!r}",
                 )
             )
     if not chosen:
@@ -280,9 +280,9 @@ def _read_layer(
     fid_list = fids.tolist() if fids is not None else range(count)
     for i in range(count):
         fid = int(fid_list[i])
-        where = f"{prefix}feature {i + 1}" + (f" (fid {fid})" if fid not in (i, i + 1) else "")
+        place = f"{prefix}feature {i + 1}" + (f" (fid {fid})" if fid not in (i, i + 1) else "")
         parcel_issues: list[Issue] = []
-        geometry = ready[i] if ready[i] is not None else _polygonal(wkbs[i], where, issues, parcel_issues)
+        geometry = ready[i] if ready[i] is not None else _polygonal(wkbs[i], place, issues, parcel_issues)
         if geometry is None:
             continue
         if areas is not None and areas[i] is not _UNPLAIN:
@@ -292,14 +292,14 @@ def _read_layer(
                 columns[mapping["declared_area"]][i] if area_field else None,
                 columns[uom][i] if uom is not None else None,
                 area_field,
-                where,
+                place,
                 parcel_issues,
             )
         parcels.append(
             SurveyedParcel(
                 geometry=geometry,
                 crs=epsg,
-                where=where,
+                place=place,
                 parcel_code=texts["parcel_code"][i],
                 declared_area=area,
                 land_use_code=texts["land_use_code"][i],
@@ -351,7 +351,7 @@ def _layer_crs(
                         "warning",
                         IssueCode.CRS_OVERRIDDEN,
                         f"layer {layer!r} declares {what}; EPSG:{crs} was used as requested",
-                        where=f"layer {layer!r}",
+                        place=f"layer {layer!r}",
                         details={"declared": found, "used": crs},
                     )
                 )
@@ -437,7 +437,7 @@ def _plain_areas(values: Any) -> list[Any]:
     return [None if x != x else (x if x - x == 0 else _UNPLAIN) for x in numbers.tolist()]
 
 
-def _area(value: Any, uom: Any, field: str, where: str, issues: list[Issue]) -> float | None:
+def _area(value: Any, uom: Any, field: str, place: str, issues: list[Issue]) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
@@ -455,7 +455,7 @@ def _area(value: Any, uom: Any, field: str, where: str, issues: list[Issue]) -> 
                 "error",
                 IssueCode.BAD_VALUE,
                 f"field {field}: {str(value)[:40]!r} is not a number (area)",
-                where=where,
+                place=place,
                 details={"field": field, "value": str(value)[:40]},
             )
         )
@@ -480,7 +480,7 @@ def _plain_polygons(wkbs: Any) -> list[Polygon | MultiPolygon | None]:
 
 
 def _polygonal(
-    wkb: Any, where: str, issues: list[Issue], fixed_issues: list[Issue]
+    wkb: Any, place: str, issues: list[Issue], fixed_issues: list[Issue]
 ) -> Polygon | MultiPolygon | None:
     """The feature's polygon, or None after reporting why it is not one.
 
@@ -489,7 +489,7 @@ def _polygonal(
     """
     if wkb is None:
         issues.append(
-            Issue("error", IssueCode.EMPTY, "feature has no geometry; skipped", where=where)
+            Issue("error", IssueCode.EMPTY, "feature has no geometry; skipped", place=place)
         )
         return None
     geometry: BaseGeometry | None = shapely.from_wkb(wkb, on_invalid="ignore")
@@ -503,7 +503,7 @@ def _polygonal(
                     IssueCode.NOT_POLYGON,
                     "feature geometry cannot be decoded (a ring with too few points, or a curved "
                     "geometry): export it as straight-edged polygons",
-                    where=where,
+                    place=place,
                 )
             )
             return None
@@ -512,7 +512,7 @@ def _polygonal(
                 "warning",
                 IssueCode.UNCLOSED_RING,
                 "a ring does not return to its first point; it was closed",
-                where=where,
+                place=place,
             )
         )
     if isinstance(geometry, GeometryCollection) and not geometry.is_empty:
@@ -522,7 +522,7 @@ def _polygonal(
             geometry = polys[0] if len(polys) == 1 else MultiPolygon(polys)
     if geometry.is_empty:
         issues.append(
-            Issue("error", IssueCode.EMPTY, "feature geometry is empty; skipped", where=where)
+            Issue("error", IssueCode.EMPTY, "feature geometry is empty; skipped", place=place)
         )
         return None
     if not isinstance(geometry, (Polygon, MultiPolygon)):
@@ -531,7 +531,7 @@ def _polygonal(
                 "error",
                 IssueCode.NOT_POLYGON,
                 f"feature is a {geometry.geom_type}, not a polygon; skipped",
-                where=where,
+                place=place,
                 details={"geometry_type": geometry.geom_type},
             )
         )
@@ -542,7 +542,7 @@ def _polygonal(
                 "error",
                 IssueCode.INVALID_COORDINATE,
                 "feature has a NaN or infinite coordinate; skipped",
-                where=where,
+                place=place,
             )
         )
         return None

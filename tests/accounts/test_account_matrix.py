@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from account_helpers import bearer, new_username, register
+from account_helpers import bearer, new_username, sign_up
 from fastapi.testclient import TestClient
 
 ROLES = ("anonymous", "unverified", "citizen", "owner", "registrar", "clerk", "auditor", "surveyor", "admin")
@@ -17,7 +17,7 @@ SIGNED_IN = ANYONE - {"anonymous"}
 @pytest.fixture(scope="module")
 def identities(client: TestClient) -> dict[str, dict[str, str]]:
     username = new_username("m")
-    register(client, username)
+    sign_up(client, username)
     client.cookies.clear()
     headers = {role: bearer(client, role) for role in ROLES if role not in ("anonymous", "unverified")}
     headers["unverified"] = bearer(client, username, "correct horse battery")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from account_helpers import bearer, csrf_of, form_login, new_username, register
+from account_helpers import bearer, csrf_of, form_login, new_username, sign_up
 from fastapi.testclient import TestClient
 
 
@@ -20,7 +20,7 @@ def test_owner_account_page_lists_units_and_who_checked(visitor: TestClient, cli
 
 def test_administrator_sets_roles_by_form(visitor: TestClient, module_database: str) -> None:
     username = new_username("r")
-    register(visitor, username)
+    sign_up(visitor, username)
     visitor.cookies.clear()
     form_login(visitor, "admin")
     page = visitor.get("/admin/users")

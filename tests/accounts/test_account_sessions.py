@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import psycopg
-from account_helpers import bearer, csrf_of, form_login, new_username, register
+from account_helpers import bearer, csrf_of, form_login, new_username, sign_up
 from fastapi.testclient import TestClient
 
 from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import token_digest
 
 
-def test_register_logs_in_with_a_safe_cookie_and_argon2id_hash(visitor: TestClient, module_database: str) -> None:
+def test_sign_up_logs_in_with_a_safe_cookie_and_argon2id_hash(visitor: TestClient, module_database: str) -> None:
     username = new_username()
     page = visitor.get("/register")
     response = visitor.post("/register", data={
@@ -73,7 +73,7 @@ def test_wrong_password_is_401_and_logged(client: TestClient, module_database: s
 
 def test_login_is_throttled_after_repeated_failures(visitor: TestClient, module_database: str) -> None:
     username = new_username("t")
-    register(visitor, username)
+    sign_up(visitor, username)
     for _ in range(5):
         assert visitor.post("/api/tokens", json={"username": username, "password": "wrong password"}
                             ).status_code == 401

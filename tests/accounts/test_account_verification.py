@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from account_helpers import bearer, csrf_of, form_login, new_username, register
+from account_helpers import bearer, csrf_of, form_login, new_username, sign_up
 from fastapi.testclient import TestClient
 
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
@@ -22,7 +22,7 @@ def _spare_party(module_database: str) -> tuple[str, str]:
 
 def _new_account(client: TestClient) -> dict[str, str]:
     username = new_username("v")
-    register(client, username)
+    sign_up(client, username)
     client.cookies.clear()
     return bearer(client, username, "correct horse battery")
 
@@ -120,7 +120,7 @@ def test_one_person_one_account(visitor: TestClient, module_database: str) -> No
 
 def test_registrar_verifies_at_the_counter(visitor: TestClient, module_database: str) -> None:
     username = new_username("c")
-    register(visitor, username)
+    sign_up(visitor, username)
     visitor.cookies.clear()
     first17 = "33010619850505321"
     number = first17 + resident_id_check_digit(first17)
@@ -144,7 +144,7 @@ def test_registrar_verifies_at_the_counter(visitor: TestClient, module_database:
 def test_counter_links_a_registered_party_only_if_the_names_agree(visitor: TestClient, module_database: str) -> None:
     name, number = _spare_party(module_database)
     username = new_username("c")
-    register(visitor, username)
+    sign_up(visitor, username)
     visitor.cookies.clear()
     form_login(visitor, "registrar")
     csrf = csrf_of(visitor.get("/counter").text)

@@ -12,7 +12,7 @@ import threading
 
 import psycopg
 import pytest
-from account_helpers import bearer, new_username, register, settings_for
+from account_helpers import bearer, new_username, settings_for, sign_up
 from app_role import app_role_url
 from fastapi.testclient import TestClient
 
@@ -55,7 +55,7 @@ def _counts(url: str) -> tuple[int, int]:
 
 def test_who_may_not_check_is_refused_without_a_trace(client: TestClient, module_database: str, demo) -> None:
     username = new_username("n")
-    register(client, username)  # registered, not verified: no role that may check
+    sign_up(client, username)  # registered, not verified: no role that may check
     unverified = client.post("/api/tokens", json={"username": username, "password": "correct horse battery"})
     digest = token_digest(unverified.json()["token"])
     before = _counts(module_database)

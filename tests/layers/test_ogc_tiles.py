@@ -218,9 +218,9 @@ def test_datetime_sees_a_superseded_land_use(writable_server: Server) -> None:
                      "end_lifespan IS NULL", (parcel_id,))
         conn.execute("""
             INSERT INTO parcels (parcel_id, version, parcel_code, admin_area_code, land_use_code,
-                                 status, geom, survey_geom, survey_area, valid_from, begin_lifespan)
+                                 status, geom, survey_geom, declared_area, valid_from, begin_lifespan)
             SELECT parcel_id, version + 1, parcel_code, admin_area_code, %s, status, geom,
-                   survey_geom, survey_area, valid_from, end_lifespan
+                   survey_geom, declared_area, valid_from, end_lifespan
               FROM parcels WHERE parcel_id = %s ORDER BY version DESC LIMIT 1""",
                      (new_use, parcel_id))
     items = f"{writable_server.ogc}/collections/parcels/items"

@@ -7,7 +7,15 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from portal.cli import main
-from portal.settings import AccountSettings, DatabaseSettings, MapSettings, OgcSettings, Settings, TileSettings
+from portal.settings import (
+    AccountSettings,
+    DatabaseSettings,
+    MapSettings,
+    OgcSettings,
+    PortalSettings,
+    Settings,
+    TileSettings,
+)
 
 
 def test_defaults_are_consistent() -> None:
@@ -39,6 +47,13 @@ def test_tile_buffer_not_below_extent_is_refused() -> None:
         TileSettings(buffer=4096, extent=4096)
     with pytest.raises(ValidationError, match="tile buffer"):
         TileSettings(buffer=-1)
+
+
+def test_office_timezone_must_be_an_iana_zone() -> None:
+    assert PortalSettings(office_timezone="Asia/Urumqi").office_timezone == "Asia/Urumqi"
+    for wrong in ("Beijing", "+08:00", "../../etc/passwd"):
+        with pytest.raises(ValidationError, match="not an IANA time zone"):
+            PortalSettings(office_timezone=wrong)
 
 
 def test_pool_min_size_above_max_size_is_refused() -> None:

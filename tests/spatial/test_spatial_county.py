@@ -28,7 +28,7 @@ def test_a_county_sized_upload_is_validated_whole() -> None:
         )
         for k, box in enumerate(boxes)
     ]
-    # Faults in a few places, so that every check has work to do.
+    # Faults in a few places, so that every validation rule has work to do.
     parcels[10].geometry = shapely.box(E0 + 200, N0, E0 + 221, N0 + 20)  # overlaps its neighbour
     parcels[20].declared_area = 450.0
     parcels[30].parcel_code = "bad"

@@ -62,12 +62,12 @@ def test_polyline_hatch_text_and_block_attributes(tmp_path: Path) -> None:
     assert [i.code for i in result.issues] == ["crs_inferred"]
     first, second = result.parcels
     assert first.parcel_code == CODE1 and first.name == "某宗地"
-    assert first.where.startswith("entity LWPOLYLINE #") and first.where.endswith("(layer ZD)")
+    assert first.place.startswith("entity LWPOLYLINE #") and first.place.endswith("(layer ZD)")
     assert first.geometry.area == pytest.approx(400)
     assert [(p.name, p.x, p.y) for p in first.boundary_points] == [
         (f"J{i}", x, y) for i, (x, y) in enumerate(square(E, N, 20), start=1)
     ]
-    assert second.where.startswith("entity HATCH #")
+    assert second.place.startswith("entity HATCH #")
     assert (second.parcel_code, second.declared_area, second.land_use_code) == (
         CODE2,
         375.0,
@@ -151,7 +151,7 @@ def test_polyline_entity_mtext_and_several_codes(tmp_path: Path) -> None:
     msp.add_mtext(f"{CODE3}\\P某单位", dxfattribs={"insert": (E + 5, N + 15)})
     msp.add_text(CODE2, dxfattribs={"insert": (E + 5, N + 5)})
     (parcel,) = read_dxf(save(doc, tmp_path / "mtext.dxf")).parcels
-    assert parcel.where.startswith("entity POLYLINE #")
+    assert parcel.place.startswith("entity POLYLINE #")
     assert parcel.parcel_code in (CODE2, CODE3)
     assert parcel.name == "某单位"
     assert [i.code for i in parcel.warnings] == ["multiple_labels"]

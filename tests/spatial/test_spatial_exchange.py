@@ -52,7 +52,7 @@ def test_domain_example(tmp_path: Path) -> None:
     assert parcel.declared_area == pytest.approx(321.0)  # 0.0321 ha
     assert parcel.land_use_code == "0701"
     assert parcel.name == "某宗地"
-    assert parcel.where == "line 13"
+    assert parcel.place == "line 13"
     assert parcel.warnings == []
     # X is the northing, Y the easting: geometry has x = easting.
     minx, miny, maxx, maxy = parcel.geometry.bounds
@@ -80,7 +80,7 @@ def test_crlf_blank_lines_and_full_width_punctuation(tmp_path: Path) -> None:
     (parcel,) = read_parcels(write(tmp_path / "wide.txt", text, "gbk")).parcels
     assert parcel.parcel_code == CODE1
     assert parcel.geometry.bounds[3] == 3351508.512
-    assert parcel.where == "line 25"  # line numbers count the blank lines, as an editor does
+    assert parcel.place == "line 25"  # line numbers count the blank lines, as an editor does
 
 
 def test_blank_zone_is_inferred_from_easting_prefix(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_unclosed_ring_is_closed_with_a_warning(tmp_path: Path) -> None:
     assert parcel.geometry.is_valid and parcel.geometry.area == pytest.approx(400)
     (issue,) = parcel.warnings
     assert issue.code == "unclosed_ring" and issue.severity == "warning"
-    assert issue.where == "line 14"
+    assert issue.place == "line 14"
     assert len(parcel.boundary_points) == 4
 
 
@@ -268,7 +268,7 @@ def test_unknown_lines_are_reported_not_fatal(tmp_path: Path) -> None:
     text = DOMAIN_EXAMPLE + "共1宗\n"
     result = read_parcels(write(tmp_path / "a.txt", text))
     assert [i.code for i in result.issues] == ["line_ignored"]
-    assert result.issues[0].where == "line 19"
+    assert result.issues[0].place == "line 19"
 
 
 def test_point_before_header_and_no_parcels(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def test_hatch_only_dxf_needs_a_stated_crs() -> None:
         read_parcels(path)
     (parcel,) = read_parcels(path, crs=25830).parcels
     assert parcel.geometry.area == pytest.approx(7047, abs=1)
-    assert parcel.where.startswith("entity HATCH #")
+    assert parcel.place.startswith("entity HATCH #")
 
 
 def test_interlis_is_refused_with_a_reason() -> None:

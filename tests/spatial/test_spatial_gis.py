@@ -55,7 +55,7 @@ def test_geojson_in_a_projected_crs(tmp_path: Path) -> None:
         "0701",
         "甲",
     )
-    assert first.where == "feature 1" and second.where == "feature 2"
+    assert first.place == "feature 1" and second.place == "feature 2"
     assert first.geometry.area == pytest.approx(400)
 
 
@@ -96,7 +96,7 @@ def test_non_polygon_and_empty_features_are_reported(tmp_path: Path) -> None:
     path.write_text(feature_collection(features, "EPSG:4528"))
     result = read_parcels(path)
     assert len(result.parcels) == 2
-    assert [(i.code, i.where, i.severity) for i in result.issues] == [
+    assert [(i.code, i.place, i.severity) for i in result.issues] == [
         ("not_polygon", "feature 2", "error"),
         ("empty", "feature 3", "error"),
     ]
@@ -168,7 +168,7 @@ def test_geopackage_all_layers_or_chosen(tmp_path: Path) -> None:
     result = read_parcels(path)
     assert result.format == "gpkg" and result.crs == 4528
     assert len(result.parcels) == 4
-    assert result.parcels[0].where == "layer 'parcels', feature 1"
+    assert result.parcels[0].place == "layer 'parcels', feature 1"
     codes = [i.code for i in result.issues]
     assert "layer_skipped" in codes and "crs_transformed" in codes
     assert result.parcels[2].geometry.bounds[0] == pytest.approx(40438683.652, abs=0.01)
@@ -234,7 +234,7 @@ def test_bad_area_value(tmp_path: Path) -> None:
     (parcel,) = read_parcels(path).parcels
     assert parcel.declared_area is None
     (issue,) = parcel.warnings
-    assert issue.code == "bad_value" and "field mj" in issue.message and issue.where == "feature 1"
+    assert issue.code == "bad_value" and "field mj" in issue.message and issue.place == "feature 1"
 
 
 @pytest.mark.parametrize("areas, expected", [
@@ -249,7 +249,7 @@ def test_numeric_area_columns(tmp_path: Path, areas: list[float], expected: list
     assert [p.declared_area for p in parcels] == expected
     assert parcels[0].parcel_code == CODE1  # text is stripped
     reported = [i for p in parcels for i in p.warnings if i.code == "bad_value"]
-    assert [i.where for i in reported] == (["feature 2"] if areas[1] == float("inf") else [])
+    assert [i.place for i in reported] == (["feature 2"] if areas[1] == float("inf") else [])
 
 
 def test_unclosed_geojson_ring_is_closed_with_a_warning(tmp_path: Path) -> None:
@@ -285,7 +285,7 @@ def test_zip_with_two_shapefiles_names_the_member(tmp_path: Path) -> None:
             zf.write(file, file.name)
     result = read_parcels(archive)
     assert result.file == "survey.zip" and result.crs == 4528
-    assert [p.where for p in result.parcels] == [
+    assert [p.place for p in result.parcels] == [
         "survey.zip/a.shp, feature 1",
         "survey.zip/a.shp, feature 2",
         "survey.zip/b.shp, feature 1",

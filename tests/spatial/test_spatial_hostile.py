@@ -55,7 +55,7 @@ def outcome(path: Path, **kwargs: object) -> str:
 
 
 def _text(result: ReadResult) -> str:
-    return repr([(p.name, p.parcel_code, p.land_use_code, p.where, p.crs) for p in result.parcels]) + repr(
+    return repr([(p.name, p.parcel_code, p.land_use_code, p.place, p.crs) for p in result.parcels]) + repr(
         [i.to_dict() for i in result.issues])
 
 

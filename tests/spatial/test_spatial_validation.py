@@ -20,9 +20,9 @@ def parcel(
     code: str | None = CODE1,
     area: float | None = None,
     crs: int = 4528,
-    where: str = "feature 1",
+    place: str = "feature 1",
 ) -> SurveyedParcel:
-    return SurveyedParcel(geometry, crs, where, parcel_code=code, declared_area=area)
+    return SurveyedParcel(geometry, crs, place, parcel_code=code, declared_area=area)
 
 
 def codes(report: ValidationReport) -> list[str]:
@@ -31,7 +31,7 @@ def codes(report: ValidationReport) -> list[str]:
 
 def test_clean_upload_has_no_issue() -> None:
     a = parcel(Polygon(square(E0, N0, 20)), CODE1, 400.0)
-    b = parcel(Polygon(square(E0 + 20, N0, 20)), CODE2, 400.4, where="feature 2")
+    b = parcel(Polygon(square(E0 + 20, N0, 20)), CODE2, 400.4, place="feature 2")
     report = validate([a, b])
     assert report.issues == [] and not report.blocks_publication
     assert report.crs == 4528 and report.parcel_count == 2
@@ -42,7 +42,7 @@ def test_bow_tie_reports_the_crossing_point() -> None:
     report = validate([parcel(bow_tie)])
     (issue,) = report.errors
     assert issue.code == "self_intersection"
-    assert issue.parcel_index == 0 and issue.where == "feature 1"
+    assert issue.parcel_index == 0 and issue.place == "feature 1"
     assert shapely.from_wkt(issue.location).equals(Point(E0 + 5, N0 + 5))  # type: ignore[arg-type]
     assert report.blocks_publication
 
@@ -87,13 +87,13 @@ def test_too_few_points_and_duplicates() -> None:
 
 
 def test_reader_warnings_are_carried_with_their_parcel() -> None:
-    p = parcel(Polygon(square(E0, N0, 20)), area=400.0, where="line 13")
+    p = parcel(Polygon(square(E0, N0, 20)), area=400.0, place="line 13")
     p.warnings.append(
-        Issue("warning", IssueCode.UNCLOSED_RING, "ring 1 was closed", where="line 14")
+        Issue("warning", IssueCode.UNCLOSED_RING, "ring 1 was closed", place="line 14")
     )
-    file_issue = Issue("warning", IssueCode.LINE_IGNORED, "line ignored", where="line 30")
+    file_issue = Issue("warning", IssueCode.LINE_IGNORED, "line ignored", place="line 30")
     report = validate_result(ReadResult("a.txt", 4528, [p], [file_issue], "exchange"))
-    assert [(i.code, i.parcel_index, i.where) for i in report.issues] == [
+    assert [(i.code, i.parcel_index, i.place) for i in report.issues] == [
         ("line_ignored", None, "line 30"),
         ("unclosed_ring", 0, "line 14"),
     ]
@@ -133,10 +133,10 @@ def test_area_mismatch_uses_the_ellipsoid_for_lon_lat() -> None:
 def test_parcel_codes() -> None:
     shapes = [Polygon(square(E0 + 30 * k, N0, 20)) for k in range(4)]
     parcels = [
-        parcel(shapes[0], "330102001001GB0000X", where="feature 1"),
-        parcel(shapes[1], None, where="feature 2"),
-        parcel(shapes[2], CODE3, where="feature 3"),
-        parcel(shapes[3], " 330102001001gb00003", where="feature 4"),  # same code, other spelling
+        parcel(shapes[0], "330102001001GB0000X", place="feature 1"),
+        parcel(shapes[1], None, place="feature 2"),
+        parcel(shapes[2], CODE3, place="feature 3"),
+        parcel(shapes[3], " 330102001001gb00003", place="feature 4"),  # same code, other spelling
     ]
     report = validate(parcels)
     assert [(i.code, i.parcel_index, i.severity) for i in report.issues] == [
@@ -151,7 +151,7 @@ def test_parcel_codes() -> None:
 
 def test_overlap_reports_area_and_geometry() -> None:
     a = parcel(Polygon(square(E0, N0, 20)), CODE1)
-    b = parcel(Polygon(square(E0 + 18, N0, 20)), CODE2, where="feature 2")
+    b = parcel(Polygon(square(E0 + 18, N0, 20)), CODE2, place="feature 2")
     report = validate([a, b])
     (issue,) = report.errors
     assert issue.code == "overlap" and issue.parcel_index == 0
@@ -166,9 +166,9 @@ def test_overlap_reports_area_and_geometry() -> None:
 
 def test_contained_parcel_is_an_overlap_and_tiny_overlaps_are_tolerated() -> None:
     outer = parcel(Polygon(square(E0, N0, 20)), CODE1)
-    inner = parcel(Polygon(square(E0 + 5, N0 + 5, 2)), CODE2, where="feature 2")
+    inner = parcel(Polygon(square(E0 + 5, N0 + 5, 2)), CODE2, place="feature 2")
     assert codes(validate([outer, inner])) == ["overlap"]
-    sliver = parcel(Polygon(square(E0 + 19.9999, N0, 20)), CODE2, where="feature 2")
+    sliver = parcel(Polygon(square(E0 + 19.9999, N0, 20)), CODE2, place="feature 2")
     assert validate([outer, sliver]).issues == []  # 0.002 m² is under the 0.01 m² tolerance
     assert codes(validate([outer, sliver], ValidationRules(overlap_tolerance_m2=0.0001))) == [
         "overlap"
@@ -181,7 +181,7 @@ def test_sliver_gap_between_neighbours() -> None:
     b = parcel(
         Polygon([(E0 + 20, N0), (E0 + 40, N0), (E0 + 40, N0 + 20), (E0 + 20.03, N0 + 20)]),
         CODE2,
-        where="feature 2",
+        place="feature 2",
     )
     report = validate([a, b])
     (issue,) = report.issues
@@ -190,7 +190,7 @@ def test_sliver_gap_between_neighbours() -> None:
     assert issue.details["area_m2"] == pytest.approx(0.3, rel=0.05)  # 20 m x 3 cm / 2
     assert shapely.from_wkt(issue.location).geom_type == "Polygon"  # type: ignore[union-attr]
     # A 2 m wide path between parcels is not a sliver.
-    c = parcel(Polygon(square(E0 + 22, N0, 20)), CODE2, where="feature 2")
+    c = parcel(Polygon(square(E0 + 22, N0, 20)), CODE2, place="feature 2")
     assert validate([a, c]).issues == []
     assert validate([a, b], ValidationRules(gap_width_m=0.01)).issues == []
 
@@ -218,20 +218,20 @@ def test_empty_and_non_polygon() -> None:
     assert codes(nothing) == ["empty"] and nothing.blocks_publication
 
 
-def test_multipolygon_parcels_are_checked_part_by_part() -> None:
+def test_multipolygon_parcels_are_validated_part_by_part() -> None:
     two = MultiPolygon([Polygon(square(E0, N0, 10)), Polygon(square(E0 + 50, N0, 10))])
     assert validate([parcel(two, area=200.0)]).issues == []
     nested = MultiPolygon([Polygon(square(E0, N0, 10)), Polygon(square(E0 + 2, N0 + 2, 2))])
     assert codes(validate([parcel(nested)])) == ["nested_shells"]
 
 
-def test_extra_checks_add_issues_of_the_same_shape() -> None:
+def test_extra_rules_add_issues_of_the_same_shape() -> None:
     def taken(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> list[Issue]:
         return [
-            Issue("error", IssueCode.PARCEL_CODE_TAKEN, "already registered", 0, parcels[0].where)
+            Issue("error", IssueCode.PARCEL_CODE_TAKEN, "already registered", 0, parcels[0].place)
         ]
 
-    report = validate([parcel(Polygon(square(E0, N0, 20)))], extra_checks=[taken])
+    report = validate([parcel(Polygon(square(E0, N0, 20)))], extra_rules=[taken])
     assert codes(report) == ["parcel_code_taken"]
     report.extend([Issue("warning", IssueCode.OUTSIDE_ADMIN_AREA, "near the border", 0)])
     assert report.error_count == 1 and report.warning_count == 1

@@ -40,7 +40,7 @@ def form_login(app_client: TestClient, username: str, password: str | None = Non
     return csrf_of(app_client.get("/account").text)
 
 
-def register(visitor: TestClient, username: str, password: str = "correct horse battery") -> None:
+def sign_up(visitor: TestClient, username: str, password: str = "correct horse battery") -> None:
     page = visitor.get("/register")
     response = visitor.post("/register", data={
         "username": username, "display_name": "测试用户", "password": password, "password_again": password,
@@ -57,7 +57,7 @@ def verified_account(client: TestClient, database_url: str, prefix: str = "v") -
     import psycopg
 
     username = new_username(prefix)
-    register(client, username)
+    sign_up(client, username)
     client.cookies.clear()
     with psycopg.connect(database_url) as conn:
         conn.execute("INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, "

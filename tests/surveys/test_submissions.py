@@ -83,6 +83,7 @@ def test_overlap_is_reported_located_in_the_preview_and_blocks_submission(client
     [overlap] = [i for i in body["report"]["issues"] if i["code"] == "overlap_existing"]
     assert overlap["parcel_index"] == 0 and code in overlap["message"] and overlap["details"]["area_m2"] == 4.0
     assert overlap["location"].startswith("POLYGON")
+    assert overlap["where"] == "line 13" and "place" not in overlap  # the API key stays `where` (docs/glossary.md)
     preview = client.get(f"/api/submissions/{body['id']}/preview", headers=as_("surveyor"))
     assert preview.headers["content-type"].startswith("application/geo+json")
     layers = {f["properties"]["layer"] for f in preview.json()["features"]}

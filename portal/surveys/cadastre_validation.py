@@ -1,9 +1,9 @@
-"""The validation checks that need the cadastre: overlap with current parcels, a parcel code
+"""The validation rules that need the cadastre: overlap with current parcels, a parcel code
 already in use, a parcel outside the administrative area its code names, an unknown land-use
 class, and for a split, merge or boundary adjustment, whether the new parcels cover the ones
 they retire.
 
-They plug into `spatial.validation.validate` as extra checks, and run again under a lock at
+They plug into `spatial.validation.validate` as extra rules, and run again under a lock at
 publication, since the cadastre may have changed since the upload was validated.
 """
 
@@ -23,14 +23,14 @@ from portal.surveys import queries
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 from spatial.report import Issue, IssueCode, ValidationReport
-from spatial.validation import ParcelCheck, ValidationRules, validate
+from spatial.validation import ParcelRule, ValidationRules, validate
 
 if TYPE_CHECKING:
     from pyproj import Transformer
 
     from portal.settings import SurveySettings
 
-__all__ = ["lonlat_wkbs", "assess", "cadastre_checks", "land_use_check", "retirement_check", "validation_rules",
+__all__ = ["lonlat_wkbs", "assess", "cadastre_rule", "land_use_rule", "retirement_rule", "validation_rules",
            "PURPOSES"]
 
 
@@ -43,7 +43,7 @@ def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
     """Each parcel as CGCS2000 lon/lat WKB, or None where it cannot be transformed or is not a
     valid polygon (validation reports those). One pyproj call per CRS, not one per parcel:
     a 100,000-parcel upload is transformed in a fraction of a second. A workflow step calls
-    it once and hands the result to the checks and to publication (their `lonlat`)."""
+    it once and hands the result to the rules and to publication (their `lonlat`)."""
     out: list[bytes | None] = [None] * len(parcels)
     by_crs: dict[int, list[int]] = defaultdict(list)
     for index, parcel in enumerate(parcels):
@@ -74,37 +74,37 @@ def _cadastre_rows(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], 
     rows = [r for r in rows if r[1] is not None]
     if not rows:
         return []
-    return conn.execute(queries.CHECK, {
+    return conn.execute(queries.CADASTRE_VALIDATION, {
         "indices": [r[0] for r in rows], "wkb": [r[1] for r in rows], "codes": [r[2] for r in rows],
         "crs": [r[3] for r in rows], "retiring": list(retiring)}, binary=True).fetchall()  # 100k WKB: no hex
 
 
-def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
+def cadastre_rule(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
                     rows: Future[list[tuple[int, str, str, float | None, str | None]]] | None = None,
-                    lonlat: Sequence[bytes | None] | None = None) -> ParcelCheck:
-    """A check that compares an upload with the current cadastre over `conn`.
+                    lonlat: Sequence[bytes | None] | None = None) -> ParcelRule:
+    """A rule that compares an upload with the current cadastre over `conn`.
 
     `retiring` lists parcel ids a split or merge retires: they may be overlapped. `rows`, when
     given, is the comparison already under way (see `assess`); `lonlat`, the parcels'
     `lonlat_wkbs` when the caller has them.
     """
 
-    def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
+    def rule(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
         result = rows.result() if rows is not None else _cadastre_rows(
             conn, parcels, retiring, lonlat if lonlat is not None else lonlat_wkbs(parcels))
         issues: list[Issue] = []
         for index, problem, code, area, location in result:
-            where = parcels[index].where
+            place = parcels[index].place
             if problem == "overlap":
                 assert area is not None  # ST_Area of a non-empty intersection
                 if area <= rules.overlap_tolerance_m2:
                     continue
                 issues.append(Issue("error", IssueCode.OVERLAP_EXISTING,
-                                    f"overlaps current parcel {code} by {area:.2f} m²", index, where, location,
+                                    f"overlaps current parcel {code} by {area:.2f} m²", index, place, location,
                                     {"parcel_code": code, "area_m2": round(area, 3)}))
             elif problem == "code_taken":
                 issues.append(Issue("error", IssueCode.PARCEL_CODE_TAKEN,
-                                    f"parcel code {code} is already used by a current parcel", index, where,
+                                    f"parcel code {code} is already used by a current parcel", index, place,
                                     None, {"parcel_code": code}))
             elif problem == "outside":
                 assert area is not None  # ST_Area of a non-empty difference
@@ -112,30 +112,30 @@ def cadastre_checks(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
                     continue
                 issues.append(Issue("error", IssueCode.OUTSIDE_ADMIN_AREA,
                                     f"{area:.2f} m² lie outside administrative area {code} named by the "
-                                    "parcel code", index, where, location,
+                                    "parcel code", index, place, location,
                                     {"admin_area_code": code, "area_m2": round(area, 3)}))
             else:
                 issues.append(Issue("error", IssueCode.OUTSIDE_ADMIN_AREA,
                                     f"administrative area {code} (positions 1-6 of the parcel code) is not "
-                                    "in the cadastre", index, where, None, {"admin_area_code": code}))
+                                    "in the cadastre", index, place, None, {"admin_area_code": code}))
         return issues
 
-    return check
+    return rule
 
 
-def land_use_check(conn: psycopg.Connection) -> ParcelCheck:
+def land_use_rule(conn: psycopg.Connection) -> ParcelRule:
     """Every parcel's land-use code must be a GB/T 21010 class the cadastre knows."""
 
-    def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
+    def rule(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
         known = {row[0] for row in conn.execute(queries.LAND_USES)}
         for index, parcel in enumerate(parcels):
             if parcel.land_use_code not in known:
                 problem = ("has no land-use code" if not parcel.land_use_code else
                            f"land-use code {parcel.land_use_code!r} is not a GB/T 21010 class")
-                yield Issue("error", IssueCode.LAND_USE_UNKNOWN, problem, index, parcel.where, None,
+                yield Issue("error", IssueCode.LAND_USE_UNKNOWN, problem, index, parcel.place, None,
                             {"field": "land_use_code"})
 
-    return check
+    return rule
 
 
 # purpose: (fewest retired, most retired, fewest new, most new); None = no limit.
@@ -147,9 +147,9 @@ PURPOSES: dict[str, tuple[int, int | None, int, int | None]] = {
 }
 
 
-def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[int],
+def retirement_rule(conn: psycopg.Connection, purpose: str, retiring: Sequence[int],
                      coverage_tolerance_m2: float, *,
-                     lonlat: Callable[[], Sequence[bytes | None]] | None = None) -> ParcelCheck:
+                     lonlat: Callable[[], Sequence[bytes | None]] | None = None) -> ParcelRule:
     """A split, merge or boundary adjustment: the counts fit the purpose, the retired parcels
     carry no current unit (units must be renumbered by a registry application first), and the
     new parcels cover exactly the retired ones, within `coverage_tolerance_m2` each way.
@@ -157,7 +157,7 @@ def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[
     coverage is measured).
     """
 
-    def check(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
+    def rule(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
         fewest_old, most_old, fewest_new, most_new = PURPOSES[purpose]
         counts_fit = (fewest_old <= len(retiring) and (most_old is None or len(retiring) <= most_old)
                       and fewest_new <= len(parcels) and (most_new is None or len(parcels) <= most_new))
@@ -196,7 +196,7 @@ def retirement_check(conn: psycopg.Connection, purpose: str, retiring: Sequence[
                         {"uncovered_m2": round(uncovered, 3), "extra_m2": round(extra, 3),
                          "tolerance_m2": coverage_tolerance_m2})
 
-    return check
+    return rule
 
 
 def _span(fewest: int, most: int | None) -> str:
@@ -217,7 +217,7 @@ def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings
     here, once, in the background.
     """
     # Leaving the `with` waits for the thread, so the connection is never left busy in it.
-    with ThreadPoolExecutor(1, thread_name_prefix="cadastre-check") as background:
+    with ThreadPoolExecutor(1, thread_name_prefix="cadastre-validation") as background:
         moved: Future[Sequence[bytes | None]]
         if lonlat is None:
             moved = background.submit(lonlat_wkbs, parcels)
@@ -226,10 +226,10 @@ def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings
             moved.set_result(lonlat)
         # One worker: the comparison starts once the transform is done.
         rows = background.submit(lambda: _cadastre_rows(conn, parcels, retiring, moved.result()))
-        return validate(parcels, validation_rules(settings), file=file, crs=crs, read_issues=read_issues, extra_checks=[
-            cadastre_checks(conn, retiring=retiring, rows=rows),
-            land_use_check(conn),
-            retirement_check(conn, purpose, retiring, settings.coverage_tolerance_m2, lonlat=moved.result),
+        return validate(parcels, validation_rules(settings), file=file, crs=crs, read_issues=read_issues, extra_rules=[
+            cadastre_rule(conn, retiring=retiring, rows=rows),
+            land_use_rule(conn),
+            retirement_rule(conn, purpose, retiring, settings.coverage_tolerance_m2, lonlat=moved.result),
         ])
 
 
