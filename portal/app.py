@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.csrf_guard = accounts.csrf_guard
     app.state.identity_key = identity_key(settings.accounts, settings.database)
 
+    app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too

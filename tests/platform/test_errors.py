@@ -180,6 +180,14 @@ def test_an_unexpected_error_is_a_generic_500_and_a_logged_traceback(client: Tes
     assert response.json()["detail"]["code"] == "internal_error"
     assert "secret" not in response.text and "1101011990" not in response.text
     assert "Traceback" in caplog.text and "secret" in caplog.text
+    # Answered inside the middleware, so a 500 carries the security headers like any response,
+    # and the traceback is logged once.
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff" and "x-frame-options" in response.headers
+    assert caplog.text.count("Traceback") == 1
+    page = _raise(client, RuntimeError("boom"), "/test/fail/", headers={"accept": "text/html"})
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "content-security-policy" in page.headers and "boom" not in page.text
 
 
 def test_pages_get_the_error_page_and_api_clients_json(client: TestClient) -> None:
