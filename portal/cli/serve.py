@@ -21,5 +21,8 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     from portal.app import create_app
     from portal.platform import migrate as migrations
 
+    # The address given here is the one the app advertises too (OGC links), not only uvicorn's.
+    portal = settings.portal.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
+    settings = settings.model_copy(update={"portal": portal})
     migrations.upgrade(database_url(settings))
-    uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
+    uvicorn.run(create_app(settings), host=settings.portal.host, port=settings.portal.port)

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from portal.platform.deps import PageUser, ReadConnection
+from portal.platform.errors import Forbidden
 from portal.platform.permissions import Action, Principal
 from portal.platform.work import in_worker
 from portal.registry import applications as apps
 from portal.registry import statistics
 from portal.registry.applications import KINDS
-from portal.registry.errors import ApplicationNotFound
 from portal.web.templating import render
 
 __all__ = ["router"]
@@ -22,19 +22,15 @@ __all__ = ["router"]
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-
-
-def _refused(request: Request, principal: Principal) -> Response | None:
-    """The page that tells a signed-in person without a registry role that this is not for them."""
-    if principal.may(Action.VIEW_APPLICATIONS):
-        return None
-    return render(request, "surveys/forbidden.html", status_code=403)
+def _staff_only(principal: Principal) -> None:
+    """A signed-in person without a registry role gets the shared error page (403)."""
+    if not principal.may(Action.VIEW_APPLICATIONS):
+        raise Forbidden(f"your roles do not allow {Action.VIEW_APPLICATIONS.value}")
 
 
 @router.get("/registry")
 async def queue(request: Request, principal: PageUser) -> Response:
-    if refused := _refused(request, principal):
-        return refused
+    _staff_only(principal)
     rows = await in_worker(request, apps.queue, principal)
     return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
                                                    "court": principal.may(Action.REGISTER_SEIZURE)})
@@ -42,12 +38,8 @@ async def queue(request: Request, principal: PageUser) -> Response:
 
 @router.get("/registry/applications/{application_id}")
 async def application(request: Request, application_id: int, principal: PageUser) -> Response:
-    if refused := _refused(request, principal):
-        return refused
-    try:
-        found = await in_worker(request, apps.get, application_id, principal)
-    except ApplicationNotFound:
-        return render(request, "surveys/missing.html", {"submission_id": application_id}, status_code=404)
+    _staff_only(principal)
+    found = await in_worker(request, apps.get, application_id, principal)  # ApplicationNotFound: 404 page
     return render(request, "registry/application.html", {"a": found,
                                                          "may_act": principal.may(apps.required_action(found["kind"]))})
 

@@ -20,8 +20,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-
-
 @router.get("/surveys")
 async def surveys(request: Request, principal: PageUser) -> Response:
     if not principal.may(Action.UPLOAD_SURVEY_FILE):
