@@ -7,7 +7,9 @@
     service.py           use cases: sign up, log in, tokens, identity verification
     store.py             the SQL of accounts
     routes.py            pages and JSON API of accounts
-    errors.py            what can go wrong, each with its HTTP status
+    templates/accounts/  the log-in, sign-up, account, counter and users pages
+
+Its errors are the shared ones of `portal.platform.errors` (BadInput, NotAuthenticated, ...).
 
 `portal.app` installs `resolve_principal` (asked by `portal.platform.permissions`) and
 `csrf_guard`, and mounts `routes.router`.

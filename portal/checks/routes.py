@@ -132,7 +132,7 @@ async def api_check_get(request: Request, unit_number: str | None = None, parcel
 
 
 async def api_check_get_fast(request: Request) -> Response:
-    """The same GET as a plain Starlette endpoint, which `mount_accounts` puts before every
+    """The same GET as a plain Starlette endpoint, which `portal.app` puts before every
     other route: FastAPI's parameter handling cost an eighth of the check's CPU in the app. The
     route above documents the API (and serves it where this one is not mounted)."""
     params = request.query_params

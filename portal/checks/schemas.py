@@ -1,6 +1,6 @@
 """The shape of a check's answer, for the OpenAPI document only: the API sends the JSON the
 database built (migration 0007) without validating it through these models, which would cost
-more than the check itself. `tests/accounts/test_check_function.py` holds answers to them."""
+more than the check itself. `tests/checks/test_check_function.py` holds answers to them."""
 
 from __future__ import annotations
 

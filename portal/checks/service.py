@@ -2,7 +2,7 @@
 and the audit rows, all in one transaction of one statement (`restriction_check_flushed()`, migration
 0007), so a check costs one round trip and the app sends the server's JSON on unchanged.
 
-Tiers (docs/domain.md, "Who may see what"), decided per unit:
+Tiers (shared docs/domain.md, "Who may see what"), decided per unit:
 
 - `flags`    verified user: yes/no and counts, never names, amounts or document numbers;
 - `court`    court clerk: flags plus the active and queued seizures (court, document number, queue);

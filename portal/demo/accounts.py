@@ -13,7 +13,7 @@ import psycopg
 
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
 from portal.accounts.security import hash_password, identity_digest, identity_key
-from portal.platform.db import one_row
+from portal.platform.rows import one_row
 from portal.settings import Settings
 
 __all__ = ["DemoAccount", "DEMO_ACCOUNTS", "add_demo_accounts", "describe_demo_accounts", "demo_owner"]

@@ -32,7 +32,7 @@ from portal.demo.district import (
     layout_district,
 )
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
-from portal.platform.db import one_row
+from portal.platform.rows import one_row
 from portal.settings import Settings
 
 __all__ = ["DemoError", "DemoSummary", "load_demo", "holds_parcels"]

@@ -12,4 +12,8 @@
     timing.py       the Server-Timing header
     permissions.py  roles, actions, the principal, and `require(action)`
     versioning.py   superseding a versioned row: end the current version, insert the next
+    requests.py     facts of a request every room reads the same way: the client, a JSON body
+    queries.py      the SQL of this package (health, cluster, backup, replicas)
+    rows.py         `one_row`: the row of a statement that always returns one
+    clock.py        the office's time zone
 """

@@ -9,10 +9,9 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from portal.platform.cluster import Cluster
-from portal.platform.rows import one_row
 from portal.settings import DatabaseSettings
 
-__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database", "one_row"]
+__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database"]
 
 
 

@@ -38,7 +38,7 @@ class Action(StrEnum):
     REGISTER_RIGHTS = "registry.register"
     REGISTER_SEIZURE = "registry.seizure"
     VIEW_APPLICATIONS = "registry.view"
-    # Restriction checks and their disclosure tiers (see docs/domain.md, "Who may see what").
+    # Restriction checks and their disclosure tiers (see shared docs/domain.md, "Who may see what").
     # Owners are not a role: a verified user sees the full record of units they hold a right on.
     CHECK_RESTRICTIONS = "restrictions.check"
     SEARCH_UNITS = "units.search"

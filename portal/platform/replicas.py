@@ -21,7 +21,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from portal.platform import queries
-from portal.platform.db import one_row
+from portal.platform.rows import one_row
 from portal.settings import DatabaseSettings
 
 __all__ = ["ReadRouter", "ReplicaState"]

@@ -7,4 +7,7 @@
     applications.py  received -> under review -> registered | rejected, one transaction each
     statistics.py    the office's public performance figures
     queries.py       every SQL statement of the room
+    schemas.py       what the JSON API sends (the whitelist of fields)
+    api.py           JSON API: /api/applications, /api/statistics, /api/registry/units
+    pages.py         the queue, an application, the statistics page
 """

@@ -21,8 +21,8 @@ from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
 from portal.platform.clock import DEFAULT_OFFICE_TIMEZONE
-from portal.platform.db import one_row
 from portal.platform.permissions import Action, Principal
+from portal.platform.rows import one_row
 from portal.platform.work import UnitOfWork
 from portal.registry import queries
 from portal.registry.errors import (

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from portal.platform.db import one_row
+from portal.platform.rows import one_row
 from portal.platform.versioning import supersede
 from portal.registry import queries
 from portal.registry.errors import ApplicationInvalid, ApplicationRefused, RuleViolation

@@ -8,4 +8,5 @@
     api.py                  JSON API under /api/submissions
     pages.py                pages for surveyors and registrars
     queries.py              every SQL statement of the room
+    schemas.py              what the JSON API sends (the whitelist of fields)
 """

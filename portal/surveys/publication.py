@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 import shapely
 
-from portal.platform.db import one_row
+from portal.platform.rows import one_row
 from portal.platform.versioning import retire, supersede
 from portal.surveys import queries
 from portal.surveys.cadastre_validation import lonlat_wkbs

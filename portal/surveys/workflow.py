@@ -29,9 +29,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
-from portal.platform.db import one_row
 from portal.platform.errors import CadastreError
 from portal.platform.permissions import Action, Principal
+from portal.platform.rows import one_row
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries

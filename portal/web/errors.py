@@ -33,7 +33,7 @@ from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormat
 
 __all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code"]
 
-log = logging.getLogger("portal.errors")
+log = logging.getLogger(__name__)
 
 # The code of an HTTPException (raised by FastAPI, Starlette or a route) follows from its status.
 HTTP_CODES = {

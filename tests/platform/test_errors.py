@@ -146,7 +146,7 @@ def test_a_missing_font_is_a_503_that_names_no_package(client: TestClient, monke
     from portal.web import fonts
 
     monkeypatch.setattr(fonts, "CJK_FONT_PATHS", (Path("/nonexistent/font.ttc"),))
-    with caplog.at_level(logging.INFO, logger="portal.errors"):
+    with caplog.at_level(logging.INFO, logger="portal.web.errors"):
         with pytest.raises(fonts.FontMissing) as raised:
             fonts.cjk_font_for("字体缺失测试 一次性的字")
         response = _raise(client, raised.value)
@@ -174,7 +174,7 @@ def test_framework_refusals_have_the_same_shape(client: TestClient) -> None:
 
 
 def test_an_unexpected_error_is_a_generic_500_and_a_logged_traceback(client: TestClient, caplog) -> None:
-    with caplog.at_level(logging.ERROR, logger="portal.errors"):
+    with caplog.at_level(logging.ERROR, logger="portal.web.errors"):
         response = _raise(client, RuntimeError("secret: 110101199003074477 at /srv/cadastre"))
     assert response.status_code == 500
     assert response.json()["detail"]["code"] == "internal_error"

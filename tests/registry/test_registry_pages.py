@@ -4,7 +4,6 @@ for a browser and as the one JSON error shape for everyone else."""
 
 from __future__ import annotations
 
-from account_fixtures import visitor  # noqa: F401
 from account_helpers import form_login
 from fastapi.testclient import TestClient
 
