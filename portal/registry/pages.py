@@ -48,7 +48,8 @@ async def application(request: Request, application_id: int, principal: PageUser
         found = await in_worker(request, apps.get, application_id, principal)
     except ApplicationNotFound:
         return render(request, "surveys/missing.html", {"submission_id": application_id}, status_code=404)
-    return render(request, "registry/application.html", {"a": found,
+    own = await in_worker(request, apps.received_it, application_id, principal)
+    return render(request, "registry/application.html", {"a": found, "own": own,
                                                          "may_act": principal.may(apps.required_action(found["kind"]))})
 
 
