@@ -11,10 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from portal.accounts import service, store
 from portal.accounts.guards import check_csrf, csrf_for_form, login_required, set_csrf_cookie
 from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
-from portal.audit.trail import AuditEntry, record_async
 from portal.platform.deps import Connection
 from portal.platform.errors import BadInput, NotAuthenticated
-from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require, role_label
+from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require
 from portal.platform.requests import client_of, json_object
 from portal.web import render
 
@@ -170,28 +169,34 @@ async def verify_identity_at_counter_form(request: Request) -> Response:
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
 async def users_page(request: Request, admin: UserManager, conn: Connection) -> Response:
     users = await store.list_users(conn)
-    return _page(request, "accounts/users.html", {"users": users, "staff_roles": [
-        r.value for r in Role if r is not Role.VERIFIED_USER]})
+    grants = await store.pending_grants(conn)
+    staff_roles = [r.value for r in Role if r is not Role.VERIFIED_USER]
+    return _page(request, "accounts/users.html",
+                 {"users": users, "grants": grants, "me": admin.user_id, "staff_roles": staff_roles})
 
 
 @router.post("/admin/users/roles", include_in_schema=False)
 async def set_roles(request: Request) -> Response:
+    """Roles that see personal data (and the administrator role) wait for a second administrator."""
     admin = await allowed(request, Action.MANAGE_USERS)
     form = await request.form()
     check_csrf(request, admin, form)
-    roles = sorted({str(r) for r in form.getlist("roles")})
-    valid = {r.value for r in Role if r is not Role.VERIFIED_USER}
-    if not set(roles) <= valid:
-        raise BadInput(f"unknown role: choose among {', '.join(sorted(valid))}")
-    username = str(form.get("username", "")).strip().lower()
-    institution = str(form.get("institution", "")).strip() or None
-    async with request.app.state.pool.connection() as conn, conn.transaction():
-        if not await store.set_roles(conn, username, roles, institution):
-            raise BadInput(f"no account named {username!r}")
-        await record_async(conn, AuditEntry("roles_changed", actor_user_id=admin.user_id,
-                                            actor_role=role_label(admin), subject=f"username:{username}",
-                                            client=client_of(request),
-                                            detail={"roles": roles, "institution": institution}))
+    await service.set_roles(request.app.state.pool, admin, str(form.get("username", "")).strip().lower(),
+                            sorted({str(r) for r in form.getlist("roles")}),
+                            str(form.get("institution", "")).strip() or None, client_of(request))
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/grants/confirm", include_in_schema=False)
+async def confirm_grant(request: Request) -> Response:
+    """A second administrator confirms a pending role grant."""
+    admin = await allowed(request, Action.MANAGE_USERS)
+    form = await request.form()
+    check_csrf(request, admin, form)
+    grant = str(form.get("grant_id", "")).strip()
+    if not grant.isdigit() or len(grant) > 18:
+        raise BadInput("grant_id: give the number of a pending role grant")
+    await service.confirm_role_grant(request.app.state.pool, admin, int(grant), client_of(request))
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -36,11 +36,12 @@ from portal.platform.errors import (
     NotAuthenticated,
     NotFound,
 )
-from portal.platform.permissions import role_label
+from portal.platform.permissions import CONFIRMED_ROLES, Principal, Role, role_label
 from portal.settings import AccountSettings
 
 __all__ = ["Issued", "sign_up", "login", "logout", "issue_token", "verify_identity_by_registry",
-           "verify_identity_at_counter", "normalise_name", "USERNAME"]
+           "verify_identity_at_counter", "normalise_name", "USERNAME", "OwnRoles", "SecondAdministrator", "set_roles",
+           "confirm_role_grant"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 
@@ -238,3 +239,83 @@ async def verify_identity_at_counter(pool: AsyncConnectionPool, key: bytes, regi
             actor_institution=registrar.institution, subject=f"user:{user['user_id']}", client=client,
             detail={"method": "counter", "document": masked, "party_linked": party is not None}))
     return {"username": user["username"], "party_linked": party is not None, "document": masked}
+
+
+# -- user administration: separation of duties (issue 15, section 7) ----------------------------
+
+class OwnRoles(Forbidden):
+    """Nobody changes their own roles, or confirms a grant to themselves."""
+
+    code = "own_roles"
+
+
+class SecondAdministrator(Forbidden):
+    """A grant that needs a second administrator cannot be confirmed by the one who asked."""
+
+    code = "second_administrator"
+
+
+async def set_roles(pool: AsyncConnectionPool, admin: Principal, username: str, roles: list[str],
+                    institution: str | None, client: str | None) -> dict[str, Any]:
+    """Set a user's staff roles. Roles taken away and roles that see no personal data change at
+    once; each added role of `CONFIRMED_ROLES` becomes a pending grant that another administrator
+    confirms (`confirm_role_grant`). Returns the roles now held and the roles pending."""
+    valid = {r.value for r in Role if r is not Role.VERIFIED_USER}
+    if not set(roles) <= valid:
+        raise BadInput(f"unknown role: choose among {', '.join(sorted(valid))}")
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            user = await store.find_user(conn, username)
+            if user is None:
+                raise BadInput(f"no account named {username!r}")
+            own = user["user_id"] == admin.user_id
+            if not own:
+                wanted, current = set(roles), set(user["roles"])
+                pending = sorted((wanted - current) & {r.value for r in CONFIRMED_ROLES})
+                now = sorted(wanted - set(pending))
+                await store.act_as(conn, admin.user_id or 0)
+                withdrawn = await store.withdraw_grants(conn, user["user_id"], pending)
+                await store.request_grants(conn, user["user_id"], pending, institution, admin.user_id or 0)
+                await store.set_roles(conn, username, now, institution)
+                await record_async(conn, AuditEntry(
+                    "roles_changed", actor_user_id=admin.user_id, actor_role=role_label(admin),
+                    subject=f"username:{username}", client=client,
+                    detail={"roles": now, "pending": pending, "withdrawn": withdrawn, "institution": institution}))
+                return {"roles": now, "pending": pending}
+        async with conn.transaction():  # the refusal is on record
+            await record_async(conn, AuditEntry(
+                "roles_changed", outcome="refused", actor_user_id=admin.user_id, actor_role=role_label(admin),
+                subject=f"username:{username}", client=client, detail={"roles": sorted(roles), "rule": "own_roles"}))
+    raise OwnRoles("an administrator cannot change their own roles; ask another administrator (separation of duties)")
+
+
+async def confirm_role_grant(pool: AsyncConnectionPool, admin: Principal, grant_id: int,
+                             client: str | None) -> dict[str, Any]:
+    """A second administrator confirms a pending grant: the role takes effect now."""
+    refused: Forbidden | None = None
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            grant = await store.lock_grant(conn, grant_id)
+            if grant is None:
+                raise NotFound(f"no role grant {grant_id}")
+            if grant["confirmed_at"] is not None or grant["withdrawn_at"] is not None:
+                raise Conflict(f"role grant {grant_id} is no longer pending")
+            if grant["user_id"] == admin.user_id:
+                refused = OwnRoles("nobody confirms a role granted to themselves (separation of duties)")
+            elif grant["requested_by"] == admin.user_id:
+                refused = SecondAdministrator(f"the grant of {grant['role']} to {grant['username']} needs a "
+                                              "second administrator: another administrator confirms it")
+            else:
+                await store.act_as(conn, admin.user_id or 0)
+                await store.confirm_grant(conn, grant, admin.user_id or 0)
+                await record_async(conn, AuditEntry(
+                    "role_grant_confirmed", actor_user_id=admin.user_id, actor_role=role_label(admin),
+                    subject=f"username:{grant['username']}", client=client,
+                    detail={"grant": grant_id, "role": grant["role"], "requested_by": grant["requested_by"]}))
+                return {"username": grant["username"], "role": grant["role"]}
+        async with conn.transaction():
+            await record_async(conn, AuditEntry(
+                "role_grant_confirmed", outcome="refused", actor_user_id=admin.user_id, actor_role=role_label(admin),
+                subject=f"username:{grant['username']}", client=client,
+                detail={"grant": grant_id, "role": grant["role"], "rule": refused.code}))
+    raise refused

@@ -15,7 +15,8 @@ __all__ = [
     "PRINCIPAL_BY_TOKEN", "find_user", "create_user", "create_session", "revoke_session",
     "revoke_user_sessions", "list_tokens", "current_identity_verification", "party_by_document",
     "digest_taken", "insert_identity_verification", "rate_hits", "forget_old_counters", "set_roles", "list_users",
-    "owned_units", "checks_of_units",
+    "owned_units", "checks_of_units", "act_as", "request_grants", "withdraw_grants", "pending_grants", "lock_grant",
+    "confirm_grant",
 ]
 
 PRINCIPAL_BY_TOKEN = """
@@ -133,6 +134,58 @@ async def set_roles(conn: psycopg.AsyncConnection, username: str, roles: list[st
     cur = await conn.execute("UPDATE users SET roles = %s, institution = %s WHERE username = %s",
                              (roles, institution, username))
     return cur.rowcount == 1
+
+
+async def act_as(conn: psycopg.AsyncConnection, user_id: int) -> None:
+    """Name the acting account for this transaction: migration 0012's guard on `users.roles`
+    refuses, for it, a change of its own roles and a role no second administrator confirmed."""
+    await conn.execute("SELECT set_config('cadastre.actor_user_id', %s, true)", (str(user_id),))
+
+
+async def request_grants(conn: psycopg.AsyncConnection, user_id: int, roles: list[str], institution: str | None,
+                         requested_by: int) -> None:
+    """Pending grants of `roles` (one per user and role: a pending one is kept as it is)."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO role_grants (user_id, role, institution, requested_by) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (user_id, role) WHERE confirmed_at IS NULL AND withdrawn_at IS NULL DO NOTHING",
+            [(user_id, role, institution, requested_by) for role in roles])
+
+
+async def withdraw_grants(conn: psycopg.AsyncConnection, user_id: int, keep: list[str]) -> list[str]:
+    """Withdraw the user's pending grants of roles not in `keep`; returns the roles withdrawn."""
+    cur = await conn.execute(
+        "UPDATE role_grants SET withdrawn_at = now() WHERE user_id = %s AND confirmed_at IS NULL "
+        "AND withdrawn_at IS NULL AND NOT role = ANY(%s) RETURNING role", (user_id, keep))
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def pending_grants(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT g.grant_id, g.role, g.institution, g.requested_at, g.user_id, u.username, "
+            "       g.requested_by, r.username AS requested_by_username "
+            "FROM role_grants g JOIN users u ON u.user_id = g.user_id JOIN users r ON r.user_id = g.requested_by "
+            "WHERE g.confirmed_at IS NULL AND g.withdrawn_at IS NULL ORDER BY g.grant_id")
+        return await cur.fetchall()
+
+
+async def lock_grant(conn: psycopg.AsyncConnection, grant_id: int) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT g.*, u.username FROM role_grants g JOIN users u ON u.user_id = g.user_id "
+            "WHERE g.grant_id = %s FOR UPDATE OF g", (grant_id,))
+        return await cur.fetchone()
+
+
+async def confirm_grant(conn: psycopg.AsyncConnection, grant: dict[str, Any], confirmed_by: int) -> None:
+    """Confirm the grant and give the role (the institution, if the grant names one)."""
+    await conn.execute("UPDATE role_grants SET confirmed_by = %s, confirmed_at = now() WHERE grant_id = %s",
+                       (confirmed_by, grant["grant_id"]))
+    await conn.execute(
+        "UPDATE users SET roles = ARRAY(SELECT DISTINCT r FROM unnest(roles || %s::text) AS r ORDER BY r), "
+        "institution = coalesce(%s, institution) WHERE user_id = %s",
+        (grant["role"], grant["institution"], grant["user_id"]))
 
 
 async def list_users(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:

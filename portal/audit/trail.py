@@ -262,7 +262,7 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 REGISTRY_TABLES = ("parcels", "units", "parties", "rights", "right_holders", "restrictions", "sources",
                    "parcel_lineage", "admin_areas")
-ACCOUNT_TABLES = ("users", "identity_verifications", "sessions", "rate_counters")
+ACCOUNT_TABLES = ("users", "identity_verifications", "sessions", "rate_counters", "role_grants")
 
 
 def role_exists(conn: psycopg.Connection, role: str) -> bool:

@@ -27,7 +27,10 @@ def user() -> None:
 @pass_settings
 def add_user(settings: Settings, username: str, display_name: str, roles: tuple[str, ...], institution: str | None,
              password: str) -> None:
-    """Create an account (the password is asked for, never given on the command line)."""
+    """Create an account (the password is asked for, never given on the command line).
+
+    The operator's bootstrap path: the roles hold at once, with no second administrator (in the
+    portal, a role that sees personal data waits for one; docs/security.md)."""
     from portal.accounts.security import hash_password
     from portal.accounts.service import USERNAME
     from portal.accounts.store import create_user

@@ -37,6 +37,8 @@ DEMO_ACCOUNTS = (
     DemoAccount("auditor", "赵审计", ("auditor",), "杭州市规划和自然资源局"),
     DemoAccount("surveyor", "钱测绘", ("surveyor",), "杭州市勘测设计研究院"),
     DemoAccount("admin", "孙管理", ("administrator",), None),
+    # A second administrator: a role that sees personal data, granted by one, is confirmed by the other.
+    DemoAccount("admin2", "周管理", ("administrator",), None),
     DemoAccount("owner", "业主", (), None),
     DemoAccount("citizen", "市民", (), None),
 )

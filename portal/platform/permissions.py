@@ -16,8 +16,8 @@ from fastapi import Request
 
 from portal.platform.errors import Forbidden, NotAuthenticated
 
-__all__ = ["Role", "Action", "Principal", "ANONYMOUS", "ALLOWED", "current_principal", "require", "allowed",
-           "role_label"]
+__all__ = ["Role", "Action", "Principal", "ANONYMOUS", "ALLOWED", "PERSONAL_DATA_ACTIONS", "PERSONAL_DATA_ROLES",
+           "CONFIRMED_ROLES", "current_principal", "require", "allowed", "role_label"]
 
 
 class Role(StrEnum):
@@ -102,6 +102,18 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
     Action.EDIT_GUIDE: frozenset({Role.ADMINISTRATOR, Role.REGISTRAR}),
 }
+
+# Actions whose answers carry personal data (names, identity numbers, prices, mortgages, seizures,
+# who checked what). A staff role allowed any of them sees personal data, and so does the
+# administrator, who gives roles: giving either in the portal takes a second administrator
+# (`portal.accounts.service.set_roles`, migration 0012 keeps the same list).
+PERSONAL_DATA_ACTIONS = frozenset({
+    Action.VIEW_APPLICATIONS, Action.VIEW_SEIZURE_DETAILS, Action.VIEW_FULL_RECORD, Action.VIEW_IDENTITY_NUMBERS,
+    Action.VIEW_ANY_CHECK, Action.READ_AUDIT, Action.EXPORT_AUDIT, Action.VERIFY_IDENTITY_AT_COUNTER,
+})
+PERSONAL_DATA_ROLES: frozenset[Role] = (
+    frozenset[Role]().union(*(ALLOWED[a] for a in PERSONAL_DATA_ACTIONS)) - {Role.VERIFIED_USER})
+CONFIRMED_ROLES: frozenset[Role] = PERSONAL_DATA_ROLES | {Role.ADMINISTRATOR}
 
 PrincipalResolver = Callable[[Request], Awaitable[Principal]]
 

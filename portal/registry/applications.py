@@ -30,11 +30,13 @@ from portal.registry.errors import (
     ApplicationInvalid,
     ApplicationNotFound,
     ApplicationRefused,
+    OwnApplication,
     RuleViolation,
 )
 from portal.registry.operations import OPERATIONS, RESTRICTING_KINDS, Context
 
-__all__ = ["KINDS", "required_action", "receive", "start_review", "register", "reject", "get", "queue"]
+__all__ = ["KINDS", "required_action", "receive", "start_review", "register", "reject", "get", "queue",
+           "received_it"]
 
 _T = TypeVar("_T")
 
@@ -122,6 +124,12 @@ def _rule_from_database(exc: psycopg.Error) -> RuleViolation:
     return RuleViolation(fields.get("rule", "register_rule"), exc.diag.message_primary or str(exc), blocking)
 
 
+def _not_own(row: dict[str, Any], principal: Principal, step: str) -> None:
+    if row["received_by"] is not None and row["received_by"] == principal.user_id:
+        raise OwnApplication(f"application {row['reference']} was received by you; another colleague must {step} it "
+                             "(separation of duties)")
+
+
 def start_review(conn: psycopg.Connection, application_id: int, principal: Principal) -> None:
     def step() -> None:
         row = _lock(conn, application_id)
@@ -140,6 +148,7 @@ def register(conn: psycopg.Connection, application_id: int, principal: Principal
     def step() -> dict[str, Any]:
         row = _lock(conn, application_id)
         _require(principal, row["kind"])
+        _not_own(row, principal, "register")
         if row["status"] != "under_review":
             raise ApplicationConflict(f"application {row['reference']} is {row['status']}; only an application "
                                       "under review can be registered")
@@ -178,6 +187,7 @@ def reject(conn: psycopg.Connection, application_id: int, principal: Principal, 
     def step() -> None:
         row = _lock(conn, application_id)
         _require(principal, row["kind"])
+        _not_own(row, principal, "reject")
         if not reasons:
             raise ApplicationInvalid("a rejection needs at least one reason", "reasons")
         if row["status"] not in ("received", "under_review"):
@@ -196,6 +206,14 @@ def get(conn: psycopg.Connection, application_id: int, principal: Principal) -> 
     if row is None:
         raise ApplicationNotFound(f"application {application_id} does not exist")
     return row
+
+
+def received_it(conn: psycopg.Connection, application_id: int, principal: Principal) -> bool:
+    """Whether the principal received the application, and so may not decide it (the page
+    offers them no register or reject button; the steps refuse it whatever the page shows)."""
+    with UnitOfWork(conn):
+        row = conn.execute(queries.RECEIVED_BY, (application_id,)).fetchone()
+    return row is not None and row[0] is not None and row[0] == principal.user_id
 
 
 def queue(conn: psycopg.Connection, principal: Principal, *, limit: int = 200) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ They are `CadastreError`s (see `portal.platform.errors` for the whole tree and t
     RegistryError             400 registry_error
     ├── ApplicationNotFound   404 application_not_found   no such application
     ├── ApplicationRefused    403 application_refused     the principal's role may not take this step
+    │   └── OwnApplication    403 own_application         the principal received it: another decides it
     ├── ApplicationInvalid    422 application_invalid     the request is incomplete or malformed, `field`
     ├── ApplicationConflict   409 application_conflict    the state does not allow it now: wrong status, unit busy
     └── RuleViolation         409 rule_violation          a rule of the register forbids it, `rule` and `blocking`
@@ -15,7 +16,7 @@ from typing import Any
 
 from portal.platform.errors import CadastreError
 
-__all__ = ["RegistryError", "ApplicationNotFound", "ApplicationRefused", "ApplicationInvalid",
+__all__ = ["RegistryError", "ApplicationNotFound", "ApplicationRefused", "OwnApplication", "ApplicationInvalid",
            "ApplicationConflict", "RuleViolation"]
 
 
@@ -35,6 +36,14 @@ class ApplicationNotFound(RegistryError):
 class ApplicationRefused(RegistryError):
     status = 403
     code = "application_refused"
+
+
+class OwnApplication(ApplicationRefused):
+    """Separation of duties: whoever received an application does not register or reject it
+    (the database refuses it too, migration 0012)."""
+
+    status = 403
+    code = "own_application"
 
 
 class ApplicationInvalid(RegistryError):

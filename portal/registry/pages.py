@@ -40,7 +40,8 @@ async def queue(request: Request, principal: PageUser) -> Response:
 async def application(request: Request, application_id: int, principal: PageUser) -> Response:
     _staff_only(principal)
     found = await in_worker(request, apps.get, application_id, principal)  # ApplicationNotFound: 404 page
-    return render(request, "registry/application.html", {"a": found,
+    own = await in_worker(request, apps.received_it, application_id, principal)
+    return render(request, "registry/application.html", {"a": found, "own": own,
                                                          "may_act": principal.may(apps.required_action(found["kind"]))})
 
 

@@ -45,7 +45,7 @@ from spatial.readers.isolated import read_isolated
 from spatial.report import Issue, IssueCode, ValidationReport
 
 __all__ = [
-    "Upload", "SubmissionError", "SubmissionNotFound", "SubmissionConflict", "SubmissionRefused",
+    "Upload", "SubmissionError", "SubmissionNotFound", "SubmissionConflict", "SubmissionRefused", "OwnSubmission",
     "create", "get", "listing", "submit", "approve", "reject", "withdraw", "preview",
 ]
 
@@ -74,6 +74,20 @@ class SubmissionRefused(SubmissionError):
 
     status = 403
     code = "submission_refused"
+
+
+class OwnSubmission(SubmissionRefused):
+    """Separation of duties: nobody approves or rejects a submission they uploaded (the
+    database refuses it too, migration 0012)."""
+
+    status = 403
+    code = "own_submission"
+
+
+def _not_own(row: dict[str, Any], principal: Principal, step: str) -> None:
+    if row["created_by"] is not None and row["created_by"] == principal.user_id:
+        raise OwnSubmission(f"submission {row['submission_id']} was uploaded by you; another registrar must "
+                            f"{step} it (separation of duties)")
 
 
 class SubmissionConflict(SubmissionError):
@@ -297,6 +311,7 @@ def approve(conn: psycopg.Connection, submission_id: int, principal: Principal,
         if not principal.may(Action.REVIEW_SUBMISSION):
             raise SubmissionRefused("only a registrar approves submissions")
         row = _lock(conn, submission_id, principal)
+        _not_own(row, principal, "approve")
         _expect(row, "submitted", "approved")
         lock_cadastre(conn)
         read, report = _reassess(conn, row, settings)
@@ -326,6 +341,7 @@ def reject(conn: psycopg.Connection, submission_id: int, principal: Principal, r
         if not reasons:
             raise SubmissionConflict("a rejection needs at least one reason the surveyor can act on")
         row = _lock(conn, submission_id, principal)
+        _not_own(row, principal, "reject")
         _expect(row, "submitted", "rejected")
         conn.execute(queries.REJECTED, (principal.user_id, principal.label, reasons, submission_id))
 

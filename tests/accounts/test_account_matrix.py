@@ -50,6 +50,7 @@ def _endpoints(demo, check: dict[str, str]) -> list[tuple[str, str, dict[str, ob
         ("POST", "/counter/verify", {"data": {}}, {"registrar"}),
         ("GET", "/admin/users", {}, {"admin"}),
         ("POST", "/admin/users/roles", {"data": {}}, {"admin"}),
+        ("POST", "/admin/users/grants/confirm", {"data": {}}, {"admin"}),
         ("GET", "/audit", {}, {"auditor"}),
         ("GET", "/api/audit", {}, {"auditor"}),
         ("GET", "/audit/export.csv", {}, {"auditor"}),

@@ -17,8 +17,9 @@ def test_owner_finds_a_notice_after_an_objection_is_registered(writable_database
     url = writable_database
     _party, units = demo_owner(url)
     registrar = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
+    counter = Principal(23, "孙受理", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")  # receives; another decides
     with psycopg.connect(url) as conn:
-        application = apps.receive(conn, registrar, kind="objection", unit_number=units[0], applicant="利害关系人",
+        application = apps.receive(conn, counter, kind="objection", unit_number=units[0], applicant="利害关系人",
                                    request={"party": {"name": "利害关系人", "id_document_type": "passport",
                                                       "id_document_number": "E99887766"},
                                             "reason": "认为登记簿记载错误"},

@@ -50,3 +50,16 @@ def test_grant_app_role_quotes_the_role_name(accounts_db: str, monkeypatch: pyte
             ident = psycopg.sql.Identifier(role)
             conn.execute(psycopg.sql.SQL("DROP OWNED BY {}").format(ident))
             conn.execute(psycopg.sql.SQL("DROP ROLE {}").format(ident))
+
+
+def test_user_add_is_the_operators_bootstrap_path(accounts_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's operator gives any role from the command line without a second administrator
+    (docs/security.md, "Separation of duties"): no pending grant, the roles hold at once."""
+    monkeypatch.setenv("DATABASE_URL", accounts_db)
+    args = ["user", "add", "first.admin", "--name", "First Admin", "--role", "administrator", "--role", "auditor"]
+    made = CliRunner().invoke(main, args, input="a long password\na long password\n")
+    assert made.exit_code == 0, made.output
+    with psycopg.connect(accounts_db) as conn:
+        assert conn.execute("SELECT roles FROM users WHERE username = 'first.admin'").fetchone() == (
+            ["administrator", "auditor"],)
+        assert conn.execute("SELECT count(*) FROM role_grants").fetchone() == (0,)

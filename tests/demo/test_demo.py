@@ -64,3 +64,14 @@ def test_demo_units_are_well_formed_and_in_hangzhou(conn) -> None:
         "AND ST_Intersects(a.survey_geom, b.survey_geom) "
         "WHERE ST_Area(ST_Intersection(a.survey_geom, b.survey_geom)) > 0").fetchone()[0]
     assert gaps_or_overlaps == 0
+
+
+def test_the_demo_respects_separation_of_duties(conn) -> None:
+    """Issue 15, section 7: no demo submission or application was decided by whoever uploaded or
+    received it (migration 0012's constraints validate over the whole demo history, in a
+    transaction rolled back), and the demo has two administrators, so a role that sees personal
+    data can be granted and confirmed in the portal."""
+    conn.execute("ALTER TABLE submissions VALIDATE CONSTRAINT submission_not_decided_by_its_author")
+    conn.execute("ALTER TABLE applications VALIDATE CONSTRAINT application_not_decided_by_its_receiver")
+    admins = conn.execute("SELECT count(*) FROM users WHERE 'administrator' = ANY(roles)").fetchone()[0]
+    assert admins >= 2

@@ -26,6 +26,8 @@ from portal.surveys.schemas import ReportOut, SubmissionOut, SubmissionSummary
 SURVEYOR = Principal(11, "张测绘", frozenset({Role.SURVEYOR}), "测试测绘院")
 REGISTRAR = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
 CLERK = Principal(41, "刘书记员", frozenset({Role.COURT_CLERK}), "杭州市上城区人民法院")
+# Nobody decides an application they received: CLERK receives, CLERK_2 registers.
+CLERK_2 = Principal(44, "周书记员", frozenset({Role.COURT_CLERK}), "杭州市上城区人民法院")
 COURT_ORDER = [{"kind": "court_order", "reference": "(2026)浙0102执9901号", "issuer": "杭州市上城区人民法院"}]
 
 
@@ -69,7 +71,7 @@ def test_applications_send_what_they_sent(conn: psycopg.Connection) -> None:
     apps.start_review(conn, application_id, CLERK)
     for row in apps.queue(conn, REGISTRAR):
         same(ApplicationOut, row)
-    outcome = apps.register(conn, application_id, CLERK)
+    outcome = apps.register(conn, application_id, CLERK_2)
     same(RegisteredOut, {**apps.get(conn, application_id, CLERK), "changed": outcome["changed"]})
     held = unit_register(conn, unit)
     assert held["restrictions"] and held["ownership"]

@@ -18,6 +18,7 @@ from portal.registry.errors import (
     ApplicationConflict,
     ApplicationInvalid,
     ApplicationRefused,
+    OwnApplication,
     RuleViolation,
 )
 from portal.registry.seizures import expire_seizures
@@ -25,6 +26,7 @@ from portal.settings import Settings
 
 REGISTRAR = Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")
 REGISTRAR_2 = Principal(22, "陈登记", frozenset({Role.REGISTRAR}))
+RECEIVER = Principal(23, "孙受理", frozenset({Role.REGISTRAR}), "上城区不动产登记中心")  # the counter
 CLERK = Principal(41, "刘书记员", frozenset({Role.COURT_CLERK}), "杭州市上城区人民法院")
 DEED = [{"kind": "contract", "reference": "杭房买卖(2026)0001号", "issued_on": "2026-11-20"}]
 COURT_ORDER = [{"kind": "court_order", "reference": "(2026)浙0102执1234号", "issuer": "杭州市上城区人民法院"}]
@@ -64,8 +66,10 @@ def free_unit(conn: psycopg.Connection) -> str:
 
 
 def run(conn, principal, kind: str, unit: str, request: dict, sources=DEED) -> dict:  # type: ignore[no-untyped-def]
-    """Receive, review and register one application."""
-    application_id = apps.receive(conn, principal, kind=kind, unit_number=unit, applicant="申请人",
+    """Receive (a colleague at the counter: nobody decides an application they received), review
+    and register one application."""
+    counter = Principal((principal.user_id or 0) + 100, "受理窗口", principal.roles, principal.institution)
+    application_id = apps.receive(conn, counter, kind=kind, unit_number=unit, applicant="申请人",
                                   request=request, sources=sources)
     apps.start_review(conn, application_id, principal)
     return apps.register(conn, application_id, principal)
@@ -209,7 +213,7 @@ def test_identity_numbers_are_checked_and_never_echoed(db) -> None:
 
 def test_a_unit_locked_by_another_registration_gives_a_clear_conflict(db, registry_db) -> None:
     unit = free_unit(db)
-    application_id = apps.receive(db, REGISTRAR, kind="mortgage", unit_number=unit, applicant="申请人",
+    application_id = apps.receive(db, RECEIVER, kind="mortgage", unit_number=unit, applicant="申请人",
                                   request={"mortgagee": BANK, "secured_amount": 100_000, "rank": 1}, sources=DEED)
     apps.start_review(db, application_id, REGISTRAR)
     with psycopg.connect(registry_db) as other:
@@ -223,7 +227,7 @@ def test_two_registrars_at_once_exactly_one_succeeds(db, registry_db) -> None:
     unit = free_unit(db)
     ids = []
     for amount in (100_000, 200_000):
-        application_id = apps.receive(db, REGISTRAR, kind="mortgage", unit_number=unit, applicant="申请人",
+        application_id = apps.receive(db, RECEIVER, kind="mortgage", unit_number=unit, applicant="申请人",
                                       request={"mortgagee": BANK, "secured_amount": amount, "rank": 1}, sources=DEED)
         apps.start_review(db, application_id, REGISTRAR)
         ids.append(application_id)
@@ -273,7 +277,7 @@ def test_deadlines_count_working_days_with_holidays(db) -> None:
 
 def test_the_database_keeps_applications_in_order(db) -> None:
     unit = free_unit(db)
-    application_id = apps.receive(db, REGISTRAR, kind="objection", unit_number=unit, applicant="利害关系人",
+    application_id = apps.receive(db, RECEIVER, kind="objection", unit_number=unit, applicant="利害关系人",
                                   request={}, sources=DEED)
     with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="cannot move from received to registered"):
         db.execute("UPDATE applications SET status = 'registered', decided_at = now() WHERE application_id = %s",
@@ -308,13 +312,13 @@ def test_http_api_maps_each_refusal_to_its_status(registry_db, db) -> None:
         assert made.status_code == 201 and made.json()["status"] == "received" and made.json()["time_limit_days"] == 1
         sid = made.json()["id"]
         client.post(f"/api/applications/{sid}/review", headers={"x-test-person": "clerk"}).raise_for_status()
-        assert client.post(f"/api/applications/{sid}/register", headers={"x-test-person": "clerk"}).status_code == 200
+        assert client.post(f"/api/applications/{sid}/register", headers={"x-test-person": "clerk-2"}).status_code == 200
         transfer = {"kind": "transfer", "unit_number": unit, "applicant": "买受人", "sources": DEED,
                     "request": {"holders": [{"name": "买受人", "id_document_type": "passport",
                                              "id_document_number": "E7654321"}]}}
         tid = client.post("/api/applications", json=transfer, headers={"x-test-person": "registrar"}).json()["id"]
         client.post(f"/api/applications/{tid}/review", headers={"x-test-person": "registrar"}).raise_for_status()
-        refused = client.post(f"/api/applications/{tid}/register", headers={"x-test-person": "registrar"})
+        refused = client.post(f"/api/applications/{tid}/register", headers={"x-test-person": "registrar-2"})
         assert refused.status_code == 409
         assert refused.json()["detail"]["rule"] == "no_dealing_under_seizure"
         assert refused.json()["detail"]["blocking"]["restriction_id"] > 0
@@ -338,3 +342,43 @@ def test_cli_expires_seizures(registry_db, db, monkeypatch) -> None:
     result = CliRunner().invoke(main, ["registry", "expire"])
     assert result.exit_code == 0, result.output
     assert "expired" in result.output and restrictions(db, unit, "seizure")[0][1] == "expired"
+
+
+def test_nobody_decides_an_application_they_received(db, registry_db) -> None:
+    """Separation of duties (issue 15, section 7): whoever received an application neither
+    registers nor rejects it, in code (403 own_application) and in the database (migration 0012)."""
+    unit = free_unit(db)
+    application_id = apps.receive(db, REGISTRAR, kind="mortgage", unit_number=unit, applicant="申请人",
+                                  request={"mortgagee": BANK, "secured_amount": 300_000, "rank": 1}, sources=DEED)
+    apps.start_review(db, application_id, REGISTRAR)
+    for decide in (lambda: apps.register(db, application_id, REGISTRAR),
+                   lambda: apps.reject(db, application_id, REGISTRAR, ["自审"])):
+        with pytest.raises(OwnApplication, match="received by you") as own:
+            decide()
+        assert (own.value.status, own.value.code) == (403, "own_application")
+    assert restrictions(db, unit, "mortgage") == []
+    with pytest.raises(psycopg.errors.CheckViolation, match="application_not_decided_by_its_receiver"):
+        db.execute("UPDATE applications SET status = 'rejected', decided_at = now(), decided_by = received_by, "
+                   "decided_by_name = 'x', reasons = '{自审}' WHERE application_id = %s", (application_id,))
+    db.rollback()
+    from fastapi.testclient import TestClient
+    from harness import header_principal
+
+    from portal.app import create_app
+    from portal.settings import DatabaseSettings, Settings
+
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=registry_db)))
+    app.state.principal_resolver = header_principal
+    mortgage = {"kind": "mortgage", "unit_number": unit, "applicant": "申请人", "sources": DEED,
+                "request": {"mortgagee": BANK, "secured_amount": 400_000, "rank": 2}}
+    with TestClient(app) as client:
+        made = client.post("/api/applications", json=mortgage, headers={"x-test-person": "registrar"}).json()["id"]
+        client.post(f"/api/applications/{made}/review", headers={"x-test-person": "registrar"}).raise_for_status()
+        refused = client.post(f"/api/applications/{made}/register", headers={"x-test-person": "registrar"})
+        assert refused.status_code == 403 and refused.json()["detail"]["code"] == "own_application"
+        assert client.get(f"/api/applications/{made}", headers={"x-test-person": "registrar"}).json()["status"] \
+            == "under_review"
+        assert restrictions(db, unit, "mortgage") == []
+        done = client.post(f"/api/applications/{made}/register", headers={"x-test-person": "registrar-2"})
+        assert done.status_code == 200, done.text
+    assert apps.register(db, application_id, REGISTRAR_2)["changed"]["restrictions"]

@@ -19,6 +19,7 @@ PEOPLE = {
     "registrar": Principal(21, "王登记", frozenset({Role.REGISTRAR}), "上城区不动产登记中心"),
     "registrar-2": Principal(22, "陈登记", frozenset({Role.REGISTRAR})),
     "clerk": Principal(41, "刘书记员", frozenset({Role.COURT_CLERK}), "杭州市上城区人民法院"),
+    "clerk-2": Principal(44, "周书记员", frozenset({Role.COURT_CLERK}), "杭州市上城区人民法院"),
     "citizen": Principal(31, "赵公民", frozenset({Role.VERIFIED_USER})),
 }
 

@@ -403,3 +403,25 @@ def test_a_submission_uploaded_before_its_parcels_were_kept_is_read_from_its_fil
     client.post(f"/api/submissions/{sid}/submit", headers=as_("surveyor")).raise_for_status()
     approved = client.post(f"/api/submissions/{sid}/approve", headers=as_("registrar"))
     assert approved.status_code == 200 and approved.json()["published"]["parcel_codes"] == [code]
+
+
+def test_nobody_decides_their_own_submission(client, survey_db) -> None:
+    """Separation of duties (issue 15, section 7): a registrar may upload and submit a survey,
+    but another registrar approves or rejects it; the database refuses it too (migration 0012)."""
+    sid = upload(client, exchange(block("330102001001GB09051", E0 + 320, FREE_NORTHING, 10)),
+                 person="registrar").json()["id"]
+    assert client.post(f"/api/submissions/{sid}/submit", headers=as_("registrar")).status_code == 200
+    before = state(survey_db)
+    for step, body in (("approve", None), ("reject", {"reasons": ["自审"]})):
+        refused = client.post(f"/api/submissions/{sid}/{step}", json=body, headers=as_("registrar"))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"]["code"] == "own_submission"
+        assert "uploaded by you" in refused.json()["detail"]["message"]
+    assert state(survey_db) == before
+    assert client.get(f"/api/submissions/{sid}", headers=as_("registrar")).json()["status"] == "submitted"
+    with psycopg.connect(survey_db) as conn, pytest.raises(psycopg.errors.CheckViolation,
+                                                           match="submission_not_decided_by_its_author"):
+        conn.execute("UPDATE submissions SET status = 'rejected', decided_at = now(), decided_by = created_by, "
+                     "decided_by_name = 'x', reasons = '{自审}' WHERE submission_id = %s", (sid,))
+    approved = client.post(f"/api/submissions/{sid}/approve", headers=as_("registrar-2"))
+    assert approved.status_code == 200 and approved.json()["decided_by_name"].startswith("陈登记")

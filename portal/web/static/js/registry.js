@@ -82,18 +82,15 @@
     }
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const mode = (e.submitter && e.submitter.dataset.mode) || "register";
       show(result, true, "…");
       let received = null;
       try {
+        // Received here; a colleague reviews and registers it from the queue (separation of duties).
         received = await call("POST", "/api/applications", {
           kind: kind.value, unit_number: val("unit_number").trim(), applicant: val("applicant"), request: request(),
           sources: [{ kind: val("source_kind"), reference: val("source_reference") }] });
-        if (mode === "receive") { show(result, true, received.reference + " ✓"); return; }
-        await call("POST", "/api/applications/" + received.id + "/review");
-        const done = await call("POST", "/api/applications/" + received.id + "/register");
-        show(result, true, done.reference + " ✓ " + JSON.stringify(done.changed));
-        loadUnit();
+        show(result, true, received.reference + " ✓");
+        result.dataset.application = received.id;
       } catch (err) {
         show(result, false, (received ? received.reference + ": " : "") + err.message + (err.rule ? " [" + err.rule + "]" : ""));
       }
