@@ -25,6 +25,7 @@ from layers.ogc import OgcLayer
 from layers.settings import LayersSettings
 from portal import accounts
 from portal.accounts import routes as account_routes
+from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import identity_key
 from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
@@ -32,7 +33,7 @@ from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_url
 from portal.platform.deps import Connection, ReadConnection
-from portal.platform.middleware import BodyLimit, SecurityHeaders
+from portal.platform.middleware import BodyLimit, CrossSite, SecurityHeaders
 from portal.platform.migrate import head_revision
 from portal.platform.replicas import ReadRouter
 from portal.platform.rows import one_row
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.identity_key = identity_key(settings.accounts, settings.database)
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
+    app.add_middleware(CrossSite, session_cookie=SESSION_COOKIE, public_url=settings.portal.public_url)
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too

@@ -198,7 +198,11 @@ class AccountSettings(BaseSettings):
     # more only queue on the audit chain's lock and on the CPU (bench/checks.py: 16 at once per
     # process gave a p99 near three times that of 4 at 32 concurrent clients).
     checks_at_once: int = 4
+    # Log-in attempts per window: `login_failures` per username and client address (the
+    # strict limit, which a stranger cannot use to lock the owner out), and
+    # `login_failures_per_username` from every address together (against guessing from many).
     login_failures: int = 5
+    login_failures_per_username: int = 100
     login_window_minutes: int = 15
     verification_attempts_per_day: int = 5
     password_time_cost: int = 2

@@ -44,6 +44,13 @@ __all__ = ["Issued", "sign_up", "login", "logout", "issue_token", "verify_identi
            "confirm_role_grant"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+# Names nobody may sign up with: the staff's role words and the usual administrators' handles,
+# alone or followed by more ("registrar2", "admin.wang"). Sign-up answers a reserved name exactly
+# as a taken one, so the answer never says whether a staff account of that name exists.
+RESERVED = re.compile(r"^(admin|administrator|root|superuser|registrar|registry|clerk|court|auditor|audit|"
+                      r"surveyor|staff|support|system|sysadmin|cadastre|official|operator|postgres)"
+                      r"([._-]?[a-z0-9._-]*)$")
+UNAVAILABLE = "this username is not available: choose another"
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,20 @@ def _check_new_account(username: str, display_name: str, password: str) -> None:
 
 async def sign_up(pool: AsyncConnectionPool, settings: AccountSettings, username: str, display_name: str,
                   password: str, client: str | None) -> int:
-    """Create an account (sign up; the URL keeps its old name, /register). Returns its user id."""
+    """Create an account (sign up; the URL keeps its old name, /register). Returns its user id.
+
+    A taken name and a reserved one get the same answer (`UNAVAILABLE`, 409), which never says
+    whose the name is: the role words are reserved, so "registrar" is unavailable whether or not
+    an account of that name exists (docs/security.md, "Log-in limits and usernames").
+    """
     username = username.strip().lower()
     _check_new_account(username, display_name, password)
     hashed = await run_in_threadpool(hash_password, settings, password)
+    if RESERVED.match(username):  # after the hash, as a taken name is: no answer comes sooner
+        raise Conflict(UNAVAILABLE)
     async with pool.connection() as conn, conn.transaction():
         if await store.find_user(conn, username):
-            raise Conflict(f"the username {username!r} is taken")
+            raise Conflict(UNAVAILABLE)  # the same words for every taken name, staff or not
         user_id = await store.create_user(conn, username, display_name.strip(), hashed)
         await record_async(conn, AuditEntry("account_created", actor_user_id=user_id, actor_role="user",
                                             subject=f"user:{user_id}", client=client))
@@ -95,19 +109,29 @@ async def _open_session(conn: Any, settings: AccountSettings, user_id: int, kind
     return Issued(token, user_id, dt.datetime.now(dt.UTC) + lifetime, csrf)
 
 
+def _login_buckets(settings: AccountSettings, username: str, client: str | None) -> list[tuple[str, str, int]]:
+    """The two counters a log-in attempt goes into: per username and client (the strict limit)
+    and per username from anywhere (a much higher one, against guessing from many addresses)."""
+    window = f"{settings.login_window_minutes} minutes"
+    return [(f"login:{username}:{client or '-'}", window, 1), (f"login:{username}", window, 1)]
+
+
 async def login(pool: AsyncConnectionPool, settings: AccountSettings, username: str, password: str,
                 client: str | None, kind: str = "cookie", label: str | None = None) -> Issued:
     """Check the password (argon2id) and open a session or issue a bearer token.
 
-    After `login_failures` failures for a username within the window, further attempts are
-    refused with 429 until the window passes, whether or not the password is right.
+    Every attempt is counted before the password is checked, in one atomic database statement
+    (`rate_hit`), so however many tries arrive at once, no more than `login_failures` passwords
+    per username and client address are tested in a window (`login_failures_per_username` from
+    all addresses together); past a limit the answer is 429 whether or not the password is
+    right. A successful log-in gives its attempt back. The strict limit is per client, so a
+    stranger's wrong passwords hold back the stranger, not the account's owner.
     """
     username = (username or "").strip().lower()
-    window = f"{settings.login_window_minutes} minutes"
-    bucket = f"login-failures:{username}"
+    buckets = _login_buckets(settings, username, client)
     async with pool.connection() as conn:
-        (failures,) = await store.rate_hits(conn, [(bucket, window, 0)])
-        if failures >= settings.login_failures:
+        by_client, by_name = await store.rate_hits(conn, buckets)
+        if by_client > settings.login_failures or by_name > settings.login_failures_per_username:
             await record_async(conn, AuditEntry("login", outcome="limited", subject=f"username:{username}",
                                                 client=client))
             raise Limited(f"too many failed log-ins for this account: try again in "
@@ -116,10 +140,10 @@ async def login(pool: AsyncConnectionPool, settings: AccountSettings, username: 
         stored = user["password_hash"] if user and user["disabled_at"] is None else dummy_hash(settings)
         ok = await run_in_threadpool(check_password, settings, stored, password or "")
         if not ok or user is None or user["disabled_at"] is not None:
-            await store.rate_hits(conn, [(bucket, window, 1)])
             await record_async(conn, AuditEntry("login", outcome="failure", subject=f"username:{username}",
                                                 client=client, detail={"via": kind}))
             raise NotAuthenticated("wrong username or password")
+        await store.rate_hits(conn, [(bucket, window, -1) for bucket, window, _ in buckets])
         async with conn.transaction():
             issued = await _open_session(conn, settings, user["user_id"], kind, label)
             await record_async(conn, AuditEntry(

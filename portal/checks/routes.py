@@ -116,6 +116,10 @@ async def certificate(request: Request, reference: str) -> Response:
 _CHECK_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"model": CheckOut, "description": "the check's answer"}}
 
 
+COOKIE_GET = ("with the session cookie, make a check with POST and the page's CSRF token (X-CSRF-Token); "
+              "GET /api/check is for bearer tokens")
+
+
 def _answer(answer: CheckAnswer) -> Response:
     """The server's JSON as it is: no parsing or re-serialising on the hot path."""
     return Response(answer.body, media_type="application/json", headers={"Cache-Control": "no-store"})
@@ -124,10 +128,12 @@ def _answer(answer: CheckAnswer) -> Response:
 @router.get("/api/check", response_class=Response, responses=_CHECK_RESPONSES)
 async def api_check_get(request: Request, unit_number: str | None = None, parcel_code: str | None = None,
                         purpose: str | None = None) -> Response:
-    """Check a unit (`unit_number`) or every unit on a parcel (`parcel_code`); the map calls this.
+    """Check a unit (`unit_number`) or every unit on a parcel (`parcel_code`) with a bearer token.
 
-    The bearer token (or session cookie) is checked by the same database statement that does
-    the check: one round trip."""
+    The token is checked by the same database statement that does the check: one round trip.
+    With the session cookie a check is a POST with the page's CSRF token (403 here): a link on
+    another site can make the browser send a GET with the cookie, and a check spends the user's
+    daily limit and is logged in their name."""
     return await _check_get(request, unit_number, parcel_code, purpose)
 
 
@@ -142,6 +148,8 @@ async def api_check_get_fast(request: Request) -> Response:
 async def _check_get(request: Request, unit_number: str | None, parcel_code: str | None,
                      purpose: str | None) -> Response:
     presented = presented_token(request)
+    if presented is not None and presented[0] == "cookie":
+        raise Forbidden(COOKIE_GET)
     try:
         query = parse_query(unit_number=unit_number, parcel_code=parcel_code)
     except BadInput:

@@ -7,6 +7,8 @@
   the deployment says it is served over HTTPS.
 - A request body limit enforced while the body streams in, so an oversized upload is refused
   with 413 before it fills memory or disk.
+- No session on what another site makes the browser send (`CrossSite`): a change is refused
+  with 403, a read is served as to an anonymous visitor.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.settings import Settings
 
-__all__ = ["SecurityHeaders", "BodyLimit", "content_security_policy"]
+__all__ = ["SecurityHeaders", "BodyLimit", "CrossSite", "content_security_policy"]
 
 
 def content_security_policy(settings: Settings, nonce: str = "", *, inline_scripts: bool = False) -> str:
@@ -133,3 +135,79 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FOREIGN_FETCH = frozenset({b"cross-site", b"same-site"})
+
+
+class CrossSite:
+    """What another site makes the browser send carries no session, whatever the route.
+
+    SameSite=Lax still sends the session cookie with a top-level GET from another site (a link,
+    a redirect, `window.location`), and older browsers send it with more. A request is foreign
+    when the browser says so (`Sec-Fetch-Site: cross-site` or `same-site`) or, from a browser
+    that sends no `Sec-Fetch-Site`, when its `Origin` is not this site's (the `Host` it came to,
+    or the configured public URL): then, if it carries
+    the session cookie and no bearer token,
+
+    - a change (any method but GET, HEAD, OPTIONS) is refused with 403 `cross_site_request`,
+      before any route runs (the CSRF token is the second lock, not the only one);
+    - a read goes on without the session cookie, as from an anonymous visitor: a link from
+      elsewhere still opens public pages, but no audited read, look-up, limit or export runs
+      in the user's name unless the user navigated to it on this site.
+
+    Requests with a bearer token (which no browser adds by itself) and requests without the
+    headers (API clients, `curl`; a browser's own navigation sends `none` or `same-origin`)
+    pass untouched. Cost on every other request: one pass over the headers.
+    """
+
+    def __init__(self, app: ASGIApp, session_cookie: str, public_url: str | None = None) -> None:
+        self.app = app
+        self.cookie = session_cookie.encode() + b"="
+        self.public_host = urlsplit(public_url).netloc.encode() if public_url else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fetch_site = origin = host = cookie = None
+        for name, value in scope["headers"]:
+            if name == b"sec-fetch-site":
+                fetch_site = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"host":
+                host = value
+            elif name == b"cookie":
+                cookie = value
+            elif name == b"authorization" and value[:7].lower() == b"bearer ":
+                await self.app(scope, receive, send)  # no ambient credential: nothing to forge
+                return
+        if cookie is None or self.cookie not in cookie or not self._foreign(fetch_site, origin, host):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in _SAFE_METHODS:
+            await self._refuse(send)
+            return
+        headers = [(n, self._without_session(v) if n == b"cookie" else v) for n, v in scope["headers"]]
+        await self.app({**scope, "headers": headers}, receive, send)
+
+    def _foreign(self, fetch_site: bytes | None, origin: bytes | None, host: bytes | None) -> bool:
+        if fetch_site is not None:  # the browser's own word, when it gives one (a proxy may rewrite Host)
+            return fetch_site in _FOREIGN_FETCH
+        if origin is None:
+            return False
+        netloc = origin.partition(b"://")[2]  # "null" (a sandboxed or opaque origin) has none
+        return not netloc or (netloc != host and netloc != self.public_host)
+
+    def _without_session(self, cookie: bytes) -> bytes:
+        return b"; ".join(part for part in (p.strip() for p in cookie.split(b";")) if not part.startswith(self.cookie))
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"detail": {"code": "cross_site_request", "message": "another site sent this request "
+                                      "in your name: it was refused. Open the page on this site and try again"}
+                           }).encode()
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -50,7 +50,7 @@ def test_registration_refuses_bad_input_and_taken_names(visitor: TestClient, mod
     cases = [
         ({"username": "ab", "password": "long enough pw"}, 422, "username"),
         ({"username": new_username(), "password": "short"}, 422, "at least 10"),
-        ({"username": "owner", "password": "long enough pw"}, 409, "taken"),
+        ({"username": "owner", "password": "long enough pw"}, 409, "not available"),
     ]
     for fields, status, message in cases:
         response = visitor.post("/register", data={"display_name": "x", "password_again": fields["password"],
