@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_resolver = accounts.resolve_principal
     app.state.csrf_guard = accounts.csrf_guard
     app.state.identity_key = identity_key(settings.accounts, settings.database)
+    app.state.trusted_proxies = settings.security.trusted_networks  # whose X-Forwarded-For is believed
 
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)

@@ -22,4 +22,8 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     from portal.platform import migrate as migrations
 
     migrations.upgrade(database_url(settings))
-    uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port)
+    # The app alone decides who the client is (portal.platform.requests.client_of, from the
+    # trusted_proxies setting): uvicorn's own proxy headers, on by default and trusting
+    # 127.0.0.1, would rewrite the peer from X-Forwarded-For before the app sees it.
+    uvicorn.run(create_app(settings), host=host or settings.portal.host, port=port or settings.portal.port,
+                proxy_headers=False)

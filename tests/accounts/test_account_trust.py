@@ -8,7 +8,8 @@ import math
 import re
 
 import psycopg
-from account_helpers import form_login
+import pytest
+from account_helpers import form_login, new_username, sign_up
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Route
@@ -72,8 +73,79 @@ def test_public_responses_keep_their_caching(visitor: TestClient, module_databas
     assert tile.status_code == 200 and "no-store" not in tile.headers.get("cache-control", "")
 
 
-def _audit_clients(database_url: str, action: str, subject: str) -> list[str | None]:
+def _app_from(database_url: str, peer: str, trusted: list[str] | None = None) -> TestClient:
+    from account_helpers import settings_for
+
+    from portal.app import create_app
+    from portal.settings import SecuritySettings
+
+    settings = settings_for(database_url).model_copy(
+        update={"security": SecuritySettings(trusted_proxies=trusted or [])})
+    return TestClient(create_app(settings), client=(peer, 40000), follow_redirects=False)
+
+
+def test_a_forwarded_for_header_from_an_untrusted_peer_is_ignored(module_database: str) -> None:
+    """No proxy is trusted by default: whoever connects is the client, whatever X-Forwarded-For
+    says, in the audit trail and in every limit counted per client (they all read client_of)."""
+    username = new_username("xff")
+    with _app_from(module_database, "203.0.113.7") as app:
+        sign_up(app, username)
+        spoofed = app.post("/api/tokens", json={"username": username, "password": "correct horse battery"},
+                           headers={"X-Forwarded-For": "198.51.100.9", "Forwarded": "for=198.51.100.9"})
+        assert spoofed.status_code == 201
+    assert _last_client(module_database, "login", username) == "203.0.113.7"
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_used(module_database: str) -> None:
+    username = new_username("xff")
+    with _app_from(module_database, "10.1.2.3", trusted=["10.0.0.0/8", "192.0.2.1"]) as app:
+        sign_up(app, username)
+        for forwarded, client in (
+            ("198.51.100.66, 203.0.113.50", "203.0.113.50"),         # the left one the client wrote itself
+            ("198.51.100.66, 203.0.113.51, 192.0.2.1", "203.0.113.51"),  # through two trusted proxies
+            ("not-an-address, 10.9.9.9", "10.9.9.9"),                 # garbage is never taken
+            ("", "10.1.2.3"),
+        ):
+            response = app.post("/api/tokens", json={"username": username, "password": "correct horse battery"},
+                                headers={"X-Forwarded-For": forwarded})
+            assert response.status_code == 201
+            assert _last_client(module_database, "login", username) == client, forwarded
+
+
+def test_serve_does_not_let_uvicorn_rewrite_the_client(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    """uvicorn's own proxy headers (on by default, trusting 127.0.0.1) would rewrite the client
+    before the app sees it: `cadastre serve` turns them off; the app alone decides."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    from portal.cli import main
+    from portal.platform import migrate
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setattr(migrate, "upgrade", lambda url: None)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test key")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert calls and calls[0]["proxy_headers"] is False
+
+
+def _last_client(database_url: str, action: str, username: str) -> str | None:
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT client FROM audit_log WHERE action = %s AND subject = %s ORDER BY seq DESC "
-                            "LIMIT 1", (action, subject)).fetchall()
-    return [str(r[0]) if r[0] is not None else None for r in rows]
+        row = conn.execute("SELECT a.client FROM audit_log a JOIN users u ON a.subject = 'user:' || u.user_id "
+                           "WHERE a.action = %s AND u.username = %s ORDER BY a.seq DESC LIMIT 1",
+                           (action, username)).fetchone()
+    return row[0] if row else None
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from portal.settings import SecuritySettings
+
+    assert SecuritySettings().trusted_proxies == [], "no proxy is trusted by default"
+    monkeypatch.setenv("CADASTRE_SECURITY_TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1")
+    assert [str(n) for n in SecuritySettings().trusted_networks] == ["10.0.0.0/8", "2001:db8::1/128"]
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        SecuritySettings(trusted_proxies=["proxy.example.org"])
