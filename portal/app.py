@@ -34,6 +34,7 @@ from portal.platform.db import open_pool, open_work_pool, resolve_url
 from portal.platform.deps import Connection, ReadConnection
 from portal.platform.middleware import BodyLimit, NoStore, SecurityHeaders
 from portal.platform.migrate import head_revision
+from portal.platform.permissions import Action, current_principal
 from portal.platform.replicas import ReadRouter
 from portal.platform.rows import one_row
 from portal.platform.timing import ServerTiming
@@ -181,23 +182,36 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
     app.router.routes[0:0] = [check, *ogc.fast_routes()]
 
 
+async def _operator(request: Request) -> bool:
+    """Whether the caller may see where the service's servers are (administrators and auditors):
+    anonymous callers and other users learn only that it answers."""
+    return (await current_principal(request)).may(Action.VIEW_SERVICE_DETAILS)
+
+
 async def health(request: Request, conn: Connection) -> dict[str, object]:
-    """Database reachability, PostGIS version, schema revision and current parcel count."""
+    """Database reachability, PostGIS version, schema revision and current parcel count; the
+    replicas (hosts, ports, lag, problems) for administrators and auditors only."""
     cur = await conn.execute(queries.HEALTH)
     postgis, revision, parcels = one_row(await cur.fetchone())
-    return {
+    body: dict[str, object] = {
         "status": "ok",
         "database": "reachable",
         "postgis": postgis,
         "schema_revision": revision,
         "schema_head": head_revision(),
         "parcels": parcels,
-        "replicas": request.app.state.reads.status(),
     }
+    if await _operator(request):
+        body["replicas"] = request.app.state.reads.status()
+    return body
 
 
 async def health_reads(request: Request, conn: ReadConnection) -> dict[str, object]:
-    """Which server a public read goes to now (a replica, or the primary as fallback)."""
+    """Which server a public read goes to now (a replica, or the primary as fallback): the
+    server, its port and the replicas for administrators and auditors; `{"status": "ok"}` to
+    anyone else."""
     cur = await conn.execute(queries.SERVING_SERVER)
     standby, port = one_row(await cur.fetchone())
-    return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
+    if not await _operator(request):
+        return {"status": "ok"}
+    return {"status": "ok", "replica": standby, "port": port, "replicas": request.app.state.reads.status()}

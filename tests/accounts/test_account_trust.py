@@ -149,3 +149,20 @@ def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPat
     assert [str(n) for n in SecuritySettings().trusted_networks] == ["10.0.0.0/8", "2001:db8::1/128"]
     with pytest.raises(ValidationError, match="not an IP address or network"):
         SecuritySettings(trusted_proxies=["proxy.example.org"])
+
+
+def test_health_tells_strangers_nothing_about_hosts(visitor: TestClient) -> None:
+    """Anonymous callers learn that the service answers, not where its servers are; an
+    administrator or an auditor (who watch the service) gets the detail."""
+    reads = visitor.get("/health/reads")
+    assert reads.status_code == 200 and reads.json() == {"status": "ok"}
+    health = visitor.get("/health").json()
+    assert health["status"] == "ok" and "replicas" not in health
+    form_login(visitor, "citizen")
+    assert visitor.get("/health/reads").json() == {"status": "ok"}, "a user without a staff role is no operator"
+    for staff in ("admin", "auditor"):
+        visitor.cookies.clear()
+        form_login(visitor, staff)
+        detail = visitor.get("/health/reads").json()
+        assert set(detail) == {"status", "replica", "port", "replicas"} and isinstance(detail["port"], int), staff
+        assert "replicas" in visitor.get("/health").json(), staff
