@@ -217,7 +217,13 @@ class AccountSettings(BaseSettings):
 
     identity_key: str | None = None
     session_hours: float = 8.0
-    token_days: float = 30.0
+    # API tokens: `token_days` is the lifetime of a token exchanged for a password (POST
+    # /api/tokens), a week so a forgotten token does not stay a key for a month;
+    # `token_max_days` caps the lifetime a user may ask for (POST /api/me/tokens, the account page).
+    token_days: float = Field(default=7.0, gt=0)
+    token_max_days: int = Field(default=30, ge=1)
+    # Password changes tried per account and day (each tries the current password).
+    password_changes_per_day: int = 10
     cookie_secure: bool = True
     checks_per_day: int = 200
     checks_per_minute: int = 30
@@ -232,6 +238,12 @@ class AccountSettings(BaseSettings):
     password_time_cost: int = 2
     password_memory_kib: int = 19_456
     password_parallelism: int = 1
+
+    @model_validator(mode="after")
+    def _token_lifetime_within_cap(self) -> AccountSettings:
+        if self.token_days > self.token_max_days:
+            raise ValueError(f"token_days ({self.token_days}) must not exceed token_max_days ({self.token_max_days})")
+        return self
 
 
 class MapSettings(BaseSettings):
