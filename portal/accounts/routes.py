@@ -139,6 +139,7 @@ async def verify_identity_form(request: Request) -> Response:
 @router.post("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
 async def token_form(request: Request) -> Response:
     account = await login_required(request)
+    _no_token_minting(account)
     form = await request.form()
     check_csrf(request, account, form)
     days = service.token_lifetime_days(_settings(request), form.get("days"))
@@ -149,6 +150,12 @@ async def token_form(request: Request) -> Response:
 
 
 # -- securing one's account: password, sessions, tokens (pages) -------------------------------
+
+def _no_token_minting(account: Account) -> None:
+    """A token cannot create tokens, or a stolen one could renew itself for ever."""
+    if account.via == "bearer":
+        raise Forbidden("a token cannot create tokens: log in, or exchange your password at /api/tokens")
+
 
 async def _presented_secret(request: Request) -> str:
     presented = presented_token(request)
@@ -344,8 +351,7 @@ async def api_new_token(request: Request) -> dict[str, Any]:
     """A new token from a log-in session: {"label", "days"} (1 to token_max_days; default
     token_days). A token cannot mint tokens, or a stolen one would live for ever."""
     account = await login_required(request)
-    if account.via == "bearer":
-        raise Forbidden("a token cannot create tokens: log in, or exchange your password at /api/tokens")
+    _no_token_minting(account)
     check_csrf(request, account, None)
     body = await json_object(request, "label and days", text_fields=("label",))
     days = service.token_lifetime_days(_settings(request), body.get("days"))

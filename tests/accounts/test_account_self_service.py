@@ -150,6 +150,7 @@ def test_tokens_live_a_week_by_default_and_no_longer_than_the_cap(visitor: TestC
     assert visitor.post("/api/me/tokens", json={"days": 3}).status_code == 403, "a cookie needs its CSRF token"
     # A token cannot mint tokens: a stolen one would live for ever.
     assert client.post("/api/me/tokens", json={"days": 3}, headers=mine).status_code == 403
+    assert client.post("/account/tokens", data={"label": "x"}, headers=mine).status_code == 403
     page = visitor.post("/account/tokens", data={"label": "ci", "days": "31", "csrf": csrf})
     assert page.status_code == 422 and "30 days" in page.text
     assert visitor.post("/account/tokens", data={"label": "ci", "days": "2", "csrf": csrf}).status_code == 200
