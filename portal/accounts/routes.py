@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from portal.accounts import service, store
 from portal.accounts.guards import check_csrf, csrf_for_form, login_required, set_csrf_cookie
@@ -311,8 +313,27 @@ async def api_verify_identity(request: Request) -> dict[str, Any]:
 # -- securing one's account: password, sessions, tokens (JSON) --------------------------------
 # With a session cookie each takes the session's CSRF token in X-CSRF-Token.
 
+class PasswordChanged(BaseModel):
+    changed: bool
+    sessions_revoked: int
+
+
+class MyToken(BaseModel):
+    """One of one's live API tokens; never its secret."""
+
+    id: str
+    label: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class NewToken(BaseModel):
+    token: str
+    token_type: str
+    expires_at: dt.datetime
+
 @router.post("/api/me/password")
-async def api_change_password(request: Request) -> dict[str, Any]:
+async def api_change_password(request: Request) -> PasswordChanged:
     """Change the password: {"current_password", "new_password"}. Every other session and token
     of the account ends; the one that asked goes on."""
     account = await login_required(request)
@@ -324,7 +345,7 @@ async def api_change_password(request: Request) -> dict[str, Any]:
     revoked = await service.change_password(request.app.state.pool, _settings(request), account,
                                             str(body["current_password"]), str(body["new_password"]),
                                             await _presented_secret(request), client_of(request))
-    return {"changed": True, "sessions_revoked": revoked}
+    return PasswordChanged(changed=True, sessions_revoked=revoked)
 
 
 @router.post("/api/me/logout-everywhere", status_code=204)
@@ -337,17 +358,17 @@ async def api_logout_everywhere(request: Request) -> Response:
 
 
 @router.get("/api/me/tokens")
-async def api_my_tokens(request: Request) -> list[dict[str, Any]]:
+async def api_my_tokens(request: Request) -> list[MyToken]:
     """One's live API tokens: id (to revoke it), label, created and expires; never the secret."""
     account = await login_required(request)
     async with request.app.state.pool.connection() as conn:
         tokens = await store.list_tokens(conn, int(account.user_id or 0))
-    return [{"id": t["token_id"], "label": t["label"], "created_at": t["created_at"].isoformat(),
-             "expires_at": t["expires_at"].isoformat()} for t in tokens]
+    return [MyToken(id=t["token_id"], label=t["label"], created_at=t["created_at"], expires_at=t["expires_at"])
+            for t in tokens]
 
 
 @router.post("/api/me/tokens", status_code=201)
-async def api_new_token(request: Request) -> dict[str, Any]:
+async def api_new_token(request: Request) -> NewToken:
     """A new token from a log-in session: {"label", "days"} (1 to token_max_days; default
     token_days). A token cannot mint tokens, or a stolen one would live for ever."""
     account = await login_required(request)
@@ -357,7 +378,7 @@ async def api_new_token(request: Request) -> dict[str, Any]:
     days = service.token_lifetime_days(_settings(request), body.get("days"))
     issued = await service.issue_token(request.app.state.pool, _settings(request), account,
                                        str(body.get("label") or "")[:80] or None, client_of(request), days)
-    return {"token": issued.token, "token_type": "bearer", "expires_at": issued.expires_at.isoformat()}
+    return NewToken(token=issued.token, token_type="bearer", expires_at=issued.expires_at)
 
 
 @router.delete("/api/me/tokens/{token_id}", status_code=204)
