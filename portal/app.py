@@ -33,8 +33,9 @@ from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_url
 from portal.platform.deps import Connection, ReadConnection
-from portal.platform.middleware import BodyLimit, CrossSite, SecurityHeaders
+from portal.platform.middleware import BodyLimit, CrossSite, NoStore, SecurityHeaders
 from portal.platform.migrate import head_revision
+from portal.platform.permissions import Action, current_principal
 from portal.platform.replicas import ReadRouter
 from portal.platform.rows import one_row
 from portal.platform.timing import ServerTiming
@@ -138,11 +139,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_resolver = accounts.resolve_principal
     app.state.csrf_guard = accounts.csrf_guard
     app.state.identity_key = identity_key(settings.accounts, settings.database)
+    app.state.trusted_proxies = settings.security.trusted_networks  # whose X-Forwarded-For is believed
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
     app.add_middleware(CrossSite, session_cookie=SESSION_COOKIE, public_url=settings.portal.public_url)
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(NoStore, session_cookie=accounts.SESSION_COOKIE)  # personal data is never cached
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
 
     # The one place errors become responses (portal.web.errors): every CadastreError, an
@@ -182,23 +185,36 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
     app.router.routes[0:0] = [check, *ogc.fast_routes()]
 
 
+async def _operator(request: Request) -> bool:
+    """Whether the caller may see where the service's servers are (administrators and auditors):
+    anonymous callers and other users learn only that it answers."""
+    return (await current_principal(request)).may(Action.VIEW_SERVICE_DETAILS)
+
+
 async def health(request: Request, conn: Connection) -> dict[str, object]:
-    """Database reachability, PostGIS version, schema revision and current parcel count."""
+    """Database reachability, PostGIS version, schema revision and current parcel count; the
+    replicas (hosts, ports, lag, problems) for administrators and auditors only."""
     cur = await conn.execute(queries.HEALTH)
     postgis, revision, parcels = one_row(await cur.fetchone())
-    return {
+    body: dict[str, object] = {
         "status": "ok",
         "database": "reachable",
         "postgis": postgis,
         "schema_revision": revision,
         "schema_head": head_revision(),
         "parcels": parcels,
-        "replicas": request.app.state.reads.status(),
     }
+    if await _operator(request):
+        body["replicas"] = request.app.state.reads.status()
+    return body
 
 
 async def health_reads(request: Request, conn: ReadConnection) -> dict[str, object]:
-    """Which server a public read goes to now (a replica, or the primary as fallback)."""
+    """Which server a public read goes to now (a replica, or the primary as fallback): the
+    server, its port and the replicas for administrators and auditors; `{"status": "ok"}` to
+    anyone else."""
     cur = await conn.execute(queries.SERVING_SERVER)
     standby, port = one_row(await cur.fetchone())
-    return {"replica": standby, "port": port, "replicas": request.app.state.reads.status()}
+    if not await _operator(request):
+        return {"status": "ok"}
+    return {"status": "ok", "replica": standby, "port": port, "replicas": request.app.state.reads.status()}

@@ -6,6 +6,7 @@ Nothing here is built at import time: `create_app(settings)` and the command lin
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -168,12 +169,39 @@ class SurveySettings(BaseSettings):
 
 
 class SecuritySettings(BaseSettings):
-    """Transport and request limits; HSTS only where the portal is really served over HTTPS."""
+    """Transport and request limits; HSTS only where the portal is really served over HTTPS.
+
+    `trusted_proxies`: the reverse proxies (addresses or networks, comma-separated) whose
+    `X-Forwarded-For` is believed (`portal.platform.requests.client_of`); empty, the default,
+    believes none: the client is whoever connects.
+    """
 
     model_config = SettingsConfigDict(env_prefix="CADASTRE_SECURITY_", env_file=".env", extra="ignore")
 
     hsts_seconds: int = 0
     max_body_bytes: int = 51 * 1024 * 1024
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ip_network(proxy, strict=False)
+            except ValueError as error:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network") from error
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(proxy, strict=False) for proxy in self.trusted_proxies)
 
 
 class AccountSettings(BaseSettings):
@@ -189,7 +217,13 @@ class AccountSettings(BaseSettings):
 
     identity_key: str | None = None
     session_hours: float = 8.0
-    token_days: float = 30.0
+    # API tokens: `token_days` is the lifetime of a token exchanged for a password (POST
+    # /api/tokens), a week so a forgotten token does not stay a key for a month;
+    # `token_max_days` caps the lifetime a user may ask for (POST /api/me/tokens, the account page).
+    token_days: float = Field(default=7.0, gt=0)
+    token_max_days: int = Field(default=30, ge=1)
+    # Password changes tried per account and day (each tries the current password).
+    password_changes_per_day: int = 10
     cookie_secure: bool = True
     checks_per_day: int = 200
     checks_per_minute: int = 30
@@ -208,6 +242,12 @@ class AccountSettings(BaseSettings):
     password_time_cost: int = 2
     password_memory_kib: int = 19_456
     password_parallelism: int = 1
+
+    @model_validator(mode="after")
+    def _token_lifetime_within_cap(self) -> AccountSettings:
+        if self.token_days > self.token_max_days:
+            raise ValueError(f"token_days ({self.token_days}) must not exceed token_max_days ({self.token_max_days})")
+        return self
 
 
 class MapSettings(BaseSettings):

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from portal.accounts.principal import resolve_principal
+from portal.accounts.principal import SESSION_COOKIE, resolve_principal
 
-__all__ = ["resolve_principal", "csrf_guard"]
+__all__ = ["resolve_principal", "csrf_guard", "SESSION_COOKIE"]
 
 
 def csrf_guard(request: Request, principal: object) -> None:

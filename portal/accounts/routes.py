@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from portal.accounts import service, store
 from portal.accounts.guards import check_csrf, csrf_for_form, login_required, set_csrf_cookie
 from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
 from portal.platform.deps import Connection
-from portal.platform.errors import BadInput, NotAuthenticated
-from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require
+from portal.platform.errors import BadInput, Forbidden, NotAuthenticated
+from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require, role_label
 from portal.platform.requests import client_of, json_object
 from portal.web import render
 
@@ -109,8 +111,10 @@ async def _account_context(request: Request, account: Account) -> dict[str, Any]
         notices = await store.notices_of(conn, account.party_id)
     if verification:
         verification.pop("document_digest", None)
+    settings = _settings(request)
     return {"account": account, "verification": verification, "units": units, "checks": checks,
-            "tokens": tokens, "notices": notices, "roles": sorted(r.value for r in account.roles)}
+            "tokens": tokens, "notices": notices, "roles": sorted(r.value for r in account.roles),
+            "token_days": int(settings.token_days), "token_max_days": settings.token_max_days}
 
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
@@ -136,12 +140,70 @@ async def verify_identity_form(request: Request) -> Response:
 @router.post("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
 async def token_form(request: Request) -> Response:
     account = await login_required(request)
+    _no_token_minting(account)
     form = await request.form()
     check_csrf(request, account, form)
+    days = service.token_lifetime_days(_settings(request), form.get("days"))
     issued = await service.issue_token(request.app.state.pool, _settings(request), account,
-                                       str(form.get("label", "")).strip()[:80] or None, client_of(request))
+                                       str(form.get("label", "")).strip()[:80] or None, client_of(request), days)
     return _page(request, "accounts/account.html", {**await _account_context(request, account),
                                                     "message": None, "new_token": issued.token})
+
+
+# -- securing one's account: password, sessions, tokens (pages) -------------------------------
+
+def _no_token_minting(account: Account) -> None:
+    """A token cannot create tokens, or a stolen one could renew itself for ever."""
+    if account.via == "bearer":
+        raise Forbidden("a token cannot create tokens: log in, or exchange your password at /api/tokens")
+
+
+async def _presented_secret(request: Request) -> str:
+    presented = presented_token(request)
+    assert presented is not None  # the request is authenticated
+    return presented[1]
+
+
+def _logged_out_everywhere(target: str, status_code: int) -> Response:
+    response: Response = RedirectResponse(target, status_code=status_code) if status_code == 303 else Response(
+        status_code=status_code)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
+async def password_form(request: Request) -> Response:
+    """Change the password; every other session and token of the account ends."""
+    account = await login_required(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    new = str(form.get("new_password", ""))
+    if new != str(form.get("new_password_again", "")):
+        raise BadInput("the two new passwords differ")
+    await service.change_password(request.app.state.pool, _settings(request), account,
+                                  str(form.get("current_password", "")), new, await _presented_secret(request),
+                                  client_of(request))
+    return _page(request, "accounts/account.html", {**await _account_context(request, account),
+                                                    "message": "accounts.password_changed", "new_token": None})
+
+
+@router.post("/account/logout-everywhere", include_in_schema=False)
+async def logout_everywhere_form(request: Request) -> Response:
+    account = await login_required(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    await service.logout_everywhere(request.app.state.pool, account, client_of(request))
+    return _logged_out_everywhere("/login", 303)
+
+
+@router.post("/account/tokens/{token_id}/revoke", response_class=HTMLResponse, include_in_schema=False)
+async def revoke_token_form(request: Request, token_id: str) -> Response:
+    account = await login_required(request)
+    form = await request.form()
+    check_csrf(request, account, form)
+    await service.revoke_token(request.app.state.pool, account, token_id, client_of(request))
+    return _page(request, "accounts/account.html", {**await _account_context(request, account),
+                                                    "message": "accounts.token_revoked", "new_token": None})
 
 
 # -- the counter (registrars) and user administration ------------------------------------------
@@ -251,3 +313,83 @@ async def api_verify_identity(request: Request) -> dict[str, Any]:
                                               request.app.state.identity_key, account, str(body.get("name", "")),
                                               str(body.get("id_number", "")), client_of(request))
     return {"verified": True, "method": "registry_match"}
+
+
+# -- securing one's account: password, sessions, tokens (JSON) --------------------------------
+# With a session cookie each takes the session's CSRF token in X-CSRF-Token.
+
+class PasswordChanged(BaseModel):
+    changed: bool
+    sessions_revoked: int
+
+
+class MyToken(BaseModel):
+    """One of one's live API tokens; never its secret."""
+
+    id: str
+    label: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class NewToken(BaseModel):
+    token: str
+    token_type: str
+    expires_at: dt.datetime
+
+@router.post("/api/me/password")
+async def api_change_password(request: Request) -> PasswordChanged:
+    """Change the password: {"current_password", "new_password"}. Every other session and token
+    of the account ends; the one that asked goes on."""
+    account = await login_required(request)
+    check_csrf(request, account, None)
+    body = await json_object(request, "current_password and new_password",
+                             text_fields=("current_password", "new_password"))
+    if not body.get("current_password") or not body.get("new_password"):
+        raise BadInput("send current_password and new_password")
+    revoked = await service.change_password(request.app.state.pool, _settings(request), account,
+                                            str(body["current_password"]), str(body["new_password"]),
+                                            await _presented_secret(request), client_of(request))
+    return PasswordChanged(changed=True, sessions_revoked=revoked)
+
+
+@router.post("/api/me/logout-everywhere", status_code=204)
+async def api_logout_everywhere(request: Request) -> Response:
+    """End every session and token of the account, this one too."""
+    account = await login_required(request)
+    check_csrf(request, account, None)
+    await service.logout_everywhere(request.app.state.pool, account, client_of(request))
+    return _logged_out_everywhere("", 204)
+
+
+@router.get("/api/me/tokens")
+async def api_my_tokens(request: Request) -> list[MyToken]:
+    """One's live API tokens: id (to revoke it), label, created and expires; never the secret."""
+    account = await login_required(request)
+    async with request.app.state.pool.connection() as conn:
+        tokens = await store.list_tokens(conn, int(account.user_id or 0))
+    return [MyToken(id=t["token_id"], label=t["label"], created_at=t["created_at"], expires_at=t["expires_at"])
+            for t in tokens]
+
+
+@router.post("/api/me/tokens", status_code=201)
+async def api_new_token(request: Request) -> NewToken:
+    """A new token from a log-in session: {"label", "days"} (1 to token_max_days; default
+    token_days). A token cannot mint tokens, or a stolen one would live for ever."""
+    account = await login_required(request)
+    _no_token_minting(account)
+    check_csrf(request, account, None)
+    body = await json_object(request, "label and days", text_fields=("label",))
+    days = service.token_lifetime_days(_settings(request), body.get("days"))
+    issued = await service.issue_token(request.app.state.pool, _settings(request), account,
+                                       str(body.get("label") or "")[:80] or None, client_of(request), days)
+    return NewToken(token=issued.token, token_type="bearer", expires_at=issued.expires_at)
+
+
+@router.delete("/api/me/tokens/{token_id}", status_code=204)
+async def api_revoke_token(request: Request, token_id: str) -> Response:
+    """Revoke one of one's tokens by its id (GET /api/me/tokens)."""
+    account = await login_required(request)
+    check_csrf(request, account, None)
+    await service.revoke_token(request.app.state.pool, account, token_id, client_of(request))
+    return Response(status_code=204)

@@ -41,7 +41,7 @@ from portal.settings import AccountSettings
 
 __all__ = ["Issued", "sign_up", "login", "logout", "issue_token", "verify_identity_by_registry",
            "verify_identity_at_counter", "normalise_name", "USERNAME", "OwnRoles", "SecondAdministrator", "set_roles",
-           "confirm_role_grant"]
+           "confirm_role_grant", "change_password", "logout_everywhere", "revoke_token", "token_lifetime_days"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 # Names nobody may sign up with: the staff's role words and the usual administrators' handles,
@@ -71,6 +71,10 @@ def _check_new_account(username: str, display_name: str, password: str) -> None:
                        "starting with a letter or digit")
     if not display_name.strip() or len(display_name) > 80:
         raise BadInput("a display name is 1-80 characters")
+    _check_new_password(password)
+
+
+def _check_new_password(password: str) -> None:
     if len(password) < 10:
         raise BadInput("a password has at least 10 characters")
     if len(password) > 1024:
@@ -100,11 +104,11 @@ async def sign_up(pool: AsyncConnectionPool, settings: AccountSettings, username
 
 
 async def _open_session(conn: Any, settings: AccountSettings, user_id: int, kind: str,
-                        label: str | None = None) -> Issued:
+                        label: str | None = None, days: int | None = None) -> Issued:
     token = new_token()
     csrf = secrets.token_urlsafe(24) if kind == "cookie" else None
     lifetime = dt.timedelta(hours=settings.session_hours) if kind == "cookie" else dt.timedelta(
-        days=settings.token_days)
+        days=settings.token_days if days is None else days)
     await store.create_session(conn, token_digest(token), user_id, kind, lifetime, csrf, label)
     return Issued(token, user_id, dt.datetime.now(dt.UTC) + lifetime, csrf)
 
@@ -154,14 +158,87 @@ async def login(pool: AsyncConnectionPool, settings: AccountSettings, username: 
     return issued
 
 
+def token_lifetime_days(settings: AccountSettings, days: object) -> int | None:
+    """The lifetime a user asked for, in whole days from 1 to `token_max_days`; None (not asked)
+    means `token_days`. Anything else is a 422 naming the cap."""
+    if days is None or days == "":
+        return None
+    if isinstance(days, str) and days.strip().isdigit():
+        days = int(days.strip())
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= settings.token_max_days:
+        raise BadInput(f"days: a token lives 1 to {settings.token_max_days} days (whole days)")
+    return days
+
+
 async def issue_token(pool: AsyncConnectionPool, settings: AccountSettings, account: Account,
-                      label: str | None, client: str | None) -> Issued:
+                      label: str | None, client: str | None, days: int | None = None) -> Issued:
+    """A new bearer token for the account, living `days` (checked by `token_lifetime_days`) or
+    `token_days`."""
     async with pool.connection() as conn, conn.transaction():
-        issued = await _open_session(conn, settings, int(account.user_id or 0), "bearer", label)
-        await record_async(conn, AuditEntry("token_issued", actor_user_id=account.user_id,
-                                            actor_role=role_label(account), subject=f"user:{account.user_id}",
-                                            client=client, detail={"label": label}))
+        issued = await _open_session(conn, settings, int(account.user_id or 0), "bearer", label, days)
+        await record_async(conn, AuditEntry(
+            "token_issued", actor_user_id=account.user_id, actor_role=role_label(account),
+            subject=f"user:{account.user_id}", client=client,
+            detail={"label": label, "days": days or settings.token_days}))
     return issued
+
+
+def _account_entry(action: str, account: Account, client: str | None, outcome: str = "success",
+                   **detail: object) -> AuditEntry:
+    return AuditEntry(action, outcome=outcome, actor_user_id=account.user_id, actor_role=role_label(account),
+                      actor_institution=account.institution, subject=f"user:{account.user_id}", client=client,
+                      detail={"via": account.via, **detail})
+
+
+async def change_password(pool: AsyncConnectionPool, settings: AccountSettings, account: Account, current: str,
+                          new: str, presented: str, client: str | None) -> int:
+    """Change the account's password (the current one must be given) and end every other session
+    and token of the account: whoever else held one is out. The session or token `presented`
+    with the request goes on. Returns how many ended.
+
+    Each try counts against `password_changes_per_day` before the current password is checked,
+    so a stolen session cannot guess the password."""
+    _check_new_password(new or "")
+    if new == current:
+        raise BadInput("new_password: the new password must differ from the current one")
+    user_id = int(account.user_id or 0)
+    async with pool.connection() as conn:
+        await enforce_limit(conn, [(f"password-change:{user_id}", "1 day", 1, settings.password_changes_per_day,
+                                    "too many password changes today: try again tomorrow")])
+        user = await store.find_user(conn, account.username)
+        assert user is not None  # the account is authenticated
+        if not await run_in_threadpool(check_password, settings, user["password_hash"], current or ""):
+            await record_async(conn, _account_entry("password_changed", account, client, "failure"))
+            raise BadInput("current_password: the current password is wrong")
+        hashed = await run_in_threadpool(hash_password, settings, new)
+        async with conn.transaction():
+            await store.set_password(conn, user_id, hashed)
+            revoked = await store.revoke_sessions_except(conn, user_id, token_digest(presented))
+            await record_async(conn, _account_entry("password_changed", account, client, sessions_revoked=revoked))
+    return revoked
+
+
+async def logout_everywhere(pool: AsyncConnectionPool, account: Account, client: str | None) -> int:
+    """End every session and token of the account, the one asking too. Returns how many ended."""
+    async with pool.connection() as conn, conn.transaction():
+        revoked = await store.revoke_sessions_except(conn, int(account.user_id or 0), None)
+        await record_async(conn, _account_entry("logout_everywhere", account, client, sessions_revoked=revoked))
+    return revoked
+
+
+async def revoke_token(pool: AsyncConnectionPool, account: Account, token_id: str, client: str | None) -> None:
+    """Revoke one of the account's own live tokens, named by its id (`store.list_tokens`); any
+    other id, another user's too, is 404."""
+    if not re.fullmatch(r"[0-9a-f]{24}", token_id or ""):
+        raise NotFound("no such token of yours")
+    async with pool.connection() as conn, conn.transaction():
+        revoked = await store.revoke_token(conn, int(account.user_id or 0), token_id)
+        if revoked is None:
+            raise NotFound("no such token of yours")
+        await record_async(conn, AuditEntry("token_revoked", actor_user_id=account.user_id,
+                                            actor_role=role_label(account), actor_institution=account.institution,
+                                            subject=f"user:{account.user_id}", client=client,
+                                            detail={"label": revoked["label"], "token": token_id}))
 
 
 async def logout(pool: AsyncConnectionPool, account: Account, token: str, client: str | None) -> None:

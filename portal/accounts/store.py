@@ -13,7 +13,8 @@ from psycopg.rows import dict_row
 
 __all__ = [
     "PRINCIPAL_BY_TOKEN", "find_user", "create_user", "create_session", "revoke_session",
-    "revoke_user_sessions", "list_tokens", "current_identity_verification", "party_by_document",
+    "revoke_user_sessions", "revoke_sessions_except", "revoke_token", "set_password",
+    "list_tokens", "current_identity_verification", "party_by_document",
     "digest_taken", "insert_identity_verification", "rate_hits", "forget_old_counters", "set_roles", "list_users",
     "owned_units", "checks_of_units", "act_as", "request_grants", "withdraw_grants", "pending_grants", "lock_grant",
     "confirm_grant",
@@ -68,12 +69,39 @@ async def revoke_user_sessions(conn: psycopg.AsyncConnection, user_id: int) -> N
                        (user_id,))
 
 
+async def revoke_sessions_except(conn: psycopg.AsyncConnection, user_id: int, keep: bytes | None) -> int:
+    """End every live session and token of the user but the one whose digest is `keep` (None: all);
+    returns how many ended."""
+    cur = await conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL AND expires_at > now() "
+        "AND token_digest IS DISTINCT FROM %s", (user_id, keep))
+    return cur.rowcount
+
+
+# A token is named by the first 12 bytes of the SHA-256 of its stored digest, in hex: enough to
+# tell a user's tokens apart, and neither the secret nor what the database looks it up by.
+
 async def list_tokens(conn: psycopg.AsyncConnection, user_id: int) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT label, created_at, expires_at FROM sessions WHERE user_id = %s AND kind = 'bearer' "
-            "AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC", (user_id,))
+            "SELECT encode(substr(sha256(token_digest), 1, 12), 'hex') AS token_id, label, created_at, expires_at "
+            "FROM sessions WHERE user_id = %s AND kind = 'bearer' AND revoked_at IS NULL AND expires_at > now() "
+            "ORDER BY created_at DESC", (user_id,))
         return await cur.fetchall()
+
+
+async def revoke_token(conn: psycopg.AsyncConnection, user_id: int, token_id: str) -> dict[str, Any] | None:
+    """Revoke the user's live token of this id; returns its label, or None when there is none."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND kind = 'bearer' AND revoked_at IS NULL "
+            "AND expires_at > now() AND encode(substr(sha256(token_digest), 1, 12), 'hex') = %s RETURNING label",
+            (user_id, token_id))
+        return await cur.fetchone()
+
+
+async def set_password(conn: psycopg.AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute("UPDATE users SET password_hash = %s WHERE user_id = %s", (password_hash, user_id))
 
 
 async def current_identity_verification(conn: psycopg.AsyncConnection, user_id: int) -> dict[str, Any] | None:

@@ -25,4 +25,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     portal = settings.portal.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     settings = settings.model_copy(update={"portal": portal})
     migrations.upgrade(database_url(settings))
-    uvicorn.run(create_app(settings), host=settings.portal.host, port=settings.portal.port)
+    # The app alone decides who the client is (portal.platform.requests.client_of, from the
+    # trusted_proxies setting): uvicorn's own proxy headers, on by default and trusting
+    # 127.0.0.1, would rewrite the peer from X-Forwarded-For before the app sees it.
+    uvicorn.run(create_app(settings), host=settings.portal.host, port=settings.portal.port, proxy_headers=False)

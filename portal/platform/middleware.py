@@ -9,11 +9,18 @@
   with 413 before it fills memory or disk.
 - No session on what another site makes the browser send (`CrossSite`): a change is refused
   with 403, a read is served as to an anonymous visitor.
+- `Cache-Control: no-store` on every response that may carry personal data, so neither a
+  browser's cache nor a proxy keeps it: every response that sets no Cache-Control of its own,
+  except the public data (`PUBLIC_PATHS`: the map, parcel pages and sheets, public search, the
+  guide, static files, OGC API, health), whose own caching is kept. A public page asked for
+  with a credential (a session cookie or an Authorization header) names the person and carries
+  their CSRF token, so it is not stored either; static files and the OGC API never are.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -21,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.settings import Settings
 
-__all__ = ["SecurityHeaders", "BodyLimit", "CrossSite", "content_security_policy"]
+__all__ = ["SecurityHeaders", "BodyLimit", "CrossSite", "NoStore", "PUBLIC_PATHS", "content_security_policy"]
 
 
 def content_security_policy(settings: Settings, nonce: str = "", *, inline_scripts: bool = False) -> str:
@@ -211,3 +218,45 @@ class CrossSite:
         await send({"type": "http.response.start", "status": 403,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+# Public data whatever the request carries (assets, OGC API and tiles, the public JSON).
+ALWAYS_PUBLIC = re.compile(r"^/(static/|ogc(/|$)|api/parcels(/|$)|api/search$)")
+# Public pages and health, unless asked for with a credential (then they show whose they are).
+PUBLIC_PATHS = re.compile(r"^/($|parcels/|guide$|health(/|$)|static/|ogc(/|$)|api/parcels(/|$)|api/search$)")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class NoStore:
+    """`Cache-Control: no-store` on every response outside the public paths that does not set
+    its own Cache-Control (documented in docs/security.md)."""
+
+    def __init__(self, app: ASGIApp, session_cookie: str) -> None:
+        self.app = app
+        self.session_cookie = session_cookie.encode()
+
+    def _credentialed(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", []):
+            if name == b"authorization" or (name == b"cookie" and self.session_cookie + b"=" in value):
+                return True
+        return False
+
+    def _public(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
+        if ALWAYS_PUBLIC.match(path):
+            return True
+        return bool(PUBLIC_PATHS.match(path)) and not self._credentialed(scope)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._public(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    message["headers"] = [*headers, _NO_STORE]
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)

@@ -52,6 +52,8 @@ class Action(StrEnum):
     READ_AUDIT = "audit.read"
     EXPORT_AUDIT = "audit.export"
     EDIT_GUIDE = "guide.edit"
+    # The service's own state (the health pages' servers, ports and replica problems).
+    VIEW_SERVICE_DETAILS = "service.details"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_AUDIT: frozenset({Role.AUDITOR}),
     Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
     Action.EDIT_GUIDE: frozenset({Role.ADMINISTRATOR, Role.REGISTRAR}),
+    Action.VIEW_SERVICE_DETAILS: frozenset({Role.ADMINISTRATOR, Role.AUDITOR}),
 }
 
 # Actions whose answers carry personal data (names, identity numbers, prices, mortgages, seizures,

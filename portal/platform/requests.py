@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 
 from fastapi import Request
@@ -11,8 +13,43 @@ from portal.platform.errors import BadInput
 __all__ = ["client_of", "json_object"]
 
 
+Networks = Sequence[IPv4Network | IPv6Network]
+
+
 def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address, as audit rows and per-client limits record it.
+
+    The peer that connected, unless it is one of the trusted proxies (`app.state.trusted_proxies`,
+    from `SecuritySettings.trusted_proxies`, none by default): then the right-most address of
+    `X-Forwarded-For` that is not itself a trusted proxy. Everything left of that was written by
+    the client and is never believed; an entry that is no address ends the walk at the last
+    trusted hop. `cadastre serve` keeps uvicorn from rewriting the peer from these headers.
+    """
+    peer = request.client.host if request.client else None
+    trusted: Networks = getattr(request.app.state, "trusted_proxies", ())
+    if peer is None or not trusted or not _within(_address(peer), trusted):
+        return peer
+    client = peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break
+        client = str(address)
+        if not _within(address, trusted):
+            break
+    return client
+
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+def _within(address: IPv4Address | IPv6Address | None, networks: Networks) -> bool:
+    return address is not None and any(address in network for network in networks)
 
 
 _CONTROL = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"} | {"\x7f"}

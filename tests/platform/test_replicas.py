@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from portal.platform import migrate
 from portal.platform.cluster import Cluster
+from portal.platform.permissions import Principal, Role
 from portal.settings import DatabaseSettings, Settings
 
 
@@ -37,7 +38,13 @@ def test_reads_go_to_the_replica_and_fail_over_to_the_primary(primary_and_replic
     settings = Settings(database=DatabaseSettings(DATABASE_URL=primary.url("cadastre"),
                                                   DATABASE_REPLICA_URLS=replica.url("cadastre"),
                                                   replica_check_seconds=0.5))
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+
+    async def operator(request: object) -> Principal:  # the health pages name servers to operators only
+        return Principal(1, "运维", frozenset({Role.ADMINISTRATOR}))
+
+    app.state.principal_resolver = operator
+    with TestClient(app) as client:
         served = client.get("/health/reads").json()
         assert served["replica"] is True and served["port"] == replica.status().port
         assert served["replicas"][0]["healthy"] is True
