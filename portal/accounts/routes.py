@@ -15,7 +15,7 @@ from portal.accounts.guards import check_csrf, csrf_for_form, login_required, se
 from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
 from portal.platform.deps import Connection
 from portal.platform.errors import BadInput, Forbidden, NotAuthenticated
-from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require, role_label
+from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require
 from portal.platform.requests import client_of, json_object
 from portal.web import render
 

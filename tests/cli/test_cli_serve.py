@@ -17,7 +17,7 @@ def test_serve_port_reaches_the_app_settings(monkeypatch: pytest.MonkeyPatch, da
     from portal.platform import migrate
 
     served: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: served.update(app=app, host=host, port=port))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **options: served.update(app=app, host=host, port=port))
     monkeypatch.setattr(migrate, "upgrade", lambda url, revision="head": None)  # the shared copy is read-only
     monkeypatch.setenv("DATABASE_URL", database_url)
     result = CliRunner().invoke(main, ["serve", "--port", "8124", "--host", "127.0.0.2"])

@@ -408,7 +408,7 @@ def test_a_submission_uploaded_before_its_parcels_were_kept_is_read_from_its_fil
 def test_nobody_decides_their_own_submission(client, survey_db) -> None:
     """Separation of duties (issue 15, section 7): a registrar may upload and submit a survey,
     but another registrar approves or rejects it; the database refuses it too (migration 0012)."""
-    sid = upload(client, exchange(block("330102001001GB09051", E0 + 320, FREE_NORTHING, 10)),
+    sid = upload(client, exchange(block("330102001001GB09151", E0 + 320, FREE_NORTHING, 10)),
                  person="registrar").json()["id"]
     assert client.post(f"/api/submissions/{sid}/submit", headers=as_("registrar")).status_code == 200
     before = state(survey_db)

@@ -276,6 +276,11 @@
   refreshLabels();
   if (P.initial.parcel) showParcel(P.initial.parcel, true);
   else if (P.initial.q) { input.value = P.initial.q; runSearch(P.initial.q).then(function (body) { if (body && body.results.length) choose(0); }); }
-  document.documentElement.setAttribute("data-map-ready", "true");
-  if (window.performance && performance.mark) performance.mark("map-ready");
+  // Ready once the opening view has settled: the district's extent is fitted with a zoom
+  // animation, and a view set while it runs would be overridden when it ends.
+  function ready() {
+    document.documentElement.setAttribute("data-map-ready", "true");
+    if (window.performance && performance.mark) performance.mark("map-ready");
+  }
+  if (map._animatingZoom) map.once("zoomend", ready); else ready();
 })();
