@@ -14,7 +14,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
-           "SecuritySettings", "AccountSettings", "Settings", "project_root", "DEFAULT_OFFICE_TIMEZONE"]
+           "SecuritySettings", "AccountSettings", "AuditSettings", "Settings", "project_root",
+           "DEFAULT_OFFICE_TIMEZONE"]
 
 
 def project_root() -> Path:
@@ -206,6 +207,27 @@ class AccountSettings(BaseSettings):
     password_parallelism: int = 1
 
 
+class AuditSettings(BaseSettings):
+    """Where the audit chain is anchored outside the database (portal/audit/anchors.py).
+
+    `cadastre audit anchor` signs the chain head with the Ed25519 key in `signing_key_file` and
+    appends the checkpoint to `anchor_file`; both default to the state directory. Keep them where
+    the database's owner cannot write (another machine's mount, another OS account), and a copy of
+    the public key (`cadastre audit public-key`) with the auditors.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_AUDIT_", env_file=".env", extra="ignore")
+
+    anchor_file: Path | None = None
+    signing_key_file: Path | None = None
+
+    def anchor_path(self, database: DatabaseSettings) -> Path:
+        return self.anchor_file or Path(database.state_dir) / "audit-anchors.log"
+
+    def signing_key_path(self, database: DatabaseSettings) -> Path:
+        return self.signing_key_file or Path(database.state_dir) / "audit-signing.key"
+
+
 class MapSettings(BaseSettings):
     """The public map page: where its parcel tiles come from and when labels appear."""
 
@@ -265,6 +287,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = Field(default_factory=SurveySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     map: MapSettings = Field(default_factory=MapSettings)
     ogc: OgcSettings = Field(default_factory=OgcSettings)
 

@@ -33,7 +33,7 @@ from portal.platform.work import UnitOfWork
 
 __all__ = [
     "AuditEntry", "ChainProblem", "ChainReport", "record", "record_async", "insert_statement", "canonical",
-    "verify_chain", "search", "search_async", "to_csv", "grant_app_role", "role_exists",
+    "verify_chain", "verify_since", "search", "search_async", "to_csv", "grant_app_role", "role_exists",
     "create_login_role", "act_as", "SEARCH_COLUMNS",
 ]
 
@@ -198,6 +198,39 @@ def verify_chain(conn: psycopg.Connection) -> ChainReport:
     elif last_seq and not inserted and head_hash != last_hash:
         problems.append(ChainProblem("altered", last_seq, f"row {last_seq} differs from the chain head"))
     return report
+
+
+def verify_since(conn: psycopg.Connection, seq: int, digest: bytes) -> tuple[int, bytes, list[ChainProblem]]:
+    """The chain head, and what is wrong with the rows after row `seq` (whose hash is `digest`):
+    each must follow on by number, link to the row before and give its own hash, and the last
+    must be the head. Reads only those rows, in one snapshot (`cadastre audit anchor`)."""
+    columns = sql.SQL(", ").join(sql.Identifier("a", c) for c in SEARCH_COLUMNS)
+    problems: list[ChainProblem] = []
+    head_seq, head_hash = seq, digest
+    last_seq, last_hash = seq, digest
+    with conn.transaction(), conn.cursor(name="audit_since", row_factory=dict_row) as cur:
+        cur.itersize = 5000
+        cur.execute(sql.SQL("SELECT {}, a.prev_hash, a.hash, h.seq AS head_seq, h.hash AS head_hash "
+                            "FROM audit_chain h LEFT JOIN audit_log a ON a.seq > %s ORDER BY a.seq").format(columns),
+                    (seq,))
+        for row in cur:
+            head_seq, head_hash = row["head_seq"], bytes(row["head_hash"])
+            if row["seq"] is None:
+                break
+            stored = bytes(row["hash"])
+            if row["seq"] != last_seq + 1 or bytes(row["prev_hash"]) != last_hash:
+                problems.append(ChainProblem("altered", row["seq"], f"row {row['seq']} does not follow on from "
+                                                                    f"row {last_seq}"))
+            elif hashlib.sha256(last_hash + canonical(row)).digest() != stored:
+                problems.append(ChainProblem("altered", row["seq"], f"row {row['seq']} was altered: its fields do "
+                                                                    f"not give its recorded hash"))
+            last_seq, last_hash = row["seq"], stored
+            if problems:
+                break
+    if not problems and (last_seq, last_hash) != (head_seq, head_hash):
+        problems.append(ChainProblem("altered", head_seq, f"the chain head (row {head_seq}) is not the last row "
+                                                          f"({last_seq})"))
+    return head_seq, head_hash, problems
 
 
 # -- search and export -------------------------------------------------------------------
