@@ -42,7 +42,12 @@ class DatabaseSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # The web app connects with DATABASE_URL (a least-privilege role: `cadastre audit
+    # grant-app-role`); migrations and the admin command line with CADASTRE_ADMIN_DATABASE_URL
+    # when set (the owner), else DATABASE_URL too. Neither set: the managed cluster, whose app
+    # role is `cadastre_app` and whose superuser runs migrations.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    admin_database_url: str | None = Field(default=None, validation_alias="CADASTRE_ADMIN_DATABASE_URL")
     state_dir: Path = Field(
         default_factory=lambda: project_root() / ".cadastre", validation_alias="CADASTRE_STATE_DIR"
     )
@@ -70,6 +75,9 @@ class DatabaseSettings(BaseSettings):
         if self.pool_min_size > self.pool_max_size:
             raise ValueError(f"pool_min_size ({self.pool_min_size}) must not exceed pool_max_size "
                              f"({self.pool_max_size})")
+        if self.admin_database_url and not self.database_url:
+            raise ValueError("CADASTRE_ADMIN_DATABASE_URL is set but DATABASE_URL is not: set DATABASE_URL to the "
+                             "app's least-privilege role on the same database")
         return self
 
     @property
@@ -78,7 +86,7 @@ class DatabaseSettings(BaseSettings):
         return (self.pool_max_size + self.work_pool_size + self.ogc_pool_max_size + self.provider_pool_max_size
                 + LISTENER_CONNECTIONS)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "admin_database_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

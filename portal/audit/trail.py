@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from portal.platform.roles import create_login_role, grant_app_role, role_exists
 from portal.platform.work import UnitOfWork
 
 __all__ = [
@@ -293,31 +294,5 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 # -- least privilege ---------------------------------------------------------------------
 
-REGISTRY_TABLES = ("parcels", "units", "parties", "rights", "right_holders", "restrictions", "sources",
-                   "parcel_lineage", "admin_areas")
-ACCOUNT_TABLES = ("users", "identity_verifications", "sessions", "rate_counters")
-
-
-def role_exists(conn: psycopg.Connection, role: str) -> bool:
-    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
-
-
-def create_login_role(conn: psycopg.Connection, role: str, password: str) -> None:
-    """CREATE ROLE with LOGIN; the name is quoted as an identifier and the password as a literal
-    (a utility statement takes no bound parameters)."""
-    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-
-
-def grant_app_role(conn: psycopg.Connection, role: str) -> None:
-    """Give `role` what the portal needs and nothing more: it may read the audit log and append
-    to it, never UPDATE, DELETE or TRUNCATE it (the triggers refuse those for the owner too)."""
-    ident = sql.Identifier(role)
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
-    tables = sql.SQL(", ").join(map(sql.Identifier, REGISTRY_TABLES + ACCOUNT_TABLES))
-    conn.execute(sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(tables, ident))
-    conn.execute(sql.SQL("GRANT DELETE ON rate_counters TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT INSERT ON audit_log, audit_staged, checks TO {}").format(ident))
-    conn.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain, audit_staged, checks FROM {}")
-                 .format(ident))
+# The role's grants live with the other database roles (portal/platform/roles.py), where the
+# managed cluster grants them too; the names stay importable from here.
