@@ -111,7 +111,9 @@ def export(settings: Settings, since: str | None, until: str | None, action: str
 def grant_app_role_command(settings: Settings, role: str, password: str | None) -> None:
     """Grant ROLE what the portal needs; it cannot update, delete or truncate audit rows.
 
-    Point DATABASE_URL at this role to run the portal with least privilege.
+    Point DATABASE_URL at this role to run the portal with least privilege (and
+    CADASTRE_ADMIN_DATABASE_URL at the owner); grant again after each migration, which may add
+    tables. The managed cluster creates and grants its own `cadastre_app`.
     """
     from portal.audit.trail import create_login_role, grant_app_role, role_exists
 

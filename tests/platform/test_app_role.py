@@ -74,3 +74,22 @@ def test_the_app_role_cannot_change_the_audit_log_or_switch_triggers_off(writabl
                 app.execute(statement)
     with psycopg.connect(writable_database) as conn:
         assert verify_chain(conn).intact
+
+
+def test_migrate_on_the_managed_cluster_grants_the_app_role_the_new_tables(
+        writable_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    with psycopg.connect(writable_database) as conn:  # as a migration would, as the superuser
+        conn.execute("CREATE TABLE added_by_a_migration (id int)")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("CADASTRE_DATABASE", name_of(writable_database))
+    migrated = CliRunner().invoke(main, ["migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    settings = _managed(writable_database)
+    app_url = Cluster(settings.state_dir).url(settings.database_name, app=True)  # no grant of its own
+    with psycopg.connect(app_url, autocommit=True) as app:
+        app.execute("INSERT INTO added_by_a_migration VALUES (1)")
+        assert app.execute("SELECT current_user").fetchone()[0] == APP_ROLE
