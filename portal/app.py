@@ -31,7 +31,7 @@ from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
 from portal.platform import queries
-from portal.platform.db import open_pool, open_work_pool, resolve_url
+from portal.platform.db import open_pool, open_work_pool, resolve_app_url
 from portal.platform.deps import Connection, ReadConnection
 from portal.platform.middleware import BodyLimit, CrossSite, NoStore, SecurityHeaders
 from portal.platform.migrate import head_revision
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = resolve_url(settings.database)
+        url = resolve_app_url(settings.database)  # the least-privilege role, never the superuser
         app.state.pool = open_pool(url, settings.database)
         app.state.work_pool = open_work_pool(url, settings.database)
         await app.state.pool.open(wait=True, timeout=30)

@@ -15,7 +15,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
-           "SecuritySettings", "AccountSettings", "Settings", "project_root", "DEFAULT_OFFICE_TIMEZONE"]
+           "SecuritySettings", "AccountSettings", "AuditSettings", "Settings", "project_root",
+           "DEFAULT_OFFICE_TIMEZONE"]
 
 
 def project_root() -> Path:
@@ -42,7 +43,12 @@ class DatabaseSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # The web app connects with DATABASE_URL (a least-privilege role: `cadastre audit
+    # grant-app-role`); migrations and the admin command line with CADASTRE_ADMIN_DATABASE_URL
+    # when set (the owner), else DATABASE_URL too. Neither set: the managed cluster, whose app
+    # role is `cadastre_app` and whose superuser runs migrations.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    admin_database_url: str | None = Field(default=None, validation_alias="CADASTRE_ADMIN_DATABASE_URL")
     state_dir: Path = Field(
         default_factory=lambda: project_root() / ".cadastre", validation_alias="CADASTRE_STATE_DIR"
     )
@@ -70,6 +76,9 @@ class DatabaseSettings(BaseSettings):
         if self.pool_min_size > self.pool_max_size:
             raise ValueError(f"pool_min_size ({self.pool_min_size}) must not exceed pool_max_size "
                              f"({self.pool_max_size})")
+        if self.admin_database_url and not self.database_url:
+            raise ValueError("CADASTRE_ADMIN_DATABASE_URL is set but DATABASE_URL is not: set DATABASE_URL to the "
+                             "app's least-privilege role on the same database")
         return self
 
     @property
@@ -78,7 +87,7 @@ class DatabaseSettings(BaseSettings):
         return (self.pool_max_size + self.work_pool_size + self.ogc_pool_max_size + self.provider_pool_max_size
                 + LISTENER_CONNECTIONS)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "admin_database_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -250,6 +259,27 @@ class AccountSettings(BaseSettings):
         return self
 
 
+class AuditSettings(BaseSettings):
+    """Where the audit chain is anchored outside the database (portal/audit/anchors.py).
+
+    `cadastre audit anchor` signs the chain head with the Ed25519 key in `signing_key_file` and
+    appends the checkpoint to `anchor_file`; both default to the state directory. Keep them where
+    the database's owner cannot write (another machine's mount, another OS account), and a copy of
+    the public key (`cadastre audit public-key`) with the auditors.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_AUDIT_", env_file=".env", extra="ignore")
+
+    anchor_file: Path | None = None
+    signing_key_file: Path | None = None
+
+    def anchor_path(self, database: DatabaseSettings) -> Path:
+        return self.anchor_file or Path(database.state_dir) / "audit-anchors.log"
+
+    def signing_key_path(self, database: DatabaseSettings) -> Path:
+        return self.signing_key_file or Path(database.state_dir) / "audit-signing.key"
+
+
 class MapSettings(BaseSettings):
     """The public map page: where its parcel tiles come from and when labels appear."""
 
@@ -309,6 +339,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = Field(default_factory=SurveySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     map: MapSettings = Field(default_factory=MapSettings)
     ogc: OgcSettings = Field(default_factory=OgcSettings)
 

@@ -20,8 +20,11 @@ import path here; test modules are not packages, so their file names are unique 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,6 +52,12 @@ os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")
 os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_TIME_COST", "1")
 os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_MEMORY_KIB", "8192")
 os.environ.setdefault("CADASTRE_ACCOUNTS_COOKIE_SECURE", "false")
+# Audit anchors: the session's own anchor file and signing key, never the project's (an anchor
+# names one database's rows; tests make many databases).
+_AUDIT_DIR = Path(tempfile.mkdtemp(prefix="cadastre-audit-"))
+atexit.register(shutil.rmtree, _AUDIT_DIR, ignore_errors=True)
+os.environ.setdefault("CADASTRE_AUDIT_ANCHOR_FILE", str(_AUDIT_DIR / "audit-anchors.log"))
+os.environ.setdefault("CADASTRE_AUDIT_SIGNING_KEY_FILE", str(_AUDIT_DIR / "audit-signing.key"))
 
 DEMO_PARCELS = 400
 DEMO_SEED = 7

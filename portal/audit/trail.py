@@ -29,11 +29,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from portal.platform.roles import create_login_role, grant_app_role, role_exists
 from portal.platform.work import UnitOfWork
 
 __all__ = [
     "AuditEntry", "ChainProblem", "ChainReport", "record", "record_async", "insert_statement", "canonical",
-    "verify_chain", "search", "search_async", "to_csv", "grant_app_role", "role_exists",
+    "verify_chain", "verify_since", "search", "search_async", "to_csv", "grant_app_role", "role_exists",
     "create_login_role", "act_as", "SEARCH_COLUMNS",
 ]
 
@@ -200,6 +201,39 @@ def verify_chain(conn: psycopg.Connection) -> ChainReport:
     return report
 
 
+def verify_since(conn: psycopg.Connection, seq: int, digest: bytes) -> tuple[int, bytes, list[ChainProblem]]:
+    """The chain head, and what is wrong with the rows after row `seq` (whose hash is `digest`):
+    each must follow on by number, link to the row before and give its own hash, and the last
+    must be the head. Reads only those rows, in one snapshot (`cadastre audit anchor`)."""
+    columns = sql.SQL(", ").join(sql.Identifier("a", c) for c in SEARCH_COLUMNS)
+    problems: list[ChainProblem] = []
+    head_seq, head_hash = seq, digest
+    last_seq, last_hash = seq, digest
+    with conn.transaction(), conn.cursor(name="audit_since", row_factory=dict_row) as cur:
+        cur.itersize = 5000
+        cur.execute(sql.SQL("SELECT {}, a.prev_hash, a.hash, h.seq AS head_seq, h.hash AS head_hash "
+                            "FROM audit_chain h LEFT JOIN audit_log a ON a.seq > %s ORDER BY a.seq").format(columns),
+                    (seq,))
+        for row in cur:
+            head_seq, head_hash = row["head_seq"], bytes(row["head_hash"])
+            if row["seq"] is None:
+                break
+            stored = bytes(row["hash"])
+            if row["seq"] != last_seq + 1 or bytes(row["prev_hash"]) != last_hash:
+                problems.append(ChainProblem("altered", row["seq"], f"row {row['seq']} does not follow on from "
+                                                                    f"row {last_seq}"))
+            elif hashlib.sha256(last_hash + canonical(row)).digest() != stored:
+                problems.append(ChainProblem("altered", row["seq"], f"row {row['seq']} was altered: its fields do "
+                                                                    f"not give its recorded hash"))
+            last_seq, last_hash = row["seq"], stored
+            if problems:
+                break
+    if not problems and (last_seq, last_hash) != (head_seq, head_hash):
+        problems.append(ChainProblem("altered", head_seq, f"the chain head (row {head_seq}) is not the last row "
+                                                          f"({last_seq})"))
+    return head_seq, head_hash, problems
+
+
 # -- search and export -------------------------------------------------------------------
 
 def _where(filters: Mapping[str, Any]) -> tuple[sql.Composable, dict[str, Any]]:
@@ -260,31 +294,5 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 # -- least privilege ---------------------------------------------------------------------
 
-REGISTRY_TABLES = ("parcels", "units", "parties", "rights", "right_holders", "restrictions", "sources",
-                   "parcel_lineage", "admin_areas")
-ACCOUNT_TABLES = ("users", "identity_verifications", "sessions", "rate_counters", "role_grants")
-
-
-def role_exists(conn: psycopg.Connection, role: str) -> bool:
-    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
-
-
-def create_login_role(conn: psycopg.Connection, role: str, password: str) -> None:
-    """CREATE ROLE with LOGIN; the name is quoted as an identifier and the password as a literal
-    (a utility statement takes no bound parameters)."""
-    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-
-
-def grant_app_role(conn: psycopg.Connection, role: str) -> None:
-    """Give `role` what the portal needs and nothing more: it may read the audit log and append
-    to it, never UPDATE, DELETE or TRUNCATE it (the triggers refuse those for the owner too)."""
-    ident = sql.Identifier(role)
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
-    tables = sql.SQL(", ").join(map(sql.Identifier, REGISTRY_TABLES + ACCOUNT_TABLES))
-    conn.execute(sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(tables, ident))
-    conn.execute(sql.SQL("GRANT DELETE ON rate_counters TO {}").format(ident))
-    conn.execute(sql.SQL("GRANT INSERT ON audit_log, audit_staged, checks TO {}").format(ident))
-    conn.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_chain, audit_staged, checks FROM {}")
-                 .format(ident))
+# The role's grants live with the other database roles (portal/platform/roles.py), where the
+# managed cluster grants them too; the names stay importable from here.

@@ -1,9 +1,11 @@
-"""`cadastre audit verify|export|grant-app-role`: verify the audit chain, export it, and set up
-the least-privilege database role."""
+"""`cadastre audit verify|anchor|public-key|export|grant-app-role`: verify the audit chain and its
+anchors, anchor its head outside the database (run from cron or a systemd timer every few
+minutes), print the anchors' public key, export the log, and set up the least-privilege role."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import psycopg
@@ -20,20 +22,72 @@ def audit() -> None:
 
 
 @audit.command()
+@click.option("--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="the auditors' copy of the anchors' public key (PEM); default: the signing key's")
 @pass_settings
-def verify(settings: Settings) -> None:
-    """Recompute the hash chain; exit 1 and name the rows if any was altered, removed or inserted."""
+def verify(settings: Settings, public_key_file: Path | None) -> None:
+    """Recompute the hash chain and check every anchor; exit 1 and name the rows if any was altered,
+    removed or inserted, or an anchor no longer matches."""
+    from portal.audit.anchors import load_public_key, read_anchors, signing_key, verify_anchors
     from portal.audit.trail import verify_chain
 
+    anchor_path = settings.audit.anchor_path(settings.database)
+    key_path = settings.audit.signing_key_path(settings.database)
+    anchors, problems = read_anchors(anchor_path)
     with psycopg.connect(database_url(settings)) as conn:
         report = verify_chain(conn)
-    for problem in report.problems:
+        problems = report.problems + problems
+        if anchors:
+            if public_key_file is not None:
+                public_key = load_public_key(public_key_file.read_bytes())
+            elif key_path.exists():
+                public_key = signing_key(key_path).public_key()
+            else:
+                raise click.ClickException(f"no key to check the anchors in {anchor_path}: give --public-key")
+            problems += verify_anchors(conn, anchors, public_key)
+    for problem in problems:
         click.echo(f"{problem.kind:>8}  {problem.message}")
-    if report.intact:
+    if not problems:
         click.echo(f"audit chain intact: {report.rows} rows, head at row {report.head_seq}")
+        if anchors:
+            click.echo(f"{len(anchors)} anchor(s) match, the last at row {anchors[-1].seq} ({anchors[-1].at})")
+        else:
+            click.echo(f"no anchors in {anchor_path}: run `cadastre audit anchor` every few minutes")
         return
-    click.echo(f"audit chain BROKEN: {len(report.problems)} problem(s) in {report.rows} rows", err=True)
+    click.echo(f"audit chain BROKEN: {len(problems)} problem(s) in {report.rows} rows", err=True)
     sys.exit(1)
+
+
+@audit.command()
+@pass_settings
+def anchor(settings: Settings) -> None:
+    """Sign the chain head and append it to the anchor file (outside the database).
+
+    Checks the rows since the last anchor first and refuses (exit 1) if they are not whole. Meant
+    for cron or a systemd timer every few minutes; the key is generated on first use.
+    """
+    from portal.audit.anchors import AnchorRefused, signing_key, write_anchor
+
+    anchor_path = settings.audit.anchor_path(settings.database)
+    key = signing_key(settings.audit.signing_key_path(settings.database))
+    try:
+        with psycopg.connect(database_url(settings)) as conn:
+            written = write_anchor(conn, key, anchor_path)
+    except AnchorRefused as refused:
+        for problem in refused.problems:
+            click.echo(f"{problem.kind:>8}  {problem.message}")
+        click.echo("audit chain BROKEN since the last anchor: nothing anchored", err=True)
+        sys.exit(1)
+    click.echo(f"anchored row {written.seq} ({written.hash.hex()}) in {anchor_path}")
+
+
+@audit.command(name="public-key")
+@pass_settings
+def public_key(settings: Settings) -> None:
+    """Print the anchors' public key (PEM): keep a copy away from the database and its owner."""
+    from portal.audit.anchors import public_key_pem, signing_key
+
+    click.echo(public_key_pem(signing_key(settings.audit.signing_key_path(settings.database))), nl=False)
 
 
 @audit.command()
@@ -57,7 +111,9 @@ def export(settings: Settings, since: str | None, until: str | None, action: str
 def grant_app_role_command(settings: Settings, role: str, password: str | None) -> None:
     """Grant ROLE what the portal needs; it cannot update, delete or truncate audit rows.
 
-    Point DATABASE_URL at this role to run the portal with least privilege.
+    Point DATABASE_URL at this role to run the portal with least privilege (and
+    CADASTRE_ADMIN_DATABASE_URL at the owner); grant again after each migration, which may add
+    tables. The managed cluster creates and grants its own `cadastre_app`.
     """
     from portal.audit.trail import create_login_role, grant_app_role, role_exists
 

@@ -78,6 +78,8 @@ def migrate(settings: Settings, revision: str) -> None:
     from portal.platform import migrate as migrations
 
     migrations.upgrade(database_url(settings), revision)
+    if settings.database.managed:  # the app role's grants on the tables the migrations added
+        _managed_cluster(settings).ensure_app_database(settings.database.database_name)
     click.echo(f"schema at {revision}")
 
 

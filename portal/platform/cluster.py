@@ -5,6 +5,10 @@ refuse to run as root, and CI runs as root, so when we are root every server com
 Debian's unprivileged `postgres` account, which owns the data directory. The server listens on
 loopback only, on a port chosen free the first time and kept in `.cadastre/cluster.json`
 together with a generated password (scram-sha-256; the file is readable by its owner only).
+
+Two roles: the superuser `cadastre` (migrations, the admin command line) and the web app's
+least-privilege `cadastre_app` (portal/platform/roles.py), whose generated password is kept in
+the same file; `ensure_app_database()` creates it and grants it on a database.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from urllib.parse import quote
 import psycopg
 
 from portal.platform import queries
+from portal.platform.roles import APP_ROLE, create_login_role, grant_app_role, role_exists, set_password
 
 __all__ = ["Cluster", "ClusterError", "ClusterStatus"]
 
@@ -282,11 +287,36 @@ class Cluster:
                 self._run([find_binaries()["pg_ctl"], "stop", "-D", str(self.data_dir), "-m", "fast", "-w"])
 
     # -- connecting ----------------------------------------------------------------------
-    def url(self, database: str) -> str:
+    def url(self, database: str, *, app: bool = False) -> str:
+        """The superuser's URL of `database`, or with `app` the least-privilege app role's."""
         config = self._config()
         port = self.status().port or config.get("port")
-        password = quote(str(config.get("password", "")), safe="")
-        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{quote(database, safe='')}"
+        user, key = (APP_ROLE, "app_password") if app else (SUPERUSER, "password")
+        password = quote(str(config.get(key, "")), safe="")
+        return f"postgresql://{user}:{password}@127.0.0.1:{port}/{quote(database, safe='')}"
+
+    def ensure_app_database(self, database: str) -> str:
+        """`ensure_database`, then the app role: created the first time (its password generated
+        and kept in cluster.json) and granted on `database`'s tables as they are now (run after
+        migrations); returns the app role's URL."""
+        self.ensure_database(database)
+        with self._lock():  # one process at a time: concurrent GRANTs on one table collide
+            config = self._config()
+            password = str(config.get("app_password") or "")
+            with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+                if not password:
+                    password = secrets.token_urlsafe(24)
+                    if role_exists(conn, APP_ROLE):
+                        set_password(conn, APP_ROLE, password)
+                    else:
+                        create_login_role(conn, APP_ROLE, password)
+                    config["app_password"] = password
+                    self._save_config(config)
+                elif not role_exists(conn, APP_ROLE):
+                    create_login_role(conn, APP_ROLE, password)
+            with psycopg.connect(self.url(database)) as conn:
+                grant_app_role(conn, APP_ROLE)
+        return self.url(database, app=True)
 
     def ensure_database(self, database: str) -> str:
         """Start the cluster if needed, create `database` with PostGIS, and return its URL."""

@@ -11,18 +11,30 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from portal.platform.cluster import Cluster
 from portal.settings import DatabaseSettings
 
-__all__ = ["resolve_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database"]
+__all__ = ["resolve_url", "resolve_app_url", "sqlalchemy_url", "open_pool", "open_work_pool", "with_database"]
 
 
 
 def resolve_url(settings: DatabaseSettings) -> str:
-    """The URL of the cadastre database: DATABASE_URL as is, or the managed cluster's.
+    """The administrator's URL of the cadastre database (migrations, the command line):
+    CADASTRE_ADMIN_DATABASE_URL, else DATABASE_URL as is, else the managed cluster's superuser.
 
     With no DATABASE_URL, the managed cluster is created and started when needed.
     """
+    if settings.admin_database_url:
+        return settings.admin_database_url
     if settings.database_url:
         return settings.database_url
     return Cluster(settings.state_dir).ensure_database(settings.database_name)
+
+
+def resolve_app_url(settings: DatabaseSettings) -> str:
+    """The web application's URL: DATABASE_URL as is (point it at a least-privilege role: `cadastre
+    audit grant-app-role`), else the managed cluster's app role `cadastre_app`, granted on the
+    database's tables as the migrations left them."""
+    if settings.database_url:
+        return settings.database_url
+    return Cluster(settings.state_dir).ensure_app_database(settings.database_name)
 
 
 def with_database(url: str, database: str) -> str:
