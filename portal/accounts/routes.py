@@ -114,7 +114,8 @@ async def _account_context(request: Request, account: Account) -> dict[str, Any]
         verification.pop("document_digest", None)
     settings = _settings(request)
     return {"account": account, "verification": verification, "units": units, "checks": checks,
-            "tokens": tokens, "notices": notices, "account_notices": account_notices, "roles": sorted(r.value for r in account.roles),
+            "tokens": tokens, "notices": notices, "account_notices": account_notices,
+            "roles": sorted(r.value for r in account.roles),
             "token_days": int(settings.token_days), "token_max_days": settings.token_max_days}
 
 
