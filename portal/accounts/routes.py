@@ -370,11 +370,11 @@ async def api_me(request: Request) -> dict[str, Any]:
 
 @router.post("/api/me/verification", status_code=201, openapi_extra=_json_body(
     ("name", "id_number"), name={**_TEXT, "description": "as on the identity card"},
-    id_number={"type": "string", "maxLength": 40, "description": "18-character resident identity number (GB 11643)"}),
-    responses={429: {"description": "online verification closed past a limit (code verification_at_counter): "
-                                    "a registrar verifies at the counter"}})
+    id_number={"type": "string", "maxLength": 40, "description": "18-character resident identity number (GB 11643)"}))
 async def api_verify_identity(request: Request) -> dict[str, Any]:
-    """Verify by registry match: {"name", "id_number"} in the body, never in the URL."""
+    """Verify by registry match: {"name", "id_number"} in the body, never in the URL. Past a limit
+    (failures per claimed identity, per client address, tries per account) the answer is 429
+    `verification_at_counter`: a registrar verifies at the counter."""
     account = await login_required(request)
     check_csrf(request, account, None)
     body = await json_object(request, "name and id_number", text_fields=("name", "id_number"))

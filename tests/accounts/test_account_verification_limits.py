@@ -382,3 +382,12 @@ def test_the_json_bodies_are_described_in_the_openapi_and_hostile_input_is_still
         assert response.status_code == 422, (body, response.text)
     for body in ({"username": 1, "password": "x"}, {"username": "a\x00", "password": "x"}, [1]):
         assert app.post("/api/tokens", json=body).status_code == 422, body
+
+
+def test_parallel_verifications_as_one_person_verify_one_account(app: TestClient, module_database: str) -> None:
+    """Four accounts verify as the same person at once: one wins, the others get 409, never a 500."""
+    name, number = _person(module_database)
+    accounts = [_sign_up(app, _address()) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(lambda headers: _verify(app, headers, name, number), accounts))
+    assert outcomes == [(201, "ok")] + [(409, "conflict")] * 3, outcomes
