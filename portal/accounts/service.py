@@ -385,6 +385,10 @@ async def verify_identity_by_registry(pool: AsyncConnectionPool, settings: Accou
                                                **({} if verification else {"rule": "identity_taken"})}))
             except psycopg.errors.UniqueViolation:  # verified for another account a moment ago
                 verification = 0
+                await record_async(conn, AuditEntry(
+                    "identity_verification", outcome="refused", actor_user_id=user_id,
+                    actor_role=role_label(account), subject=f"user:{user_id}", client=client,
+                    detail={"method": "registry_match", "document": masked, "rule": "identity_taken"}))
         if verification:
             await _count_verification(conn, settings, account, claims, client, -1)
         else:
