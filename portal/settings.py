@@ -247,7 +247,17 @@ class AccountSettings(BaseSettings):
     login_failures: int = 5
     login_failures_per_username: int = 100
     login_window_minutes: int = 15
-    verification_attempts_per_day: int = 5
+    # Online identity verification (issue 15 section 2; docs/security.md, "Identity verification"):
+    # tries per account and day; failures per client address and day; failures per claimed
+    # identity (the name with region and birth date, or the number), from every account and
+    # address together, in a window of `verification_identity_window_days` from its first
+    # failure. Past any of them online verification is refused: a registrar verifies at the counter.
+    verification_attempts_per_day: int = Field(default=5, ge=1)
+    verification_failures_per_client: int = Field(default=10, ge=1)
+    verification_failures_per_identity: int = Field(default=5, ge=1)
+    verification_identity_window_days: int = Field(default=30, ge=1)
+    # Accounts made (sign-ups) per client address and day.
+    sign_ups_per_client_per_day: int = Field(default=20, ge=1)
     password_time_cost: int = 2
     password_memory_kib: int = 19_456
     password_parallelism: int = 1

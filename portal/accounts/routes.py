@@ -109,11 +109,13 @@ async def _account_context(request: Request, account: Account) -> dict[str, Any]
         checks = await store.checks_of_units(conn, [u["unit_number"] for u in units])
         tokens = await store.list_tokens(conn, int(account.user_id or 0))
         notices = await store.notices_of(conn, account.party_id)
+        account_notices = await store.account_notices_of(conn, int(account.user_id or 0))
     if verification:
         verification.pop("document_digest", None)
     settings = _settings(request)
     return {"account": account, "verification": verification, "units": units, "checks": checks,
-            "tokens": tokens, "notices": notices, "roles": sorted(r.value for r in account.roles),
+            "tokens": tokens, "notices": notices, "account_notices": account_notices,
+            "roles": sorted(r.value for r in account.roles),
             "token_days": int(settings.token_days), "token_max_days": settings.token_max_days}
 
 
@@ -208,9 +210,34 @@ async def revoke_token_form(request: Request, token_id: str) -> Response:
 
 # -- the counter (registrars) and user administration ------------------------------------------
 
+async def _counter_page(request: Request, registrar: Principal, **context: Any) -> Response:
+    """The counter: verify in person, reopen online verification, and the online verifications
+    that followed failed tries (a look at personal data: an audit row)."""
+    after_failures = await service.verifications_after_failures(request.app.state.pool, registrar,
+                                                                client_of(request))
+    return _page(request, "accounts/counter.html",
+                 {"done": None, "reopened": None, "after_failures": after_failures, **context})
+
+
 @router.get("/counter", response_class=HTMLResponse, include_in_schema=False)
 async def counter_page(request: Request, registrar: AtCounter) -> Response:
-    return _page(request, "accounts/counter.html", {"done": None})
+    return await _counter_page(request, registrar)
+
+
+@router.post("/counter/reopen", response_class=HTMLResponse, include_in_schema=False)
+async def reopen_verification_form(request: Request) -> Response:
+    """A registrar, with the person's identity card seen, reopens online verification of that
+    identity closed by failed tries (someone else's, as a rule)."""
+    registrar = await allowed(request, Action.VERIFY_IDENTITY_AT_COUNTER)
+    assert isinstance(registrar, Account)
+    form = await request.form()
+    check_csrf(request, registrar, form)
+    if form.get("document_seen") != "yes":
+        raise BadInput("confirm that you have seen the identity card")
+    reopened = await service.reopen_online_verification(request.app.state.pool, request.app.state.identity_key,
+                                                        registrar, str(form.get("name", "")),
+                                                        str(form.get("id_number", "")), client_of(request))
+    return await _counter_page(request, registrar, reopened="yes" if reopened else "no")
 
 
 @router.post("/counter/verify", response_class=HTMLResponse, include_in_schema=False)
@@ -225,7 +252,7 @@ async def verify_identity_at_counter_form(request: Request) -> Response:
                                                     registrar, str(form.get("username", "")),
                                                     str(form.get("name", "")), str(form.get("id_number", "")),
                                                     str(form.get("note", "")) or None, client_of(request))
-    return _page(request, "accounts/counter.html", {"done": done})
+    return await _counter_page(request, registrar, done=done)
 
 
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
@@ -263,8 +290,45 @@ async def confirm_grant(request: Request) -> Response:
 
 
 # -- JSON API ----------------------------------------------------------------------------------
+# The JSON bodies are read by `json_object` (a NUL, a control character or a wrong type in a text
+# field is a 422 naming the field, never a 500), so FastAPI does not see them: each route
+# describes its body in the OpenAPI here, for clients and for the fuzzer (schemathesis).
 
-@router.post("/api/tokens", status_code=201)
+def _json_body(required: tuple[str, ...], **properties: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` describing a JSON object body with these properties."""
+    schema = {"type": "object", "required": list(required), "properties": properties}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_TEXT = {"type": "string", "maxLength": 1024}
+
+
+class VerificationAfterFailures(BaseModel):
+    """An online verification that followed failed tries on the same identity."""
+
+    verification_id: int
+    username: str
+    party_id: int | None
+    party_name: str | None
+    document_masked: str
+    failures_before: int
+    verified_at: dt.datetime
+    client: str | None
+    revoked_at: dt.datetime | None
+
+
+@router.get("/api/counter/verifications-after-failures")
+async def api_verifications_after_failures(request: Request,
+                                           registrar: AtCounter) -> list[VerificationAfterFailures]:
+    """For registrars: the online verifications that followed failed tries on the same identity,
+    newest first (the account, the party, the failures before, when, the client). Each look is an
+    audit row."""
+    rows = await service.verifications_after_failures(request.app.state.pool, registrar, client_of(request))
+    return [VerificationAfterFailures(**row) for row in rows]
+
+
+@router.post("/api/tokens", status_code=201, openapi_extra=_json_body(
+    ("username", "password"), username=_TEXT, password=_TEXT, label={"type": "string", "maxLength": 80}))
 async def api_token(request: Request) -> dict[str, Any]:
     """Exchange a username and password for a bearer token: {"username", "password", "label"}."""
     body = await json_object(request, "username and password", text_fields=("username", "password", "label"))
@@ -297,15 +361,20 @@ async def api_me(request: Request) -> dict[str, Any]:
                          if k in ("method", "verified_name", "document_masked", "verified_at")}
         if verification else None,
         "units": context["units"],
+        "notices": [{"kind": n["kind"], "created_at": n["created_at"].isoformat()} for n in context["account_notices"]],
         "checks_of_my_units": [{"checked_at": c["checked_at"].isoformat(), "role": c["checker_role"],
                                 "institution": c["checker_institution"], "units": c["units"]}
                                for c in context["checks"]],
     }
 
 
-@router.post("/api/me/verification", status_code=201)
+@router.post("/api/me/verification", status_code=201, openapi_extra=_json_body(
+    ("name", "id_number"), name={**_TEXT, "description": "as on the identity card"},
+    id_number={"type": "string", "maxLength": 40, "description": "18-character resident identity number (GB 11643)"}))
 async def api_verify_identity(request: Request) -> dict[str, Any]:
-    """Verify by registry match: {"name", "id_number"} in the body, never in the URL."""
+    """Verify by registry match: {"name", "id_number"} in the body, never in the URL. Past a limit
+    (failures per claimed identity, per client address, tries per account) the answer is 429
+    `verification_at_counter`: a registrar verifies at the counter."""
     account = await login_required(request)
     check_csrf(request, account, None)
     body = await json_object(request, "name and id_number", text_fields=("name", "id_number"))
@@ -337,7 +406,8 @@ class NewToken(BaseModel):
     token_type: str
     expires_at: dt.datetime
 
-@router.post("/api/me/password")
+@router.post("/api/me/password", openapi_extra=_json_body(
+    ("current_password", "new_password"), current_password=_TEXT, new_password=_TEXT))
 async def api_change_password(request: Request) -> PasswordChanged:
     """Change the password: {"current_password", "new_password"}. Every other session and token
     of the account ends; the one that asked goes on."""
@@ -372,7 +442,8 @@ async def api_my_tokens(request: Request) -> list[MyToken]:
             for t in tokens]
 
 
-@router.post("/api/me/tokens", status_code=201)
+@router.post("/api/me/tokens", status_code=201, openapi_extra=_json_body(
+    (), label={"type": "string", "maxLength": 80}, days={"type": "integer", "minimum": 1}))
 async def api_new_token(request: Request) -> NewToken:
     """A new token from a log-in session: {"label", "days"} (1 to token_max_days; default
     token_days). A token cannot mint tokens, or a stolen one would live for ever."""

@@ -7,16 +7,19 @@ Each takes plain values and a pool, writes its audit row in the same transaction
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 from portal.accounts import store
-from portal.accounts.guards import enforce_limit
+from portal.accounts.guards import enforce_limit, seconds_to_window_end
 from portal.accounts.identity_numbers import mask_document_number, resident_id_problem
 from portal.accounts.principal import Account
 from portal.accounts.security import (
@@ -40,7 +43,8 @@ from portal.platform.permissions import CONFIRMED_ROLES, Principal, Role, role_l
 from portal.settings import AccountSettings
 
 __all__ = ["Issued", "sign_up", "login", "logout", "issue_token", "verify_identity_by_registry",
-           "verify_identity_at_counter", "normalise_name", "USERNAME", "OwnRoles", "SecondAdministrator", "set_roles",
+           "verify_identity_at_counter", "VerificationAtCounter", "claim_digests", "reopen_online_verification",
+           "verifications_after_failures", "normalise_name", "USERNAME", "OwnRoles", "SecondAdministrator", "set_roles",
            "confirm_role_grant", "change_password", "logout_everywhere", "revoke_token", "token_lifetime_days"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
@@ -85,21 +89,34 @@ async def sign_up(pool: AsyncConnectionPool, settings: AccountSettings, username
                   password: str, client: str | None) -> int:
     """Create an account (sign up; the URL keeps its old name, /register). Returns its user id.
 
+    At most `sign_ups_per_client_per_day` accounts are made from one client address a day
+    (counted atomically before the password is hashed; 429 past it), so fresh accounts are not
+    free to whoever would spread guesses over many (docs/security.md, "Identity verification").
+
     A taken name and a reserved one get the same answer (`UNAVAILABLE`, 409), which never says
     whose the name is: the role words are reserved, so "registrar" is unavailable whether or not
     an account of that name exists (docs/security.md, "Log-in limits and usernames").
     """
     username = username.strip().lower()
     _check_new_account(username, display_name, password)
-    hashed = await run_in_threadpool(hash_password, settings, password)
-    if RESERVED.match(username):  # after the hash, as a taken name is: no answer comes sooner
-        raise Conflict(UNAVAILABLE)
-    async with pool.connection() as conn, conn.transaction():
-        if await store.find_user(conn, username):
-            raise Conflict(UNAVAILABLE)  # the same words for every taken name, staff or not
-        user_id = await store.create_user(conn, username, display_name.strip(), hashed)
-        await record_async(conn, AuditEntry("account_created", actor_user_id=user_id, actor_role="user",
-                                            subject=f"user:{user_id}", client=client))
+    bucket = [(f"sign-up:{client or '-'}", "1 day", 1)]
+    async with pool.connection() as conn:  # counted before the hash: a refused sign-up costs no CPU
+        await enforce_limit(conn, [(*bucket[0], settings.sign_ups_per_client_per_day,
+                                    "too many accounts were made from this address today: try again tomorrow")])
+    try:
+        hashed = await run_in_threadpool(hash_password, settings, password)
+        if RESERVED.match(username):  # after the hash, as a taken name is: no answer comes sooner
+            raise Conflict(UNAVAILABLE)
+        async with pool.connection() as conn, conn.transaction():
+            if await store.find_user(conn, username):
+                raise Conflict(UNAVAILABLE)  # the same words for every taken name, staff or not
+            user_id = await store.create_user(conn, username, display_name.strip(), hashed)
+            await record_async(conn, AuditEntry("account_created", actor_user_id=user_id, actor_role="user",
+                                                subject=f"user:{user_id}", client=client))
+    except Conflict:
+        async with pool.connection() as conn:  # only accounts made count
+            await store.rate_hits(conn, [(b, w, -1) for b, w, _a in bucket])
+        raise
     return user_id
 
 
@@ -259,53 +276,165 @@ def _checked_number(number: str) -> str:
 
 MISMATCH = ("the name and identity number do not match a person in the registry. If you hold no "
             "registered property, or the registry is wrong, a registrar can verify you at the counter")
+AT_COUNTER = "bring your identity card to a registrar's counter: the registrar verifies you in person"
+
+
+class VerificationAtCounter(Limited):
+    """Online identity verification is closed past a limit (per claimed identity, client address
+    or account): the person is verified at the counter. 429 with Retry-After: when online
+    verification opens again by itself."""
+
+    code = "verification_at_counter"
+
+
+def claim_digests(key: bytes, name: str, number: str) -> list[bytes]:
+    """The keys under which failures count against a claimed identity, whichever account or
+    address tries: the name with the region and birth date (positions 1-14, all a guesser of
+    the sequence number knows), and the whole number (for a guesser of the name). Keyed digests
+    (HMAC-SHA256 under the identity key), never the name or number in clear."""
+    person = hmac.new(key, f"claim:{normalise_name(name)}|{number[:14]}".encode(), hashlib.sha256).digest()
+    return [person, identity_digest(key, "resident_id", number)]
+
+
+async def _count_verification(conn: Any, settings: AccountSettings, account: Account, claims: list[bytes],
+                              client: str | None, amount: int) -> tuple[int, VerificationAtCounter | None]:
+    """Count one try (amount 1, before the comparison) or give it back (-1, after a success) in
+    every bucket: the account's and the client's day (`rate_counters`), and each claimed
+    identity's window (`verification_claims`). Returns the claimed identity's failures before
+    this try and the refusal if a limit is passed."""
+    user_id = int(account.user_id or 0)
+    by_account, by_client = await store.rate_hits(conn, [(f"verify:{user_id}", "1 day", amount),
+                                                         (f"verify-client:{client or '-'}", "1 day", amount)])
+    if amount > 0 and by_account > settings.verification_attempts_per_day:
+        return 0, VerificationAtCounter("too many verification attempts from this account today: online "
+                                        "verification is closed for it until tomorrow; " + AT_COUNTER,
+                                        seconds_to_window_end("1 day"))
+    if amount > 0 and by_client > settings.verification_failures_per_client:
+        return 0, VerificationAtCounter("too many failed verifications from this address today: online "
+                                        "verification is closed for it until tomorrow; " + AT_COUNTER,
+                                        seconds_to_window_end("1 day"))
+    window = dt.timedelta(days=settings.verification_identity_window_days)
+    totals = await store.claim_hits(conn, claims, window, amount)
+    failures = max(total for total, _end in totals)
+    if amount > 0 and failures > settings.verification_failures_per_identity:
+        reopens = max(end for _total, end in totals)
+        seconds = max(1, int((reopens - dt.datetime.now(dt.UTC)).total_seconds()))
+        return failures - 1, VerificationAtCounter(
+            "too many failed attempts to verify as this identity: online verification of it is closed; "
+            + AT_COUNTER, seconds)
+    return failures - max(amount, 0), None
 
 
 async def verify_identity_by_registry(pool: AsyncConnectionPool, settings: AccountSettings, key: bytes,
                                       account: Account, name: str, number: str, client: str | None) -> int:
     """Verify the account holder by matching a current natural-person party (name and number).
 
-    A wrong name and an unknown number get the same answer, so the form is no oracle of who
-    is in the registry; attempts are limited per day.
+    A wrong name and an unknown number get the same answer, so the form is no oracle of who is
+    in the registry. Every try that reaches the comparison is first counted, atomically, per
+    account (`verification_attempts_per_day`), per client address (`verification_failures_per_client`
+    a day) and per claimed identity across all accounts and addresses
+    (`verification_failures_per_identity` per `verification_identity_window_days`, see
+    `claim_digests`); past any limit the answer is 429 `verification_at_counter`, the same
+    whether or not the identity exists, and nothing is compared. A success gives its try back
+    and records how many failures the identity had before it (`failures_before`, the
+    registrar's list). Whoever is or was verified as the identity (another account) gets a notice
+    when someone verifies as it, or matches it while it is taken (409).
+
+    Raises BadInput (422: malformed number, or no match), Conflict (409: this account is
+    verified already, or the identity is verified for another account), VerificationAtCounter (429).
     """
     name = normalise_name(name)
     if not name:
         raise BadInput("give your name as on your identity card")
     number = _checked_number(number)
     masked = mask_document_number(number)
+    user_id = int(account.user_id or 0)
+    claims = claim_digests(key, name, number)
+    digest = claims[1]
+    taken_by: list[int] = []
     async with pool.connection() as conn:
-        try:
-            await enforce_limit(conn, [(f"verify:{account.user_id}", "1 day", 1,
-                                        settings.verification_attempts_per_day,
-                                        "too many verification attempts today: try again tomorrow or "
-                                        "visit a registrar")])
-        except Limited:
-            await record_async(conn, AuditEntry("identity_verification", outcome="limited",
-                                                actor_user_id=account.user_id, actor_role=role_label(account),
-                                                subject=f"user:{account.user_id}", client=client))
-            raise
-        async with conn.transaction():
-            if await store.current_identity_verification(conn, int(account.user_id or 0)):
-                raise Conflict("this account is already verified")
-            digest = identity_digest(key, "resident_id", number)
-            party = await store.party_by_document(conn, number)
-            outcome_ok = party is not None and normalise_name(party["name"]) == name
-            if outcome_ok and await store.digest_taken(conn, digest):
-                raise Conflict("this identity is already verified for another account; a registrar can "
-                               "move it at the counter")
-            if outcome_ok:
-                assert party is not None
-                verification = await store.insert_identity_verification(
-                    conn, user_id=int(account.user_id or 0), method="registry_match", name=name, digest=digest,
-                    masked=masked, party_id=party["party_id"])
-        # The outcome is recorded whatever it was (outside the transaction for a refusal).
-        await record_async(conn, AuditEntry(
-            "identity_verification", outcome="success" if outcome_ok else "failure",
-            actor_user_id=account.user_id, actor_role=role_label(account), subject=f"user:{account.user_id}",
-            client=client, detail={"method": "registry_match", "document": masked}))
+        if await store.current_identity_verification(conn, user_id):
+            raise Conflict("this account is already verified")
+        failures_before, refused = await _count_verification(conn, settings, account, claims, client, 1)
+        if refused is not None:
+            await record_async(conn, AuditEntry("identity_verification", outcome="limited", actor_user_id=user_id,
+                                                actor_role=role_label(account), subject=f"user:{user_id}",
+                                                client=client, detail={"method": "registry_match",
+                                                                       "document": masked}))
+            raise refused
+        party = await store.party_by_document(conn, number)
+        outcome_ok = party is not None and normalise_name(party["name"]) == name
+        verification = 0
+        if outcome_ok:
+            assert party is not None
+            try:
+                async with conn.transaction():
+                    taken_by = await store.accounts_of_identity(conn, digest, party["party_id"], user_id)
+                    if not await store.digest_taken(conn, digest):
+                        verification = await store.insert_identity_verification(
+                            conn, user_id=user_id, method="registry_match", name=name, digest=digest,
+                            masked=masked, party_id=party["party_id"], failures_before=failures_before,
+                            client=client)
+                    await store.add_account_notices(
+                        conn, taken_by, "identity_claimed" if verification else "identity_claim_refused", client)
+                    await record_async(conn, AuditEntry(
+                        "identity_verification", outcome="success" if verification else "refused",
+                        actor_user_id=user_id, actor_role=role_label(account), subject=f"user:{user_id}",
+                        client=client, detail={"method": "registry_match", "document": masked,
+                                               "failures_before": failures_before, "notified": taken_by,
+                                               **({} if verification else {"rule": "identity_taken"})}))
+            except psycopg.errors.UniqueViolation:  # verified for another account a moment ago
+                verification = 0
+                await record_async(conn, AuditEntry(
+                    "identity_verification", outcome="refused", actor_user_id=user_id,
+                    actor_role=role_label(account), subject=f"user:{user_id}", client=client,
+                    detail={"method": "registry_match", "document": masked, "rule": "identity_taken"}))
+        if verification:
+            await _count_verification(conn, settings, account, claims, client, -1)
+        else:
+            if not outcome_ok:  # a refusal is recorded outside the transaction
+                await record_async(conn, AuditEntry(
+                    "identity_verification", outcome="failure", actor_user_id=user_id,
+                    actor_role=role_label(account), subject=f"user:{user_id}", client=client,
+                    detail={"method": "registry_match", "document": masked}))
+    if outcome_ok and not verification:
+        raise Conflict("this identity is already verified for another account; a registrar can move it at the "
+                       "counter")
     if not outcome_ok:
         raise BadInput(MISMATCH)
     return verification
+
+
+async def reopen_online_verification(pool: AsyncConnectionPool, key: bytes, registrar: Account, name: str,
+                                     number: str, client: str | None) -> bool:
+    """A registrar, with the person's identity card in hand, forgets the failed online tries
+    against that identity, so the person can verify online again at once (instead of waiting
+    for the window to end). Returns whether online verification was closed or counting."""
+    name = normalise_name(name)
+    if not name:
+        raise BadInput("give the name as on the identity card")
+    number = _checked_number(number)
+    async with pool.connection() as conn, conn.transaction():
+        reopened = await store.reopen_claims(conn, claim_digests(key, name, number)) > 0
+        await record_async(conn, AuditEntry(
+            "identity_verification_reopened", actor_user_id=registrar.user_id, actor_role=role_label(registrar),
+            actor_institution=registrar.institution, subject="identity", client=client,
+            detail={"document": mask_document_number(number), "had_failures": reopened}))
+    return reopened
+
+
+async def verifications_after_failures(pool: AsyncConnectionPool, registrar: Principal,
+                                       client: str | None) -> list[dict[str, Any]]:
+    """The online verifications that followed failed tries on the same identity (newest first),
+    for a registrar to review; the look is an audit row ("consulted")."""
+    async with pool.connection() as conn:
+        rows = await store.verifications_after_failures(conn)
+        await record_async(conn, AuditEntry(
+            "verifications_after_failures", access="consulted", actor_user_id=registrar.user_id,
+            actor_role=role_label(registrar), actor_institution=registrar.institution,
+            subject="identity_verifications", client=client,
+            detail={"verifications": [r["verification_id"] for r in rows]}))
+    return rows
 
 
 async def verify_identity_at_counter(pool: AsyncConnectionPool, key: bytes, registrar: Account, username: str,

@@ -17,7 +17,8 @@ __all__ = [
     "list_tokens", "current_identity_verification", "party_by_document",
     "digest_taken", "insert_identity_verification", "rate_hits", "forget_old_counters", "set_roles", "list_users",
     "owned_units", "checks_of_units", "act_as", "request_grants", "withdraw_grants", "pending_grants", "lock_grant",
-    "confirm_grant",
+    "confirm_grant", "claim_hits", "reopen_claims", "accounts_of_identity", "add_account_notices",
+    "account_notices_of", "verifications_after_failures",
 ]
 
 PRINCIPAL_BY_TOKEN = """
@@ -132,14 +133,89 @@ async def digest_taken(conn: psycopg.AsyncConnection, digest: bytes) -> bool:
 
 async def insert_identity_verification(conn: psycopg.AsyncConnection, *, user_id: int, method: str, name: str,
                                        digest: bytes, masked: str, party_id: int | None,
-                                       verified_by: int | None = None, note: str | None = None) -> int:
+                                       verified_by: int | None = None, note: str | None = None,
+                                       failures_before: int = 0, client: str | None = None) -> int:
     cur = await conn.execute(
         "INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, document_masked, "
-        "party_id, verified_by, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING verification_id",
-        (user_id, method, name, digest, masked, party_id, verified_by, note))
+        "party_id, verified_by, note, failures_before, client) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "RETURNING verification_id",
+        (user_id, method, name, digest, masked, party_id, verified_by, note, failures_before, client))
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+# -- online verification: failures per claimed identity, notices, the registrar's list ----------
+
+CLAIM_HIT = """
+INSERT INTO verification_claims AS c (claim_digest, window_start, failures)
+VALUES (%(claim)s, now(), greatest(%(amount)s, 0))
+ON CONFLICT (claim_digest) DO UPDATE SET
+    window_start = CASE WHEN c.window_start <= now() - %(window)s THEN now() ELSE c.window_start END,
+    failures = greatest(0, CASE WHEN c.window_start <= now() - %(window)s THEN 0 ELSE c.failures END
+                           + %(amount)s)
+RETURNING failures, window_start + %(window)s
+"""
+
+
+async def claim_hits(conn: psycopg.AsyncConnection, claims: list[bytes], window: dt.timedelta,
+                     amount: int) -> list[tuple[int, dt.datetime]]:
+    """Add `amount` to each claimed identity's count (a window starts at its first failure and
+    lasts `window`) and return (count, window end) of each. Each row is counted under its lock,
+    so parallel requests get distinct totals."""
+    totals = []
+    for claim in claims:
+        cur = await conn.execute(CLAIM_HIT, {"claim": claim, "window": window, "amount": amount})
+        row = await cur.fetchone()
+        assert row is not None
+        totals.append((int(row[0]), row[1]))
+    return totals
+
+
+async def reopen_claims(conn: psycopg.AsyncConnection, claims: list[bytes]) -> int:
+    """Forget the failures of these claimed identities (a registrar reopens online verification)."""
+    cur = await conn.execute("DELETE FROM verification_claims WHERE claim_digest = ANY(%s) AND failures > 0",
+                             (claims,))
+    return cur.rowcount
+
+
+async def accounts_of_identity(conn: psycopg.AsyncConnection, digest: bytes, party_id: int | None,
+                               but: int) -> list[int]:
+    """Accounts other than `but` that are or were verified as this identity (its number's digest,
+    or the registry party)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT user_id FROM identity_verifications WHERE user_id <> %s "
+        "AND (document_digest = %s OR party_id = %s) ORDER BY user_id", (but, digest, party_id))
+    return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def add_account_notices(conn: psycopg.AsyncConnection, user_ids: list[int], kind: str,
+                              client: str | None) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany("INSERT INTO account_notices (user_id, kind, client) VALUES (%s, %s, %s)",
+                              [(user_id, kind, client) for user_id in user_ids])
+
+
+async def account_notices_of(conn: psycopg.AsyncConnection, user_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Notices to this account, newest first: kind and time (the other account is the registrar's
+    to know)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT kind, created_at FROM account_notices WHERE user_id = %s "
+                          "ORDER BY created_at DESC, notice_id DESC LIMIT %s", (user_id, limit))
+        return await cur.fetchall()
+
+
+async def verifications_after_failures(conn: psycopg.AsyncConnection, limit: int = 200) -> list[dict[str, Any]]:
+    """Online verifications that followed failed tries on the same claimed identity, newest first:
+    the account, the party, the failures before, when, and from which client."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT v.verification_id, u.username, v.party_id, p.name AS party_name, v.document_masked, "
+            "       v.failures_before, v.verified_at, v.client, v.revoked_at "
+            "FROM identity_verifications v JOIN users u ON u.user_id = v.user_id "
+            "LEFT JOIN parties p ON p.party_id = v.party_id AND p.end_lifespan IS NULL "
+            "WHERE v.failures_before > 0 ORDER BY v.verified_at DESC, v.verification_id DESC LIMIT %s", (limit,))
+        return await cur.fetchall()
 
 
 async def rate_hits(conn: psycopg.AsyncConnection, buckets: list[tuple[str, str, int]]) -> list[int]:
