@@ -49,6 +49,15 @@ class IssueCode(StrEnum):
     INVALID_GEOMETRY = "invalid_geometry"
     DUPLICATE_POINT = "duplicate_point"
     AREA_MISMATCH = "area_mismatch"
+    AREA_TOO_SMALL = "area_too_small"
+    AREA_TOO_LARGE = "area_too_large"
+    DECLARED_AREA_INVALID = "declared_area_invalid"
+    # Coordinates against their CRS (spatial.domain).
+    COORDINATES_OUTSIDE_CRS = "coordinates_outside_crs"
+    AXES_SWAPPED = "axes_swapped"
+    ZONE_PREFIX_MISSING = "zone_prefix_missing"
+    ZONE_PREFIX_UNEXPECTED = "zone_prefix_unexpected"
+    INVALID_AFTER_TRANSFORM = "invalid_after_transform"
     # Attributes of one parcel.
     PARCEL_CODE_MALFORMED = "parcel_code_malformed"
     PARCEL_CODE_MISSING = "parcel_code_missing"
@@ -60,6 +69,7 @@ class IssueCode(StrEnum):
     OVERLAP_EXISTING = "overlap_existing"
     PARCEL_CODE_TAKEN = "parcel_code_taken"
     OUTSIDE_ADMIN_AREA = "outside_admin_area"
+    OUTSIDE_CADASTRE = "outside_cadastre"
     LAND_USE_UNKNOWN = "land_use_unknown"
     RETIRED_PARCEL_UNKNOWN = "retired_parcel_unknown"
     RETIRED_PARCEL_HAS_UNITS = "retired_parcel_has_units"

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon
 
 from spatial.codes import PARCEL_CODE_PATTERN, CodeError, parse_parcel_code
+from spatial.domain import domain_issues
 from spatial.crs import geod_for, is_projected, metres_per_unit, transform_geometry
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.report import Issue, IssueCode, Severity, ValidationReport
@@ -136,8 +137,11 @@ def validate(
     places = [p.place for p in parcels]
     measure = _measure(crs)
     usable = _validate_kind(geoms, places, report)
+    misfits, fits = domain_issues(geoms, usable, places, crs, measure.wkt_precision)
+    report.extend(misfits)
     valid = _validate_geometry(geoms, usable, places, rules, measure, report)
     _validate_area(parcels, geoms, valid, measure, rules, report)
+    _validate_size(parcels, geoms, valid & fits, measure, report)
     _validate_codes(parcels, rules, report)
     if rules.validate_topology:
         indices = np.nonzero(valid)[0]
@@ -387,6 +391,41 @@ def _validate_area(
                 },
             )
         )
+
+
+SMALLEST_AREA_M2 = 0.01
+"""The smallest area the cadastre stores (m², two decimals): a smaller parcel rounds to nothing."""
+LARGEST_AREA_M2 = 1e11
+"""The largest area the cadastre stores (m², 14 digits with two decimals, with room to spare)."""
+
+
+def _validate_size(
+    parcels: Sequence[SurveyedParcel],
+    geoms: NDArray[np.object_],
+    measurable: NDArray[np.bool_],
+    measure: Measure,
+    report: ValidationReport,
+) -> None:
+    """Measured and declared areas the cadastre can store: at least 0.01 m², below 10^11 m²."""
+    idx = np.flatnonzero(measurable)
+    measured = measure.area(geoms[idx]) if idx.size else np.empty(0)
+    for i, area in zip(idx.tolist(), measured.tolist(), strict=True):
+        if not math.isfinite(area) or area < SMALLEST_AREA_M2 or area >= LARGEST_AREA_M2:
+            report.issues.append(Issue(
+                "error", IssueCode.AREA_TOO_SMALL if not area >= LARGEST_AREA_M2 else IssueCode.AREA_TOO_LARGE,
+                f"the parcel measures {area:.4g} m²; the cadastre stores parcels of "
+                f"{SMALLEST_AREA_M2} m² to {LARGEST_AREA_M2:.0e} m²: check the units and the coordinates",
+                i, parcels[i].place, None, {"measured_m2": area}))
+    for i, parcel in enumerate(parcels):
+        declared = parcel.declared_area
+        if declared is None or declared == 0:
+            continue
+        if not math.isfinite(declared) or round(declared, 2) <= 0 or declared >= LARGEST_AREA_M2:
+            report.issues.append(Issue(
+                "error", IssueCode.DECLARED_AREA_INVALID,
+                f"the declared area {declared:.4g} m² is not an area the cadastre stores "
+                f"(more than 0 at two decimals, less than {LARGEST_AREA_M2:.0e} m²)",
+                i, parcel.place, None, {"field": "declared_area", "declared_m2": declared}))
 
 
 def _validate_codes(
