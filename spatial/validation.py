@@ -22,6 +22,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from spatial.codes import PARCEL_CODE_PATTERN, CodeError, parse_parcel_code
 from spatial.domain import domain_issues
+from spatial.errors import CrsError
 from spatial.crs import geod_for, is_projected, metres_per_unit, transform_geometry
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.report import Issue, IssueCode, Severity, ValidationReport
@@ -137,8 +138,14 @@ def validate(
     places = [p.place for p in parcels]
     measure = _measure(crs)
     usable = _validate_kind(geoms, places, report)
-    misfits, fits = domain_issues(geoms, usable, places, crs, measure.wkt_precision)
-    report.extend(misfits)
+    fits = np.zeros(len(parcels), dtype=bool)
+    own = np.empty(len(parcels), dtype=object)
+    own[:] = [p.geometry for p in parcels]
+    for parcel_crs in sorted({p.crs for p in parcels}):
+        mine = usable & np.fromiter((p.crs == parcel_crs for p in parcels), dtype=bool, count=len(parcels))
+        misfits, fitting = domain_issues(own, mine, places, parcel_crs, measure.wkt_precision)
+        report.extend(misfits)
+        fits |= fitting
     valid = _validate_geometry(geoms, usable, places, rules, measure, report)
     _validate_area(parcels, geoms, valid, measure, rules, report)
     _validate_size(parcels, geoms, valid & fits, measure, report)
@@ -159,7 +166,10 @@ def validate(
 def _in_crs(parcel: SurveyedParcel, crs: int) -> Polygon | MultiPolygon:
     if parcel.crs == crs:
         return parcel.geometry
-    return transform_geometry(parcel.geometry, parcel.crs, crs)
+    try:
+        return transform_geometry(parcel.geometry, parcel.crs, crs)
+    except CrsError:
+        return parcel.geometry  # coordinates that do not fit their CRS: the domain check says so
 
 
 def _measure(crs: int) -> Measure:
