@@ -20,10 +20,11 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon
 
+from spatial.attributes import DXF_TAGS, FIELD_NAMES, tried_for_code
 from spatial.codes import PARCEL_CODE_PATTERN, CodeError, parse_parcel_code
+from spatial.crs import geod_for, is_projected, metres_per_unit, transform_geometry
 from spatial.domain import domain_issues
 from spatial.errors import CrsError
-from spatial.crs import geod_for, is_projected, metres_per_unit, transform_geometry
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.report import Issue, IssueCode, Severity, ValidationReport
 from spatial.topology import Measure, find_gaps, find_overlaps
@@ -449,9 +450,11 @@ def _validate_codes(
                 Issue(
                     "error" if rules.require_parcel_code else "warning",
                     IssueCode.PARCEL_CODE_MISSING,
-                    "the parcel has no parcel code (宗地代码)",
+                    f"the parcel has no parcel code (宗地代码): {tried_for_code()}",
                     i,
                     parcel.place,
+                    details={"tried_fields": list(FIELD_NAMES["parcel_code"]),
+                             "tried_dxf_tags": sorted(DXF_TAGS["parcel_code"])},
                 )
             )
             continue

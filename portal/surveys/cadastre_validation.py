@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from portal.settings import SurveySettings
 
-__all__ = ["lonlat_wkbs", "assess", "cadastre_rule", "extent_rule", "normal_code", "land_use_rule", "retirement_rule", "validation_rules",
+__all__ = ["lonlat_wkbs", "assess", "cadastre_rule", "extent_rule", "normal_code",
+           "land_use_rule", "retirement_rule", "validation_rules",
            "PURPOSES"]
 
 
@@ -167,7 +168,8 @@ def extent_rule(conn: psycopg.Connection, lonlat: Callable[[], Sequence[bytes | 
             except Exception:  # noqa: BLE001 - no hint then
                 lon, lat = float("inf"), float("inf")
             if west <= lon <= east and south <= lat <= north:
-                hint = ": x and y look swapped (x holds the northing or latitude); write x first as easting or longitude"
+                hint = (": x and y look swapped (x holds the northing or latitude); write x first as easting or "
+                        "longitude")
             else:
                 hint = (f": EPSG:{parcel.crs} is probably not the CRS the parcel was surveyed in (another zone, "
                         "datum or unit); state the right EPSG code when uploading")

@@ -27,6 +27,7 @@ from pyogrio.errors import DataLayerError, DataSourceError, FieldError, Geometry
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from spatial.attributes import FIELD_NAMES
 from spatial.crs import epsg_of, is_geographic, resolve_crs, transform_geometry
 from spatial.errors import CrsError, ReadError, UnsupportedFormatError
 from spatial.model import ReadResult, SurveyedParcel
@@ -40,41 +41,6 @@ lock_down()
 
 __all__ = ["read_gis", "FIELD_NAMES"]
 
-FIELD_NAMES: dict[str, tuple[str, ...]] = {
-    "parcel_code": (
-        "parcel_code",
-        "parcelcode",
-        "zddm",
-        "宗地代码",
-        "宗地编码",
-        "nationalcadastralreference",
-        "code",
-        "idu",
-        "id",
-    ),
-    "declared_area": (
-        "declared_area",
-        "area",
-        "areavalue",
-        "mj",
-        "zdmj",
-        "面积",
-        "宗地面积",
-        "contenance",
-        "supf",
-    ),
-    "land_use_code": (
-        "land_use_code",
-        "landuse",
-        "land_use",
-        "dlbm",
-        "地类编码",
-        "地类代码",
-        "tdyt",
-    ),
-    "name": ("name", "zdmc", "宗地名称", "名称", "label", "tex"),
-}
-"""Field names (case-insensitive, first match wins) that carry each parcel attribute."""
 
 _POLYGONAL = (
     "polygon",
