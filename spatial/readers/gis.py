@@ -342,7 +342,10 @@ def _check_plausible(
         return
     bounds = shapely.total_bounds(np.array([p.geometry for p in parcels], dtype=object))
     minx, miny, maxx, maxy = (float(b) for b in bounds)
-    if minx < -180 or maxx > 360 or miny < -90 or maxy > 90:
+    swapped = -90 <= minx and maxx <= 90 and -180 <= miny and maxy <= 360
+    if (minx < -180 or maxx > 360 or miny < -90 or maxy > 90) and not swapped:
+        # Latitude written first fits degrees the other way round: validation says "x and y
+        # look swapped" of each feature (spatial.domain).
         raise CrsError(
             f"layer {layer!r} is declared in EPSG:{epsg} (longitude/latitude) but its coordinates "
             f"reach x {maxx:.0f}, y {maxy:.0f}, which are not degrees: state the projected CRS "
