@@ -119,6 +119,19 @@ class ValidationReport:
     crs: int | None
     parcel_count: int
     issues: list[Issue] = field(default_factory=list)
+    crs_source: str | None = None
+    """How the CRS was decided (`spatial.model.CrsSource`): ``file``, ``zone_prefix``, ``uploader``."""
+    crs_name: str | None = None
+    """The CRS's name as EPSG gives it, e.g. ``CGCS2000 / 3-degree Gauss-Kruger zone 40``."""
+
+    def crs_line(self) -> str:
+        """The CRS used and how it was decided, in a sentence (English; the pages translate it)."""
+        if self.crs is None:
+            return "no coordinate reference system"
+        how = {"file": "stated in the file", "zone_prefix": "inferred from the zone prefix of the eastings",
+               "uploader": "given by the uploader"}.get(self.crs_source or "", "")
+        name = f" ({self.crs_name})" if self.crs_name else ""
+        return f"EPSG:{self.crs}{name}" + (f", {how}" if how else "")
 
     @property
     def errors(self) -> list[Issue]:
@@ -154,6 +167,8 @@ class ValidationReport:
         return {
             "file": self.file,
             "crs": self.crs,
+            "crs_source": self.crs_source,
+            "crs_name": self.crs_name,
             "parcel_count": self.parcel_count,
             "error_count": self.error_count,
             "warning_count": self.warning_count,

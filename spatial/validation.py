@@ -22,7 +22,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from spatial.attributes import DXF_TAGS, FIELD_NAMES, tried_for_code
 from spatial.codes import PARCEL_CODE_PATTERN, CodeError, parse_parcel_code
-from spatial.crs import geod_for, is_projected, metres_per_unit, transform_geometry
+from spatial.crs import geod_for, is_projected, metres_per_unit, resolve_crs, transform_geometry
 from spatial.domain import domain_issues
 from spatial.errors import CrsError
 from spatial.model import ReadResult, SurveyedParcel
@@ -104,6 +104,7 @@ def validate_result(
         crs=result.crs,
         read_issues=result.issues,
         extra_rules=extra_rules,
+        crs_source=result.crs_source,
     )
 
 
@@ -115,6 +116,7 @@ def validate(
     crs: int | None = None,
     read_issues: Iterable[Issue] = (),
     extra_rules: Sequence[ParcelRule] = (),
+    crs_source: str | None = None,
 ) -> ValidationReport:
     """Check every parcel and every pair of neighbours; return a report with all issues.
 
@@ -124,7 +126,8 @@ def validate(
     rules = rules or ValidationRules()
     crs = crs if crs is not None else (parcels[0].crs if parcels else None)
     report = ValidationReport(
-        file=file, crs=crs, parcel_count=len(parcels), issues=list(read_issues)
+        file=file, crs=crs, parcel_count=len(parcels), issues=list(read_issues), crs_source=crs_source,
+        crs_name=_crs_name(crs),
     )
     if not parcels:
         report.issues.append(Issue("error", IssueCode.EMPTY, "the upload holds no parcel"))
@@ -162,6 +165,15 @@ def validate(
         report.extend(rule(parcels, rules))
     report.issues.sort(key=lambda i: (i.parcel_index is not None, i.parcel_index or 0))
     return report
+
+
+def _crs_name(crs: int | None) -> str | None:
+    if crs is None:
+        return None
+    try:
+        return str(resolve_crs(crs).name)
+    except CrsError:
+        return None
 
 
 def _in_crs(parcel: SurveyedParcel, crs: int) -> Polygon | MultiPolygon:

@@ -266,7 +266,7 @@ def _span(fewest: int, most: int | None) -> str:
 def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings: SurveySettings, *,
            file: str | None = None, crs: int | None = None, read_issues: Iterable[Issue] = (),
            purpose: str = "new", retiring: Sequence[int] = (),
-           lonlat: Sequence[bytes | None] | None = None) -> ValidationReport:
+           lonlat: Sequence[bytes | None] | None = None, crs_source: str | None = None) -> ValidationReport:
     """The whole validation of an upload: geometry, attributes, and against the cadastre.
 
     The comparison with the cadastre runs in PostgreSQL while this process checks geometry and
@@ -285,7 +285,7 @@ def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings
         # One worker: the comparison starts once the transform is done.
         rows = background.submit(lambda: _cadastre_rows(conn, parcels, retiring, moved.result()))
         report = validate(parcels, validation_rules(settings), file=file, crs=crs, read_issues=read_issues,
-                          extra_rules=[
+                          crs_source=crs_source, extra_rules=[
             cadastre_rule(conn, retiring=retiring, rows=rows),
             extent_rule(conn, moved.result),
             land_use_rule(conn),

@@ -91,7 +91,7 @@ def listing(*, mine: bool, status: bool) -> sql.Composed:
 
 
 LOCK_SUBMISSION = """
-SELECT submission_id, status, purpose, file_name, crs, created_by, read_issues
+SELECT submission_id, status, purpose, file_name, crs, created_by, read_issues, report->>'crs_source' AS crs_source
   FROM submissions WHERE submission_id = %s FOR UPDATE
 """
 

@@ -151,7 +151,8 @@ def read_dxf(
     _cut_enclaves(shapes)
     point_labels = [lb for lb in labels if lb.tag is None and is_point_label(lb.text)]
     parcels = [_parcel(s, epsg, points, point_labels, opts) for s in shapes if not s.dropped]
-    return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="dxf")
+    return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="dxf",
+                      crs_source="uploader" if crs is not None else "zone_prefix")
 
 
 def _open(path: str | Path, name: str) -> tuple[Drawing, Recode]:

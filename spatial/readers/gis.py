@@ -82,6 +82,7 @@ def read_gis(
                 _merge(result, part)
     assert result is not None
     result.file = name
+    result.crs_source = "uploader" if crs is not None else "file"
     if not result.parcels:
         skipped = "; ".join(f"{i.place}: {i.message}" for i in result.issues[:3] if i.place)
         raise ReadError(
