@@ -95,7 +95,7 @@ def domain_issues(geoms: NDArray[np.object_], usable: NDArray[np.bool_], places:
     if idx.size == 0:
         return issues, fits
     coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
-    finite = np.isfinite(coords).all(axis=1)
+    finite: NDArray[np.bool_] = np.asarray(np.isfinite(coords).all(axis=1), dtype=bool)
     bad_parcel = np.zeros(idx.size, dtype=bool)
     bad_parcel[owner[~finite]] = True
     lon, lat = _to_lonlat(crs, np.where(finite[:, None], coords, 0.0))

@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-import ezdxf
+from ezdxf.enums import TextEntityAlignment
+from ezdxf.filemanagement import new as new_drawing
 from shapely.geometry import Polygon
 
 from spatial.crs import to_cgcs2000_lonlat
@@ -73,7 +74,7 @@ def _geojson() -> bytes:
 
 
 def _dxf() -> bytes:
-    doc = ezdxf.new("R2010")
+    doc = new_drawing("R2010")
     for layer in ("ZD", "ZDDM", "DLBM", "MJ", "JZD"):
         doc.layers.add(layer)
     point_block = doc.blocks.new("JZD")
@@ -86,11 +87,11 @@ def _dxf() -> bytes:
         cx = sum(x for x, _ in ring) / 4
         cy = sum(y for _, y in ring) / 4
         msp.add_text(f"ZDDM={code}", height=0.8, dxfattribs={"layer": "ZDDM"}).set_placement(
-            (cx, cy + 3), align=ezdxf.enums.TextEntityAlignment.MIDDLE_CENTER)
+            (cx, cy + 3), align=TextEntityAlignment.MIDDLE_CENTER)
         msp.add_text(use, height=0.8, dxfattribs={"layer": "DLBM"}).set_placement(
-            (cx, cy), align=ezdxf.enums.TextEntityAlignment.MIDDLE_CENTER)
+            (cx, cy), align=TextEntityAlignment.MIDDLE_CENTER)
         msp.add_text(f"{_SIZE * _SIZE:.2f}m²", height=0.8, dxfattribs={"layer": "MJ"}).set_placement(
-            (cx, cy - 3), align=ezdxf.enums.TextEntityAlignment.MIDDLE_CENTER)
+            (cx, cy - 3), align=TextEntityAlignment.MIDDLE_CENTER)
         for x, y in ring:
             number += 1
             msp.add_blockref("JZD", (x, y), dxfattribs={"layer": "JZD"}).add_auto_attribs({"JZDH": f"J{number}"})
