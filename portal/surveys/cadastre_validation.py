@@ -155,13 +155,13 @@ def extent_rule(conn: psycopg.Connection, lonlat: Callable[[], Sequence[bytes | 
         m = EXTENT_MARGIN_DEG
         west, south, east, north = row[0] - m, row[1] - m, row[2] + m, row[3] + m
         extent = f"{row[0]:.4f}°E–{row[2]:.4f}°E, {row[1]:.4f}°N–{row[3]:.4f}°N"
-        wkbs = lonlat()
-        for index, (parcel, wkb) in enumerate(zip(parcels, wkbs, strict=True)):
-            if wkb is None:
-                continue
-            x0, y0, x1, y1 = shapely.from_wkb(wkb).bounds
-            if x0 <= east and x1 >= west and y0 <= north and y1 >= south:
-                continue
+        wkbs = np.empty(len(parcels), dtype=object)
+        wkbs[:] = list(lonlat())
+        present = np.flatnonzero([w is not None for w in wkbs])  # parcels with a lon/lat geometry
+        boxes = shapely.bounds(shapely.from_wkb(wkbs[present])) if present.size else np.empty((0, 4))
+        far = (boxes[:, 0] > east) | (boxes[:, 2] < west) | (boxes[:, 1] > north) | (boxes[:, 3] < south)
+        for index, (x0, y0, x1, y1) in zip(present[far].tolist(), boxes[far].tolist(), strict=True):
+            parcel = parcels[index]
             sx0, sy0, sx1, sy1 = parcel.geometry.bounds
             try:
                 lon, lat = transformer(parcel.crs, CGCS2000).transform((sy0 + sy1) / 2, (sx0 + sx1) / 2)
