@@ -75,9 +75,12 @@ def _to_lonlat(crs: int, xy: NDArray[np.float64]) -> tuple[NDArray[np.float64], 
     return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
 
-def _fits(crs: int, xy: NDArray[np.float64]) -> bool:
-    lon, lat = _to_lonlat(crs, xy)
-    return bool(area_of_use(crs).contains(lon, lat).all())
+def _all_fit(crs: int, xy: NDArray[np.float64], owner: NDArray[np.intp], count: int) -> NDArray[np.bool_]:
+    """Per parcel (`owner` numbers each coordinate's parcel, 0..count-1): all its coordinates fit."""
+    lon, lat = _to_lonlat(crs, np.ascontiguousarray(xy))
+    fits = np.ones(count, dtype=bool)
+    fits[owner[~area_of_use(crs).contains(lon, lat)]] = False
+    return fits
 
 
 def domain_issues(geoms: NDArray[np.object_], usable: NDArray[np.bool_], places: Sequence[str],
@@ -103,40 +106,43 @@ def domain_issues(geoms: NDArray[np.object_], usable: NDArray[np.bool_], places:
     outside = np.zeros(idx.size, dtype=bool)
     outside[owner[~inside & finite]] = True
     fits[idx[bad_parcel | outside]] = False
-    for k in np.flatnonzero(outside & ~bad_parcel).tolist():
+    misfit = np.flatnonzero(outside & ~bad_parcel)
+    if misfit.size:
+        # Which cause fits, for all misfits at once: x and y swapped, or the zone prefix added.
+        starts = np.searchsorted(owner, misfit)
+        ends = np.searchsorted(owner, misfit, side="right")
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
+        local = np.repeat(np.arange(misfit.size), ends - starts)
+        theirs = coords[take]
+        swapped = _all_fit(crs, theirs[:, ::-1], local, misfit.size)
+        zone = zone_of_epsg(crs)
+        shifted = np.zeros(misfit.size, dtype=bool)
+        if zone is not None and zone.prefixed:
+            moved_x = theirs + np.array([zone.zone * 1_000_000, 0.0])
+            shifted = _all_fit(crs, moved_x, local, misfit.size)
+        for j, k in enumerate(misfit.tolist()):
+            i = int(idx[k])
+            issues.append(_misfit(i, places[i], crs, coords[starts[j]:ends[j]], wkt_precision, bool(swapped[j]),
+                                  bool(shifted[j])))
+    # Those that fit: valid in lon/lat too (the cadastre stores them so). The coordinates are
+    # already transformed: put them in place of the survey ones, in the same order.
+    lonlat = np.column_stack([lon, lat])
+    moved = np.asarray(shapely.transform(geoms[idx], lambda _: lonlat), dtype=object)
+    broken = np.flatnonzero(fits[idx] & ~shapely.is_valid(moved))
+    for k in broken[shapely.is_valid(geoms[idx[broken]])].tolist():
         i = int(idx[k])
-        mine = coords[owner == k]
-        issues.append(_misfit(i, places[i], crs, mine, wkt_precision))
-    # Those that fit: valid in lon/lat too (the cadastre stores them so), and not too small.
-    good = idx[fits[idx]]
-    if good.size:
-        moved = _lonlat_geoms(geoms[good], crs)
-        survey_valid = shapely.is_valid(geoms[good])
-        for k in np.flatnonzero(survey_valid & ~shapely.is_valid(moved)).tolist():
-            i = int(good[k])
-            fits[i] = False
-            issues.append(Issue(
-                "error", IssueCode.INVALID_AFTER_TRANSFORM,
-                f"the boundary is valid in EPSG:{crs} but not once transformed to CGCS2000 longitude/latitude "
-                f"(EPSG:{CGCS2000}): {shapely.is_valid_reason(moved[k])}; a vertex is too close to another "
-                "part of the boundary: move it apart by at least a millimetre",
-                i, places[i], None, {"crs": crs}))
+        fits[i] = False
+        issues.append(Issue(
+            "error", IssueCode.INVALID_AFTER_TRANSFORM,
+            f"the boundary is valid in EPSG:{crs} but not once transformed to CGCS2000 longitude/latitude "
+            f"(EPSG:{CGCS2000}): {shapely.is_valid_reason(moved[k])}; a vertex is too close to another "
+            "part of the boundary: move it apart by at least a millimetre",
+            i, places[i], None, {"crs": crs}))
     return issues, fits
 
 
-def _lonlat_geoms(geoms: NDArray[np.object_], crs: int) -> NDArray[np.object_]:
-    if crs == CGCS2000:
-        return geoms
-    move = transformer(crs, CGCS2000)
-
-    def along(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = move.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return np.asarray(shapely.transform(geoms, along), dtype=object)
-
-
-def _misfit(i: int, place: str, crs: int, xy: NDArray[np.float64], precision: int) -> Issue:
+def _misfit(i: int, place: str, crs: int, xy: NDArray[np.float64], precision: int, swapped: bool,
+            shifted: bool) -> Issue:
     """Say why a parcel's coordinates do not fit EPSG:`crs`, with the fix."""
     aou = area_of_use(crs)
     x, y = float(xy[0, 0]), float(xy[0, 1])
@@ -147,7 +153,7 @@ def _misfit(i: int, place: str, crs: int, xy: NDArray[np.float64], precision: in
             f"(outside its area of use, {aou.name}: {aou.describe()})")
     details: dict[str, object] = {"crs": crs, "x": round(x, 3), "y": round(y, 3),
                                   "area_of_use": [aou.west, aou.south, aou.east, aou.north]}
-    if _fits(crs, xy[:, ::-1].copy()):
+    if swapped:
         return Issue("error", IssueCode.AXES_SWAPPED,
                      f"{head}: x and y look swapped (x holds the northing, y the easting). Write x = easting "
                      "(the surveyors' Y) and y = northing (the surveyors' X); for GML, write each position in "
@@ -158,9 +164,7 @@ def _misfit(i: int, place: str, crs: int, xy: NDArray[np.float64], precision: in
     if zone is not None and zone.prefixed and float(np.nanmax(np.abs(xy[:, 0]))) < 1_000_000:
         unprefixed = gauss_kruger_zone(zone.zone, width=zone.width, prefixed=False, datum=zone.datum)
         details["suggested_crs"] = unprefixed.epsg
-        shifted = xy.copy()
-        shifted[:, 0] += zone.zone * 1_000_000
-        if _fits(crs, shifted):
+        if shifted:
             return Issue("error", IssueCode.ZONE_PREFIX_MISSING,
                          f"{head}: the eastings have lost their zone prefix — EPSG:{crs} is zone {zone.zone}, whose "
                          f"eastings read {zone.zone}xxxxxx.xxx (e.g. {x + zone.zone * 1_000_000:.3f}); write the "
