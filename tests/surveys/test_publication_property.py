@@ -34,9 +34,10 @@ KINDS = ("valid", "valid", "valid", "swapped", "no_prefix", "wrong_crs_4549", "l
          "overlap_upload", "overlap_cadastre", "outside_admin", "far_zone", "spike", "sliver")
 
 
-@pytest.fixture
-def conn(writable_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(writable_database) as connection:
+@pytest.fixture(scope="module")
+def conn(module_database: str) -> Iterator[psycopg.Connection]:
+    """One connection to a demo cadastre of this module's own; every example is rolled back."""
+    with psycopg.connect(module_database) as connection:
         yield connection
 
 
