@@ -65,8 +65,9 @@ def uploads(draw: st.DrawFn, taken: str) -> list[SurveyedParcel]:
     count = draw(st.integers(1, 3))
     parcels: list[SurveyedParcel] = []
     base = draw(st.integers(1, 9000))
+    faulty = draw(st.booleans())  # half the uploads are meant to be clean, so both sides are exercised
     for n in range(count):
-        kind = draw(st.sampled_from(KINDS))
+        kind = draw(st.sampled_from(KINDS if faulty else ("valid",)))
         size = draw(st.floats(1.0, 12.0))
         x = WEST + 40 * ((base + n) % 12) + draw(st.floats(0, 2))
         y = SOUTH + draw(st.floats(0, 12))
@@ -84,14 +85,16 @@ def uploads(draw: st.DrawFn, taken: str) -> list[SurveyedParcel]:
             crs = 4549
         elif kind == "lonlat_crs":
             crs = 4490
-        code = draw(st.sampled_from([
-            f"330102001001GB{(base * 3 + n) % 99999 + 1:05d}", f"330102001001gb{(base * 3 + n) % 99999 + 1:05d}",
-            f"３３０１０２００１００１ＧＢ{(base * 3 + n) % 99999 + 1:05d}", taken, "330102001001GB00000",
-            "110101001001GB00001", "33010200100GB001", "330102001001GB00007", None]))
-        land_use = draw(st.sampled_from(["0701", "0701", "0501", "9999", None]))
+        sequence = (base * 3 + n) % 99999 + 1
+        good_codes = [f"330102998001GB{sequence:05d}", f"330102998001gb{sequence:05d}",
+                      f"３３０１０２９９８００１ＧＢ{sequence:05d}"]  # district 998: no demo parcel has its codes
+        code = draw(st.sampled_from(good_codes + ([taken, "330102001001GB00000", "110101001001GB00001",
+                                                   "33010200100GB001", "330102998001GB00007", None] if faulty else [])))
+        land_use = draw(st.sampled_from(["0701", "0501"] + (["9999", None] if faulty else [])))
         polygon = Polygon(ring)
         area = polygon.area
-        declared = draw(st.sampled_from([None, area, area, round(area, 2), area + 5, 0.0, -1.0, 0.001, 1e13]))
+        declared = draw(st.sampled_from([None, area, round(area, 2)] + ([0.0, area + 5, -1.0, 0.001, 1e13]
+                                                                              if faulty else [])))
         parcels.append(SurveyedParcel(geometry=polygon, crs=crs, place=f"feature {n + 1}", parcel_code=code,
                                       declared_area=declared, land_use_code=land_use))
     return parcels
