@@ -10,12 +10,17 @@ file (or the EPSG definition) puts northing first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from shapely.geometry import MultiPolygon, Polygon
 
 from spatial.report import Issue
 
-__all__ = ["BoundaryPoint", "SurveyedParcel", "ReadResult"]
+__all__ = ["BoundaryPoint", "SurveyedParcel", "ReadResult", "CrsSource"]
+
+CrsSource = Literal["file", "zone_prefix", "uploader"]
+"""How the CRS of an upload was decided: stated in the file (a .prj, an srsName, the exchange
+header's zone), inferred from the zone prefix of the eastings, or given by the uploader."""
 
 
 @dataclass(slots=True)
@@ -57,7 +62,8 @@ class ReadResult:
     """The parcels of one file, its CRS (EPSG code) and file-level issues.
 
     `format` names the reader that was used: ``exchange``, ``dxf``, ``geojson``, ``shapefile``,
-    ``gpkg``, ``gml``, ``edigeo`` or another GDAL driver name in lower case.
+    ``gpkg``, ``gml``, ``edigeo`` or another GDAL driver name in lower case; `crs_source` says
+    how the CRS was decided.
     """
 
     file: str
@@ -65,3 +71,4 @@ class ReadResult:
     parcels: list[SurveyedParcel]
     issues: list[Issue] = field(default_factory=list)
     format: str = ""
+    crs_source: CrsSource = "file"

@@ -49,6 +49,15 @@ class IssueCode(StrEnum):
     INVALID_GEOMETRY = "invalid_geometry"
     DUPLICATE_POINT = "duplicate_point"
     AREA_MISMATCH = "area_mismatch"
+    AREA_TOO_SMALL = "area_too_small"
+    AREA_TOO_LARGE = "area_too_large"
+    DECLARED_AREA_INVALID = "declared_area_invalid"
+    # Coordinates against their CRS (spatial.domain).
+    COORDINATES_OUTSIDE_CRS = "coordinates_outside_crs"
+    AXES_SWAPPED = "axes_swapped"
+    ZONE_PREFIX_MISSING = "zone_prefix_missing"
+    ZONE_PREFIX_UNEXPECTED = "zone_prefix_unexpected"
+    INVALID_AFTER_TRANSFORM = "invalid_after_transform"
     # Attributes of one parcel.
     PARCEL_CODE_MALFORMED = "parcel_code_malformed"
     PARCEL_CODE_MISSING = "parcel_code_missing"
@@ -60,6 +69,7 @@ class IssueCode(StrEnum):
     OVERLAP_EXISTING = "overlap_existing"
     PARCEL_CODE_TAKEN = "parcel_code_taken"
     OUTSIDE_ADMIN_AREA = "outside_admin_area"
+    OUTSIDE_CADASTRE = "outside_cadastre"
     LAND_USE_UNKNOWN = "land_use_unknown"
     RETIRED_PARCEL_UNKNOWN = "retired_parcel_unknown"
     RETIRED_PARCEL_HAS_UNITS = "retired_parcel_has_units"
@@ -109,6 +119,19 @@ class ValidationReport:
     crs: int | None
     parcel_count: int
     issues: list[Issue] = field(default_factory=list)
+    crs_source: str | None = None
+    """How the CRS was decided (`spatial.model.CrsSource`): ``file``, ``zone_prefix``, ``uploader``."""
+    crs_name: str | None = None
+    """The CRS's name as EPSG gives it, e.g. ``CGCS2000 / 3-degree Gauss-Kruger zone 40``."""
+
+    def crs_line(self) -> str:
+        """The CRS used and how it was decided, in a sentence (English; the pages translate it)."""
+        if self.crs is None:
+            return "no coordinate reference system"
+        how = {"file": "stated in the file", "zone_prefix": "inferred from the zone prefix of the eastings",
+               "uploader": "given by the uploader"}.get(self.crs_source or "", "")
+        name = f" ({self.crs_name})" if self.crs_name else ""
+        return f"EPSG:{self.crs}{name}" + (f", {how}" if how else "")
 
     @property
     def errors(self) -> list[Issue]:
@@ -144,6 +167,8 @@ class ValidationReport:
         return {
             "file": self.file,
             "crs": self.crs,
+            "crs_source": self.crs_source,
+            "crs_name": self.crs_name,
             "parcel_count": self.parcel_count,
             "error_count": self.error_count,
             "warning_count": self.warning_count,

@@ -20,8 +20,11 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon
 
+from spatial.attributes import DXF_TAGS, FIELD_NAMES, tried_for_code
 from spatial.codes import PARCEL_CODE_PATTERN, CodeError, parse_parcel_code
-from spatial.crs import geod_for, is_projected, metres_per_unit, transform_geometry
+from spatial.crs import geod_for, is_projected, metres_per_unit, resolve_crs, transform_geometry
+from spatial.domain import domain_issues
+from spatial.errors import CrsError
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.report import Issue, IssueCode, Severity, ValidationReport
 from spatial.topology import Measure, find_gaps, find_overlaps
@@ -101,6 +104,7 @@ def validate_result(
         crs=result.crs,
         read_issues=result.issues,
         extra_rules=extra_rules,
+        crs_source=result.crs_source,
     )
 
 
@@ -112,6 +116,7 @@ def validate(
     crs: int | None = None,
     read_issues: Iterable[Issue] = (),
     extra_rules: Sequence[ParcelRule] = (),
+    crs_source: str | None = None,
 ) -> ValidationReport:
     """Check every parcel and every pair of neighbours; return a report with all issues.
 
@@ -121,7 +126,8 @@ def validate(
     rules = rules or ValidationRules()
     crs = crs if crs is not None else (parcels[0].crs if parcels else None)
     report = ValidationReport(
-        file=file, crs=crs, parcel_count=len(parcels), issues=list(read_issues)
+        file=file, crs=crs, parcel_count=len(parcels), issues=list(read_issues), crs_source=crs_source,
+        crs_name=_crs_name(crs),
     )
     if not parcels:
         report.issues.append(Issue("error", IssueCode.EMPTY, "the upload holds no parcel"))
@@ -136,8 +142,17 @@ def validate(
     places = [p.place for p in parcels]
     measure = _measure(crs)
     usable = _validate_kind(geoms, places, report)
+    fits = np.zeros(len(parcels), dtype=bool)
+    own = np.empty(len(parcels), dtype=object)
+    own[:] = [p.geometry for p in parcels]
+    for parcel_crs in sorted({p.crs for p in parcels}):
+        mine = usable & np.fromiter((p.crs == parcel_crs for p in parcels), dtype=bool, count=len(parcels))
+        misfits, fitting = domain_issues(own, mine, places, parcel_crs, measure.wkt_precision)
+        report.extend(misfits)
+        fits |= fitting
     valid = _validate_geometry(geoms, usable, places, rules, measure, report)
     _validate_area(parcels, geoms, valid, measure, rules, report)
+    _validate_size(parcels, geoms, valid & fits, measure, report)
     _validate_codes(parcels, rules, report)
     if rules.validate_topology:
         indices = np.nonzero(valid)[0]
@@ -152,10 +167,22 @@ def validate(
     return report
 
 
+def _crs_name(crs: int | None) -> str | None:
+    if crs is None:
+        return None
+    try:
+        return str(resolve_crs(crs).name)
+    except CrsError:
+        return None
+
+
 def _in_crs(parcel: SurveyedParcel, crs: int) -> Polygon | MultiPolygon:
     if parcel.crs == crs:
         return parcel.geometry
-    return transform_geometry(parcel.geometry, parcel.crs, crs)
+    try:
+        return transform_geometry(parcel.geometry, parcel.crs, crs)
+    except CrsError:
+        return parcel.geometry  # coordinates that do not fit their CRS: the domain check says so
 
 
 def _measure(crs: int) -> Measure:
@@ -389,6 +416,41 @@ def _validate_area(
         )
 
 
+SMALLEST_AREA_M2 = 0.01
+"""The smallest area the cadastre stores (m², two decimals): a smaller parcel rounds to nothing."""
+LARGEST_AREA_M2 = 1e11
+"""The largest area the cadastre stores (m², 14 digits with two decimals, with room to spare)."""
+
+
+def _validate_size(
+    parcels: Sequence[SurveyedParcel],
+    geoms: NDArray[np.object_],
+    measurable: NDArray[np.bool_],
+    measure: Measure,
+    report: ValidationReport,
+) -> None:
+    """Measured and declared areas the cadastre can store: at least 0.01 m², below 10^11 m²."""
+    idx = np.flatnonzero(measurable)
+    measured = measure.area(geoms[idx]) if idx.size else np.empty(0)
+    for i, area in zip(idx.tolist(), measured.tolist(), strict=True):
+        if not math.isfinite(area) or area < SMALLEST_AREA_M2 or area >= LARGEST_AREA_M2:
+            report.issues.append(Issue(
+                "error", IssueCode.AREA_TOO_SMALL if not area >= LARGEST_AREA_M2 else IssueCode.AREA_TOO_LARGE,
+                f"the parcel measures {area:.4g} m²; the cadastre stores parcels of "
+                f"{SMALLEST_AREA_M2} m² to {LARGEST_AREA_M2:.0e} m²: check the units and the coordinates",
+                i, parcels[i].place, None, {"measured_m2": area}))
+    for i, parcel in enumerate(parcels):
+        declared = parcel.declared_area
+        if declared is None or declared == 0:
+            continue
+        if not math.isfinite(declared) or round(declared, 2) <= 0 or declared >= LARGEST_AREA_M2:
+            report.issues.append(Issue(
+                "error", IssueCode.DECLARED_AREA_INVALID,
+                f"the declared area {declared:.4g} m² is not an area the cadastre stores "
+                f"(more than 0 at two decimals, less than {LARGEST_AREA_M2:.0e} m²)",
+                i, parcel.place, None, {"field": "declared_area", "declared_m2": declared}))
+
+
 def _validate_codes(
     parcels: Sequence[SurveyedParcel], rules: ValidationRules, report: ValidationReport
 ) -> None:
@@ -400,9 +462,11 @@ def _validate_codes(
                 Issue(
                     "error" if rules.require_parcel_code else "warning",
                     IssueCode.PARCEL_CODE_MISSING,
-                    "the parcel has no parcel code (宗地代码)",
+                    f"the parcel has no parcel code (宗地代码): {tried_for_code()}",
                     i,
                     parcel.place,
+                    details={"tried_fields": list(FIELD_NAMES["parcel_code"]),
+                             "tried_dxf_tags": sorted(DXF_TAGS["parcel_code"])},
                 )
             )
             continue

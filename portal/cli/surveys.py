@@ -44,6 +44,7 @@ def import_(settings: Settings, file: str, crs: str | None, dry_run: bool) -> No
         if bar is not None:
             bar.__exit__(None, None, None)
     report = outcome.report
+    click.echo(f"coordinate reference system: {report.crs_line()}")
     for issue in report.issues:
         place = f"parcel {issue.parcel_index + 1}, {issue.place}" if issue.parcel_index is not None else (
             issue.place or "file")

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 __all__ = [
     "parcel_by_code", "parcel_at", "parcel_units", "parcel_history", "parcel_lineage",
     "search_parcel_codes", "search_unit_numbers", "search_locations", "labels_in",
-    "admin_areas", "land_uses", "cadastre_extent", "parcel_sheet_geometry",
+    "admin_areas", "land_uses", "cadastre_extent", "parcel_sheet_place", "parcel_sheet_geometry",
 ]
 
 Row = dict[str, Any]
@@ -192,16 +192,25 @@ async def cadastre_extent(conn: AsyncConnection) -> list[float] | None:
     return row["bbox"] if row else None
 
 
-async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: int) -> Row | None:
-    """What the printed sheet draws: the parcel, its neighbours and its boundary points.
+async def parcel_sheet_place(conn: AsyncConnection, parcel_id: int, version: int) -> Row | None:
+    """The parcel's survey SRID and the longitude/latitude of its centroid (CGCS2000), from which
+    `portal.public.sheet.sheet_srid` picks the metric CRS its sheet is drawn in."""
+    return await _one(conn, """
+        SELECT ST_SRID(survey_geom) AS survey_srid, ST_X(ST_Centroid(geom)) AS lon, ST_Y(ST_Centroid(geom)) AS lat
+          FROM parcels WHERE parcel_id = %s AND version = %s""", (parcel_id, version))
 
-    The map extract is drawn in the survey CRS (a Gauss-Krüger zone), so distances on paper are
-    true; neighbours are the current parcels within 30 m. Boundary points are the outer ring's
-    vertices as surveyed (northing X, easting Y, as the exchange file writes them).
+
+async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: int, srid: int) -> Row | None:
+    """What the printed sheet draws: the parcel, its neighbours and its boundary points, in EPSG:`srid`.
+
+    The map extract is drawn in a projected CRS in metres (`sheet_srid`: the survey CRS when it is
+    one, else the CGCS2000 Gauss-Krüger zone of the parcel), so distances on paper are true;
+    neighbours are the current parcels within 30 m. Boundary points are the vertices in that CRS
+    (northing X, easting Y, as the exchange file writes them).
     """
     return await _one(conn, """
         WITH me AS (
-            SELECT survey_geom, geom, ST_SRID(survey_geom) AS srid FROM parcels
+            SELECT ST_Transform(survey_geom, %s::int) AS survey_geom, geom, %s::int AS srid FROM parcels
              WHERE parcel_id = %s AND version = %s
         )
         SELECT me.srid,
@@ -218,4 +227,4 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
                (SELECT json_agg(json_build_array(d.path, ST_Y(d.geom), ST_X(d.geom))
                                 ORDER BY d.path)
                   FROM ST_DumpPoints(me.survey_geom) d) AS points
-          FROM me""", (parcel_id, version, parcel_id, version))
+          FROM me""", (srid, srid, parcel_id, version, parcel_id, version))

@@ -29,8 +29,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from portal.public.schemas import ParcelPublic
 from portal.web.fonts import cjk_font_for
+from spatial.crs import gauss_kruger_zone, is_projected, metres_per_unit
+from spatial.errors import CrsError
 
-__all__ = ["SheetData", "SheetPoint", "sheet_points", "reference_number", "render_sheet"]
+__all__ = ["SheetData", "SheetPoint", "sheet_points", "sheet_srid", "reference_number", "render_sheet"]
 
 MAP_WIDTH = 174 * mm
 MAP_HEIGHT = 112 * mm
@@ -76,6 +78,22 @@ def sheet_points(dumped: Iterable[list[Any]]) -> list[SheetPoint]:
             points.append(SheetPoint(f"J{len(points) + 1}", ring_number, northing, easting,
                                      math.hypot(next_northing - northing, next_easting - easting)))
     return points
+
+
+def sheet_srid(survey_srid: int, lon: float) -> int:
+    """The CRS a parcel's sheet is drawn and its boundary points listed in: always metres.
+
+    The survey CRS when it is projected in metres (the surveyor's own coordinates); otherwise
+    (a lon/lat upload) the CGCS2000 3-degree Gauss-Krüger zone, with zone prefix (EPSG:4513-4533),
+    of the parcel's centroid at longitude `lon` (degrees east).
+    """
+    try:
+        if is_projected(survey_srid) and metres_per_unit(survey_srid) == 1.0:
+            return survey_srid
+    except CrsError:
+        pass  # a CRS PROJ does not know: fall back to the zone
+    zone = min(max(round(lon / 3), 25), 45)  # zones covering China
+    return gauss_kruger_zone(zone, width=3, prefixed=True).epsg
 
 
 def reference_number(parcel: ParcelPublic, printed_at: dt.datetime) -> str:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from portal.public import queries
 from portal.public.parcels import checked_parcel_code, public_parcel
-from portal.public.sheet import SheetData, crs_name, reference_number, render_sheet, sheet_points
+from portal.public.sheet import SheetData, crs_name, reference_number, render_sheet, sheet_points, sheet_srid
 from portal.web.i18n import language_of
 
 __all__ = ["router"]
@@ -25,7 +25,9 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
     code = checked_parcel_code(parcel_code)
     async with request.app.state.pool.connection() as conn:
         parcel, row = await public_parcel(conn, code)
-        geometry = await queries.parcel_sheet_geometry(conn, row["parcel_id"], row["version"])
+        place = await queries.parcel_sheet_place(conn, row["parcel_id"], row["version"])
+        geometry = None if place is None else await queries.parcel_sheet_geometry(
+            conn, row["parcel_id"], row["version"], sheet_srid(place["survey_srid"], place["lon"]))
     if geometry is None:  # the row was there a moment ago: a concurrent change, ask again
         raise HTTPException(409, f"parcel {code} changed while the sheet was made; try again")
     printed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)

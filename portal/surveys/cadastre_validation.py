@@ -20,6 +20,7 @@ import psycopg
 import shapely
 
 from portal.surveys import queries
+from spatial.codes import CodeError, parse_parcel_code
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 from spatial.report import Issue, IssueCode, ValidationReport
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
     from portal.settings import SurveySettings
 
-__all__ = ["lonlat_wkbs", "assess", "cadastre_rule", "land_use_rule", "retirement_rule", "validation_rules",
+__all__ = ["lonlat_wkbs", "assess", "cadastre_rule", "extent_rule", "normal_code",
+           "land_use_rule", "retirement_rule", "validation_rules",
            "PURPOSES"]
 
 
@@ -68,9 +70,20 @@ def lonlat_wkbs(parcels: Sequence[SurveyedParcel]) -> list[bytes | None]:
     return out
 
 
+def normal_code(code: str | None) -> str | None:
+    """The parcel code in normal form (trimmed, upper case, half-width), or as given when it is
+    malformed (validation reports it): what the cadastre compares and stores."""
+    if code is None:
+        return None
+    try:
+        return parse_parcel_code(code).code
+    except CodeError:
+        return code
+
+
 def _cadastre_rows(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], retiring: Sequence[int],
                    lonlat: Sequence[bytes | None]) -> list[tuple[int, str, str, float | None, str | None]]:
-    rows = [(i, w, p.parcel_code, p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat, strict=True))]
+    rows = [(i, w, normal_code(p.parcel_code), p.crs) for i, (p, w) in enumerate(zip(parcels, lonlat, strict=True))]
     rows = [r for r in rows if r[1] is not None]
     if not rows:
         return []
@@ -119,6 +132,51 @@ def cadastre_rule(conn: psycopg.Connection, *, retiring: Sequence[int] = (),
                                     f"administrative area {code} (positions 1-6 of the parcel code) is not "
                                     "in the cadastre", index, place, None, {"admin_area_code": code}))
         return issues
+
+    return rule
+
+
+EXTENT_MARGIN_DEG = 0.05
+"""How far (degrees, about 5 km) beyond the bounding box of its administrative areas a parcel
+may lie before it is said to be outside the cadastre altogether."""
+
+
+def extent_rule(conn: psycopg.Connection, lonlat: Callable[[], Sequence[bytes | None]]) -> ParcelRule:
+    """Every parcel within the cadastre's own extent (its administrative areas' bounding box,
+    widened by `EXTENT_MARGIN_DEG`). A parcel far outside is a CRS fault rather than a
+    boundary one, and the message says which when it can: x and y swapped, or another zone.
+    `lonlat` gives the parcels' `lonlat_wkbs` (None where they cannot be made: validation
+    reports those)."""
+
+    def rule(parcels: Sequence[SurveyedParcel], rules: ValidationRules) -> Iterable[Issue]:
+        row = conn.execute(queries.CADASTRE_EXTENT).fetchone()
+        if row is None or row[0] is None:
+            return
+        m = EXTENT_MARGIN_DEG
+        west, south, east, north = row[0] - m, row[1] - m, row[2] + m, row[3] + m
+        extent = f"{row[0]:.4f}°E–{row[2]:.4f}°E, {row[1]:.4f}°N–{row[3]:.4f}°N"
+        wkbs = np.empty(len(parcels), dtype=object)
+        wkbs[:] = list(lonlat())
+        present = np.flatnonzero([w is not None for w in wkbs])  # parcels with a lon/lat geometry
+        boxes = shapely.bounds(shapely.from_wkb(wkbs[present])) if present.size else np.empty((0, 4))
+        far = (boxes[:, 0] > east) | (boxes[:, 2] < west) | (boxes[:, 1] > north) | (boxes[:, 3] < south)
+        for index, (x0, y0, x1, y1) in zip(present[far].tolist(), boxes[far].tolist(), strict=True):
+            parcel = parcels[index]
+            sx0, sy0, sx1, sy1 = parcel.geometry.bounds
+            try:
+                lon, lat = transformer(parcel.crs, CGCS2000).transform((sy0 + sy1) / 2, (sx0 + sx1) / 2)
+            except Exception:  # noqa: BLE001 - no hint then
+                lon, lat = float("inf"), float("inf")
+            if west <= lon <= east and south <= lat <= north:
+                hint = (": x and y look swapped (x holds the northing or latitude); write x first as easting or "
+                        "longitude")
+            else:
+                hint = (f": EPSG:{parcel.crs} is probably not the CRS the parcel was surveyed in (another zone, "
+                        "datum or unit); state the right EPSG code when uploading")
+            yield Issue("error", IssueCode.OUTSIDE_CADASTRE,
+                        f"the parcel lies at {(x0 + x1) / 2:.4f}°E, {(y0 + y1) / 2:.4f}°N, outside the cadastre's "
+                        f"extent ({extent}){hint}", index, parcel.place, None,
+                        {"lon": round((x0 + x1) / 2, 6), "lat": round((y0 + y1) / 2, 6), "crs": parcel.crs})
 
     return rule
 
@@ -174,7 +232,7 @@ def retirement_rule(conn: psycopg.Connection, purpose: str, retiring: Sequence[i
             yield Issue("error", IssueCode.RETIRED_PARCEL_UNKNOWN,
                         f"parcel {code} to be retired is no longer current: another publication changed it",
                         None, None, None, {"parcel_code": code})
-        kept = {p.parcel_code for p in parcels}
+        kept = {normal_code(p.parcel_code) for p in parcels}
         for code, units in conn.execute(queries.UNITS_ON, (list(retiring),)):
             if code in kept:
                 continue  # the parcel keeps its code: a new version of it, its units stay on it
@@ -208,7 +266,7 @@ def _span(fewest: int, most: int | None) -> str:
 def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings: SurveySettings, *,
            file: str | None = None, crs: int | None = None, read_issues: Iterable[Issue] = (),
            purpose: str = "new", retiring: Sequence[int] = (),
-           lonlat: Sequence[bytes | None] | None = None) -> ValidationReport:
+           lonlat: Sequence[bytes | None] | None = None, crs_source: str | None = None) -> ValidationReport:
     """The whole validation of an upload: geometry, attributes, and against the cadastre.
 
     The comparison with the cadastre runs in PostgreSQL while this process checks geometry and
@@ -226,11 +284,25 @@ def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings
             moved.set_result(lonlat)
         # One worker: the comparison starts once the transform is done.
         rows = background.submit(lambda: _cadastre_rows(conn, parcels, retiring, moved.result()))
-        return validate(parcels, validation_rules(settings), file=file, crs=crs, read_issues=read_issues, extra_rules=[
+        report = validate(parcels, validation_rules(settings), file=file, crs=crs, read_issues=read_issues,
+                          crs_source=crs_source, extra_rules=[
             cadastre_rule(conn, retiring=retiring, rows=rows),
+            extent_rule(conn, moved.result),
             land_use_rule(conn),
             retirement_rule(conn, purpose, retiring, settings.coverage_tolerance_m2, lonlat=moved.result),
         ])
+    # One fault, said once: coordinates that do not fit their CRS lie outside the cadastre too, and a
+    # parcel outside the cadastre altogether lies outside its administrative area.
+    misfit = {i.parcel_index for i in report.issues if i.code in _MISFITS}
+    far = misfit | {i.parcel_index for i in report.issues if i.code == IssueCode.OUTSIDE_CADASTRE}
+    report.issues = [i for i in report.issues if not (
+        (i.code == IssueCode.OUTSIDE_ADMIN_AREA and i.parcel_index in far)
+        or (i.code == IssueCode.OUTSIDE_CADASTRE and i.parcel_index in misfit))]
+    return report
+
+
+_MISFITS = {IssueCode.AXES_SWAPPED, IssueCode.ZONE_PREFIX_MISSING, IssueCode.ZONE_PREFIX_UNEXPECTED,
+            IssueCode.COORDINATES_OUTSIDE_CRS}
 
 
 def validation_rules(settings: SurveySettings) -> ValidationRules:

@@ -53,7 +53,7 @@ def import_file(url: str, path: Path, *, crs: int | None = None, dry_run: bool =
 
     def check(conn: psycopg.Connection) -> ValidationReport:
         return assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
-                      read_issues=result.issues)
+                      read_issues=result.issues, crs_source=result.crs_source)
 
     if dry_run:
         with psycopg.connect(url) as conn:

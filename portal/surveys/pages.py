@@ -13,7 +13,9 @@ from portal.platform.deps import PageUser
 from portal.platform.permissions import Action
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
+from portal.surveys.samples import SAMPLES, sample
 from portal.web.templating import render
+from spatial.attributes import AREA_UNITS, DXF_TAGS, EXCHANGE_FIELDS, FIELD_NAMES, LAND_USE_LAYERS
 
 __all__ = ["router"]
 
@@ -35,6 +37,25 @@ async def review(request: Request, principal: PageUser) -> Response:
         return render(request, "surveys/forbidden.html", status_code=403)
     rows = await in_worker(request, submissions.listing, principal, status="submitted")
     return render(request, "surveys/review.html", {"submissions": rows})
+
+
+@router.get("/surveys/formats")
+async def formats(request: Request) -> Response:
+    """Accepted formats, where each attribute is looked for (names and aliases), and templates.
+    Public: it holds nothing but the rules of the readers."""
+    return render(request, "surveys/formats.html", {
+        "field_names": FIELD_NAMES, "dxf_tags": {k: sorted(v) for k, v in DXF_TAGS.items()},
+        "land_use_layers": sorted(LAND_USE_LAYERS), "area_units": AREA_UNITS, "exchange_fields": EXCHANGE_FIELDS,
+        "samples": {kind: name for kind, (name, _, _) in SAMPLES.items()}})
+
+
+@router.get("/surveys/formats/{kind}")
+async def template_file(request: Request, kind: str) -> Response:
+    if kind not in SAMPLES:
+        return render(request, "surveys/missing_template.html", {"kind": kind}, status_code=404)
+    made = sample(kind)
+    return Response(made.content, media_type=made.media_type,
+                    headers={"content-disposition": f'attachment; filename="{made.name}"'})
 
 
 @router.get("/surveys/{submission_id}")

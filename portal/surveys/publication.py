@@ -24,7 +24,7 @@ import shapely
 from portal.platform.rows import one_row
 from portal.platform.versioning import retire, supersede
 from portal.surveys import queries
-from portal.surveys.cadastre_validation import lonlat_wkbs
+from portal.surveys.cadastre_validation import lonlat_wkbs, normal_code
 from spatial.crs import CGCS2000, transformer
 from spatial.model import SurveyedParcel
 
@@ -91,8 +91,9 @@ def publish(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], source:
         source.reference, today, source.issuer, source.description)).fetchone())[0]
     codes: list[str] = []
     for parcel in parcels:
-        assert parcel.parcel_code is not None, "validation requires a code of every parcel it passes"
-        codes.append(parcel.parcel_code)
+        code = normal_code(parcel.parcel_code)
+        assert code is not None, "validation requires a code of every parcel it passes"
+        codes.append(code)
     retiring = list(retiring)
     pairs: list[tuple[int, int]] = []
     bounds: _Box | None = None

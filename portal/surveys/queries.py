@@ -15,7 +15,7 @@ __all__ = [
     "submission", "SUBMISSION_PARCELS", "listing", "LOCK_SUBMISSION", "RETIRING", "FILE_CONTENT", "AS_READ",
     "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CADASTRE_VALIDATION", "COVERAGE", "LAND_USES",
     "CURRENT_AMONG", "CODES_OF", "UNITS_ON", "LOCK_CADASTRE", "INSERT_SOURCE", "LINEAGE", "CURRENT_CODES",
-    "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT",
+    "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT", "CADASTRE_EXTENT",
 ]
 
 # --- submissions (workflow.py) ---------------------------------------------------------------
@@ -91,7 +91,7 @@ def listing(*, mine: bool, status: bool) -> sql.Composed:
 
 
 LOCK_SUBMISSION = """
-SELECT submission_id, status, purpose, file_name, crs, created_by, read_issues
+SELECT submission_id, status, purpose, file_name, crs, created_by, read_issues, report->>'crs_source' AS crs_source
   FROM submissions WHERE submission_id = %s FOR UPDATE
 """
 
@@ -209,6 +209,11 @@ SELECT ST_Area(ST_Difference(old.g, new.g)::geography), ST_Area(ST_Difference(ne
 """
 
 LAND_USES = "SELECT code FROM land_uses"
+
+# The cadastre's own extent (lon/lat, EPSG:4490): the bounding box of its administrative areas.
+CADASTRE_EXTENT = """
+SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(boundary) AS e FROM admin_areas) x
+"""
 
 CURRENT_AMONG = "SELECT parcel_id FROM current_parcels WHERE parcel_id = ANY(%s)"
 

@@ -32,6 +32,10 @@ class ReportOut(BaseModel):
 
     file: str | None
     crs: int | None
+    crs_source: str | None = None
+    """How the CRS was decided: ``file`` (stated in it), ``zone_prefix`` (inferred from the eastings'
+    zone prefix) or ``uploader`` (given with the upload)."""
+    crs_name: str | None = None
     parcel_count: int
     error_count: int
     warning_count: int

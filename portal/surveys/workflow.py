@@ -156,7 +156,7 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
         retired, unknown = _resolve_retired(conn, upload.retires)
         report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
                         read_issues=[*result.issues, *unknown], purpose=upload.purpose,
-                        retiring=list(retired), lonlat=lonlat)
+                        retiring=list(retired), lonlat=lonlat, crs_source=result.crs_source)
         submission_id = one_row(conn.execute(queries.INSERT_SUBMISSION, (
             upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
             upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
@@ -270,7 +270,8 @@ def _reassess(conn: psycopg.Connection, row: dict[str, Any],
               settings: SurveySettings) -> tuple[_AsRead, ValidationReport]:
     read = _stored(conn, row)
     report = assess(conn, read.parcels, settings, file=read.file, crs=read.crs, read_issues=read.issues,
-                    purpose=row["purpose"], retiring=row["retiring"], lonlat=read.lonlat)
+                    purpose=row["purpose"], retiring=row["retiring"], lonlat=read.lonlat,
+                    crs_source=row.get("crs_source"))
     return read, report
 
 

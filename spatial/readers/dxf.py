@@ -11,7 +11,9 @@ A DXF carries no CRS: the uploader states it, or the zone prefix of the eastings
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,22 +29,25 @@ from ezdxf.filemanagement import readfile
 from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon
 
+from spatial.attributes import parse_area
 from spatial.crs import gauss_kruger_zone, resolve_crs, zone_of_easting
 from spatial.errors import CrsError, ReadError
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.readers._dxf_labels import (
     Label,
+    Recode,
+    as_is,
     boundary_points,
     insert_labels,
     insert_point_name,
     is_code,
     is_point_label,
+    land_use_of,
     role,
     text_labels,
     xy,
 )
 from spatial.readers._rings import RawRing, assemble_polygon, format_point
-from spatial.readers._text import parse_number
 from spatial.report import Issue, IssueCode
 
 # Entities are told apart by dxftype(), which mypy cannot follow: the `type: ignore`s on
@@ -100,7 +105,7 @@ def read_dxf(
     """
     name = filename or Path(path).name
     opts = options or DxfOptions()
-    doc = _open(path, name)
+    doc, recode = _open(path, name)
     wanted = {layer.casefold() for layer in layers} if layers else None
     issues: list[Issue] = []
     shapes: list[_Shape] = []
@@ -116,11 +121,11 @@ def read_dxf(
                     if shape is not None:
                         shapes.append(shape)
             elif kind in ("TEXT", "MTEXT"):
-                labels.extend(text_labels(entity))
+                labels.extend(text_labels(entity, recode))
             elif kind == "INSERT":
-                labels.extend(insert_labels(entity))
+                labels.extend(insert_labels(entity, recode))
                 x, y = xy(entity.ocs().to_wcs(entity.dxf.insert))  # type: ignore[attr-defined]
-                points.append((x, y, insert_point_name(entity)))
+                points.append((x, y, insert_point_name(entity, recode)))
             elif kind == "POINT":
                 x, y = xy(entity.dxf.location)
                 points.append((x, y, ""))
@@ -146,15 +151,17 @@ def read_dxf(
     _cut_enclaves(shapes)
     point_labels = [lb for lb in labels if lb.tag is None and is_point_label(lb.text)]
     parcels = [_parcel(s, epsg, points, point_labels, opts) for s in shapes if not s.dropped]
-    return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="dxf")
+    return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="dxf",
+                      crs_source="uploader" if crs is not None else "zone_prefix")
 
 
-def _open(path: str | Path, name: str) -> Drawing:
+def _open(path: str | Path, name: str) -> tuple[Drawing, Recode]:
+    """The drawing, and how to turn its strings into the text its bytes really hold."""
     try:
         with open(path, "rb") as handle:
             binary = handle.read(18) == b"AutoCAD Binary DXF"
-        if binary:  # the recover module reads ASCII DXF only
-            return readfile(str(path))
+        if binary:  # the recover module reads ASCII DXF only; binary DXF text is UTF-8 or the code page
+            return readfile(str(path)), as_is
         doc, auditor = recover.readfile(str(path))
     except OSError as exc:
         raise ReadError(f"cannot be opened: {exc.strerror or exc}", file=name) from exc
@@ -164,7 +171,61 @@ def _open(path: str | Path, name: str) -> Drawing:
         raise ReadError(f"is not a readable DXF drawing: {exc}", file=name) from exc
     if auditor.has_errors:
         log.info("%s: ezdxf recovered %d structure errors", name, len(auditor.errors))
-    return doc
+    return doc, _recoder(Path(path).read_bytes(), doc, name)
+
+
+_WESTERN = {"cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "cp874"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _recoder(data: bytes, doc: Drawing, name: str) -> Recode:
+    """How to read the drawing's strings as the text the bytes really hold.
+
+    ezdxf decodes by the header: UTF-8 from DXF 2007 (AC1021) on, else the $DWGCODEPAGE code
+    page. Drawings lie: a header saying ANSI_936 (GBK) over UTF-8 text, UTF-8 over GBK, or the
+    ANSI_1252 default of many tools over GBK. Bytes that are valid UTF-8 and not ASCII are UTF-8
+    (GBK text almost never is); otherwise the declared code page read strictly; otherwise, for a
+    Western code page, GBK when the bytes are GBK Chinese. Anything else is refused: never
+    garbled text. Strings are turned back into their bytes (ezdxf keeps undecodable bytes as
+    surrogates) and decoded again as what they are.
+    """
+    if data.isascii():
+        return as_is
+    declared = "utf-8" if doc.dxfversion >= "AC1021" else codecs.lookup(doc.encoding or "cp1252").name
+    try:
+        data.decode("utf-8")
+        actual = "utf-8"
+    except UnicodeDecodeError:
+        actual = ""
+    if not actual and declared != "utf-8":
+        try:
+            data.decode(declared)
+            actual = declared
+            if declared in _WESTERN and _CJK.search(data.decode("gb18030")):
+                actual = "gb18030"
+        except UnicodeDecodeError:
+            pass
+    if not actual and declared in ("utf-8", *_WESTERN):
+        try:
+            data.decode("gb18030")
+            actual = "gb18030"
+        except UnicodeDecodeError:
+            pass
+    if not actual:
+        page = doc.header.get("$DWGCODEPAGE", "?")
+        raise ReadError(f"the drawing's text is neither in the code page its header declares ({page}, "
+                        f"{declared}) nor UTF-8 nor GBK, so its labels cannot be read: save the drawing again "
+                        "as DXF 2007 or later (UTF-8)", file=name)
+    if actual == declared:
+        return as_is
+
+    def recode(text: str) -> str:
+        try:
+            return text.encode(declared, "surrogateescape").decode(actual)
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return text
+
+    return recode
 
 
 def _entities(doc: Drawing, name: str) -> Iterator[DXFEntity]:
@@ -388,13 +449,15 @@ def _parcel(
         )
     area: float | None = None
     for label in by_role.get("area", []):
-        area = parse_number(label.text)
+        parsed = parse_area(label.text)
+        area = parsed[0] if parsed is not None else None
         if area is None:
             issues.append(
                 Issue(
                     "error",
                     IssueCode.BAD_VALUE,
-                    f"attribute {label.tag}: {label.text!r} is not a number (area in m²)",
+                    f"attribute {label.tag}: {label.text!r} is not an area (a number of m², or with a "
+                    "unit: m², 平方米, 亩, 公顷)",
                     place=shape.place,
                     details={"field": label.tag, "value": label.text},
                 )
@@ -408,7 +471,7 @@ def _parcel(
         place=shape.place,
         parcel_code=distinct[0] if distinct else None,
         declared_area=area,
-        land_use_code=land_use[0].text if land_use else None,
+        land_use_code=land_use_of(land_use[0]) if land_use else None,
         name=names[0].text if names else None,
         boundary_points=boundary_points(
             shape.geometry, points, labels, opts.point_tolerance, opts.name_radius

@@ -113,7 +113,9 @@ def read_exchange(
                     place=f"line {h.line}",
                 )
             )
-    return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="exchange")
+    stated = bool(_attribute(parsed.attributes, "带号")[0])
+    return ReadResult(file=name, crs=epsg, parcels=parcels, issues=issues, format="exchange",
+                      crs_source="uploader" if crs is not None else "file" if stated else "zone_prefix")
 
 
 def _parse(text: str, name: str) -> _Parsed:

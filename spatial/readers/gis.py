@@ -27,6 +27,7 @@ from pyogrio.errors import DataLayerError, DataSourceError, FieldError, Geometry
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from spatial.attributes import FIELD_NAMES
 from spatial.crs import epsg_of, is_geographic, resolve_crs, transform_geometry
 from spatial.errors import CrsError, ReadError, UnsupportedFormatError
 from spatial.model import ReadResult, SurveyedParcel
@@ -40,41 +41,6 @@ lock_down()
 
 __all__ = ["read_gis", "FIELD_NAMES"]
 
-FIELD_NAMES: dict[str, tuple[str, ...]] = {
-    "parcel_code": (
-        "parcel_code",
-        "parcelcode",
-        "zddm",
-        "宗地代码",
-        "宗地编码",
-        "nationalcadastralreference",
-        "code",
-        "idu",
-        "id",
-    ),
-    "declared_area": (
-        "declared_area",
-        "area",
-        "areavalue",
-        "mj",
-        "zdmj",
-        "面积",
-        "宗地面积",
-        "contenance",
-        "supf",
-    ),
-    "land_use_code": (
-        "land_use_code",
-        "landuse",
-        "land_use",
-        "dlbm",
-        "地类编码",
-        "地类代码",
-        "tdyt",
-    ),
-    "name": ("name", "zdmc", "宗地名称", "名称", "label", "tex"),
-}
-"""Field names (case-insensitive, first match wins) that carry each parcel attribute."""
 
 _POLYGONAL = (
     "polygon",
@@ -116,6 +82,7 @@ def read_gis(
                 _merge(result, part)
     assert result is not None
     result.file = name
+    result.crs_source = "uploader" if crs is not None else "file"
     if not result.parcels:
         skipped = "; ".join(f"{i.place}: {i.message}" for i in result.issues[:3] if i.place)
         raise ReadError(
@@ -376,7 +343,10 @@ def _check_plausible(
         return
     bounds = shapely.total_bounds(np.array([p.geometry for p in parcels], dtype=object))
     minx, miny, maxx, maxy = (float(b) for b in bounds)
-    if minx < -180 or maxx > 360 or miny < -90 or maxy > 90:
+    swapped = -90 <= minx and maxx <= 90 and -180 <= miny and maxy <= 360
+    if (minx < -180 or maxx > 360 or miny < -90 or maxy > 90) and not swapped:
+        # Latitude written first fits degrees the other way round: validation says "x and y
+        # look swapped" of each feature (spatial.domain).
         raise CrsError(
             f"layer {layer!r} is declared in EPSG:{epsg} (longitude/latitude) but its coordinates "
             f"reach x {maxx:.0f}, y {maxy:.0f}, which are not degrees: state the projected CRS "

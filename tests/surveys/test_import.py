@@ -85,3 +85,29 @@ def test_parcel_without_code_is_not_published(database_url, tmp_path) -> None:
     outcome = import_file(database_url, write(tmp_path, block))
     assert outcome.published == 0
     assert any(i.code == "parcel_code_missing" and i.severity == "error" for i in outcome.report.issues)
+
+
+def test_the_report_states_the_crs_and_how_it_was_decided(database_url, tmp_path) -> None:
+    path = write(tmp_path, parcel_block("330102998001GB00010", 40_514_965.0, 3_345_465.0, 12))
+    runner = CliRunner(env={"DATABASE_URL": database_url})
+    stated = runner.invoke(main, ["import", str(path), "--dry-run"])
+    assert "coordinate reference system: EPSG:4528 (CGCS2000 / 3-degree Gauss-Kruger zone 40), stated in the file" \
+        in stated.output
+    given = runner.invoke(main, ["import", str(path), "--dry-run", "--crs", "EPSG:4528"])
+    assert "EPSG:4528 (CGCS2000 / 3-degree Gauss-Kruger zone 40), given by the uploader" in given.output
+
+
+def test_reported_swapped_shapefile_is_refused_naming_the_feature(writable_database) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    swapped = Path("/work/shared/fixtures/reported/shp-axes-swapped/swapped.zip")
+    if not swapped.exists():
+        pytest.skip("shared fixtures not available")
+    before = _counts(writable_database)
+    outcome = import_file(writable_database, swapped)  # a real import, not a dry run
+    assert outcome.published == 0
+    [error] = outcome.report.errors
+    assert error.code == "axes_swapped" and error.place == "feature 1" and "x and y look swapped" in error.message
+    assert _counts(writable_database) == before

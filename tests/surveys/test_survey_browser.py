@@ -95,3 +95,27 @@ def test_pages_run_under_the_content_security_policy(live_site, browser) -> None
     page.goto(f"{base}/surveys/{sid}")
     page.locator("#preview svg path").first.wait_for()
     assert page.csp_violations == []
+
+
+def test_report_page_shows_the_crs_line_and_the_attribute_guidance(live_site, browser, tmp_path) -> None:
+    base, _ = live_site
+    upload = tmp_path / "nocode.txt"
+    upload.write_bytes(exchange(block("", 40_515_160.0, FREE_NORTHING, 8)))  # no parcel code
+    page = open_page(browser, "surveyor", "en")
+    page.goto(f"{base}/surveys")
+    page.set_input_files("#file", str(upload))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(f"{base}/surveys/*")
+    crs_line = page.locator("#crs-line").inner_text()
+    assert "EPSG:4528" in crs_line and "CGCS2000" in crs_line and "stated in the file" in crs_line
+    missing = page.locator("table.report tr.error", has_text="parcel_code_missing").inner_text()
+    assert "zddm" in missing and "ZDDM" in missing  # the names and label forms tried
+    guidance = page.locator("#attribute-guidance")
+    assert guidance.is_visible() and "宗地代码" in guidance.inner_text()
+    page.click("#attribute-guidance a[href='/surveys/formats']")
+    page.wait_for_url(f"{base}/surveys/formats")
+    assert page.locator("#field-names code", has_text="zddm").count() == 1
+    with page.expect_download() as download:
+        page.click("#templates a[href='/surveys/formats/dxf']")
+    assert download.value.suggested_filename == "parcels.dxf"
+    page.screenshot(path=str(SCREENSHOTS / "survey-report-crs.png"), full_page=True)
