@@ -425,3 +425,36 @@ def test_nobody_decides_their_own_submission(client, survey_db) -> None:
                      "decided_by_name = 'x', reasons = '{自审}' WHERE submission_id = %s", (sid,))
     approved = client.post(f"/api/submissions/{sid}/approve", headers=as_("registrar-2"))
     assert approved.status_code == 200 and approved.json()["decided_by_name"].startswith("陈登记")
+
+
+def test_reports_come_in_pages(survey_db) -> None:
+    """Issue 15 §8: a report is sent a page at a time (API and page), with its total, so a report
+    of 100,000 issues is never one response; a page larger than allowed is refused (422)."""
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=survey_db),
+                              survey=SurveySettings(report_page_size=2, report_max_page_size=3)))
+    app.state.principal_resolver = header_principal
+    blocks = [block(f"330102001001GB0950{i}", E0 + 300 + 10 * i, FREE_NORTHING, 5, use="9999") for i in range(5)]
+    with TestClient(app) as client:
+        made = upload(client, exchange(*blocks))
+        assert made.status_code == 201, made.text
+        first = made.json()["report"]
+        total = first["issues_total"]
+        assert total >= 5 and len(first["issues"]) == 2 and first["issues_offset"] == 0
+        sid = made.json()["id"]
+        pages = []
+        for offset in range(0, total, 3):
+            page = client.get(f"/api/submissions/{sid}/report", params={"offset": offset, "limit": 3},
+                              headers=as_("surveyor"))
+            assert page.status_code == 200, page.text
+            assert page.json()["issues_total"] == total and page.json()["issues_offset"] == offset
+            pages += page.json()["issues"]
+        assert len(pages) == total and pages[:2] == first["issues"]
+        assert client.get(f"/api/submissions/{sid}/report", headers=as_("surveyor")).json()["issues"] == pages[:2]
+        past = client.get(f"/api/submissions/{sid}/report", params={"offset": total}, headers=as_("surveyor"))
+        assert past.status_code == 200 and past.json()["issues"] == []
+        too_big = client.get(f"/api/submissions/{sid}/report", params={"limit": 4}, headers=as_("surveyor"))
+        assert too_big.status_code == 422 and "at most 3" in too_big.json()["detail"]["message"]
+        html = client.get(f"/surveys/{sid}", params={"offset": 2}, headers={**as_("surveyor"), "Accept": "text/html"})
+        assert html.status_code == 200 and 'id="report-pages"' in html.text
+        assert 'data-issue="2"' in html.text and 'data-issue="3"' in html.text and 'data-issue="0"' not in html.text
+        assert 'href="?offset=0"' in html.text and 'href="?offset=4"' in html.text
