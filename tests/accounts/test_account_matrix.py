@@ -295,3 +295,50 @@ def test_other_peoples_checks_and_user_lists_are_logged(client: TestClient, modu
     assert client.get("/admin/users", headers=identities["admin"]).status_code == 200
     rows = _consulted(module_database, "admin")[before:]
     assert [r[0] for r in rows] == ["user_list"] and '"count"' in rows[0][2]
+
+
+# Beyond the registry: every GET of the matrix, as each of the eight principals, scanned for every
+# personal value of the demo register (and of the applications above). Owners may see their own
+# name and number (their account); registrars everything; court clerks seizures' document numbers.
+EVERYWHERE = {
+    "registrar": {"name", "identity number", "amount", "document number", "price"},
+    "clerk": {"document number"},
+}
+
+
+def _text(response) -> str:  # type: ignore[no-untyped-def]
+    if response.headers.get("content-type", "").startswith("application/pdf"):
+        import io
+
+        from pypdf import PdfReader
+
+        return "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    return response.text
+
+
+def test_every_endpoint_as_every_principal_shows_only_allowed_personal_data(
+        client: TestClient, module_database: str, demo, identities, citizens_check, received) -> None:
+    secrets = _secrets(module_database)
+    secrets["name"] |= {PERSON, BANK_NAME}
+    secrets["identity number"] |= {_resident_id(), _credit_code()}
+    secrets["amount"] |= {str(AMOUNT)} | {v.split(".")[0] for v in secrets["amount"]}
+    secrets["price"] = {str(PRICE)}
+    secrets["document number"] |= {COURT_DOCUMENT}
+    with psycopg.connect(module_database) as conn:
+        own = {r[0] for r in conn.execute(
+            "SELECT p.name FROM parties p WHERE p.party_id = %s UNION SELECT p.id_document_number FROM parties p "
+            "WHERE p.party_id = %s", (demo.owner_party, demo.owner_party))}
+    failures: list[str] = []
+    for role in PRINCIPALS:
+        for method, path, kwargs, _allowed in _endpoints(demo, citizens_check, received):
+            if method != "GET":
+                continue
+            response = client.request(method, path, headers=identities[role], **kwargs)
+            text = _text(response)
+            for kind, values in secrets.items():
+                if kind in EVERYWHERE.get(role, set()):
+                    continue
+                leaked = sorted(v for v in values if v in text and not (role == "owner" and v in own))
+                if leaked:
+                    failures.append(f"{role:>9} {path}: {kind} {leaked[:3]}")
+    assert not failures, "\n".join(failures)
