@@ -35,7 +35,15 @@ from portal.platform.rows import one_row
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries
-from portal.surveys.cadastre_validation import PURPOSES, assess, lonlat_wkbs
+from portal.surveys.cadastre_validation import (
+    PURPOSES,
+    assess,
+    cadastre_rule,
+    land_use_rule,
+    lonlat_wkbs,
+    retirement_rule,
+    validation_rules,
+)
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.surveys.reading import read_limits
 from spatial.errors import LimitError
@@ -43,6 +51,7 @@ from spatial.model import ReadResult, SurveyedParcel
 from spatial.readers import ReadLimits
 from spatial.readers.isolated import read_isolated
 from spatial.report import Issue, IssueCode, ValidationReport
+from spatial.validation import validate
 
 __all__ = [
     "Upload", "UploadsAtOnce", "SubmissionError", "SubmissionNotFound", "SubmissionConflict", "SubmissionRefused",
@@ -161,16 +170,19 @@ def _resolve_retired(conn: psycopg.Connection, codes: Sequence[str]) -> tuple[di
 @dataclass(frozen=True)
 class ReadUpload:
     """An upload as read and checked on its own, before any database connection: the reader's
-    result and the parcels' lon/lat WKB (`lonlat_wkbs`, None where none could be made)."""
+    result, the parcels' lon/lat WKB (`lonlat_wkbs`, None where none could be made), and the
+    report of every rule that needs no cadastre (geometry, areas, codes, topology)."""
 
     upload: Upload
     result: ReadResult
     lonlat: list[bytes | None]
+    checked: ValidationReport
 
 
 def read_upload(upload: Upload, settings: SurveySettings) -> ReadUpload:
-    """Read one upload in a sandboxed worker process, holding no database connection: a slow or
-    hostile file costs that worker and its time, never a connection of the pools.
+    """Read one upload in a sandboxed worker process and check it on its own, holding no
+    database connection: a slow, large or hostile file costs that worker and this thread's
+    time, never a connection of the pools.
 
     Raises SubmissionConflict for an unknown purpose, spatial.errors.LimitError (413) past the
     upload size or a reading limit (unpacked bytes, archive members, features per upload,
@@ -182,19 +194,42 @@ def read_upload(upload: Upload, settings: SurveySettings) -> ReadUpload:
         raise LimitError(f"is {len(upload.content):,} bytes; uploads are limited to {settings.max_upload_bytes:,} "
                          "bytes (max upload bytes)", file=_safe_name(upload.file_name))
     result = _read(upload.file_name, upload.content, upload.crs, read_limits(settings))
-    return ReadUpload(upload, result, lonlat_wkbs(result.parcels))
+    checked = validate(result.parcels, validation_rules(settings), file=result.file, crs=result.crs,
+                       read_issues=result.issues)
+    return ReadUpload(upload, result, lonlat_wkbs(result.parcels), checked)
+
+
+def _issue_order(issue: Issue) -> tuple[bool, int]:
+    return issue.parcel_index is not None, issue.parcel_index or 0  # as spatial.validation.validate sorts
+
+
+def _against_cadastre(conn: psycopg.Connection, read: ReadUpload, settings: SurveySettings,
+                      retiring: Sequence[int], unknown: Sequence[Issue]) -> ValidationReport:
+    """`read.checked` completed by the rules that need the cadastre, run in `conn`'s transaction:
+    the same report, in the same order, as `assess` gives for the upload in one go."""
+    checked, parcels = read.checked, read.result.parcels
+    # The reader's file-level issues lead the report (validate keeps their order); the unknown
+    # retired parcels follow them, as they follow them in `assess`'s read_issues.
+    first = sum(1 for i in read.result.issues if i.parcel_index is None) if parcels else len(read.result.issues)
+    issues = [*checked.issues[:first], *unknown, *checked.issues[first:]]
+    if parcels:
+        rules = validation_rules(settings)
+        for rule in (cadastre_rule(conn, retiring=retiring, lonlat=read.lonlat), land_use_rule(conn),
+                     retirement_rule(conn, read.upload.purpose, retiring, settings.coverage_tolerance_m2,
+                                     lonlat=lambda: read.lonlat)):
+            issues.extend(rule(parcels, rules))
+        issues.sort(key=_issue_order)
+    return ValidationReport(file=checked.file, crs=checked.crs, parcel_count=checked.parcel_count, issues=issues)
 
 
 def store(conn: psycopg.Connection, read: ReadUpload, principal: Principal, settings: SurveySettings) -> int:
     """Validate what was read against the cadastre as it is now and keep it as a draft, in one
-    short unit of work; returns the submission id. The comparison with the cadastre runs in
-    PostgreSQL while this process checks geometry, so the connection is held only for that."""
+    short unit of work (the comparison runs in PostgreSQL; the file's own checks were done
+    without a connection, by `read_upload`); returns the submission id."""
     upload, result, lonlat = read.upload, read.result, read.lonlat
     with committed_as(conn, principal.user_id, principal.role_names):
         retired, unknown = _resolve_retired(conn, upload.retires)
-        report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
-                        read_issues=[*result.issues, *unknown], purpose=upload.purpose,
-                        retiring=list(retired), lonlat=lonlat)
+        report = _against_cadastre(conn, read, settings, list(retired), unknown)
         submission_id = one_row(conn.execute(queries.INSERT_SUBMISSION, (
             upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
             upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,

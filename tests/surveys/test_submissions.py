@@ -458,3 +458,31 @@ def test_reports_come_in_pages(survey_db) -> None:
         assert html.status_code == 200 and 'id="report-pages"' in html.text
         assert 'data-issue="2"' in html.text and 'data-issue="3"' in html.text and 'data-issue="0"' not in html.text
         assert 'href="?offset=0"' in html.text and 'href="?offset=4"' in html.text
+
+
+def test_checking_apart_from_the_cadastre_gives_the_report_of_one_assessment(survey_db) -> None:
+    """An upload is checked on its own with no connection (`read_upload`) and against the
+    cadastre in the short unit of work that stores it: the report is the one `assess` makes in
+    one go, issue for issue and in the same order."""
+    settings = SurveySettings()
+    with psycopg.connect(survey_db) as conn:
+        code, xmin, ymin = conn.execute(
+            "SELECT parcel_code, ST_XMin(survey_geom), ST_YMin(survey_geom) FROM current_parcels "
+            "ORDER BY parcel_id LIMIT 1").fetchone()
+        cases = [
+            (exchange(block("330102001001GB09601", xmin - 3, ymin - 3, 5),
+                      block("330102001001GB09602", E0 + 500, FREE_NORTHING, 6, use="9999"),
+                      block("330102001001GB09603", E0 + 503, FREE_NORTHING, 6)), "new", ()),
+            (exchange(block(code, xmin, ymin, 4)), "split", (code, "330102001001GB99999")),
+            (exchange(block("330102001001GB09604", E0 + 600, FREE_NORTHING, 5)), "merge", ("330102001001GB99998",)),
+        ]
+        for content, purpose, retires in cases:
+            read = submissions.read_upload(submissions.Upload("s.txt", content, None, purpose, retires), settings)
+            retired, unknown = submissions._resolve_retired(conn, retires)
+            whole = submissions.assess(conn, read.result.parcels, settings, file=read.result.file,
+                                       crs=read.result.crs, read_issues=[*read.result.issues, *unknown],
+                                       purpose=purpose, retiring=list(retired), lonlat=read.lonlat)
+            apart = submissions._against_cadastre(conn, read, settings, list(retired), unknown)
+            assert whole.issues, "the case has issues to compare"
+            assert apart.to_dict() == whole.to_dict()
+            conn.rollback()
