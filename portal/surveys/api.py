@@ -84,7 +84,7 @@ class _Reading:
     def slot(self, user: str, limit: int) -> Iterator[None]:
         with self.lock:
             if self.by_user[user] >= limit:
-                raise submissions.UploadsAtOnce(limit)
+                raise submissions.UploadsAtOnce.of(limit)
             self.by_user[user] += 1
         try:
             yield

@@ -126,9 +126,10 @@ class UploadsAtOnce(Limited):
 
     code = "uploads_at_once"
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"{limit} of your uploads are being read already (uploads at once per user); wait for "
-                         "them to finish, then upload again", retry_after=5)
+    @classmethod
+    def of(cls, limit: int) -> UploadsAtOnce:
+        return cls(f"{limit} of your uploads are being read already (uploads at once per user); wait for them to "
+                   "finish, then upload again", retry_after=5)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
