@@ -175,6 +175,17 @@ class SurveySettings(BaseSettings):
     read_wall_seconds: int = 300
     # Uploads of one user being read at once (per app process); more are refused with 429.
     uploads_at_once_per_user: int = 2
+    # Issues of a validation report in one answer (API and page), unless the caller asks for
+    # fewer; at most report_max_page_size when they ask for more (422 beyond it).
+    report_page_size: int = Field(default=500, ge=1)
+    report_max_page_size: int = Field(default=5_000, ge=1)
+
+    @model_validator(mode="after")
+    def _pages_fit(self) -> SurveySettings:
+        if self.report_page_size > self.report_max_page_size:
+            raise ValueError(f"report_page_size ({self.report_page_size}) must not exceed report_max_page_size "
+                             f"({self.report_max_page_size})")
+        return self
 
 
 class SecuritySettings(BaseSettings):

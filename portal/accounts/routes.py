@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from portal.accounts import service, store
 from portal.accounts.guards import check_csrf, csrf_for_form, login_required, set_csrf_cookie
 from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
+from portal.audit.consultations import consultation
+from portal.audit.trail import record_async
 from portal.platform.deps import Connection
 from portal.platform.errors import BadInput, Forbidden, NotAuthenticated
 from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require
@@ -259,6 +261,9 @@ async def verify_identity_at_counter_form(request: Request) -> Response:
 async def users_page(request: Request, admin: UserManager, conn: Connection) -> Response:
     users = await store.list_users(conn)
     grants = await store.pending_grants(conn)
+    # Names and masked identity numbers of every user: the look is logged (committed with the route).
+    await record_async(conn, consultation(admin, "user_list", [str(u["user_id"]) for u in users],
+                                          client=client_of(request)))
     staff_roles = [r.value for r in Role if r is not Role.VERIFIED_USER]
     return _page(request, "accounts/users.html",
                  {"users": users, "grants": grants, "me": admin.user_id, "staff_roles": staff_roles})

@@ -12,9 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from portal.accounts.guards import check_csrf, csrf_for_form, set_csrf_cookie
 from portal.accounts.principal import Account, presented_token
+from portal.audit.consultations import consultation
+from portal.audit.trail import record_async
 from portal.checks import queries
 from portal.checks.certificates import certificate_pdf
-from portal.checks.schemas import CheckOut
+from portal.checks.schemas import CHECK_REQUEST_BODY, CheckOut
 from portal.checks.service import CheckAnswer, parse_query, run_check, search_units
 from portal.platform.clock import office_zone
 from portal.platform.errors import BadInput, Forbidden, NotFound
@@ -86,7 +88,9 @@ async def verify_certificate(request: Request, code: str) -> dict[str, Any]:
     return statement
 
 
-async def _own_check(request: Request, reference: str) -> dict[str, Any]:
+async def _own_check(request: Request, reference: str, action: str) -> dict[str, Any]:
+    """The check with this reference, if it is the caller's or the caller may see any check
+    (registrars, auditors); someone else's check leaves an audit row "consulted" (`action`)."""
     principal = await current_principal(request)
     if not principal.authenticated:
         from portal.platform.errors import NotAuthenticated
@@ -96,14 +100,18 @@ async def _own_check(request: Request, reference: str) -> dict[str, Any]:
         check = await queries.find_check(conn, reference.strip().upper())
     if check is None:
         raise NotFound(f"no check with the reference {reference}")
-    if check["user_id"] != principal.user_id and not principal.may(Action.VIEW_ANY_CHECK):
-        raise Forbidden("this check was made by someone else")
+    if check["user_id"] != principal.user_id:
+        if not principal.may(Action.VIEW_ANY_CHECK):
+            raise Forbidden("this check was made by someone else")
+        async with request.app.state.pool.connection() as conn, conn.transaction():
+            await record_async(conn, consultation(principal, action, check["unit_numbers"] or [],
+                                                  client=client_of(request), reference=check["reference"]))
     return check
 
 
 @router.get("/check/{reference}/certificate.pdf", include_in_schema=False)
 async def certificate(request: Request, reference: str) -> Response:
-    check = await _own_check(request, reference)
+    check = await _own_check(request, reference, "certificate_view")
     pdf = await run_in_threadpool(certificate_pdf, check["statement"],
                                   _certificate_verify_url(request, check["verification_code"]),
                                   office_zone(request.app.state.settings.portal.office_timezone))
@@ -159,7 +167,7 @@ async def _check_get(request: Request, unit_number: str | None, parcel_code: str
                                    purpose, client_of(request), _slots(request)))
 
 
-@router.post("/api/check", response_class=Response, responses=_CHECK_RESPONSES)
+@router.post("/api/check", response_class=Response, responses=_CHECK_RESPONSES, openapi_extra=CHECK_REQUEST_BODY)
 async def api_check_post(request: Request) -> Response:
     """The same as GET, with a JSON body {unit_number | parcel_code | query, purpose}."""
     account = await _checker(request)
@@ -175,7 +183,7 @@ async def api_check_post(request: Request) -> Response:
 
 @router.get("/api/checks/{reference}")
 async def api_check_statement(request: Request, reference: str) -> dict[str, Any]:
-    check = await _own_check(request, reference)
+    check = await _own_check(request, reference, "check_view")
     return {"reference": check["reference"], "verification_code": check["verification_code"],
             "tier": check["tier"], "statement": check["statement"]}
 

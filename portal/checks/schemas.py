@@ -6,9 +6,27 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-__all__ = ["CheckOut", "CheckUnitOut", "CheckQueryOut"]
+__all__ = ["CheckIn", "CheckOut", "CheckUnitOut", "CheckQueryOut", "CHECK_REQUEST_BODY"]
+
+
+class CheckIn(BaseModel):
+    """What POST /api/check takes: one of `unit_number`, `parcel_code` or `query` (either), and
+    an optional purpose. Documentation only: the route reads the body itself
+    (`portal.platform.requests.json_object`), refusing anything but text in these fields with 422."""
+
+    unit_number: str | None = Field(default=None, min_length=28, max_length=28,
+                                    description="the 28-character unit number (GB/T 37346)",
+                                    examples=["330102001001GB00001F00010001"])
+    parcel_code: str | None = Field(default=None, min_length=19, max_length=19,
+                                    description="the 19-character parcel code: every unit on the parcel")
+    query: str | None = Field(default=None, max_length=64, description="a unit number or a parcel code")
+    purpose: str | None = Field(default=None, max_length=200, description="why the check is made (logged)")
+
+
+CHECK_REQUEST_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": CheckIn.model_json_schema()}}}}
 
 
 class CheckQueryOut(BaseModel):

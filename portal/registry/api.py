@@ -1,7 +1,10 @@
 """HTTP API of registry applications and the office's public statistics.
 
 Who may receive, review, register or reject is decided by `portal.platform.permissions` (seizures are
-the court clerks'); the workflow and the rules are in `portal.registry`.
+the court clerks'); the workflow and the rules are in `portal.registry`. What each answer may
+carry is the schema of the reader's audience (`portal.registry.schemas`: registrar, court clerk,
+auditor), and every answer that shows an application or a unit record leaves one audit row
+"consulted" (`applications.consulted`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,22 @@ from pydantic import BaseModel, Field
 
 from portal.platform.deps import CurrentPrincipal, ReadConnection
 from portal.platform.permissions import Action, Principal, require
+from portal.platform.requests import client_of
 from portal.platform.work import UnitOfWork, in_worker
 from portal.registry import applications as apps
 from portal.registry import queries, statistics
 from portal.registry.errors import ApplicationNotFound
-from portal.registry.schemas import ApplicationOut, MonthOut, RegisteredOut, UnitOut
+from portal.registry.schemas import (
+    ApplicationSummary,
+    ApplicationView,
+    MonthOut,
+    RegisteredView,
+    UnitSummary,
+    UnitView,
+    application_for,
+    registered_for,
+    unit_for,
+)
 
 __all__ = ["router", "unit_register"]
 
@@ -50,55 +64,69 @@ class Rejection(BaseModel):
 
 
 
-@router.post("/api/applications", status_code=201)
-async def receive(request: Request, body: ApplicationIn, principal: Staff) -> ApplicationOut:
+# One schema per audience: the answer is the reader's view (registrar, court clerk, auditor), and
+# the OpenAPI document lists the views it may be.
+_ONE: dict[int | str, dict[str, Any]] = {200: {"model": ApplicationView, "description": "the reader's view"}}
+_REGISTERED: dict[int | str, dict[str, Any]] = {200: {"model": RegisteredView, "description": "the reader's view"}}
+
+
+@router.post("/api/applications", status_code=201, response_model=None,
+             responses={201: {"model": ApplicationView, "description": "the reader's view"}})
+async def receive(request: Request, body: ApplicationIn, principal: Staff) -> ApplicationSummary:
     """Receive an application at the counter (registrar) or from a court (court clerk)."""
+    client = client_of(request)
 
     def receive_then_get(conn: Connection[Any]) -> dict[str, Any]:
         application_id = apps.receive(conn, principal, kind=body.kind, unit_number=body.unit_number,
                                       applicant=body.applicant, request=body.request,
                                       sources=[s.model_dump() for s in body.sources],
                                       zone=request.app.state.settings.portal.office_timezone)
-        return apps.get(conn, application_id, principal)
+        return apps.seen(conn, application_id, principal, client)
 
-    return ApplicationOut.model_validate(await in_worker(request, receive_then_get))
+    return application_for(principal, await in_worker(request, receive_then_get))
 
 
 def _then_get(conn: Connection[Any], step: Callable[..., Any], application_id: int, principal: Principal,
-              *args: Any) -> tuple[Any, dict[str, Any]]:
-    """A workflow step, then the application as it now stands, on one connection in one worker hop."""
+              client: str | None, *args: Any) -> tuple[Any, dict[str, Any]]:
+    """A workflow step, then the application as it now stands (the look logged), on one
+    connection in one worker hop."""
     done = step(conn, application_id, principal, *args)
-    return done, apps.get(conn, application_id, principal)
+    return done, apps.seen(conn, application_id, principal, client)
 
 
-@router.get("/api/applications")
-async def queue(request: Request, principal: Staff) -> list[ApplicationOut]:
+@router.get("/api/applications", response_model=None,
+            responses={200: {"model": list[ApplicationView], "description": "the reader's view of each"}})
+async def queue(request: Request, principal: Staff) -> list[ApplicationSummary]:
     """Open applications sorted by deadline, with `warning` due_soon or overdue."""
-    return [ApplicationOut.model_validate(row) for row in await in_worker(request, apps.queue, principal)]
+    rows = await in_worker(request, apps.queue_seen, principal, client_of(request))
+    return [application_for(principal, row) for row in rows]
 
 
-@router.get("/api/applications/{application_id}")
-async def detail(request: Request, application_id: int, principal: Staff) -> ApplicationOut:
-    return ApplicationOut.model_validate(await in_worker(request, apps.get, application_id, principal))
+@router.get("/api/applications/{application_id}", response_model=None, responses=_ONE)
+async def detail(request: Request, application_id: int, principal: Staff) -> ApplicationSummary:
+    return application_for(principal, await in_worker(request, apps.seen, application_id, principal,
+                                                      client_of(request)))
 
 
-@router.post("/api/applications/{application_id}/review")
-async def review(request: Request, application_id: int, principal: Staff) -> ApplicationOut:
-    _, found = await in_worker(request, _then_get, apps.start_review, application_id, principal)
-    return ApplicationOut.model_validate(found)
+@router.post("/api/applications/{application_id}/review", response_model=None, responses=_ONE)
+async def review(request: Request, application_id: int, principal: Staff) -> ApplicationSummary:
+    _, found = await in_worker(request, _then_get, apps.start_review, application_id, principal, client_of(request))
+    return application_for(principal, found)
 
 
-@router.post("/api/applications/{application_id}/register")
-async def register(request: Request, application_id: int, principal: Staff) -> RegisteredOut:
+@router.post("/api/applications/{application_id}/register", response_model=None, responses=_REGISTERED)
+async def register(request: Request, application_id: int, principal: Staff) -> BaseModel:
     """Apply the application's changes in one transaction, or say which rule and record block it."""
-    outcome, found = await in_worker(request, _then_get, apps.register, application_id, principal)
-    return RegisteredOut.model_validate({**found, "changed": outcome["changed"]})
+    outcome, found = await in_worker(request, _then_get, apps.register, application_id, principal,
+                                     client_of(request))
+    return registered_for(principal, found, outcome["changed"])
 
 
-@router.post("/api/applications/{application_id}/reject")
-async def reject(request: Request, application_id: int, body: Rejection, principal: Staff) -> ApplicationOut:
-    _, found = await in_worker(request, _then_get, apps.reject, application_id, principal, body.reasons)
-    return ApplicationOut.model_validate(found)
+@router.post("/api/applications/{application_id}/reject", response_model=None, responses=_ONE)
+async def reject(request: Request, application_id: int, body: Rejection, principal: Staff) -> ApplicationSummary:
+    _, found = await in_worker(request, _then_get, apps.reject, application_id, principal, client_of(request),
+                               body.reasons)
+    return application_for(principal, found)
 
 
 def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
@@ -113,10 +141,18 @@ def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
     return record
 
 
-@router.get("/api/registry/units/{unit_number}")
-async def unit(request: Request, unit_number: str, principal: Staff) -> UnitOut:
-    """The unit's ownership and open restrictions, for staff preparing an application."""
-    return UnitOut.model_validate(await in_worker(request, unit_register, unit_number))
+def _unit_seen(conn: psycopg.Connection, unit_number: str, principal: Principal, client: str | None) -> dict[str, Any]:
+    record = unit_register(conn, unit_number)
+    apps.consulted(conn, principal, "unit_record", [record["unit_number"]], client=client)
+    return record
+
+
+@router.get("/api/registry/units/{unit_number}", response_model=None,
+            responses={200: {"model": UnitView, "description": "the reader's view"}})
+async def unit(request: Request, unit_number: str, principal: Staff) -> UnitSummary:
+    """The unit's ownership and open restrictions, for staff preparing an application: amounts
+    for registrars, seizures' courts and document numbers for registrars and court clerks."""
+    return unit_for(principal, await in_worker(request, _unit_seen, unit_number, principal, client_of(request)))
 
 
 @router.get("/api/statistics")

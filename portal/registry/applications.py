@@ -19,7 +19,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from portal.audit.trail import committed_as
+from portal.audit.consultations import consultation
+from portal.audit.trail import committed_as, record
 from portal.platform.clock import DEFAULT_OFFICE_TIMEZONE
 from portal.platform.permissions import Action, Principal
 from portal.platform.rows import one_row
@@ -34,9 +35,10 @@ from portal.registry.errors import (
     RuleViolation,
 )
 from portal.registry.operations import OPERATIONS, RESTRICTING_KINDS, Context
+from portal.registry.schemas import audience
 
 __all__ = ["KINDS", "required_action", "receive", "start_review", "register", "reject", "get", "queue",
-           "received_it"]
+           "received_it", "consulted", "seen", "queue_seen"]
 
 _T = TypeVar("_T")
 
@@ -222,4 +224,32 @@ def queue(conn: psycopg.Connection, principal: Principal, *, limit: int = 200) -
         raise ApplicationRefused("only registry staff see the queue")
     with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.OPEN_APPLICATIONS, (limit,)).fetchall()
+    return rows
+
+
+def consulted(conn: psycopg.Connection, principal: Principal, action: str, subjects: Sequence[str], *,
+              client: str | None, reference: str | None = None) -> None:
+    """Leave the trace of a look at the register's records: one audit row "consulted", committed
+    before the answer leaves (a look that cannot be logged is not answered)."""
+    unique = list(dict.fromkeys(subjects))
+    if not unique:
+        return  # nothing shown, nothing consulted
+    with UnitOfWork(conn) as uow:
+        record(conn, consultation(principal, action, unique, client=client, reference=reference,
+                                  view=audience(principal)))
+        uow.commit()
+
+
+def seen(conn: psycopg.Connection, application_id: int, principal: Principal, client: str | None) -> dict[str, Any]:
+    """`get`, with the look logged (ApplicationNotFound and ApplicationRefused as `get`)."""
+    row = get(conn, application_id, principal)
+    consulted(conn, principal, "application_view", [row["unit_number"]], client=client, reference=row["reference"])
+    return row
+
+
+def queue_seen(conn: psycopg.Connection, principal: Principal, client: str | None, *,
+               limit: int = 200) -> list[dict[str, Any]]:
+    """`queue`, with the look logged: one row listing the units of the applications shown."""
+    rows = queue(conn, principal, limit=limit)
+    consulted(conn, principal, "application_queue", [r["unit_number"] for r in rows], client=client)
     return rows

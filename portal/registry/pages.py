@@ -11,10 +11,12 @@ from fastapi.responses import Response
 from portal.platform.deps import PageUser, ReadConnection
 from portal.platform.errors import Forbidden
 from portal.platform.permissions import Action, Principal
+from portal.platform.requests import client_of
 from portal.platform.work import in_worker
 from portal.registry import applications as apps
 from portal.registry import statistics
 from portal.registry.applications import KINDS
+from portal.registry.schemas import application_for
 from portal.web.templating import render
 
 __all__ = ["router"]
@@ -31,18 +33,21 @@ def _staff_only(principal: Principal) -> None:
 @router.get("/registry")
 async def queue(request: Request, principal: PageUser) -> Response:
     _staff_only(principal)
-    rows = await in_worker(request, apps.queue, principal)
-    return render(request, "registry/queue.html", {"applications": rows, "kinds": KINDS,
+    rows = await in_worker(request, apps.queue_seen, principal, client_of(request))  # the look is logged
+    return render(request, "registry/queue.html", {"applications": [application_for(principal, r) for r in rows],
+                                                   "kinds": KINDS,
                                                    "court": principal.may(Action.REGISTER_SEIZURE)})
 
 
 @router.get("/registry/applications/{application_id}")
 async def application(request: Request, application_id: int, principal: PageUser) -> Response:
     _staff_only(principal)
-    found = await in_worker(request, apps.get, application_id, principal)  # ApplicationNotFound: 404 page
+    # The page shows what the API would send this reader (the audience's schema), and the look is logged.
+    found = await in_worker(request, apps.seen, application_id, principal, client_of(request))  # 404 page if none
     own = await in_worker(request, apps.received_it, application_id, principal)
-    return render(request, "registry/application.html", {"a": found, "own": own,
-                                                         "may_act": principal.may(apps.required_action(found["kind"]))})
+    return render(request, "registry/application.html", {
+        "a": application_for(principal, found), "own": own,
+        "may_act": principal.may(apps.required_action(found["kind"]))})
 
 
 @router.get("/statistics")

@@ -1,8 +1,10 @@
 """HTTP API of the submission workflow: upload, report, preview, submit, approve, reject.
 
 Who may call what is decided by `portal.platform.permissions` alone; the workflow itself lives in
-`portal.surveys.workflow` and knows nothing of HTTP. Uploads are read and validated in a worker
-thread, so a large drawing never stalls the event loop.
+`portal.surveys.workflow` and knows nothing of HTTP. An upload is read in a sandboxed worker
+process with no database connection held (`workflow.read_upload`), then validated against the
+cadastre and stored in one short unit of work (`workflow.store`), so slow uploads never take
+the connections other people's requests need.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi import (
     File,
     Form,
     HTTPException,
+    Query,
     Request,
     UploadFile,
     status,
@@ -26,7 +29,9 @@ from fastapi import (
 from fastapi.responses import JSONResponse
 from psycopg import Connection
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from portal.platform.errors import BadInput
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
@@ -60,10 +65,12 @@ def _crs(value: str | None) -> int | None:
 
 
 def _then_get(conn: Connection[Any], step: Callable[..., Any], submission_id: int, principal: Principal,
-              *args: Any, with_report: bool = True) -> tuple[Any, dict[str, Any]]:
-    """A workflow step, then the submission as it now stands, on one connection in one worker hop."""
+              *args: Any, with_report: bool = True,
+              issues_limit: int = submissions.REPORT_PAGE) -> tuple[Any, dict[str, Any]]:
+    """A workflow step, then the submission as it now stands (the first page of its report), on
+    one connection in one worker hop."""
     done = step(conn, submission_id, principal, *args)
-    return done, submissions.get(conn, submission_id, principal, with_report=with_report)
+    return done, submissions.get(conn, submission_id, principal, with_report=with_report, issues_limit=issues_limit)
 
 
 class _Reading:
@@ -77,9 +84,7 @@ class _Reading:
     def slot(self, user: str, limit: int) -> Iterator[None]:
         with self.lock:
             if self.by_user[user] >= limit:
-                raise HTTPException(429, {"code": "uploads_at_once", "message": (
-                    f"{limit} of your uploads are being read already (uploads at once per user); wait for them "
-                    "to finish, then upload again")})
+                raise submissions.UploadsAtOnce.of(limit)
             self.by_user[user] += 1
         try:
             yield
@@ -114,11 +119,14 @@ async def upload(request: Request, principal: Uploader,
     up = submissions.Upload(file.filename or "upload", content, _crs(crs), purpose,
                             retires.replace(",", " ").split(), description)
 
-    def create_then_get(conn: Connection[Any]) -> dict[str, Any]:
-        return submissions.get(conn, submissions.create(conn, up, principal, settings), principal)
-
     with _reading(request).slot(str(principal.user_id or principal.label), settings.uploads_at_once_per_user):
-        return SubmissionOut.model_validate(await in_worker(request, create_then_get))
+        read = await run_in_threadpool(submissions.read_upload, up, settings)  # no connection held
+
+        def store_then_get(conn: Connection[Any]) -> dict[str, Any]:
+            return submissions.get(conn, submissions.store(conn, read, principal, settings), principal,
+                                   issues_limit=settings.report_page_size)
+
+        return SubmissionOut.model_validate(await in_worker(request, store_then_get))
 
 
 @router.get("")
@@ -130,13 +138,24 @@ async def listing(request: Request, principal: Uploader, status: Status | None =
 
 @router.get("/{submission_id}")
 async def detail(request: Request, submission_id: int, principal: Uploader) -> SubmissionOut:
-    return SubmissionOut.model_validate(await in_worker(request, submissions.get, submission_id, principal))
+    """The submission, its parcels and the first page of its report (the rest: .../report?offset=)."""
+    return SubmissionOut.model_validate(await in_worker(
+        request, submissions.get, submission_id, principal,
+        issues_limit=request.app.state.settings.survey.report_page_size))
 
 
 @router.get("/{submission_id}/report")
-async def report(request: Request, submission_id: int, principal: Uploader) -> ReportOut:
-    """The validation report: every error and warning with its parcel, place in the file and location."""
-    found = await in_worker(request, submissions.get, submission_id, principal)
+async def report(request: Request, submission_id: int, principal: Uploader,
+                 offset: Annotated[int, Query(ge=0, le=2**31, description="first issue (0-based)")] = 0,
+                 limit: Annotated[int | None, Query(ge=1, le=2**31, description="issues in the page; "
+                                                    "default SurveySettings.report_page_size")] = None) -> ReportOut:
+    """The validation report, a page at a time: every error and warning with its parcel, place in
+    the file and location, issues [offset, offset + limit) of `issues_total`, in file order."""
+    settings = request.app.state.settings.survey
+    if limit is not None and limit > settings.report_max_page_size:
+        raise BadInput(f"limit: at most {settings.report_max_page_size} issues a page")
+    found = await in_worker(request, submissions.get, submission_id, principal, issues_offset=offset,
+                            issues_limit=limit or settings.report_page_size)
     return ReportOut.model_validate(found["report"])
 
 
@@ -150,8 +169,9 @@ async def preview(request: Request, submission_id: int, principal: Uploader) -> 
 
 @router.post("/{submission_id}/submit")
 async def submit(request: Request, submission_id: int, principal: Submitter) -> SubmissionOut:
-    _, found = await in_worker(request, _then_get, submissions.submit, submission_id, principal,
-                               request.app.state.settings.survey)
+    settings = request.app.state.settings.survey
+    _, found = await in_worker(request, _then_get, submissions.submit, submission_id, principal, settings,
+                               issues_limit=settings.report_page_size)
     return SubmissionOut.model_validate(found)
 
 

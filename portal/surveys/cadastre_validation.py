@@ -291,14 +291,19 @@ def assess(conn: psycopg.Connection, parcels: Sequence[SurveyedParcel], settings
             land_use_rule(conn),
             retirement_rule(conn, purpose, retiring, settings.coverage_tolerance_m2, lonlat=moved.result),
         ])
-    # One fault, said once: coordinates that do not fit their CRS lie outside the cadastre too, and a
-    # parcel outside the cadastre altogether lies outside its administrative area.
-    misfit = {i.parcel_index for i in report.issues if i.code in _MISFITS}
-    far = misfit | {i.parcel_index for i in report.issues if i.code == IssueCode.OUTSIDE_CADASTRE}
-    report.issues = [i for i in report.issues if not (
+    report.issues = said_once(report.issues)
+    return report
+
+
+def said_once(issues: list[Issue]) -> list[Issue]:
+    """`issues` without the ones another already explains: coordinates that do not fit their CRS
+    lie outside the cadastre too, and a parcel outside the cadastre altogether lies outside its
+    administrative area. Order kept."""
+    misfit = {i.parcel_index for i in issues if i.code in _MISFITS}
+    far = misfit | {i.parcel_index for i in issues if i.code == IssueCode.OUTSIDE_CADASTRE}
+    return [i for i in issues if not (
         (i.code == IssueCode.OUTSIDE_ADMIN_AREA and i.parcel_index in far)
         or (i.code == IssueCode.OUTSIDE_CADASTRE and i.parcel_index in misfit))]
-    return report
 
 
 _MISFITS = {IssueCode.AXES_SWAPPED, IssueCode.ZONE_PREFIX_MISSING, IssueCode.ZONE_PREFIX_UNEXPECTED,

@@ -59,9 +59,12 @@ async def template_file(request: Request, kind: str) -> Response:
 
 
 @router.get("/surveys/{submission_id}")
-async def detail(request: Request, submission_id: int, principal: PageUser) -> Response:
+async def detail(request: Request, submission_id: int, principal: PageUser, offset: int = 0) -> Response:
+    """The submission with one page of its report (`offset`: the page's first issue)."""
+    page = request.app.state.settings.survey.report_page_size
     try:
-        found = await in_worker(request, submissions.get, submission_id, principal)
+        found = await in_worker(request, submissions.get, submission_id, principal,
+                                issues_offset=max(0, min(offset, 2**31)), issues_limit=page)
     except submissions.SubmissionNotFound:
         return render(request, "surveys/missing.html", {"submission_id": submission_id}, status_code=404)
     parcels = {p["position"]: p for p in found["parcels"]}

@@ -15,7 +15,7 @@ __all__ = [
     "submission", "SUBMISSION_PARCELS", "listing", "LOCK_SUBMISSION", "RETIRING", "FILE_CONTENT", "AS_READ",
     "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CADASTRE_VALIDATION", "COVERAGE", "LAND_USES",
     "CURRENT_AMONG", "CODES_OF", "UNITS_ON", "LOCK_CADASTRE", "INSERT_SOURCE", "LINEAGE", "CURRENT_CODES",
-    "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT", "CADASTRE_EXTENT",
+    "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT", "CADASTRE_EXTENT", "REPORT_PAGE",
 ]
 
 # --- submissions (workflow.py) ---------------------------------------------------------------
@@ -71,6 +71,17 @@ def submission(*, with_report: bool) -> sql.Composed:
     """One submission's summary row, by id."""
     return summary(with_report=with_report) + sql.SQL(" WHERE s.submission_id = %s")
 
+
+# One page of a submission's report: the report without its issues, how many issues it holds,
+# and issues [offset, offset + limit) sliced out in the server (a 100,000-issue report is never
+# sent, or even parsed, whole).
+REPORT_PAGE = """
+SELECT s.report - 'issues' AS report, jsonb_array_length(s.report -> 'issues') AS total,
+       jsonb_path_query_array(s.report -> 'issues', '$[$first to $last]',
+                              jsonb_build_object('first', %(offset)s::bigint,
+                                                 'last', %(offset)s::bigint + %(limit)s::bigint - 1)) AS issues
+  FROM submissions s WHERE s.submission_id = %(id)s
+"""
 
 SUBMISSION_PARCELS = sql.SQL("""
 SELECT position, place, parcel_code, land_use_code, name, declared_area::float8,

@@ -28,7 +28,9 @@ class IssueOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    """The validation report: every error and warning with its parcel, place in the file and location."""
+    """The validation report: its counts, and one page of its errors and warnings (each with its
+    parcel, place in the file and location), issues [issues_offset, issues_offset + issues_limit)
+    of `issues_total`, in file order."""
 
     file: str | None
     crs: int | None
@@ -41,6 +43,9 @@ class ReportOut(BaseModel):
     warning_count: int
     blocks_publication: bool
     issues: list[IssueOut]
+    issues_total: int = Field(description="issues in the whole report")
+    issues_offset: int = Field(description="position of the page's first issue (0-based)")
+    issues_limit: int = Field(description="issues a page holds at most")
 
 
 class SubmittedParcel(BaseModel):

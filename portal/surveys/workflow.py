@@ -29,24 +29,36 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
-from portal.platform.errors import CadastreError
+from portal.platform.errors import CadastreError, Limited
 from portal.platform.permissions import Action, Principal
 from portal.platform.rows import one_row
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries
-from portal.surveys.cadastre_validation import PURPOSES, assess, lonlat_wkbs
+from portal.surveys.cadastre_validation import (
+    PURPOSES,
+    assess,
+    cadastre_rule,
+    extent_rule,
+    land_use_rule,
+    lonlat_wkbs,
+    retirement_rule,
+    said_once,
+    validation_rules,
+)
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.surveys.reading import read_limits
-from spatial.errors import ReadError
+from spatial.errors import LimitError
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.readers import ReadLimits
 from spatial.readers.isolated import read_isolated
 from spatial.report import Issue, IssueCode, ValidationReport
+from spatial.validation import validate
 
 __all__ = [
-    "Upload", "SubmissionError", "SubmissionNotFound", "SubmissionConflict", "SubmissionRefused", "OwnSubmission",
-    "create", "get", "listing", "submit", "approve", "reject", "withdraw", "preview",
+    "Upload", "UploadsAtOnce", "SubmissionError", "SubmissionNotFound", "SubmissionConflict", "SubmissionRefused",
+    "OwnSubmission", "ReadUpload", "read_upload", "store", "create", "get", "listing", "submit", "approve", "reject",
+    "withdraw", "preview", "REPORT_PAGE",
 ]
 
 _T = TypeVar("_T")
@@ -101,7 +113,28 @@ class SubmissionConflict(SubmissionError):
         self.report = report
 
     def fields(self) -> dict[str, Any]:
-        return {} if self.report is None else {"report": self.report.to_dict()}
+        """The report, its first `REPORT_PAGE` issues (the rest: GET .../report?offset=...)."""
+        if self.report is None:
+            return {}
+        report = self.report.to_dict()
+        issues = report["issues"]
+        return {"report": {**report, "issues": issues[:REPORT_PAGE], "issues_total": len(issues),
+                           "issues_offset": 0, "issues_limit": REPORT_PAGE}}
+
+
+class UploadsAtOnce(Limited):
+    """As many of the user's uploads as they may have read at once are being read (429): one
+    user cannot hold every reader."""
+
+    code = "uploads_at_once"
+
+    @classmethod
+    def of(cls, limit: int) -> UploadsAtOnce:
+        return cls(f"{limit} of your uploads are being read already (uploads at once per user); wait for them to "
+                   "finish, then upload again", retry_after=5)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 @dataclass
@@ -137,26 +170,71 @@ def _resolve_retired(conn: psycopg.Connection, codes: Sequence[str]) -> tuple[di
     return found, issues
 
 
-def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
-           settings: SurveySettings) -> int:
-    """Read and validate an upload and keep it as a draft; returns the submission id.
+@dataclass(frozen=True)
+class ReadUpload:
+    """An upload as read and checked on its own, before any database connection: the reader's
+    result, the parcels' lon/lat WKB (`lonlat_wkbs`, None where none could be made), and the
+    report of every rule that needs no cadastre (geometry, areas, codes, topology)."""
 
-    Raises spatial.errors.SpatialError when the file cannot be read (nothing is stored).
-    A readable file with errors is kept as a draft with its report, so the surveyor can see
-    the faults on the map; it cannot be submitted until a corrected file is uploaded.
-    """
+    upload: Upload
+    result: ReadResult
+    lonlat: list[bytes | None]
+    checked: ValidationReport
+
+
+def read_upload(upload: Upload, settings: SurveySettings) -> ReadUpload:
+    """Read one upload in a sandboxed worker process and check it on its own, holding no
+    database connection: a slow, large or hostile file costs that worker and this thread's
+    time, never a connection of the pools.
+
+    Raises SubmissionConflict for an unknown purpose, spatial.errors.LimitError (413) past the
+    upload size or a reading limit (unpacked bytes, archive members, features per upload,
+    processor time, memory; the message names it), spatial.errors.SpatialError when the file
+    cannot be read."""
     if upload.purpose not in PURPOSES:
         raise SubmissionConflict(f"purpose {upload.purpose!r} is not one of {', '.join(PURPOSES)}")
     if len(upload.content) > settings.max_upload_bytes:
-        raise ReadError(f"is {len(upload.content)} bytes; uploads are limited to {settings.max_upload_bytes} bytes",
-                        file=_safe_name(upload.file_name))
+        raise LimitError(f"is {len(upload.content):,} bytes; uploads are limited to {settings.max_upload_bytes:,} "
+                         "bytes (max upload bytes)", file=_safe_name(upload.file_name))
     result = _read(upload.file_name, upload.content, upload.crs, read_limits(settings))
-    lonlat = lonlat_wkbs(result.parcels)  # once: the checks use it, and it is kept for the later steps
+    checked = validate(result.parcels, validation_rules(settings), file=result.file, crs=result.crs,
+                       read_issues=result.issues, crs_source=result.crs_source)
+    return ReadUpload(upload, result, lonlat_wkbs(result.parcels), checked)
+
+
+def _issue_order(issue: Issue) -> tuple[bool, int]:
+    return issue.parcel_index is not None, issue.parcel_index or 0  # as spatial.validation.validate sorts
+
+
+def _against_cadastre(conn: psycopg.Connection, read: ReadUpload, settings: SurveySettings,
+                      retiring: Sequence[int], unknown: Sequence[Issue]) -> ValidationReport:
+    """`read.checked` completed by the rules that need the cadastre, run in `conn`'s transaction:
+    the same report, in the same order, as `assess` gives for the upload in one go."""
+    checked, parcels = read.checked, read.result.parcels
+    # The reader's file-level issues lead the report (validate keeps their order); the unknown
+    # retired parcels follow them, as they follow them in `assess`'s read_issues.
+    first = sum(1 for i in read.result.issues if i.parcel_index is None) if parcels else len(read.result.issues)
+    issues = [*checked.issues[:first], *unknown, *checked.issues[first:]]
+    if parcels:
+        rules = validation_rules(settings)
+        for rule in (cadastre_rule(conn, retiring=retiring, lonlat=read.lonlat),
+                     extent_rule(conn, lambda: read.lonlat), land_use_rule(conn),
+                     retirement_rule(conn, read.upload.purpose, retiring, settings.coverage_tolerance_m2,
+                                     lonlat=lambda: read.lonlat)):
+            issues.extend(rule(parcels, rules))
+        issues.sort(key=_issue_order)
+    return ValidationReport(file=checked.file, crs=checked.crs, parcel_count=checked.parcel_count,
+                            issues=said_once(issues), crs_source=checked.crs_source, crs_name=checked.crs_name)
+
+
+def store(conn: psycopg.Connection, read: ReadUpload, principal: Principal, settings: SurveySettings) -> int:
+    """Validate what was read against the cadastre as it is now and keep it as a draft, in one
+    short unit of work (the comparison runs in PostgreSQL; the file's own checks were done
+    without a connection, by `read_upload`); returns the submission id."""
+    upload, result, lonlat = read.upload, read.result, read.lonlat
     with committed_as(conn, principal.user_id, principal.role_names):
         retired, unknown = _resolve_retired(conn, upload.retires)
-        report = assess(conn, result.parcels, settings, file=result.file, crs=result.crs,
-                        read_issues=[*result.issues, *unknown], purpose=upload.purpose,
-                        retiring=list(retired), lonlat=lonlat, crs_source=result.crs_source)
+        report = _against_cadastre(conn, read, settings, list(retired), unknown)
         submission_id = one_row(conn.execute(queries.INSERT_SUBMISSION, (
             upload.purpose, result.file, result.format, hashlib.sha256(upload.content).hexdigest(),
             upload.content, result.crs, upload.description, Jsonb(report.to_dict()), report.error_count,
@@ -169,6 +247,19 @@ def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
                  w, Jsonb(_as_read(p))) for i, (p, w) in enumerate(zip(result.parcels, lonlat, strict=True))])
             cur.executemany(queries.INSERT_RETIREMENTS, [(submission_id, i, c) for i, c in retired.items()])
     return int(submission_id)
+
+
+def create(conn: psycopg.Connection, upload: Upload, principal: Principal,
+           settings: SurveySettings) -> int:
+    """Read and validate an upload and keep it as a draft; returns the submission id
+    (`read_upload`, then `store`). The HTTP API calls the two apart, so that no connection is
+    held while the file is read; this is for callers that hold one anyway (the CLI, benches).
+
+    Raises spatial.errors.SpatialError when the file cannot be read (nothing is stored).
+    A readable file with errors is kept as a draft with its report, so the surveyor can see
+    the faults on the map; it cannot be submitted until a corrected file is uploaded.
+    """
+    return store(conn, read_upload(upload, settings), principal, settings)
 
 
 def _as_read(parcel: SurveyedParcel) -> dict[str, Any]:
@@ -189,18 +280,27 @@ def _visible(principal: Principal, row: dict[str, Any]) -> bool:
         principal.user_id is not None and row["created_by"] == principal.user_id)
 
 
-def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
-        with_report: bool = True) -> dict[str, Any]:
-    """The submission with its parcels and report, as the principal may see it.
+REPORT_PAGE = 500  # issues in one answer unless asked otherwise (SurveySettings.report_page_size)
 
-    Each parcel's `calculated_area` is the area publication will store for it (see
-    `queries.PUBLISHED_AREA`)."""
+
+def get(conn: psycopg.Connection, submission_id: int, principal: Principal, *,
+        with_report: bool = True, issues_offset: int = 0, issues_limit: int = REPORT_PAGE) -> dict[str, Any]:
+    """The submission with its parcels and one page of its report, as the principal may see it.
+
+    The report holds issues [issues_offset, issues_offset + issues_limit) in file order, and
+    `issues_total`, `issues_offset`, `issues_limit` to ask for the next page. Each parcel's
+    `calculated_area` is the area publication will store for it (see `queries.PUBLISHED_AREA`)."""
     with UnitOfWork(conn), conn.cursor(row_factory=dict_row) as cur:  # a read: never committed
-        row = cur.execute(queries.submission(with_report=with_report), (submission_id,)).fetchone()
+        row = cur.execute(queries.submission(with_report=False), (submission_id,)).fetchone()
         if row is None or not _visible(principal, row):
             raise SubmissionNotFound(f"submission {submission_id} does not exist or is not yours")
         row["retires"] = [c.strip() for c in row["retires"]]
         if with_report:
+            page = cur.execute(queries.REPORT_PAGE, {"id": submission_id, "offset": max(issues_offset, 0),
+                                                     "limit": max(issues_limit, 0)}).fetchone()
+            assert page is not None  # the submission was just read
+            row["report"] = {**page["report"], "issues": page["issues"], "issues_total": page["total"],
+                             "issues_offset": max(issues_offset, 0), "issues_limit": max(issues_limit, 0)}
             row["parcels"] = cur.execute(queries.SUBMISSION_PARCELS, (submission_id,)).fetchall()
     return row
 

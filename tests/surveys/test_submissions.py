@@ -425,3 +425,64 @@ def test_nobody_decides_their_own_submission(client, survey_db) -> None:
                      "decided_by_name = 'x', reasons = '{自审}' WHERE submission_id = %s", (sid,))
     approved = client.post(f"/api/submissions/{sid}/approve", headers=as_("registrar-2"))
     assert approved.status_code == 200 and approved.json()["decided_by_name"].startswith("陈登记")
+
+
+def test_reports_come_in_pages(survey_db) -> None:
+    """Issue 15 §8: a report is sent a page at a time (API and page), with its total, so a report
+    of 100,000 issues is never one response; a page larger than allowed is refused (422)."""
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=survey_db),
+                              survey=SurveySettings(report_page_size=2, report_max_page_size=3)))
+    app.state.principal_resolver = header_principal
+    blocks = [block(f"330102001001GB0950{i}", E0 + 300 + 10 * i, FREE_NORTHING, 5, use="9999") for i in range(5)]
+    with TestClient(app) as client:
+        made = upload(client, exchange(*blocks))
+        assert made.status_code == 201, made.text
+        first = made.json()["report"]
+        total = first["issues_total"]
+        assert total >= 5 and len(first["issues"]) == 2 and first["issues_offset"] == 0
+        sid = made.json()["id"]
+        pages = []
+        for offset in range(0, total, 3):
+            page = client.get(f"/api/submissions/{sid}/report", params={"offset": offset, "limit": 3},
+                              headers=as_("surveyor"))
+            assert page.status_code == 200, page.text
+            assert page.json()["issues_total"] == total and page.json()["issues_offset"] == offset
+            pages += page.json()["issues"]
+        assert len(pages) == total and pages[:2] == first["issues"]
+        assert client.get(f"/api/submissions/{sid}/report", headers=as_("surveyor")).json()["issues"] == pages[:2]
+        past = client.get(f"/api/submissions/{sid}/report", params={"offset": total}, headers=as_("surveyor"))
+        assert past.status_code == 200 and past.json()["issues"] == []
+        too_big = client.get(f"/api/submissions/{sid}/report", params={"limit": 4}, headers=as_("surveyor"))
+        assert too_big.status_code == 422 and "at most 3" in too_big.json()["detail"]["message"]
+        html = client.get(f"/surveys/{sid}", params={"offset": 2}, headers={**as_("surveyor"), "Accept": "text/html"})
+        assert html.status_code == 200 and 'id="report-pages"' in html.text
+        assert 'data-issue="2"' in html.text and 'data-issue="3"' in html.text and 'data-issue="0"' not in html.text
+        assert 'href="?offset=0"' in html.text and 'href="?offset=4"' in html.text
+
+
+def test_checking_apart_from_the_cadastre_gives_the_report_of_one_assessment(survey_db) -> None:
+    """An upload is checked on its own with no connection (`read_upload`) and against the
+    cadastre in the short unit of work that stores it: the report is the one `assess` makes in
+    one go, issue for issue and in the same order."""
+    settings = SurveySettings()
+    with psycopg.connect(survey_db) as conn:
+        code, xmin, ymin = conn.execute(
+            "SELECT parcel_code, ST_XMin(survey_geom), ST_YMin(survey_geom) FROM current_parcels "
+            "ORDER BY parcel_id LIMIT 1").fetchone()
+        cases = [
+            (exchange(block("330102001001GB09601", xmin - 3, ymin - 3, 5),
+                      block("330102001001GB09602", E0 + 500, FREE_NORTHING, 6, use="9999"),
+                      block("330102001001GB09603", E0 + 503, FREE_NORTHING, 6)), "new", ()),
+            (exchange(block(code, xmin, ymin, 4)), "split", (code, "330102001001GB99999")),
+            (exchange(block("330102001001GB09604", E0 + 600, FREE_NORTHING, 5)), "merge", ("330102001001GB99998",)),
+        ]
+        for content, purpose, retires in cases:
+            read = submissions.read_upload(submissions.Upload("s.txt", content, None, purpose, retires), settings)
+            retired, unknown = submissions._resolve_retired(conn, retires)
+            whole = submissions.assess(conn, read.result.parcels, settings, file=read.result.file,
+                                       crs=read.result.crs, read_issues=[*read.result.issues, *unknown],
+                                       purpose=purpose, retiring=list(retired), lonlat=read.lonlat)
+            apart = submissions._against_cadastre(conn, read, settings, list(retired), unknown)
+            assert whole.issues, "the case has issues to compare"
+            assert apart.to_dict() == whole.to_dict()
+            conn.rollback()

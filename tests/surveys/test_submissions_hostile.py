@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from hostile_files import Canary, canary, geojson, gml, slow_dxf, vrt, zipped
 from survey_files import FREE_NORTHING, block, exchange
@@ -24,6 +23,7 @@ from portal.demo.loader import load_demo
 from portal.platform import migrate
 from portal.settings import DatabaseSettings, Settings, SurveySettings
 from portal.surveys.api import _Reading
+from portal.surveys.workflow import UploadsAtOnce
 
 E0 = 40_515_100.0
 REPORTED = Path("/work/shared/fixtures/reported/upload-vrt/read-local-file.vrt")
@@ -144,6 +144,23 @@ def test_limits_answer_413_naming_the_limit_and_the_app_keeps_serving(survey_db)
         assert submissions(survey_db) == before
 
 
+def test_each_upload_limit_has_its_status_and_stable_code(survey_db) -> None:
+    """Too large (413 upload_limit, naming max upload bytes), and more uploads at once than a user
+    may have read (429 uploads_at_once, Retry-After): each with a message in the catalogue too."""
+    from portal.web.i18n import catalog
+
+    for surveyor in _client(survey_db, max_upload_bytes=100):
+        response = post(surveyor, "p.txt", b"x" * 101)
+        assert response.status_code == 413, response.text
+        assert response.json()["detail"]["code"] == "upload_limit" and "max upload bytes" in response.text
+    for surveyor in _client(survey_db, uploads_at_once_per_user=0):
+        response = post(surveyor, "p.txt", b"x")
+        assert response.status_code == 429 and response.json()["detail"]["code"] == "uploads_at_once"
+        assert response.headers["retry-after"] == "5"
+    for language in ("en", "zh-CN"):
+        assert {"error.upload_limit", "error.uploads_at_once"} <= set(catalog(language))
+
+
 def test_a_file_that_takes_too_long_costs_one_worker_not_the_app(survey_db) -> None:
     for surveyor in _client(survey_db, read_cpu_seconds=1):
         response = post(surveyor, "slow.dxf", slow_dxf(60_000))
@@ -157,9 +174,59 @@ def test_a_file_that_takes_too_long_costs_one_worker_not_the_app(survey_db) -> N
 def test_one_user_cannot_hold_every_reader() -> None:
     reading = _Reading()
     with reading.slot("11", 1), reading.slot("12", 1):
-        with pytest.raises(HTTPException) as refused, reading.slot("11", 1):
+        with pytest.raises(UploadsAtOnce) as refused, reading.slot("11", 1):
             pass
-        assert refused.value.status_code == 429
-        assert "uploads at once per user" in refused.value.detail["message"]
+        assert (refused.value.status, refused.value.code) == (429, "uploads_at_once")
+        assert "uploads at once per user" in refused.value.message
     with reading.slot("11", 1):  # released
         pass
+
+
+def _token(client: TestClient, username: str) -> dict[str, str]:
+    password = {a.username: a.password for a in DEMO_ACCOUNTS}[username]
+    response = client.post("/api/tokens", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_slow_uploads_hold_no_connection_and_registrars_are_served(survey_db) -> None:
+    """Issue 15 §8: more slow uploads at once than the work pool has connections. While they are
+    read no work-pool connection is in use, and a registrar's request (which needs one) answers
+    at once instead of 503. On the old code each read held a connection: the registrar waited
+    the pool timeout and got 503."""
+    import threading
+    import time
+
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=survey_db, work_pool_size=2, pool_timeout=2),
+                              survey=SurveySettings(read_cpu_seconds=2, uploads_at_once_per_user=10)))
+    slow = slow_dxf(150_000)  # several seconds of processor time: refused at the CPU limit (413)
+    with TestClient(app) as client:
+        surveyor, registrar = _token(client, "surveyor"), _token(client, "registrar")
+        answers: list[int] = []
+
+        def upload() -> None:
+            answers.append(client.post("/api/submissions", files={"file": ("slow.dxf", slow)},
+                                       headers=surveyor).status_code)
+
+        uploads = [threading.Thread(target=upload) for _ in range(3)]
+        for thread in uploads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while sum(getattr(app.state, "surveys_reading", _Reading()).by_user.values()) < 3:
+            assert time.monotonic() < deadline, "the uploads did not start"
+            time.sleep(0.02)
+        in_use = []
+        for _ in range(20):  # a second of the reads
+            stats = app.state.work_pool.get_stats()
+            in_use.append(stats.get("pool_size", 0) - stats.get("pool_available", 0))
+            time.sleep(0.05)
+        reading_now = sum(app.state.surveys_reading.by_user.values())
+        started = time.monotonic()
+        served = client.get("/api/applications", headers=registrar)
+        waited = time.monotonic() - started
+        for thread in uploads:
+            thread.join(120)
+    assert reading_now == 3, "the registrar asked while the uploads were being read"
+    assert max(in_use) == 0, f"connections of the work pool in use while files were read: {in_use}"
+    assert served.status_code == 200 and waited < 1.5, (served.status_code, waited)
+    assert sorted(answers) == [413, 413, 413], answers
