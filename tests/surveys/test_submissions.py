@@ -481,7 +481,8 @@ def test_checking_apart_from_the_cadastre_gives_the_report_of_one_assessment(sur
             retired, unknown = submissions._resolve_retired(conn, retires)
             whole = submissions.assess(conn, read.result.parcels, settings, file=read.result.file,
                                        crs=read.result.crs, read_issues=[*read.result.issues, *unknown],
-                                       purpose=purpose, retiring=list(retired), lonlat=read.lonlat)
+                                       purpose=purpose, retiring=list(retired), lonlat=read.lonlat,
+                                       crs_source=read.result.crs_source)
             apart = submissions._against_cadastre(conn, read, settings, list(retired), unknown)
             assert whole.issues, "the case has issues to compare"
             assert apart.to_dict() == whole.to_dict()
