@@ -47,10 +47,15 @@ def geometry_output(collection: Collection, crs: Crs) -> sql.Composable:
     return geometry
 
 
-def _feature_json(collection: Collection, crs: Crs, skip_geometry: bool) -> sql.Composable:
+def _feature_json(collection: Collection, crs: Crs, skip_geometry: bool,
+                  selected: tuple[str, ...] | None = None) -> sql.Composable:
+    """A feature as GeoJSON text; `selected` names the public properties it carries (all
+    when None, in the catalogue's order; names checked by layers.query)."""
+    chosen = collection.properties if selected is None else \
+        tuple(p for n in selected if (p := collection.prop(n)) is not None)
     properties = sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(p.name), sql.SQL(p.sql))
-        for p in collection.properties
+        for p in chosen
     )
     key = sql.SQL(_sql_of(collection, collection.id_property))
     if skip_geometry:
@@ -98,7 +103,9 @@ def _bbox(query: FeatureQuery, params: Params) -> sql.Composable:
         *corners, sql.Literal(crs.srid))
     if crs.srid != STORAGE_SRID:
         # Densify so that the edges follow the curve they become in longitude/latitude.
-        envelope = sql.SQL("ST_Transform(ST_Segmentize({e}, greatest({w}, {h}) / 32.0), {s})") \
+        # (A degenerate box, zero wide and high, is segmentized by a tiny positive length.)
+        envelope = sql.SQL("ST_Transform(ST_Segmentize({e}, greatest({w}, {h}, 1e-9) / 32.0), "
+                           "{s})") \
             .format(e=envelope, w=sql.SQL("abs({} - {})").format(corners[2], corners[0]),
                     h=sql.SQL("abs({} - {})").format(corners[3], corners[1]),
                     s=sql.Literal(STORAGE_SRID))
@@ -115,10 +122,24 @@ def _key(collection: Collection) -> sql.Composable:
     return sql.SQL(_sql_of(collection, collection.id_property))
 
 
+def _order(query: FeatureQuery) -> sql.Composable:
+    """ORDER BY of a page: the `sortby` keys (public properties only, checked by layers.query),
+    then the id, which breaks ties so that offset pages neither repeat nor skip a feature."""
+    c = query.collection
+    keys: list[sql.Composable] = [
+        sql.SQL("{} {}").format(sql.SQL(_sql_of(c, name)), sql.SQL("DESC" if descending else "ASC"))
+        for name, descending in query.sortby]
+    if c.id_property not in {name for name, _ in query.sortby}:
+        keys.append(_key(c))
+    return sql.SQL(", ").join(keys)
+
+
 def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object]]:
     """One page of features: rows of (id, feature GeoJSON text), one more than the limit.
 
-    The extra row tells the caller whether a next page exists, without counting.
+    The extra row tells the caller whether a next page exists, without counting. Features
+    come in id order (keyset pages by `after`) or in `sortby` order, the id breaking ties;
+    they carry the `properties` selected (all by default).
     """
     c = query.collection
     params = Params()
@@ -130,9 +151,10 @@ def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object
         where.append(sql.SQL("{} > {}").format(_key(c), params.add(query.after)))
     statement = sql.SQL(
         "SELECT {key}, {feature} FROM {table} {alias} {joins} WHERE {where} "
-        "ORDER BY {key} LIMIT {limit} OFFSET {offset}"
+        "ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     ).format(
-        key=_key(c), feature=_feature_json(c, query.crs, query.skip_geometry),
+        key=_key(c), order=_order(query),
+        feature=_feature_json(c, query.crs, query.skip_geometry, query.properties),
         table=sql.Identifier(c.table), alias=sql.SQL(c.alias), joins=sql.SQL(c.joins),
         where=sql.SQL(" AND ").join(where), limit=params.add(query.limit + 1),
         offset=params.add(query.offset),
@@ -147,9 +169,13 @@ def _property_conditions(query: FeatureQuery, params: Params) -> list[sql.Compos
     for name, value in query.equals.items():
         prop = c.prop(name)
         assert prop is not None
-        conditions.append(sql.SQL("{}::text = {}").format(sql.SQL(prop.sql), params.add(value))
-                          if prop.type != "string" else
-                          sql.SQL("{} = {}").format(sql.SQL(prop.sql), params.add(value)))
+        # Compared in the property's own type (layers.query checked the value against it):
+        # area=12.5 matches 12.50.
+        cast = {"number": "::numeric", "integer": "::numeric"}.get(prop.type, "")
+        if prop.format == "date":
+            cast = "::date"
+        conditions.append(sql.SQL("{} = {}{}").format(sql.SQL(prop.sql), params.add(value),
+                                                      sql.SQL(cast)))
     if query.filter is not None:
         conditions.append(filter_sql(query.filter, c, params, query.filter_crs))
     return conditions
