@@ -1,16 +1,14 @@
 """The pygeoapi configuration and OpenAPI document, generated from the `LayersSettings`.
 
 Nothing here is hand-edited YAML: `build_config(settings, url, extents)` returns the dict
-pygeoapi would read from its YAML file, naming our providers by dotted path, and
-`build_openapi(config)` asks pygeoapi for the matching OpenAPI document. Both run when the
-application starts (the database URL and the extents are known only then).
+pygeoapi would read from its YAML file, naming our providers by dotted path; it runs when the
+application starts (the database URL and the extents are known only then). The OpenAPI
+document is ours (layers.openapi), not pygeoapi's.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from pygeoapi.openapi import get_oas
 
 from layers.catalog import COLLECTIONS, CRS84, STORAGE_CRS
 from layers.query import describe_crs
@@ -18,7 +16,7 @@ from layers.settings import LayersSettings
 from layers.templates import local_templates
 from layers.tilejson import MAX_ZOOM, MIN_ZOOM
 
-__all__ = ["build_config", "build_openapi", "OGC_PREFIX"]
+__all__ = ["build_config", "OGC_PREFIX"]
 
 OGC_PREFIX = "/ogc"
 
@@ -115,27 +113,3 @@ def build_config(settings: LayersSettings, database_url: str,
         },
         "resources": resources,
     }
-
-
-AFTER_PARAMETER: dict[str, Any] = {
-    "name": "after",
-    "in": "query",
-    "required": False,
-    "description": "Keyset paging: only the features whose id comes after this one, in id "
-                   "order. Follow the `next` link of a page, which carries it; unlike "
-                   "`offset` it costs the same on every page, however deep.",
-    "schema": {"type": "string"},
-    "style": "form",
-    "explode": False,
-}
-
-
-def build_openapi(config: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document pygeoapi derives from the configuration, plus what our own items
-    route adds to it: the `after` keyset parameter."""
-    document: dict[str, Any] = get_oas(config)
-    for collection in COLLECTIONS.values():
-        items = document["paths"].get(f"/collections/{collection.id}/items", {}).get("get")
-        if items is not None:
-            items.setdefault("parameters", []).append(dict(AFTER_PARAMETER))
-    return document

@@ -3,7 +3,8 @@
 `OgcLayer` is the only thing the application uses. It gives our fast routes
 (items, item, tiles; layers.routes) and, after them, thin routes that hand everything else
 (landing page, conformance, collections, queryables, schema, tile-set metadata, OpenAPI,
-HTML pages) to pygeoapi's framework-free API functions. This is the only module that
+HTML pages) to pygeoapi's framework-free API functions; the OpenAPI document is ours
+(layers.openapi). This is the only module that
 imports pygeoapi's API; pygeoapi's own Starlette app is never imported, because it reads its
 configuration from files at import time. Instead the configuration and OpenAPI document are
 generated from `LayersSettings` when the application starts (layers.config) and an `API` object
@@ -13,6 +14,7 @@ is built from them then.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -36,11 +38,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from layers.catalog import COLLECTIONS, collection
-from layers.config import OGC_PREFIX, build_config, build_openapi
+from layers.config import OGC_PREFIX, build_config
 from layers.conformance import CONFORMANCE
 from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
 from layers.http import Cors, ReadOnly
+from layers.openapi import openapi_document
 from layers.pool import close_pools
 from layers.providers.features import PAGE_AFTER, KeysetPage
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
@@ -54,7 +57,11 @@ __all__ = ["OgcLayer", "ReadConnections"]
 LOG = logging.getLogger(__name__)
 # What pygeoapi's documents are offered as, when chosen by the Accept header.
 DOCUMENT_FORMATS = (None, "json", "html", "jsonld")
-JSON_TYPES = (None, "application/json", "application/ld+json")
+JSON_TYPES = (None, "application/json", "application/ld+json", "application/schema+json")
+# Features Part 3 (/req/queryables/get-queryables-definition): the queryables are a JSON Schema
+# of one of these dialects; both collections store MultiPolygons (migration 0001).
+QUERYABLES_DIALECT = "https://json-schema.org/draft/2019-09/schema"
+GEOMETRY_FORMAT = "geometry-multipolygon"
 DEAD_ENDS = ("/processes", "/jobs")
 DEAD_LINK_TAG = re.compile(r'\s*<link\b[^>]*href="[^"]*/(?:processes|jobs)"[^>]*>')
 
@@ -85,6 +92,14 @@ def _without_dead_links(document: dict[str, Any]) -> None:
     """pygeoapi's landing page always links /processes and /jobs, which we do not serve."""
     document["links"] = [link for link in document.get("links", [])
                          if not link.get("href", "").endswith(DEAD_ENDS)]
+
+
+def _queryables(document: dict[str, Any]) -> None:
+    """pygeoapi names the dialect by its http:// URI and the geometry as any geometry."""
+    document["$schema"] = QUERYABLES_DIALECT
+    geometry = document.get("properties", {}).get("geometry")
+    if isinstance(geometry, dict):
+        geometry["format"] = GEOMETRY_FORMAT
 
 
 def _without_dead_link_tags(page: str) -> str:
@@ -188,7 +203,7 @@ def _items_html(request: Request) -> Any:
     if "item_id" in request.path_params:
         return _ITEM_PAGE(request)
     params = request.query_params
-    if not params.get("offset"):  # a page by cursor: its next link carries the cursor on
+    if not params.get("offset") and not params.get("sortby"):  # a page by cursor: its next link carries the cursor on
         runtime: OgcRuntime = request.app.state.ogc
         rest = urlencode([(k, v) for k, v in params.multi_items() if k != "after"])
         url = f"{runtime.base_url}/collections/{request.path_params['collection_id']}/items"
@@ -217,7 +232,7 @@ def _pygeoapi_routes() -> list[Any]:
         Route(cid, _call(core_api.describe_collections, "collection_id")),
         Route(f"{cid}/schema", _call(core_api.get_collection_schema, "collection_id")),
         Route(f"{cid}/queryables",
-              _call(itemtypes_api.get_collection_queryables, "collection_id")),
+              _call(itemtypes_api.get_collection_queryables, "collection_id", fix=_queryables)),
         Route(f"{cid}/tiles", _call(tiles_api.get_collection_tiles, "collection_id")),
         Route(f"{cid}/tiles/{{tileMatrixSetId}}",
               _call(tiles_api.get_collection_tiles_metadata, "collection_id",
@@ -236,6 +251,18 @@ async def _sizes(pool: Any, examine: int) -> dict[str, int]:
             row = await cur.fetchone()
             sizes[c.id] = int(row[0]) if row else examine + 1
     return sizes
+
+
+def _freeze_startup_objects() -> None:
+    """Move every object alive after start-up (pygeoapi's API and configuration, pyproj, the
+    frameworks: hundreds of thousands) out of the garbage collector's view (gc.freeze).
+
+    The tail latency of the hot routes came from full collections: each one walked that whole
+    start-up heap while every request in flight waited, so several requests stalled at the same
+    moment (bench/README.md, "OGC tail latency"). Frozen, a full collection walks only what
+    requests made since."""
+    gc.collect()
+    gc.freeze()
 
 
 class OgcLayer:
@@ -285,7 +312,10 @@ class OgcLayer:
         runtime.sizes = await _sizes(pool, runtime.count_limit)
         extents = Extents(pool)
         config = build_config(self.settings, url, await extents.load())
-        openapi = await asyncio.to_thread(build_openapi, config)
+        identification = config["metadata"]["identification"]
+        openapi = openapi_document(runtime.base_url, identification["title"],
+                                   identification["description"],
+                                   max_limit=runtime.max_limit, default_limit=runtime.default_limit)
         app.state.pygeoapi = API(config, openapi)
         extents.attach(config["resources"])
         runtime.listener = InvalidationListener(
@@ -293,6 +323,8 @@ class OgcLayer:
             prune_seconds=self.settings.invalidation_prune_seconds)
         runtime.listener.observers.append(extents.changed)
         await runtime.listener.start()
+        if self.settings.freeze_startup_objects:
+            _freeze_startup_objects()
 
     async def stop(self) -> None:
         if self.runtime.listener is not None:

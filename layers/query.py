@@ -17,7 +17,8 @@ from layers.catalog import CRS84, Collection, Crs, parse_crs
 from layers.cql import parse_filter
 from layers.errors import BadFilter, InvalidParameter
 
-__all__ = ["FeatureQuery", "Instant", "Interval", "parse_datetime", "parse_bbox", "from_params"]
+__all__ = ["FeatureQuery", "Instant", "Interval", "parse_datetime", "parse_bbox", "from_params",
+           "parse_properties", "parse_sortby"]
 
 Instant = dt.datetime
 Interval = tuple[dt.datetime | None, dt.datetime | None]
@@ -42,6 +43,10 @@ class FeatureQuery:
     filter_crs: Crs = field(default_factory=lambda: parse_crs(None))
     equals: dict[str, str] = field(default_factory=dict)
     skip_geometry: bool = False
+    # `properties`: the public properties to return (None: all of them), in the given order.
+    properties: tuple[str, ...] | None = None
+    # `sortby`: (property, descending) keys; the id always breaks ties, so paging is stable.
+    sortby: tuple[tuple[str, bool], ...] = ()
 
 
 def _timestamp(text: str, parameter: str) -> dt.datetime:
@@ -92,6 +97,43 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return (x1, y1, x2, y2)
 
 
+def _names(collection: Collection, text: str, parameter: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    for name in names:
+        if collection.prop(name) is None:
+            raise InvalidParameter(f"{parameter}: {name!r} is not a property of {collection.id}; "
+                                   "properties: " + ", ".join(collection.names))
+    return names
+
+
+def parse_properties(collection: Collection, text: str | None) -> tuple[str, ...] | None:
+    """`properties` (OGC API Features Part 6 draft, Records): a comma-separated list of public
+    property names to return; None (absent or empty) returns all of them."""
+    if text is None or text.strip() == "":
+        return None
+    names = _names(collection, text, "properties")
+    return tuple(dict.fromkeys(names))  # each once, in the order given
+
+
+def parse_sortby(collection: Collection, text: str | None) -> tuple[tuple[str, bool], ...]:
+    """`sortby` (OGC API Features Part 8 draft, Records): comma-separated public property
+    names, each with an optional `+` (ascending, the default) or `-` (descending) prefix;
+    returns (name, descending) pairs. Raises InvalidParameter for any other name."""
+    if text is None or text.strip() == "":
+        return ()
+    keys: list[tuple[str, bool]] = []
+    for raw in text.split(","):
+        key = raw.strip()
+        descending = key.startswith("-")
+        # A `+` in a query string arrives as a space unless it is encoded as %2B.
+        key = key[1:] if key[:1] in ("+", "-", " ") else key
+        keys.append((key.strip(), descending))
+    _names(collection, ",".join(k for k, _ in keys), "sortby")
+    if len({k for k, _ in keys}) != len(keys):
+        raise InvalidParameter(f"sortby={text!r} names a property twice")
+    return tuple(keys)
+
+
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name)
     if text is None or text == "":
@@ -131,10 +173,11 @@ def from_params(collection: Collection, params: Mapping[str, str], *,
     if skip not in ("true", "false"):
         raise InvalidParameter("skipGeometry must be true or false")
     query.skip_geometry = skip == "true"
-    if params.get("sortby"):
-        raise InvalidParameter("sortby is not supported; items come in order of their id")
-    if params.get("properties"):
-        raise InvalidParameter("properties (selecting properties) is not supported")
+    query.properties = parse_properties(collection, params.get("properties"))
+    query.sortby = parse_sortby(collection, params.get("sortby"))
+    if query.sortby and query.after is not None:
+        raise InvalidParameter("after (keyset paging by id) cannot be combined with sortby; "
+                               "page a sorted list with offset")
     for name, value in params.items():
         if name in RESERVED:
             continue
@@ -142,8 +185,26 @@ def from_params(collection: Collection, params: Mapping[str, str], *,
             raise InvalidParameter(
                 f"unknown parameter {name!r}; queryables of {collection.id}: "
                 + ", ".join(collection.names))
-        query.equals[name] = value
+        query.equals[name] = _queryable_value(collection, name, value)
     return query
+
+
+def _queryable_value(collection: Collection, name: str, value: str) -> str:
+    """A property equality's value, checked against the queryable's type (Features Part 3,
+    /req/queryables-query-parameters: a value the schema refuses is a 400)."""
+    prop = collection.prop(name)
+    assert prop is not None
+    try:
+        if prop.type in ("number", "integer"):
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+        elif prop.format == "date":
+            dt.date.fromisoformat(value)
+    except ValueError:
+        kind = "a date (YYYY-MM-DD)" if prop.format == "date" else "a number"
+        raise InvalidParameter(f"{name}={value!r}: {name} is {kind}") from None
+    return value
 
 
 def describe_crs() -> list[str]:

@@ -95,6 +95,9 @@ class OgcRuntime:
 
 
 REPLICA_GRACE_SECONDS = 10.0
+# Features Part 3 (/req/queryables/get-queryables-uris): a filterable resource links its
+# queryables, in the Link header of its answer.
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 # What one item takes besides its id (Features Parts 1 and 2, datetime for its history).
 ITEM_PARAMETERS = ("f", "crs", "datetime", "lang")
 _TITLES = {"self": "This document as GeoJSON", "alternate": "This document as HTML",
@@ -211,7 +214,10 @@ async def items(request: Request) -> Response:
     this_page = {k: v for k, v in params.items() if k != "f"}
     paging = [(f"{url}?{urlencode({**this_page, 'f': 'json'})}", "self", GEOJSON),
               (f"{url}?{urlencode({**this_page, 'f': 'html'})}", "alternate", "text/html")]
-    if more:
+    if more and query.sortby:  # a sorted list pages by offset (a cursor follows the id)
+        nxt = urlencode({**keep, "offset": str(query.offset + query.limit), "f": "json"})
+        paging.append((f"{url}?{nxt}", "next", GEOJSON))
+    elif more:
         nxt = urlencode({**keep, "after": str(rows[-1][0]).strip(), "f": "json"})
         paging.append((f"{url}?{nxt}", "next", GEOJSON))
     if query.offset and query.after is None:
@@ -228,7 +234,9 @@ async def items(request: Request) -> Response:
         + ",".join(links) + "]}"
     )
     headers = {"Content-Crs": f"<{query.crs.uri}>", "Server-Timing": db_time, "Vary": "Accept",
-               "Link": _link_header(paging), **_cors(runtime, request)}
+               "Link": _link_header([*paging, (f"{runtime.base_url}/collections/{c.id}/queryables",
+                                               QUERYABLES_REL, "application/schema+json")]),
+               **_cors(runtime, request)}
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
@@ -360,6 +368,22 @@ async def _send_tile(send: Send, data: bytes, headers: list[tuple[bytes, bytes]]
     await send({"type": "http.response.body", "body": data})
 
 
+async def no_tile(request: Request) -> Response:
+    """A tile path the tile route does not match (a negative or non-integer row, another tile
+    matrix set): the OGC exception, not the portal's generic 404."""
+    params = request.path_params
+    try:
+        collection(params["collection_id"])
+        if params["tileMatrixSetId"] != "WebMercatorQuad":
+            raise NotFound("tiles are offered in the WebMercatorQuad tile matrix set only")
+        for name in ("z", "y", "x"):
+            if not params[name].lstrip("-").isdigit():
+                raise InvalidParameter(f"{params[name]!r} in the tile path is not an integer")
+        raise NotFound("the tile is outside WebMercatorQuad")
+    except LayerError as error:
+        return _refuse(request, error)
+
+
 def fast_routes(prefix: str) -> list[Route]:
     """The routes above, to be placed before pygeoapi's routes under `prefix` (/ogc)."""
     cid = prefix + "/collections/{collection_id}"
@@ -368,4 +392,5 @@ def fast_routes(prefix: str) -> list[Route]:
         Route(cid + "/items/{item_id}", item, methods=["GET"]),
         Route(cid + "/tiles/WebMercatorQuad/{z:int}/{y:int}/{x:int}", TileEndpoint(),
               methods=["GET"]),
+        Route(cid + "/tiles/{tileMatrixSetId}/{z}/{y}/{x}", no_tile, methods=["GET"]),
     ]

@@ -41,6 +41,9 @@ class LayersSettings:
     invalidation_prune_seconds: float = 300.0
     # Origins whose pages may read /ogc (CORS); `*` for any, since everything there is public.
     cors_origins: tuple[str, ...] = ("*",)
+    # Freeze the objects alive after start-up out of the garbage collector's view (gc.freeze),
+    # so that full collections do not stall requests (layers.ogc); process-wide.
+    freeze_startup_objects: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.default_limit <= self.max_limit:

@@ -30,6 +30,8 @@ FULL_DETAIL_ZOOM = 14
 # From this zoom on, tiles are cut from longitude/latitude directly (see tile_statement).
 LINEAR_ZOOM = 10
 SCREEN_TILE_PIXELS = 256
+# Parcels simplified per zoom below FULL_DETAIL_ZOOM, kept by triggers (migration 0022).
+GENERALISED_TABLE = "parcel_generalised"
 EARTH_CIRCUMFERENCE = 40_075_016.686
 
 
@@ -47,10 +49,15 @@ def geometry_output(collection: Collection, crs: Crs) -> sql.Composable:
     return geometry
 
 
-def _feature_json(collection: Collection, crs: Crs, skip_geometry: bool) -> sql.Composable:
+def _feature_json(collection: Collection, crs: Crs, skip_geometry: bool,
+                  selected: tuple[str, ...] | None = None) -> sql.Composable:
+    """A feature as GeoJSON text; `selected` names the public properties it carries (all
+    when None, in the catalogue's order; names checked by layers.query)."""
+    chosen = collection.properties if selected is None else \
+        tuple(p for n in selected if (p := collection.prop(n)) is not None)
     properties = sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(p.name), sql.SQL(p.sql))
-        for p in collection.properties
+        for p in chosen
     )
     key = sql.SQL(_sql_of(collection, collection.id_property))
     if skip_geometry:
@@ -98,7 +105,9 @@ def _bbox(query: FeatureQuery, params: Params) -> sql.Composable:
         *corners, sql.Literal(crs.srid))
     if crs.srid != STORAGE_SRID:
         # Densify so that the edges follow the curve they become in longitude/latitude.
-        envelope = sql.SQL("ST_Transform(ST_Segmentize({e}, greatest({w}, {h}) / 32.0), {s})") \
+        # (A degenerate box, zero wide and high, is segmentized by a tiny positive length.)
+        envelope = sql.SQL("ST_Transform(ST_Segmentize({e}, greatest({w}, {h}, 1e-9) / 32.0), "
+                           "{s})") \
             .format(e=envelope, w=sql.SQL("abs({} - {})").format(corners[2], corners[0]),
                     h=sql.SQL("abs({} - {})").format(corners[3], corners[1]),
                     s=sql.Literal(STORAGE_SRID))
@@ -115,10 +124,24 @@ def _key(collection: Collection) -> sql.Composable:
     return sql.SQL(_sql_of(collection, collection.id_property))
 
 
+def _order(query: FeatureQuery) -> sql.Composable:
+    """ORDER BY of a page: the `sortby` keys (public properties only, checked by layers.query),
+    then the id, which breaks ties so that offset pages neither repeat nor skip a feature."""
+    c = query.collection
+    keys: list[sql.Composable] = [
+        sql.SQL("{} {}").format(sql.SQL(_sql_of(c, name)), sql.SQL("DESC" if descending else "ASC"))
+        for name, descending in query.sortby]
+    if c.id_property not in {name for name, _ in query.sortby}:
+        keys.append(_key(c))
+    return sql.SQL(", ").join(keys)
+
+
 def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object]]:
     """One page of features: rows of (id, feature GeoJSON text), one more than the limit.
 
-    The extra row tells the caller whether a next page exists, without counting.
+    The extra row tells the caller whether a next page exists, without counting. Features
+    come in id order (keyset pages by `after`) or in `sortby` order, the id breaking ties;
+    they carry the `properties` selected (all by default).
     """
     c = query.collection
     params = Params()
@@ -130,9 +153,10 @@ def items_statement(query: FeatureQuery) -> tuple[sql.Composed, dict[str, object
         where.append(sql.SQL("{} > {}").format(_key(c), params.add(query.after)))
     statement = sql.SQL(
         "SELECT {key}, {feature} FROM {table} {alias} {joins} WHERE {where} "
-        "ORDER BY {key} LIMIT {limit} OFFSET {offset}"
+        "ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     ).format(
-        key=_key(c), feature=_feature_json(c, query.crs, query.skip_geometry),
+        key=_key(c), order=_order(query),
+        feature=_feature_json(c, query.crs, query.skip_geometry, query.properties),
         table=sql.Identifier(c.table), alias=sql.SQL(c.alias), joins=sql.SQL(c.joins),
         where=sql.SQL(" AND ").join(where), limit=params.add(query.limit + 1),
         offset=params.add(query.offset),
@@ -147,9 +171,13 @@ def _property_conditions(query: FeatureQuery, params: Params) -> list[sql.Compos
     for name, value in query.equals.items():
         prop = c.prop(name)
         assert prop is not None
-        conditions.append(sql.SQL("{}::text = {}").format(sql.SQL(prop.sql), params.add(value))
-                          if prop.type != "string" else
-                          sql.SQL("{} = {}").format(sql.SQL(prop.sql), params.add(value)))
+        # Compared in the property's own type (layers.query checked the value against it):
+        # area=12.5 matches 12.50.
+        cast = {"number": "::numeric", "integer": "::numeric"}.get(prop.type, "")
+        if prop.format == "date":
+            cast = "::date"
+        conditions.append(sql.SQL("{} = {}{}").format(sql.SQL(prop.sql), params.add(value),
+                                                      sql.SQL(cast)))
     if query.filter is not None:
         conditions.append(filter_sql(query.filter, c, params, query.filter_crs))
     return conditions
@@ -227,23 +255,29 @@ def tile_bounds(z: int, x: int, y: int, margin: float = 0.0) -> tuple[float, flo
 
 
 def _tile_shape(collection: Collection, spec: TileSpec, detailed: bool,
-                linear: bool) -> sql.Composed:
+                linear: bool, band: int | None = None) -> sql.Composed:
     """The text of a tile query: it depends on the zoom only through `detailed` (z at or
-    above FULL_DETAIL_ZOOM) and `linear` (the linear cut), so there are few shapes; the tile
-    itself arrives in the named parameters of `_tile_values`."""
+    above FULL_DETAIL_ZOOM), `linear` (the linear cut) and, for parcels below full detail,
+    `band` (the zoom: the generalised parcels of that zoom, migration 0022), so there are few
+    shapes; the tile itself arrives in the named parameters of `_tile_values`."""
     a = collection.alias
     geometry: sql.Composable = sql.SQL(collection.geometry_sql)
     conditions: list[sql.Composable] = [sql.SQL(
         "{} && ST_MakeEnvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, {})").format(
         geometry, sql.Literal(STORAGE_SRID))]
-    if collection.versioned:
-        conditions.append(sql.SQL(f"{a}.end_lifespan IS NULL"))
-    if not detailed:
-        geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
-        if collection.versioned:  # parcels: the area is stored, so this costs nothing
+    table = collection.table
+    if band is not None:
+        # Current parcels already simplified to this zoom, only those large enough for it;
+        # the band is a constant so that its own partial index is used.
+        table = GENERALISED_TABLE
+        conditions.append(sql.SQL(f"{a}.band = {{}}").format(sql.Literal(band)))
+    else:
+        if collection.versioned:
+            conditions.append(sql.SQL(f"{a}.end_lifespan IS NULL"))
+        if not detailed or not collection.versioned:
+            geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
+        if not detailed and collection.versioned:  # the area is stored: this costs nothing
             conditions.append(sql.SQL(f"{a}.calculated_area >= %(min_area)s"))
-    elif not collection.versioned:
-        geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
     if linear:
         bounds: sql.Composable = sql.SQL(
             "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, {})").format(
@@ -262,17 +296,19 @@ def _tile_shape(collection: Collection, spec: TileSpec, detailed: bool,
     ).format(
         layer=sql.Literal(collection.tile_layer), extent=sql.Literal(spec.extent),
         buffer=sql.Literal(spec.buffer), geometry=geometry, bounds=bounds,
-        properties=properties, table=sql.Identifier(collection.table), alias=sql.SQL(a),
+        properties=properties, table=sql.Identifier(table), alias=sql.SQL(a),
         where=sql.SQL(" AND ").join(conditions), cap=sql.Literal(spec.max_features),
     )
 
 
 def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
-                 detailed: bool, linear: bool) -> dict[str, object]:
+                 detailed: bool, linear: bool, generalised: bool = False) -> dict[str, object]:
     values: dict[str, object] = dict(zip(("sx0", "sy0", "sx1", "sy1"),
                                          tile_bounds(z, x, y, spec.buffer / spec.extent), strict=True))
     pixel_degrees = 360.0 / (2**z) / SCREEN_TILE_PIXELS
-    if not detailed:
+    if generalised:
+        pass  # simplified and filtered once, when published (migration 0022)
+    elif not detailed:
         values["tolerance"] = pixel_degrees / 2
         if collection.versioned:
             pixel_metres = EARTH_CIRCUMFERENCE / (2**z) / SCREEN_TILE_PIXELS
@@ -286,8 +322,14 @@ def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
     return values
 
 
+def _band(collection: Collection, z: int, generalised: bool) -> int | None:
+    """The generalised band a tile reads (its zoom), or None to read the collection itself."""
+    return z if generalised and collection.versioned and z < FULL_DETAIL_ZOOM else None
+
+
 def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
-                   linear_from: int = LINEAR_ZOOM) -> tuple[sql.Composed, dict[str, object]]:
+                   linear_from: int = LINEAR_ZOOM,
+                   generalised: bool = True) -> tuple[sql.Composed, dict[str, object]]:
     """One Mapbox vector tile of the collection (WebMercatorQuad z/x/y): a row with bytea.
 
     From LINEAR_ZOOM on, geometries are not reprojected vertex by vertex: the tile is cut
@@ -297,18 +339,21 @@ def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpe
     grid MVT snaps to anyway, and it spares PROJ (the bulk of the cost of a tile).
     Below FULL_DETAIL_ZOOM the geometry is simplified to a screen pixel and parcels smaller
     than one are left out; every tile holds at most `spec.max_features` features.
+    Parcels below FULL_DETAIL_ZOOM come from `parcel_generalised` (simplified and filtered
+    the same way, once, when published); `generalised=False` simplifies them here instead.
     `linear_from` moves the zoom where the linear cut starts (the tests compare both cuts).
     """
     detailed, linear = z >= FULL_DETAIL_ZOOM, z >= linear_from
-    return (_tile_shape(collection, spec, detailed, linear),
-            _tile_values(collection, z, x, y, spec, detailed, linear))
+    band = _band(collection, z, generalised)
+    return (_tile_shape(collection, spec, detailed, linear, band),
+            _tile_values(collection, z, x, y, spec, detailed, linear, band is not None))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _tile_text(collection: Collection, extent: int, buffer: int, max_features: int,
-               detailed: bool, linear: bool) -> str:
+               detailed: bool, linear: bool, band: int | None) -> str:
     return _tile_shape(collection, TileSpec(extent, buffer, max_features), detailed,
-                       linear).as_string(None)
+                       linear, band).as_string(None)
 
 
 def tile_query(collection: Collection, z: int, x: int, y: int,
@@ -316,8 +361,10 @@ def tile_query(collection: Collection, z: int, x: int, y: int,
     """`tile_statement` for the hot path: the same SQL, but its text rendered once per shape
     (a handful per collection) instead of composed again for every tile."""
     detailed, linear = z >= FULL_DETAIL_ZOOM, z >= LINEAR_ZOOM
-    text = _tile_text(collection, spec.extent, spec.buffer, spec.max_features, detailed, linear)
-    return text, _tile_values(collection, z, x, y, spec, detailed, linear)
+    band = _band(collection, z, True)
+    text = _tile_text(collection, spec.extent, spec.buffer, spec.max_features, detailed, linear,
+                      band)
+    return text, _tile_values(collection, z, x, y, spec, detailed, linear, band is not None)
 
 
 def extent_statement(collection: Collection) -> sql.Composed:

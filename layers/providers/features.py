@@ -103,7 +103,7 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
                                  skip_geometry=skip_geometry, filter=filterq)
         except LayerError as error:
             raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
-        keyset = PAGE_AFTER.get() if offset == 0 else None
+        keyset = PAGE_AFTER.get() if offset == 0 and not sortby else None
         if keyset is not None:
             query.after = keyset.after
         if bbox:  # pygeoapi transformed it into the storage CRS: latitude first
@@ -111,9 +111,10 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
             query.bbox_crs = parse_crs(STORAGE_CRS)
         for name, value in properties or []:
             query.equals[name] = value
-        if sortby:
-            raise ProviderInvalidQueryError("sortby is not supported",
-                                            user_msg="sortby is not supported")
+        # pygeoapi checked both against the fields: [{"property": name, "order": "A"|"D"}]
+        # and [name, ...]; an empty selection is all properties, as on the GeoJSON route.
+        query.sortby = tuple((s["property"], s.get("order") == "D") for s in sortby or [])
+        query.properties = tuple(select_properties) if select_properties else None
         try:
             statement, params = items_statement(query)
         except LayerError as error:

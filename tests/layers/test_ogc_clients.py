@@ -1,16 +1,22 @@
-"""Real OGC clients read the API: GDAL's OAPIF driver (ogrinfo, ogr2ogr) and OWSLib."""
+"""Real OGC clients read the API: GDAL's OAPIF driver (ogrinfo, ogr2ogr) and OWSLib; what GDAL
+sent is read from the server's own request log."""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import psycopg
 import pytest
 from ogc_server import Server
 from owslib.ogcapi.features import Features
+from psycopg import sql
 
 pytestmark = pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bin is missing")
 
@@ -84,3 +90,94 @@ def test_owslib_page_has_the_exact_number_matched(ogc_server: Server) -> None:
             "SELECT count(*) FROM parcels WHERE end_lifespan IS NULL AND ST_Intersects(geom, "
             "ST_MakeEnvelope(%s, %s, %s, %s, 4490))", box).fetchone()
     assert page["numberReturned"] == 2 and page["numberMatched"] == expected > 2
+
+
+class _Requests(logging.Handler):
+    """The request lines the app's uvicorn logs (it runs in this process): the server's own
+    record of what a client asked, to tell a filter sent to it from one applied after."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(unquote_plus(record.getMessage()))
+
+
+@contextmanager
+def _server_log() -> Iterator[list[str]]:
+    handler, logger = _Requests(), logging.getLogger("uvicorn.access")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _gdal_version() -> tuple[int, int]:
+    text = subprocess.run(["ogrinfo", "--version"], capture_output=True, text=True,
+                          check=True).stdout  # "GDAL 3.6.2, released 2023/01/02"
+    major, minor = text.split()[1].rstrip(",").split(".")[:2]
+    return int(major), int(minor)
+
+
+def _expected(server: Server, where: str) -> list[str]:
+    """Current parcel codes matching `where` (a fixed condition written by the test)."""
+    statement = sql.SQL("SELECT parcel_code FROM parcels WHERE end_lifespan IS NULL AND {}")
+    with psycopg.connect(server.database_url) as conn:
+        return sorted(r[0] for r in conn.execute(statement.format(sql.SQL(where))).fetchall())
+
+
+def _copied(target: Path) -> list[str]:
+    return sorted(f["properties"]["parcel_code"]
+                  for f in json.loads(target.read_text())["features"])
+
+
+def test_ogr2ogr_sends_a_queryable_equality_to_the_server(ogc_server: Server,
+                                                          tmp_path: Path) -> None:
+    target = tmp_path / "equal.geojson"
+    with _server_log() as requests:
+        subprocess.run(["ogr2ogr", "-f", "GeoJSON", str(target), f"OAPIF:{ogc_server.ogc}",
+                        "parcels", "-where", "land_use_code = '0701'"], check=True,
+                       capture_output=True, timeout=300)
+    pages = [r for r in requests if "/ogc/collections/parcels/items" in r]
+    # The equality went to the server as a Part 1 query parameter on every page it read.
+    assert pages and all("land_use_code=0701" in r for r in pages[1:]), pages
+    assert all(r.endswith(" 200") for r in requests), requests
+    assert _copied(target) == _expected(ogc_server, "land_use_code = '0701'")
+
+
+def test_ogr2ogr_full_read_with_a_filter_the_server_or_gdal_applies(ogc_server: Server,
+                                                                    tmp_path: Path) -> None:
+    """A filter beyond equalities: GDAL sends it as CQL2 text where its version does (the
+    conformance page declares cql2-text); GDAL 3.6 (Debian 12) applies it itself after a
+    full read. Either way the copy is exact, and nothing the server was sent failed."""
+    target = tmp_path / "filtered.geojson"
+    with _server_log() as requests:
+        subprocess.run(["ogr2ogr", "-f", "GeoJSON", str(target), f"OAPIF:{ogc_server.ogc}",
+                        "parcels", "-where", "land_use_code = '0701' OR area > 4000"],
+                       check=True, capture_output=True, timeout=300)
+    assert all(r.endswith(" 200") for r in requests), requests
+    sent = [r for r in requests if "filter=" in r]
+    if _gdal_version() >= (3, 7) and sent:
+        assert all("filter-lang=cql2-text" in r or "filter-lang" not in r for r in sent), sent
+    assert _copied(target) == _expected(
+        ogc_server, "(land_use_code = '0701' OR calculated_area > 4000)")
+
+
+@pytest.mark.skipif(_gdal_version() < (3, 7), reason="GDAL 3.6 (Debian 12) reads only TileMatrixSet "
+                    "1.0 documents; ours is 2.0 (pygeoapi's)")
+def test_gdal_ogcapi_driver_opens_the_tiles_and_reads_a_tile(ogc_server: Server) -> None:
+    out = subprocess.run(["ogrinfo", "-ro", "-so", f"OGCAPI:{ogc_server.ogc}/collections/parcels",
+                          "-oo", "API=TILES", "-oo", "TILEMATRIX=16", "parcels"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    features = subprocess.run(["ogrinfo", "-ro", "-al", "-q", "-spat", "120.157", "30.229",
+                               "120.158", "30.230", f"OGCAPI:{ogc_server.ogc}/collections/parcels",
+                               "-oo", "API=TILES", "-oo", "TILEMATRIX=16"],
+                              capture_output=True, text=True, timeout=300)
+    assert features.returncode == 0, features.stderr
+    assert "parcel_code" in features.stdout
