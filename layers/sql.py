@@ -30,8 +30,6 @@ FULL_DETAIL_ZOOM = 14
 # From this zoom on, tiles are cut from longitude/latitude directly (see tile_statement).
 LINEAR_ZOOM = 10
 SCREEN_TILE_PIXELS = 256
-# Parcels simplified per zoom below FULL_DETAIL_ZOOM, kept by triggers (migration 0022).
-GENERALISED_TABLE = "parcel_generalised"
 EARTH_CIRCUMFERENCE = 40_075_016.686
 
 
@@ -255,29 +253,23 @@ def tile_bounds(z: int, x: int, y: int, margin: float = 0.0) -> tuple[float, flo
 
 
 def _tile_shape(collection: Collection, spec: TileSpec, detailed: bool,
-                linear: bool, band: int | None = None) -> sql.Composed:
+                linear: bool) -> sql.Composed:
     """The text of a tile query: it depends on the zoom only through `detailed` (z at or
-    above FULL_DETAIL_ZOOM), `linear` (the linear cut) and, for parcels below full detail,
-    `band` (the zoom: the generalised parcels of that zoom, migration 0022), so there are few
-    shapes; the tile itself arrives in the named parameters of `_tile_values`."""
+    above FULL_DETAIL_ZOOM) and `linear` (the linear cut), so there are few shapes; the tile
+    itself arrives in the named parameters of `_tile_values`."""
     a = collection.alias
     geometry: sql.Composable = sql.SQL(collection.geometry_sql)
     conditions: list[sql.Composable] = [sql.SQL(
         "{} && ST_MakeEnvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, {})").format(
         geometry, sql.Literal(STORAGE_SRID))]
-    table = collection.table
-    if band is not None:
-        # Current parcels already simplified to this zoom, only those large enough for it;
-        # the band is a constant so that its own partial index is used.
-        table = GENERALISED_TABLE
-        conditions.append(sql.SQL(f"{a}.band = {{}}").format(sql.Literal(band)))
-    else:
-        if collection.versioned:
-            conditions.append(sql.SQL(f"{a}.end_lifespan IS NULL"))
-        if not detailed or not collection.versioned:
-            geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
-        if not detailed and collection.versioned:  # the area is stored: this costs nothing
+    if collection.versioned:
+        conditions.append(sql.SQL(f"{a}.end_lifespan IS NULL"))
+    if not detailed:
+        geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
+        if collection.versioned:  # parcels: the area is stored, so this costs nothing
             conditions.append(sql.SQL(f"{a}.calculated_area >= %(min_area)s"))
+    elif not collection.versioned:
+        geometry = sql.SQL("ST_Simplify({}, %(tolerance)s)").format(geometry)
     if linear:
         bounds: sql.Composable = sql.SQL(
             "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, {})").format(
@@ -296,19 +288,17 @@ def _tile_shape(collection: Collection, spec: TileSpec, detailed: bool,
     ).format(
         layer=sql.Literal(collection.tile_layer), extent=sql.Literal(spec.extent),
         buffer=sql.Literal(spec.buffer), geometry=geometry, bounds=bounds,
-        properties=properties, table=sql.Identifier(table), alias=sql.SQL(a),
+        properties=properties, table=sql.Identifier(collection.table), alias=sql.SQL(a),
         where=sql.SQL(" AND ").join(conditions), cap=sql.Literal(spec.max_features),
     )
 
 
 def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
-                 detailed: bool, linear: bool, generalised: bool = False) -> dict[str, object]:
+                 detailed: bool, linear: bool) -> dict[str, object]:
     values: dict[str, object] = dict(zip(("sx0", "sy0", "sx1", "sy1"),
                                          tile_bounds(z, x, y, spec.buffer / spec.extent), strict=True))
     pixel_degrees = 360.0 / (2**z) / SCREEN_TILE_PIXELS
-    if generalised:
-        pass  # simplified and filtered once, when published (migration 0022)
-    elif not detailed:
+    if not detailed:
         values["tolerance"] = pixel_degrees / 2
         if collection.versioned:
             pixel_metres = EARTH_CIRCUMFERENCE / (2**z) / SCREEN_TILE_PIXELS
@@ -322,14 +312,8 @@ def _tile_values(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
     return values
 
 
-def _band(collection: Collection, z: int, generalised: bool) -> int | None:
-    """The generalised band a tile reads (its zoom), or None to read the collection itself."""
-    return z if generalised and collection.versioned and z < FULL_DETAIL_ZOOM else None
-
-
 def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpec,
-                   linear_from: int = LINEAR_ZOOM,
-                   generalised: bool = True) -> tuple[sql.Composed, dict[str, object]]:
+                   linear_from: int = LINEAR_ZOOM) -> tuple[sql.Composed, dict[str, object]]:
     """One Mapbox vector tile of the collection (WebMercatorQuad z/x/y): a row with bytea.
 
     From LINEAR_ZOOM on, geometries are not reprojected vertex by vertex: the tile is cut
@@ -339,21 +323,18 @@ def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpe
     grid MVT snaps to anyway, and it spares PROJ (the bulk of the cost of a tile).
     Below FULL_DETAIL_ZOOM the geometry is simplified to a screen pixel and parcels smaller
     than one are left out; every tile holds at most `spec.max_features` features.
-    Parcels below FULL_DETAIL_ZOOM come from `parcel_generalised` (simplified and filtered
-    the same way, once, when published); `generalised=False` simplifies them here instead.
     `linear_from` moves the zoom where the linear cut starts (the tests compare both cuts).
     """
     detailed, linear = z >= FULL_DETAIL_ZOOM, z >= linear_from
-    band = _band(collection, z, generalised)
-    return (_tile_shape(collection, spec, detailed, linear, band),
-            _tile_values(collection, z, x, y, spec, detailed, linear, band is not None))
+    return (_tile_shape(collection, spec, detailed, linear),
+            _tile_values(collection, z, x, y, spec, detailed, linear))
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=64)
 def _tile_text(collection: Collection, extent: int, buffer: int, max_features: int,
-               detailed: bool, linear: bool, band: int | None) -> str:
+               detailed: bool, linear: bool) -> str:
     return _tile_shape(collection, TileSpec(extent, buffer, max_features), detailed,
-                       linear, band).as_string(None)
+                       linear).as_string(None)
 
 
 def tile_query(collection: Collection, z: int, x: int, y: int,
@@ -361,10 +342,8 @@ def tile_query(collection: Collection, z: int, x: int, y: int,
     """`tile_statement` for the hot path: the same SQL, but its text rendered once per shape
     (a handful per collection) instead of composed again for every tile."""
     detailed, linear = z >= FULL_DETAIL_ZOOM, z >= LINEAR_ZOOM
-    band = _band(collection, z, True)
-    text = _tile_text(collection, spec.extent, spec.buffer, spec.max_features, detailed, linear,
-                      band)
-    return text, _tile_values(collection, z, x, y, spec, detailed, linear, band is not None)
+    text = _tile_text(collection, spec.extent, spec.buffer, spec.max_features, detailed, linear)
+    return text, _tile_values(collection, z, x, y, spec, detailed, linear)
 
 
 def extent_statement(collection: Collection) -> sql.Composed:

@@ -166,18 +166,3 @@ def test_ogr2ogr_full_read_with_a_filter_the_server_or_gdal_applies(ogc_server: 
         assert all("filter-lang=cql2-text" in r or "filter-lang" not in r for r in sent), sent
     assert _copied(target) == _expected(
         ogc_server, "(land_use_code = '0701' OR calculated_area > 4000)")
-
-
-@pytest.mark.skipif(_gdal_version() < (3, 7), reason="GDAL 3.6 (Debian 12) reads only TileMatrixSet "
-                    "1.0 documents; ours is 2.0 (pygeoapi's)")
-def test_gdal_ogcapi_driver_opens_the_tiles_and_reads_a_tile(ogc_server: Server) -> None:
-    out = subprocess.run(["ogrinfo", "-ro", "-so", f"OGCAPI:{ogc_server.ogc}/collections/parcels",
-                          "-oo", "API=TILES", "-oo", "TILEMATRIX=16", "parcels"],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    features = subprocess.run(["ogrinfo", "-ro", "-al", "-q", "-spat", "120.157", "30.229",
-                               "120.158", "30.230", f"OGCAPI:{ogc_server.ogc}/collections/parcels",
-                               "-oo", "API=TILES", "-oo", "TILEMATRIX=16"],
-                              capture_output=True, text=True, timeout=300)
-    assert features.returncode == 0, features.stderr
-    assert "parcel_code" in features.stdout
