@@ -27,8 +27,7 @@ MINIMUM = {"core": 29, "filtering": 6}
 def _python() -> Path | None:
     given = os.environ.get("CADASTRE_OGCTESTS_PYTHON")
     candidates = [Path(given)] if given else []
-    candidates += [ROOT / ".venv-ogctests" / "bin" / "python",
-                   ROOT.parent / "main" / ".venv-ogctests" / "bin" / "python"]
+    candidates += [ROOT / ".venv-ogctests" / "bin" / "python"]
     return next((c for c in candidates if c.exists()), None)
 
 
