@@ -14,7 +14,7 @@
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const d = data.detail || {};
-      const error = new Error(typeof d === "string" ? d : (Array.isArray(d) ? d.map((e) => e.msg).join("; ") : d.message));
+      const error = new Error(typeof d === "string" ? d : (Array.isArray(d) ? d.map((e) => e.localized_msg || e.msg).join("; ") : (d.localized_message || d.message)));
       error.rule = d.rule; error.blocking = d.blocking;
       throw error;
     }

@@ -13,8 +13,8 @@
     const d = body && body.detail;
     if (!d) return "";
     if (typeof d === "string") return d;
-    if (Array.isArray(d)) return d.map((e) => e.msg).join("; ");
-    return d.message || JSON.stringify(d);
+    if (Array.isArray(d)) return d.map((e) => e.localized_msg || e.msg).join("; ");
+    return d.localized_message || d.message || JSON.stringify(d);
   }
 
   // Upload form with drag and drop.
