@@ -78,8 +78,9 @@ def _labels(language: str) -> dict[str, str]:
     """Every enumerated value's name, by the value alone (`by_portions` -> 按份共有)."""
     names: dict[str, str] = {}
     for key, text in catalog(language).items():
-        if key.startswith("label."):
-            names.setdefault(key.split(".", 2)[2], text)
+        parts = key.split(".", 2)
+        if parts[0] == "label" and len(parts) == 3:
+            names.setdefault(parts[2], text)
     return names
 
 
@@ -98,6 +99,8 @@ def _number(text: str, language: str) -> str:
 def _value(text: str, language: str, depth: int) -> str:
     if _DECIMAL.match(text):
         return _number(text, language)
+    if text.isdigit():  # an id, a count, a year: as written
+        return text
     inner = translate(text, language, _depth=depth + 1) if depth < 3 else None
     if inner is not None:
         return inner

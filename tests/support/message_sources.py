@@ -42,7 +42,8 @@ def _template(node: ast.expr | None, constants: dict[str, str]) -> list[str]:
                 out.append(str(value.value))
             else:
                 assert isinstance(value, ast.FormattedValue)
-                out.append("{" + ast.unparse(value.value) + "}")
+                name = ast.unparse(value.value).replace("{", "(").replace("}", ")")  # no nested braces
+                out.append("{" + name + "}")
         return ["".join(out)]
     if isinstance(node, ast.IfExp):
         return _template(node.body, constants) + _template(node.orelse, constants)
