@@ -4,8 +4,7 @@ until it has its Chinese.
 
 Collected: the message argument of each `raise`d or constructed error (`CadastreError` and
 `SpatialError` subclasses) and of each `Issue(...)`, as a template (`f"unit {n} ..."` becomes
-`unit {n} ...`); both branches of a conditional message; module-level string constants passed as
-messages; the sentences returned by the `*_problem` checkers and the `_EXPLAIN` table. Operator
+`unit {n} ...`); both branches of a conditional message; the values assigned to a variable passed as a message; the sentences returned by the `*_problem` checkers and the `_EXPLAIN` table. Operator
 messages (settings, cluster, backups, the demo loader, audit anchors, the GDAL guard) are not
 shown on pages and are left out.
 """
@@ -28,13 +27,13 @@ _NOT_PEOPLE = {"ValueError", "TypeError", "RuntimeError", "KeyError", "OSError",
                "AnchorError", "AnchorRefused", "UsageError", "BadParameter", "ClickException"}
 
 
-def _template(node: ast.expr | None, constants: dict[str, str]) -> list[str]:
-    if node is None:
+def _template(node: ast.expr | None, constants: dict[str, list[ast.expr]], depth: int = 0) -> list[str]:
+    if node is None or depth > 3:
         return []
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
-    if isinstance(node, ast.Name) and node.id in constants:
-        return [constants[node.id]]
+    if isinstance(node, ast.Name):  # a variable: every value the module assigns to that name
+        return [t for value in constants.get(node.id, []) for t in _template(value, constants, depth + 1)]
     if isinstance(node, ast.JoinedStr):
         out = []
         for value in node.values:
@@ -46,9 +45,9 @@ def _template(node: ast.expr | None, constants: dict[str, str]) -> list[str]:
                 out.append("{" + name + "}")
         return ["".join(out)]
     if isinstance(node, ast.IfExp):
-        return _template(node.body, constants) + _template(node.orelse, constants)
+        return _template(node.body, constants, depth) + _template(node.orelse, constants, depth)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return [a + b for a in _template(node.left, constants) for b in _template(node.right, constants)]
+        return [a + b for a in _template(node.left, constants, depth) for b in _template(node.right, constants, depth)]
     return []
 
 
@@ -72,9 +71,12 @@ def templates() -> Iterator[tuple[str, str]]:
             if relative in OPERATOR_ONLY or "/cli/" in relative:
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                         and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
-                         for t in n.targets if isinstance(t, ast.Name)}
+            constants: dict[str, list[ast.expr]] = {}
+            for n in ast.walk(tree):
+                if isinstance(n, ast.Assign):
+                    for t in n.targets:
+                        if isinstance(t, ast.Name):
+                            constants.setdefault(t.id, []).append(n.value)
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call):
                     name = ast.unparse(node.func).split(".")[-1]
