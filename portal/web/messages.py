@@ -85,6 +85,7 @@ def _labels(language: str) -> dict[str, str]:
 
 
 _ENGLISH = re.compile(r"[A-Za-z]{3,}")
+_FIXED = re.compile(r"[\s\W]+")
 
 
 def _number(text: str, language: str) -> str:
@@ -127,8 +128,9 @@ def translate(message: str, language: str, *, _depth: int = 0) -> str | None:
             values = {name: _value(found.group(f"v{i}"), language, _depth) for i, name in enumerate(names)}
             if best is None or _english(values) < _english(best):
                 best = values
-        if best is not None:
+        if best is not None and (_english(best) == 0 or len(_FIXED.sub("", _PLACEHOLDER.sub("", template))) > 2):
             return _fill(chosen[template], best)
+        # else: a template of placeholders alone ("{text}: {problem}") that would pass English through
     return None
 
 
@@ -172,12 +174,15 @@ def _explain(prefix: str, code: str, language: str) -> str:
 def localize_error(code: str, message: str, fields: Mapping[str, Any] | None, language: str) -> str:
     """The message of a refusal for a reader of `language` (`message` itself in English).
 
-    A rule violation renders from `rule.<name>` with the blocking record's fields; anything else
-    from the catalogue; an unmatched message as the explanation of its code."""
+    A rule violation renders from the catalogue with its particulars, else from `rule.<name>`
+    with the blocking record; anything else from the catalogue; an unmatched message as the
+    explanation of its code."""
     if language not in LANGUAGES or language == "en":
         return message
     fields = fields or {}
     rule = fields.get("rule")
+    if code == "rule_violation" and (particular := translate(message, language)) is not None:
+        return particular  # the database's message with its particulars (unit, court, document)
     if code == "rule_violation" and isinstance(rule, str) and f"rule.{rule}" in catalog(language):
         blocking = fields.get("blocking") or {}
         restriction = blocking.get("restriction_id") if isinstance(blocking, Mapping) else None

@@ -3,10 +3,11 @@ translate. Static, so a new `raise` or `Issue(...)` with a new sentence fails th
 until it has its Chinese.
 
 Collected: the message argument of each `raise`d or constructed error (`CadastreError` and
-`SpatialError` subclasses) and of each `Issue(...)`, as a template (`f"unit {n} ..."` becomes
-`unit {n} ...`); both branches of a conditional message; the values assigned to a variable passed as a message; the sentences returned by the `*_problem` checkers and the `_EXPLAIN` table. Operator
-messages (settings, cluster, backups, the demo loader, audit anchors, the GDAL guard) are not
-shown on pages and are left out.
+`SpatialError` subclasses, `HTTPException`, `error_response`) and of each `Issue(...)`, as a
+template (`f"unit {n} ..."` becomes `unit {n} ...`); both branches of a conditional message; the
+values assigned to a variable passed as a message; the sentences returned by the `*_problem`
+checkers and the `_EXPLAIN` table. Operator messages (settings, cluster, backups, the demo
+loader, audit anchors, the GDAL guard) are not shown on pages and are left out.
 """
 
 from __future__ import annotations

@@ -111,6 +111,26 @@ def test_every_rule_of_the_register_has_words_in_both_languages() -> None:
         assert "2898" in zh and not english_words(zh), zh
 
 
+def test_every_rule_message_the_database_raises_has_a_chinese_template() -> None:
+    """`RAISE EXCEPTION 'rule <name>: ... % ...'` in migrations/: the message a rule violation
+    carries, with its particulars (unit, court, document), rendered in Chinese."""
+    raised = []
+    for path in sorted((ROOT / "migrations" / "versions").glob("*.py")):
+        for found in re.finditer(r"RAISE EXCEPTION\s+((?:'[^']*'\s*)+)", path.read_text(encoding="utf-8")):
+            text = "".join(re.findall(r"'([^']*)'", found.group(1)))
+            if text.startswith("rule "):
+                raised.append(text)
+    assert len(raised) >= 4
+    catalogue = json.loads((ROOT / "portal/web/locales/messages.zh-CN.json").read_text(encoding="utf-8"))
+    shapes = {_PLACEHOLDER.sub("%", key) for key in catalogue}
+    for text in raised:
+        assert text in shapes, f"no Chinese template for the database's {text!r}"
+        sample = text.replace("%", "7")
+        rule = text.split(":", 1)[0].removeprefix("rule ")
+        zh = localize_error("rule_violation", sample, {"rule": rule}, "zh-CN")
+        assert not english_words(zh), zh
+
+
 def _pydantic_types(schema: dict[str, Any]) -> set[str]:
     """The pydantic error types a request to these operations can raise, from their schema."""
     found = {"missing", "json_invalid", "model_attributes_type", "extra_forbidden"}
