@@ -31,6 +31,8 @@ from portal.platform.permissions import Action, Principal, require
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
 from portal.surveys.schemas import ApprovedOut, PublishedOut, ReportOut, SubmissionOut, SubmissionSummary
+from portal.web.i18n import language_of
+from portal.web.messages import localize_issue
 
 __all__ = ["router"]
 
@@ -137,7 +139,11 @@ async def detail(request: Request, submission_id: int, principal: Uploader) -> S
 async def report(request: Request, submission_id: int, principal: Uploader) -> ReportOut:
     """The validation report: every error and warning with its parcel, place in the file and location."""
     found = await in_worker(request, submissions.get, submission_id, principal)
-    return ReportOut.model_validate(found["report"])
+    report = ReportOut.model_validate(found["report"])
+    language = language_of(request)
+    for issue in report.issues:
+        issue.localized_message = localize_issue(issue.code, issue.message, language)
+    return report
 
 
 @router.get("/{submission_id}/preview", response_class=JSONResponse,
@@ -145,6 +151,11 @@ async def report(request: Request, submission_id: int, principal: Uploader) -> R
 async def preview(request: Request, submission_id: int, principal: Uploader) -> JSONResponse:
     """GeoJSON for a map: uploaded parcels, retired parcels, the cadastre around them, and faults."""
     collection = await in_worker(request, submissions.preview, submission_id, principal)
+    language = language_of(request)
+    for feature in collection.get("features", ()):  # a fault's message in the reader's language too
+        properties = feature.get("properties") or {}
+        if properties.get("message") and properties.get("code"):
+            properties["localized_message"] = localize_issue(properties["code"], properties["message"], language)
     return JSONResponse(collection, media_type="application/geo+json")
 
 
