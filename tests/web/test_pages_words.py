@@ -263,3 +263,26 @@ def test_pydantic_errors_are_translated_by_type(app_for: object) -> None:
     assert "必填" in detail["localized_message"] and detail["message"].startswith("the request is not valid")
     english = _client(app_for, "en").get("/api/search", params={"q": "x", "limit": 99}).json()["detail"]
     assert english["errors"][0]["localized_msg"] == "query.limit: " + english["errors"][0]["msg"]
+
+
+def test_english_pages_name_the_district_in_english(app_for: object, landmarks: dict[str, str]) -> None:
+    english = visible(_client(app_for, "en").get(f"/parcels/{landmarks['parcel']}", headers=BROWSER).text)
+    chinese = visible(_client(app_for, "zh-CN").get(f"/parcels/{landmarks['parcel']}", headers=BROWSER).text)
+    assert "Shangcheng District (330102)" in english and "上城区 (330102)" not in english  # addresses stay data
+    assert "上城区 (330102)" in chinese
+    assert re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4}", english) and re.search(r"\d{4}年\d{1,2}月\d{1,2}日", chinese)
+
+
+@pytest.mark.parametrize(("language", "printed"), [("zh-CN", r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} 北京时间"),
+                                                   ("en", r"\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} UTC\+8")])
+def test_the_parcel_sheet_is_printed_on_the_offices_clock(app_for: object, landmarks: dict[str, str],
+                                                          language: str, printed: str) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    pdf = _client(app_for, language).get(f"/parcels/{landmarks['parcel']}/sheet.pdf")
+    assert pdf.status_code == 200
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert re.search(printed, text), text
+    assert not re.search(r"\bUTC\b(?!\+)", text) and not ISO_MOMENT.search(text)
