@@ -32,7 +32,7 @@ from babel.numbers import format_decimal
 from portal.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalog
 
 __all__ = ["translate", "localize_value", "localize_roles", "localize_error", "localize_issue", "localize_place",
-           "localize_pydantic", "label", "district", "templates", "babel_locale"]
+           "localize_pydantic", "label", "labels_of", "district", "templates", "babel_locale"]
 
 _LOCALES = Path(__file__).parent / "locales"
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -243,3 +243,9 @@ def district(code: str, name: str, language: str) -> str:
     """An administrative area's name in `language` (`label.district.<code>`), else as recorded."""
     key = f"label.district.{code}"
     return catalog(language).get(key) or name
+
+
+def labels_of(kind: str, language: str) -> dict[str, str]:
+    """Every value of one enumeration and its name in `language`, for a page's script."""
+    prefix = f"label.{kind}."
+    return {key[len(prefix):]: text for key, text in catalog(language).items() if key.startswith(prefix)}

@@ -37,6 +37,7 @@ from portal.web.messages import (
     babel_locale,
     district,
     label,
+    labels_of,
     localize_issue,
     localize_place,
     localize_roles,
@@ -63,6 +64,7 @@ def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinj
     env.filters["number"] = pass_context(lambda ctx, value, places=2: number(value, _lang(ctx), places))
     env.filters["label"] = pass_context(lambda ctx, value, kind: label(kind, value, _lang(ctx)))
     env.globals["label"] = pass_context(lambda ctx, kind, value: label(kind, value, _lang(ctx)))
+    env.globals["labels_of"] = pass_context(lambda ctx, *kinds: {k: labels_of(k, _lang(ctx)) for k in kinds})
     env.globals["district"] = pass_context(lambda ctx, area: district(area.code, area.name, _lang(ctx)))
     env.filters["message"] = pass_context(lambda ctx, text, code="generic": localize_issue(code, text, _lang(ctx)))
     env.filters["place"] = pass_context(lambda ctx, text: localize_place(text, _lang(ctx)))
