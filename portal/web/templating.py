@@ -5,7 +5,7 @@ Filters, one for each kind of value a page shows, all in the page's language (`l
 - `when`: a moment on the office's clock (`settings.portal.office_timezone`), one format per
   language (2026年12月6日 18:30 / 6 Dec 2026 18:30); `when(zone=True)` adds the zone
   (北京时间 / UTC+8) where a reader could wonder (certificates, sheets, audit).
-- `day`: a date alone (2026年12月6日 / 6 Dec 2026).
+- `day`: a date alone (2026年12月6日 / 6 Dec 2026); `month`: 2026年12月 / Dec 2026.
 - `money`: an amount of yuan (1,400,000.00 元 / ¥1,400,000.00); `number`: a decimal number.
 - `label(kind, value)`: the name of an enumerated value (`portal.web.messages.label`).
 - `message(code)`: a server message (an issue's, an error's) in the page's language, and
@@ -44,12 +44,13 @@ from portal.web.messages import (
     localize_value,
 )
 
-__all__ = ["templates_for", "render", "when", "day", "money", "number", "zone_label"]
+__all__ = ["templates_for", "render", "when", "day", "month", "money", "number", "zone_label"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _MOMENT = {"zh-CN": "y年M月d日 HH:mm", "en": "d MMM y HH:mm"}
 _SECONDS = {"zh-CN": "y年M月d日 HH:mm:ss", "en": "d MMM y HH:mm:ss"}
 _DAY = {"zh-CN": "y年M月d日", "en": "d MMM y"}
+_MONTH = {"zh-CN": "y年M月", "en": "MMM y"}
 
 
 def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinja2Templates:
@@ -60,6 +61,7 @@ def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinj
     env.globals["languages"] = LANGUAGES
     env.filters["when"] = pass_context(partial(_when_filter, office=zone))
     env.filters["day"] = pass_context(lambda ctx, value: day(value, _lang(ctx), zone))
+    env.filters["month"] = pass_context(lambda ctx, value: month(value, _lang(ctx)))
     env.filters["money"] = pass_context(lambda ctx, value: money(value, _lang(ctx)))
     env.filters["number"] = pass_context(lambda ctx, value, places=2: number(value, _lang(ctx), places))
     env.filters["label"] = pass_context(lambda ctx, value, kind: label(kind, value, _lang(ctx)))
@@ -114,6 +116,15 @@ def day(value: dt.date | dt.datetime | str | None, language: str, office: dt.tzi
     if isinstance(value, dt.datetime):
         value = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(office).date()
     return format_date(value, _DAY[language], locale=babel_locale(language))
+
+
+def month(value: str | dt.date | None, language: str) -> str:
+    """A month (`2026-01` or a date): `2026年1月` or `Jan 2026`."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:7] + "-01")
+    return format_date(value, _MONTH[language], locale=babel_locale(language))
 
 
 def zone_label(office: dt.tzinfo, language: str, at: dt.datetime | None = None) -> str:
