@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,10 @@ def templates(language: str) -> dict[str, str]:
 
 
 @cache
-def _patterns() -> list[tuple[tuple[re.Pattern[str], ...], str, list[str]]]:
+def _patterns() -> list[tuple[str, tuple[re.Pattern[str], ...], str, list[str]]]:
     """Every English template as regexes (values matched shortest-first, then longest-first),
-    most specific (most fixed text) first."""
+    most specific (most fixed text) first, each with its longest fixed piece (a cheap test
+    before the regexes)."""
     compiled = []
     for template in templates("zh-CN"):
         names = _PLACEHOLDER.findall(template)
@@ -68,9 +69,9 @@ def _patterns() -> list[tuple[tuple[re.Pattern[str], ...], str, list[str]]]:
                             for i, piece in enumerate(pieces))
             variants.append(re.compile(f"^{regex}$", re.DOTALL))
         fixed = sum(len(piece) for piece in pieces)
-        compiled.append((fixed, tuple(variants), template, names))
+        compiled.append((fixed, max(pieces, key=len), tuple(variants), template, names))
     compiled.sort(key=lambda item: -item[0])
-    return [(variants, template, names) for _, variants, template, names in compiled]
+    return [(piece, variants, template, names) for _, piece, variants, template, names in compiled]
 
 
 @cache
@@ -108,6 +109,7 @@ def _value(text: str, language: str, depth: int) -> str:
     return _labels(language).get(text.strip("'\""), text)
 
 
+@lru_cache(maxsize=4096)
 def translate(message: str, language: str, *, _depth: int = 0) -> str | None:
     """`message` (English, as raised) in `language`, or None when no template matches it.
 
@@ -117,8 +119,8 @@ def translate(message: str, language: str, *, _depth: int = 0) -> str | None:
     if language == "en":
         return message
     chosen = templates(language)
-    for variants, template, names in _patterns():
-        if template not in chosen:
+    for piece, variants, template, names in _patterns():
+        if piece not in message or template not in chosen:
             continue
         best: dict[str, str] | None = None
         for pattern in variants:  # the split leaving the fewest English words wins
