@@ -5,7 +5,7 @@ The code raising an error writes its particulars in English (`BadInput(f"no acco
 module renders it in the page's language from a catalogue of templates,
 `locales/messages.<language>.json`, keyed by the English template as written in the source::
 
-    "overlaps current parcel {code} by {area} m²": "与现有宗地 {code} 重叠 {area} m²"
+    "overlaps current parcel {code} by {area} m²": "与现势宗地 {code} 重叠 {area} m²"
 
 The English text is matched against the templates (the one with the most fixed text wins), the
 values it carried are put into the translation (decimal numbers formatted for the language by
