@@ -83,7 +83,11 @@ def error_response(request: Request, status: int, code: str, message: str, field
     is the message in the request's language when the caller composed it (else the catalogue's)."""
     language = language_of(request)
     if localized is None:
-        localized = localize_error(code, message, fields, language)
+        try:
+            localized = localize_error(code, message, fields, language)
+        except Exception:  # noqa: BLE001 - a translation must not fail the refusal; say it in English
+            log.exception("the message of %s could not be translated", code)
+            localized = message
     if wants_json(request):
         body = {"detail": {"code": code, "message": message, **(fields or {}), "language": language,
                            "localized_message": localized}}
