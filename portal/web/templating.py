@@ -31,7 +31,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from portal.platform.clock import office_zone
-from portal.settings import Settings
+from portal.settings import PortalSettings, Settings
 from portal.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, translator
 from portal.web.messages import (
     babel_locale,
@@ -47,6 +47,7 @@ from portal.web.messages import (
 __all__ = ["templates_for", "render", "when", "day", "month", "money", "number", "zone_label"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+_DEFAULT_TITLE = PortalSettings.model_fields["title"].default
 _MOMENT = {"zh-CN": "y年M月d日 HH:mm", "en": "d MMM y HH:mm"}
 _SECONDS = {"zh-CN": "y年M月d日 HH:mm:ss", "en": "d MMM y HH:mm:ss"}
 _DAY = {"zh-CN": "y年M月d日", "en": "d MMM y"}
@@ -156,11 +157,14 @@ def money(value: Decimal | float | int | str | None, language: str) -> str:
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     language = language_of(request)
-    values = {"lang": language, "_": translator(language), **(context or {})}
+    _ = translator(language)
+    values = {"lang": language, "_": _, **(context or {})}
+    templates: Jinja2Templates = request.app.state.templates
+    if templates.env.globals.get("site_title") == _DEFAULT_TITLE:  # the default name, in the page's language
+        values.setdefault("site_title", _("site.title"))
     principal = getattr(request.state, "principal", None)
     values.setdefault("principal", principal)
     values.setdefault("csp_nonce", getattr(request.state, "csp_nonce", ""))
     if getattr(principal, "via", None) == "cookie":  # scripts send it back in X-CSRF-Token
         values.setdefault("csrf_token", getattr(principal, "csrf_token", None))
-    templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, name, values, status_code=status_code)
