@@ -32,6 +32,13 @@ RAW_ENGLISH_VALUES = re.compile(
     r"approved|withdrawn|residential|commercial)\b")
 
 
+# What a Chinese page may show in Latin letters: the language switch, names of formats and
+# standards, and the demo's usernames (data, as typed by their owners).
+LATIN_IN_CHINESE = {"English", "PDF", "API", "CSV", "CGCS", "DXF", "EPSG", "GML", "GeoJSON", "GeoPackage",
+                    "Shapefile", "txt", "zip", "cadastre", "owner", "citizen", "registrar", "clerk", "auditor",
+                    "surveyor", "admin"}
+
+
 class _Text(HTMLParser):
     """The text a person reads: text nodes outside script and style, and accessible names."""
 
@@ -70,6 +77,8 @@ def problems(html: str, language: str) -> list[str]:
     found += [f"raw value {m.group(0)!r}" for m in SNAKE.finditer(text)]
     if language == "zh-CN":
         found += [f"English value {m.group(0)!r}" for m in RAW_ENGLISH_VALUES.finditer(text)]
+        found += [f"English word {w!r}" for w in re.findall(r"[A-Za-z]{3,}", text)
+                  if w not in LATIN_IN_CHINESE and not w.isupper()]  # codes and references are upper case
     return found
 
 
