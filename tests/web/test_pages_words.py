@@ -40,7 +40,8 @@ LATIN_IN_CHINESE = {"English", "PDF", "API", "CSV", "CGCS", "DXF", "EPSG", "GML"
 
 
 class _Text(HTMLParser):
-    """The text a person reads: text nodes outside script and style, and accessible names."""
+    """The text a person reads: text nodes outside script and style, and accessible names (what
+    a person typed, in a textarea, is data)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,14 +49,14 @@ class _Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "textarea"):
             self._skip += 1
         for name, value in attrs:
             if name in ("aria-label", "title", "placeholder", "alt") and value:
                 self.parts.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
+        if tag in ("script", "style", "textarea") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
@@ -115,7 +116,7 @@ ROLE_PAGES = {
     "clerk": ["/registry", "/check"],
     "auditor": ["/audit", "/audit?action=login"],
     "surveyor": ["/surveys"],
-    "admin": ["/admin/users"],
+    "admin": ["/admin/users", "/guide/edit"],
 }
 
 
@@ -143,6 +144,9 @@ def test_every_page_of_every_role_shows_words_and_one_clock(app_for: object, lan
                 client.get("/check", headers=BROWSER).text)}, headers=BROWSER)
             assert page.status_code == 200, page.text
             seen[f"POST /check {unit}"] = problems(page.text, language)
+            verify = re.search(r'href="(/verify/[A-Z0-9]+)"', page.text)
+            assert verify, "the result links its verification page"
+            seen[verify.group(1)] = problems(client.get(verify.group(1), headers=BROWSER).text, language)
     assert not {k: v for k, v in seen.items() if v}
 
 
