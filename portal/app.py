@@ -72,6 +72,10 @@ class ErrorDetail(BaseModel):
 
     code: str = Field(examples=["rule_violation"], description="stable snake_case name of the refusal")
     message: str = Field(description="what went wrong, in English; never personal data")
+    language: str = Field(examples=["zh-CN"], description="the request's language: the `lang` cookie, else "
+                          "Accept-Language, else zh-CN")
+    localized_message: str = Field(description="`message` in that language (portal.web.messages); each of "
+                                   "`errors` carries its `localized_msg` likewise")
 
 
 class ErrorOut(BaseModel):

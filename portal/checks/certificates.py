@@ -13,6 +13,8 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from portal.web.messages import label
+
 __all__ = ["certificate_pdf"]
 
 FLAG_ROWS = (
@@ -53,7 +55,8 @@ def _lines(statement: dict[str, Any], verify_url: str, zone: dt.tzinfo) -> list[
         ("", 8),
         (f"查询编号 Reference: {statement['reference']}", 11),
         (f"查询时间 As of: {_office_time(statement['as_of'], zone)}", 11),
-        (f"查询对象 Query: {statement['query']['kind']} {statement['query']['value']}", 11),
+        (f"查询对象 Query: {label('query_kind', statement['query']['kind'], 'zh-CN')} "
+         f"{label('query_kind', statement['query']['kind'], 'en')} {statement['query']['value']}", 11),
         ("", 8),
     ]
     for unit in statement["units"]:

@@ -6,7 +6,9 @@ turn any of them into one response shape, a page for browsers and JSON for API c
     {"detail": {"code": "rule_violation", "message": "...", "rule": "...", "blocking": {...}}}
 
 Translations key on the code: `error.<code>` in `portal/web/locales/*.json` says in Chinese and
-English what kind of refusal it is; `message` adds the particulars in English.
+English what kind of refusal it is; `message` adds the particulars in English, and
+`portal.web.messages` renders it in the request's language (`localized_message`) from a template
+keyed by the English text: a new message needs its Chinese template (tests/web/test_messages.py).
 
     CadastreError                          500 internal_error
      ├── AccountError                      400 bad_request          (this module)

@@ -15,6 +15,7 @@ from portal.public.api import run_search
 from portal.public.mapview import LAND_USE_COLOURS, build_map
 from portal.public.parcels import checked_parcel_code, public_parcel
 from portal.web.i18n import language_of, translator
+from portal.web.messages import district
 from portal.web.templating import render
 from spatial.codes import CodeError, parse_parcel_code
 
@@ -29,7 +30,7 @@ MAP_TEXT_KEYS = (
     "history", "lineage", "came_from", "went_into", "event_split", "event_merge",
     "event_boundary_adjustment", "check_restrictions", "check_hint", "print_sheet", "no_parcel",
     "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
-    "no_results", "keep_typing", "labels", "map_label", "details",
+    "no_results", "keep_typing", "labels", "map_label", "details", "zoom_in", "zoom_out", "layers",
 )
 
 
@@ -59,7 +60,9 @@ async def map_page(request: Request, parcel: str | None = None,
         "map": parts, "land_uses": land_uses, "colours": LAND_USE_COLOURS,
         "settings": settings.map, "query": q, "found": found,
         "initial": {"parcel": initial_parcel, "q": (q or "").strip()[:100] or None},
-        "text": {key: _(f"map.js.{key}") for key in MAP_TEXT_KEYS},
+        "text": {key: _(f"map.js.{key}") for key in MAP_TEXT_KEYS}
+        | {"districts": {a["code"]: district(a["code"], a["name"], language_of(request)) for a in areas},
+           "zone": settings.portal.office_timezone},
     })
 
 

@@ -27,8 +27,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from portal.platform.clock import office_zone
 from portal.public.schemas import ParcelPublic
 from portal.web.fonts import cjk_font_for
+from portal.web.messages import district
+from portal.web.templating import day, when
 from spatial.crs import gauss_kruger_zone, is_projected, metres_per_unit
 from spatial.errors import CrsError
 
@@ -203,18 +206,21 @@ def _labels(language: str) -> dict[str, str]:
     return en if language == "en" else zh
 
 
-def render_sheet(data: SheetData, language: str) -> bytes:
-    """The PDF bytes. Raises fonts.FontMissing when no Chinese font is installed."""
+def render_sheet(data: SheetData, language: str, zone: dt.tzinfo | None = None) -> bytes:
+    """The PDF bytes, dates and the printing time on the office's clock (`zone`, default
+    Asia/Shanghai), labelled with it. Raises fonts.FontMissing when no Chinese font is installed."""
     t = _labels(language)
+    zone = zone or office_zone()
     p = data.parcel
     land_use = f"{p.land_use.code} {p.land_use.name_en if language == 'en' else p.land_use.name_zh}"
+    area = district(p.admin_area.code, p.admin_area.name, language)
     attributes = [
         (t["code"], p.parcel_code), (t["area"], f"{p.area:,.2f} {t['sqm']}"),
-        (t["land_use"], land_use), (t["admin"], f"{p.admin_area.name} ({p.admin_area.code})"),
-        (t["registered"], p.valid_from.isoformat()),
-        (t["version"], f"{p.version} ({p.begin_lifespan:%Y-%m-%d})"),
+        (t["land_use"], land_use), (t["admin"], f"{area} ({p.admin_area.code})"),
+        (t["registered"], day(p.valid_from, language, zone)),
+        (t["version"], f"{p.version} ({day(p.begin_lifespan, language, zone)})"),
         (t["units"], str(len(p.units))), (t["crs"], data.crs_name),
-        (t["printed"], f"{data.printed_at:%Y-%m-%d %H:%M} UTC"), (t["reference"], data.reference),
+        (t["printed"], when(data.printed_at, language, zone, zone=True)), (t["reference"], data.reference),
     ]
     point_rows = [[pt.name, str(pt.ring), f"{pt.northing:.3f}", f"{pt.easting:.3f}", f"{pt.edge:.3f}"]
                   for pt in data.points]
@@ -233,7 +239,7 @@ def render_sheet(data: SheetData, language: str) -> bytes:
     story: list[Any] = [
         Paragraph(f"{t['title']} · {p.parcel_code}", title),
         Paragraph(f"{t['reference']}: {data.reference} · {t['printed']}: "
-                  f"{data.printed_at:%Y-%m-%d}", small),
+                  f"{day(data.printed_at, language, zone)}", small),
     ]
     if not p.current:
         story.append(Paragraph(t["retired"], small))

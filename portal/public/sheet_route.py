@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from portal.platform.clock import office_zone
 from portal.public import queries
 from portal.public.parcels import checked_parcel_code, public_parcel
 from portal.public.sheet import SheetData, crs_name, reference_number, render_sheet, sheet_points, sheet_srid
@@ -38,7 +39,8 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
         points=sheet_points(geometry["points"]), printed_at=printed_at,
         reference=reference_number(parcel, printed_at),
     )
-    pdf = await run_in_threadpool(render_sheet, data, language_of(request))  # FontMissing: a 503
+    pdf = await run_in_threadpool(render_sheet, data, language_of(request),  # FontMissing: a 503
+                                  office_zone(request.app.state.settings.portal.office_timezone))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{code}-sheet.pdf"',
         "X-Reference": data.reference,

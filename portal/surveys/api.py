@@ -36,6 +36,8 @@ from portal.platform.permissions import Action, Principal, require
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
 from portal.surveys.schemas import ApprovedOut, PublishedOut, ReportOut, SubmissionOut, SubmissionSummary
+from portal.web.i18n import language_of
+from portal.web.messages import localize_issue
 
 __all__ = ["router"]
 
@@ -150,13 +152,18 @@ async def report(request: Request, submission_id: int, principal: Uploader,
                  limit: Annotated[int | None, Query(ge=1, le=2**31, description="issues in the page; "
                                                     "default SurveySettings.report_page_size")] = None) -> ReportOut:
     """The validation report, a page at a time: every error and warning with its parcel, place in
-    the file and location, issues [offset, offset + limit) of `issues_total`, in file order."""
+    the file and location, issues [offset, offset + limit) of `issues_total`, in file order; each
+    issue's message also in the request's language (`localized_message`)."""
     settings = request.app.state.settings.survey
     if limit is not None and limit > settings.report_max_page_size:
         raise BadInput(f"limit: at most {settings.report_max_page_size} issues a page")
     found = await in_worker(request, submissions.get, submission_id, principal, issues_offset=offset,
                             issues_limit=limit or settings.report_page_size)
-    return ReportOut.model_validate(found["report"])
+    report = ReportOut.model_validate(found["report"])
+    language = language_of(request)
+    for issue in report.issues:
+        issue.localized_message = localize_issue(issue.code, issue.message, language)
+    return report
 
 
 @router.get("/{submission_id}/preview", response_class=JSONResponse,
@@ -164,6 +171,11 @@ async def report(request: Request, submission_id: int, principal: Uploader,
 async def preview(request: Request, submission_id: int, principal: Uploader) -> JSONResponse:
     """GeoJSON for a map: uploaded parcels, retired parcels, the cadastre around them, and faults."""
     collection = await in_worker(request, submissions.preview, submission_id, principal)
+    language = language_of(request)
+    for feature in collection.get("features", ()):  # a fault's message in the reader's language too
+        properties = feature.get("properties") or {}
+        if properties.get("message") and properties.get("code"):
+            properties["localized_message"] = localize_issue(properties["code"], properties["message"], language)
     return JSONResponse(collection, media_type="application/geo+json")
 
 

@@ -25,6 +25,8 @@ class IssueOut(BaseModel):
     place: str | None = Field(alias="where", description="the place in the file: line, feature or entity")
     location: str | None = Field(description="WKT of the fault in the delivered CRS")
     details: dict[str, Any] = Field(description="measurements of the fault (areas in m², widths in m)")
+    localized_message: str | None = Field(default=None, description="the message in the request's language "
+                                          "(Accept-Language or the lang cookie), by the report endpoint")
 
 
 class ReportOut(BaseModel):

@@ -1,7 +1,8 @@
 """Server-rendered pages: one layout, one translation mechanism, static files served by the app.
 
-    templating.py  the Jinja2 environment and `render()`
+    templating.py  the Jinja2 environment and `render()`; filters for time (office clock), money, labels
     i18n.py        message catalogs (locales/*.json), zh-CN first
+    messages.py    server messages (errors, issues, rules, pydantic) and enumerated values in the page's language
     language.py    the language switch (/lang/{language})
     fonts.py       CJK fonts embedded in PDFs
     errors.py      errors as responses: one JSON body for API clients, the error page for browsers

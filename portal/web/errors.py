@@ -4,7 +4,12 @@ Every handler ends in `error_response(request, status, code, message, ...)`, and
 alone decides between the two: the page `error.html` for a browser (off /api/, Accept naming
 HTML), JSON for everyone else. The JSON body is always
 
-    {"detail": {"code": "<snake_case>", "message": "<safe to show>", ...particulars}}
+    {"detail": {"code": "<snake_case>", "message": "<safe to show>", ...particulars,
+                "language": "zh-CN", "localized_message": "<the message in that language>"}}
+
+`message` stays the English text API clients have always had; `localized_message` says it in
+the language of the request (the `lang` cookie, else Accept-Language, else Chinese), from the
+catalogue of `portal.web.messages`; the page shows the localized one.
 
 (`portal.platform.errors` draws the tree of domain errors and their codes). `create_app`
 registers the handlers below once; the OGC layer answers its own errors in OGC's shape.
@@ -28,6 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
+from portal.web.i18n import language_of
+from portal.web.messages import localize_error, localize_place, localize_pydantic, translate
 from portal.web.templating import render
 from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormatError
 
@@ -71,13 +78,22 @@ def wants_json(request: Request) -> bool:
 
 
 def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
-                   headers: Mapping[str, str] | None = None) -> Response:
-    """The response for one refusal, as JSON or as the error page (see `wants_json`)."""
+                   headers: Mapping[str, str] | None = None, localized: str | None = None) -> Response:
+    """The response for one refusal, as JSON or as the error page (see `wants_json`); `localized`
+    is the message in the request's language when the caller composed it (else the catalogue's)."""
+    language = language_of(request)
+    if localized is None:
+        try:
+            localized = localize_error(code, message, fields, language)
+        except Exception:  # noqa: BLE001 - a translation must not fail the refusal; say it in English
+            log.exception("the message of %s could not be translated", code)
+            localized = message
     if wants_json(request):
-        body = {"detail": {"code": code, "message": message, **(fields or {})}}
+        body = {"detail": {"code": code, "message": message, **(fields or {}), "language": language,
+                           "localized_message": localized}}
         return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
     try:
-        response: Response = render(request, "error.html", {"status": status, "code": code, "message": message},
+        response: Response = render(request, "error.html", {"status": status, "code": code, "message": localized},
                                     status_code=status)
     except Exception:  # noqa: BLE001 - the page must not fail the error; say it plainly
         log.exception("the error page could not be rendered")
@@ -101,8 +117,13 @@ async def _spatial_error(request: Request, exc: Exception) -> Response:
     the message naming the limit."""
     assert isinstance(exc, SpatialError)
     code = next(c for kind, c in SPATIAL_CODES.items() if isinstance(exc, kind))
-    return error_response(request, 413 if isinstance(exc, LimitError) else 422, code, str(exc), {
-        "problem": exc.message, "file": exc.file, "line": exc.line, "feature": exc.feature, "field": exc.field})
+    fields = {"problem": exc.message, "file": exc.file, "line": exc.line, "feature": exc.feature, "field": exc.field}
+    language = language_of(request)
+    problem = translate(exc.message, language) or localize_error(code, exc.message, fields, language)
+    prefix = "，".join(p for p in (exc.file, localize_place(exc.place, language)) if p)
+    localized = (f"{prefix}：{problem}" if prefix else problem) if language != "en" else str(exc)
+    return error_response(request, 413 if isinstance(exc, LimitError) else 422, code, str(exc), fields,
+                          localized=localized)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -119,10 +140,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """A request FastAPI could not parse: pydantic's list of errors, without echoing the input."""
     assert isinstance(exc, RequestValidationError)
+    language = language_of(request)
     errors = [{k: v for k, v in error.items() if k not in ("input", "url")} for error in exc.errors()]
+    for error in errors:
+        error["localized_msg"] = localize_pydantic(error, language)
     where = ", ".join(".".join(map(str, error.get("loc", ()))) for error in errors[:3])
+    localized = "；".join(error["localized_msg"] for error in errors[:3]) if language != "en" else None
     return error_response(request, 422, "invalid_request", f"the request is not valid: {where}",
-                          {"errors": errors})
+                          {"errors": errors}, localized=localized)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

@@ -23,7 +23,12 @@ _LOCALES = Path(__file__).parent / "locales"
 
 @cache
 def catalog(language: str) -> dict[str, str]:
+    """The page texts of `language`: `<language>.json` and the labels of enumerated values,
+    the rules and pydantic's texts in `labels.<language>.json`."""
     texts: dict[str, str] = json.loads((_LOCALES / f"{language}.json").read_text(encoding="utf-8"))
+    labels = _LOCALES / f"labels.{language}.json"
+    if labels.exists():
+        texts.update(json.loads(labels.read_text(encoding="utf-8")))
     return texts
 
 

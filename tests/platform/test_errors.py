@@ -119,7 +119,8 @@ def test_rate_limit_and_login_keep_their_headers(client: TestClient) -> None:
     limited = _raise(client, Limited("too many checks this minute", 42))
     assert limited.status_code == 429 and limited.headers["retry-after"] == "42"
     assert limited.json()["detail"] == {"code": "rate_limited", "message": "too many checks this minute",
-                                        "retry_after": 42}
+                                        "retry_after": 42, "language": "zh-CN",
+                                        "localized_message": "请求过于频繁，请稍后再试。"}
     login = _raise(client, NotAuthenticated("log in first"))
     assert login.status_code == 401 and login.headers["www-authenticate"] == "Bearer"
 
@@ -128,7 +129,8 @@ def test_a_version_that_is_gone_is_a_conflict_not_a_500(client: TestClient) -> N
     response = client.get("/api/test/stale")
     assert response.status_code == 409
     assert response.json()["detail"] == {"code": "no_current_version",
-                                         "message": "parcels: parcel_id -1 has no current version"}
+                                         "message": "parcels: parcel_id -1 has no current version",
+                                         "language": "zh-CN", "localized_message": "宗地：parcel_id -1 没有现势版本"}
 
 
 @pytest.mark.parametrize("value", ["a\x00b", "99999999999999999999", "not a number"])
@@ -159,12 +161,14 @@ def test_an_unreadable_upload_keeps_its_place(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["detail"] == {
         "code": "unreadable_file", "message": "parcels.txt, line 12, field Y: '4O4' is not a number",
-        "problem": "'4O4' is not a number", "file": "parcels.txt", "line": 12, "feature": None, "field": "Y"}
+        "problem": "'4O4' is not a number", "file": "parcels.txt", "line": 12, "feature": None, "field": "Y",
+        "language": "zh-CN", "localized_message": "parcels.txt，第 12 行，字段 Y：'4O4' 不是数字"}
 
 
 def test_framework_refusals_have_the_same_shape(client: TestClient) -> None:
     missing = client.get("/api/no-such-thing")
-    assert missing.status_code == 404 and missing.json() == {"detail": {"code": "not_found", "message": "Not Found"}}
+    assert missing.status_code == 404 and missing.json() == {"detail": {
+        "code": "not_found", "message": "Not Found", "language": "zh-CN", "localized_message": "未找到"}}
     invalid = client.get("/api/test/typed", params={"count": "many", "name": "110101199003074477"})
     detail = invalid.json()["detail"]
     assert invalid.status_code == 422 and detail["code"] == "invalid_request" and "count" in detail["message"]
@@ -194,9 +198,9 @@ def test_pages_get_the_error_page_and_api_clients_json(client: TestClient) -> No
     error = NotFound("no check with the reference X")
     page = _raise(client, error, "/test/fail/", headers={"accept": "text/html"})
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
-    assert 'data-code="not_found"' in page.text and "no check with the reference X" in page.text
+    assert 'data-code="not_found"' in page.text and "没有编号为 X 的查询" in page.text  # in the page's language
     english = _raise(client, error, "/test/fail/", headers={"accept": "text/html", "accept-language": "en"})
-    assert "Not found, or not yours to see." in english.text
+    assert "Not found, or not yours to see." in english.text and "no check with the reference X" in english.text
     asked = _raise(client, error, "/test/fail/", headers={"accept": "application/json"})
     assert asked.json()["detail"]["code"] == "not_found"
     for accept in ("*/*", "application/json, text/html;q=0.5"):  # fetch, curl, API clients

@@ -96,7 +96,8 @@ def test_mortgage_seizures_refused_transfer_and_release(live_site, browser) -> N
     assert [(i, s, p) for i, s, p in _seizures(url, unit)] == [(first, "released", 1), (second, "active", 1)]
     clerk.goto(f"{base}/registry")
     clerk.fill("#unit_number", unit)
-    clerk.wait_for_function("document.getElementById('unit-state').textContent.includes('seizure(active)')")
+    # named in the page's language: seizure (active)
+    clerk.wait_for_function("document.getElementById('unit-state').textContent.includes('查封（有效）')")
 
 
 def test_statistics_page_charts_the_demo_year(live_site, browser) -> None:

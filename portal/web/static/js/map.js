@@ -20,10 +20,13 @@
     (children || []).forEach(function (c) { if (c) node.appendChild(c); });
     return node;
   }
-  function fmtDate(value) {
+  function fmtDate(value) {  // one date format per language, on the office's clock: 2026年12月6日 / 6 Dec 2026
     if (!value) return "—";
-    return new Date(value).toLocaleDateString(P.lang);
+    var date = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(value + "T00:00:00+08:00") : new Date(value);
+    return date.toLocaleDateString(P.lang === "en" ? "en-GB" : "zh-CN",
+      {year: "numeric", month: P.lang === "en" ? "short" : "long", day: "numeric", timeZone: T.zone || "Asia/Shanghai"});
   }
+  function district(area) { return (T.districts && T.districts[area.code]) || area.name; }
   function fmtArea(value) {
     return Number(value).toLocaleString(P.lang, {minimumFractionDigits: 2, maximumFractionDigits: 2}) + " " + T.square_metres;
   }
@@ -55,7 +58,7 @@
     var facts = el("dl", {className: "facts"});
     [row(T.parcel_code, p.parcel_code), row(T.area, fmtArea(p.area)),
      row(T.land_use, landUse(p.land_use)),
-     row(T.admin_area, p.admin_area.name + " (" + p.admin_area.code + ")"),
+     row(T.admin_area, district(p.admin_area) + " (" + p.admin_area.code + ")"),
      row(T.valid_from, fmtDate(p.valid_from)),
      row(T.version, p.version + " · " + T.since + " " + fmtDate(p.begin_lifespan))
     ].forEach(function (pair) { facts.appendChild(pair[0]); facts.appendChild(pair[1]); });
@@ -152,6 +155,14 @@
     if (e.key === "Enter" && e.target === map.getContainer()) showParcelAt(map.getCenter());
   });
   map.getContainer().setAttribute("aria-label", T.map_label);
+  // Leaflet's own controls speak English: name them in the page's language.
+  [[".leaflet-control-zoom-in", T.zoom_in], [".leaflet-control-zoom-out", T.zoom_out],
+   [".leaflet-control-layers-toggle", T.layers]].forEach(function (pair) {
+    Array.prototype.forEach.call(map.getContainer().querySelectorAll(pair[0]), function (node) {
+      node.setAttribute("aria-label", pair[1]);
+      if (node.tagName === "A") node.setAttribute("title", pair[1]);
+    });
+  });
   document.getElementById("parcel-panel-close").addEventListener("click", closePanel);
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && !panel.hidden && e.target.id !== "search-input") closePanel();

@@ -14,7 +14,7 @@
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const d = data.detail || {};
-      const error = new Error(typeof d === "string" ? d : (Array.isArray(d) ? d.map((e) => e.msg).join("; ") : d.message));
+      const error = new Error(typeof d === "string" ? d : (Array.isArray(d) ? d.map((e) => e.localized_msg || e.msg).join("; ") : (d.localized_message || d.message)));
       error.rule = d.rule; error.blocking = d.blocking;
       throw error;
     }
@@ -25,6 +25,10 @@
     box.textContent = text;
   }
   const val = (id) => (document.getElementById(id) || {}).value || "";
+  // Names of enumerated values in the page's language (label(kind, value) on the server).
+  const labelsNode = document.getElementById("labels");
+  const L = labelsNode ? JSON.parse(labelsNode.textContent) : {};
+  const label = (kind, value) => ((L[kind] || {})[value]) || value;
 
   const form = document.getElementById("application-form");
   if (form) {
@@ -44,7 +48,7 @@
       ((unit && unit.restrictions) || []).filter((r) => r.kind === want).forEach((r) => {
         const option = document.createElement("option");
         option.value = r.restriction_id;
-        option.textContent = [r.restriction_id, r.status, r.rank ? "#" + r.rank : "", r.queue_position ? "#" + r.queue_position : "",
+        option.textContent = [r.restriction_id, label("restriction_status", r.status), r.rank ? "#" + r.rank : "", r.queue_position ? "#" + r.queue_position : "",
                               r.court || "", r.document_number || ""].filter(Boolean).join(" · ");
         select.appendChild(option);
       });
@@ -58,7 +62,7 @@
         unit = await call("GET", "/api/registry/units/" + encodeURIComponent(number));
         state.className = "";
         state.textContent = unit.location + " · " + (unit.restrictions.length ?
-          unit.restrictions.map((r) => r.kind + "(" + r.status + ")").join(", ") : "—");
+          unit.restrictions.map((r) => label("restriction_kind", r.kind) + "（" + label("restriction_status", r.status) + "）").join(", ") : "—");
       } catch (e) { state.className = "error"; state.textContent = e.message; }
       fillRestrictions();
     }

@@ -13,8 +13,8 @@
     const d = body && body.detail;
     if (!d) return "";
     if (typeof d === "string") return d;
-    if (Array.isArray(d)) return d.map((e) => e.msg).join("; ");
-    return d.message || JSON.stringify(d);
+    if (Array.isArray(d)) return d.map((e) => e.localized_msg || e.msg).join("; ");
+    return d.localized_message || d.message || JSON.stringify(d);
   }
 
   // Upload form with drag and drop.
@@ -39,7 +39,7 @@
       if (response.status === 201) { window.location.href = "/surveys/" + body.id; return; }
       status.textContent = message(body) || response.statusText;
       status.className = "error";
-      if (/crs|coordinate reference/i.test(status.textContent)) {
+      if ((body.detail && body.detail.code === "unusable_crs") || /crs|coordinate reference|坐标系/i.test(status.textContent)) {
         document.getElementById("crs-field").classList.add("needed");
         document.getElementById("crs").focus();
       }
@@ -123,7 +123,7 @@
       if (f.geometry.type.indexOf("Point") >= 0) { path.style.strokeWidth = "12px"; path.setAttribute("stroke-linecap", "round"); }
       if (p.parcel_index !== null && p.parcel_index !== undefined) path.dataset.parcel = p.parcel_index;
       const title = document.createElementNS(SVG, "title");
-      title.textContent = [p.parcel_code, p.message].filter(Boolean).join(": ") || p.layer;
+      title.textContent = [p.parcel_code, p.localized_message || p.message].filter(Boolean).join(": ") || p.layer;
       path.appendChild(title);
       svg.appendChild(path);
     });
