@@ -27,6 +27,7 @@ from portal import accounts
 from portal.accounts import routes as account_routes
 from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import identity_key
+from portal.archive import api as archive_api
 from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (public_pages.router, ""),      # public: /, /parcels/{code}
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
+        (archive_api.router, ""),       # archive: /api/archive, /api/sources/{id}/files
     ):
         app.include_router(router, prefix=prefix)
     ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)
