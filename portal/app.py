@@ -47,6 +47,7 @@ from portal.registry import api as registry_api
 from portal.registry import pages as registry_pages
 from portal.settings import Settings
 from portal.surveys import api as survey_api
+from portal.surveys import digitising_api
 from portal.surveys import pages as survey_pages
 from portal.web import STATIC_DIR, language, templates_for
 from portal.web import errors as error_handlers
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
         (archive_api.router, ""),       # archive: /api/archive, /api/sources/{id}/files
+        (digitising_api.router, ""),    # surveys: /api/digitisations (scan -> parcels)
     ):
         app.include_router(router, prefix=prefix)
     ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)

@@ -24,7 +24,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Facts", "Refusal", "MEDIA_TYPES", "inspect_file", "render_page", "sniff"]
+__all__ = ["Facts", "Refusal", "MEDIA_TYPES", "inspect_file", "render_page", "render_full", "sniff"]
 
 MEDIA_TYPES = ("application/pdf", "image/tiff", "image/jpeg", "image/png")
 
@@ -220,3 +220,29 @@ def render_page(path: str, media_type: str, page: int, max_side: int) -> bytes:
     image.save(out, "PNG", optimize=False)
     return out.getvalue()
 
+
+
+def render_full(path: str, media_type: str, page: int, dpi: int, out: str) -> tuple[int, int]:
+    """Page `page` (1-based) at full size (images: their own pixels; PDF: at `dpi`) written as
+    PNG to `out`, for digitising; returns its (width, height) in pixels."""
+    from PIL import Image
+
+    if media_type == "application/pdf":
+        import pypdfium2 as pdfium
+
+        document = pdfium.PdfDocument(path)
+        try:
+            image = document[page - 1].render(scale=dpi / 72.0).to_pil()
+        finally:
+            document.close()
+    else:
+        Image.MAX_IMAGE_PIXELS = None  # accepted at intake under the pixel limit
+        with Image.open(path) as source:
+            source.seek(page - 1)
+            source.load()
+            image = source.copy()
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    image.save(out, "PNG", compress_level=1)
+    width, height = image.size
+    return int(width), int(height)

@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 
 from portal.archive import queries
 from portal.archive.errors import ArchiveNotFound, FileRefused
-from portal.archive.inspect import Facts, Refusal, inspect_file, render_page
+from portal.archive.inspect import Facts, Refusal, inspect_file, render_full, render_page
 from portal.archive.store import FileStore, FolderStore, StoreError, digest, is_digest
 from portal.audit.trail import AuditEntry, record
 from portal.platform.errors import Forbidden, NotAuthenticated
@@ -41,7 +41,7 @@ from spatial.readers.isolated import run_isolated
 from spatial.readers.limits import ReadLimits
 
 __all__ = ["Archive", "keep", "attach_to_source", "attach_to_submission", "files_of_source",
-           "files_of_submission", "may_view", "describe", "page_png", "original"]
+           "files_of_submission", "may_view", "describe", "page_png", "original", "full_page", "file_row"]
 
 SIZES = ("page", "thumb")
 
@@ -103,10 +103,11 @@ def keep(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, 
     sha256 = archive.store.put(data)
     conn.execute(queries.INSERT_FILE, (sha256, facts.media_type, len(data), facts.pages, facts.width,
                                        facts.height, principal.user_id, principal.label))
-    return _file_row(conn, sha256)
+    return file_row(conn, sha256)
 
 
-def _file_row(conn: psycopg.Connection[Any], sha256: str) -> dict[str, Any]:
+def file_row(conn: psycopg.Connection[Any], sha256: str) -> dict[str, Any]:
+    """A kept file's facts (no tier check: for the rooms' own use, never sent as such)."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(queries.FILE, (sha256,)).fetchone()
     if row is None:
@@ -224,7 +225,7 @@ def _checked(conn: psycopg.Connection[Any], principal: Principal, sha256: str, a
         if not principal.roles:
             raise Forbidden("archived documents are shown to registrars, court clerks and owners only")
         raise ArchiveNotFound(f"file {sha256} is not in the archive, or not yours to see")
-    return _file_row(conn, sha256)
+    return file_row(conn, sha256)
 
 
 def describe(conn: psycopg.Connection[Any], principal: Principal, sha256: str,
@@ -283,3 +284,28 @@ def original(conn: psycopg.Connection[Any], archive: Archive, principal: Princip
     record(conn, _entry(principal, "archive.download", sha256, access="consulted", client=client))
     conn.commit()
     return data, str(row["media_type"])
+
+
+def full_page(archive: Archive, sha256: str, media_type: str, page: int, dpi: int = 300) -> tuple[Path, int, int]:
+    """Page `page` of a kept file at full size as a PNG file (cached; images: their own pixels,
+    PDF: rendered at `dpi`), for digitising; returns (path, width, height)."""
+    cached = archive.cache / "full" / sha256[:2] / f"{sha256}-{page}-{dpi}.png"
+    if cached.exists():
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(cached) as image:
+            width, height = image.size
+        return cached, width, height
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".render-", suffix=".png")
+    os.close(fd)
+    limits = ReadLimits(max_unpacked_bytes=4 * 1024**3, cpu_seconds=archive.settings.cpu_seconds,
+                        memory_bytes=archive.settings.memory_bytes, wall_seconds=archive.settings.wall_seconds)
+    try:
+        width, height = run_isolated(render_full, (str(archive.store.path(sha256)), media_type, page, dpi, temporary),
+                                     limits=limits, name=sha256)
+        os.replace(temporary, cached)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return cached, int(width), int(height)

@@ -30,6 +30,8 @@ from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
 from portal.web.templating import render
 from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormatError
+from spatial.georeference import GeoreferenceError
+from spatial.warp import WarpError
 
 __all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code"]
 
@@ -44,7 +46,7 @@ HTTP_CODES = {
 }
 SPATIAL_CODES: dict[type[SpatialError], str] = {
     LimitError: "upload_limit", UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs",
-    SpatialError: "unreadable_file"}
+    GeoreferenceError: "georeference_failed", WarpError: "warp_failed", SpatialError: "unreadable_file"}
 UNAVAILABLE = "the cadastre database is unavailable for a moment; try again shortly"
 INTERNAL = "something went wrong on our side; the error was logged"
 UNSTORABLE = "a value in the request cannot be stored (for example a control character in a text field)"
