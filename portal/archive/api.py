@@ -1,5 +1,7 @@
 """HTTP API of the archive: attach scans to sources and submissions, list them, view their pages.
 
+    POST /api/applications/{id}/files            at intake: a scan for a source of the application (`source_id`,
+                                                 default its first), by a registrar or the clerk who received it
     POST /api/sources/{source_id}/files          a registrar attaches a scan (multipart `file`)
     GET  /api/sources/{source_id}/files          the files of a source, for those who may see them
     POST /api/submissions/{submission_id}/files  the submission's surveyor (or a registrar) attaches a scan
@@ -59,6 +61,19 @@ async def attach_to_source(request: Request, principal: Attacher, source_id: int
     data = await _content(request, file)
     row = await in_worker(request, service.attach_to_source, archive_of(request), principal, source_id,
                           file.filename or "scan", data, client_of(request))
+    return AttachedFileOut.model_validate(row)
+
+
+@router.post("/api/applications/{application_id}/files", status_code=status.HTTP_201_CREATED)
+async def attach_to_application(request: Request, principal: Attacher, application_id: int,
+                                file: Annotated[UploadFile, File(description="PDF, TIFF, JPEG or PNG")],
+                                source_id: Annotated[int | None, Query(description="a source of the application; "
+                                                                                    "default its first")] = None
+                                ) -> AttachedFileOut:
+    """At intake of an application: attach a scan to one of its source documents."""
+    data = await _content(request, file)
+    row = await in_worker(request, service.attach_to_application, archive_of(request), principal, application_id,
+                          source_id, file.filename or "scan", data, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["INSERT_FILE", "FILE", "SOURCE_EXISTS", "ATTACH_TO_SOURCE", "ATTACH_TO_SUBMISSION", "SUBMISSION_OWNER",
+__all__ = ["INSERT_FILE", "FILE", "SOURCE_EXISTS", "ATTACH_TO_SOURCE", "ATTACH_TO_SUBMISSION", "SUBMISSION_OWNER", "APPLICATION_SOURCE",
            "MAY_VIEW", "MAY_VIEW_SOURCE", "FILES_OF_SOURCE", "FILES_OF_SUBMISSION", "ATTACHMENTS", "ALL_HASHES"]
 
 INSERT_FILE = """
@@ -21,6 +21,13 @@ VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source_id, sha256) DO NOTHING
 ATTACH_TO_SUBMISSION = """
 INSERT INTO submission_files (submission_id, sha256, file_name, attached_by, attached_by_name)
 VALUES (%s, %s, %s, %s, %s) ON CONFLICT (submission_id, sha256) DO NOTHING
+"""
+# (who received the application, the source chosen: the one asked for if it is the application's, else its first)
+APPLICATION_SOURCE = """
+SELECT a.received_by, (SELECT s.source_id FROM application_sources s
+                        WHERE s.application_id = a.application_id AND (%s::bigint IS NULL OR s.source_id = %s)
+                        ORDER BY s.source_id LIMIT 1)
+  FROM applications a WHERE a.application_id = %s
 """
 SUBMISSION_OWNER = "SELECT created_by, status FROM submissions WHERE submission_id = %s"
 

@@ -40,7 +40,7 @@ from spatial.errors import SpatialError
 from spatial.readers.isolated import run_isolated
 from spatial.readers.limits import ReadLimits
 
-__all__ = ["Archive", "keep", "attach_to_source", "attach_to_submission", "files_of_source",
+__all__ = ["Archive", "keep", "attach_to_source", "attach_to_application", "attach_to_submission", "files_of_source",
            "files_of_submission", "may_view", "describe", "page_png", "original", "full_page", "file_row"]
 
 SIZES = ("page", "thumb")
@@ -118,7 +118,15 @@ def file_row(conn: psycopg.Connection[Any], sha256: str) -> dict[str, Any]:
 def attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, source_id: int,
                      name: str, data: bytes, client: str | None = None) -> dict[str, Any]:
     """A registrar attaches a scan to source `source_id` (at intake of an application or later);
-    commits. ArchiveNotFound if there is no such source."""
+    commits. ArchiveNotFound if there is no such source, Forbidden for anyone but a registrar."""
+    if Role.REGISTRAR not in principal.roles:
+        raise Forbidden("only registrars attach documents to any source; a court clerk attaches them to the "
+                        "applications they received")
+    return _attach_to_source(conn, archive, principal, source_id, name, data, client)
+
+
+def _attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, source_id: int,
+                      name: str, data: bytes, client: str | None) -> dict[str, Any]:
     if conn.execute(queries.SOURCE_EXISTS, (source_id,)).fetchone() is None:
         raise ArchiveNotFound(f"source {source_id} is not in the register")
     row = keep(conn, archive, principal, name, data)
@@ -128,6 +136,20 @@ def attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal:
                         detail={"source_id": source_id, "file_name": _file_name(name)}))
     conn.commit()
     return {**row, "file_name": _file_name(name)}
+
+
+def attach_to_application(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
+                          application_id: int, source_id: int | None, name: str, data: bytes,
+                          client: str | None = None) -> dict[str, Any]:
+    """At intake: attach a scan to a source of application `application_id` (`source_id`, default
+    its first source), by a registrar or the court clerk who received it; commits."""
+    found = conn.execute(queries.APPLICATION_SOURCE, (source_id, source_id, application_id)).fetchone()
+    if found is None or found[1] is None:
+        raise ArchiveNotFound(f"application {application_id} does not exist or has no source {source_id or ''}".strip())
+    received_by, chosen = found
+    if Role.REGISTRAR not in principal.roles and received_by != principal.user_id:
+        raise ArchiveNotFound(f"application {application_id} was not received by you")
+    return _attach_to_source(conn, archive, principal, int(chosen), name, data, client)
 
 
 def attach_to_submission(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,

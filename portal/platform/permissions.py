@@ -105,7 +105,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_AUDIT: frozenset({Role.AUDITOR}),
     Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
     Action.EDIT_GUIDE: frozenset({Role.ADMINISTRATOR, Role.REGISTRAR}),
-    Action.ATTACH_DOCUMENTS: frozenset({Role.REGISTRAR}),
+    Action.ATTACH_DOCUMENTS: frozenset({Role.REGISTRAR, Role.COURT_CLERK}),
     Action.VIEW_SERVICE_DETAILS: frozenset({Role.ADMINISTRATOR, Role.AUDITOR}),
 }
 

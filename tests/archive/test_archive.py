@@ -191,6 +191,41 @@ def test_only_a_registrar_attaches_to_a_source(client, owner) -> None:  # type: 
     assert attach(client, 10**12, png()).status_code == 404
 
 
+def test_at_intake_files_go_to_the_applications_source(client, module_database) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(module_database) as conn:
+        unit = conn.execute("SELECT unit_number FROM current_units ORDER BY unit_id LIMIT 1").fetchone()[0]
+    seizure = {"kind": "seizure", "unit_number": unit, "applicant": "杭州市上城区人民法院",
+               "request": {"court": "杭州市上城区人民法院", "document_number": "(2026)浙0102执8801号"},
+               "sources": [{"kind": "court_order", "reference": "(2026)浙0102执8801号", "issuer": "杭州市上城区人民法院"}]}
+    made = client.post("/api/applications", json=seizure, headers=as_("clerk"))
+    assert made.status_code == 201, made.text
+    application_id = made.json()["id"]
+    with psycopg.connect(module_database) as conn:
+        source_id = conn.execute("SELECT min(source_id) FROM application_sources WHERE application_id = %s",
+                                 (application_id,)).fetchone()[0]
+    received_by = PEOPLE["clerk"].user_id
+    order = png(48, 48, "orange")
+    by_clerk = client.post(f"/api/applications/{application_id}/files", files={"file": ("order.png", order)},
+                           headers=as_("clerk"))
+    assert by_clerk.status_code == 201, by_clerk.text
+    assert client.get(f"/api/archive/{digest(order)}/pages/1.png", headers=as_("clerk-2")).status_code == 200
+    content = png(64, 64, "purple")
+    answer = client.post(f"/api/applications/{application_id}/files", files={"file": ("contract.png", content)},
+                         headers=as_("registrar"))
+    assert answer.status_code == 201, answer.text
+    listed = client.get(f"/api/sources/{source_id}/files", headers=as_("registrar")).json()
+    assert digest(content) in {f["sha256"] for f in listed}
+    # A clerk who did not receive it may not; nor may anyone attach to a source of no application.
+    assert received_by != PEOPLE["clerk-2"].user_id
+    refused = client.post(f"/api/applications/{application_id}/files", files={"file": ("x.png", content)},
+                          headers=as_("clerk-2"))
+    assert refused.status_code == 404
+    assert client.post(f"/api/sources/{source_id}/files", files={"file": ("x.png", content)},
+                       headers=as_("clerk")).status_code == 403
+    assert client.post(f"/api/applications/{application_id}/files?source_id=999999999",
+                       files={"file": ("x.png", content)}, headers=as_("registrar")).status_code == 404
+
+
 def audit_count(url: str, sha256: str, action: str = "archive.view", outcome: str = "success") -> int:
     with psycopg.connect(url) as conn:
         return int(conn.execute("SELECT count(*) FROM audit_log WHERE action = %s AND subject = %s AND outcome = %s",
