@@ -196,7 +196,8 @@ def test_at_intake_files_go_to_the_applications_source(client, module_database) 
         unit = conn.execute("SELECT unit_number FROM current_units ORDER BY unit_id LIMIT 1").fetchone()[0]
     seizure = {"kind": "seizure", "unit_number": unit, "applicant": "杭州市上城区人民法院",
                "request": {"court": "杭州市上城区人民法院", "document_number": "(2026)浙0102执8801号"},
-               "sources": [{"kind": "court_order", "reference": "(2026)浙0102执8801号", "issuer": "杭州市上城区人民法院"}]}
+               "sources": [{"kind": "court_order", "reference": "(2026)浙0102执8801号",
+                            "issuer": "杭州市上城区人民法院"}]}
     made = client.post("/api/applications", json=seizure, headers=as_("clerk"))
     assert made.status_code == 201, made.text
     application_id = made.json()["id"]
