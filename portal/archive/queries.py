@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 __all__ = ["INSERT_FILE", "FILE", "SOURCE_EXISTS", "ATTACH_TO_SOURCE", "ATTACH_TO_SUBMISSION", "SUBMISSION_OWNER",
-           "APPLICATION_SOURCE", "MAY_VIEW", "MAY_VIEW_SOURCE", "FILES_OF_SOURCE", "FILES_OF_SUBMISSION", "ATTACHMENTS", "ALL_HASHES"]
+           "APPLICATION_SOURCE", "MAY_VIEW", "MAY_VIEW_SOURCE", "FILES_OF_SOURCE", "FILES_OF_SUBMISSION", "ATTACHMENTS",
+           "ALL_HASHES"]
 
 INSERT_FILE = """
 INSERT INTO archive_files (sha256, media_type, byte_size, pages, width, height, stored_by, stored_by_name)
