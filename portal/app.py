@@ -28,6 +28,7 @@ from portal.accounts import routes as account_routes
 from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import identity_key
 from portal.archive import api as archive_api
+from portal.archive import pages as archive_pages
 from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
@@ -61,7 +62,8 @@ def _templates_beside(room: ModuleType) -> Path:
 
 
 ROOM_TEMPLATES = tuple(_templates_beside(room) for room in (
-    account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages))
+    account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages,
+    archive_pages))
 
 
 class ErrorDetail(BaseModel):
@@ -172,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
         (archive_api.router, ""),       # archive: /api/archive, /api/sources/{id}/files
+        (archive_pages.router, ""),     # archive: /archive/{sha256} (the page viewer)
         (digitising_api.router, ""),    # surveys: /api/digitisations (scan -> parcels)
     ):
         app.include_router(router, prefix=prefix)

@@ -357,3 +357,18 @@ def test_backup_and_restore_carry_the_files_and_check_every_hash(client, module_
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'DROP DATABASE IF EXISTS "{name}_2" WITH (FORCE)')
+
+
+def test_the_page_viewer_shows_thumbnails_in_both_languages_and_is_audited(client, module_database, owner) -> None:  # type: ignore[no-untyped-def]
+    content = tiff(2)
+    sha256 = attach(client, owner["source_id"], content, "two-pages.tif").json()["sha256"]
+    before = audit_count(module_database, sha256, "archive.describe")
+    zh = client.get(f"/archive/{sha256}?page=2", headers={**as_("registrar"), "accept-language": "zh-CN"})
+    assert zh.status_code == 200 and "第 2 页，共 2 页" in zh.text
+    assert f"/api/archive/{sha256}/pages/1.png?size=thumb" in zh.text
+    assert f"/api/archive/{sha256}/pages/2.png" in zh.text
+    en = client.get(f"/archive/{sha256}", headers={**as_("registrar"), "accept-language": "en"})
+    assert "Page 1 of 2" in en.text and "source document" in en.text
+    assert audit_count(module_database, sha256, "archive.describe") == before + 2
+    assert client.get(f"/archive/{sha256}", headers=as_("surveyor")).status_code == 404
+    assert client.get(f"/archive/{sha256}", follow_redirects=False).status_code == 303
