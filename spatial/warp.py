@@ -5,7 +5,7 @@ transformation on a 9 x 9 grid over the image (so GDAL's warp follows our fit ex
 its kind) and lets `gdalwarp` resample: first order for similarity and affine, second order for
 polynomial2, thin-plate spline for projective (which GDAL's polynomials cannot express; on a
 dense grid the spline reproduces it to well below a pixel). The output is a tiled, deflated
-GeoTIFF with an alpha band, in `crs` (an EPSG code, metres), whose metadata records the
+GeoTIFF with an alpha band and overviews (`gdaladdo`), in `crs` (an EPSG code, metres), whose metadata records the
 transformation, its parameters, the RMS and the control points given (CADASTRE_GEOREFERENCE, JSON).
 
 Raises WarpError (a SpatialError) when GDAL is missing or fails; needs Debian's gdal-bin.
@@ -26,7 +26,7 @@ import numpy as np
 from spatial.errors import SpatialError
 from spatial.georeference import ControlPoint, Fit, Transformation
 
-__all__ = ["WarpError", "Warped", "warp_image"]
+__all__ = ["WarpError", "Warped", "warp_image", "tile_png", "tile_bounds"]
 
 _GRID = 9
 
@@ -89,7 +89,48 @@ def warp_image(image: Path, fit: Fit, crs: int, out: Path, *, width: int, height
         _run([_tool("gdalwarp"), "-q", "-overwrite", *method, "-t_srs", f"EPSG:{crs}", "-r", "bilinear",
               "-dstalpha", "-of", "GTiff", "-co", "TILED=YES", "-co", "COMPRESS=DEFLATE", "-co", "BIGTIFF=IF_SAFER",
               "-wm", "256", str(vrt), str(out)], timeout)
+    _run([_tool("gdaladdo"), "-q", "-r", "average", str(out), "2", "4", "8", "16", "32", "64"], timeout)
     info = json.loads(_run([_tool("gdalinfo"), "-json", str(out)], timeout))
     w, h = info["size"]
     x0, dx, _, y0, _, dy = info["geoTransform"]
     return Warped(out, crs, int(w), int(h), float(dx), (float(x0), float(y0 + dy * h), float(x0 + dx * w), float(y0)))
+
+
+_WEB_MERCATOR_HALF = 20037508.342789244
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(xmin, ymin, xmax, ymax) in EPSG:3857 metres of the XYZ tile z/x/y (y counted from the north)."""
+    size = 2 * _WEB_MERCATOR_HALF / 2**z
+    return (-_WEB_MERCATOR_HALF + x * size, _WEB_MERCATOR_HALF - (y + 1) * size,
+            -_WEB_MERCATOR_HALF + (x + 1) * size, _WEB_MERCATOR_HALF - y * size)
+
+
+def tile_png(path: Path, z: int, x: int, y: int, size: int = 256) -> bytes | None:
+    """The XYZ tile z/x/y (Web Mercator) of a warped GeoTIFF as a PNG with transparency, read
+    through rasterio from the overview nearest the tile's resolution; None outside the image."""
+    import io
+
+    import rasterio
+    from PIL import Image
+    from rasterio.transform import from_bounds
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    bounds = tile_bounds(z, x, y)
+    with rasterio.open(path) as full:
+        left, bottom, right, top = transform_bounds(full.crs, "EPSG:3857", *full.bounds)
+        if right <= bounds[0] or left >= bounds[2] or top <= bounds[1] or bottom >= bounds[3]:
+            return None
+        wanted = (bounds[2] - bounds[0]) / size / max(abs(full.transform.a), 1e-9)
+        factors = full.overviews(1)
+        level = max((i for i, f in enumerate(factors) if f <= wanted), default=None)
+        count = full.count
+    with rasterio.open(path, overview_level=level) as source:
+        data = np.zeros((count, size, size), dtype=np.uint8)
+        reproject(source=rasterio.band(source, list(range(1, count + 1))), destination=data,
+                  dst_transform=from_bounds(*bounds, size, size), dst_crs="EPSG:3857", resampling=Resampling.bilinear)
+    if count not in (2, 4):
+        raise WarpError(f"a warped scan has grey or RGB bands and alpha: {count} band(s) found")
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.moveaxis(data, 0, -1))).save(out, "PNG")
+    return out.getvalue()

@@ -36,10 +36,10 @@ from portal.settings import SurveySettings
 from portal.surveys import workflow
 from spatial.crs import gauss_kruger_zone
 from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fit, tolerance_for_scale
-from spatial.warp import warp_image
+from spatial.warp import tile_png, warp_image
 
-__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "warped_path", "set_parcels",
-           "submit", "PAPER_TOLERANCE_MM"]
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "warped_path", "tile",
+           "set_parcels", "submit", "PAPER_TOLERANCE_MM"]
 
 # What a drawing's boundary points should meet after georeferencing, on paper (0.5 mm: 0.25 m at 1:500).
 PAPER_TOLERANCE_MM = 0.5
@@ -174,6 +174,40 @@ def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, 
     _update(conn, digitisation_id, warped=Jsonb(warped))
     conn.commit()
     return warped
+
+
+_EMPTY_TILE: bytes | None = None
+
+
+def tile(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int, z: int, x: int,
+         y: int) -> bytes:
+    """The XYZ tile z/x/y (Web Mercator) of the warped scan as PNG (transparent outside it), cached."""
+    row = get(conn, principal, digitisation_id)
+    path = warped_path(archive, digitisation_id)
+    if not row["warped"] or not path.exists():
+        raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
+    if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFound(f"there is no tile {z}/{x}/{y}")
+    cached = path.with_suffix("") / f"{path.stat().st_mtime_ns}" / f"{z}-{x}-{y}.png"
+    if cached.exists():
+        return cached.read_bytes()
+    png = tile_png(path, z, x, y) or _empty_tile()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(png)
+    return png
+
+
+def _empty_tile() -> bytes:
+    global _EMPTY_TILE
+    if _EMPTY_TILE is None:
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("LA", (256, 256), (0, 0)).save(out, "PNG")
+        _EMPTY_TILE = out.getvalue()
+    return _EMPTY_TILE
 
 
 def set_parcels(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,

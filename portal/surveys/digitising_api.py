@@ -7,6 +7,7 @@
     POST /api/digitisations/{id}/to-map          {"pixels": [[column, row], ...]} -> [[easting, northing], ...]
     POST /api/digitisations/{id}/warp            GDAL warp into a tiled GeoTIFF in the target CRS
     GET  /api/digitisations/{id}/warped.tif      the GeoTIFF
+    GET  /api/digitisations/{id}/tiles/{z}/{x}/{y}.png   the warped scan as XYZ tiles (overlay on the map)
     PUT  /api/digitisations/{id}/parcels         GeoJSON FeatureCollection in the target CRS
     POST /api/digitisations/{id}/submit          a draft survey submission of the parcels, the scan attached
 
@@ -20,7 +21,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.archive.api import archive_of
@@ -156,6 +157,13 @@ async def warped(request: Request, principal: Digitiser, digitisation_id: int) -
     if not row["warped"] or not path.exists():
         raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
     return FileResponse(path, media_type="image/tiff", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/{digitisation_id}/tiles/{z}/{x}/{y}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+async def tile(request: Request, principal: Digitiser, digitisation_id: int, z: int, x: int, y: int) -> Response:
+    png = await in_worker(request, digitising.tile, archive_of(request), principal, digitisation_id, z, x, y)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.put("/{digitisation_id}/parcels")

@@ -139,6 +139,29 @@ def test_scan_to_parcels_validated_approved_and_matching(client, scan, module_da
         assert image.tag_v2.get(322)  # TileWidth: tiled
         assert "CADASTRE_GEOREFERENCE" in str(image.tag_v2.get(42112, ""))  # GDAL metadata records the fit
 
+    # Overlay tiles (Web Mercator): the tile over the parcels shows the drawing, one far away is empty.
+    from pyproj import Transformer
+
+    from spatial.warp import tile_bounds
+
+    lon, lat = Transformer.from_crs(4528, 4326, always_xy=True).transform(E + 30, N + 12)
+    mx, my = Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
+    z = 21  # about 17 m across here: inside the sheet
+    size = 2 * 20037508.342789244 / 2**z
+    x, y = int((mx + 20037508.342789244) // size), int((20037508.342789244 - my) // size)
+    assert tile_bounds(z, x, y)[0] <= mx <= tile_bounds(z, x, y)[2]
+    overlay = client.get(f"/api/digitisations/{digitisation_id}/tiles/{z}/{x}/{y}.png", headers=as_("surveyor"))
+    assert overlay.status_code == 200
+    with Image.open(io.BytesIO(overlay.content)) as image:
+        alpha = np.asarray(image.convert("RGBA"))[:, :, 3]
+        grey = np.asarray(image.convert("L"))
+    assert alpha.min() == 255 and grey.min() < 100  # all inside the scan, with ink on it
+    far = client.get(f"/api/digitisations/{digitisation_id}/tiles/{z}/{x + 50}/{y}.png", headers=as_("surveyor"))
+    with Image.open(io.BytesIO(far.content)) as image:
+        assert np.asarray(image.convert("RGBA"))[:, :, 3].max() == 0
+    assert client.get(f"/api/digitisations/{digitisation_id}/tiles/{z}/{x}/{y}.png",
+                      headers=as_("other-surveyor")).status_code == 404
+
     # Trace: each boundary point clicked once (neighbours share it), turned into map coordinates.
     labels = list(scan.points)
     clicks = [list(scan.clicked(label, CLICK_NOISE_PX)) for label in labels]
