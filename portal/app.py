@@ -48,7 +48,7 @@ from portal.registry import api as registry_api
 from portal.registry import pages as registry_pages
 from portal.settings import Settings
 from portal.surveys import api as survey_api
-from portal.surveys import digitising_api
+from portal.surveys import digitising_api, digitising_pages
 from portal.surveys import pages as survey_pages
 from portal.web import STATIC_DIR, language, templates_for
 from portal.web import errors as error_handlers
@@ -162,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router, prefix in (
         (language.router, ""),          # web: the language switch
+        (digitising_pages.router, ""),  # surveys: /surveys/digitise pages (before /surveys/{id})
         (survey_pages.router, ""),      # surveys: /surveys pages
         (registry_pages.router, ""),    # registry: /registry pages
         (account_routes.router, ""),    # accounts: /login, /account, /api/accounts, /users

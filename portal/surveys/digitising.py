@@ -30,15 +30,16 @@ from psycopg.types.json import Jsonb
 
 from portal.archive import service as archive_service
 from portal.archive.service import Archive
+from portal.audit.trail import AuditEntry, record
 from portal.platform.errors import BadInput, Conflict, NotFound
-from portal.platform.permissions import Principal, Role
+from portal.platform.permissions import Principal, Role, role_label
 from portal.settings import SurveySettings
 from portal.surveys import workflow
-from spatial.crs import gauss_kruger_zone
+from spatial.crs import gauss_kruger_zone, transformer
 from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fit, tolerance_for_scale
 from spatial.warp import tile_png, warp_image
 
-__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "warped_path", "tile",
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "warped_path", "tile",
            "set_parcels", "submit", "PAPER_TOLERANCE_MM"]
 
 # What a drawing's boundary points should meet after georeferencing, on paper (0.5 mm: 0.25 m at 1:500).
@@ -154,6 +155,20 @@ def to_map(conn: psycopg.Connection[Any], principal: Principal, digitisation_id:
     return [[round(float(x), 4), round(float(y), 4)] for x, y in found.apply(pixels)] if pixels else []
 
 
+def image(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int,
+          client: str | None = None) -> Path:
+    """The page being digitised at full size (a PNG file); the view is audited like any archive view."""
+    row = get(conn, principal, digitisation_id)
+    kept = archive_service.file_row(conn, row["sha256"])
+    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    record(conn, AuditEntry("archive.view", actor_user_id=principal.user_id, actor_role=role_label(principal),
+                            actor_institution=principal.institution, access="consulted",
+                            subject=f"file:{row['sha256']}", client=client,
+                            detail={"page": row["page"], "size": "full", "digitisation_id": digitisation_id}))
+    conn.commit()
+    return path
+
+
 def warped_path(archive: Archive, digitisation_id: int) -> Path:
     return archive.cache / "warped" / f"digitisation-{digitisation_id}.tif"
 
@@ -169,8 +184,9 @@ def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, 
     out.parent.mkdir(parents=True, exist_ok=True)
     done = warp_image(image, found, row["crs"], out, width=row["image_width"], height=row["image_height"],
                       control_points=_control_points(row))
+    west, south, east, north = transformer(row["crs"], 4326).transform_bounds(*done.bounds)
     warped = {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
-              "bounds": list(done.bounds)}
+              "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}
     _update(conn, digitisation_id, warped=Jsonb(warped))
     conn.commit()
     return warped

@@ -2,6 +2,7 @@
 
     POST /api/digitisations                      upload a scan (multipart `file`, `crs`, `page`, `scale`)
     GET  /api/digitisations/{id}                 where it stands
+    GET  /api/digitisations/{id}/image.png       the page at full size
     PUT  /api/digitisations/{id}/control-points  [{label, column, row, easting, northing}]
     POST /api/digitisations/{id}/fit             {"transformation": "affine"}: residuals (m), RMS, worst point
     POST /api/digitisations/{id}/to-map          {"pixels": [[column, row], ...]} -> [[easting, northing], ...]
@@ -28,6 +29,7 @@ from portal.archive.api import archive_of
 from portal.archive.errors import FileRefused
 from portal.platform.errors import NotFound
 from portal.platform.permissions import Action, Principal, require
+from portal.platform.requests import client_of
 from portal.platform.work import in_worker
 from portal.surveys import digitising
 from portal.surveys.schemas import SubmissionOut
@@ -118,6 +120,14 @@ async def start(request: Request, principal: Digitiser,
 @router.get("/{digitisation_id}")
 async def detail(request: Request, principal: Digitiser, digitisation_id: int) -> DigitisationOut:
     return DigitisationOut.model_validate(await in_worker(request, digitising.get, principal, digitisation_id))
+
+
+@router.get("/{digitisation_id}/image.png", response_class=FileResponse)
+async def image(request: Request, principal: Digitiser, digitisation_id: int) -> FileResponse:
+    """The page being digitised at full size (pixels as the control points count them)."""
+    path = await in_worker(request, digitising.image, archive_of(request), principal, digitisation_id,
+                           client_of(request))
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
 @router.put("/{digitisation_id}/control-points")
