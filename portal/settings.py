@@ -175,6 +175,10 @@ class SurveySettings(BaseSettings):
     read_wall_seconds: int = 300
     # Uploads of one user being read at once (per app process); more are refused with 429.
     uploads_at_once_per_user: int = 2
+    # Digitising a scan: the residual a control point may have, on paper (0.5 mm is 0.25 m on a
+    # 1:500 drawing), and how far (metres) a point clicked on the map snaps to a parcel corner.
+    digitise_tolerance_paper_mm: float = Field(default=0.5, gt=0)
+    digitise_snap_metres: float = Field(default=2.0, gt=0, le=100)
 
 
 class SecuritySettings(BaseSettings):

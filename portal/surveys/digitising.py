@@ -40,10 +40,7 @@ from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fi
 from spatial.warp import tile_png, warp_image
 
 __all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "warped_path", "tile",
-           "set_parcels", "submit", "PAPER_TOLERANCE_MM"]
-
-# What a drawing's boundary points should meet after georeferencing, on paper (0.5 mm: 0.25 m at 1:500).
-PAPER_TOLERANCE_MM = 0.5
+           "set_parcels", "submit", "snap"]
 
 _ROW = """
 SELECT digitisation_id, sha256, file_name, page, image_width, image_height, crs, scale_denominator, control_points,
@@ -133,7 +130,7 @@ def _fit_of(row: dict[str, Any]) -> Fit:
 
 
 def fit_points(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
-               kind: str) -> dict[str, Any]:
+               kind: str, settings: SurveySettings) -> dict[str, Any]:
     """Fit `kind` through the control points; returns the fit with residuals in metres, RMS, the
     worst point, the tolerance of the drawing's scale and whether every point meets it. Commits.
     A GeoreferenceError (422) names too few or degenerate points."""
@@ -141,7 +138,7 @@ def fit_points(conn: psycopg.Connection[Any], principal: Principal, digitisation
     found = fit(_control_points(row), kind)
     evidence: dict[str, Any] = found.to_dict()
     if row["scale_denominator"]:
-        tolerance = tolerance_for_scale(row["scale_denominator"], paper_mm=PAPER_TOLERANCE_MM)
+        tolerance = tolerance_for_scale(row["scale_denominator"], paper_mm=settings.digitise_tolerance_paper_mm)
         evidence |= {"tolerance_m": tolerance, "within_tolerance": found.within(tolerance)}
     _update(conn, digitisation_id, fit=Jsonb(evidence), warped=None)
     conn.commit()
@@ -224,6 +221,36 @@ def _empty_tile() -> bytes:
         Image.new("LA", (256, 256), (0, 0)).save(out, "PNG")
         _EMPTY_TILE = out.getvalue()
     return _EMPTY_TILE
+
+
+def snap(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int, longitude: float,
+         latitude: float, settings: SurveySettings) -> dict[str, Any]:
+    """The corner of a current parcel nearest a point clicked on the map (longitude, latitude,
+    CGCS2000/WGS84 degrees), within `digitise_snap_metres`, in the digitisation's CRS:
+    {"easting", "northing", "parcel_code", "distance_m"}; without one, the clicked point itself
+    ({"easting", "northing", "parcel_code": None})."""
+    row = get(conn, principal, digitisation_id)
+    easting, northing = transformer(4326, row["crs"]).transform(longitude, latitude)
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = cur.execute(SNAP, {"crs": row["crs"], "x": easting, "y": northing,
+                                   "within": settings.digitise_snap_metres}).fetchone()
+    if found is None:
+        return {"easting": round(easting, 3), "northing": round(northing, 3), "parcel_code": None, "distance_m": None}
+    return {"easting": round(float(found["easting"]), 3), "northing": round(float(found["northing"]), 3),
+            "parcel_code": found["parcel_code"], "distance_m": round(float(found["distance_m"]), 3)}
+
+
+# The nearest vertex of a current parcel's surveyed boundary, in the digitisation's CRS.
+SNAP = """
+WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(crs)s) AS g),
+near AS (
+    SELECT p.parcel_code, ST_Transform(p.survey_geom, %(crs)s) AS g FROM current_parcels p, here
+     WHERE ST_DWithin(p.geom, ST_Transform(here.g, 4490), %(within)s / 80000.0))  -- degrees: a little more than the metres
+SELECT near.parcel_code, ST_X(v.geom) AS easting, ST_Y(v.geom) AS northing, ST_Distance(v.geom, here.g) AS distance_m
+  FROM near, here, ST_DumpPoints(near.g) v
+ WHERE ST_Distance(v.geom, here.g) <= %(within)s
+ ORDER BY ST_Distance(v.geom, here.g) LIMIT 1
+"""
 
 
 def set_parcels(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,

@@ -5,6 +5,8 @@
     GET  /api/digitisations/{id}/image.png       the page at full size
     PUT  /api/digitisations/{id}/control-points  [{label, column, row, easting, northing}]
     POST /api/digitisations/{id}/fit             {"transformation": "affine"}: residuals (m), RMS, worst point
+    GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
+    GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
     POST /api/digitisations/{id}/to-map          {"pixels": [[column, row], ...]} -> [[easting, northing], ...]
     POST /api/digitisations/{id}/warp            GDAL warp into a tiled GeoTIFF in the target CRS
     GET  /api/digitisations/{id}/warped.tif      the GeoTIFF
@@ -21,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -142,7 +144,18 @@ async def control_points(request: Request, principal: Digitiser, digitisation_id
 async def fit(request: Request, principal: Digitiser, digitisation_id: int, body: FitIn) -> dict[str, Any]:
     """Residuals in metres per control point, RMS, the worst point, and the scale's tolerance."""
     result: dict[str, Any] = await in_worker(request, digitising.fit_points, principal, digitisation_id,
-                                             body.transformation)
+                                             body.transformation, request.app.state.settings.survey)
+    return result
+
+
+@router.get("/{digitisation_id}/snap")
+async def snap(request: Request, principal: Digitiser, digitisation_id: int,
+               lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+               lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)]) -> dict[str, Any]:
+    """A point clicked on the map as control point coordinates: the nearest corner of a current
+    parcel within the snapping distance, else the point itself, in the digitisation's CRS."""
+    result: dict[str, Any] = await in_worker(request, digitising.snap, principal, digitisation_id, lon, lat,
+                                             request.app.state.settings.survey)
     return result
 
 

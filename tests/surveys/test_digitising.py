@@ -222,3 +222,24 @@ def test_a_pdf_drawing_is_rendered_and_digitised_the_same_way(client, scan, tmp_
     started = answer.json()
     # Rendered at 300 dpi from a sheet laid out at 150: twice the pixels of the scan.
     assert abs(started["image_width"] - 2 * scan.width) <= 2 and abs(started["image_height"] - 2 * scan.height) <= 2
+
+
+def test_a_click_on_the_map_snaps_to_the_nearest_parcel_corner(client, scan, module_database) -> None:  # type: ignore[no-untyped-def]
+    from pyproj import Transformer
+
+    digitisation_id = start(client, scan)["digitisation_id"]
+    with psycopg.connect(module_database) as conn:
+        code, x, y = conn.execute(
+            "SELECT parcel_code, ST_X(v.geom), ST_Y(v.geom) FROM current_parcels p, "
+            "ST_DumpPoints(ST_Transform(p.survey_geom, 4528)) v ORDER BY p.parcel_id LIMIT 1").fetchone()
+    lon, lat = Transformer.from_crs(4528, 4326, always_xy=True).transform(x + 0.6, y - 0.4)
+    snapped = client.get(f"/api/digitisations/{digitisation_id}/snap", params={"lon": lon, "lat": lat},
+                         headers=as_("surveyor")).json()
+    assert (snapped["easting"], snapped["northing"]) == (pytest.approx(x, abs=0.002), pytest.approx(y, abs=0.002))
+    assert snapped["distance_m"] == pytest.approx(0.72, abs=0.02) and snapped["parcel_code"]
+    far_lon, far_lat = Transformer.from_crs(4528, 4326, always_xy=True).transform(E + 500, N - 500)
+    alone = client.get(f"/api/digitisations/{digitisation_id}/snap", params={"lon": far_lon, "lat": far_lat},
+                       headers=as_("surveyor")).json()
+    assert alone["parcel_code"] is None and alone["easting"] == pytest.approx(E + 500, abs=0.01)
+    assert client.get(f"/api/digitisations/{digitisation_id}/snap", params={"lon": "nan", "lat": 30},
+                      headers=as_("surveyor")).status_code == 422

@@ -99,6 +99,9 @@
     });
     root.dataset.pointCount = String(points.length);
   }
+  // The row being filled: a click on the map gives its coordinates (snapped to a parcel corner).
+  let active = null;
+  body.addEventListener("focusin", (e) => { const tr = e.target.closest("tr"); if (tr) active = Number(tr.dataset.index); });
   scan.on("click", (e) => {
     if (mode() !== "points") return;
     const [c, r] = toPixel(e.latlng);
@@ -106,6 +109,7 @@
     points.push({ label: "J" + (points.length + 1), column: c, row: r, easting: null, northing: null });
     residuals = null;
     renderPoints();
+    active = points.length - 1;
     body.lastElementChild.querySelector("input.northing").focus();
   });
   renderPoints();
@@ -147,6 +151,18 @@
     overlay.on("tileload", () => { root.dataset.overlayTiles = String(Number(root.dataset.overlayTiles || 0) + 1); });
     if (bounds && bounds.length === 4) map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
   }
+  map.on("click", async (e) => {
+    if (mode() !== "points" || active === null || !points[active]) return;
+    try {
+      const found = await call("GET", api + "/snap?lon=" + e.latlng.lng + "&lat=" + e.latlng.lat);
+      points[active].easting = found.easting;
+      points[active].northing = found.northing;
+      residuals = null;
+      renderPoints();
+      fitStatus.className = "";
+      fitStatus.textContent = found.parcel_code ? found.parcel_code + " · " + found.distance_m.toFixed(2) + " m" : "";
+    } catch (error) { fitStatus.textContent = error.message; fitStatus.className = "error"; }
+  });
   opacity.addEventListener("input", () => { if (overlay) overlay.setOpacity(opacity.value / 100); });
   document.getElementById("warp").addEventListener("click", async () => {
     fitStatus.textContent = "…";
