@@ -245,7 +245,8 @@ SNAP = """
 WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(crs)s) AS g),
 near AS (
     SELECT p.parcel_code, ST_Transform(p.survey_geom, %(crs)s) AS g FROM current_parcels p, here
-     WHERE ST_DWithin(p.geom, ST_Transform(here.g, 4490), %(within)s / 80000.0))  -- degrees: a little more than the metres
+     -- in degrees, a little more than the metres
+     WHERE ST_DWithin(p.geom, ST_Transform(here.g, 4490), %(within)s / 80000.0))
 SELECT near.parcel_code, ST_X(v.geom) AS easting, ST_Y(v.geom) AS northing, ST_Distance(v.geom, here.g) AS distance_m
   FROM near, here, ST_DumpPoints(near.g) v
  WHERE ST_Distance(v.geom, here.g) <= %(within)s
