@@ -10,6 +10,8 @@ digitisation row keeps the georeferencing as evidence.
     fit_points     the transformation (`spatial.georeference`), residuals in metres, RMS, worst
                    point, and whether they meet the tolerance of the drawing's scale
     to_map         pixels -> map coordinates by the fit (tracing by clicking on the scan)
+    snap           a click on the cadastre map as coordinates, snapped to the nearest parcel corner
+    point_table    the printed boundary-point table read by OCR, offered for confirmation
     warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS
     set_parcels    the traced parcels, GeoJSON in the target CRS (x = easting, metres)
     submit         a draft submission of the parcels, the scan attached to it
@@ -35,11 +37,12 @@ from portal.platform.errors import BadInput, Conflict, NotFound
 from portal.platform.permissions import Principal, Role, role_label
 from portal.settings import SurveySettings
 from portal.surveys import workflow
+from portal.surveys.ocr import read_point_table
 from spatial.crs import gauss_kruger_zone, transformer
 from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fit, tolerance_for_scale
 from spatial.warp import tile_png, warp_image
 
-__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "warped_path", "tile",
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table", "warped_path", "tile",
            "set_parcels", "submit", "snap"]
 
 _ROW = """
@@ -164,6 +167,17 @@ def image(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
                             detail={"page": row["page"], "size": "full", "digitisation_id": digitisation_id}))
     conn.commit()
     return path
+
+
+def point_table(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
+                digitisation_id: int) -> list[dict[str, Any]]:
+    """The printed boundary-point table read by OCR (`portal.surveys.ocr`): suggestions
+    {label, northing, easting, text} for the person to confirm; nothing is written."""
+    row = get(conn, principal, digitisation_id)
+    kept = archive_service.file_row(conn, row["sha256"])
+    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    return [{"label": r.label, "northing": r.northing, "easting": r.easting, "text": r.text}
+            for r in read_point_table(path)]
 
 
 def warped_path(archive: Archive, digitisation_id: int) -> Path:

@@ -7,6 +7,7 @@
     POST /api/digitisations/{id}/fit             {"transformation": "affine"}: residuals (m), RMS, worst point
     GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
     GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
+    POST /api/digitisations/{id}/point-table     the printed point table read by OCR, to confirm (not stored)
     POST /api/digitisations/{id}/to-map          {"pixels": [[column, row], ...]} -> [[easting, northing], ...]
     POST /api/digitisations/{id}/warp            GDAL warp into a tiled GeoTIFF in the target CRS
     GET  /api/digitisations/{id}/warped.tif      the GeoTIFF
@@ -157,6 +158,14 @@ async def snap(request: Request, principal: Digitiser, digitisation_id: int,
     result: dict[str, Any] = await in_worker(request, digitising.snap, principal, digitisation_id, lon, lat,
                                              request.app.state.settings.survey)
     return result
+
+
+@router.post("/{digitisation_id}/point-table")
+async def point_table(request: Request, principal: Digitiser, digitisation_id: int) -> dict[str, Any]:
+    """The drawing's printed boundary-point table read by OCR (tesseract): rows {label, northing,
+    easting, text} to confirm as control points; nothing is stored. 503 without tesseract."""
+    rows = await in_worker(request, digitising.point_table, archive_of(request), principal, digitisation_id)
+    return {"rows": rows}
 
 
 @router.post("/{digitisation_id}/to-map")

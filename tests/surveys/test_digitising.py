@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,3 +244,23 @@ def test_a_click_on_the_map_snaps_to_the_nearest_parcel_corner(client, scan, mod
     assert alone["parcel_code"] is None and alone["easting"] == pytest.approx(E + 500, abs=0.01)
     assert client.get(f"/api/digitisations/{digitisation_id}/snap", params={"lon": "nan", "lat": 30},
                       headers=as_("surveyor")).status_code == 422
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed (scripts/setup)")
+def test_the_printed_point_table_is_read_by_ocr_as_suggestions(client, scan) -> None:  # type: ignore[no-untyped-def]
+    digitisation_id = start(client, scan)["digitisation_id"]
+    read = client.post(f"/api/digitisations/{digitisation_id}/point-table", headers=as_("surveyor"))
+    assert read.status_code == 200, read.text
+    rows = {r["label"]: (r["easting"], r["northing"]) for r in read.json()["rows"]}
+    assert rows == POINTS
+    detail = client.get(f"/api/digitisations/{digitisation_id}", headers=as_("surveyor")).json()
+    assert detail["control_points"] == []  # suggestions only: nothing written without the person
+
+
+def test_ocr_rows_are_parsed_in_either_printed_order() -> None:
+    from portal.surveys.ocr import parse_rows
+
+    rows = parse_rows("No. X Y\nJ1  3345465.000 40515100.000\nt J6 J3 —3345465.5 40515140.25\n"
+                      "K9 40515100.000 3345490.000\n0701 09702\n")
+    assert [(r.label, r.northing, r.easting) for r in rows] == [
+        ("J1", 3345465.0, 40515100.0), ("J3", 3345465.5, 40515140.25), ("K9", 3345490.0, 40515100.0)]

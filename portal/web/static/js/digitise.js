@@ -135,6 +135,31 @@
     } catch (error) { fitStatus.textContent = error.message; fitStatus.className = "error"; }
   });
 
+  // The printed point table read by OCR: rows offered, each used only when the person picks it.
+  document.getElementById("read-table").addEventListener("click", async () => {
+    const box = document.getElementById("table-rows"), list = box.querySelector("ul");
+    fitStatus.className = ""; fitStatus.textContent = "…";
+    try {
+      const read = await call("POST", api + "/point-table");
+      list.textContent = "";
+      read.rows.forEach((r) => {
+        const item = document.createElement("li");
+        const use = document.createElement("button");
+        use.type = "button"; use.className = "use-row"; use.dataset.label = r.label;
+        use.textContent = text("useRow");
+        use.addEventListener("click", () => {
+          if (active === null || !points[active]) return;
+          Object.assign(points[active], { label: r.label, northing: r.northing, easting: r.easting });
+          residuals = null; renderPoints();
+        });
+        item.append(r.label + "  X " + r.northing.toFixed(3) + "  Y " + r.easting.toFixed(3) + " ", use);
+        list.append(item);
+      });
+      box.hidden = false;
+      fitStatus.textContent = "";
+    } catch (error) { fitStatus.textContent = error.message; fitStatus.className = "error"; }
+  });
+
   /* ---- the map: the cadastre and the warped scan over it ---- */
   const map = L.map("overlay-map", { maxZoom: 22 });
   map.setView([30.2, 120.15], 15);
