@@ -42,8 +42,8 @@ from spatial.crs import gauss_kruger_zone, transformer
 from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fit, tolerance_for_scale
 from spatial.warp import tile_png, warp_image
 
-__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table", "warped_path", "tile",
-           "set_parcels", "submit", "snap"]
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
+           "warped_path", "tile", "set_parcels", "submit", "snap"]
 
 _ROW = """
 SELECT digitisation_id, sha256, file_name, page, image_width, image_height, crs, scale_denominator, control_points,
