@@ -198,10 +198,11 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
     The map extract is drawn in the survey CRS (a Gauss-Krüger zone), so distances on paper are
     true; neighbours are the current parcels within 30 m. Boundary points are the outer ring's
     vertices as surveyed (northing X, easting Y, as the exchange file writes them).
+    `digitised_rms`: the georeferencing RMS in metres when the parcel was digitised from a scan.
     """
     return await _one(conn, """
         WITH me AS (
-            SELECT survey_geom, geom, ST_SRID(survey_geom) AS srid FROM parcels
+            SELECT survey_geom, geom, ST_SRID(survey_geom) AS srid, source_id FROM parcels
              WHERE parcel_id = %s AND version = %s
         )
         SELECT me.srid,
@@ -217,5 +218,7 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
                    AND ST_DWithin(n.geom, me.geom, 0.0003)) AS neighbours,
                (SELECT json_agg(json_build_array(d.path, ST_Y(d.geom), ST_X(d.geom))
                                 ORDER BY d.path)
-                  FROM ST_DumpPoints(me.survey_geom) d) AS points
+                  FROM ST_DumpPoints(me.survey_geom) d) AS points,
+               (SELECT (g.fit->>'rms_m')::float8 FROM submissions s JOIN digitisations g USING (submission_id)
+                 WHERE s.source_id = me.source_id LIMIT 1) AS digitised_rms
           FROM me""", (parcel_id, version, parcel_id, version))

@@ -209,6 +209,13 @@ def test_scan_to_parcels_validated_approved_and_matching(client, scan, module_da
     files = client.get(f"/api/sources/{source_id}/files", headers=as_("registrar")).json()
     assert [f["media_type"] for f in files] == ["image/png"]
     assert frozen[0] == submission_id and float(frozen[1]) < 0.05
+    # Its sheet says so, with the RMS.
+    from pypdf import PdfReader
+
+    sheet = client.get(f"/parcels/{PARCELS[0].code}/sheet.pdf", headers={"accept-language": "en"})
+    assert sheet.status_code == 200
+    words = "".join(page.extract_text() for page in PdfReader(io.BytesIO(sheet.content)).pages)
+    assert "Digitised from a scan; georeferencing RMS 0.0" in words.replace("\n", " ")
     again = client.put(f"/api/digitisations/{digitisation_id}/parcels",
                        json={"type": "FeatureCollection", "features": features}, headers=as_("surveyor"))
     assert again.status_code == 409
