@@ -87,9 +87,11 @@ def warp_image(image: Path, fit: Fit, crs: int, out: Path, *, width: int, height
               "-mo", f"CADASTRE_GEOREFERENCE={json.dumps(evidence, separators=(',', ':'))}",
               str(image), str(vrt)], timeout)
         _run([_tool("gdalwarp"), "-q", "-overwrite", *method, "-t_srs", f"EPSG:{crs}", "-r", "bilinear",
-              "-dstalpha", "-of", "GTiff", "-co", "TILED=YES", "-co", "COMPRESS=DEFLATE", "-co", "BIGTIFF=IF_SAFER",
-              "-wm", "256", str(vrt), str(out)], timeout)
-    _run([_tool("gdaladdo"), "-q", "-r", "average", str(out), "2", "4", "8", "16", "32", "64"], timeout)
+              "-dstalpha", "-of", "GTiff", "-co", "TILED=YES", "-co", "COMPRESS=DEFLATE", "-co", "ZLEVEL=1",
+              "-co", "BIGTIFF=IF_SAFER", "-multi", "-wo", "NUM_THREADS=2", "-wm", "1024", str(vrt), str(out)], timeout)
+    _run([_tool("gdaladdo"), "-q", "-r", "average", "--config", "COMPRESS_OVERVIEW", "DEFLATE", "--config",
+          "ZLEVEL_OVERVIEW", "1", "--config", "GDAL_NUM_THREADS", "2", str(out), "2", "4", "8", "16", "32", "64"],
+         timeout)
     info = json.loads(_run([_tool("gdalinfo"), "-json", str(out)], timeout))
     w, h = info["size"]
     x0, dx, _, y0, _, dy = info["geoTransform"]

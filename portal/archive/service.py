@@ -278,7 +278,7 @@ def page_png(conn: psycopg.Connection[Any], archive: Archive, principal: Princip
         try:
             source = archive.store.path(sha256)
         except StoreError as error:
-            raise ArchiveNotFound(f"file {sha256} is missing from the store", ) from error
+            raise ArchiveNotFound(f"file {sha256} is missing from the store") from error
         png = run_isolated(render_page, (str(source), row["media_type"], page, side), limits=archive.limits,
                            name=sha256)
         cached.parent.mkdir(parents=True, exist_ok=True)
