@@ -84,7 +84,8 @@ def main() -> None:
             run(url, data, args, Path(folder))
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)))
 
 
 def run(url: str, data: bytes, args: argparse.Namespace, folder: Path) -> None:
