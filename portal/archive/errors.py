@@ -24,8 +24,9 @@ class FileRefused(ArchiveError):
 
     status = 422
     code = "file_refused"
+    default_message = "the file was not accepted into the archive"
 
-    def __init__(self, reason: str, message: str, *, file: str | None = None) -> None:
+    def __init__(self, reason: str = "unreadable", message: str | None = None, *, file: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.file = file
