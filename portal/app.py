@@ -27,6 +27,8 @@ from portal import accounts
 from portal.accounts import routes as account_routes
 from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import identity_key
+from portal.archive import api as archive_api
+from portal.archive import pages as archive_pages
 from portal.audit import pages as audit_pages
 from portal.checks import routes as check_routes
 from portal.guide import pages as guide_pages
@@ -46,6 +48,7 @@ from portal.registry import api as registry_api
 from portal.registry import pages as registry_pages
 from portal.settings import Settings
 from portal.surveys import api as survey_api
+from portal.surveys import digitising_api, digitising_pages
 from portal.surveys import pages as survey_pages
 from portal.web import STATIC_DIR, language, templates_for
 from portal.web import errors as error_handlers
@@ -59,7 +62,8 @@ def _templates_beside(room: ModuleType) -> Path:
 
 
 ROOM_TEMPLATES = tuple(_templates_beside(room) for room in (
-    account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages))
+    account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages,
+    archive_pages))
 
 
 class ErrorDetail(BaseModel):
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router, prefix in (
         (language.router, ""),          # web: the language switch
+        (digitising_pages.router, ""),  # surveys: /surveys/digitise pages (before /surveys/{id})
         (survey_pages.router, ""),      # surveys: /surveys pages
         (registry_pages.router, ""),    # registry: /registry pages
         (account_routes.router, ""),    # accounts: /login, /account, /api/accounts, /users
@@ -173,6 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (public_pages.router, ""),      # public: /, /parcels/{code}
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
+        (archive_api.router, ""),       # archive: /api/archive, /api/sources/{id}/files
+        (archive_pages.router, ""),     # archive: /archive/{sha256} (the page viewer)
+        (digitising_api.router, ""),    # surveys: /api/digitisations (scan -> parcels)
     ):
         app.include_router(router, prefix=prefix)
     ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)

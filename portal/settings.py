@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
-           "SecuritySettings", "AccountSettings", "AuditSettings", "Settings", "project_root",
+           "SecuritySettings", "AccountSettings", "AuditSettings", "ArchiveSettings", "Settings", "project_root",
            "DEFAULT_OFFICE_TIMEZONE"]
 
 
@@ -179,6 +179,10 @@ class SurveySettings(BaseSettings):
     # fewer; at most report_max_page_size when they ask for more (422 beyond it).
     report_page_size: int = Field(default=500, ge=1)
     report_max_page_size: int = Field(default=5_000, ge=1)
+    # Digitising a scan: the residual a control point may have, on paper (0.5 mm is 0.25 m on a
+    # 1:500 drawing), and how far (metres) a point clicked on the map snaps to a parcel corner.
+    digitise_tolerance_paper_mm: float = Field(default=0.5, gt=0)
+    digitise_snap_metres: float = Field(default=2.0, gt=0, le=100)
 
     @model_validator(mode="after")
     def _pages_fit(self) -> SurveySettings:
@@ -301,6 +305,38 @@ class AuditSettings(BaseSettings):
         return self.signing_key_file or Path(database.state_dir) / "audit-signing.key"
 
 
+class ArchiveSettings(BaseSettings):
+    """The registration archive (`portal.archive`): where scans are kept, what one may cost.
+
+    `store_dir` holds the files by SHA-256 (default: `archive/` in the state directory),
+    `cache_dir` the rendered pages (default: `archive-cache/`; safe to delete). A file is refused
+    beyond `max_file_bytes`, `max_pixels` pixels in one page (decompression bombs) or `max_pages`
+    pages; reading and rendering run in a limited worker process, like survey uploads.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ARCHIVE_", env_file=".env", extra="ignore")
+
+    store_dir: Path | None = None
+    cache_dir: Path | None = None
+    # Uploads also pass the request body limit (CADASTRE_SECURITY_MAX_BODY_BYTES): raise both together.
+    max_file_bytes: int = 50 * 1024 * 1024
+    # A 600 dpi A1 scan is about 14,000 x 10,000 = 140 million pixels.
+    max_pixels: int = 200_000_000
+    max_pages: int = 2_000
+    # A rendered page is at most this many pixels on its longer side; thumbnails thumb_pixels.
+    page_pixels: int = Field(default=2048, ge=64, le=8192)
+    thumb_pixels: int = Field(default=256, ge=32, le=1024)
+    cpu_seconds: int = 120
+    memory_bytes: int = 3 * 1024 * 1024 * 1024
+    wall_seconds: int = 300
+
+    def store_path(self, database: DatabaseSettings) -> Path:
+        return self.store_dir or Path(database.state_dir) / "archive"
+
+    def cache_path(self, database: DatabaseSettings) -> Path:
+        return self.cache_dir or Path(database.state_dir) / "archive-cache"
+
+
 class MapSettings(BaseSettings):
     """The public map page: where its parcel tiles come from and when labels appear."""
 
@@ -363,6 +399,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     map: MapSettings = Field(default_factory=MapSettings)
     ogc: OgcSettings = Field(default_factory=OgcSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
 
     @model_validator(mode="after")
     def _identity_key_outside_managed_cluster(self) -> Settings:

@@ -16,14 +16,23 @@ __all__ = ["backup_", "restore_"]
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 @pass_settings
 def backup_(settings: Settings, file: str) -> None:
-    """Write a backup of the whole cadastre (register, applications, accounts, audit) to FILE."""
+    """Write a backup of the whole cadastre (register, applications, accounts, audit) to FILE, and
+    the archive's scans to the folder FILE.files."""
+    from portal.archive.backup import back_up_files, files_folder
+    from portal.archive.service import Archive
+    from portal.archive.store import FolderStore, StoreError
     from portal.platform.backup import BackupError, backup
 
+    url = database_url(settings)
+    store = Archive.from_settings(settings).store
+    assert isinstance(store, FolderStore)
     try:
-        size = backup(database_url(settings), Path(file))
-    except BackupError as error:
+        size = backup(url, Path(file))
+        files = back_up_files(url, store, files_folder(Path(file)))
+    except (BackupError, StoreError) as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"backup written to {file} ({size:,} bytes)")
+    click.echo(f"backup written to {file} ({size:,} bytes) and {files:,} archive file(s) to "
+               f"{files_folder(Path(file))}")
 
 
 @click.command(name="restore")
@@ -31,11 +40,24 @@ def backup_(settings: Settings, file: str) -> None:
 @click.option("--into", "database", required=True, help="name of the NEW database to restore into")
 @pass_settings
 def restore_(settings: Settings, file: str, database: str) -> None:
-    """Restore a backup FILE into a new database on the same server (never over a live one)."""
+    """Restore a backup FILE into a new database on the same server (never over a live one), and
+    its archive files (FILE.files) into the file store, every file checked against its hash."""
+    from portal.archive.backup import check_backup_files, files_folder, missing_files, restore_files
+    from portal.archive.service import Archive
+    from portal.archive.store import FolderStore, StoreError
     from portal.platform.backup import BackupError, restore
 
+    store = Archive.from_settings(settings).store
+    assert isinstance(store, FolderStore)
     try:
-        restore(database_url(settings), Path(file), database)
-    except BackupError as error:
+        check_backup_files(files_folder(Path(file)))  # a damaged backup is refused before anything is restored
+        url = restore(database_url(settings), Path(file), database)
+        files = restore_files(files_folder(Path(file)), store)
+        missing = missing_files(url, store)
+    except (BackupError, StoreError) as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"restored into database {database}; point CADASTRE_DATABASE (or DATABASE_URL) at it to use it")
+    if missing:
+        raise click.ClickException(f"restored into database {database}, but {len(missing)} archive file(s) it names "
+                                   f"are missing or altered: {', '.join(missing[:10])}")
+    click.echo(f"restored into database {database} and {files:,} archive file(s), every hash checked; point "
+               "CADASTRE_DATABASE (or DATABASE_URL) at it to use it")

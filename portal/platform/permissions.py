@@ -52,6 +52,8 @@ class Action(StrEnum):
     READ_AUDIT = "audit.read"
     EXPORT_AUDIT = "audit.export"
     EDIT_GUIDE = "guide.edit"
+    # The registration archive: scans attached to source documents (who may see which: portal.archive).
+    ATTACH_DOCUMENTS = "archive.attach"
     # The service's own state (the health pages' servers, ports and replica problems).
     VIEW_SERVICE_DETAILS = "service.details"
 
@@ -103,6 +105,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_AUDIT: frozenset({Role.AUDITOR}),
     Action.EXPORT_AUDIT: frozenset({Role.AUDITOR}),
     Action.EDIT_GUIDE: frozenset({Role.ADMINISTRATOR, Role.REGISTRAR}),
+    Action.ATTACH_DOCUMENTS: frozenset({Role.REGISTRAR, Role.COURT_CLERK}),
     Action.VIEW_SERVICE_DETAILS: frozenset({Role.ADMINISTRATOR, Role.AUDITOR}),
 }
 

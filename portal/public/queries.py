@@ -207,10 +207,11 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
     one, else the CGCS2000 Gauss-Krüger zone of the parcel), so distances on paper are true;
     neighbours are the current parcels within 30 m. Boundary points are the vertices in that CRS
     (northing X, easting Y, as the exchange file writes them).
+    `digitised_rms`: the georeferencing RMS in metres when the parcel was digitised from a scan.
     """
     return await _one(conn, """
         WITH me AS (
-            SELECT ST_Transform(survey_geom, %s::int) AS survey_geom, geom, %s::int AS srid FROM parcels
+            SELECT ST_Transform(survey_geom, %s::int) AS survey_geom, geom, %s::int AS srid, source_id FROM parcels
              WHERE parcel_id = %s AND version = %s
         )
         SELECT me.srid,
@@ -226,5 +227,7 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
                    AND ST_DWithin(n.geom, me.geom, 0.0003)) AS neighbours,
                (SELECT json_agg(json_build_array(d.path, ST_Y(d.geom), ST_X(d.geom))
                                 ORDER BY d.path)
-                  FROM ST_DumpPoints(me.survey_geom) d) AS points
+                  FROM ST_DumpPoints(me.survey_geom) d) AS points,
+               (SELECT (g.fit->>'rms_m')::float8 FROM submissions s JOIN digitisations g USING (submission_id)
+                 WHERE s.source_id = me.source_id LIMIT 1) AS digitised_rms
           FROM me""", (srid, srid, parcel_id, version, parcel_id, version))

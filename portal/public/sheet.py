@@ -63,6 +63,7 @@ class SheetData:
     points: list[SheetPoint]
     printed_at: dt.datetime
     reference: str
+    digitised_rms: float | None = None  # metres, when the parcel was digitised from a scanned drawing
 
 
 def sheet_points(dumped: Iterable[list[Any]]) -> list[SheetPoint]:
@@ -192,7 +193,7 @@ def _labels(language: str) -> dict[str, str]:
           "crs": "坐标系", "printed": "打印日期", "reference": "参考号", "points": "界址点坐标表",
           "point": "点号", "ring": "环", "x": "X（北坐标）/米", "y": "Y（东坐标）/米",
           "edge": "边长/米", "map": "宗地示意图（相邻宗地以灰色表示）", "sqm": "平方米",
-          "retired": "该宗地已注销",
+          "retired": "该宗地已注销", "digitised": "由扫描图数字化，配准中误差 {rms:.3f} 米",
           "notice": "本图仅公开宗地几何、代码、面积、用途、行政区与日期，不含权利人及限制信息。"}
     en = {"title": "Parcel sheet", "code": "Parcel code", "area": "Area", "land_use": "Land use",
           "admin": "Administrative area", "registered": "Registered on", "version": "Version",
@@ -200,7 +201,7 @@ def _labels(language: str) -> dict[str, str]:
           "reference": "Reference", "points": "Boundary points", "point": "Point", "ring": "Ring",
           "x": "X (northing) m", "y": "Y (easting) m", "edge": "Edge m",
           "map": "Map extract (neighbouring parcels in grey)", "sqm": "m²",
-          "retired": "This parcel is retired",
+          "retired": "This parcel is retired", "digitised": "Digitised from a scan; georeferencing RMS {rms:.3f} m",
           "notice": "Public facts only: geometry, code, area, land use, administrative area and "
                     "dates; no right holders or restrictions."}
     return en if language == "en" else zh
@@ -243,6 +244,8 @@ def render_sheet(data: SheetData, language: str, zone: dt.tzinfo | None = None) 
     ]
     if not p.current:
         story.append(Paragraph(t["retired"], small))
+    if data.digitised_rms is not None:
+        story.append(Paragraph(t["digitised"].format(rms=data.digitised_rms), small))
     story += [Spacer(1, 3 * mm), Paragraph(t["map"], heading), _map_extract(data, font),
               Spacer(1, 3 * mm)]
     attr_table = Table([[Paragraph(escape(k), cell), Paragraph(escape(v), cell)]

@@ -37,7 +37,7 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
         crs_name=crs_name(geometry["srtext"], geometry["srid"]),
         geometry=geometry["geometry"], neighbours=geometry["neighbours"],
         points=sheet_points(geometry["points"]), printed_at=printed_at,
-        reference=reference_number(parcel, printed_at),
+        reference=reference_number(parcel, printed_at), digitised_rms=geometry["digitised_rms"],
     )
     pdf = await run_in_threadpool(render_sheet, data, language_of(request),  # FontMissing: a 503
                                   office_zone(request.app.state.settings.portal.office_timezone))

@@ -37,6 +37,8 @@ from portal.web.i18n import language_of
 from portal.web.messages import localize_error, localize_place, localize_pydantic, translate
 from portal.web.templating import render
 from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormatError
+from spatial.georeference import GeoreferenceError
+from spatial.warp import WarpError
 
 __all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code"]
 
@@ -51,7 +53,7 @@ HTTP_CODES = {
 }
 SPATIAL_CODES: dict[type[SpatialError], str] = {
     LimitError: "upload_limit", UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs",
-    SpatialError: "unreadable_file"}
+    GeoreferenceError: "georeference_failed", WarpError: "warp_failed", SpatialError: "unreadable_file"}
 UNAVAILABLE = "the cadastre database is unavailable for a moment; try again shortly"
 INTERNAL = "something went wrong on our side; the error was logged"
 UNSTORABLE = "a value in the request cannot be stored (for example a control character in a text field)"

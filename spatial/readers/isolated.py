@@ -22,6 +22,7 @@ import os
 import resource
 import signal
 import threading
+from collections.abc import Callable
 from multiprocessing import forkserver, popen_forkserver, process, reduction, spawn, util
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext, set_spawning_popen
@@ -32,7 +33,7 @@ from spatial.errors import LimitError, ReadError, SpatialError
 from spatial.model import ReadResult
 from spatial.readers.limits import ReadLimits
 
-__all__ = ["read_isolated"]
+__all__ = ["read_isolated", "run_isolated"]
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,16 @@ def _limit_self(limits: ReadLimits) -> None:
 _EXIT_MEMORY = 86  # the worker ran out of memory (it may not have enough left to say so otherwise)
 
 
-def _work(conn: Connection, path: str, options: dict[str, Any], limits: ReadLimits) -> None:
+def _read(path: str, options: dict[str, Any], limits: ReadLimits) -> ReadResult:
+    from spatial.readers import read_parcels
+
+    return read_parcels(path, limits=limits, **options)
+
+
+def _work(conn: Connection, target: Callable[..., Any], args: tuple[Any, ...], limits: ReadLimits) -> None:
     try:
         _limit_self(limits)
-        from spatial.readers import read_parcels
-
-        outcome: tuple[str, Any] = ("ok", read_parcels(path, limits=limits, **options))
+        outcome: tuple[str, Any] = ("ok", target(*args))
     except SpatialError as exc:
         outcome = ("error", exc)
     except MemoryError:
@@ -130,9 +135,18 @@ def read_isolated(
     limits = limits or ReadLimits()
     name = filename or Path(path).name
     options = {"crs": crs, "layers": layers, "filename": name}
+    result: ReadResult = run_isolated(_read, (str(path), options, limits), limits=limits, name=name)
+    return result
+
+
+def run_isolated(target: Callable[..., Any], args: tuple[Any, ...], *, limits: ReadLimits, name: str) -> Any:
+    """`target(*args)` in a limited worker process (the same as `read_isolated`'s): its return
+    value, or the SpatialError it raised; LimitError when it exceeds a limit, ReadError when the
+    worker dies. `target` must be a module-level function and `args` picklable; `name` names the
+    file in the errors."""
     context = _ctx()
     receiver, sender = context.Pipe(duplex=False)
-    worker = _Worker(target=_work, args=(sender, str(path), options, limits), daemon=True, name="spatial-read")
+    worker = _Worker(target=_work, args=(sender, target, args, limits), daemon=True, name="spatial-read")
     worker.start()
     sender.close()
     stopped = False
@@ -153,8 +167,7 @@ def read_isolated(
             worker.kill()
             worker.join(5)
     if status == "ok":
-        result: ReadResult = value
-        return result
+        return value
     if status == "error":
         raise value
     code = worker.exitcode

@@ -1,0 +1,307 @@
+"""Digitising a scanned drawing into parcels: upload the scan, give control points, fit, warp,
+trace, submit. The submitted parcels are an ordinary survey submission (the same reading,
+validation, review, approval and lineage as any upload) whose file is the scan, and the
+digitisation row keeps the georeferencing as evidence.
+
+    start          the scan is kept in the archive (refused like any archive file), a page of it
+                   rendered at full size; the target CRS defaults to the Gauss-Krüger zone
+                   (3 degrees, CGCS2000, zone-prefixed eastings) of the office's area
+    set_points     control points: pixel (column, row: row axis down) -> (easting, northing) metres
+    fit_points     the transformation (`spatial.georeference`), residuals in metres, RMS, worst
+                   point, and whether they meet the tolerance of the drawing's scale
+    to_map         pixels -> map coordinates by the fit (tracing by clicking on the scan)
+    snap           a click on the cadastre map as coordinates, snapped to the nearest parcel corner
+    point_table    the printed boundary-point table read by OCR, offered for confirmation
+    warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS
+    set_parcels    the traced parcels, GeoJSON in the target CRS (x = easting, metres)
+    submit         a draft submission of the parcels, the scan attached to it
+
+Every step is the digitisation's creator's (or a registrar's); once submitted the row is frozen
+(migration 0017).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from portal.archive import service as archive_service
+from portal.archive.service import Archive
+from portal.audit.trail import AuditEntry, record
+from portal.platform.errors import BadInput, Conflict, NotFound
+from portal.platform.permissions import Principal, Role, role_label
+from portal.settings import SurveySettings
+from portal.surveys import workflow
+from portal.surveys.ocr import read_point_table
+from spatial.crs import gauss_kruger_zone, transformer
+from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fit, tolerance_for_scale
+from spatial.warp import tile_png, warp_image
+
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
+           "warped_path", "tile", "set_parcels", "submit", "snap"]
+
+_ROW = """
+SELECT digitisation_id, sha256, file_name, page, image_width, image_height, crs, scale_denominator, control_points,
+       fit, warped, parcels, submission_id, created_by, created_by_name, created_at, updated_at
+  FROM digitisations WHERE digitisation_id = %s
+"""
+
+
+def default_crs(conn: psycopg.Connection[Any]) -> int:
+    """EPSG code of the 3-degree Gauss-Krüger zone (CGCS2000, prefixed eastings) of the office's
+    admin areas' centre, e.g. 4528 (zone 40) for Hangzhou."""
+    row = conn.execute("SELECT ST_X(ST_Centroid(ST_Collect(boundary))) FROM admin_areas").fetchone()
+    longitude = float(row[0]) if row and row[0] is not None else 120.0
+    return gauss_kruger_zone(round(longitude / 3), width=3).epsg
+
+
+def start(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, name: str, data: bytes, *,
+          crs: int | None, page: int, scale_denominator: int | None, dpi: int = 300) -> dict[str, Any]:
+    """Keep the scan in the archive and begin digitising page `page` of it; commits."""
+    kept = archive_service.keep(conn, archive, principal, name, data)
+    if not 1 <= page <= kept["pages"]:
+        raise BadInput(f"page: the scan has {kept['pages']} page(s), there is no page {page}")
+    _, width, height = archive_service.full_page(archive, kept["sha256"], kept["media_type"], page, dpi)
+    row = conn.execute(
+        "INSERT INTO digitisations (sha256, file_name, page, image_width, image_height, crs, scale_denominator, "
+        "created_by, created_by_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING digitisation_id",
+        (kept["sha256"], Path(name).name or "scan", page, width, height, crs or default_crs(conn), scale_denominator,
+         principal.user_id, principal.label)).fetchone()
+    assert row is not None
+    conn.commit()
+    return get(conn, principal, int(row[0]))
+
+
+def get(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int) -> dict[str, Any]:
+    """The digitisation, if the principal made it or is a registrar; NotFound otherwise."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(_ROW, (digitisation_id,)).fetchone()
+    if row is None or not (row["created_by"] == principal.user_id or Role.REGISTRAR in principal.roles):
+        raise NotFound(f"digitisation {digitisation_id} does not exist or is not yours")
+    return row
+
+
+def _open(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int) -> dict[str, Any]:
+    row = get(conn, principal, digitisation_id)
+    if row["submission_id"] is not None:
+        raise Conflict(f"digitisation {digitisation_id} was submitted as submission {row['submission_id']}: "
+                       "it is kept unchanged")
+    return row
+
+
+def _update(conn: psycopg.Connection[Any], digitisation_id: int, **values: Any) -> None:
+    columns = {"control_points", "fit", "warped", "parcels", "submission_id"}
+    assert set(values) <= columns
+    sets = ", ".join(f"{column} = %({column})s" for column in values)
+    conn.execute(f"UPDATE digitisations SET {sets}, updated_at = now() "  # noqa: S608 - column names from the set above
+                 "WHERE digitisation_id = %(id)s", {**values, "id": digitisation_id})
+
+
+def set_points(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
+               points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Replace the control points (each: label, column, row, easting, northing); a new set
+    clears the fit and the warp. Commits."""
+    row = _open(conn, principal, digitisation_id)
+    for i, p in enumerate(points):
+        if not (0 <= p["column"] <= row["image_width"] and 0 <= p["row"] <= row["image_height"]):
+            raise BadInput(f"control_points[{i}] ({p.get('label') or i + 1}): pixel ({p['column']}, {p['row']}) is "
+                           f"outside the {row['image_width']} x {row['image_height']} image")
+    _update(conn, digitisation_id, control_points=Jsonb(points), fit=None, warped=None)
+    conn.commit()
+    return get(conn, principal, digitisation_id)
+
+
+def _control_points(row: dict[str, Any]) -> list[ControlPoint]:
+    return [ControlPoint(float(p["column"]), float(p["row"]), float(p["easting"]), float(p["northing"]),
+                         str(p.get("label") or i + 1)) for i, p in enumerate(row["control_points"])]
+
+
+def _fit_of(row: dict[str, Any]) -> Fit:
+    stored = row["fit"]
+    if not stored:
+        raise Conflict(f"digitisation {row['digitisation_id']} has no fitted transformation yet: fit it first")
+    return Fit(Transformation(stored["transformation"]), tuple(stored["parameters"]), tuple(stored["origin"]),
+               float(stored["scale"]),
+               tuple(Residual(r["label"], r["d_easting_m"], r["d_northing_m"], r["distance_m"])
+                     for r in stored["residuals"]),
+               float(stored["rms_m"]), int(stored["worst"]))
+
+
+def fit_points(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
+               kind: str, settings: SurveySettings) -> dict[str, Any]:
+    """Fit `kind` through the control points; returns the fit with residuals in metres, RMS, the
+    worst point, the tolerance of the drawing's scale and whether every point meets it. Commits.
+    A GeoreferenceError (422) names too few or degenerate points."""
+    row = _open(conn, principal, digitisation_id)
+    found = fit(_control_points(row), kind)
+    evidence: dict[str, Any] = found.to_dict()
+    if row["scale_denominator"]:
+        tolerance = tolerance_for_scale(row["scale_denominator"], paper_mm=settings.digitise_tolerance_paper_mm)
+        evidence |= {"tolerance_m": tolerance, "within_tolerance": found.within(tolerance)}
+    _update(conn, digitisation_id, fit=Jsonb(evidence), warped=None)
+    conn.commit()
+    return evidence
+
+
+def to_map(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
+           pixels: list[list[float]]) -> list[list[float]]:
+    """Map coordinates [easting, northing] (metres, the digitisation's CRS) of pixels [column, row]."""
+    found = _fit_of(get(conn, principal, digitisation_id))
+    return [[round(float(x), 4), round(float(y), 4)] for x, y in found.apply(pixels)] if pixels else []
+
+
+def image(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int,
+          client: str | None = None) -> Path:
+    """The page being digitised at full size (a PNG file); the view is audited like any archive view."""
+    row = get(conn, principal, digitisation_id)
+    kept = archive_service.file_row(conn, row["sha256"])
+    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    record(conn, AuditEntry("archive.view", actor_user_id=principal.user_id, actor_role=role_label(principal),
+                            actor_institution=principal.institution, access="consulted",
+                            subject=f"file:{row['sha256']}", client=client,
+                            detail={"page": row["page"], "size": "full", "digitisation_id": digitisation_id}))
+    conn.commit()
+    return path
+
+
+def point_table(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
+                digitisation_id: int) -> list[dict[str, Any]]:
+    """The printed boundary-point table read by OCR (`portal.surveys.ocr`): suggestions
+    {label, northing, easting, text} for the person to confirm; nothing is written."""
+    row = get(conn, principal, digitisation_id)
+    kept = archive_service.file_row(conn, row["sha256"])
+    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    return [{"label": r.label, "northing": r.northing, "easting": r.easting, "text": r.text}
+            for r in read_point_table(path)]
+
+
+def warped_path(archive: Archive, digitisation_id: int) -> Path:
+    return archive.cache / "warped" / f"digitisation-{digitisation_id}.tif"
+
+
+def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int
+         ) -> dict[str, Any]:
+    """Warp the page by the fit into a tiled GeoTIFF in the target CRS (GDAL); commits."""
+    row = _open(conn, principal, digitisation_id)
+    found = _fit_of(row)
+    kept = archive_service.file_row(conn, row["sha256"])
+    image, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    out = warped_path(archive, digitisation_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = warp_image(image, found, row["crs"], out, width=row["image_width"], height=row["image_height"],
+                      control_points=_control_points(row))
+    west, south, east, north = transformer(row["crs"], 4326).transform_bounds(*done.bounds)
+    warped = {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
+              "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}
+    _update(conn, digitisation_id, warped=Jsonb(warped))
+    conn.commit()
+    return warped
+
+
+_EMPTY_TILE: bytes | None = None
+
+
+def tile(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int, z: int, x: int,
+         y: int) -> bytes:
+    """The XYZ tile z/x/y (Web Mercator) of the warped scan as PNG (transparent outside it), cached."""
+    row = get(conn, principal, digitisation_id)
+    path = warped_path(archive, digitisation_id)
+    if not row["warped"] or not path.exists():
+        raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
+    if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFound(f"there is no tile {z}/{x}/{y}")
+    cached = path.with_suffix("") / f"{path.stat().st_mtime_ns}" / f"{z}-{x}-{y}.png"
+    if cached.exists():
+        return cached.read_bytes()
+    png = tile_png(path, z, x, y) or _empty_tile()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(png)
+    return png
+
+
+def _empty_tile() -> bytes:
+    global _EMPTY_TILE
+    if _EMPTY_TILE is None:
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("LA", (256, 256), (0, 0)).save(out, "PNG")
+        _EMPTY_TILE = out.getvalue()
+    return _EMPTY_TILE
+
+
+def snap(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int, longitude: float,
+         latitude: float, settings: SurveySettings) -> dict[str, Any]:
+    """The corner of a current parcel nearest a point clicked on the map (longitude, latitude,
+    CGCS2000/WGS84 degrees), within `digitise_snap_metres`, in the digitisation's CRS:
+    {"easting", "northing", "parcel_code", "distance_m"}; without one, the clicked point itself
+    ({"easting", "northing", "parcel_code": None})."""
+    row = get(conn, principal, digitisation_id)
+    easting, northing = transformer(4326, row["crs"]).transform(longitude, latitude)
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = cur.execute(SNAP, {"crs": row["crs"], "x": easting, "y": northing,
+                                   "within": settings.digitise_snap_metres}).fetchone()
+    if found is None:
+        return {"easting": round(easting, 3), "northing": round(northing, 3), "parcel_code": None, "distance_m": None}
+    return {"easting": round(float(found["easting"]), 3), "northing": round(float(found["northing"]), 3),
+            "parcel_code": found["parcel_code"], "distance_m": round(float(found["distance_m"]), 3)}
+
+
+# The nearest vertex of a current parcel's surveyed boundary, in the digitisation's CRS.
+SNAP = """
+WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(crs)s) AS g),
+near AS (
+    SELECT p.parcel_code, ST_Transform(p.survey_geom, %(crs)s) AS g FROM current_parcels p, here
+     -- in degrees, a little more than the metres
+     WHERE ST_DWithin(p.geom, ST_Transform(here.g, 4490), %(within)s / 80000.0))
+SELECT near.parcel_code, ST_X(v.geom) AS easting, ST_Y(v.geom) AS northing, ST_Distance(v.geom, here.g) AS distance_m
+  FROM near, here, ST_DumpPoints(near.g) v
+ WHERE ST_Distance(v.geom, here.g) <= %(within)s
+ ORDER BY ST_Distance(v.geom, here.g) LIMIT 1
+"""
+
+
+def set_parcels(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
+                collection: dict[str, Any]) -> dict[str, Any]:
+    """Keep the traced parcels: a GeoJSON FeatureCollection of Polygons in the digitisation's
+    CRS with `parcel_code`, `land_use_code` and `declared_area` (m²) properties. Commits."""
+    _open(conn, principal, digitisation_id)
+    _update(conn, digitisation_id, parcels=Jsonb(collection))
+    conn.commit()
+    return get(conn, principal, digitisation_id)
+
+
+def _as_file(row: dict[str, Any]) -> bytes:
+    collection = {**row["parcels"], "crs": {"type": "name",
+                                            "properties": {"name": f"urn:ogc:def:crs:EPSG::{row['crs']}"}}}
+    return json.dumps(collection, ensure_ascii=False).encode("utf-8")
+
+
+def submit(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
+           settings: SurveySettings, *, purpose: str = "new", retires: list[str] | None = None) -> dict[str, Any]:
+    """The traced parcels as a draft survey submission (read and validated like any upload),
+    the scan attached to it; returns the submission. The surveyor then submits it for review
+    as usual. Conflict when nothing is fitted or traced yet."""
+    row = _open(conn, principal, digitisation_id)
+    found = _fit_of(row)
+    if not row["parcels"] or not row["parcels"].get("features"):
+        raise Conflict(f"digitisation {digitisation_id} has no traced parcels yet")
+    description = (f"digitised from a scan ({row['file_name']}, page {row['page']}, sha256 {row['sha256']}); "
+                   f"{found.kind.value} transformation, RMS {found.rms:.3f} m over {len(found.residuals)} "
+                   "control points")
+    upload = workflow.Upload(f"digitised-{digitisation_id}.geojson", _as_file(row), row["crs"], purpose,
+                             tuple(retires or ()), description)
+    submission_id = workflow.create(conn, upload, principal, settings)
+    conn.execute("INSERT INTO submission_files (submission_id, sha256, file_name, attached_by, attached_by_name) "
+                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                 (submission_id, row["sha256"], row["file_name"], principal.user_id, principal.label))
+    _update(conn, digitisation_id, submission_id=submission_id)
+    conn.commit()
+    return workflow.get(conn, submission_id, principal)

@@ -1,0 +1,213 @@
+"""HTTP API of digitising a scanned drawing (`portal.surveys.digitising`), for surveyors and registrars:
+
+    POST /api/digitisations                      upload a scan (multipart `file`, `crs`, `page`, `scale`)
+    GET  /api/digitisations/{id}                 where it stands
+    GET  /api/digitisations/{id}/image.png       the page at full size
+    PUT  /api/digitisations/{id}/control-points  [{label, column, row, easting, northing}]
+    POST /api/digitisations/{id}/fit             {"transformation": "affine"}: residuals (m), RMS, worst point
+    GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
+    GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
+    POST /api/digitisations/{id}/point-table     the printed point table read by OCR, to confirm (not stored)
+    POST /api/digitisations/{id}/to-map          {"pixels": [[column, row], ...]} -> [[easting, northing], ...]
+    POST /api/digitisations/{id}/warp            GDAL warp into a tiled GeoTIFF in the target CRS
+    GET  /api/digitisations/{id}/warped.tif      the GeoTIFF
+    GET  /api/digitisations/{id}/tiles/{z}/{x}/{y}.png   the warped scan as XYZ tiles (overlay on the map)
+    PUT  /api/digitisations/{id}/parcels         GeoJSON FeatureCollection in the target CRS
+    POST /api/digitisations/{id}/submit          a draft survey submission of the parcels, the scan attached
+
+Pixels: column and row from the top-left corner of the page image, the row axis down. Map
+coordinates: metres in the digitisation's CRS (EPSG), x = easting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from portal.archive.api import archive_of
+from portal.archive.errors import FileRefused
+from portal.platform.errors import NotFound
+from portal.platform.permissions import Action, Principal, require
+from portal.platform.requests import client_of
+from portal.platform.work import in_worker
+from portal.surveys import digitising
+from portal.surveys.schemas import SubmissionOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/digitisations", tags=["digitising"])
+
+Digitiser = Annotated[Principal, Depends(require(Action.UPLOAD_SURVEY_FILE))]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class ControlPointIn(BaseModel):
+    label: str = Field(default="", max_length=40)
+    column: Finite = Field(description="pixel column from the left edge")
+    row: Finite = Field(description="pixel row from the top edge (row axis down)")
+    easting: Finite = Field(description="metres, the digitisation's CRS")
+    northing: Finite = Field(description="metres, the digitisation's CRS")
+
+
+class ControlPointsIn(BaseModel):
+    points: list[ControlPointIn] = Field(max_length=500)
+
+
+class FitIn(BaseModel):
+    transformation: Literal["similarity", "affine", "projective", "polynomial2"] = "affine"
+
+
+class PixelsIn(BaseModel):
+    pixels: list[tuple[Finite, Finite]] = Field(max_length=100_000)
+
+
+class ParcelFeature(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["Feature"]
+    geometry: dict[str, Any]
+    properties: dict[str, Any] = Field(description="parcel_code, land_use_code, declared_area (m²), name")
+
+
+class ParcelsIn(BaseModel):
+    type: Literal["FeatureCollection"]
+    features: list[ParcelFeature] = Field(max_length=10_000)
+
+
+class SubmitIn(BaseModel):
+    purpose: Literal["new", "split", "merge", "boundary_adjustment"] = "new"
+    retires: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class DigitisationOut(BaseModel):
+    digitisation_id: int
+    sha256: str
+    file_name: str
+    page: int
+    image_width: int
+    image_height: int
+    crs: int
+    scale_denominator: int | None
+    control_points: list[dict[str, Any]]
+    fit: dict[str, Any] | None
+    warped: dict[str, Any] | None
+    parcels: dict[str, Any] | None
+    submission_id: int | None
+    created_by_name: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def start(request: Request, principal: Digitiser,
+                file: Annotated[UploadFile, File(description="the scan: PDF, TIFF, JPEG or PNG")],
+                crs: Annotated[int | None, Form(description="EPSG code of the target CRS; default: the "
+                                                            "Gauss-Krüger zone of the office's area", gt=0)] = None,
+                page: Annotated[int, Form(ge=1)] = 1,
+                scale: Annotated[int | None, Form(description="the drawing's scale denominator, e.g. 500",
+                                                  gt=0, le=1_000_000)] = None) -> DigitisationOut:
+    archive = archive_of(request)
+    limit = archive.settings.max_file_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise FileRefused("file_size_limit", f"{file.filename}: larger than {limit:,} bytes", file=file.filename)
+    row = await in_worker(request, digitising.start, archive, principal, file.filename or "scan", data, crs=crs,
+                          page=page, scale_denominator=scale)
+    return DigitisationOut.model_validate(row)
+
+
+@router.get("/{digitisation_id}")
+async def detail(request: Request, principal: Digitiser, digitisation_id: int) -> DigitisationOut:
+    return DigitisationOut.model_validate(await in_worker(request, digitising.get, principal, digitisation_id))
+
+
+@router.get("/{digitisation_id}/image.png", response_class=FileResponse)
+async def image(request: Request, principal: Digitiser, digitisation_id: int) -> FileResponse:
+    """The page being digitised at full size (pixels as the control points count them)."""
+    path = await in_worker(request, digitising.image, archive_of(request), principal, digitisation_id,
+                           client_of(request))
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+@router.put("/{digitisation_id}/control-points")
+async def control_points(request: Request, principal: Digitiser, digitisation_id: int,
+                         body: ControlPointsIn) -> DigitisationOut:
+    points = [p.model_dump() for p in body.points]
+    return DigitisationOut.model_validate(await in_worker(request, digitising.set_points, principal, digitisation_id,
+                                                          points))
+
+
+@router.post("/{digitisation_id}/fit")
+async def fit(request: Request, principal: Digitiser, digitisation_id: int, body: FitIn) -> dict[str, Any]:
+    """Residuals in metres per control point, RMS, the worst point, and the scale's tolerance."""
+    result: dict[str, Any] = await in_worker(request, digitising.fit_points, principal, digitisation_id,
+                                             body.transformation, request.app.state.settings.survey)
+    return result
+
+
+@router.get("/{digitisation_id}/snap")
+async def snap(request: Request, principal: Digitiser, digitisation_id: int,
+               lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+               lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)]) -> dict[str, Any]:
+    """A point clicked on the map as control point coordinates: the nearest corner of a current
+    parcel within the snapping distance, else the point itself, in the digitisation's CRS."""
+    result: dict[str, Any] = await in_worker(request, digitising.snap, principal, digitisation_id, lon, lat,
+                                             request.app.state.settings.survey)
+    return result
+
+
+@router.post("/{digitisation_id}/point-table")
+async def point_table(request: Request, principal: Digitiser, digitisation_id: int) -> dict[str, Any]:
+    """The drawing's printed boundary-point table read by OCR (tesseract): rows {label, northing,
+    easting, text} to confirm as control points; nothing is stored. 503 without tesseract."""
+    rows = await in_worker(request, digitising.point_table, archive_of(request), principal, digitisation_id)
+    return {"rows": rows}
+
+
+@router.post("/{digitisation_id}/to-map")
+async def to_map(request: Request, principal: Digitiser, digitisation_id: int, body: PixelsIn) -> dict[str, Any]:
+    coordinates = await in_worker(request, digitising.to_map, principal, digitisation_id,
+                                  [list(p) for p in body.pixels])
+    return {"coordinates": coordinates}
+
+
+@router.post("/{digitisation_id}/warp")
+async def warp(request: Request, principal: Digitiser, digitisation_id: int) -> dict[str, Any]:
+    result: dict[str, Any] = await in_worker(request, digitising.warp, archive_of(request), principal,
+                                             digitisation_id)
+    return result
+
+
+@router.get("/{digitisation_id}/warped.tif", response_class=FileResponse)
+async def warped(request: Request, principal: Digitiser, digitisation_id: int) -> FileResponse:
+    row = await in_worker(request, digitising.get, principal, digitisation_id)
+    path = digitising.warped_path(archive_of(request), digitisation_id)
+    if not row["warped"] or not path.exists():
+        raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
+    return FileResponse(path, media_type="image/tiff", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/{digitisation_id}/tiles/{z}/{x}/{y}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+async def tile(request: Request, principal: Digitiser, digitisation_id: int, z: int, x: int, y: int) -> Response:
+    png = await in_worker(request, digitising.tile, archive_of(request), principal, digitisation_id, z, x, y)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.put("/{digitisation_id}/parcels")
+async def parcels(request: Request, principal: Digitiser, digitisation_id: int, body: ParcelsIn) -> DigitisationOut:
+    collection = body.model_dump()
+    return DigitisationOut.model_validate(await in_worker(request, digitising.set_parcels, principal,
+                                                          digitisation_id, collection))
+
+
+@router.post("/{digitisation_id}/submit", status_code=status.HTTP_201_CREATED)
+async def submit(request: Request, principal: Digitiser, digitisation_id: int, body: SubmitIn) -> SubmissionOut:
+    """The traced parcels as a draft survey submission (validated like any upload)."""
+    found = await in_worker(request, digitising.submit, principal, digitisation_id,
+                            request.app.state.settings.survey, purpose=body.purpose, retires=body.retires)
+    return SubmissionOut.model_validate(found)

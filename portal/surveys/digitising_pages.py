@@ -1,0 +1,39 @@
+"""Pages of digitising a scanned drawing: the upload form and the workspace (scan, control points
+and residuals, the warped overlay on the cadastre, tracing). Every change goes through the JSON
+API (`portal/surveys/digitising_api.py`) from `static/js/digitise.js`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from portal.platform.deps import PageUser
+from portal.platform.errors import NotFound
+from portal.platform.permissions import Action
+from portal.platform.work import in_worker
+from portal.surveys import digitising
+from portal.web.templating import render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/surveys/digitise")
+async def start(request: Request, principal: PageUser) -> Response:
+    if not principal.may(Action.UPLOAD_SURVEY_FILE):
+        return render(request, "surveys/forbidden.html", status_code=403)
+    return render(request, "surveys/digitise_start.html")
+
+
+@router.get("/surveys/digitise/{digitisation_id}")
+async def workspace(request: Request, digitisation_id: int, principal: PageUser) -> Response:
+    if not principal.may(Action.UPLOAD_SURVEY_FILE):
+        return render(request, "surveys/forbidden.html", status_code=403)
+    try:
+        found = await in_worker(request, digitising.get, principal, digitisation_id)
+    except NotFound:
+        return render(request, "surveys/missing.html", {"submission_id": digitisation_id}, status_code=404)
+    settings = request.app.state.settings.map
+    return render(request, "surveys/digitise.html", {"d": found, "parcel_tiles_url": settings.parcel_tiles_url,
+                                                     "parcel_tiles_layer": settings.parcel_tiles_layer})

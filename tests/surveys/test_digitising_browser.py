@@ -1,0 +1,115 @@
+"""Digitising in real headless Chromium against a real server: upload a scan, place control
+points on it and type their printed coordinates, see the residuals and the worst point, warp
+and see the overlay on the map, trace a parcel with Leaflet-Geoman, submit, approve, and find
+the parcel in the cadastre."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from drawn_scans import KnownParcel, draw_scan
+from harness import SCREENSHOTS, header_principal, open_page, serve
+
+pytestmark = pytest.mark.browser
+
+E, N = 40_515_100.0, 3_345_470.0
+POINTS = {"J1": (E, N), "J2": (E + 24, N), "J3": (E + 24, N + 20), "J4": (E, N + 20)}
+CODE = "330102001001GB09751"
+
+
+@pytest.fixture(scope="module")
+def site(fresh_database, tmp_path_factory) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    from portal.app import create_app
+    from portal.demo.loader import load_demo
+    from portal.platform import migrate
+    from portal.settings import ArchiveSettings, DatabaseSettings, Settings
+
+    url = fresh_database()
+    migrate.upgrade(url)
+    load_demo(url, settings=Settings(), parcels=80, seed=5)
+    folder = tmp_path_factory.mktemp("digitise-browser")
+    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url),
+                              archive=ArchiveSettings(store_dir=folder / "store", cache_dir=folder / "cache")))
+    app.state.principal_resolver = header_principal
+    base, server = serve(app)
+    yield base, url
+    server.should_exit = True
+    server.thread.join(10)
+
+
+def screen(page, column: float, row: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Where pixel (column, row) of the scan is in the scan pane."""
+    x, y = page.evaluate("([c, r]) => { const p = window.cadastreDigitise.scan.latLngToContainerPoint("
+                         "L.latLng(-r, c)); return [p.x, p.y]; }", [column, row])
+    return {"x": x, "y": y}
+
+
+def test_scan_to_parcel_in_the_browser(site, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base, _ = site
+    scan = draw_scan(POINTS, [KnownParcel(CODE, "0701", ("J1", "J2", "J3", "J4"))], metres_per_pixel=0.05)
+    path = tmp_path / "zongditu.png"
+    path.write_bytes(scan.png)
+    page = open_page(browser, "surveyor", "en")
+    foreign: list[str] = []
+    page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(base) else None)
+    page.goto(f"{base}/surveys/digitise")
+    page.set_input_files("#file", str(path))
+    page.fill("#scale", "500")
+    page.click("#digitise-form button[type=submit]")
+    page.wait_for_url(f"{base}/surveys/digitise/*")
+    page.wait_for_selector("#digitise[data-ready=true]")
+
+    # Control points: click each printed point on the scan, type its coordinates from the table.
+    for i, (label, (easting, northing)) in enumerate(scan.points.items()):
+        page.locator("#scan-map").click(position=screen(page, *scan.pixels[label]))
+        row = page.locator("#points-body tr").nth(i)
+        if i == 0 and shutil.which("tesseract"):  # the first from the printed table, read by OCR and confirmed
+            page.click("#read-table")
+            page.click(f"#table-rows button.use-row[data-label={label}]")
+            assert float(row.locator("input.easting").input_value()) == easting
+            continue
+        row.locator("input.northing").fill(f"{northing:.3f}")
+        row.locator("input.easting").fill(f"{easting:.3f}")
+        row.locator("input.easting").press("Tab")
+    page.click("#fit")
+    page.wait_for_selector("#fit-status:has-text('RMS')")
+    assert page.locator("#points-body td.worst").count() == 1
+    assert float(page.locator("#digitise").get_attribute("data-rms")) < 0.5
+
+    # Warp: the scan appears over the cadastre; the opacity slider changes it.
+    page.click("#warp")
+    page.wait_for_selector("#digitise[data-overlay-tiles]", timeout=60_000)
+    page.locator("#opacity").fill("40")
+
+    # Trace the parcel with Leaflet-Geoman, zoomed in on it, snapping to the control points.
+    columns = [c for c, _ in scan.pixels.values()]
+    rows = [r for _, r in scan.pixels.values()]
+    page.evaluate("([c0, r0, c1, r1]) => window.cadastreDigitise.scan.fitBounds([[-r1, c0], [-r0, c1]], "
+                  "{padding: [110, 110], animate: false})", [min(columns), min(rows), max(columns), max(rows)])
+    page.check("input[name=mode][value=trace]")
+    page.click(".leaflet-pm-icon-polygon")
+    for label in ("J1", "J2", "J3", "J4", "J1"):
+        page.locator("#scan-map").click(position=screen(page, *scan.pixels[label]))
+    page.wait_for_selector("#digitise[data-traced='1']")
+    page.fill("#parcels-body input.code", CODE)
+    page.fill("#parcels-body input.use", "0701")
+    page.locator("#parcels-body input.use").press("Tab")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "digitise-workspace.png"), full_page=True)
+    page.click("#submit-parcels")
+    page.wait_for_url(re.compile(r".*/surveys/\d+$"))
+    submission_id = int(page.url.rsplit("/", 1)[1])
+    assert foreign == []
+
+    with httpx.Client(base_url=base) as client:
+        submitted = client.post(f"/api/submissions/{submission_id}/submit", headers={"x-test-person": "surveyor"})
+        assert submitted.status_code == 200, submitted.text
+        approved = client.post(f"/api/submissions/{submission_id}/approve", headers={"x-test-person": "registrar"})
+        assert approved.status_code == 200, approved.text
+        parcel = client.get(f"/api/parcels/{CODE}")
+        assert parcel.status_code == 200
+        assert abs(float(parcel.json()["area"]) - 480.0) < 5.0
