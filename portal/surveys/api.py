@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import (
     APIRouter,
@@ -106,6 +106,20 @@ def _reading(request: Request) -> _Reading:
         return reading
 
 
+_Out = TypeVar("_Out", SubmissionOut, ReportOut)
+
+
+def _localized(request: Request, out: _Out) -> _Out:
+    """`out` with each issue of its report's page also in the request's language
+    (`localized_message`), as every answer that carries a report gives it."""
+    report = out if isinstance(out, ReportOut) else out.report
+    if report is not None:
+        language = language_of(request)
+        for issue in report.issues:
+            issue.localized_message = localize_issue(issue.code, issue.message, language)
+    return out
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def upload(request: Request, principal: Uploader,
                  file: Annotated[UploadFile, File(description="exchange .txt, DXF, GeoJSON, zipped Shapefile, "
@@ -128,7 +142,7 @@ async def upload(request: Request, principal: Uploader,
             return submissions.get(conn, submissions.store(conn, read, principal, settings), principal,
                                    issues_limit=settings.report_page_size)
 
-        return SubmissionOut.model_validate(await in_worker(request, store_then_get))
+        return _localized(request, SubmissionOut.model_validate(await in_worker(request, store_then_get)))
 
 
 @router.get("")
@@ -141,9 +155,9 @@ async def listing(request: Request, principal: Uploader, status: Status | None =
 @router.get("/{submission_id}")
 async def detail(request: Request, submission_id: int, principal: Uploader) -> SubmissionOut:
     """The submission, its parcels and the first page of its report (the rest: .../report?offset=)."""
-    return SubmissionOut.model_validate(await in_worker(
+    return _localized(request, SubmissionOut.model_validate(await in_worker(
         request, submissions.get, submission_id, principal,
-        issues_limit=request.app.state.settings.survey.report_page_size))
+        issues_limit=request.app.state.settings.survey.report_page_size)))
 
 
 @router.get("/{submission_id}/report")
@@ -159,11 +173,7 @@ async def report(request: Request, submission_id: int, principal: Uploader,
         raise BadInput(f"limit: at most {settings.report_max_page_size} issues a page")
     found = await in_worker(request, submissions.get, submission_id, principal, issues_offset=offset,
                             issues_limit=limit or settings.report_page_size)
-    report = ReportOut.model_validate(found["report"])
-    language = language_of(request)
-    for issue in report.issues:
-        issue.localized_message = localize_issue(issue.code, issue.message, language)
-    return report
+    return _localized(request, ReportOut.model_validate(found["report"]))
 
 
 @router.get("/{submission_id}/preview", response_class=JSONResponse,
@@ -184,7 +194,7 @@ async def submit(request: Request, submission_id: int, principal: Submitter) -> 
     settings = request.app.state.settings.survey
     _, found = await in_worker(request, _then_get, submissions.submit, submission_id, principal, settings,
                                issues_limit=settings.report_page_size)
-    return SubmissionOut.model_validate(found)
+    return _localized(request, SubmissionOut.model_validate(found))
 
 
 # After a decision the report and parcels are not read back, and so not sent (exclude_unset).
