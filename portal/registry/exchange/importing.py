@@ -100,13 +100,10 @@ def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: It
             copy.write_row(row)
 
 
-def _digest(table: str, rec: Record) -> bytes:
-    keys = sorted(k for k in rec if not k.startswith("_") and k not in ("BSM", "parcel_id"))
-    values: list[Any] = [rec[k].astimezone(dt.UTC).isoformat() if isinstance(rec[k], dt.datetime) else rec[k]
-                         for k in keys]
-    if table == "BDCDY":
-        values.append(rec["unit_number"][:19])
-    return row_digest(values)
+def _digest(rec: Record) -> bytes:
+    """Of the record's values (times as instants: the same time written otherwise is no change)."""
+    return row_digest([int(v.timestamp() * 1_000_000) if isinstance(v, dt.datetime) else v
+                       for k, v in sorted(rec.items()) if k[0] != "_" and k != "BSM"])
 
 
 class _Writer:
@@ -128,7 +125,7 @@ class _Writer:
         changed: list[tuple[Record, int]] = []
         unchanged = 0
         for rec in self.checked.records.get(table, []):
-            rec["_digest"] = digest = _digest(table, rec)
+            rec["_digest"] = digest = _digest(rec)
             before = mapped.get(rec["BSM"])
             if before is None:
                 new.append(rec)
@@ -282,15 +279,14 @@ class _Writer:
             self.remember(table, rec, rid)
 
     def mapping(self) -> None:
-        self.conn.execute("CREATE TEMPORARY TABLE exchange_ids_in (LIKE exchange_ids INCLUDING DEFAULTS) "
-                          "ON COMMIT DROP")
-        _copy(self.conn, "exchange_ids_in", ("exchange_table", "old_id", "object_id", "row_digest"), self.mapping_rows)
-        self.conn.execute("""
-            INSERT INTO exchange_ids (exchange_table, old_id, object_id, row_digest)
-            SELECT exchange_table, old_id, object_id, row_digest FROM exchange_ids_in
-            ON CONFLICT (exchange_table, old_id) DO UPDATE
-               SET row_digest = EXCLUDED.row_digest, last_changed_at = now()
-             WHERE exchange_ids.row_digest <> EXCLUDED.row_digest""")
+        """New old ids by COPY; a changed row's digest replaced."""
+        new = [row for row in self.mapping_rows if row[1] not in self.known.mapping(row[0])]
+        _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest"), new)
+        changed = [(row[3], row[0], row[1]) for row in self.mapping_rows if row[1] in self.known.mapping(row[0])]
+        if changed:
+            with self.conn.cursor() as cur:
+                cur.executemany("UPDATE exchange_ids SET row_digest = %s, last_changed_at = now() "
+                                "WHERE exchange_table = %s AND old_id = %s", changed)
 
     def run(self) -> None:
         self.parties()

@@ -62,7 +62,7 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-def _rows(file: str, table: str, records: list[list[Any]]) -> list[Row]:
+def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False) -> list[Row]:
     if not records:
         return []
     header = [str(h).strip().upper() if h is not None else "" for h in records[0]]
@@ -75,8 +75,13 @@ def _rows(file: str, table: str, records: list[list[Any]]) -> list[Row]:
     if missing:
         raise ReadProblem(f"{file}: row 1: the required column {missing[0]} is missing")
     rows = []
+    named = [(i, h) for i, h in enumerate(header) if h]
     for number, record in enumerate(records[1:], start=2):
-        values = {h: _cell(v) for h, v in zip(header, record, strict=False) if h}
+        if text:  # CSV cells are text already
+            width = len(record)
+            values = {h: (record[i].strip() or None) if i < width else None for i, h in named}
+        else:
+            values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
         if any(v is not None for v in values.values()):
             rows.append(Row(file, number, values))
     return rows
@@ -114,7 +119,7 @@ def read_exchange(path: Path) -> Exchange:
                 records = list(csv.reader(io.StringIO(text, newline="")))
             except csv.Error as error:
                 raise ReadProblem(f"{file.name}: not CSV: {error}") from error
-            exchange.tables[table] = _rows(file.name, table, records)
+            exchange.tables[table] = _rows(file.name, table, records, text=True)
     elif path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 

@@ -180,9 +180,9 @@ def _share(value: str | None) -> Fraction | None:
     raise _Bad("QLBL", f"{value!r} is not a share: write 1/3 or 50%")
 
 
-def _document_problem(kind: str, number: str) -> str | None:
+def _document_problem(kind: str, number: str, today: dt.date | None = None) -> str | None:
     if kind == "resident_id":
-        return resident_id_problem(number)
+        return resident_id_problem(number, today=today)
     if kind == "unified_social_credit_code":
         return credit_code_problem(number)
     return None
@@ -196,6 +196,7 @@ class _Checker:
         self.skip = skip
         self.out = Checked()
         self.units: dict[str, str] = {}  # unit number -> file place, numbers of this exchange
+        self.today = dt.date.today()
 
     def problem(self, row: Row, column: str, message: str, unit: str | None) -> None:
         self.out.problems.append(Problem(row.file, row.number, column, message, unit))
@@ -232,7 +233,7 @@ class _Checker:
         name = r.text("QLRMC", required=True)
         kind = r.code("ZJZL", DOCUMENT_TYPES, also=DOCUMENT_TYPES.values())
         number = (r.text("ZJH", required=True) or "").upper()
-        problem = _document_problem(kind, number)
+        problem = _document_problem(kind, number, self.today)
         if problem:
             raise _Bad("ZJH", f"identity document number: {problem}")
         party_kind = "legal_person" if kind == "unified_social_credit_code" else "natural_person"
