@@ -25,8 +25,8 @@ ZONE = dt.timezone(dt.timedelta(hours=8))
 
 
 def resident_id(n: int) -> str:
-    born = dt.date(1950, 1, 1) + dt.timedelta(days=n % 18000)
-    first17 = f"110101{born:%Y%m%d}{n % 1000:03d}"
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=n % 20000)
+    first17 = f"110101{born:%Y%m%d}{n // 20000 % 1000:03d}"  # distinct for 20,000,000 numbers in a row
     return first17 + resident_id_check_digit(first17)
 
 
