@@ -104,7 +104,8 @@ def test_only_administrators_manage_clients_and_bad_input_is_refused(client: Tes
 def test_the_command_line_creates_lists_and_revokes(module_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", module_database)
     runner = CliRunner()
-    made = runner.invoke(main, ["client", "add", "cli-client", "--department", "法院", "--scope", "seizures_for_courts"])
+    made = runner.invoke(main, ["client", "add", "cli-client", "--department", "法院",
+                                "--scope", "seizures_for_courts"])
     assert made.exit_code == 0, made.output
     assert "token: mc_" in made.output
     listed = runner.invoke(main, ["client", "list"])

@@ -83,7 +83,8 @@ def test_a_generated_register_imports_from_gbk_csv(imported: Imported) -> None:
         assert counts[table]["new"] == len(imported.tables[table]) > 0, table
     with psycopg.connect(imported.url) as conn:
         kinds = dict(conn.execute(
-            "SELECT x.status, count(*) FROM current_restrictions x JOIN exchange_ids e ON e.object_id = x.restriction_id "
+            "SELECT x.status, count(*) FROM current_restrictions x "
+            "JOIN exchange_ids e ON e.object_id = x.restriction_id "
             "AND e.exchange_table IN ('DYAQ', 'CFDJ', 'YYDJ', 'YGDJ') GROUP BY 1").fetchall())
         assert {"active", "queued", "discharged", "released", "cancelled"} <= set(kinds)
         audit = conn.execute("SELECT reference, outcome, detail FROM audit_log WHERE action = 'register_import' "
@@ -203,8 +204,8 @@ def _empty_cadastre(url: str, fresh: str) -> None:
     with psycopg.connect(url) as source, psycopg.connect(fresh) as target:
         for table, cols, where in (("admin_areas", "code, name, boundary", ""),
                                    ("parcels", columns, " WHERE end_lifespan IS NULL")):
-            with source.cursor().copy(f"COPY (SELECT {cols} FROM {table}{where}) TO STDOUT") as out, \
-                    target.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as into:
+            query = f"COPY (SELECT {cols} FROM {table}{where}) TO STDOUT"  # noqa: S608
+            with source.cursor().copy(query) as out, target.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as into:
                 for data in out:
                     into.write(data)
         target.execute("SELECT setval('parcel_id_seq', (SELECT max(parcel_id) FROM parcels))")
@@ -260,9 +261,25 @@ def test_restriction_checks_on_imported_units_answer_right(imported: Imported, c
         unit = response.json()["units"][0]
         assert unit[flag] is True, (number, flag, unit)
     clean = sorted(e.clean)[0]
-    unit = client.get("/api/check", params={"unit_number": clean, "purpose": "核查"}, headers=headers).json()["units"][0]
+    answer = client.get("/api/check", params={"unit_number": clean, "purpose": "核查"}, headers=headers)
+    unit = answer.json()["units"][0]
     assert not (unit["mortgaged"] or unit["seized"] or unit["under_objection"] or unit["co_owned"]), unit
     seized = sorted(n for n in e.seized if sum(r["BDCDYH"] == n and r["ZT"] == "轮候" for r in imported.tables["CFDJ"]))
     if seized:
         unit = client.get("/api/check", params={"unit_number": seized[0]}, headers=headers).json()["units"][0]
         assert (unit["seizures_active"], unit["seizures_queued"]) == (1, 1)
+
+
+def test_the_template_downloads_with_a_sheet_per_table(client: TestClient, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from portal.registry.exchange.layout import TABLE_ORDER, TABLES
+
+    response = client.get("/api/registry/exchange-template.xlsx")
+    assert response.status_code == 200
+    (tmp_path / "t.xlsx").write_bytes(response.content)
+    book = load_workbook(tmp_path / "t.xlsx", read_only=True)
+    assert book.sheetnames == list(TABLE_ORDER)
+    assert [c.value for c in next(book["QL"].iter_rows(max_row=1))] == list(TABLES["QL"].codes)
+    result = CliRunner().invoke(main, ["register", "template", str(tmp_path / "csv")])
+    assert result.exit_code == 0 and (tmp_path / "csv" / "CFDJ.csv").read_text().startswith("BSM,BDCDYH,CFJG")

@@ -68,7 +68,8 @@ def generate_register(parcel_codes: list[str], *, units: int, seed: int = 1, bui
         people += 1
         bsm = f"P{seed}-{people}"
         name = rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(GIVEN)
-        out["QLR"].append(_row("QLR", BSM=bsm, QLRMC=name, QLRLX=1, ZJZL=1, ZJH=resident_id(seed * 10_000_000 + people)))
+        number = resident_id(seed * 10_000_000 + people)
+        out["QLR"].append(_row("QLR", BSM=bsm, QLRMC=name, QLRLX=1, ZJZL=1, ZJH=number))
         return bsm
 
     banks = []
@@ -86,14 +87,16 @@ def generate_register(parcel_codes: list[str], *, units: int, seed: int = 1, bui
         start = base + dt.timedelta(days=rnd.randrange(0, 1500))
         out["BDCDY"].append(_row("BDCDY", BSM=f"U{seed}-{i}", BDCDYH=number, ZDDM=code,
                                  ZL=f"北京市东城区示范路{i % 300 + 1}号{j % 30 + 1}单元{j % 100 + 1}室",
-                                 JZMJ=f"{rnd.randrange(4000, 16000) / 100:.2f}", YT=rnd.choice(["住宅", "住宅", "商业", "办公"]),
+                                 JZMJ=f"{rnd.randrange(4000, 16000) / 100:.2f}",
+                                 YT=rnd.choice(["住宅", "住宅", "商业", "办公"]),
                                  DJSJ=_time(start, 9)))
         when = start
         if rnd.random() < 0.2:  # an earlier owner, whose right ended with the transfer
             rights += 1
             ended = when + dt.timedelta(days=rnd.randrange(100, 900))
             bsm = f"R{seed}-{rights}"
-            out["QL"].append(_row("QL", BSM=bsm, BDCDYH=number, QLLX=4, GYFS=0, BDCQZH=f"京(2013)东城区不动产权第{rights:07d}号",
+            out["QL"].append(_row("QL", BSM=bsm, BDCDYH=number, QLLX=4, GYFS=0,
+                                  BDCQZH=f"京(2013)东城区不动产权第{rights:07d}号",
                                   DJSJ=_time(when), ZXSJ=_time(ended), QXDM=number[:6], YWH=f"Y{seed}-{rights}",
                                   DBR="李登簿"))
             out["QLRGX"].append(_row("QLRGX", BSM=f"{bsm}/1", QLBSM=bsm, QLRBSM=person()))
@@ -101,7 +104,8 @@ def generate_register(parcel_codes: list[str], *, units: int, seed: int = 1, bui
         rights += 1
         bsm = f"R{seed}-{rights}"
         form = rnd.choices(["0", "1", "2"], weights=[6, 2, 2])[0]
-        out["QL"].append(_row("QL", BSM=bsm, BDCDYH=number, QLLX=4, GYFS=form, BDCQZH=f"京(2016)东城区不动产权第{rights:07d}号",
+        out["QL"].append(_row("QL", BSM=bsm, BDCDYH=number, QLLX=4, GYFS=form,
+                              BDCQZH=f"京(2016)东城区不动产权第{rights:07d}号",
                               DJSJ=_time(when), QXDM=number[:6], YWH=f"Y{seed}-{rights}", DBR="王登簿"))
         holders = {"0": 1, "1": 2, "2": rnd.choice([2, 3])}[form]
         shares = {2: ["1/2", "1/2"], 3: ["1/3", "1/3", "1/3"]}.get(holders) if form == "2" else None
@@ -118,8 +122,8 @@ def generate_register(parcel_codes: list[str], *, units: int, seed: int = 1, bui
                 out["DYAQ"].append(_row("DYAQ", BSM=f"M{seed}-{mortgages}", BDCDYH=number, DYQRBSM=rnd.choice(banks),
                                         DYFS=1, BDBZZQSE="500000.00", DYSW=1, ZWLXQSSJ=later.isoformat(),
                                         ZWLXJSSJ=(later + dt.timedelta(days=365)).isoformat(), DJSJ=_time(later),
-                                        ZXSJ=_time(later + dt.timedelta(days=200)), ZT="注销", YWH=f"D{seed}-{mortgages}",
-                                        DBR="王登簿"))
+                                        ZXSJ=_time(later + dt.timedelta(days=200)), ZT="注销",
+                                        YWH=f"D{seed}-{mortgages}", DBR="王登簿"))
                 later += dt.timedelta(days=300)
             for rank in range(1, rnd.choice([1, 1, 2]) + 1):
                 mortgages += 1
