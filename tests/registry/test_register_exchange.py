@@ -194,6 +194,23 @@ def test_a_changed_row_becomes_a_new_version_and_clean_units_go_alone(writable_d
                                 "ORDER BY version", (unit["BDCDYH"],)).fetchall()
     assert [(v, current) for v, _, current in versions] == [(1, False), (2, True)]
     assert versions[-1][1] == "北京市东城区新地址1号"
+    # A right and a mortgage that ended in the old system since: their current versions end.
+    later = copy.deepcopy(changed)
+    right = next(r for r in later["QL"] if not r["ZXSJ"])
+    mortgage = next(r for r in later["DYAQ"] if r["ZT"] == "现势")
+    right["ZXSJ"] = mortgage["ZXSJ"] = "2026-01-05 10:00:00"
+    mortgage["ZT"] = "注销"
+    write_tables(later, tmp_path / "third")
+    third = _import(writable_database, tmp_path / "third")
+    assert third.committed and third.counts["QL"]["changed"] == 1 and third.counts["DYAQ"]["changed"] == 1
+    with psycopg.connect(writable_database) as conn:
+        ids = dict(conn.execute("SELECT old_id, object_id FROM exchange_ids WHERE old_id = ANY(%s)",
+                                ([right["BSM"], mortgage["BSM"]],)).fetchall())
+        assert conn.execute("SELECT count(*) FROM rights WHERE right_id = %s AND end_lifespan IS NULL",
+                            (ids[right["BSM"]],)).fetchone() == (0,)
+        assert conn.execute("SELECT status FROM restrictions WHERE restriction_id = %s ORDER BY version",
+                            (ids[mortgage["BSM"]],)).fetchall() == [("active",), ("discharged",)]
+    assert not _import(writable_database, tmp_path / "third").changed_anything
 
 
 def _empty_cadastre(url: str, fresh: str) -> None:

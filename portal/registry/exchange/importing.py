@@ -220,13 +220,14 @@ class _Writer:
         for rec, rid in changed:
             if not self.current(rec, "rights", "right_id", rid, "QL"):
                 continue
-            values = self.right_values(rec)
-            values.pop("registered_on")  # the registration date stays the first one's
-            vid = supersede(self.conn, "rights", rid, values)
-            _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator", "share_denominator"),
-                  self.holder_rows(vid, rec))
-            if rec["end"] is not None:
+            if rec["end"] is not None:  # it ended in the old system since: its current version ends now
                 retire(self.conn, "rights", rid)
+            else:
+                values = self.right_values(rec)
+                values.pop("registered_on")  # the registration date stays the first one's
+                vid = supersede(self.conn, "rights", rid, values)
+                _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator",
+                                                   "share_denominator"), self.holder_rows(vid, rec))
             self.remember("QL", rec, rid)
 
     def current(self, rec: Record, table: str, identity: str, key: int, exchange_table: str) -> bool:
