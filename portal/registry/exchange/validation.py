@@ -95,10 +95,11 @@ class _Reader:
 
     def __init__(self, row: Row, zone: dt.tzinfo) -> None:
         self.row = row
+        self.values = row.values
         self.zone = zone
 
     def text(self, column: str, *, required: bool = False) -> str | None:
-        value = self.row.get(column)
+        value = self.values.get(column)
         if value is None and required:
             raise _Bad(column, "is empty")
         return value
