@@ -31,6 +31,7 @@ from portal.registry.exchange.layout import (
     RESTRICTION_TABLES,
     RIGHT_KINDS,
     STATUSES,
+    TABLES,
     UNIT_USES,
 )
 from portal.registry.exchange.reading import Exchange, Row
@@ -39,6 +40,7 @@ from spatial.codes import parcel_code_problem, unit_number_problem
 __all__ = ["Problem", "Known", "Checked", "check_exchange", "queue_history", "row_digest"]
 
 Record = dict[str, Any]
+_COLUMN_NAMES = {c.code: c.zh for t in TABLES.values() for c in t.columns}
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ class Problem:
     unit: str | None = None  # the unit the row belongs to, for --clean-units-only
 
     def __str__(self) -> str:
-        return f"{self.file}: row {self.row}, column {self.column}: {self.message}"
+        zh = _COLUMN_NAMES.get(self.column)
+        column = f"{self.column} ({zh})" if zh else self.column
+        return f"{self.file}: row {self.row} 第{self.row}行, column {column}: {self.message}"
 
 
 @dataclass
