@@ -92,9 +92,20 @@ def test_a_generated_register_imports_from_gbk_csv(imported: Imported) -> None:
     assert audit[0] == imported.outcome.sha256 and audit[1] == "success"
 
 
-def test_importing_again_changes_nothing_from_csv_or_xlsx(imported: Imported) -> None:
+def _geopackage(tables: Tables, path: Path) -> Path:
+    """The tables as attribute tables of a GeoPackage, as GDAL writes them."""
+    import pandas
+    import pyogrio
+
+    for table, rows in tables.items():
+        if rows:
+            pyogrio.write_dataframe(pandas.DataFrame(rows, dtype=str), path, layer=table, driver="GPKG")
+    return path
+
+
+def test_importing_again_changes_nothing_from_csv_xlsx_or_geopackage(imported: Imported, tmp_path: Path) -> None:
     before = _register_state(imported.url)
-    for path in (imported.csv, imported.xlsx):
+    for path in (imported.csv, imported.xlsx, _geopackage(imported.tables, tmp_path / "register.gpkg")):
         outcome = _import(imported.url, path)
         assert not outcome.problems
         assert not outcome.changed_anything, outcome.counts

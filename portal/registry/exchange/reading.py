@@ -1,5 +1,6 @@
 """Reading an exchange: a directory of `<TABLE>.csv` files (UTF-8, with or without BOM, or
-GBK/GB 18030) or one XLSX workbook with a sheet per table, into rows that know their place.
+GBK/GB 18030), one XLSX workbook with a sheet per table, or a GeoPackage with an attribute
+table per table, into rows that know their place.
 
 Row numbers are those a person sees: the header is row 1, the first record row 2 (the CSV line
 or the spreadsheet row). Cells are text, stripped; empty cells are None; XLSX dates and numbers
@@ -98,9 +99,40 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
         raise ReadProblem(f"{path.name}: neither UTF-8 nor GBK text (byte {error.start})") from error
 
 
+def _read_geopackage(path: Path, exchange: Exchange) -> None:
+    """Attribute tables of a GeoPackage (an SQLite file), named by the layout's table codes; the
+    GeoPackage's own tables (gpkg_*, rtree_*) and any feature layers not of the layout are refused
+    by name, so a misnamed table is not silently skipped."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.DatabaseError as error:
+        raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+    try:
+        for name in names:
+            lowered = name.lower()
+            if lowered.startswith(("gpkg_", "rtree_", "sqlite_")) or lowered.startswith("gpkgext_"):
+                continue
+            table = name.upper()
+            if table not in TABLES:
+                raise ReadProblem(f"{path.name}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
+            cursor = db.execute(f'SELECT * FROM "{name}"')  # noqa: S608 (a table name read from the file, quoted)
+            header = [d[0] for d in cursor.description if d[0].lower() not in ("fid", "geom", "geometry")]
+            keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in ("fid", "geom", "geometry")]
+            records: list[list[Any]] = [list(header)]
+            records.extend([row[i] for i in keep] for row in cursor)
+            exchange.tables[table] = _rows(f"{path.name}[{table}]", table, records)
+            exchange.encodings[f"{path.name}[{table}]"] = "GeoPackage"
+    finally:
+        db.close()
+
+
 def read_exchange(path: Path) -> Exchange:
-    """Read a directory of CSV files or an .xlsx workbook. Raises ReadProblem when a file cannot
-    be read or a header is wrong; the values themselves are checked by `validation`."""
+    """Read a directory of CSV files, an .xlsx workbook or a .gpkg GeoPackage. Raises ReadProblem
+    when a file cannot be read or a header is wrong; the values themselves are checked by
+    `validation`."""
     exchange = Exchange()
     digest = hashlib.sha256()
     if path.is_dir():
@@ -140,7 +172,11 @@ def read_exchange(path: Path) -> Exchange:
                 exchange.encodings[f"{path.name}[{table}]"] = "XLSX"
         finally:
             book.close()
+    elif path.suffix.lower() == ".gpkg":
+        data = path.read_bytes()
+        digest.update(data)
+        _read_geopackage(path, exchange)
     else:
-        raise ReadProblem(f"{path.name}: give a directory of .csv tables or an .xlsx workbook")
+        raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg GeoPackage")
     exchange.sha256 = digest.hexdigest()
     return exchange
