@@ -17,6 +17,7 @@ them. So "as of" reads answer across the migration.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import RESTRICTION_TABLES
 from portal.registry.exchange.reading import read_exchange
-from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange, row_digest
+from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
 
@@ -100,10 +101,21 @@ def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: It
             copy.write_row(row)
 
 
-def _digest(rec: Record) -> bytes:
-    """Of the record's values (times as instants: the same time written otherwise is no change)."""
-    return row_digest([int(v.timestamp() * 1_000_000) if isinstance(v, dt.datetime) else v
-                       for k, v in sorted(rec.items()) if k[0] != "_" and k != "BSM"])
+def _digests(records: list[Record]) -> list[bytes]:
+    """Of each record's values, in one key order per table (times as instants: the same time
+    written otherwise is no change)."""
+    if not records:
+        return []
+    keys = sorted(k for k in records[0] if k[0] != "_" and k != "BSM")
+    times = [i for i, k in enumerate(keys) if k in ("begin", "end")]
+    out = []
+    for rec in records:
+        values = [rec[k] for k in keys]
+        for i in times:
+            if values[i] is not None:
+                values[i] = int(values[i].timestamp() * 1_000_000)
+        out.append(hashlib.sha256(repr(values).encode()).digest())
+    return out
 
 
 class _Writer:
@@ -124,8 +136,9 @@ class _Writer:
         new: list[Record] = []
         changed: list[tuple[Record, int]] = []
         unchanged = 0
-        for rec in self.checked.records.get(table, []):
-            rec["_digest"] = digest = _digest(rec)
+        records = self.checked.records.get(table, [])
+        for rec, digest in zip(records, _digests(records), strict=True):
+            rec["_digest"] = digest
             before = mapped.get(rec["BSM"])
             if before is None:
                 new.append(rec)

@@ -83,7 +83,7 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
             values = {h: (record[i].strip() or None) if i < width else None for i, h in named}
         else:
             values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
-        if any(v is not None for v in values.values()):
+        if any(values.values()):  # cells are None or non-empty text
             rows.append(Row(file, number, values))
     return rows
 

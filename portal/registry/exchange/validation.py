@@ -13,7 +13,6 @@ registered while a seizure was in effect. Messages never carry an identity numbe
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -37,7 +36,7 @@ from portal.registry.exchange.layout import (
 from portal.registry.exchange.reading import Exchange, Row
 from spatial.codes import parcel_code_problem, unit_number_problem
 
-__all__ = ["Problem", "Known", "Checked", "check_exchange", "queue_history", "row_digest"]
+__all__ = ["Problem", "Known", "Checked", "check_exchange", "queue_history"]
 
 Record = dict[str, Any]
 _COLUMN_NAMES = {c.code: c.zh for t in TABLES.values() for c in t.columns}
@@ -75,11 +74,6 @@ class Checked:
     records: dict[str, list[Record]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     holders: dict[str, list[Record]] = field(default_factory=dict)  # right BSM -> its holder records
-
-
-def row_digest(values: Iterable[Any]) -> bytes:
-    """SHA-256 of a record's values in a fixed order: what "changed" means on a second import."""
-    return hashlib.sha256("\x1f".join("" if v is None else str(v) for v in values).encode()).digest()
 
 
 class _Bad(ValueError):
