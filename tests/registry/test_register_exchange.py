@@ -313,3 +313,25 @@ def test_the_template_downloads_with_a_sheet_per_table(client: TestClient, tmp_p
     assert [c.value for c in next(book["QL"].iter_rows(max_row=1))] == list(TABLES["QL"].codes)
     result = CliRunner().invoke(main, ["register", "template", str(tmp_path / "csv")])
     assert result.exit_code == 0 and (tmp_path / "csv" / "CFDJ.csv").read_text().startswith("BSM,BDCDYH,CFJG")
+
+
+def test_the_command_line_imports_in_a_registrars_name(imported: Imported, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", imported.url)
+    tables = generate_register(_parcels(imported.url), units=300, seed=3)
+    write_tables(tables, tmp_path / "ok", encoding="gbk")
+    runner = CliRunner()
+    dry = runner.invoke(main, ["register", "import", str(tmp_path / "ok"), "--as", "registrar", "--dry-run"])
+    assert dry.exit_code == 0 and "dry run: nothing was changed" in dry.output, dry.output
+    assert "BDCDY  0 new, 0 changed, 300 unchanged" in dry.output
+    tables["QL"][2]["GYFS"] = "7"
+    write_tables(tables, tmp_path / "bad", encoding="gbk")
+    refused = runner.invoke(main, ["register", "import", str(tmp_path / "bad"), "--as", "registrar"])
+    assert refused.exit_code != 0 and "QL.csv: row 4 第4行, column GYFS (共有方式)" in refused.output
+    assert "nothing was imported" in refused.output
+    stranger = runner.invoke(main, ["register", "import", str(tmp_path / "ok"), "--as", "citizen"])
+    assert stranger.exit_code != 0 and "not an active registrar" in stranger.output
+    with psycopg.connect(imported.url) as conn:
+        rows = conn.execute("SELECT outcome, actor_user_id IS NOT NULL, detail::jsonb -> 'dry_run' FROM audit_log "
+                            "WHERE action = 'register_import' ORDER BY seq DESC LIMIT 2").fetchall()
+    assert rows == [("refused", True, False), ("success", True, True)]

@@ -376,10 +376,10 @@ def _audit(conn: psycopg.Connection, path: Path, outcome: ImportOutcome, actor_u
               "counts": outcome.counts, "encodings": outcome.encodings}
     if refused:
         detail["refused"] = refused[:500]
-    committed = not refused and not outcome.dry_run and (not outcome.problems or clean_units_only)
+    # A clean dry run is a success (its detail says dry_run); problems or the database's refusal: refused.
+    clean = not refused and (not outcome.problems or (clean_units_only and not outcome.dry_run))
     record(conn, AuditEntry(action="register_import", actor_user_id=actor_user_id, actor_role=actor_role,
                             subject=path.name, reference=outcome.sha256, detail=detail,
-                            outcome="success" if committed else ("dry_run" if outcome.dry_run and not refused
-                                                                 and not outcome.problems else "refused")))
+                            outcome="success" if clean else "refused"))
 
 
