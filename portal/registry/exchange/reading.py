@@ -29,7 +29,9 @@ class Row:
     values: dict[str, str | None]
 
     def get(self, column: str) -> str | None:
-        return self.values.get(column)
+        """The cell, stripped; None when empty or blank (CSV cells are stripped when read)."""
+        value = self.values.get(column)
+        return (value.strip() or None) if value else None
 
 
 @dataclass
@@ -78,13 +80,16 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
     rows = []
     named = [(i, h) for i, h in enumerate(header) if h]
     for number, record in enumerate(records[1:], start=2):
-        if text:  # CSV cells are text already
-            width = len(record)
-            values = {h: (record[i].strip() or None) if i < width else None for i, h in named}
+        if text:  # CSV cells are text already: kept as read, stripped when a cell is read (Row.get)
+            if not "".join(record).strip():
+                continue
+            values: dict[str, str | None] = dict(zip(header, record, strict=False))
+            values.pop("", None)
         else:
             values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
-        if any(values.values()):  # cells are None or non-empty text
-            rows.append(Row(file, number, values))
+            if not any(values.values()):
+                continue
+        rows.append(Row(file, number, values))
     return rows
 
 

@@ -98,6 +98,8 @@ class _Reader:
 
     def text(self, column: str, *, required: bool = False) -> str | None:
         value = self.values.get(column)
+        if value is not None:
+            value = value.strip() or None
         if value is None and required:
             raise _Bad(column, "is empty")
         return value
