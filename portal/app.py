@@ -24,6 +24,7 @@ from starlette.routing import Route
 from layers.ogc import OgcLayer
 from layers.settings import LayersSettings
 from portal import accounts
+from portal.accounts import clients_api
 from portal.accounts import routes as account_routes
 from portal.accounts.principal import SESSION_COOKIE
 from portal.accounts.security import identity_key
@@ -45,6 +46,7 @@ from portal.public import api as public_api
 from portal.public import pages as public_pages
 from portal.public import sheet_route
 from portal.registry import api as registry_api
+from portal.registry import machine_api
 from portal.registry import pages as registry_pages
 from portal.settings import Settings
 from portal.surveys import api as survey_api
@@ -174,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (audit_pages.router, ""),       # audit: /audit, /api/audit
         (survey_api.router, ""),        # surveys: /api/submissions
         (registry_api.router, ""),      # registry: /api/applications, /api/statistics
+        (machine_api.router, ""),       # registry: /api/machine/* for other departments' systems
+        (clients_api.router, ""),       # accounts: /api/admin/machine-clients
         (public_api.router, ""),        # public: /api/parcels, /api/search
         (public_pages.router, ""),      # public: /, /parcels/{code}
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf

@@ -7,6 +7,8 @@
     service.py           use cases: sign up, log in, tokens, identity verification
     store.py             the SQL of accounts
     routes.py            pages and JSON API of accounts
+    machine_clients.py   other departments' systems: tokens, scopes, limits, audited calls
+    clients_api.py       JSON API for administrators: create, list, revoke machine clients
     templates/accounts/  the log-in, sign-up, account, counter and users pages
 
 Its errors are the shared ones of `portal.platform.errors` (BadInput, NotAuthenticated, ...).

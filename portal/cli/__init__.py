@@ -5,8 +5,9 @@ message) and hands it to every command as click's context `obj` (`context.pass_s
 
 - `database`: `db start|stop|status|reset`, `migrate`, `downgrade`
 - `demo`: `demo`;  `surveys`: `import`;  `backup`: `backup`, `restore`
-- `registry`: `registry expire`;  `serve`: `serve`
+- `registry`: `registry expire`;  `register`: `register import|export|template`;  `serve`: `serve`
 - `audit`: `audit verify|export|grant-app-role`;  `users`: `user add`;  `guide`: `guide export|import`
+- `clients`: `client add|list|revoke` (machine clients of other departments)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import click
 from pydantic import ValidationError
 
-from portal.cli import audit, backup, database, demo, guide, registry, serve, surveys, users
+from portal.cli import audit, backup, clients, database, demo, guide, register, registry, serve, surveys, users
 from portal.settings import Settings
 
 __all__ = ["main"]
@@ -32,5 +33,6 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (database.db, database.migrate, database.downgrade, demo.demo, surveys.import_, backup.backup_,
-                backup.restore_, registry.registry, serve.serve, audit.audit, users.user, guide.guide):
+                backup.restore_, registry.registry, register.register, serve.serve, audit.audit, users.user,
+                guide.guide, clients.client):
     main.add_command(command)

@@ -9,5 +9,7 @@
     queries.py       every SQL statement of the room
     schemas.py       what the JSON API sends (the whitelist of fields)
     api.py           JSON API: /api/applications, /api/statistics, /api/registry/units
+    machine_api.py   what other departments' systems may ask, one scope each: /api/machine/*
+    exchange/        an office's existing register in and out (docs/register-exchange.md)
     pages.py         the queue, an application, the statistics page
 """

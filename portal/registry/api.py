@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from psycopg import Connection
 from pydantic import BaseModel, Field
 
@@ -160,3 +160,21 @@ async def office_statistics(request: Request, principal: CurrentPrincipal, conn:
     """Public: per kind and month, completed applications, median working days, share within the limit."""
     return [MonthOut.model_validate(row) for row in await statistics.monthly_from(
         conn, request.app.state.settings.portal.office_timezone)]
+
+
+@router.get("/api/registry/exchange-template.xlsx", response_class=Response,
+            responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+async def exchange_template() -> Response:
+    """The register exchange layout (docs/register-exchange.md) as an empty workbook: one sheet
+    per table, its column codes in the first row."""
+    import tempfile
+    from pathlib import Path
+
+    from portal.registry.exchange.exporting import template
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "register-exchange-template.xlsx"
+        template(path)
+        data = path.read_bytes()
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="register-exchange-template.xlsx"'})

@@ -1,0 +1,203 @@
+"""Exporting the register in the exchange layout, and the checksums that prove a round trip.
+
+Every object is one row, as the old systems keep them: its registration time DJSJ is the
+beginning of its first version, its values those of its last version, its end (ZXSJ, JFSJ) the
+end of a right's last version or the beginning of a restriction's final (ended) version. A row
+imported before keeps its old system's BSM; any other row gets `cadastre-<id>`. Identity numbers
+are masked (GB 11643 / GB 32100 numbers keep their first 3 and last 2 characters) unless
+`unmasked`, which is for a registrar moving the register to another installation and is
+audited as such; a masked export is for reading, and does not import again.
+
+The checksum of a table is the SHA-256 of its canonical rows (each row's values in the
+layout's column order, joined by U+001F, rows sorted, joined by newlines): two exports hold the
+same register exactly when their checksums are equal, whatever the row order or format.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from portal.accounts.identity_numbers import mask_document_number
+from portal.audit.trail import AuditEntry, record
+from portal.registry.exchange.layout import (
+    CO_OWNERSHIP,
+    DOCUMENT_TYPES,
+    ENDED,
+    MORTGAGE_KINDS,
+    RESTRICTION_TABLES,
+    RIGHT_KINDS,
+    STATUSES,
+    TABLE_ORDER,
+    TABLES,
+    UNIT_USES,
+    reverse,
+)
+
+__all__ = ["export_tables", "export_register", "write_tables", "checksums", "template"]
+
+Table = list[dict[str, str]]
+
+_PARTIES = """
+SELECT p.party_id, coalesce(e.old_id, 'cadastre-' || p.party_id), p.name, p.kind, p.id_document_type,
+       p.id_document_number
+  FROM parties p LEFT JOIN exchange_ids e ON e.exchange_table = 'QLR' AND e.object_id = p.party_id
+ WHERE p.end_lifespan IS NULL
+"""
+_UNITS = """
+SELECT coalesce(e.old_id, 'cadastre-' || u.unit_id), u.unit_number, u.location, u.floor_area, u.use,
+       (SELECT min(begin_lifespan) FROM units f WHERE f.unit_id = u.unit_id)
+  FROM units u LEFT JOIN exchange_ids e ON e.exchange_table = 'BDCDY' AND e.object_id = u.unit_id
+ WHERE u.end_lifespan IS NULL
+"""
+# The last version of every object, with its first version's beginning and source.
+_RIGHTS = """
+SELECT DISTINCT ON (r.right_id) r.right_id, r.version_id, coalesce(e.old_id, 'cadastre-' || r.right_id),
+       (SELECT unit_number FROM units u WHERE u.unit_id = r.unit_id ORDER BY u.version DESC LIMIT 1),
+       r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer
+  FROM rights r
+  JOIN rights f ON f.right_id = r.right_id AND f.version = 1
+  JOIN sources s ON s.source_id = f.source_id
+  LEFT JOIN exchange_ids e ON e.exchange_table = 'QL' AND e.object_id = r.right_id
+ ORDER BY r.right_id, r.version DESC
+"""
+_HOLDERS = "SELECT right_version_id, party_id, share_numerator, share_denominator FROM right_holders " \
+           "WHERE right_version_id = ANY(%s)"
+_RESTRICTIONS = """
+SELECT DISTINCT ON (x.restriction_id) x.restriction_id, coalesce(e.old_id, 'cadastre-' || x.restriction_id),
+       (SELECT unit_number FROM units u WHERE u.unit_id = x.unit_id ORDER BY u.version DESC LIMIT 1),
+       x.status, x.party_id, x.secured_amount, x.maximum_amount, x.rank, x.term_start, x.term_end, x.court,
+       x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer
+  FROM restrictions x
+  JOIN restrictions f ON f.restriction_id = x.restriction_id AND f.version = 1
+  JOIN sources s ON s.source_id = f.source_id
+  LEFT JOIN exchange_ids e ON e.exchange_table = %s AND e.object_id = x.restriction_id
+ WHERE x.kind = %s
+ ORDER BY x.restriction_id, x.version DESC
+"""
+
+
+def _text(value: Any, zone: dt.tzinfo) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zone).isoformat()
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return str(value)
+
+
+def _row(table: str, zone: dt.tzinfo, **values: Any) -> dict[str, str]:
+    return {c: _text(values.get(c), zone) for c in TABLES[table].codes}
+
+
+def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool = False) -> dict[str, Table]:
+    """The register as the layout's tables (rows of column code -> text), in one snapshot."""
+    tables: dict[str, Table] = {t: [] for t in TABLE_ORDER}
+    doc_codes, right_codes, form_codes = reverse(DOCUMENT_TYPES), reverse(RIGHT_KINDS), reverse(CO_OWNERSHIP)
+    use_codes, mortgage_codes = reverse(UNIT_USES), reverse(MORTGAGE_KINDS)
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every table
+    party_bsm: dict[int, str] = {}
+    for party_id, bsm, name, kind, doc_type, number in conn.execute(_PARTIES):
+        party_bsm[party_id] = bsm
+        tables["QLR"].append(_row("QLR", zone, BSM=bsm, QLRMC=name, QLRLX="1" if kind == "natural_person" else "2",
+                                  ZJZL=doc_codes[doc_type],
+                                  ZJH=number if unmasked else mask_document_number(number)))
+    for bsm, number, location, area, use, begin in conn.execute(_UNITS):
+        tables["BDCDY"].append(_row("BDCDY", zone, BSM=bsm, BDCDYH=number, ZDDM=number[:19], ZL=location,
+                                    JZMJ=area, YT=use_codes[use], DJSJ=begin))
+    rights = conn.execute(_RIGHTS).fetchall()
+    holders: dict[int, list[tuple[int, int | None, int | None]]] = {}
+    for version_id, party_id, n, d in conn.execute(_HOLDERS, ([r[1] for r in rights],)):
+        holders.setdefault(version_id, []).append((party_id, n, d))
+    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer) in rights:
+        tables["QL"].append(_row("QL", zone, BSM=bsm, BDCDYH=unit, QLLX=right_codes[kind], GYFS=form_codes[form],
+                                 BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6], YWH=reference,
+                                 DBR=issuer))
+        for party_id, n, d in holders.get(version_id, []):
+            tables["QLRGX"].append(_row("QLRGX", zone, BSM=f"{bsm}/{party_bsm.get(party_id, party_id)}",
+                                        QLBSM=bsm, QLRBSM=party_bsm.get(party_id, f"cadastre-{party_id}"),
+                                        QLBL=Fraction(n, d) if n is not None and d is not None else None))
+    for table, kind in RESTRICTION_TABLES.items():
+        status_codes = reverse(STATUSES[kind])
+        for (_, bsm, unit, status, party_id, amount, maximum, rank, start, stop, court, document, place, reason,
+             begin, last_begin, reference, issuer) in conn.execute(_RESTRICTIONS, (table, kind)):
+            party = party_bsm.get(party_id, f"cadastre-{party_id}") if party_id is not None else None
+            ended = last_begin if status in ENDED else None
+            common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status], "YWH": reference,
+                      "DBR": issuer}
+            if kind == "mortgage":
+                row = _row(table, zone, **common, DYQRBSM=party, DYFS=mortgage_codes[maximum],
+                           BDBZZQSE=amount, DYSW=rank, ZWLXQSSJ=start, ZWLXJSSJ=stop, ZXSJ=ended)
+            elif kind == "seizure":
+                row = _row(table, zone, **common, CFJG=court, CFWH=document, CFQSSJ=start, CFJSSJ=stop,
+                           LHSX=place, JFSJ=ended)
+            elif kind == "objection":
+                row = _row(table, zone, **common, SQRBSM=party, YYSX=reason, ZXSJ=ended)
+            else:
+                row = _row(table, zone, **common, QLRBSM=party, YGDJZL=reason, ZXSJ=ended)
+            tables[table].append(row)
+    return tables
+
+
+def checksums(tables: dict[str, Table]) -> dict[str, str]:
+    """Per table: SHA-256 of the sorted canonical rows (see the module docstring)."""
+    out = {}
+    for table in TABLE_ORDER:
+        lines = sorted("\x1f".join(row.get(c, "") or "" for c in TABLES[table].codes) for row in tables.get(table, []))
+        out[table] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return out
+
+
+def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8") -> None:
+    """Write the tables as `<TABLE>.csv` files in the directory `path`, or as an .xlsx workbook."""
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        for table in TABLE_ORDER:
+            sheet = book.create_sheet(table)
+            codes = TABLES[table].codes
+            sheet.append(list(codes))
+            for row in tables.get(table, []):
+                sheet.append([row.get(c) or None for c in codes])
+        book.save(path)
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    for table in TABLE_ORDER:
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(TABLES[table].codes)
+        writer.writerows([row.get(c, "") for c in TABLES[table].codes] for row in tables.get(table, []))
+        (path / f"{table}.csv").write_bytes(buffer.getvalue().encode(encoding))
+
+
+def template(path: Path) -> None:
+    """An empty exchange: every table with its header row (CSV directory or .xlsx workbook)."""
+    write_tables({}, path)
+
+
+def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
+                    actor_role: str = "registrar", unmasked: bool = False) -> dict[str, str]:
+    """Write the register to `path` and audit it (action `register_export`, with the checksums
+    and whether identity numbers left unmasked). Returns the per-table checksums."""
+    tables = export_tables(conn, zone, unmasked=unmasked)
+    write_tables(tables, path)
+    sums = checksums(tables)
+    record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
+                            access="consulted", subject=path.name, purpose="unmasked" if unmasked else "masked",
+                            detail={"unmasked": unmasked, "checksums": sums, "rows": _counts(tables)}))
+    conn.commit()
+    return sums
+
+
+def _counts(tables: dict[str, Table]) -> dict[str, int]:
+    return {t: len(rows) for t, rows in tables.items()}

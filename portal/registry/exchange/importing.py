@@ -1,0 +1,385 @@
+"""Importing an exchange into the register: one transaction, one audited action.
+
+Order: read (reading.py), check everything (validation.py), then write, all in one transaction
+that is committed only when the whole exchange is clean (or, with `clean_units_only`, the clean
+units are) and the database accepted every row at commit; a dry run rolls back at the end.
+
+Rows whose BSM is new are written in bulk with COPY into the guarded tables themselves (their
+triggers and constraints run as for any insert), each with the ids drawn from the tables' own
+sequences; rows imported before are compared by digest, and a changed one becomes the next
+version of its object (`portal.platform.versioning.supersede`). History keeps its dates: a
+right or restriction begins (`begin_lifespan`) at its registration time DJSJ; an ended right's
+version ends at ZXSJ; an ended restriction's live version ends at ZXSJ/JFSJ, where the version
+with its final status (discharged, released, expired, cancelled) begins, as the portal writes
+them. So "as of" reads answer across the migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from portal.audit.trail import AuditEntry, act_as, record
+from portal.platform.errors import CadastreError
+from portal.platform.versioning import retire, supersede
+from portal.registry.exchange.layout import RESTRICTION_TABLES
+from portal.registry.exchange.reading import read_exchange
+from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
+
+__all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
+
+Record = dict[str, Any]
+_RESTRICTION_COLUMNS = ("secured_amount", "maximum_amount", "rank", "term_start", "term_end", "court",
+                        "document_number", "queue_position", "reason")
+
+
+class ImportRefused(CadastreError):
+    """The database refused the exchange at commit (a rule the checks did not foresee): nothing
+    was changed. The message is the database's, naming the rule."""
+
+    status = 422
+    code = "register_import_refused"
+
+
+@dataclass
+class ImportOutcome:
+    sha256: str
+    encodings: dict[str, str]
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> new/changed/unchanged
+    skipped_units: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    committed: bool = False
+
+    @property
+    def changed_anything(self) -> bool:
+        return any(c["new"] or c["changed"] for c in self.counts.values())
+
+
+def _as_list(values: Iterable[str]) -> list[str]:
+    return sorted(set(values))
+
+
+def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[str]]) -> Known:
+    """What the exchange refers to in the cadastre: parcels and units by code, the mapping of
+    old identifiers, and parties by identity document."""
+    known = Known()
+    known.parcels = dict(conn.execute(
+        "SELECT parcel_code, parcel_id FROM parcels WHERE end_lifespan IS NULL AND parcel_code = ANY(%s)",
+        (checked_codes["parcels"],)).fetchall())
+    known.units = {n: i for n, i in conn.execute(
+        "SELECT unit_number, unit_id FROM units WHERE end_lifespan IS NULL AND unit_number = ANY(%s)",
+        (checked_codes["units"],)).fetchall()}
+    for table, old_id, object_id, digest in conn.execute(
+            "SELECT exchange_table, old_id, object_id, row_digest FROM exchange_ids"):
+        known.mapped.setdefault(table, {})[old_id] = (object_id, bytes(digest))
+    for kind, number, party_id, name in conn.execute(
+            "SELECT id_document_type, id_document_number, party_id, name FROM parties "
+            "WHERE end_lifespan IS NULL AND id_document_number = ANY(%s)", (checked_codes["documents"],)):
+        known.documents[(kind, number)] = (party_id, name)
+    return known
+
+
+def _ids(conn: psycopg.Connection, sequence: str, n: int) -> list[int]:
+    if n == 0:
+        return []
+    return [i for (i,) in conn.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (sequence, n))]
+
+
+def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _digests(records: list[Record]) -> list[bytes]:
+    """Of each record's values, in one key order per table (times as instants: the same time
+    written otherwise is no change)."""
+    if not records:
+        return []
+    keys = sorted(k for k in records[0] if k[0] != "_" and k != "BSM")
+    times = [i for i, k in enumerate(keys) if k in ("begin", "end")]
+    out = []
+    for rec in records:
+        values = [rec[k] for k in keys]
+        for i in times:
+            if values[i] is not None:
+                values[i] = int(values[i].timestamp() * 1_000_000)
+        out.append(hashlib.sha256(repr(values).encode()).digest())
+    return out
+
+
+class _Writer:
+    def __init__(self, conn: psycopg.Connection, known: Known, checked: Checked, zone: dt.tzinfo) -> None:
+        self.conn = conn
+        self.known = known
+        self.checked = checked
+        self.zone = zone
+        self.counts: dict[str, dict[str, int]] = {}
+        self.party_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("QLR").items()}
+        self.unit_ids: dict[str, int] = dict(known.units)
+        self.mapping_rows: list[tuple[str, str, int, bytes]] = []
+        self.problems: list[Problem] = []
+
+    def split(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
+        """New records, and changed ones with their object id; unchanged ones are counted only."""
+        mapped = self.known.mapping(table)
+        new: list[Record] = []
+        changed: list[tuple[Record, int]] = []
+        unchanged = 0
+        records = self.checked.records.get(table, [])
+        for rec, digest in zip(records, _digests(records), strict=True):
+            rec["_digest"] = digest
+            before = mapped.get(rec["BSM"])
+            if before is None:
+                new.append(rec)
+            elif before[1] != digest:
+                changed.append((rec, before[0]))
+            else:
+                unchanged += 1
+        self.counts[table] = {"new": len(new), "changed": len(changed), "unchanged": unchanged}
+        return new, changed
+
+    def remember(self, table: str, rec: Record, object_id: int) -> None:
+        self.mapping_rows.append((table, rec["BSM"], object_id, rec["_digest"]))
+
+    def sources(self, records: list[Record], table: str) -> None:
+        ids = _ids(self.conn, "sources_source_id_seq", len(records))
+        rows = []
+        for rec, source_id in zip(records, ids, strict=True):
+            rec["_source"] = source_id
+            rows.append((source_id, "application", rec["reference"] or f"exchange:{table}:{rec['BSM']}",
+                         rec["begin"].astimezone(self.zone).date(), rec["registrar"]))
+        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows)
+
+    # -- parties ------------------------------------------------------------------------
+
+    def parties(self) -> None:
+        new, changed = self.split("QLR")
+        fresh = []
+        for rec in new:
+            existing = self.known.documents.get((rec["id_document_type"], rec["id_document_number"]))
+            if existing is not None:  # the same person, already a party: adopt it
+                self.party_ids[rec["BSM"]] = existing[0]
+                self.remember("QLR", rec, existing[0])
+            else:
+                fresh.append(rec)
+        ids = _ids(self.conn, "party_id_seq", len(fresh))
+        columns = ("party_id", "kind", "name", "id_document_type", "id_document_number")
+        _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"],
+                                               r["id_document_number"]) for r, pid in zip(fresh, ids, strict=True)))
+        for rec, pid in zip(fresh, ids, strict=True):
+            self.party_ids[rec["BSM"]] = pid
+            self.remember("QLR", rec, pid)
+        for rec, pid in changed:
+            supersede(self.conn, "parties", pid, {k: rec[k] for k in columns[1:]})
+            self.remember("QLR", rec, pid)
+
+    # -- units ----------------------------------------------------------------------------
+
+    def units(self) -> None:
+        new, changed = self.split("BDCDY")
+        ids = _ids(self.conn, "unit_id_seq", len(new))
+        now = self.conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        _copy(self.conn, "units", ("unit_id", "unit_number", "parcel_id", "location", "floor_area", "use",
+                                   "begin_lifespan"),
+              ((uid, r["unit_number"], r["parcel_id"], r["location"], r["floor_area"], r["use"], r["begin"] or now)
+               for r, uid in zip(new, ids, strict=True)))
+        for rec, uid in zip(new, ids, strict=True):
+            self.unit_ids[rec["unit_number"]] = uid
+            self.remember("BDCDY", rec, uid)
+        for rec, uid in changed:
+            supersede(self.conn, "units", uid, {k: rec[k] for k in ("unit_number", "parcel_id", "location",
+                                                                     "floor_area", "use")})
+            self.unit_ids[rec["unit_number"]] = uid
+            self.remember("BDCDY", rec, uid)
+
+    # -- rights ---------------------------------------------------------------------------
+
+    def right_values(self, rec: Record) -> dict[str, Any]:
+        return {"unit_id": self.unit_ids[rec["unit_number"]], "kind": rec["kind"], "co_ownership": rec["co_ownership"],
+                "certificate_number": rec["certificate_number"],
+                "registered_on": rec["begin"].astimezone(self.zone).date(), "source_id": rec["_source"]}
+
+    def holder_rows(self, version_id: int, rec: Record) -> list[tuple[int, int, int | None, int | None]]:
+        return [(version_id, self.party_ids[party], share.numerator if share else None,
+                 share.denominator if share else None) for party, share in rec["holders"]]
+
+    def rights(self) -> None:
+        new, changed = self.split("QL")
+        self.sources(new + [rec for rec, _ in changed], "QL")
+        right_ids = _ids(self.conn, "right_id_seq", len(new))
+        version_ids = _ids(self.conn, "rights_version_id_seq", len(new))
+        rows, holders = [], []
+        for rec, rid, vid in zip(new, right_ids, version_ids, strict=True):
+            values = self.right_values(rec)
+            rows.append((vid, rid, values["unit_id"], rec["kind"], rec["co_ownership"], rec["certificate_number"],
+                         values["registered_on"], rec["_source"], rec["begin"], rec["end"]))
+            holders.extend(self.holder_rows(vid, rec))
+            self.remember("QL", rec, rid)
+        _copy(self.conn, "rights", ("version_id", "right_id", "unit_id", "kind", "co_ownership", "certificate_number",
+                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows)
+        _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator", "share_denominator"),
+              holders)
+        for rec, rid in changed:
+            if not self.current(rec, "rights", "right_id", rid, "QL"):
+                continue
+            if rec["end"] is not None:  # it ended in the old system since: its current version ends now
+                retire(self.conn, "rights", rid)
+            else:
+                values = self.right_values(rec)
+                values.pop("registered_on")  # the registration date stays the first one's
+                vid = supersede(self.conn, "rights", rid, values)
+                _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator",
+                                                   "share_denominator"), self.holder_rows(vid, rec))
+            self.remember("QL", rec, rid)
+
+    def current(self, rec: Record, table: str, identity: str, key: int, exchange_table: str) -> bool:
+        query = sql.SQL("SELECT 1 FROM {} WHERE {} = %s AND end_lifespan IS NULL").format(
+            sql.Identifier(table), sql.Identifier(identity))
+        if self.conn.execute(query, (key,)).fetchone() is None:
+            row = rec["_row"]
+            message = (f"{exchange_table} row {rec['BSM']!r} changed, but it ended in the register already: "
+                       "an ended record stays as it was")
+            self.problems.append(Problem(row.file, row.number, "BSM", message, rec["unit_number"]))
+            return False
+        return True
+
+    # -- restrictions ---------------------------------------------------------------------
+
+    def restrictions(self, table: str) -> None:
+        new, changed = self.split(table)
+        self.sources(new + [rec for rec, _ in changed], table)
+        ids = _ids(self.conn, "restriction_id_seq", len(new))
+        rows = []
+        for rec, rid in zip(new, ids, strict=True):
+            live = rec["status"]
+            if live in ("discharged", "released", "expired", "cancelled"):
+                live = "queued" if rec["kind"] == "seizure" and rec["queue_position"] != 1 else "active"
+            common = [self.unit_ids[rec["unit_number"]], rec["kind"],
+                      self.party_ids[rec["party"]] if rec["party"] else None,
+                      *(rec[c] for c in _RESTRICTION_COLUMNS), rec["_source"]]
+            if rec["kind"] == "seizure":  # one version per place it held in the queue
+                place = _RESTRICTION_COLUMNS.index("queue_position") + 3
+                segments = rec["_segments"]
+                for version, (start, stop, position) in enumerate(segments, start=1):
+                    common[place] = position
+                    rows.append((rid, version, "active" if position == 1 else "queued", *common, start, stop))
+                if rec["end"] is not None:
+                    rows.append((rid, len(segments) + 1, rec["status"], *common, rec["end"], None))
+            else:
+                rows.append((rid, 1, live, *common, rec["begin"], rec["end"]))
+                if rec["end"] is not None:
+                    rows.append((rid, 2, rec["status"], *common, rec["end"], None))
+            self.remember(table, rec, rid)
+        _copy(self.conn, "restrictions", ("restriction_id", "version", "status", "unit_id", "kind", "party_id",
+                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows)
+        for rec, rid in changed:
+            if not self.current(rec, "restrictions", "restriction_id", rid, table):
+                continue
+            supersede(self.conn, "restrictions", rid, {
+                "unit_id": self.unit_ids[rec["unit_number"]], "status": rec["status"],
+                "party_id": self.party_ids[rec["party"]] if rec["party"] else None,
+                "source_id": rec["_source"], **{c: rec[c] for c in _RESTRICTION_COLUMNS}})
+            self.remember(table, rec, rid)
+
+    def mapping(self) -> None:
+        """New old ids by COPY; a changed row's digest replaced."""
+        new = [row for row in self.mapping_rows if row[1] not in self.known.mapping(row[0])]
+        _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest"), new)
+        changed = [(row[3], row[0], row[1]) for row in self.mapping_rows if row[1] in self.known.mapping(row[0])]
+        if changed:
+            with self.conn.cursor() as cur:
+                cur.executemany("UPDATE exchange_ids SET row_digest = %s, last_changed_at = now() "
+                                "WHERE exchange_table = %s AND old_id = %s", changed)
+
+    def run(self) -> None:
+        self.parties()
+        self.units()
+        self.rights()
+        for table in RESTRICTION_TABLES:
+            self.restrictions(table)
+        self.mapping()
+
+
+def _codes(exchange: Any) -> dict[str, list[str]]:
+    units = [r.get("BDCDYH") for t in ("BDCDY", "QL", *RESTRICTION_TABLES) for r in exchange.rows(t)]
+    return {"parcels": _as_list(v for r in exchange.rows("BDCDY") if (v := r.get("ZDDM"))),
+            "units": _as_list(v for v in units if v),
+            "documents": _as_list(v.upper() for r in exchange.rows("QLR") if (v := r.get("ZJH")))}
+
+
+def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
+                    actor_role: str = "registrar", dry_run: bool = False,
+                    clean_units_only: bool = False) -> ImportOutcome:
+    """Import the exchange at `path` (a directory of CSV tables or an .xlsx workbook) in one
+    transaction on `conn` (which must have none open), committed unless `dry_run` or a problem.
+
+    Returns the outcome: problems (file, row, column), per-table counts of new, changed and
+    unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
+    read, `ImportRefused` when the database refuses the whole at commit (nothing changed).
+    The attempt is audited (action `register_import`, the SHA-256 as reference) in every case.
+    """
+    exchange = read_exchange(path)
+    outcome = ImportOutcome(sha256=exchange.sha256, encodings=exchange.encodings, dry_run=dry_run)
+    try:
+        known = load_known(conn, _codes(exchange))
+        checked = check_exchange(exchange, known, zone, clean_units_only=clean_units_only)
+        outcome.problems = list(checked.problems)
+        outcome.skipped_units = [r["unit_number"] for r in checked.records.pop("_bad_units", [])]
+        if not outcome.problems or clean_units_only:
+            act_as(conn, actor_user_id, actor_role)
+            writer = _Writer(conn, known, checked, zone)
+            writer.run()
+            outcome.problems.extend(writer.problems)
+            outcome.counts = writer.counts
+            if writer.problems and not clean_units_only:
+                conn.rollback()
+            elif dry_run:
+                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred rules run now, then nothing stays
+                conn.rollback()
+            else:
+                _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only)
+                conn.commit()
+                outcome.committed = True
+                return outcome
+        else:
+            conn.rollback()
+    except psycopg.errors.IntegrityError as error:
+        conn.rollback()
+        _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only, refused=str(error))
+        conn.commit()
+        rule = f" ({error.diag.constraint_name})" if error.diag.constraint_name else ""
+        raise ImportRefused(f"the register refused the import, nothing was changed: {error.diag.message_primary}"
+                            f"{rule}") from error
+    except BaseException:
+        conn.rollback()
+        raise
+    _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only)
+    conn.commit()
+    return outcome
+
+
+def _audit(conn: psycopg.Connection, path: Path, outcome: ImportOutcome, actor_user_id: int | None, actor_role: str,
+           clean_units_only: bool, refused: str | None = None) -> None:
+    detail = {"sha256": outcome.sha256, "dry_run": outcome.dry_run, "clean_units_only": clean_units_only,
+              "problems": len(outcome.problems), "skipped_units": len(outcome.skipped_units),
+              "counts": outcome.counts, "encodings": outcome.encodings}
+    if refused:
+        detail["refused"] = refused[:500]
+    # A clean dry run is a success (its detail says dry_run); problems or the database's refusal: refused.
+    clean = not refused and (not outcome.problems or (clean_units_only and not outcome.dry_run))
+    record(conn, AuditEntry(action="register_import", actor_user_id=actor_user_id, actor_role=actor_role,
+                            subject=path.name, reference=outcome.sha256, detail=detail,
+                            outcome="success" if clean else "refused"))
+
+

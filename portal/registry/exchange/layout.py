@@ -1,0 +1,144 @@
+"""The exchange layout: one table per class, its columns named by the field codes Chinese
+registration databases use (TD/T 1066 不动产登记数据库标准 and the systems built on it; sources
+in docs/register-exchange.md), and the code lists that turn their values into ours.
+
+A table travels as `<CODE>.csv` in a directory (UTF-8 or GBK) or as the sheet `<CODE>` of an
+XLSX workbook; the first row holds the column codes, in any order. Every table's `BSM`
+(标识码) is the old system's identifier of the row: importing again matches by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "Column", "Table", "TABLES", "TABLE_ORDER", "RESTRICTION_TABLES", "DOCUMENT_TYPES", "RIGHT_KINDS",
+    "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "reverse",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    code: str
+    zh: str
+    en: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    code: str
+    zh: str
+    en: str
+    columns: tuple[Column, ...]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.columns)
+
+
+def _c(code: str, zh: str, en: str, required: bool = False) -> Column:
+    return Column(code, zh, en, required)
+
+
+_BSM = _c("BSM", "标识码", "the old system's identifier of the row", True)
+_UNIT = _c("BDCDYH", "不动产单元号", "28-character unit number (GB/T 37346)", True)
+_YWH = _c("YWH", "业务号", "the old system's case number (kept as the source document's reference)")
+_DBR = _c("DBR", "登簿人", "the registrar who entered it in the register")
+_DJSJ = _c("DJSJ", "登记时间", "registration time (office time unless an offset is given)", True)
+_ZXSJ = _c("ZXSJ", "注销时间", "when it ended (discharged, cancelled, expired); empty while current")
+_ZT = _c("ZT", "状态", "status, from the status list of the table", True)
+
+TABLES: dict[str, Table] = {t.code: t for t in (
+    Table("BDCDY", "不动产单元", "units", (
+        _BSM, _UNIT,
+        _c("ZDDM", "宗地代码", "19-character parcel code of a parcel already in the cadastre", True),
+        _c("ZL", "坐落", "location", True),
+        _c("JZMJ", "建筑面积", "floor area in m²"),
+        _c("YT", "用途", "use, from the list UNIT_USES"),
+        _c("DJSJ", "登记时间", "when the unit entered the register (default: the import)"),
+    )),
+    Table("QLR", "权利人", "parties", (
+        _BSM,
+        _c("QLRMC", "权利人名称", "name", True),
+        _c("QLRLX", "权利人类型", "1 个人 natural person, 2 企业/机关 legal person (checked against ZJZL)"),
+        _c("ZJZL", "证件种类", "identity document type, from DOCUMENT_TYPES", True),
+        _c("ZJH", "证件号", "identity document number (GB 11643 / GB 32100 check digits)", True),
+    )),
+    Table("QL", "权利", "rights (one row per registered right, ended ones with ZXSJ)", (
+        _BSM, _UNIT,
+        _c("QLLX", "权利类型", "right kind, from RIGHT_KINDS", True),
+        _c("GYFS", "共有方式", "co-ownership, from CO_OWNERSHIP", True),
+        _c("BDCQZH", "不动产权证号", "certificate number"),
+        _DJSJ, _ZXSJ,
+        _c("QXDM", "区县代码", "county code: the first six characters of BDCDYH"),
+        _YWH, _DBR,
+    )),
+    Table("QLRGX", "权利人关系", "right holders and their shares", (
+        _BSM,
+        _c("QLBSM", "权利标识码", "BSM of the right in QL", True),
+        _c("QLRBSM", "权利人标识码", "BSM of the party in QLR", True),
+        _c("QLBL", "权利比例", "share, as 1/3 or 50% (by portions only)"),
+    )),
+    Table("DYAQ", "抵押权", "mortgages", (
+        _BSM, _UNIT,
+        _c("DYQRBSM", "抵押权人标识码", "BSM of the mortgagee in QLR", True),
+        _c("DYFS", "抵押方式", "1 一般抵押 ordinary, 2 最高额抵押 maximum amount", True),
+        _c("BDBZZQSE", "被担保主债权数额", "secured amount in yuan (the maximum, for DYFS 2)", True),
+        _c("DYSW", "抵押顺位", "rank, 1 first", True),
+        _c("ZWLXQSSJ", "债务履行起始时间", "term start (date)", True),
+        _c("ZWLXJSSJ", "债务履行结束时间", "term end (date)"),
+        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR,
+    )),
+    Table("CFDJ", "查封登记", "seizures and their queue", (
+        _BSM, _UNIT,
+        _c("CFJG", "查封机关", "the court", True),
+        _c("CFWH", "查封文号", "the court's document number", True),
+        _c("CFQSSJ", "查封起始时间", "term start (date)", True),
+        _c("CFJSSJ", "查封结束时间", "term end (date)"),
+        _c("LHSX", "轮候顺序", "place in the queue: 1 the seizure in effect, 2... queued (轮候查封)", True),
+        _DJSJ,
+        _c("JFSJ", "解封时间", "when it was released or expired; empty while in effect or queued"),
+        _ZT, _YWH, _DBR,
+    )),
+    Table("YYDJ", "异议登记", "objections", (
+        _BSM, _UNIT,
+        _c("SQRBSM", "申请人标识码", "BSM of the applicant in QLR"),
+        _c("YYSX", "异议事项", "what is objected to"),
+        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR,
+    )),
+    Table("YGDJ", "预告登记", "advance notices", (
+        _BSM, _UNIT,
+        _c("QLRBSM", "权利人标识码", "BSM of the right holder in QLR"),
+        _c("YGDJZL", "预告登记种类", "kind of advance notice (e.g. 预购商品房)"),
+        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR,
+    )),
+)}
+# The order tables are read, checked and written in (a table only refers to tables before it).
+TABLE_ORDER = ("QLR", "BDCDY", "QL", "QLRGX", "DYAQ", "CFDJ", "YYDJ", "YGDJ")
+RESTRICTION_TABLES = {"DYAQ": "mortgage", "CFDJ": "seizure", "YYDJ": "objection", "YGDJ": "advance_notice"}
+
+# 证件种类 (TD/T 1066 code list); 10 is ours: the product tells Taiwan permits apart.
+DOCUMENT_TYPES = {"1": "resident_id", "2": "hk_macao_permit", "3": "passport", "7": "unified_social_credit_code",
+                  "10": "taiwan_permit", "99": "other"}
+# 权利类型: 4 房地产权 is ownership of a building with its land; 99 other.
+RIGHT_KINDS = {"4": "ownership", "3": "land_use", "5": "homestead_use", "9": "contract_management", "99": "other"}
+# 共有方式
+CO_OWNERSHIP = {"0": "sole", "1": "joint", "2": "by_portions", "3": "other"}
+UNIT_USES = {"住宅": "residential", "商业": "commercial", "办公": "office", "工业": "industrial", "公共": "public",
+             "车位": "parking", "土地": "land", "其他": "other"}
+MORTGAGE_KINDS = {"1": False, "2": True}  # 最高额抵押?
+# 状态, per kind of restriction: the product's statuses in Chinese.
+STATUSES = {
+    "mortgage": {"现势": "active", "注销": "discharged"},
+    "seizure": {"查封": "active", "轮候": "queued", "解封": "released", "失效": "expired"},
+    "objection": {"现势": "active", "注销": "cancelled", "失效": "expired"},
+    "advance_notice": {"现势": "active", "注销": "cancelled", "失效": "expired"},
+}
+ENDED = {"discharged", "released", "expired", "cancelled"}
+
+
+def reverse(codes: Mapping[str, object]) -> dict[object, str]:
+    """Our value -> its code, for export."""
+    return {value: code for code, value in codes.items()}
