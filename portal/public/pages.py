@@ -29,7 +29,7 @@ MAP_TEXT_KEYS = (
     "history", "lineage", "came_from", "went_into", "event_split", "event_merge",
     "event_boundary_adjustment", "check_restrictions", "check_hint", "print_sheet", "no_parcel",
     "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
-    "no_results", "keep_typing", "labels", "map_label", "details",
+    "no_results", "keep_typing", "labels", "map_label", "details", "enter_opens",
 )
 
 

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from fastapi import Request
@@ -88,6 +89,10 @@ def error_response(request: Request, status: int, code: str, message: str, field
 
 async def _cadastre_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CadastreError)
+    if exc.status == 401 and request.method == "GET" and not wants_json(request):
+        # a page for signed-in users opened by a stranger: log in, then back to it
+        query = request.url.query
+        return await _to_login(request, LoginRedirect(request.url.path + (f"?{query}" if query else "")))
     if exc.status >= 500:
         log.error("%s %s: %s (%s)", request.method, request.url.path, exc.log_message, exc.code)
     elif exc.log_message != exc.message:
@@ -143,7 +148,7 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
 async def _to_login(request: Request, exc: Exception) -> Response:
     """A page for signed-in users asked for by a stranger: log in, then come back."""
     assert isinstance(exc, LoginRedirect)
-    return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+    return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

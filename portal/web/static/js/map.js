@@ -172,6 +172,14 @@
     Array.prototype.forEach.call(list.children, function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
     if (i >= 0) input.setAttribute("aria-activedescendant", "search-hit-" + i);
     else input.removeAttribute("aria-activedescendant");
+    tellWhatEnterOpens();
+  }
+  function tellWhatEnterOpens() {
+    // Enter opens the highlighted suggestion, else the first: say which, before it happens.
+    var target = hits[active >= 0 ? active : 0];
+    Array.prototype.forEach.call(list.children, function (li, j) { li.classList.toggle("enter-target", hits[j] === target); });
+    status.textContent = hits.length ? T.results_count.replace("{n}", hits.length) + " · " +
+      T.enter_opens.replace("{label}", hitLabel(target)) : T.no_results;
   }
   function closeList() { list.hidden = true; input.setAttribute("aria-expanded", "false"); setActive(-1); }
   function renderHits(result) {
@@ -185,7 +193,6 @@
     });
     list.hidden = hits.length === 0;
     input.setAttribute("aria-expanded", hits.length ? "true" : "false");
-    status.textContent = hits.length ? T.results_count.replace("{n}", hits.length) : T.no_results;
     setActive(-1);
   }
   function runSearch(text) {
