@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
@@ -60,6 +60,11 @@ def _templates_beside(room: ModuleType) -> Path:
 
 ROOM_TEMPLATES = tuple(_templates_beside(room) for room in (
     account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages))
+
+
+# Routers that serve pages (the others are JSON only).
+_PAGE_ROUTERS = (survey_pages.router, registry_pages.router, account_routes.router, check_routes.router,
+                 audit_pages.router, public_pages.router, guide_pages.router)
 
 
 class ErrorDetail(BaseModel):
@@ -170,7 +175,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
     ):
-        app.include_router(router, prefix=prefix)
+        # Pages know who is asking before they render, so the header shows the person's own
+        # links and account on every page (portal.web.navigation).
+        known = [Depends(current_principal)] if router in _PAGE_ROUTERS else None
+        app.include_router(router, prefix=prefix, dependencies=known)
     ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)
     _fast_routes(app, ogc)
     return app

@@ -144,7 +144,8 @@ async def _account_context(request: Request, account: Account) -> dict[str, Any]
     async with request.app.state.pool.connection() as conn:
         verification = await store.current_identity_verification(conn, int(account.user_id or 0))
         units = await store.owned_units(conn, account.party_id)
-        checks = await store.checks_of_units(conn, [u["unit_number"] for u in units])
+        checks = await store.checks_of_units(conn, [u["unit_number"] for u in units],
+                                             owner_user_id=account.user_id)
         tokens = await store.list_tokens(conn, int(account.user_id or 0))
         notices = await store.notices_of(conn, account.party_id)
     if verification:

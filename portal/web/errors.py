@@ -29,10 +29,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
+from portal.platform.permissions import current_principal
 from portal.web.templating import render
 from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormatError
 
-__all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code"]
+__all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code",
+           "known_caller"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,17 @@ def wants_json(request: Request) -> bool:
     return "json" in accept.split("text/html", 1)[0]
 
 
+async def known_caller(request: Request) -> None:
+    """Who is asking, found before an error page is rendered, so its header shows their own
+    links and account; never a reason for the error page to fail."""
+    if wants_json(request) or hasattr(request.state, "principal"):
+        return
+    try:
+        await current_principal(request)
+    except Exception:  # noqa: BLE001 - the database may be the very error being answered
+        request.state.principal = None
+
+
 def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
                    headers: Mapping[str, str] | None = None) -> Response:
     """The response for one refusal, as JSON or as the error page (see `wants_json`)."""
@@ -89,6 +102,7 @@ def error_response(request: Request, status: int, code: str, message: str, field
 
 async def _cadastre_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CadastreError)
+    await known_caller(request)
     if exc.status == 401 and request.method == "GET" and not wants_json(request):
         # a page for signed-in users opened by a stranger: log in, then back to it
         query = request.url.query
@@ -105,6 +119,7 @@ async def _spatial_error(request: Request, exc: Exception) -> Response:
     reading it would exceed a limit of the server (size, unpacked bytes, features, time, memory),
     the message naming the limit."""
     assert isinstance(exc, SpatialError)
+    await known_caller(request)
     code = next(c for kind, c in SPATIAL_CODES.items() if isinstance(exc, kind))
     return error_response(request, 413 if isinstance(exc, LimitError) else 422, code, str(exc), {
         "problem": exc.message, "file": exc.file, "line": exc.line, "feature": exc.feature, "field": exc.field})
@@ -112,6 +127,7 @@ async def _spatial_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    await known_caller(request)
     fields: dict[str, Any] = {}
     if isinstance(exc.detail, dict):
         fields = {k: v for k, v in exc.detail.items() if k not in ("code", "message")}
@@ -124,6 +140,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """A request FastAPI could not parse: pydantic's list of errors, without echoing the input."""
     assert isinstance(exc, RequestValidationError)
+    await known_caller(request)
     errors = [{k: v for k, v in error.items() if k not in ("input", "url")} for error in exc.errors()]
     where = ", ".join(".".join(map(str, error.get("loc", ()))) for error in errors[:3])
     return error_response(request, 422, "invalid_request", f"the request is not valid: {where}",
@@ -142,6 +159,7 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
     date) that no check before it caught: the client's input, so 422, never a 500. The
     database's text stays in the log."""
     log.warning("%s %s: value refused by the database: %s", request.method, request.url.path, exc)
+    await known_caller(request)
     return error_response(request, 422, "invalid_input", UNSTORABLE)
 
 

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from portal.platform.clock import office_zone
 from portal.settings import Settings
 from portal.web.i18n import LANGUAGES, language_of, translator
+from portal.web.navigation import current_link, navigation
 
 __all__ = ["templates_for", "render"]
 
@@ -24,6 +25,8 @@ def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinj
     templates = Jinja2Templates(directory=[_TEMPLATES, *extra_dirs])
     templates.env.globals["site_title"] = settings.portal.title
     templates.env.globals["languages"] = LANGUAGES
+    templates.env.globals["navigation"] = navigation
+    templates.env.globals["current_link"] = current_link
     templates.env.filters["when"] = partial(when, zone=office_zone(settings.portal.office_timezone))
     return templates
 

@@ -51,7 +51,7 @@
   function renderParcel(p) {
     panelTitle.textContent = T.parcel + " " + p.parcel_code;
     panelBody.textContent = "";
-    if (!p.current) panelBody.appendChild(el("p", {className: "badge retired", text: T.retired}));
+    if (!p.current) panelBody.appendChild(el("p", {className: "retired-banner", role: "note", text: T.retired + " · " + fmtDate(p.end_lifespan)}));
     var facts = el("dl", {className: "facts"});
     [row(T.parcel_code, p.parcel_code), row(T.area, fmtArea(p.area)),
      row(T.land_use, landUse(p.land_use)),
@@ -61,15 +61,16 @@
     ].forEach(function (pair) { facts.appendChild(pair[0]); facts.appendChild(pair[1]); });
     panelBody.appendChild(facts);
 
+    // A retired parcel has no rights or restrictions to check: no check button for it.
     var actions = el("p", {className: "actions"}, [
-      el("a", {className: "button", id: "check-restrictions",
-               href: "/check?parcel=" + encodeURIComponent(p.parcel_code), text: T.check_restrictions}),
+      p.current ? el("a", {className: "button", id: "check-restrictions",
+               href: "/check?parcel=" + encodeURIComponent(p.parcel_code), text: T.check_restrictions}) : null,
       el("a", {className: "button secondary", href: "/parcels/" + encodeURIComponent(p.parcel_code) + "/sheet.pdf",
                text: T.print_sheet}),
       el("a", {href: "/parcels/" + encodeURIComponent(p.parcel_code), text: T.details})
     ]);
     panelBody.appendChild(actions);
-    panelBody.appendChild(el("p", {className: "hint", text: T.check_hint}));
+    panelBody.appendChild(el("p", {className: "hint", text: p.current ? T.check_hint : T.retired_no_check}));
 
     var units;
     if (p.units.length) {
