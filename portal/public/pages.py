@@ -56,8 +56,11 @@ async def map_page(request: Request, parcel: str | None = None,
         initial_parcel = parse_parcel_code(parcel).code if parcel else None
     except CodeError:
         initial_parcel = None
+    boxes = [a["bbox"] for a in areas] + ([extent] if extent else [])
+    district = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                max(b[3] for b in boxes)] if boxes else None
     return render(request, "map.html", {
-        "map": parts, "land_uses": land_uses, "colours": LAND_USE_COLOURS,
+        "map": parts, "district": district, "land_uses": land_uses, "colours": LAND_USE_COLOURS,
         "settings": settings.map, "query": q, "found": found,
         "initial": {"parcel": initial_parcel, "q": (q or "").strip()[:100] or None},
         "text": {key: _(f"map.js.{key}") for key in MAP_TEXT_KEYS},

@@ -29,7 +29,6 @@
       e.preventDefault(); zone.classList.remove("over");
       if (e.dataTransfer.files.length) { input.files = e.dataTransfer.files; status.textContent = input.files[0].name; }
     });
-    zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!input.files.length) { status.textContent = document.getElementById("formats").textContent; input.focus(); return; }
