@@ -100,6 +100,7 @@
     if (p.lineage.length) historyContent.push(el("h4", {text: T.lineage}), lineage);
     panelBody.appendChild(section(T.history, historyContent));
 
+    if (window.portalTables) Array.prototype.forEach.call(panelBody.querySelectorAll("table"), window.portalTables.label);
     panel.hidden = false;
     if (highlight) map.removeLayer(highlight);
     highlight = L.geoJSON(p.geometry, {interactive: false,
