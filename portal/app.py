@@ -47,7 +47,7 @@ from portal.registry import pages as registry_pages
 from portal.settings import Settings
 from portal.surveys import api as survey_api
 from portal.surveys import pages as survey_pages
-from portal.web import STATIC_DIR, language, templates_for
+from portal.web import STATIC_DIR, apidocs, language, templates_for
 from portal.web import errors as error_handlers
 
 __all__ = ["create_app", "ErrorOut", "ErrorDetail"]
@@ -138,7 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.work_pool.close()
             await app.state.pool.close()
 
-    app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES)
+    app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES,
+                  docs_url=None, redoc_url=None)  # served offline by portal.web.apidocs instead
     app.state.settings = settings
     app.state.templates = templates_for(settings, ROOM_TEMPLATES)
     app.state.principal_resolver = accounts.resolve_principal
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router, prefix in (
         (language.router, ""),          # web: the language switch
+        (apidocs.router, ""),           # web: /docs and /redoc, offline
         (survey_pages.router, ""),      # surveys: /surveys pages
         (registry_pages.router, ""),    # registry: /registry pages
         (account_routes.router, ""),    # accounts: /login, /account, /api/accounts, /users
