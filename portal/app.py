@@ -40,8 +40,8 @@ from portal.platform.replicas import ReadRouter
 from portal.platform.rows import one_row
 from portal.platform.timing import ServerTiming
 from portal.public import api as public_api
+from portal.public import downloads, sheet_route
 from portal.public import pages as public_pages
-from portal.public import sheet_route
 from portal.registry import api as registry_api
 from portal.registry import pages as registry_pages
 from portal.settings import Settings
@@ -175,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (public_api.router, ""),        # public: /api/parcels, /api/search
         (public_pages.router, ""),      # public: /, /parcels/{code}
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
+        (downloads.router, ""),         # public: /parcels/{code}/geometry.{geojson,gml,kml,dxf}
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
     ):
         # Pages know who is asking before they render, so the header shows the person's own
