@@ -30,7 +30,7 @@ MAP_TEXT_KEYS = (
     "event_boundary_adjustment", "check_restrictions", "check_hint", "print_sheet", "no_parcel",
     "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
     "no_results", "keep_typing", "labels", "map_label", "details", "enter_opens",
-    "retired_no_check",
+    "retired_no_check", "pointer_hint", "gk_zone",
 )
 
 

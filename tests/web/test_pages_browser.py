@@ -231,3 +231,20 @@ def test_a_check_result_fits_the_screen(browser, site: Site, screen: str) -> Non
         assert _inspect(page, f"zh-CN-{screen}-owner-check-result") == []
     finally:
         context.close()
+
+
+def test_the_pointer_shows_cgcs2000_lon_lat_and_its_gauss_krueger_zone(browser, site: Site) -> None:
+    context, page = _map(browser, site, "desktop", "en")
+    try:
+        box = page.locator(".folium-map").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        text = page.inner_text(".pointer-coordinates")
+        assert text.startswith("CGCS2000 120.") and "Gauss-Krüger 3° zone 40" in text, text
+        # the same as PROJ's EPSG:4528 (CGCS2000 / 3-degree Gauss-Kruger zone 40), to the millimetre
+        from pyproj import Transformer
+
+        northing, easting = Transformer.from_crs(4490, 4528).transform(30.25, 120.2)
+        gk = page.evaluate("() => window.portalMap.gaussKruger(120.2, 30.25)")
+        assert gk["zone"] == 40 and abs(gk["y"] - easting) < 0.001 and abs(gk["x"] - northing) < 0.001, (gk, easting)
+    finally:
+        context.close()

@@ -310,6 +310,32 @@
   var loaded = 0;
   P.parcels.on("tileload", function () { loaded += 1; map.getContainer().setAttribute("data-parcel-tiles", String(loaded)); });
 
+  /* ---- the pointer's coordinates: CGCS2000 lon/lat and its 3° Gauss-Krüger zone (GB/T 17798
+     zoning, zone = round(lon / 3), central meridian 3 × zone, false easting zone × 10^6 + 500 km
+     on the GRS 80 ellipsoid, the same as CGCS2000's; proj4 does the projection) ---- */
+  function gaussKruger(lon, lat) {
+    var zone = Math.round(lon / 3);
+    var def = "+proj=tmerc +lat_0=0 +lon_0=" + (3 * zone) + " +k=1 +x_0=" + (zone * 1000000 + 500000) +
+              " +y_0=0 +ellps=GRS80 +units=m +no_defs";
+    var en = window.proj4("+proj=longlat +ellps=GRS80 +no_defs", def, [lon, lat]);
+    return {zone: zone, x: en[1], y: en[0]};  // surveyors' axes: X northing, Y easting
+  }
+  P.gaussKruger = gaussKruger;
+  if (window.proj4) {
+    var Pointer = L.Control.extend({options: {position: "bottomright"}, onAdd: function () {
+      var box = L.DomUtil.create("div", "pointer-coordinates");
+      box.setAttribute("aria-live", "off");
+      box.textContent = T.pointer_hint;
+      return box;
+    }});
+    var pointer = new Pointer().addTo(map);
+    map.on("mousemove", function (e) {
+      var lon = e.latlng.lng, lat = e.latlng.lat, gk = gaussKruger(lon, lat);
+      pointer.getContainer().textContent = "CGCS2000 " + lon.toFixed(6) + "°E " + lat.toFixed(6) + "°N · " +
+        T.gk_zone.replace("{zone}", gk.zone) + " X " + gk.x.toFixed(2) + " Y " + gk.y.toFixed(2);
+    });
+  }
+
   /* ---- start: the whole district within reach, the legend folded on phones ---- */
   var narrow = window.matchMedia("(max-width: 640px)").matches;
   if (narrow) { var legend = document.querySelector(".map-legend"); if (legend) legend.open = false; }
