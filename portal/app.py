@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
@@ -43,8 +43,8 @@ from portal.platform.replicas import ReadRouter
 from portal.platform.rows import one_row
 from portal.platform.timing import ServerTiming
 from portal.public import api as public_api
+from portal.public import downloads, sheet_route
 from portal.public import pages as public_pages
-from portal.public import sheet_route
 from portal.registry import api as registry_api
 from portal.registry import machine_api
 from portal.registry import pages as registry_pages
@@ -52,7 +52,7 @@ from portal.settings import Settings
 from portal.surveys import api as survey_api
 from portal.surveys import digitising_api, digitising_pages
 from portal.surveys import pages as survey_pages
-from portal.web import STATIC_DIR, language, templates_for
+from portal.web import STATIC_DIR, apidocs, language, templates_for
 from portal.web import errors as error_handlers
 
 __all__ = ["create_app", "ErrorOut", "ErrorDetail"]
@@ -66,6 +66,11 @@ def _templates_beside(room: ModuleType) -> Path:
 ROOM_TEMPLATES = tuple(_templates_beside(room) for room in (
     account_routes, audit_pages, check_routes, guide_pages, public_pages, registry_pages, survey_pages,
     archive_pages))
+
+
+# Routers that serve pages (the others are JSON only).
+_PAGE_ROUTERS = (survey_pages.router, registry_pages.router, account_routes.router, check_routes.router,
+                 audit_pages.router, public_pages.router, guide_pages.router)
 
 
 class ErrorDetail(BaseModel):
@@ -143,7 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.work_pool.close()
             await app.state.pool.close()
 
-    app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES)
+    app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES,
+                  docs_url=None, redoc_url=None)  # served offline by portal.web.apidocs instead
     app.state.settings = settings
     app.state.templates = templates_for(settings, ROOM_TEMPLATES)
     app.state.principal_resolver = accounts.resolve_principal
@@ -169,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router, prefix in (
         (language.router, ""),          # web: the language switch
         (digitising_pages.router, ""),  # surveys: /surveys/digitise pages (before /surveys/{id})
+        (apidocs.router, ""),           # web: /docs and /redoc, offline
         (survey_pages.router, ""),      # surveys: /surveys pages
         (registry_pages.router, ""),    # registry: /registry pages
         (account_routes.router, ""),    # accounts: /login, /account, /api/accounts, /users
@@ -181,12 +188,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (public_api.router, ""),        # public: /api/parcels, /api/search
         (public_pages.router, ""),      # public: /, /parcels/{code}
         (sheet_route.router, ""),       # public: /parcels/{code}/sheet.pdf
+        (downloads.router, ""),         # public: /parcels/{code}/geometry.{geojson,gml,kml,dxf}
         (guide_pages.router, ""),       # guide: /guide, /guide/edit
         (archive_api.router, ""),       # archive: /api/archive, /api/sources/{id}/files
         (archive_pages.router, ""),     # archive: /archive/{sha256} (the page viewer)
         (digitising_api.router, ""),    # surveys: /api/digitisations (scan -> parcels)
     ):
-        app.include_router(router, prefix=prefix)
+        # Pages know who is asking before they render, so the header shows the person's own
+        # links and account on every page (portal.web.navigation).
+        known = [Depends(current_principal)] if router in _PAGE_ROUTERS else None
+        app.include_router(router, prefix=prefix, dependencies=known)
     ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)
     _fast_routes(app, ogc)
     return app

@@ -16,9 +16,9 @@ from portal.accounts.principal import SESSION_COOKIE, Account, presented_token
 from portal.audit.consultations import consultation
 from portal.audit.trail import record_async
 from portal.platform.deps import Connection
-from portal.platform.errors import BadInput, Forbidden, NotAuthenticated
+from portal.platform.errors import BadInput, Conflict, Forbidden, Limited, NotAuthenticated
 from portal.platform.permissions import Action, Principal, Role, allowed, current_principal, require
-from portal.platform.requests import client_of, json_object
+from portal.platform.requests import client_of, json_object, local_path
 from portal.web import render
 
 __all__ = ["router"]
@@ -50,11 +50,21 @@ def _start_session(request: Request, issued: service.Issued, target: str = "/acc
 
 
 # -- log in, sign up (at /register), log out -------------------------------------------------
+# Both forms carry `next`, the page to return to (only a path of this site: `local_path`), and a
+# refused form comes back filled in, its fault named beside the field (`errors`: field -> key of
+# the catalog), with the status of the refusal; the API answers the same faults as JSON.
+
+def _form_page(request: Request, name: str, next_path: str, values: dict[str, str],
+               errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    return _page(request, name, {"next": next_path, "values": values, "errors": errors or {}, "error": None,
+                                 "rules": {"username_min": 3, "username_max": 40, "password_min": 10}},
+                 status_code=status_code)
+
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(request: Request) -> Response:
+async def login_page(request: Request, next: str = "") -> Response:
     await current_principal(request)
-    return _page(request, "accounts/login.html", {"error": None})
+    return _form_page(request, "accounts/login.html", local_path(next, "/account"), {})
 
 
 @router.post("/login", include_in_schema=False)
@@ -62,15 +72,36 @@ async def login_form(request: Request) -> Response:
     principal = await current_principal(request)
     form = await request.form()
     check_csrf(request, principal, form)
-    issued = await service.login(request.app.state.pool, _settings(request), str(form.get("username", "")),
-                                 str(form.get("password", "")), client_of(request))
-    return _start_session(request, issued)
+    target = local_path(str(form.get("next", "")), "/account")
+    username = str(form.get("username", ""))
+    try:
+        issued = await service.login(request.app.state.pool, _settings(request), username,
+                                     str(form.get("password", "")), client_of(request))
+    except (NotAuthenticated, Limited) as refused:
+        key = "accounts.error.login_failed" if isinstance(refused, NotAuthenticated) else "accounts.error.limited"
+        return _form_page(request, "accounts/login.html", target, {"username": username[:40]},
+                          {"password": key}, status_code=refused.status)
+    return _start_session(request, issued, target)
+
+
+def _sign_up_faults(username: str, display_name: str, password: str, again: str) -> dict[str, str]:
+    """The sign-up form's faults by field (the service checks the same rules again)."""
+    faults: dict[str, str] = {}
+    if not service.USERNAME.match(username):
+        faults["username"] = "accounts.rule.username"
+    if not display_name.strip() or len(display_name) > 80:
+        faults["display_name"] = "accounts.rule.display_name"
+    if not 10 <= len(password) <= 1024:
+        faults["password"] = "accounts.rule.password"
+    elif password != again:
+        faults["password_again"] = "accounts.error.passwords_differ"
+    return faults
 
 
 @router.get("/register", response_class=HTMLResponse, include_in_schema=False)
-async def sign_up_page(request: Request) -> Response:
+async def sign_up_page(request: Request, next: str = "") -> Response:
     await current_principal(request)
-    return _page(request, "accounts/sign_up.html", {})
+    return _form_page(request, "accounts/sign_up.html", local_path(next, "/account"), {})
 
 
 @router.post("/register", include_in_schema=False)
@@ -78,15 +109,22 @@ async def sign_up_form(request: Request) -> Response:
     principal = await current_principal(request)
     form = await request.form()
     check_csrf(request, principal, form)
+    target = local_path(str(form.get("next", "")), "/account")
     password = str(form.get("password", ""))
-    if password != str(form.get("password_again", "")):
-        raise BadInput("the two passwords differ")
-    username = str(form.get("username", ""))
+    username = str(form.get("username", "")).strip().lower()
+    display_name = str(form.get("display_name", ""))
+    kept = {"username": username[:40], "display_name": display_name[:80]}
+    faults = _sign_up_faults(username, display_name, password, str(form.get("password_again", "")))
+    if faults:
+        return _form_page(request, "accounts/sign_up.html", target, kept, faults, status_code=422)
     pool, settings = request.app.state.pool, _settings(request)
-    await service.sign_up(pool, settings, username, str(form.get("display_name", "")), password,
-                          client_of(request))
+    try:
+        await service.sign_up(pool, settings, username, display_name, password, client_of(request))
+    except Conflict:
+        return _form_page(request, "accounts/sign_up.html", target, kept,
+                          {"username": "accounts.error.username_unavailable"}, status_code=409)
     issued = await service.login(pool, settings, username, password, client_of(request))
-    return _start_session(request, issued)
+    return _start_session(request, issued, target)
 
 
 @router.post("/logout", include_in_schema=False)
@@ -108,7 +146,8 @@ async def _account_context(request: Request, account: Account) -> dict[str, Any]
     async with request.app.state.pool.connection() as conn:
         verification = await store.current_identity_verification(conn, int(account.user_id or 0))
         units = await store.owned_units(conn, account.party_id)
-        checks = await store.checks_of_units(conn, [u["unit_number"] for u in units])
+        checks = await store.checks_of_units(conn, [u["unit_number"] for u in units],
+                                             owner_user_id=account.user_id)
         tokens = await store.list_tokens(conn, int(account.user_id or 0))
         notices = await store.notices_of(conn, account.party_id)
         account_notices = await store.account_notices_of(conn, int(account.user_id or 0))

@@ -331,15 +331,17 @@ async def owned_units(conn: psycopg.AsyncConnection, party_id: int | None) -> li
         return await cur.fetchall()
 
 
-async def checks_of_units(conn: psycopg.AsyncConnection, unit_numbers: list[str],
-                          limit: int = 100) -> list[dict[str, Any]]:
-    """Who checked these units: role, institution and time only, never the person."""
+async def checks_of_units(conn: psycopg.AsyncConnection, unit_numbers: list[str], limit: int = 100,
+                          owner_user_id: int | None = None) -> list[dict[str, Any]]:
+    """Who checked these units: role, institution, time and the purpose they gave, never the
+    person; `own` is true for the owner's own checks (`owner_user_id`), so they are told apart."""
     if not unit_numbers:
         return []
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT checked_at, checker_role, checker_institution, tier, "
+            "SELECT checked_at, checker_role, checker_institution, tier, purpose, "
+            "       coalesce(user_id = %s, false) AS own, "
             "       (SELECT array_agg(n ORDER BY n) FROM unnest(unit_numbers) n WHERE n = ANY(%s)) AS units "
             "FROM checks WHERE unit_numbers && %s::text[] ORDER BY checked_at DESC LIMIT %s",
-            (unit_numbers, unit_numbers, limit))
+            (owner_user_id, unit_numbers, unit_numbers, limit))
         return await cur.fetchall()

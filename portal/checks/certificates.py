@@ -88,6 +88,25 @@ def _wrap(text: str, font: str, size: int, width: float) -> Iterable[str]:
     yield line
 
 
+_QR_SIZE = 96  # points (34 mm): a phone reads it from arm's length
+
+
+def _verification_qr(pdf: Any, verify_url: str, right: float, top: float) -> float:
+    """Draw the QR code of the certificate's /verify/ address (ISO/IEC 18004, error correction
+    M, by reportlab's own encoder) with its top-right corner at (`right`, `top`) in points;
+    returns the y of its bottom edge."""
+    from reportlab.graphics import renderPDF
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+
+    code = QrCodeWidget(verify_url, barLevel="M")
+    x0, y0, x1, y1 = code.getBounds()
+    drawing = Drawing(_QR_SIZE, _QR_SIZE, transform=[_QR_SIZE / (x1 - x0), 0, 0, _QR_SIZE / (y1 - y0), 0, 0])
+    drawing.add(code)
+    renderPDF.draw(drawing, pdf, right - _QR_SIZE, top - _QR_SIZE)
+    return top - _QR_SIZE
+
+
 def certificate_pdf(statement: dict[str, Any], verify_url: str, zone: dt.tzinfo) -> bytes:
     """The certificate as PDF bytes (A4), times in office time (`zone`). CPU-bound: call it from a thread."""
     from reportlab.lib.pagesizes import A4
@@ -101,9 +120,12 @@ def certificate_pdf(statement: dict[str, Any], verify_url: str, zone: dt.tzinfo)
     pdf.setTitle(f"Restriction check {statement['reference']}")
     width, height = A4
     margin = 56
+    qr_bottom = _verification_qr(pdf, verify_url, width - margin, height - margin)
     y = height - margin
     for text, size in lines:
-        for part in _wrap(text, font, size, width - 2 * margin) if text else [""]:
+        beside_qr = y > qr_bottom - 6  # lines level with the code leave room for it
+        usable = width - 2 * margin - (_QR_SIZE + 12 if beside_qr else 0)
+        for part in _wrap(text, font, size, usable) if text else [""]:
             if y < margin:
                 pdf.showPage()
                 y = height - margin

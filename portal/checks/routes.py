@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -47,12 +48,17 @@ async def _checker(request: Request) -> Account:
 # -- pages ---------------------------------------------------------------------------------
 
 @router.get("/check", response_class=HTMLResponse, include_in_schema=False)
-async def check_page(request: Request, q: str = "") -> Response:
+async def check_page(request: Request, q: str = "", parcel: str = "") -> Response:
+    """The check form, filled in with `q` or `parcel` (the map panel's "check restrictions"
+    sends `?parcel=CODE`); a stranger's log-in link comes back here with it."""
     principal = await current_principal(request)
     cookies: dict[str, str] = {}
     csrf = csrf_for_form(request, cookies)
+    query = (q or parcel).strip()[:28]
+    here = "/check" + (f"?parcel={quote(query)}" if query else "")
     response = render(request, "checks/check.html", {
-        "can_check": principal.may(Action.CHECK_RESTRICTIONS), "csrf": csrf, "query": q, "result": None})
+        "can_check": principal.may(Action.CHECK_RESTRICTIONS), "csrf": csrf, "query": query, "result": None,
+        "here": here})
     set_csrf_cookie(response, cookies, request.app.state.settings.accounts.cookie_secure)
     return response
 

@@ -51,7 +51,8 @@ async def _read_connection(request: Request) -> AsyncIterator[AsyncConnection[An
 async def _page_user(request: Request) -> Principal:
     principal = await current_principal(request)
     if not principal.authenticated:
-        raise LoginRedirect(request.url.path)
+        query = request.url.query
+        raise LoginRedirect(request.url.path + (f"?{query}" if query else ""))
     return principal
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
 from portal.platform.errors import BadInput
 
-__all__ = ["client_of", "json_object"]
+__all__ = ["client_of", "json_object", "local_path"]
 
 
 Networks = Sequence[IPv4Network | IPv6Network]
@@ -76,3 +77,20 @@ async def json_object(request: Request, wanted: str, *, text_fields: tuple[str, 
         if not _CONTROL.isdisjoint(value):
             raise BadInput(f"{name} contains control characters")
     return body
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """`target` when it is a path of this site (`/check?parcel=...`), else `default`.
+
+    Where a page sends the user next (`next=` of the log-in and the language switch) must never
+    leave the site, or others could borrow our address for theirs (an open redirect): only a
+    single leading slash, no scheme or host, no backslash (browsers read `/\\evil` as `//evil`)
+    and no control characters."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target

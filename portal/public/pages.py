@@ -30,7 +30,8 @@ MAP_TEXT_KEYS = (
     "history", "lineage", "came_from", "went_into", "event_split", "event_merge",
     "event_boundary_adjustment", "check_restrictions", "check_hint", "print_sheet", "no_parcel",
     "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
-    "no_results", "keep_typing", "labels", "map_label", "details", "zoom_in", "zoom_out", "layers",
+    "no_results", "keep_typing", "labels", "map_label", "details", "zoom_in", "zoom_out", "layers", "enter_opens",
+    "retired_no_check", "pointer_hint", "gk_zone",
 )
 
 
@@ -56,8 +57,11 @@ async def map_page(request: Request, parcel: str | None = None,
         initial_parcel = parse_parcel_code(parcel).code if parcel else None
     except CodeError:
         initial_parcel = None
+    boxes = [a["bbox"] for a in areas] + ([extent] if extent else [])
+    whole = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+             max(b[3] for b in boxes)] if boxes else None
     return render(request, "map.html", {
-        "map": parts, "land_uses": land_uses, "colours": LAND_USE_COLOURS,
+        "map": parts, "district": whole, "land_uses": land_uses, "colours": LAND_USE_COLOURS,
         "settings": settings.map, "query": q, "found": found,
         "initial": {"parcel": initial_parcel, "q": (q or "").strip()[:100] or None},
         "text": {key: _(f"map.js.{key}") for key in MAP_TEXT_KEYS}

@@ -38,7 +38,7 @@ _PARCEL_FROM = """
 """
 
 
-async def _all(conn: AsyncConnection, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+async def _all(conn: AsyncConnection, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[Row]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)
         return await cur.fetchall()
@@ -132,28 +132,56 @@ async def search_unit_numbers(conn: AsyncConnection, prefix: str, limit: int) ->
          ORDER BY u.unit_number LIMIT %s""", (low, high, limit))  # noqa: S608 (constant columns)
 
 
+_REGEX_SPECIAL = set("\\.^$*+?()[]{}|-")
+
+
+def _whole_number_pattern(word: str) -> str:
+    """A regular expression (PostgreSQL's) matching `word` where its leading and trailing digits
+    are whole numbers: "33号" matches 解放路33号 but not 解放路133号, "路3" not 路33."""
+    body = "".join("\\" + c if c in _REGEX_SPECIAL else c for c in word)
+    if word[:1].isdigit():
+        body = "(^|[^0-9])" + body
+    if word[-1:].isdigit():
+        body += "([^0-9]|$)"
+    return body
+
+
 async def search_locations(conn: AsyncConnection, text: str, limit: int) -> list[Row]:
-    """Units whose location (坐落) contains every word of the text.
+    """Units whose location (坐落) contains every word of the text, those where each number
+    typed is a whole number of the location first ("解放路 33号" puts 解放路33号 before
+    解放路133号 and 解放路233号), then the shorter locations.
 
     The bigram index (migration 0005) narrows the candidates to units holding every
     two-character piece of the words; LIKE then keeps the exact matches. No ORDER BY before the
-    LIMIT: a broad text (上城区) then stops at the first matches instead of sorting them all.
+    LIMIT: a broad text (上城区) then stops at the first matches instead of sorting them all;
+    the whole-number matches are a second, narrower look-up of their own, so they are never
+    cut off by the first's LIMIT.
     """
     words = text.split()
     patterns = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 for w in words]
+    exact = [_whole_number_pattern(w) for w in words]
     return await _all(conn, f"""
+        WITH candidates AS NOT MATERIALIZED (  -- inlined in both: each stops at its LIMIT
+            SELECT unit_number, location, parcel_id FROM units
+             WHERE end_lifespan IS NULL
+               AND location_bigrams(location) @> (
+                   SELECT coalesce(array_agg(DISTINCT b), '{{}}')
+                     FROM unnest(%(words)s::text[]) AS w, unnest(location_bigrams(w)) AS b)
+               AND location LIKE ALL (%(patterns)s::text[])),
+        found AS (
+            (SELECT 0 AS rank, * FROM candidates
+              WHERE location ~ ALL (%(exact)s::text[]) LIMIT %(limit)s)
+            UNION ALL
+            (SELECT 1 AS rank, * FROM candidates LIMIT %(limit)s)),
+        best AS (
+            SELECT DISTINCT ON (unit_number) * FROM found ORDER BY unit_number, rank)
         SELECT p.parcel_code, u.unit_number, u.location, {_HIT_COLUMNS}
-          FROM (SELECT unit_number, location, parcel_id FROM units
-                 WHERE end_lifespan IS NULL
-                   AND location_bigrams(location) @> (
-                       SELECT coalesce(array_agg(DISTINCT b), '{{}}')
-                         FROM unnest(%s::text[]) AS w, unnest(location_bigrams(w)) AS b)
-                   AND location LIKE ALL (%s::text[])
-                 LIMIT %s) u
+          FROM best u
           JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
-         ORDER BY length(u.location), u.location""",  # noqa: S608 (constant columns)
-                      (words, patterns, limit))
+         ORDER BY u.rank, length(u.location), u.location
+         LIMIT %(limit)s""",  # noqa: S608 (constant columns)
+                      {"words": words, "patterns": patterns, "exact": exact, "limit": limit})
 
 
 async def labels_in(conn: AsyncConnection, bbox: tuple[float, float, float, float],

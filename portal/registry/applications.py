@@ -94,7 +94,32 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
                 queries.INSERT_SOURCE, (source["kind"], source["reference"], source.get("issued_on"),
                                         source.get("issuer"), source.get("description"))).fetchone())[0]
             conn.execute(queries.INSERT_APPLICATION_SOURCE, (application_id, source_id))
+        _rehearse(conn, principal, kind, int(application_id), row[0] if row else None, unit_number, request,
+                  int(source_id))
     return int(application_id)
+
+
+class _Rehearsed(Exception):
+    """Ends a rehearsal: its savepoint is rolled back, whatever it did."""
+
+
+def _rehearse(conn: psycopg.Connection, principal: Principal, kind: str, application_id: int, unit_id: int | None,
+              unit_number: str, request: dict[str, Any], source_id: int) -> None:
+    """Run the registration's changes once at receipt, in a savepoint always rolled back, so a
+    request that could never be registered (a missing field, an identity document with a wrong
+    check character, a restriction not on the unit) is refused now, naming the field, and nothing
+    of it is kept: it never waits in the queue under review for a colleague to meet the error.
+    The register's rules (a seizure, a later rank) are not decided here but at registration,
+    against the register as it then stands."""
+    ctx = Context(conn, application_id, unit_id, unit_number, request, source_id, dt.date.today(),
+                  principal.may(Action.REGISTER_SEIZURE))
+    try:
+        with conn.transaction():
+            OPERATIONS[kind](ctx)
+            raise _Rehearsed
+    except (_Rehearsed, RuleViolation, ApplicationRefused, psycopg.errors.IntegrityError,
+            psycopg.errors.RaiseException, psycopg.errors.LockNotAvailable):
+        pass  # rules and the register's state are for the registration to judge
 
 
 def _lock(conn: psycopg.Connection, application_id: int) -> dict[str, Any]:

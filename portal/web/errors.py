@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from fastapi import Request
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
+from portal.platform.permissions import current_principal
 from portal.web.i18n import language_of
 from portal.web.messages import localize_error, localize_place, localize_pydantic, translate
 from portal.web.templating import render
@@ -40,7 +42,8 @@ from spatial.errors import CrsError, LimitError, SpatialError, UnsupportedFormat
 from spatial.georeference import GeoreferenceError
 from spatial.warp import WarpError
 
-__all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code"]
+__all__ = ["HANDLERS", "HTTP_CODES", "SPATIAL_CODES", "CatchUnexpected", "error_response", "wants_json", "http_code",
+           "known_caller"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,17 @@ def wants_json(request: Request) -> bool:
     return "json" in accept.split("text/html", 1)[0]
 
 
+async def known_caller(request: Request) -> None:
+    """Who is asking, found before an error page is rendered, so its header shows their own
+    links and account; never a reason for the error page to fail."""
+    if wants_json(request) or hasattr(request.state, "principal"):
+        return
+    try:
+        await current_principal(request)
+    except Exception:  # noqa: BLE001 - the database may be the very error being answered
+        request.state.principal = None
+
+
 def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
                    headers: Mapping[str, str] | None = None, localized: str | None = None) -> Response:
     """The response for one refusal, as JSON or as the error page (see `wants_json`); `localized`
@@ -106,6 +120,11 @@ def error_response(request: Request, status: int, code: str, message: str, field
 
 async def _cadastre_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CadastreError)
+    await known_caller(request)
+    if exc.status == 401 and request.method == "GET" and not wants_json(request):
+        # a page for signed-in users opened by a stranger: log in, then back to it
+        query = request.url.query
+        return await _to_login(request, LoginRedirect(request.url.path + (f"?{query}" if query else "")))
     if exc.status >= 500:
         log.error("%s %s: %s (%s)", request.method, request.url.path, exc.log_message, exc.code)
     elif exc.log_message != exc.message:
@@ -118,6 +137,7 @@ async def _spatial_error(request: Request, exc: Exception) -> Response:
     reading it would exceed a limit of the server (size, unpacked bytes, features, time, memory),
     the message naming the limit."""
     assert isinstance(exc, SpatialError)
+    await known_caller(request)
     code = next(c for kind, c in SPATIAL_CODES.items() if isinstance(exc, kind))
     fields = {"problem": exc.message, "file": exc.file, "line": exc.line, "feature": exc.feature, "field": exc.field}
     language = language_of(request)
@@ -130,6 +150,7 @@ async def _spatial_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    await known_caller(request)
     fields: dict[str, Any] = {}
     if isinstance(exc.detail, dict):
         fields = {k: v for k, v in exc.detail.items() if k not in ("code", "message")}
@@ -142,6 +163,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """A request FastAPI could not parse: pydantic's list of errors, without echoing the input."""
     assert isinstance(exc, RequestValidationError)
+    await known_caller(request)
     language = language_of(request)
     errors = [{k: v for k, v in error.items() if k not in ("input", "url")} for error in exc.errors()]
     for error in errors:
@@ -164,13 +186,14 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
     date) that no check before it caught: the client's input, so 422, never a 500. The
     database's text stays in the log."""
     log.warning("%s %s: value refused by the database: %s", request.method, request.url.path, exc)
+    await known_caller(request)
     return error_response(request, 422, "invalid_input", UNSTORABLE)
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
     """A page for signed-in users asked for by a stranger: log in, then come back."""
     assert isinstance(exc, LoginRedirect)
-    return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+    return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

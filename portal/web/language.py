@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse
 
+from portal.platform.requests import local_path
 from portal.web.i18n import LANGUAGES
 
 __all__ = ["router"]
@@ -17,7 +18,7 @@ async def switch_language(language: str, next: str = "/") -> RedirectResponse:
     if language not in LANGUAGES:
         raise HTTPException(404, f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}")
     # Only same-site paths: an open redirect would let others borrow our domain.
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    target = local_path(next, "/")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie("lang", language, max_age=365 * 86400, samesite="lax", httponly=True)
     return response

@@ -43,6 +43,7 @@ from portal.web.messages import (
     localize_roles,
     localize_value,
 )
+from portal.web.navigation import current_link, navigation
 
 __all__ = ["templates_for", "render", "when", "day", "month", "money", "number", "zone_label"]
 
@@ -74,6 +75,8 @@ def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinj
     env.filters["words"] = pass_context(lambda ctx, text: localize_value(text, _lang(ctx)))
     env.filters["roles"] = pass_context(lambda ctx, roles: localize_roles(roles, _lang(ctx)))
     env.globals["zone_label"] = pass_context(lambda ctx: zone_label(zone, _lang(ctx)))
+    env.globals["navigation"] = navigation
+    env.globals["current_link"] = current_link
     return templates
 
 

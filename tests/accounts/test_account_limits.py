@@ -90,5 +90,5 @@ def test_sign_up_does_not_tell_staff_usernames_apart(visitor: TestClient) -> Non
                                                    "password": "long enough pw", "password_again": "long enough pw",
                                                    "csrf": csrf_of(page.text)})
         answers.append((response.status_code, response.text.replace(name, "NAME")))
-    assert answers[0][0] == 409 and "not available" in answers[0][1]
+    assert answers[0][0] == 409 and "该用户名不可用" in answers[0][1]  # beside the field, the input kept
     assert all(answer == answers[0] for answer in answers), [a[0] for a in answers]

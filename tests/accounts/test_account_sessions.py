@@ -48,9 +48,9 @@ def test_registration_refuses_bad_input_and_taken_names(visitor: TestClient, mod
     page = visitor.get("/register")
     csrf = csrf_of(page.text)
     cases = [
-        ({"username": "ab", "password": "long enough pw"}, 422, "username"),
-        ({"username": new_username(), "password": "short"}, 422, "at least 10"),
-        ({"username": "owner", "password": "long enough pw"}, 409, "not available"),
+        ({"username": "ab", "password": "long enough pw"}, 422, 'id="username-error"'),
+        ({"username": new_username(), "password": "short"}, 422, 'id="password-error"'),
+        ({"username": "owner", "password": "long enough pw"}, 409, "该用户名不可用"),
     ]
     for fields, status, message in cases:
         response = visitor.post("/register", data={"display_name": "x", "password_again": fields["password"],

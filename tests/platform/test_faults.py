@@ -56,6 +56,8 @@ def test_database_restart_under_load(scratch_cluster) -> None:
                 k += 1
                 response = client.post("/api/applications", json={
                     "kind": "objection", "unit_number": unit, "applicant": "利害关系人",
+                    "request": {"party": {"name": "利害关系人", "id_document_type": "passport",
+                                          "id_document_number": "E12345678"}, "reason": "异议"},
                     "sources": [{"kind": "application", "reference": f"异议申请-{k}"}]})
                 statuses.append(response.status_code)
                 if response.status_code == 201:

@@ -32,6 +32,8 @@ DEED = [{"kind": "contract", "reference": "杭房买卖(2026)0001号", "issued_o
 COURT_ORDER = [{"kind": "court_order", "reference": "(2026)浙0102执1234号", "issuer": "杭州市上城区人民法院"}]
 BANK = {"name": "中国工商银行股份有限公司杭州分行", "id_document_type": "unified_social_credit_code",
         "id_document_number": "91330100704326045P"}
+BUYER = {"co_ownership": "sole", "holders": [{"name": "买受人", "id_document_type": "passport",
+                                              "id_document_number": "E12345678"}]}
 
 
 @pytest.fixture(scope="module")
@@ -266,9 +268,10 @@ def test_deadlines_count_working_days_with_holidays(db) -> None:
     db.rollback()
     unit = free_unit(db)
     mortgage = apps.receive(db, REGISTRAR, kind="mortgage", unit_number=unit, applicant="申请人",
-                            request={}, sources=DEED, received_at=friday)
+                            request={"mortgagee": BANK, "secured_amount": 100_000, "rank": 1}, sources=DEED,
+                            received_at=friday)
     transfer = apps.receive(db, REGISTRAR, kind="transfer", unit_number=unit, applicant="申请人",
-                            request={}, sources=DEED, received_at=friday)
+                            request=BUYER, sources=DEED, received_at=friday)
     got = {a["id"]: a for a in apps.queue(db, REGISTRAR)}
     assert got[mortgage]["due_at"].astimezone(friday.tzinfo).date() == dt.date(2026, 11, 2)
     assert got[transfer]["due_at"].astimezone(friday.tzinfo).date() == dt.date(2026, 11, 4)
@@ -278,7 +281,7 @@ def test_deadlines_count_working_days_with_holidays(db) -> None:
 def test_the_database_keeps_applications_in_order(db) -> None:
     unit = free_unit(db)
     application_id = apps.receive(db, RECEIVER, kind="objection", unit_number=unit, applicant="利害关系人",
-                                  request={}, sources=DEED)
+                                  request={"party": BUYER["holders"][0], "reason": "买卖合同纠纷"}, sources=DEED)
     with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="cannot move from received to registered"):
         db.execute("UPDATE applications SET status = 'registered', decided_at = now() WHERE application_id = %s",
                    (application_id,))
@@ -382,3 +385,25 @@ def test_nobody_decides_an_application_they_received(db, registry_db) -> None:
         done = client.post(f"/api/applications/{made}/register", headers={"x-test-person": "registrar-2"})
         assert done.status_code == 200, done.text
     assert apps.register(db, application_id, REGISTRAR_2)["changed"]["restrictions"]
+
+
+def test_a_request_that_could_never_be_registered_is_refused_at_receipt_and_nothing_is_kept(db) -> None:
+    """Issue 17 §3: a mortgagee's credit code with a wrong check character is refused when the
+    application is received, naming the field; no application waits under review for it."""
+    unit = free_unit(db)
+    before = db.execute("SELECT count(*) FROM applications").fetchone()
+    db.rollback()
+    wrong = {**BANK, "id_document_number": BANK["id_document_number"][:-1] + "Q"}
+    with pytest.raises(ApplicationInvalid) as refused:
+        apps.receive(db, RECEIVER, kind="mortgage", unit_number=unit, applicant="申请人",
+                     request={"mortgagee": wrong, "secured_amount": 100_000, "rank": 1}, sources=DEED)
+    db.rollback()
+    assert refused.value.field == "mortgagee.id_document_number"
+    assert db.execute("SELECT count(*) FROM applications").fetchone() == before
+    db.rollback()
+    # a request the register's rules may refuse later is received: the rules are judged at registration
+    seize(db, unit, 5001)
+    received = apps.receive(db, RECEIVER, kind="mortgage", unit_number=unit, applicant="申请人",
+                            request={"mortgagee": BANK, "secured_amount": 100_000, "rank": 1}, sources=DEED)
+    assert apps.get(db, received, RECEIVER)["status"] == "received"
+    assert restrictions(db, unit, "mortgage") == []

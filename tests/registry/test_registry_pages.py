@@ -26,3 +26,14 @@ def test_an_unknown_application_is_a_404_page_about_an_application(visitor: Test
     assert "999999" in page.text
     as_json = visitor.get("/registry/applications/999999")
     assert as_json.json()["detail"]["code"] == "application_not_found"
+
+
+def test_statistics_have_contents_labelled_axes_and_each_kinds_time_limit(live_site) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 §6: the chart says what its axes are, and each kind's time limit is shown."""
+    import httpx
+
+    base, _ = live_site
+    page = httpx.get(f"{base}/statistics", headers={"Accept": "text/html", "Accept-Language": "en"}).text
+    assert 'class="contents"' in page and 'href="#k-mortgage"' in page
+    assert "time limit 1 working days" in page or "time limit 1 working day" in page
+    assert page.count('class="axis-label"') >= 3 * page.count('<svg class="chart"') > 0

@@ -56,7 +56,12 @@ def test_registrar_approves_a_clean_survey_and_it_is_published(live_site, browse
     registrar.click(f"a[href='{detail.removeprefix(base)}'] >> nth=0")
     registrar.wait_for_selector("#preview svg path.upload")
     registrar.screenshot(path=str(SCREENSHOTS / "survey-review.png"), full_page=True)
-    registrar.click("button[data-action=approve]")
+    registrar.click("button[data-action=approve]:not([data-confirmed])")
+    # approval first shows what it will publish (issue 17 §4) and publishes only when confirmed
+    registrar.wait_for_selector("#approve-confirm[open]")
+    assert "330102001001GB09102" in registrar.inner_text("#approve-confirm")
+    assert registrar.inner_text("#status") != "" and "status-submitted" in registrar.get_attribute("#status", "class")
+    registrar.click("#approve-confirm button[data-confirmed]")
     registrar.wait_for_selector("#status.status-approved")
     with psycopg.connect(url) as conn:
         lon, lat = conn.execute("SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "

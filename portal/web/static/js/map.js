@@ -54,7 +54,7 @@
   function renderParcel(p) {
     panelTitle.textContent = T.parcel + " " + p.parcel_code;
     panelBody.textContent = "";
-    if (!p.current) panelBody.appendChild(el("p", {className: "badge retired", text: T.retired}));
+    if (!p.current) panelBody.appendChild(el("p", {className: "retired-banner", role: "note", text: T.retired + " · " + fmtDate(p.end_lifespan)}));
     var facts = el("dl", {className: "facts"});
     [row(T.parcel_code, p.parcel_code), row(T.area, fmtArea(p.area)),
      row(T.land_use, landUse(p.land_use)),
@@ -64,15 +64,16 @@
     ].forEach(function (pair) { facts.appendChild(pair[0]); facts.appendChild(pair[1]); });
     panelBody.appendChild(facts);
 
+    // A retired parcel has no rights or restrictions to check: no check button for it.
     var actions = el("p", {className: "actions"}, [
-      el("a", {className: "button", id: "check-restrictions",
-               href: "/check?parcel=" + encodeURIComponent(p.parcel_code), text: T.check_restrictions}),
+      p.current ? el("a", {className: "button", id: "check-restrictions",
+               href: "/check?parcel=" + encodeURIComponent(p.parcel_code), text: T.check_restrictions}) : null,
       el("a", {className: "button secondary", href: "/parcels/" + encodeURIComponent(p.parcel_code) + "/sheet.pdf",
                text: T.print_sheet}),
       el("a", {href: "/parcels/" + encodeURIComponent(p.parcel_code), text: T.details})
     ]);
     panelBody.appendChild(actions);
-    panelBody.appendChild(el("p", {className: "hint", text: T.check_hint}));
+    panelBody.appendChild(el("p", {className: "hint", text: p.current ? T.check_hint : T.retired_no_check}));
 
     var units;
     if (p.units.length) {
@@ -102,10 +103,12 @@
     if (p.lineage.length) historyContent.push(el("h4", {text: T.lineage}), lineage);
     panelBody.appendChild(section(T.history, historyContent));
 
+    if (window.portalTables) Array.prototype.forEach.call(panelBody.querySelectorAll("table"), window.portalTables.label);
     panel.hidden = false;
     if (highlight) map.removeLayer(highlight);
     highlight = L.geoJSON(p.geometry, {interactive: false,
       style: {color: "#0b5cad", weight: 4, fill: true, fillOpacity: 0.08}}).addTo(map);
+    P.selection = highlight;
     panel.setAttribute("data-parcel-code", p.parcel_code);
     var url = new URL(window.location.href);
     url.searchParams.set("parcel", p.parcel_code);
@@ -125,6 +128,7 @@
     panel.hidden = true;
     panel.removeAttribute("data-parcel-code");
     if (highlight) { map.removeLayer(highlight); highlight = null; }
+    P.selection = null;
     if (lastFocus) lastFocus.focus();
   }
   function notFound(message) {
@@ -135,21 +139,45 @@
     panel.removeAttribute("data-parcel-code");
     if (highlight) { map.removeLayer(highlight); highlight = null; }
   }
+  /* ---- the selection stays in sight: the panel covers the map's right side (desktop) or its
+     lower half (phones), so the map is panned or fitted within the part left uncovered ---- */
+  function uncovered() {
+    // The map's visible part, in container pixels: [width, height] left of or above the panel.
+    var size = map.getSize();
+    if (panel.hidden) return [size.x, size.y];
+    var m = map.getContainer().getBoundingClientRect(), r = panel.getBoundingClientRect();
+    if (r.top > m.top + 10) return [size.x, Math.max(80, r.top - m.top)];   // a bottom sheet
+    if (r.left > m.left + 10) return [Math.max(80, r.left - m.left), size.y]; // a side panel
+    return [size.x, size.y];
+  }
+  function fitWithinUncovered(bounds, animate) {
+    var size = map.getSize(), open = uncovered();
+    map.flyToBounds(bounds, {maxZoom: 18, duration: animate ? 0.8 : 0, animate: !!animate,
+      paddingTopLeft: [12, 12], paddingBottomRight: [size.x - open[0] + 12, size.y - open[1] + 12]});
+  }
+  function keepInSight(latlng) {
+    var open = uncovered(), at = map.latLngToContainerPoint(latlng), margin = 24;
+    if (at.x > margin && at.x < open[0] - margin && at.y > margin && at.y < open[1] - margin) return;
+    map.panBy(at.subtract(L.point(open[0] / 2, open[1] / 2)), {animate: true, duration: 0.4});
+  }
   function showParcelAt(latlng) {
     lastFocus = document.activeElement;
     getJSON("/api/parcels/at?lon=" + latlng.lng.toFixed(8) + "&lat=" + latlng.lat.toFixed(8)).then(function (p) {
-      if (p) renderParcel(p); else notFound(T.no_parcel_here);
+      if (p) { renderParcel(p); keepInSight(latlng); } else notFound(T.no_parcel_here);
     }).catch(function (e) { notFound(T.error + " " + e.message); });
   }
   function showParcel(code, fly) {
     return getJSON("/api/parcels/" + encodeURIComponent(code)).then(function (p) {
       if (!p) { notFound(T.no_parcel); return; }
       renderParcel(p);
-      if (fly) map.flyToBounds([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]], {maxZoom: 18, duration: 0.8});
-      panel.focus();
+      if (fly) fitWithinUncovered([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]], true);
+      panel.focus({preventScroll: true});
     });
   }
   L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
+  // The toolbar above the map grows when the search says something (a phone wraps it): the map
+  // must then learn its new size, or taps and fitted views are off by the difference.
+  if (window.ResizeObserver) new ResizeObserver(function () { map.invalidateSize({pan: false}); }).observe(map.getContainer());
   map.on("click", function (e) { showParcelAt(e.latlng); });
   map.getContainer().addEventListener("keydown", function (e) {
     if (e.key === "Enter" && e.target === map.getContainer()) showParcelAt(map.getCenter());
@@ -183,6 +211,15 @@
     Array.prototype.forEach.call(list.children, function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
     if (i >= 0) input.setAttribute("aria-activedescendant", "search-hit-" + i);
     else input.removeAttribute("aria-activedescendant");
+    tellWhatEnterOpens();
+  }
+  function tellWhatEnterOpens() {
+    // Enter opens the highlighted suggestion, else the first: say which, before it happens.
+    if (list.hidden && hits.length) return;  // suggestions closed: the last word stays
+    var target = hits[active >= 0 ? active : 0];
+    Array.prototype.forEach.call(list.children, function (li, j) { li.classList.toggle("enter-target", hits[j] === target); });
+    status.textContent = hits.length ? T.results_count.replace("{n}", hits.length) + " · " +
+      T.enter_opens.replace("{label}", hitLabel(target)) : T.no_results;
   }
   function closeList() { list.hidden = true; input.setAttribute("aria-expanded", "false"); setActive(-1); }
   function renderHits(result) {
@@ -196,7 +233,6 @@
     });
     list.hidden = hits.length === 0;
     input.setAttribute("aria-expanded", hits.length ? "true" : "false");
-    status.textContent = hits.length ? T.results_count.replace("{n}", hits.length) : T.no_results;
     setActive(-1);
   }
   function runSearch(text) {
@@ -212,10 +248,12 @@
     var h = hits[i];
     if (!h) return;
     closeList();
+    status.textContent = "";
     input.value = hitLabel(h);
-    map.flyToBounds([[h.bbox[1], h.bbox[0]], [h.bbox[3], h.bbox[2]]], {maxZoom: 18, duration: 0.8});
     lastFocus = input;
-    showParcel(h.parcel_code, false);
+    showParcel(h.parcel_code, false).then(function () {  // fitted once the panel is open: above it
+      fitWithinUncovered([[h.bbox[1], h.bbox[0]], [h.bbox[3], h.bbox[2]]], true);
+    });
   }
   input.addEventListener("input", function () {
     clearTimeout(timer);
@@ -283,6 +321,47 @@
   var loaded = 0;
   P.parcels.on("tileload", function () { loaded += 1; map.getContainer().setAttribute("data-parcel-tiles", String(loaded)); });
 
+  /* ---- the pointer's coordinates: CGCS2000 lon/lat and its 3° Gauss-Krüger zone (GB/T 17798
+     zoning, zone = round(lon / 3), central meridian 3 × zone, false easting zone × 10^6 + 500 km
+     on the GRS 80 ellipsoid, the same as CGCS2000's; proj4 does the projection) ---- */
+  function gaussKruger(lon, lat) {
+    var zone = Math.round(lon / 3);
+    var def = "+proj=tmerc +lat_0=0 +lon_0=" + (3 * zone) + " +k=1 +x_0=" + (zone * 1000000 + 500000) +
+              " +y_0=0 +ellps=GRS80 +units=m +no_defs";
+    var en = window.proj4("+proj=longlat +ellps=GRS80 +no_defs", def, [lon, lat]);
+    return {zone: zone, x: en[1], y: en[0]};  // surveyors' axes: X northing, Y easting
+  }
+  P.gaussKruger = gaussKruger;
+  if (window.proj4) {
+    var Pointer = L.Control.extend({options: {position: "bottomright"}, onAdd: function () {
+      var box = L.DomUtil.create("div", "pointer-coordinates");
+      box.setAttribute("aria-live", "off");
+      box.textContent = T.pointer_hint;
+      return box;
+    }});
+    var pointer = new Pointer().addTo(map);
+    map.on("mousemove", function (e) {
+      var lon = e.latlng.lng, lat = e.latlng.lat, gk = gaussKruger(lon, lat);
+      pointer.getContainer().textContent = "CGCS2000 " + lon.toFixed(6) + "°E " + lat.toFixed(6) + "°N · " +
+        T.gk_zone.replace("{zone}", gk.zone) + " X " + gk.x.toFixed(2) + " Y " + gk.y.toFixed(2);
+    });
+  }
+
+  /* ---- start: the whole district within reach, the legend folded on phones ---- */
+  var narrow = window.matchMedia("(max-width: 640px)").matches;
+  if (narrow) { var legend = document.querySelector(".map-legend"); if (legend) legend.open = false; }
+  if (P.district) {
+    var district = L.latLngBounds([P.district[1], P.district[0]], [P.district[3], P.district[2]]);
+    var whole = map.getBoundsZoom(district, false);
+    if (map.getMinZoom() > whole) map.setMinZoom(whole);  // zoomed out fully, the district fits
+  }
+  function showDistrictOnPhones() {
+    // Phones open on the whole district (the desktop's opening view would crop it).
+    if (narrow && district && !P.initial.parcel && !P.initial.q && !map.getBounds().pad(0.01).contains(district)) {
+      map.fitBounds(district, {animate: false});
+    }
+  }
+
   /* ---- start: a parcel or a search from the address bar ---- */
   refreshLabels();
   if (P.initial.parcel) showParcel(P.initial.parcel, true);
@@ -290,6 +369,7 @@
   // Ready once the opening view has settled: the district's extent is fitted with a zoom
   // animation, and a view set while it runs would be overridden when it ends.
   function ready() {
+    showDistrictOnPhones();
     document.documentElement.setAttribute("data-map-ready", "true");
     if (window.performance && performance.mark) performance.mark("map-ready");
   }

@@ -15,7 +15,7 @@
     if (!response.ok) {
       const d = data.detail || {};
       const error = new Error(typeof d === "string" ? d : (Array.isArray(d) ? d.map((e) => e.localized_msg || e.msg).join("; ") : (d.localized_message || d.message)));
-      error.rule = d.rule; error.blocking = d.blocking;
+      error.rule = d.rule; error.blocking = d.blocking; error.field = d.field;
       throw error;
     }
     return data;
@@ -93,10 +93,24 @@
         received = await call("POST", "/api/applications", {
           kind: kind.value, unit_number: val("unit_number").trim(), applicant: val("applicant"), request: request(),
           sources: [{ kind: val("source_kind"), reference: val("source_reference") }] });
-        show(result, true, received.reference + " ✓");
+        // Nothing is lost: the new application is one click away (a refused one was not kept).
+        result.className = "ok";
+        result.textContent = "";
+        const link = document.createElement("a");
+        link.href = "/registry/applications/" + received.id;
+        link.textContent = received.reference;
+        result.append(link, " ✓");
         result.dataset.application = received.id;
       } catch (err) {
         show(result, false, (received ? received.reference + ": " : "") + err.message + (err.rule ? " [" + err.rule + "]" : ""));
+        // The field at fault, marked and focused (mortgagee.id_document_number -> #mortgagee_code).
+        const ids = { "mortgagee.id_document_number": "mortgagee_code", "mortgagee.name": "mortgagee_name",
+                      "party.id_document_number": "party_document_number", "party.name": "party_name",
+                      "holders[0].id_document_number": "holder_document_number", "holders[0].name": "holder_name",
+                      "unit.location": "location", "secured_amount": "secured_amount", "term_end": "term_end" };
+        form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+        const input = err.field && document.getElementById(ids[err.field] || err.field);
+        if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
       }
     });
   }

@@ -29,7 +29,6 @@
       e.preventDefault(); zone.classList.remove("over");
       if (e.dataTransfer.files.length) { input.files = e.dataTransfer.files; status.textContent = input.files[0].name; }
     });
-    zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!input.files.length) { status.textContent = document.getElementById("formats").textContent; input.focus(); return; }
@@ -52,9 +51,14 @@
     const id = actions.dataset.submission;
     const status = document.getElementById("action-status");
     actions.addEventListener("click", async (e) => {
+      if (e.target.closest("[data-close-dialog]")) { e.target.closest("dialog").close(); return; }
       const button = e.target.closest("button[data-action]");
       if (!button) return;
       const action = button.dataset.action;
+      // Approval publishes: first show what (the dialog lists the parcels and what retires).
+      const confirm = document.getElementById("approve-confirm");
+      if (action === "approve" && confirm && !button.dataset.confirmed) { confirm.showModal(); return; }
+      if (confirm && confirm.open) confirm.close();
       const init = { method: "POST", headers: headers(), credentials: "same-origin" };
       if (action === "reject") {
         const reasons = document.getElementById("reasons").value.split("\n").map((r) => r.trim()).filter(Boolean);

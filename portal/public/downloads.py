@@ -1,0 +1,110 @@
+"""GET /parcels/{code}/geometry.{format}: a parcel's boundary as a file, written by a library.
+
+    geojson  RFC 7946 GeoJSON, lon/lat on CGCS2000 (EPSG:4490), axis order lon, lat (GDAL, pyogrio)
+    gml      GML 3.2 (OGC 07-036), CGCS2000 lon/lat (EPSG:4490) (GDAL, pyogrio)
+    dxf      AutoCAD DXF R2010 in the parcel's survey CRS (its Gauss-Krüger zone, metres, easting x,
+             northing y), as surveyors draw, one closed polyline per ring on layer PARCEL and
+             the code as text (ezdxf); the CRS is named in the file name
+
+(KML is not offered: the upload readers keep GDAL's writers to the formats above in this
+process, see spatial/readers/_gdal.py.)
+
+Each file holds one feature with the public attributes only (code, land use, area, version).
+An unknown format is a 404 naming the formats; a malformed code a 422.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from portal.public import queries
+from portal.public.parcels import checked_parcel_code, public_parcel
+from portal.public.sheet import sheet_srid
+
+__all__ = ["router", "FORMATS", "geometry_file"]
+
+router = APIRouter(tags=["public map"])
+
+# format: (GDAL driver, media type, survey CRS rather than lon/lat, dataset options)
+FORMATS: dict[str, tuple[str, str, bool, dict[str, str]]] = {
+    "geojson": ("GeoJSON", "application/geo+json", False, {"RFC7946": "YES"}),
+    "gml": ("GML", "application/gml+xml", False, {"FORMAT": "GML3.2"}),
+    "dxf": ("DXF", "image/vnd.dxf", True, {}),
+}
+
+
+def geometry_file(fmt: str, geometry: dict[str, Any], srid: int, attributes: dict[str, Any]) -> bytes:
+    """One feature (`geometry`: a GeoJSON geometry in EPSG:`srid`) with `attributes`, written
+    by GDAL's driver for `fmt` (a key of FORMATS). CPU and disk: call it from a thread."""
+    driver, _, _, options = FORMATS[fmt]
+    shape = shapely.geometry.shape(geometry)
+    if fmt == "dxf":
+        return _dxf(shape, str(attributes["parcel_code"]))
+    names = list(attributes)
+    with tempfile.TemporaryDirectory(prefix="parcel-") as folder:
+        path = Path(folder) / f"parcel.{fmt}"
+        from pyogrio.raw import write
+
+        write(str(path), np.array([shapely.to_wkb(shape)], dtype=object),
+              [np.array([attributes[n]], dtype=object if isinstance(attributes[n], str) else None) for n in names],
+              names, driver=driver, geometry_type=shape.geom_type, crs=f"EPSG:{srid}", layer="parcel",
+              dataset_options=options or None)
+        return path.read_bytes()
+
+
+def _dxf(shape: Any, code: str) -> bytes:
+    from ezdxf import units
+    from ezdxf.document import Drawing
+
+    doc = Drawing.new("R2010")
+    doc.units = units.M
+    doc.layers.add("PARCEL")
+    space = doc.modelspace()
+    polygons = getattr(shape, "geoms", [shape])
+    for polygon in polygons:
+        for ring in (polygon.exterior, *polygon.interiors):
+            space.add_lwpolyline([(x, y) for x, y, *_ in ring.coords], close=True, dxfattribs={"layer": "PARCEL"})
+    at = shape.representative_point()
+    space.add_text(code, height=1.5, dxfattribs={"layer": "PARCEL"}).set_placement((at.x, at.y))
+    out = io.StringIO()
+    doc.write(out)
+    return out.getvalue().encode("utf-8")
+
+
+@router.get("/parcels/{parcel_code}/geometry.{fmt}", response_class=Response,
+            responses={200: {"content": {t: {} for _, t, _, _ in FORMATS.values()}}})
+async def parcel_geometry(request: Request, parcel_code: str, fmt: str) -> Response:
+    """The parcel's boundary as GeoJSON, GML (CGCS2000 lon/lat) or DXF (metres: the survey CRS when it is
+    projected, else the CGCS2000 Gauss-Krüger zone of the parcel, as its sheet)."""
+    if fmt not in FORMATS:
+        raise HTTPException(404, f"no geometry format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    code = checked_parcel_code(parcel_code)
+    in_survey_crs = FORMATS[fmt][2]
+    async with request.app.state.pool.connection() as conn:
+        parcel, row = await public_parcel(conn, code)
+        survey = None
+        if in_survey_crs:  # metres, as the sheet: the survey CRS when projected, else the parcel's GK zone
+            place = await queries.parcel_sheet_place(conn, row["parcel_id"], row["version"])
+            survey = None if place is None else await queries.parcel_sheet_geometry(
+                conn, row["parcel_id"], row["version"], sheet_srid(place["survey_srid"], place["lon"]))
+    if in_survey_crs:
+        if survey is None:
+            raise HTTPException(409, f"parcel {code} changed meanwhile; try again")
+        geometry, srid = survey["geometry"], int(survey["srid"])
+    else:
+        geometry, srid = parcel.geometry, 4490
+    attributes = {"parcel_code": code, "land_use": parcel.land_use.code, "area_m2": round(parcel.area, 2),
+                  "version": parcel.version}
+    body = await run_in_threadpool(geometry_file, fmt, geometry, srid, attributes)
+    suffix = f"-EPSG{srid}" if in_survey_crs else ""
+    return Response(body, media_type=FORMATS[fmt][1], headers={
+        "Content-Disposition": f'attachment; filename="{code}{suffix}.{fmt}"'})
