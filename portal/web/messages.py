@@ -177,8 +177,9 @@ def localize_error(code: str, message: str, fields: Mapping[str, Any] | None, la
     """The message of a refusal for a reader of `language` (`message` itself in English).
 
     A rule violation renders from the catalogue with its particulars, else from `rule.<name>`
-    with the blocking record; anything else from the catalogue; an unmatched message as the
-    explanation of its code."""
+    with the blocking record; anything else from the catalogue (a message prefixed with the
+    `file` field, `scan.pdf: the PDF is encrypted...`, keeps the name and translates the rest); an
+    unmatched message as the explanation of its code."""
     if language not in LANGUAGES or language == "en":
         return message
     fields = fields or {}
@@ -192,7 +193,12 @@ def localize_error(code: str, message: str, fields: Mapping[str, Any] | None, la
         if restriction is not None:
             text += catalog(language).get("rule.blocking", " ({restriction})").format(restriction=restriction)
         return text
-    return translate(message, language) or _explain("error", code, language)
+    found = translate(message, language)
+    if found is None and isinstance(file := fields.get("file"), str) and message.startswith(f"{file}: "):
+        # "<file name>: <sentence>" (the archive's refusals): a file name is data, the sentence is translated
+        rest = translate(message[len(file) + 2:], language)
+        found = f"{file}：{rest}" if rest is not None else None
+    return found or _explain("error", code, language)
 
 
 def localize_issue(code: str, message: str, language: str) -> str:

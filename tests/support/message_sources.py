@@ -6,8 +6,11 @@ Collected: the message argument of each `raise`d or constructed error (`Cadastre
 `SpatialError` subclasses, `HTTPException`, `error_response`) and of each `Issue(...)`, as a
 template (`f"unit {n} ..."` becomes `unit {n} ...`); both branches of a conditional message; the
 values assigned to a variable passed as a message; the sentences returned by the `*_problem`
-checkers and the `_EXPLAIN` table. Operator messages (settings, cluster, backups, the demo
-loader, audit anchors, the GDAL guard) are not shown on pages and are left out.
+checkers and the `_EXPLAIN` table; the archive's refusals (`FileRefused` and the worker's
+`Refusal`, whose first argument is a stable reason, not a sentence). Operator messages (settings,
+cluster, backups, the demo loader, audit anchors, the GDAL guard, the archive store's `StoreError`,
+which reaches a person only as an `ArchiveNotFound` of its own) are not shown on pages and are
+left out.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ _ENDINGS = ("Error", "Invalid", "Refused", "NotFound", "Conflict", "Input", "For
 _NOT_PEOPLE = {"ValueError", "TypeError", "RuntimeError", "KeyError", "OSError", "AssertionError",
                "SystemExit", "ClusterError", "SettingsError", "ProviderInvalidQueryError", "AttributeError",
                "NotImplementedError", "ImportError", "LookupError", "IndexError", "MigrationError", "BackupError",
-               "AnchorError", "AnchorRefused", "UsageError", "BadParameter", "ClickException"}
+               "AnchorError", "AnchorRefused", "StoreError", "UsageError", "BadParameter", "ClickException"}
 
 
 def _template(node: ast.expr | None, constants: dict[str, list[ast.expr]], depth: int = 0) -> list[str]:
@@ -54,7 +57,8 @@ def _template(node: ast.expr | None, constants: dict[str, list[ast.expr]], depth
 
 def _message_arg(call: ast.Call, name: str) -> ast.expr | None:
     keyword = next((k.value for k in call.keywords if k.arg == "message"), None)
-    position = {"Issue": 2, "RuleViolation": 1, "HTTPException": 1, "error_response": 3}.get(name, 0)
+    position = {"Issue": 2, "RuleViolation": 1, "HTTPException": 1, "error_response": 3, "FileRefused": 1,
+                "Refusal": 1}.get(name, 0)
     if name == "HTTPException":
         keyword = next((k.value for k in call.keywords if k.arg == "detail"), None)
     message = call.args[position] if len(call.args) > position else keyword
@@ -81,7 +85,7 @@ def templates() -> Iterator[tuple[str, str]]:
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call):
                     name = ast.unparse(node.func).split(".")[-1]
-                    if name in _NOT_PEOPLE or not (name in ("Issue", "HTTPException", "error_response")
+                    if name in _NOT_PEOPLE or not (name in ("Issue", "HTTPException", "error_response", "Refusal")
                                                    or name.endswith(_ENDINGS)):
                         continue
                     for text in _template(_message_arg(node, name), constants):

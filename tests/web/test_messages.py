@@ -37,19 +37,21 @@ from portal.web.messages import (
 from spatial.report import IssueCode
 
 # Words a Chinese page may show as they are: names of formats, standards, systems and fields
-# that are written in Latin letters in Chinese too.
+# that are written in Latin letters in Chinese too (URIs, such as GML's CRS names, are written as they are).
 ALLOWED = {
     "EPSG", "GB", "CGCS", "DXF", "GML", "GeoJSON", "GeoPackage", "Shapefile", "shp", "shx", "dbf", "prj",
     "zip", "txt", "XML", "DOCTYPE", "DTD", "UTF", "GBK", "LWPOLYLINE", "POLYLINE", "HATCH", "INTERLIS", "XTF",
     "ITF", "EDIGEO", "THF", "SQL", "JSON", "CSRF", "Token", "Cookie", "POST", "GET", "api", "check", "tokens",
     "NaN", "PDF", "Noto", "Sans", "CJK", "UUID", "grant_id", "bbox", "Gauss", "Krüger", "UTC", "csv",
+    "SHA", "TIFF", "JPEG", "PNG", "Windows", "Linux", "macOS", "Mach", "ELF", "Java", "srsName",
 }
 _WORD = re.compile(r"[A-Za-zü]{3,}(?:_[A-Za-z]+)*")
+_URI = re.compile(r"\b(?:urn|https?):\S+")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 def english_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if w not in ALLOWED and not w.startswith("X-")]
+    return [w for w in _WORD.findall(_URI.sub(" ", text)) if w not in ALLOWED and not w.startswith("X-")]
 
 
 def _sample(template: str) -> str:
@@ -271,3 +273,15 @@ def test_both_label_catalogues_have_the_same_keys() -> None:
     en = json.loads((ROOT / "portal/web/locales/labels.en.json").read_text(encoding="utf-8"))
     assert set(zh) == set(en)
     assert Path(ROOT / "portal/web/locales/messages.zh-CN.json").exists()
+
+
+def test_a_refusal_naming_its_file_keeps_the_name_and_translates_the_sentence() -> None:
+    """The archive's refusals read `<file>: <sentence>`: the file name is data, never translated."""
+    message = "扫描 scan.pdf: the PDF is encrypted: give the office an unprotected copy"
+    fields = {"reason": "pdf_encrypted", "file": "扫描 scan.pdf"}
+    assert localize_error("file_refused", message, fields, "zh-CN") == \
+        "扫描 scan.pdf：该 PDF 已加密：请向登记机构提供未加密的副本"
+    assert localize_error("file_refused", message, fields, "en") == message
+    program = "a.exe: the file is a Windows program (MZ/PE), not a scan: only PDF, TIFF, JPEG and PNG are kept"
+    assert localize_error("file_refused", program, {"file": "a.exe"}, "zh-CN") == \
+        "a.exe：该文件是一个 Windows 程序（MZ/PE），不是扫描件：档案只接收 PDF、TIFF、JPEG 和 PNG"
