@@ -13,7 +13,8 @@ from psycopg import sql
 __all__ = [
     "PUBLISHED_AREA", "RETIRED_CODES", "INSERT_SUBMISSION", "INSERT_PARCELS", "INSERT_RETIREMENTS", "summary",
     "submission", "SUBMISSION_PARCELS", "listing", "LOCK_SUBMISSION", "RETIRING", "FILE_CONTENT", "AS_READ",
-    "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "CADASTRE_VALIDATION", "COVERAGE", "LAND_USES",
+    "SUBMITTED", "APPROVED", "REJECTED", "WITHDRAWN", "PREVIEW", "PREVIEW_ISSUES", "CADASTRE_VALIDATION", "COVERAGE",
+    "LAND_USES",
     "CURRENT_AMONG", "CODES_OF", "UNITS_ON", "LOCK_CADASTRE", "INSERT_SOURCE", "LINEAGE", "CURRENT_CODES",
     "NEXT_PARCEL_IDS", "COPY_PARCELS", "COPY_TYPES", "INSERT_LINEAGE", "EXTENT", "CADASTRE_EXTENT", "REPORT_PAGE",
 ]
@@ -138,8 +139,7 @@ UPDATE submissions SET status = 'rejected', decided_at = now(), decided_by = %s,
 WITHDRAWN = "UPDATE submissions SET status = 'withdrawn' WHERE submission_id = %s"
 
 PREVIEW = """
-WITH s AS (SELECT submission_id, crs, report FROM submissions WHERE submission_id = %(id)s),
-upload AS (
+WITH upload AS (
     SELECT 'upload' AS layer, p.position AS parcel_index, p.parcel_code, p.place, p.geom
       FROM submission_parcels p WHERE p.submission_id = %(id)s AND p.geom IS NOT NULL
 ),
@@ -156,13 +156,6 @@ cadastre AS (
      WHERE c.geom && extent.box
        AND c.parcel_id NOT IN (SELECT parcel_id FROM submission_retirements WHERE submission_id = %(id)s)
      LIMIT 2000
-),
-issues AS (
-    SELECT 'issue' AS layer, (i ->> 'parcel_index')::int, i ->> 'code', i ->> 'message',
-           ST_Transform(ST_SetSRID(ST_GeomFromText(i ->> 'location'), s.crs), 4490) AS geom,
-           i ->> 'severity' AS severity
-      FROM s, jsonb_array_elements(s.report -> 'issues') AS i
-     WHERE i ->> 'location' IS NOT NULL
 )
 SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_agg(f), '[]'::json))
   FROM (
@@ -170,12 +163,15 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_
            'properties', json_build_object('layer', layer, 'parcel_index', parcel_index,
                                            'parcel_code', parcel_code, 'place', place)) AS f
       FROM (SELECT * FROM upload UNION ALL SELECT * FROM retired UNION ALL SELECT * FROM cadastre) g
-    UNION ALL
-    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(geom, 7)::json,
-           'properties', json_build_object('layer', layer, 'parcel_index', parcel_index, 'code', code,
-                                           'message', message, 'severity', severity))
-      FROM issues AS i(layer, parcel_index, code, message, geom, severity)
   ) features
+"""
+# The located faults of a submission's report, in the CRS of its file: made into lon/lat in Python,
+# where a location that cannot be transformed (coordinates outside the CRS) is left off the map.
+PREVIEW_ISSUES = """
+SELECT s.crs, (i ->> 'parcel_index')::int AS parcel_index, i ->> 'code' AS code, i ->> 'message' AS message,
+       i ->> 'location' AS location, i ->> 'severity' AS severity
+  FROM submissions s, jsonb_array_elements(s.report -> 'issues') AS i
+ WHERE s.submission_id = %(id)s AND i ->> 'location' IS NOT NULL
 """
 
 # --- validation against the cadastre (cadastre_validation.py) -------------------------------

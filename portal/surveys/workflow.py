@@ -48,7 +48,8 @@ from portal.surveys.cadastre_validation import (
 )
 from portal.surveys.publication import Publication, SourceRecord, lock_cadastre, publish
 from portal.surveys.reading import read_limits
-from spatial.errors import LimitError
+from spatial.crs import to_cgcs2000_lonlat
+from spatial.errors import CrsError, LimitError
 from spatial.model import ReadResult, SurveyedParcel
 from spatial.readers import ReadLimits
 from spatial.readers.isolated import read_isolated
@@ -468,5 +469,24 @@ def preview(conn: psycopg.Connection, submission_id: int, principal: Principal) 
     get(conn, submission_id, principal, with_report=False)
     with UnitOfWork(conn):
         row = one_row(conn.execute(queries.PREVIEW, {"id": submission_id}).fetchone())
+        faults = conn.execute(queries.PREVIEW_ISSUES, {"id": submission_id}).fetchall()
     collection: dict[str, Any] = row[0]
+    collection["features"].extend(_located_faults(faults))
     return collection
+
+
+def _located_faults(faults: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Features of the report's located faults in CGCS2000 lon/lat; a location that cannot be
+    transformed (coordinates outside the file's CRS, which the report already says) is left off."""
+    features = []
+    for crs, parcel_index, code, message, location, severity in faults:
+        try:
+            moved = to_cgcs2000_lonlat(shapely.from_wkt(location), int(crs))
+        except (shapely.errors.ShapelyError, CrsError, ValueError, TypeError):
+            continue
+        if moved.is_empty or not np.isfinite(shapely.get_coordinates(moved)).all():
+            continue
+        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(shapely.set_precision(moved, 1e-7)),
+                         "properties": {"layer": "issue", "parcel_index": parcel_index, "code": code,
+                                        "message": message, "severity": severity}})
+    return features

@@ -95,7 +95,10 @@ def _number(text: str, language: str) -> str:
     except InvalidOperation:
         return text
     places = len(text.split(".", 1)[1])
-    return format_decimal(value, format="#,##0." + "0" * places, locale=babel_locale(language))
+    try:
+        return format_decimal(value, format="#,##0." + "0" * places, locale=babel_locale(language))
+    except (ArithmeticError, ValueError):  # beyond the decimal context (an area of 1e60 m²): as written
+        return text
 
 
 def _value(text: str, language: str, depth: int) -> str:

@@ -230,3 +230,42 @@ def test_slow_uploads_hold_no_connection_and_registrars_are_served(survey_db) ->
     assert max(in_use) == 0, f"connections of the work pool in use while files were read: {in_use}"
     assert served.status_code == 200 and waited < 1.5, (served.status_code, waited)
     assert sorted(answers) == [413, 413, 413], answers
+
+
+@pytest.mark.parametrize("far", [1e308, 1e30, -4e7])
+def test_coordinates_outside_their_crs_give_a_report_and_a_preview_not_a_500(surveyor, far) -> None:
+    """Reported (fresh-eyes review): a GeoJSON polygon at +-1e308 stated as EPSG:4528 was kept as
+    a draft with its errors, and then its preview answered 500 (PostGIS: "Point outside of
+    projection domain"). Every located fault that cannot be put on the map is left off it; the
+    report still names it."""
+    client, auth = surveyor
+    ring = [[far, far], [far + 10, far], [far + 10, far + 10], [far, far + 10], [far, far]]
+    body = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+            '{"parcel_code":"330102001001GB09701","land_use_code":"0701"},'
+            f'"geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}]}}').encode()
+    made = client.post("/api/submissions", files={"file": ("far.geojson", body, "application/geo+json")},
+                       data={"crs": "4528"}, headers=auth)
+    assert made.status_code == 201, made.text  # kept as a draft whose report names the fault
+    assert made.json()["report"]["error_count"] >= 1
+    preview = client.get(f"/api/submissions/{made.json()['id']}/preview", headers=auth)
+    assert preview.status_code == 200, preview.text
+    for feature in preview.json()["features"]:
+        for x, y in ((c[0], c[1]) for c in _coordinates(feature["geometry"])):
+            assert -180 <= x <= 180 and -90 <= y <= 90
+
+
+def _coordinates(geometry: dict | None) -> list[list[float]]:  # type: ignore[type-arg]
+    if not geometry:
+        return []
+    if geometry["type"] == "GeometryCollection":
+        return [c for g in geometry["geometries"] for c in _coordinates(g)]
+    flat: list[list[float]] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, list) and value and isinstance(value[0], (int, float)):
+            flat.append(value)  # type: ignore[arg-type]
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+    walk(geometry["coordinates"])
+    return flat
