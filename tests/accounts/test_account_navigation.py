@@ -27,7 +27,7 @@ EXPECTED = {
 
 
 def _nav_links(html: str) -> set[str]:
-    nav = html.split('<nav aria-label="main">', 1)[1].split("</nav>", 1)[0]
+    nav = html.split('<nav id="main-nav"', 1)[1].split("</nav>", 1)[0]
     return set(re.findall(r'<a href="([^"?]+)', nav))
 
 
@@ -47,7 +47,7 @@ def test_a_signed_in_person_sees_their_account_on_every_page(visitor: TestClient
     for page in ("/", "/guide", "/statistics", "/check", f"/parcels/{demo.parcel_code}", "/no/such/page",
                  "/parcels/NOPE", "/registry", "/verify/NOPE"):
         html = visitor.get(page, headers=HTML).text
-        nav = html.split('<nav aria-label="main">', 1)[1].split("</nav>", 1)[0]
+        nav = html.split('<nav id="main-nav"', 1)[1].split("</nav>", 1)[0]
         assert 'href="/account"' in nav and "owner" in nav, page
         assert 'href="/login' not in nav, page
 
