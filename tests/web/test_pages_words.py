@@ -240,7 +240,7 @@ def test_a_rule_of_the_register_reads_in_chinese(two_registrars: tuple[TestClien
 # -- errors in the reader's language -----------------------------------------------------
 
 def test_a_form_error_page_speaks_the_pages_language(app_for: object) -> None:
-    for language, expected in (("zh-CN", "两次输入的密码不一致"), ("en", "the two passwords differ")):
+    for language, expected in (("zh-CN", "两次输入的密码不一致"), ("en", "The two passwords differ")):  # by the field
         client = _client(app_for, language)
         csrf = csrf_of(client.get("/register").text)
         page = client.post("/register", headers=BROWSER, data={

@@ -351,14 +351,14 @@
   var narrow = window.matchMedia("(max-width: 640px)").matches;
   if (narrow) { var legend = document.querySelector(".map-legend"); if (legend) legend.open = false; }
   if (P.district) {
-    var district = L.latLngBounds([P.district[1], P.district[0]], [P.district[3], P.district[2]]);
-    var whole = map.getBoundsZoom(district, false);
+    var districtBounds = L.latLngBounds([P.district[1], P.district[0]], [P.district[3], P.district[2]]);
+    var whole = map.getBoundsZoom(districtBounds, false);
     if (map.getMinZoom() > whole) map.setMinZoom(whole);  // zoomed out fully, the district fits
   }
   function showDistrictOnPhones() {
     // Phones open on the whole district (the desktop's opening view would crop it).
-    if (narrow && district && !P.initial.parcel && !P.initial.q && !map.getBounds().pad(0.01).contains(district)) {
-      map.fitBounds(district, {animate: false});
+    if (narrow && districtBounds && !P.initial.parcel && !P.initial.q && !map.getBounds().pad(0.01).contains(districtBounds)) {
+      map.fitBounds(districtBounds, {animate: false});
     }
   }
 
