@@ -299,6 +299,24 @@ def test_tiers_see_what_the_disclosure_table_says_and_every_view_is_audited(clie
     assert client.get(f"/api/sources/{owner['court_source_id']}/files", headers=as_("clerk")).status_code == 200
 
 
+def test_a_viewer_sees_only_the_attachments_they_may_see(client, owner) -> None:  # type: ignore[no-untyped-def]
+    """One file attached to the owner's source and to a court order: each tier lists only the
+    attachments it may see, in the API and in the page viewer (no other source's id or file name)."""
+    content = png(333, 222, "purple")
+    sha256 = attach(client, owner["source_id"], content, "owner-deed.png").json()["sha256"]
+    attach(client, owner["court_source_id"], content, "sealed-court-order.png")
+    expected = {"registrar": {owner["source_id"], owner["court_source_id"]}, "owner": {owner["source_id"]},
+                "clerk": {owner["court_source_id"]}}
+    for person, sources in expected.items():
+        answer = client.get(f"/api/archive/{sha256}", headers=as_(person))
+        assert answer.status_code == 200, (person, answer.text)
+        assert {a["id"] for a in answer.json()["attached_to"] if a["kind"] == "source"} == sources, person
+        page = client.get(f"/archive/{sha256}", headers=as_(person))
+        assert page.status_code == 200, (person, page.text)
+        assert ("sealed-court-order.png" in page.text) == (owner["court_source_id"] in sources), person
+        assert ("owner-deed.png" in page.text) == (owner["source_id"] in sources), person
+
+
 def test_pages_thumbnails_and_the_original(client, module_database, owner) -> None:  # type: ignore[no-untyped-def]
     content = tiff(3)
     sha256 = attach(client, owner["source_id"], content, "sheets.tif").json()["sha256"]
