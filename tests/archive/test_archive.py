@@ -133,7 +133,8 @@ def client(module_database: str, owner: dict[str, int], store_dir: Path) -> Iter
         return people.get(request.headers.get("x-test-person", ""), Principal())
 
     settings = Settings(database=DatabaseSettings(DATABASE_URL=module_database),
-                        archive=ArchiveSettings(store_dir=store_dir, cache_dir=store_dir.parent / "cache"))
+                        archive=ArchiveSettings(store_dir=store_dir, cache_dir=store_dir.parent / "cache",
+                                                render_wait_seconds=0.3))
     app = create_app(settings)
     app.state.principal_resolver = resolver
     with TestClient(app) as test_client:
@@ -315,6 +316,38 @@ def test_a_viewer_sees_only_the_attachments_they_may_see(client, owner) -> None:
         assert page.status_code == 200, (person, page.text)
         assert ("sealed-court-order.png" in page.text) == (owner["court_source_id"] in sources), person
         assert ("owner-deed.png" in page.text) == (owner["source_id"] in sources), person
+
+
+def test_one_user_cannot_hold_every_worker_with_scans(client, owner) -> None:  # type: ignore[no-untyped-def]
+    """Attaching and rendering count against the same per-user limit as survey uploads (two at
+    once by default): with the registrar's two slots held (two uploads still being read), a third
+    is refused with 429 uploads_at_once and Retry-After, and a page render waits, then is refused;
+    another user is not held up, and a freed slot serves the next."""
+    from types import SimpleNamespace
+
+    from portal.platform.slots import slots_of
+
+    slots = slots_of(SimpleNamespace(app=client.app))
+    limit = client.app.state.settings.survey.uploads_at_once_per_user
+    sha256 = attach(client, owner["source_id"], png(90, 60, "olive"), "held.png").json()["sha256"]
+    registrar = str(PEOPLE["registrar"].user_id)
+    held = [slots.slot(registrar, limit) for _ in range(limit)]
+    for slot in held:
+        slot.__enter__()
+    try:
+        refused = attach(client, owner["source_id"], png(91, 60, "olive"), "third.png")
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["detail"]["code"] == "uploads_at_once" and refused.headers["retry-after"] == "5"
+        render = client.get(f"/api/archive/{sha256}/pages/1.png?size=thumb", headers=as_("registrar"))
+        assert render.status_code == 429 and render.json()["detail"]["code"] == "uploads_at_once"
+        assert "uploads at once per user" in render.json()["detail"]["message"]
+        other = client.get(f"/api/archive/{sha256}/pages/1.png", headers=as_("owner"))
+        assert other.status_code == 200, other.text
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+    assert attach(client, owner["source_id"], png(91, 60, "olive"), "third.png").status_code == 201
+    assert client.get(f"/api/archive/{sha256}/pages/1.png?size=thumb", headers=as_("registrar")).status_code == 200
 
 
 def test_pages_thumbnails_and_the_original(client, module_database, owner) -> None:  # type: ignore[no-untyped-def]
