@@ -232,8 +232,8 @@ def fit(points: Sequence[ControlPoint], kind: Transformation | str = Transformat
         distance = np.hypot(delta[:, 0], delta[:, 1])
         rms = float(np.sqrt(np.mean(distance ** 2)))
     if not (np.all(np.isfinite(k)) and np.all(np.isfinite(delta)) and np.isfinite(rms)):
-        raise GeoreferenceError(f"the fit is degenerate or out of range: its parameters or residuals are not finite numbers; check the "
-                                "control points' coordinates")
+        raise GeoreferenceError("the fit is degenerate or out of range: its parameters or residuals are not finite "
+                                "numbers; check the control points' coordinates")
     residuals = tuple(Residual(p.label or str(i + 1), float(dx), float(dy), float(dd))
                       for i, (p, (dx, dy), dd) in enumerate(zip(points, delta, distance, strict=True)))
     return Fit(kind, tuple(float(x) for x in k), (float(origin[0]), float(origin[1])), spread, residuals,
@@ -274,18 +274,20 @@ def check_plausible(fit: Fit, width: int, height: int, crs: int) -> None:
         area = abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
         pixel = float(np.sqrt(area / max(width * height, 1)))
     if not (all(np.isfinite(fit.parameters)) and np.all(np.isfinite(world)) and np.isfinite(pixel)):
-        raise GeoreferenceError(f"the fit is degenerate or out of range: the page does not map to finite coordinates; check the control "
-                                "points' coordinates")
+        raise GeoreferenceError("the fit is degenerate or out of range: the page does not map to finite coordinates; "
+                                "check the control points' coordinates")
     low, high = PIXEL_SIZE_RANGE_M
     if not low <= pixel <= high:
-        raise GeoreferenceError(f"the fit is degenerate or out of range: one pixel of the scan would be {pixel:.3g} m on the ground (from "
-                                f"{low:g} to {high:g} m is plausible); check that the control points are different "
-                                "places, spread over the drawing, with the right coordinates")
+        raise GeoreferenceError("the fit is degenerate or out of range: one pixel of the scan would be "
+                                f"{pixel:.3g} m on the ground (from {low:g} to {high:g} m is plausible); check that "
+                                "the control points are different places, spread over the drawing, with the right "
+                                "coordinates")
     aou = area_of_use(crs)
     from spatial.crs import CGCS2000, transformer
 
     with np.errstate(all="ignore"):
         lon, lat = transformer(crs, CGCS2000).transform(world[:, 0], world[:, 1], errcheck=False)
     if not np.all(aou.contains(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))):
-        raise GeoreferenceError(f"the fit is degenerate or out of range: the page would lie outside the area of use of EPSG:{crs} "
-                                f"({aou.name}: {aou.describe()}); check the control points' coordinates and the CRS")
+        raise GeoreferenceError("the fit is degenerate or out of range: the page would lie outside the area of use of "
+                                f"EPSG:{crs} ({aou.name}: {aou.describe()}); check the control points' coordinates "
+                                "and the CRS")
