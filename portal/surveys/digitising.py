@@ -23,6 +23,7 @@ Every step is the digitisation's creator's (or a registrar's); once submitted th
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ from spatial.warp import tile_png, warp_image
 
 __all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
            "warped_path", "tile", "set_parcels", "submit", "snap"]
+
+LABEL_MAX = 40
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 _ROW = """
 SELECT digitisation_id, sha256, file_name, page, image_width, image_height, crs, scale_denominator, control_points,
@@ -113,9 +117,14 @@ def _update(conn: psycopg.Connection[Any], digitisation_id: int, **values: Any) 
 def set_points(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
                points: list[dict[str, Any]]) -> dict[str, Any]:
     """Replace the control points (each: label, column, row, easting, northing); a new set
-    clears the fit and the warp. Commits."""
+    clears the fit and the warp. Commits. BadInput (422) names a pixel outside the image or a
+    label with control or formatting characters (shown on the page, so kept plain text)."""
     row = _open(conn, principal, digitisation_id)
     for i, p in enumerate(points):
+        label = str(p.get("label") or "")
+        if len(label) > LABEL_MAX or any(unicodedata.category(ch) in _UNPRINTABLE for ch in label):
+            raise BadInput(f"control_points[{i}].label: a label is at most {LABEL_MAX} printable characters, "
+                           "without control or formatting characters")
         if not (0 <= p["column"] <= row["image_width"] and 0 <= p["row"] <= row["image_height"]):
             raise BadInput(f"control_points[{i}] ({p.get('label') or i + 1}): pixel ({p['column']}, {p['row']}) is "
                            f"outside the {row['image_width']} x {row['image_height']} image")

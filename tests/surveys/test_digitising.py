@@ -187,6 +187,28 @@ def test_one_user_cannot_hold_every_worker_with_digitisations(client, scan) -> N
     assert client.get(f"/api/digitisations/{digitisation_id}/image.png", headers=as_("surveyor")).status_code == 200
 
 
+def test_a_control_point_label_is_plain_text(client, scan) -> None:  # type: ignore[no-untyped-def]
+    """A label with control or formatting characters (NUL, a right-to-left override) or over 40
+    characters is refused with 422 naming it; markup is kept as the words typed, and the page's
+    script shows every label as a text node (Leaflet would put a string tooltip in as HTML)."""
+    digitisation_id = start(client, scan)["digitisation_id"]
+    (column, row), (easting, northing) = scan.pixels["J1"], scan.points["J1"]
+    point = {"column": column, "row": row, "easting": easting, "northing": northing}
+    for label in ("J1\x00", "J\u202e1", "J1\n", "J" * 41):
+        refused = put_points(client, digitisation_id, [{**point, "label": label}])
+        assert refused.status_code == 422, (label, refused.text)
+        assert "label" in json.dumps(refused.json()["detail"]), refused.text
+    markup = '<img src=x onerror="alert(1)">'
+    kept = put_points(client, digitisation_id, [{**point, "label": markup}])
+    assert kept.status_code == 200 and kept.json()["control_points"][0]["label"] == markup
+    script = (Path(__file__).parents[2] / "portal" / "web" / "static" / "js" / "digitise.js").read_text()
+    import re
+
+    assert "innerHTML" not in script and "insertAdjacentHTML" not in script
+    assert re.findall(r"\.bind(?:Tooltip|Popup)\((\w+)\(", script) == ["plain"] * len(
+        re.findall(r"\.bind(?:Tooltip|Popup)\(", script)), "a tooltip or popup given a string"
+
+
 def test_a_renamed_program_is_refused_as_a_scan(client) -> None:  # type: ignore[no-untyped-def]
     answer = client.post("/api/digitisations", files={"file": ("scan.png", b"MZ\x90\x00" + b"\x00" * 100)},
                          headers=as_("surveyor"))
