@@ -329,6 +329,9 @@ class ArchiveSettings(BaseSettings):
     cpu_seconds: int = 120
     memory_bytes: int = 3 * 1024 * 1024 * 1024
     wall_seconds: int = 300
+    # Attaching, rendering and digitising count against the user's uploads at once
+    # (CADASTRE_SURVEY_UPLOADS_AT_ONCE_PER_USER); a page render waits this long for a free one.
+    render_wait_seconds: float = Field(default=10.0, ge=0, le=120)
 
     def store_path(self, database: DatabaseSettings) -> Path:
         return self.store_dir or Path(database.state_dir) / "archive"

@@ -20,8 +20,13 @@ The tolerance a drawing should meet follows its scale: `tolerance_for_scale(500)
 (half a millimetre on paper, the plotting accuracy of a cadastral drawing, GB/T 17986 and
 TD/T 1001-2012 allow about that for boundary points on a 1:500 sheet).
 
-Errors: GeoreferenceError (a SpatialError) for too few points, unknown kinds, or a degenerate
-arrangement (points on one line, or all at one place).
+`check_plausible(fit, width, height, crs)` says whether a fit can be warped: the page's
+footprint (a 9 x 9 grid of its pixels through the fit) finite, one pixel between
+`PIXEL_SIZE_RANGE_M` on the ground (0.1 mm to 10 km), and the footprint inside the area of use
+EPSG gives the target CRS. Run it before storing a fit and before warping.
+
+Errors: GeoreferenceError (a SpatialError) for too few points, unknown kinds, a degenerate
+arrangement (points on one line, or all at one place), or a fit degenerate or out of range.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ from numpy.typing import NDArray
 from spatial.errors import SpatialError
 
 __all__ = ["Transformation", "MIN_POINTS", "ControlPoint", "Residual", "Fit", "GeoreferenceError", "fit",
-           "tolerance_for_scale"]
+           "tolerance_for_scale", "check_plausible", "PIXEL_SIZE_RANGE_M"]
+
+# The ground size of one scanned pixel, metres: 600 dpi at 1:200 is 8 mm, 72 dpi at 1:100,000 35 m.
+PIXEL_SIZE_RANGE_M = (1e-4, 1e4)
 
 
 class GeoreferenceError(SpatialError):
@@ -216,15 +224,20 @@ def fit(points: Sequence[ControlPoint], kind: Transformation | str = Transformat
     spread = float(np.max(np.abs(pixels - origin))) or 1.0
     world_origin = world.mean(axis=0)
     uv = np.column_stack([(pixels[:, 0] - origin[0]) / spread, -(pixels[:, 1] - origin[1]) / spread])
-    k = _parameters(kind, uv, world - world_origin)
-    k = _shift(kind, k, world_origin)
-    fitted = _apply(kind, k, uv)
-    delta = fitted - world
-    distance = np.hypot(delta[:, 0], delta[:, 1])
+    with np.errstate(all="ignore"):
+        k = _parameters(kind, uv, world - world_origin)
+        k = _shift(kind, k, world_origin)
+        fitted = _apply(kind, k, uv)
+        delta = fitted - world
+        distance = np.hypot(delta[:, 0], delta[:, 1])
+        rms = float(np.sqrt(np.mean(distance ** 2)))
+    if not (np.all(np.isfinite(k)) and np.all(np.isfinite(delta)) and np.isfinite(rms)):
+        raise GeoreferenceError("the fit is degenerate or out of range: its parameters or residuals are not finite "
+                                "numbers; check the control points' coordinates")
     residuals = tuple(Residual(p.label or str(i + 1), float(dx), float(dy), float(dd))
                       for i, (p, (dx, dy), dd) in enumerate(zip(points, delta, distance, strict=True)))
     return Fit(kind, tuple(float(x) for x in k), (float(origin[0]), float(origin[1])), spread, residuals,
-               float(np.sqrt(np.mean(distance ** 2))), int(np.argmax(distance)))
+               rms, int(np.argmax(distance)))
 
 
 def _shift(kind: Transformation, k: NDArray[np.float64], offset: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -244,3 +257,37 @@ def _shift(kind: Transformation, k: NDArray[np.float64], offset: NDArray[np.floa
         k[0] += offset[0]
         k[half] += offset[1]
     return k
+
+
+def check_plausible(fit: Fit, width: int, height: int, crs: int) -> None:
+    """Raise GeoreferenceError unless `fit` maps the `width` x `height` pixel page to finite
+    coordinates of EPSG:`crs` inside its area of use, one pixel between `PIXEL_SIZE_RANGE_M`
+    metres on the ground (a projected CRS in metres is assumed for the size)."""
+    from spatial.domain import area_of_use
+
+    columns, rows = np.linspace(0, width, 9), np.linspace(0, height, 9)
+    grid = np.array([[c, r] for r in rows for c in columns], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        world = fit.apply(grid)
+        corners = fit.apply([[0, 0], [width, 0], [width, height], [0, height]])
+        x, y = corners[:, 0], corners[:, 1]
+        area = abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+        pixel = float(np.sqrt(area / max(width * height, 1)))
+    if not (all(np.isfinite(fit.parameters)) and np.all(np.isfinite(world)) and np.isfinite(pixel)):
+        raise GeoreferenceError("the fit is degenerate or out of range: the page does not map to finite coordinates; "
+                                "check the control points' coordinates")
+    low, high = PIXEL_SIZE_RANGE_M
+    if not low <= pixel <= high:
+        raise GeoreferenceError("the fit is degenerate or out of range: one pixel of the scan would be "
+                                f"{pixel:.3g} m on the ground (from {low:g} to {high:g} m is plausible); check that "
+                                "the control points are different places, spread over the drawing, with the right "
+                                "coordinates")
+    aou = area_of_use(crs)
+    from spatial.crs import CGCS2000, transformer
+
+    with np.errstate(all="ignore"):
+        lon, lat = transformer(crs, CGCS2000).transform(world[:, 0], world[:, 1], errcheck=False)
+    if not np.all(aou.contains(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))):
+        raise GeoreferenceError("the fit is degenerate or out of range: the page would lie outside the area of use of "
+                                f"EPSG:{crs} ({aou.name}: {aou.describe()}); check the control points' coordinates "
+                                "and the CRS")

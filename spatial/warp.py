@@ -8,7 +8,8 @@ dense grid the spline reproduces it to well below a pixel). The output is a tile
 GeoTIFF with an alpha band and overviews (`gdaladdo`), in `crs` (an EPSG code, metres), whose metadata records the
 transformation, its parameters, the RMS and the control points given (CADASTRE_GEOREFERENCE, JSON).
 
-Raises WarpError (a SpatialError) when GDAL is missing or fails; needs Debian's gdal-bin.
+Raises WarpError (a SpatialError) when GDAL is missing or fails, GeoreferenceError for a fit
+degenerate or out of range (checked before GDAL runs); needs Debian's gdal-bin.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from spatial.errors import SpatialError
-from spatial.georeference import ControlPoint, Fit, Transformation
+from spatial.georeference import ControlPoint, Fit, Transformation, check_plausible
 
 __all__ = ["WarpError", "Warped", "warp_image", "tile_png", "tile_bounds"]
 
@@ -69,7 +70,10 @@ def _run(args: list[str], timeout: float) -> str:
 
 def warp_image(image: Path, fit: Fit, crs: int, out: Path, *, width: int, height: int,
                control_points: Sequence[ControlPoint] = (), timeout: float = 600.0) -> Warped:
-    """Warp `image` (width x height pixels) by `fit` into a tiled GeoTIFF at `out` in EPSG:`crs`."""
+    """Warp `image` (width x height pixels) by `fit` into a tiled GeoTIFF at `out` in EPSG:`crs`.
+    GeoreferenceError, before anything runs, for a fit degenerate or out of range
+    (`spatial.georeference.check_plausible`)."""
+    check_plausible(fit, width, height, crs)
     columns = np.linspace(0, width, _GRID)
     rows = np.linspace(0, height, _GRID)
     grid = np.array([[c, r] for r in rows for c in columns])

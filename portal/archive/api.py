@@ -26,15 +26,21 @@ from portal.archive.schemas import ArchiveFileOut, AttachedFileOut
 from portal.platform.deps import CurrentPrincipal
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.requests import client_of
+from portal.platform.slots import slots_of, user_key
 from portal.platform.work import in_worker
 
-__all__ = ["router", "archive_of"]
+__all__ = ["router", "archive_of", "limit_of"]
 
 router = APIRouter(tags=["archive"])
 
 Attacher = Annotated[Principal, Depends(require(Action.ATTACH_DOCUMENTS))]
 Uploader = Annotated[Principal, Depends(require(Action.UPLOAD_SURVEY_FILE))]
 Sha256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="the file's SHA-256, 64 lower-case hex digits")]
+
+
+def limit_of(request: Request) -> int:
+    """The heavy work (reading, rendering, warping a scan) one user may have at once."""
+    return int(request.app.state.settings.survey.uploads_at_once_per_user)
 
 
 def archive_of(request: Request) -> service.Archive:
@@ -59,8 +65,9 @@ async def attach_to_source(request: Request, principal: Attacher, source_id: int
                            file: Annotated[UploadFile, File(description="PDF, TIFF, JPEG or PNG")]) -> AttachedFileOut:
     """Attach a scan to a source document; refused with 422 `file_refused` and a `reason`."""
     data = await _content(request, file)
-    row = await in_worker(request, service.attach_to_source, archive_of(request), principal, source_id,
-                          file.filename or "scan", data, client_of(request))
+    with slots_of(request).slot(user_key(principal), limit_of(request)):
+        row = await in_worker(request, service.attach_to_source, archive_of(request), principal, source_id,
+                              file.filename or "scan", data, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 
@@ -72,8 +79,9 @@ async def attach_to_application(request: Request, principal: Attacher, applicati
                                 ) -> AttachedFileOut:
     """At intake of an application: attach a scan to one of its source documents."""
     data = await _content(request, file)
-    row = await in_worker(request, service.attach_to_application, archive_of(request), principal, application_id,
-                          source_id, file.filename or "scan", data, client_of(request))
+    with slots_of(request).slot(user_key(principal), limit_of(request)):
+        row = await in_worker(request, service.attach_to_application, archive_of(request), principal,
+                              application_id, source_id, file.filename or "scan", data, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 
@@ -89,8 +97,9 @@ async def attach_to_submission(request: Request, principal: Uploader, submission
                                ) -> AttachedFileOut:
     """Attach a scan to a submission (it becomes a file of the submission's source on approval)."""
     data = await _content(request, file)
-    row = await in_worker(request, service.attach_to_submission, archive_of(request), principal, submission_id,
-                          file.filename or "scan", data, client_of(request))
+    with slots_of(request).slot(user_key(principal), limit_of(request)):
+        row = await in_worker(request, service.attach_to_submission, archive_of(request), principal,
+                              submission_id, file.filename or "scan", data, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 
@@ -111,8 +120,9 @@ async def describe(request: Request, principal: CurrentPrincipal, sha256: Sha256
             responses={200: {"content": {"image/png": {}}}})
 async def page(request: Request, principal: CurrentPrincipal, sha256: Sha256, page: int,
                size: Annotated[Literal["page", "thumb"], Query()] = "page") -> Response:
-    png = await in_worker(request, service.page_png, archive_of(request), principal, sha256, page, size,
-                          client_of(request))
+    archive = archive_of(request)
+    async with slots_of(request).waiting(user_key(principal), limit_of(request), archive.settings.render_wait_seconds):
+        png = await in_worker(request, service.page_png, archive, principal, sha256, page, size, client_of(request))
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 

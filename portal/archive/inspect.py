@@ -13,6 +13,14 @@ with a stable reason (translated as `archive.refusal.<reason>` in the catalogues
     pdf_javascript      a PDF with JavaScript (/JavaScript, /JS)
     pdf_launch_action   a PDF that launches programs or opens other files (/Launch, /GoToE, /ImportData...)
     pdf_embedded_file   a PDF carrying embedded files (/EmbeddedFile, /EmbeddedFiles, /RichMedia)
+    pdf_action          a PDF with an action but an internal go-to (/GoToR, /URI, /Rendition, /Movie, /Sound...)
+    pdf_xfa             a PDF with an XFA form (/XFA: its own scripting)
+    pdf_header          a PDF whose header (%PDF-) is not at the start (HTML or a script before it)
+
+Actions are looked for wherever they are (/OpenAction, /AA, a link's /A, /Next); /GoToR to a UNC
+path leaks the reader's Windows credentials. HTML before the header runs in a browser that sniffs.
+
+Messages never hold a server path (the worker's temporary file is named "the file").
 
 `render_page(path, media_type, page, max_side)` gives one page (1-based) as PNG bytes whose
 longer side is at most `max_side` pixels.
@@ -48,7 +56,20 @@ _PDF_FORBIDDEN = {
     "/Launch": "pdf_launch_action", "/GoToE": "pdf_launch_action", "/ImportData": "pdf_launch_action",
     "/SubmitForm": "pdf_launch_action",
     "/EmbeddedFile": "pdf_embedded_file", "/EmbeddedFiles": "pdf_embedded_file", "/RichMedia": "pdf_embedded_file",
+    "/XFA": "pdf_xfa",
 }
+# Actions (ISO 32000-1 12.6.4): only these move within the document; every other type is refused.
+_PDF_SAFE_ACTIONS = frozenset({"/GoTo", "/Named"})
+_PDF_ACTIONS = frozenset({
+    "/GoTo", "/GoToR", "/GoToE", "/GoToDp", "/Launch", "/Thread", "/URI", "/Sound", "/Movie", "/Hide", "/Named",
+    "/SubmitForm", "/ResetForm", "/ImportData", "/JavaScript", "/SetOCGState", "/Rendition", "/Trans",
+    "/GoTo3DView", "/RichMediaExecute"})
+_PDF_ACTION_REASONS = {"/JavaScript": "pdf_javascript", "/Launch": "pdf_launch_action",
+                       "/GoToE": "pdf_launch_action", "/ImportData": "pdf_launch_action",
+                       "/SubmitForm": "pdf_launch_action"}
+# Keys whose value is an action (or, /AA, a dictionary of actions; /Next, one or an array of them).
+_PDF_ACTION_KEYS = frozenset({"/A", "/OpenAction", "/Next", "/PA"})
+_PDF_LEADING = b" \t\r\n\f\x00"
 _PDF_MAX_OBJECTS = 500_000
 
 
@@ -78,10 +99,18 @@ def sniff(head: bytes) -> tuple[str | None, str | None]:
     for magic, media_type in _SIGNATURES:
         if head.startswith(magic):
             return media_type, None
-    # PDF allows up to 1024 bytes of junk before the header; a program never starts with it.
-    if b"%PDF-" in head[:1024]:
-        return "application/pdf", None
     return None, None
+
+
+def _pdf_header_later(head: bytes) -> bool:
+    """Whether `head` holds a PDF header after other content (PDF readers allow 1024 bytes of junk
+    before it; the archive allows only whitespace or a UTF-8 byte-order mark)."""
+    return b"%PDF-" in head[:1024] and not head.removeprefix(b"\xef\xbb\xbf").lstrip(_PDF_LEADING).startswith(b"%PDF-")
+
+
+def _plain(error: BaseException, path: str) -> str:
+    """The parser's words about `error` without the server path of the file."""
+    return str(error).replace(path, "the file")
 
 
 def inspect_file(path: str, max_pixels: int, max_pages: int) -> Facts | Refusal:
@@ -89,6 +118,12 @@ def inspect_file(path: str, max_pixels: int, max_pages: int) -> Facts | Refusal:
     with open(path, "rb") as f:
         head = f.read(1024)
     media_type, program = sniff(head)
+    if media_type is None and not program:
+        if _pdf_header_later(head):
+            return Refusal("pdf_header", "the PDF header (%PDF-) is not at the start of the file: save the PDF "
+                                         "again without what comes before it")
+        if head.removeprefix(b"\xef\xbb\xbf").lstrip(_PDF_LEADING).startswith(b"%PDF-"):
+            media_type = "application/pdf"
     if program:
         return Refusal("executable", f"the file is {program}, not a scan: only PDF, TIFF, JPEG and PNG are kept")
     if media_type is None:
@@ -120,10 +155,11 @@ def _inspect_image(path: str, media_type: str, max_pixels: int, max_pages: int) 
                                                   f"{max_pixels:,} are allowed (decompression bomb limit)")
             image.seek(0)
             image.verify()
-    except Image.DecompressionBombError as error:
-        return Refusal("pixel_limit", f"the image has more pixels than allowed ({max_pixels:,}): {error}")
+    except Image.DecompressionBombError:
+        return Refusal("pixel_limit", f"the image has more pixels than the {max_pixels:,} allowed (decompression "
+                                      "bomb limit)")
     except (OSError, ValueError, SyntaxError, EOFError) as error:
-        return Refusal("unreadable", f"the image cannot be read: {error}")
+        return Refusal("unreadable", f"the image cannot be read: {_plain(error, path)}")
     return Facts(media_type, pages, width, height)
 
 
@@ -138,10 +174,13 @@ def _inspect_pdf(path: str, max_pages: int) -> Facts | Refusal:
         found = _forbidden_in(reader.trailer)
         if found:
             reason, name = found
+            if reason == "pdf_action":
+                return Refusal(reason, f"the PDF contains a {name} action (only moving within the document is "
+                                       "accepted in the archive)")
             return Refusal(reason, f"the PDF contains {name}, which is not accepted in the archive")
         pages = len(reader.pages)
     except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
-        return Refusal("unreadable", f"the PDF cannot be read: {error}")
+        return Refusal("unreadable", f"the PDF cannot be read: {_plain(error, path)}")
     if pages < 1:
         return Refusal("unreadable", "the PDF has no pages")
     if pages > max_pages:
@@ -157,19 +196,21 @@ def _inspect_pdf(path: str, max_pages: int) -> Facts | Refusal:
         finally:
             document.close()
     except pdfium.PdfiumError as error:
-        return Refusal("unreadable", f"the PDF cannot be read: {error}")
+        return Refusal("unreadable", f"the PDF cannot be read: {_plain(error, path)}")
     return Facts("application/pdf", pages, max(1, round(width)), max(1, round(height)))
 
 
 def _forbidden_in(root: Any) -> tuple[str, str] | None:
-    """The first forbidden name (as key or value) in every object reachable from `root`."""
+    """(reason, name) of the first forbidden name (as key or value) or action (a dictionary whose /S
+    is an action type other than /GoTo or /Named, or any /S where an action belongs) in every
+    object reachable from `root`."""
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
     seen: set[tuple[int, int]] = set()
-    stack: list[Any] = [root]
+    stack: list[tuple[Any, bool]] = [(root, False)]
     visited = 0
     while stack:
-        node = stack.pop()
+        node, is_action = stack.pop()
         visited += 1
         if visited > _PDF_MAX_OBJECTS:
             raise ValueError(f"more than {_PDF_MAX_OBJECTS:,} objects")
@@ -183,12 +224,22 @@ def _forbidden_in(root: Any) -> tuple[str, str] | None:
             if node in _PDF_FORBIDDEN:
                 return _PDF_FORBIDDEN[node], str(node)
         elif isinstance(node, DictionaryObject):
+            kind = node.get("/S")
+            if isinstance(kind, IndirectObject):
+                kind = kind.get_object()
+            if "/S" in node and (is_action or kind in _PDF_ACTIONS or node.get("/Type") == "/Action") \
+                    and kind not in _PDF_SAFE_ACTIONS:
+                return _PDF_ACTION_REASONS.get(str(kind), "pdf_action"), str(kind)
             for name, value in node.items():
                 if name in _PDF_FORBIDDEN:
                     return _PDF_FORBIDDEN[name], str(name)
-                stack.append(value)
+                stack.append((value, name in _PDF_ACTION_KEYS))
+                if name == "/AA":
+                    aa = value.get_object() if isinstance(value, IndirectObject) else value
+                    if isinstance(aa, DictionaryObject):
+                        stack.extend((trigger, True) for trigger in aa.values())
         elif isinstance(node, ArrayObject):
-            stack.extend(node)
+            stack.extend((item, is_action) for item in node)
     return None
 
 

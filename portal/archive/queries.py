@@ -80,11 +80,12 @@ SELECT a.sha256, a.media_type, a.byte_size, a.pages, a.width, a.height, f.file_n
  ORDER BY f.attached_at, f.sha256
 """
 ATTACHMENTS = """
-SELECT 'source' AS kind, source_id AS id, file_name, attached_by_name, attached_at
+SELECT 'source' AS kind, source_id AS id, file_name, attached_by_name, attached_at,
+       NULL::bigint AS created_by, NULL::bigint AS source_id
   FROM source_files WHERE sha256 = %s
 UNION ALL
-SELECT 'submission', submission_id, file_name, attached_by_name, attached_at
-  FROM submission_files WHERE sha256 = %s
+SELECT 'submission', f.submission_id, f.file_name, f.attached_by_name, f.attached_at, s.created_by, s.source_id
+  FROM submission_files f JOIN submissions s USING (submission_id) WHERE f.sha256 = %s
  ORDER BY attached_at
 """
 ALL_HASHES = "SELECT sha256 FROM archive_files ORDER BY sha256"

@@ -205,6 +205,17 @@ def _may_view_source(conn: psycopg.Connection[Any], principal: Principal, source
     return bool(row and row[0])
 
 
+def _may_see_attachment(conn: psycopg.Connection[Any], principal: Principal, attachment: dict[str, Any]) -> bool:
+    if Role.REGISTRAR in principal.roles:
+        return True
+    if attachment["kind"] == "source":
+        return _may_view_source(conn, principal, int(attachment["id"]))
+    made_by, source_id = attachment["created_by"], attachment["source_id"]
+    if Role.SURVEYOR in principal.roles and made_by == principal.user_id:
+        return True
+    return source_id is not None and _may_view_source(conn, principal, int(source_id))
+
+
 def files_of_source(conn: psycopg.Connection[Any], principal: Principal, source_id: int,
                     client: str | None = None) -> list[dict[str, Any]]:
     """The files of source `source_id` (its own and those of the submission it published), if
@@ -252,10 +263,13 @@ def _checked(conn: psycopg.Connection[Any], principal: Principal, sha256: str, a
 
 def describe(conn: psycopg.Connection[Any], principal: Principal, sha256: str,
              client: str | None = None) -> dict[str, Any]:
-    """The file's facts and the sources and submissions it is attached to; audited."""
+    """The file's facts and the attachments of it the principal may see (each by the same tiers
+    as the file: a source they may see, a submission they made or whose source they may see;
+    a registrar sees all); audited."""
     row = _checked(conn, principal, sha256, "archive.describe", client, {})
     with conn.cursor(row_factory=dict_row) as cur:
-        row["attached_to"] = cur.execute(queries.ATTACHMENTS, (sha256, sha256)).fetchall()
+        attachments = cur.execute(queries.ATTACHMENTS, (sha256, sha256)).fetchall()
+    row["attached_to"] = [a for a in attachments if _may_see_attachment(conn, principal, a)]
     record(conn, _entry(principal, "archive.describe", sha256, access="consulted", client=client))
     conn.commit()
     return row

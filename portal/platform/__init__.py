@@ -16,4 +16,5 @@
     queries.py      the SQL of this package (health, cluster, backup, replicas)
     rows.py         `one_row`: the row of a statement that always returns one
     clock.py        the office's time zone
+    slots.py        heavy work one user may have at once (uploads, renders, warps): 429 uploads_at_once
 """

@@ -9,10 +9,7 @@ the connections other people's requests need.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import (
@@ -33,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from portal.platform.errors import BadInput
 from portal.platform.permissions import Action, Principal, require
+from portal.platform.slots import Slots, slots_of
 from portal.platform.work import in_worker
 from portal.surveys import workflow as submissions
 from portal.surveys.schemas import ApprovedOut, PublishedOut, ReportOut, SubmissionOut, SubmissionSummary
@@ -75,35 +73,11 @@ def _then_get(conn: Connection[Any], step: Callable[..., Any], submission_id: in
     return done, submissions.get(conn, submission_id, principal, with_report=with_report, issues_limit=issues_limit)
 
 
-class _Reading:
-    """Uploads being read per user in this app process, so one user cannot hold every worker."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.by_user: Counter[str] = Counter()
-
-    @contextmanager
-    def slot(self, user: str, limit: int) -> Iterator[None]:
-        with self.lock:
-            if self.by_user[user] >= limit:
-                raise submissions.UploadsAtOnce.of(limit)
-            self.by_user[user] += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.by_user[user] -= 1
+_Reading = Slots  # the per-user limiter, shared with the archive and digitising (portal.platform.slots)
 
 
-_reading_lock = threading.Lock()
-
-
-def _reading(request: Request) -> _Reading:
-    with _reading_lock:
-        reading = getattr(request.app.state, "surveys_reading", None)
-        if reading is None:
-            reading = request.app.state.surveys_reading = _Reading()
-        return reading
+def _reading(request: Request) -> Slots:
+    return slots_of(request)
 
 
 _Out = TypeVar("_Out", SubmissionOut, ReportOut)

@@ -23,6 +23,7 @@ Every step is the digitisation's creator's (or a registrar's); once submitted th
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,22 @@ from portal.settings import SurveySettings
 from portal.surveys import workflow
 from portal.surveys.ocr import read_point_table
 from spatial.crs import gauss_kruger_zone, transformer
-from spatial.georeference import ControlPoint, Fit, Residual, Transformation, fit, tolerance_for_scale
+from spatial.georeference import (
+    ControlPoint,
+    Fit,
+    Residual,
+    Transformation,
+    check_plausible,
+    fit,
+    tolerance_for_scale,
+)
 from spatial.warp import tile_png, warp_image
 
 __all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
            "warped_path", "tile", "set_parcels", "submit", "snap"]
+
+LABEL_MAX = 40
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 _ROW = """
 SELECT digitisation_id, sha256, file_name, page, image_width, image_height, crs, scale_denominator, control_points,
@@ -105,9 +117,14 @@ def _update(conn: psycopg.Connection[Any], digitisation_id: int, **values: Any) 
 def set_points(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
                points: list[dict[str, Any]]) -> dict[str, Any]:
     """Replace the control points (each: label, column, row, easting, northing); a new set
-    clears the fit and the warp. Commits."""
+    clears the fit and the warp. Commits. BadInput (422) names a pixel outside the image or a
+    label with control or formatting characters (shown on the page, so kept plain text)."""
     row = _open(conn, principal, digitisation_id)
     for i, p in enumerate(points):
+        label = str(p.get("label") or "")
+        if len(label) > LABEL_MAX or any(unicodedata.category(ch) in _UNPRINTABLE for ch in label):
+            raise BadInput(f"control_points[{i}].label: a label is at most {LABEL_MAX} printable characters, "
+                           "without control or formatting characters")
         if not (0 <= p["column"] <= row["image_width"] and 0 <= p["row"] <= row["image_height"]):
             raise BadInput(f"control_points[{i}] ({p.get('label') or i + 1}): pixel ({p['column']}, {p['row']}) is "
                            f"outside the {row['image_width']} x {row['image_height']} image")
@@ -136,9 +153,11 @@ def fit_points(conn: psycopg.Connection[Any], principal: Principal, digitisation
                kind: str, settings: SurveySettings) -> dict[str, Any]:
     """Fit `kind` through the control points; returns the fit with residuals in metres, RMS, the
     worst point, the tolerance of the drawing's scale and whether every point meets it. Commits.
-    A GeoreferenceError (422) names too few or degenerate points."""
+    A GeoreferenceError (422) names too few or degenerate points, or a fit degenerate or out of
+    range (not finite, an implausible scale, off the CRS's area of use); nothing is stored then."""
     row = _open(conn, principal, digitisation_id)
     found = fit(_control_points(row), kind)
+    check_plausible(found, row["image_width"], row["image_height"], row["crs"])
     evidence: dict[str, Any] = found.to_dict()
     if row["scale_denominator"]:
         tolerance = tolerance_for_scale(row["scale_denominator"], paper_mm=settings.digitise_tolerance_paper_mm)
@@ -186,15 +205,22 @@ def warped_path(archive: Archive, digitisation_id: int) -> Path:
 
 def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int
          ) -> dict[str, Any]:
-    """Warp the page by the fit into a tiled GeoTIFF in the target CRS (GDAL); commits."""
+    """Warp the page by the fit into a tiled GeoTIFF in the target CRS (GDAL); commits. The fit
+    is checked first (GeoreferenceError, 422); on any failure no warped file is left behind."""
     row = _open(conn, principal, digitisation_id)
     found = _fit_of(row)
+    check_plausible(found, row["image_width"], row["image_height"], row["crs"])
     kept = archive_service.file_row(conn, row["sha256"])
     image, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
     out = warped_path(archive, digitisation_id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = warp_image(image, found, row["crs"], out, width=row["image_width"], height=row["image_height"],
-                      control_points=_control_points(row))
+    partial = out.with_name(f".{out.name}.part")
+    try:
+        done = warp_image(image, found, row["crs"], partial, width=row["image_width"],
+                          height=row["image_height"], control_points=_control_points(row))
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     west, south, east, north = transformer(row["crs"], 4326).transform_bounds(*done.bounds)
     warped = {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
               "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}

@@ -22,17 +22,19 @@ coordinates: metres in the digitisation's CRS (EPSG), x = easting.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from portal.archive.api import archive_of
+from portal.archive.api import archive_of, limit_of
 from portal.archive.errors import FileRefused
 from portal.platform.errors import NotFound
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.requests import client_of
+from portal.platform.slots import UploadsAtOnce, slots_of, user_key
 from portal.platform.work import in_worker
 from portal.surveys import digitising
 from portal.surveys.schemas import SubmissionOut
@@ -43,6 +45,12 @@ router = APIRouter(prefix="/api/digitisations", tags=["digitising"])
 
 Digitiser = Annotated[Principal, Depends(require(Action.UPLOAD_SURVEY_FILE))]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _heavy(request: Request, principal: Principal) -> AbstractContextManager[None]:
+    """One of the user's slots for reading, rendering or warping a scan (429 when all are held)."""
+    limit = limit_of(request)
+    return slots_of(request).slot(user_key(principal), limit, UploadsAtOnce.working(limit))
 
 
 class ControlPointIn(BaseModel):
@@ -115,8 +123,9 @@ async def start(request: Request, principal: Digitiser,
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise FileRefused("file_size_limit", f"{file.filename}: larger than {limit:,} bytes", file=file.filename)
-    row = await in_worker(request, digitising.start, archive, principal, file.filename or "scan", data, crs=crs,
-                          page=page, scale_denominator=scale)
+    with _heavy(request, principal):
+        row = await in_worker(request, digitising.start, archive, principal, file.filename or "scan", data,
+                              crs=crs, page=page, scale_denominator=scale)
     return DigitisationOut.model_validate(row)
 
 
@@ -128,8 +137,9 @@ async def detail(request: Request, principal: Digitiser, digitisation_id: int) -
 @router.get("/{digitisation_id}/image.png", response_class=FileResponse)
 async def image(request: Request, principal: Digitiser, digitisation_id: int) -> FileResponse:
     """The page being digitised at full size (pixels as the control points count them)."""
-    path = await in_worker(request, digitising.image, archive_of(request), principal, digitisation_id,
-                           client_of(request))
+    with _heavy(request, principal):
+        path = await in_worker(request, digitising.image, archive_of(request), principal, digitisation_id,
+                               client_of(request))
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
@@ -164,7 +174,8 @@ async def snap(request: Request, principal: Digitiser, digitisation_id: int,
 async def point_table(request: Request, principal: Digitiser, digitisation_id: int) -> dict[str, Any]:
     """The drawing's printed boundary-point table read by OCR (tesseract): rows {label, northing,
     easting, text} to confirm as control points; nothing is stored. 503 without tesseract."""
-    rows = await in_worker(request, digitising.point_table, archive_of(request), principal, digitisation_id)
+    with _heavy(request, principal):
+        rows = await in_worker(request, digitising.point_table, archive_of(request), principal, digitisation_id)
     return {"rows": rows}
 
 
@@ -177,8 +188,9 @@ async def to_map(request: Request, principal: Digitiser, digitisation_id: int, b
 
 @router.post("/{digitisation_id}/warp")
 async def warp(request: Request, principal: Digitiser, digitisation_id: int) -> dict[str, Any]:
-    result: dict[str, Any] = await in_worker(request, digitising.warp, archive_of(request), principal,
-                                             digitisation_id)
+    with _heavy(request, principal):
+        result: dict[str, Any] = await in_worker(request, digitising.warp, archive_of(request), principal,
+                                                 digitisation_id)
     return result
 
 

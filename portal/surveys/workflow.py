@@ -29,9 +29,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portal.audit.trail import committed_as
-from portal.platform.errors import CadastreError, Limited
+from portal.platform.errors import CadastreError
 from portal.platform.permissions import Action, Principal
 from portal.platform.rows import one_row
+from portal.platform.slots import UploadsAtOnce
 from portal.platform.work import UnitOfWork
 from portal.settings import SurveySettings
 from portal.surveys import queries
@@ -121,21 +122,6 @@ class SubmissionConflict(SubmissionError):
         issues = report["issues"]
         return {"report": {**report, "issues": issues[:REPORT_PAGE], "issues_total": len(issues),
                            "issues_offset": 0, "issues_limit": REPORT_PAGE}}
-
-
-class UploadsAtOnce(Limited):
-    """As many of the user's uploads as they may have read at once are being read (429): one
-    user cannot hold every reader."""
-
-    code = "uploads_at_once"
-
-    @classmethod
-    def of(cls, limit: int) -> UploadsAtOnce:
-        return cls(f"{limit} of your uploads are being read already (uploads at once per user); wait for them to "
-                   "finish, then upload again", retry_after=5)
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 @dataclass

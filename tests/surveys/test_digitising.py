@@ -117,6 +117,98 @@ def test_a_wrong_point_is_the_worst_and_too_few_points_are_refused(client, scan)
     assert client.get(f"/api/digitisations/{digitisation_id}").status_code == 401
 
 
+def put_points(client: TestClient, digitisation_id: int, points: list[dict]):  # type: ignore[no-untyped-def,type-arg]
+    return client.put(f"/api/digitisations/{digitisation_id}/control-points", json={"points": points},
+                      headers=as_("surveyor"))
+
+
+def test_a_fit_degenerate_or_out_of_range_is_refused_before_it_is_stored_or_warped(client, scan, module_database,
+                                                                                  ) -> None:  # type: ignore[no-untyped-def]
+    """Control points at ±1e300, two points at one place on the ground, or a page far outside
+    the CRS's area of use: /fit answers 422 georeference_failed ("the fit is degenerate or out of
+    range"), stores nothing; a degenerate fit stored earlier is refused by /warp before GDAL runs,
+    and no warped file is left behind."""
+    digitisation_id = start(client, scan)["digitisation_id"]
+    pixels = [scan.pixels[label] for label in ("J1", "J4", "J5")]
+    huge = [{"label": f"P{i}", "column": c, "row": r, "easting": sign * 1e300, "northing": -sign * 1e300}
+            for i, ((c, r), sign) in enumerate(zip(pixels, (1, -1, 1), strict=True))]
+    one_place = [{"label": f"P{i}", "column": c, "row": r, "easting": E, "northing": N}
+                 for i, (c, r) in enumerate(pixels[:2])]
+    far_away = [{"label": label, "column": scan.pixels[label][0], "row": scan.pixels[label][1],
+                 "easting": e - 30_000_000, "northing": n} for label, (e, n) in scan.points.items()]
+    for points, kind in ((huge, "affine"), (huge[:2], "similarity"), (one_place, "similarity"),
+                         (far_away, "affine")):
+        assert put_points(client, digitisation_id, points).status_code == 200
+        refused = client.post(f"/api/digitisations/{digitisation_id}/fit", json={"transformation": kind},
+                              headers=as_("surveyor"))
+        assert refused.status_code == 422, (kind, refused.text)
+        detail = refused.json()["detail"]
+        assert detail["code"] == "georeference_failed", detail
+        assert "degenerate" in detail["message"] or "spread" in detail["message"], detail
+        assert "control character" not in refused.text
+        assert client.get(f"/api/digitisations/{digitisation_id}", headers=as_("surveyor")).json()["fit"] is None
+    # A degenerate similarity stored before these checks existed: /warp refuses it, no file is made.
+    with psycopg.connect(module_database) as conn:
+        conn.execute("UPDATE digitisations SET fit = %s WHERE digitisation_id = %s", (json.dumps({
+            "transformation": "similarity", "parameters": [0.0, 0.0, E, N], "origin": [0.0, 0.0], "scale": 1.0,
+            "rms_m": 0.0, "worst": 0, "residuals": []}), digitisation_id))
+    warped = client.post(f"/api/digitisations/{digitisation_id}/warp", headers=as_("surveyor"))
+    assert warped.status_code == 422 and "degenerate or out of range" in warped.json()["detail"]["message"]
+    store = Path(client.app.state.settings.archive.cache_dir) / "warped"
+    assert not list(store.glob(f"*digitisation-{digitisation_id}.tif*")) if store.exists() else True
+
+
+def test_one_user_cannot_hold_every_worker_with_digitisations(client, scan) -> None:  # type: ignore[no-untyped-def]
+    """Starting, rendering at full size and warping count against the survey uploads' per-user
+    limit: with all the surveyor's slots held, each is refused with 429 uploads_at_once."""
+    from types import SimpleNamespace
+
+    from harness import PEOPLE
+
+    from portal.platform.slots import slots_of
+
+    digitisation_id = start(client, scan)["digitisation_id"]
+    slots = slots_of(SimpleNamespace(app=client.app))
+    limit = client.app.state.settings.survey.uploads_at_once_per_user
+    held = [slots.slot(str(PEOPLE["surveyor"].user_id), limit) for _ in range(limit)]
+    for slot in held:
+        slot.__enter__()
+    try:
+        answers = [
+            client.post("/api/digitisations", files={"file": ("zongditu.png", scan.png)}, headers=as_("surveyor")),
+            client.get(f"/api/digitisations/{digitisation_id}/image.png", headers=as_("surveyor")),
+            client.post(f"/api/digitisations/{digitisation_id}/warp", headers=as_("surveyor"))]
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+    for answer in answers:
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["detail"]["code"] == "uploads_at_once" and answer.headers["retry-after"] == "5"
+    assert client.get(f"/api/digitisations/{digitisation_id}/image.png", headers=as_("surveyor")).status_code == 200
+
+
+def test_a_control_point_label_is_plain_text(client, scan) -> None:  # type: ignore[no-untyped-def]
+    """A label with control or formatting characters (NUL, a right-to-left override) or over 40
+    characters is refused with 422 naming it; markup is kept as the words typed, and the page's
+    script shows every label as a text node (Leaflet would put a string tooltip in as HTML)."""
+    digitisation_id = start(client, scan)["digitisation_id"]
+    (column, row), (easting, northing) = scan.pixels["J1"], scan.points["J1"]
+    point = {"column": column, "row": row, "easting": easting, "northing": northing}
+    for label in ("J1\x00", "J\u202e1", "J1\n", "J" * 41):
+        refused = put_points(client, digitisation_id, [{**point, "label": label}])
+        assert refused.status_code == 422, (label, refused.text)
+        assert "label" in json.dumps(refused.json()["detail"]), refused.text
+    markup = '<img src=x onerror="alert(1)">'
+    kept = put_points(client, digitisation_id, [{**point, "label": markup}])
+    assert kept.status_code == 200 and kept.json()["control_points"][0]["label"] == markup
+    script = (Path(__file__).parents[2] / "portal" / "web" / "static" / "js" / "digitise.js").read_text()
+    import re
+
+    assert "innerHTML" not in script and "insertAdjacentHTML" not in script
+    assert re.findall(r"\.bind(?:Tooltip|Popup)\((\w+)\(", script) == ["plain"] * len(
+        re.findall(r"\.bind(?:Tooltip|Popup)\(", script)), "a tooltip or popup given a string"
+
+
 def test_a_renamed_program_is_refused_as_a_scan(client) -> None:  # type: ignore[no-untyped-def]
     answer = client.post("/api/digitisations", files={"file": ("scan.png", b"MZ\x90\x00" + b"\x00" * 100)},
                          headers=as_("surveyor"))

@@ -212,7 +212,7 @@ def test_slow_uploads_hold_no_connection_and_registrars_are_served(survey_db) ->
         for thread in uploads:
             thread.start()
         deadline = time.monotonic() + 20
-        while sum(getattr(app.state, "surveys_reading", _Reading()).by_user.values()) < 3:
+        while sum(getattr(app.state, "slots", _Reading()).by_user.values()) < 3:
             assert time.monotonic() < deadline, "the uploads did not start"
             time.sleep(0.02)
         in_use = []
@@ -220,7 +220,7 @@ def test_slow_uploads_hold_no_connection_and_registrars_are_served(survey_db) ->
             stats = app.state.work_pool.get_stats()
             in_use.append(stats.get("pool_size", 0) - stats.get("pool_available", 0))
             time.sleep(0.05)
-        reading_now = sum(app.state.surveys_reading.by_user.values())
+        reading_now = sum(app.state.slots.by_user.values())
         started = time.monotonic()
         served = client.get("/api/applications", headers=registrar)
         waited = time.monotonic() - started

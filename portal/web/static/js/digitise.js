@@ -64,6 +64,9 @@
   let residuals = null;
   const body = document.getElementById("points-body");
 
+  // Leaflet puts a string tooltip in as HTML: a person's words go in as a text node, never as markup.
+  function plain(words) { const span = document.createElement("span"); span.textContent = String(words ?? ""); return span; }
+
   function mode() { return document.querySelector('input[name="mode"]:checked').value; }
 
   function renderPoints() {
@@ -73,7 +76,7 @@
       const r = residuals && residuals.residuals[i];
       const worst = residuals && residuals.worst === i;
       L.circleMarker(toLatLng(p.column, p.row), { radius: 6, color: worst ? "#b00020" : "#0057b7" })
-        .bindTooltip(p.label, { permanent: true, direction: "right" }).addTo(pointLayer);
+        .bindTooltip(plain(p.label), { permanent: true, direction: "right" }).addTo(pointLayer);
       const row = document.createElement("tr");
       row.dataset.index = String(i);
       const cell = (content) => { const td = document.createElement("td"); td.append(content); row.append(td); return td; };
