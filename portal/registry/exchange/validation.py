@@ -87,8 +87,8 @@ def unsafe_cell(row: Row) -> tuple[str, str] | None:
     for column, value in row.values.items():
         found = _UNSAFE.search(value.strip()) if value else None
         if found:
-            return column, (f"holds the control or text-direction character U+{ord(found.group()):04X} at "
-                            f"position {found.start() + 1}: remove it")
+            character, place = f"U+{ord(found.group()):04X}", found.start() + 1
+            return column, f"holds the control or text-direction character {character} at position {place}: remove it"
     return None
 
 
