@@ -206,9 +206,9 @@ def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8
             sheet.append(list(codes))
             for row in tables.get(table, []):
                 sheet.append([_xlsx_cell(sheet, row.get(c)) for c in codes])
-        buffer = io.BytesIO()
-        book.save(buffer)
-        _write_private(path, buffer.getvalue())
+        workbook = io.BytesIO()
+        book.save(workbook)
+        _write_private(path, workbook.getvalue())
         return
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.chmod(0o700)
