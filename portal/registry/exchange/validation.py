@@ -76,6 +76,22 @@ class Checked:
     holders: dict[str, list[Record]] = field(default_factory=dict)  # right BSM -> its holder records
 
 
+# Control characters (Unicode category Cc: C0, DEL, C1) and the bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069): refused in every text cell, so that a name
+# never reorders what a page shows nor breaks an export (an XLSX workbook cannot hold them).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def unsafe_cell(row: Row) -> tuple[str, str] | None:
+    """The first cell of the row holding a control or bidi character: (column, message)."""
+    for column, value in row.values.items():
+        found = _UNSAFE.search(value.strip()) if value else None
+        if found:
+            character, place = f"U+{ord(found.group()):04X}", found.start() + 1
+            return column, f"holds the control or text-direction character {character} at position {place}: remove it"
+    return None
+
+
 class _Bad(ValueError):
     def __init__(self, column: str, message: str) -> None:
         super().__init__(message)
@@ -217,6 +233,10 @@ class _Checker:
                 self.problem(row, "BSM", f"{bsm!r} appears twice in {table}", unit)
                 continue
             seen.add(bsm)
+            unsafe = unsafe_cell(row)
+            if unsafe:
+                self.problem(row, unsafe[0], unsafe[1], unit)
+                continue
             try:
                 record = parse(_Reader(row, self.zone))
             except _Bad as bad:
@@ -313,6 +333,9 @@ class _Checker:
             try:
                 if right is None:
                     raise _Bad("QLBSM", f"right {right_bsm!r} is not in QL")
+                unsafe = unsafe_cell(row)
+                if unsafe:
+                    raise _Bad(*unsafe)
                 party = self.party_of(r, "QLRBSM", parties, required=True)
                 assert party is not None and right_bsm is not None
                 if (right_bsm, party) in seen:
