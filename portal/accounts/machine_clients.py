@@ -36,6 +36,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from portal.accounts.security import token_digest
+from portal.accounts.service import SecondAdministrator
 from portal.audit.trail import AuditEntry, record, record_async
 from portal.platform.errors import AccountError, BadInput, Conflict, Forbidden, Limited, NotAuthenticated, NotFound
 
@@ -53,12 +54,6 @@ class Scope(StrEnum):
 
 # Scopes that show personal data: a client holding one needs a second administrator (migration 0020).
 PERSONAL_SCOPES = frozenset({Scope.OWNERSHIP_FOR_TAX.value, Scope.SEIZURES_FOR_COURTS.value})
-
-
-class SecondAdministrator(Forbidden):
-    """A client that sees personal data is confirmed by an administrator other than its creator."""
-
-    code = "second_administrator"
 
 
 @dataclass(frozen=True)

@@ -480,7 +480,8 @@ class OwnRoles(Forbidden):
 
 
 class SecondAdministrator(Forbidden):
-    """A grant that needs a second administrator cannot be confirmed by the one who asked."""
+    """A grant that needs a second administrator (a role that sees personal data, a machine
+    client's personal-data scope) cannot be confirmed by the one who asked."""
 
     code = "second_administrator"
 

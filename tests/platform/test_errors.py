@@ -3,9 +3,11 @@ shape, pages get the error page and API clients JSON, and nothing domain-made en
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import logging
+import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import portal.app  # noqa: F401 - imports every room, so every error class is defined
+import portal
+import portal.app
 from portal.app import create_app
 from portal.platform.errors import CadastreError, NotFound
 from portal.platform.versioning import supersede
@@ -32,6 +35,12 @@ def _subclasses(cls: type) -> Iterator[type]:
         yield sub
         yield from _subclasses(sub)
 
+
+# Every module of the portal (the app imports the rooms, but not every module of each: the CLI's,
+# say), so the error classes found do not depend on which tests ran first.
+for _module in pkgutil.walk_packages(portal.__path__, "portal."):
+    if not _module.name.endswith(("main", "__main__")):  # entry points: they start the app or the CLI
+        importlib.import_module(_module.name)
 
 DOMAIN_ERRORS = sorted({c for c in _subclasses(CadastreError) if c.__module__.startswith("portal.")},
                        key=lambda c: c.__qualname__)
