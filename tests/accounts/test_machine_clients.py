@@ -192,10 +192,15 @@ def test_a_flood_without_a_token_is_limited_and_not_audited_per_call(client: Tes
                                 "AND actor_institution IS NULL").fetchone()[0]
 
     before = count()
-    codes = [client.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit},
-                        headers={"Authorization": "Bearer mc_flood"}).status_code for _ in range(30)]
+    # From an address of its own: the limit is per address, and the module's other tests share
+    # the test client's address within the same minute.
+    flooder = TestClient(client.app, client=("192.0.2.77", 50000))
+    codes = [flooder.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit},
+                         headers={"Authorization": "Bearer mc_flood"}).status_code for _ in range(30)]
     assert 429 in codes and set(codes) <= {401, 429}
-    limited = client.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit})
+    limited = flooder.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit})
+    assert client.get("/api/machine/restriction-flags", params={"unit_number": demo.other_unit},
+                      headers={"Authorization": "Bearer mc_other"}).status_code == 401  # another address
     if limited.status_code == 429:  # unless the minute turned
         assert limited.headers["Retry-After"].isdigit()
     # One 401 and one 429 per minute at most (two minutes if the minute turned during the flood).
