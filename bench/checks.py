@@ -15,6 +15,8 @@ figures vary from run to run.
 Peers, measured the same way:
 - `GET /api/verify/{code}`: the HTTP stack and one indexed read (an upper bound for any endpoint);
 - `GET /api/check`: bearer token lookup, rate counters, flags query, check row, audit row (chained);
+- the check at fixed arrival rates (`--rates`, open loop: latency from each request's scheduled
+  arrival), the figure to read against "at least 1,000/s with p99 under 25 ms";
 - the same check's one statement (`restriction_check_flushed()`, migration 0007) from Python without
   HTTP (psycopg, one connection per worker).
 """
@@ -196,6 +198,48 @@ async def _http_load(base: str, paths: list[str], tokens: list[str], concurrency
     return latencies, errors
 
 
+async def _http_rate(base: str, paths: list[str], tokens: list[str], concurrency: int, rate: float,
+                     seconds: float) -> tuple[list[float], int]:
+    """Open loop: requests arrive at `rate` per second, evenly spaced, whatever the answers do.
+
+    `concurrency` keep-alive connections serve the arrivals in order (a client's connection
+    pool). Each latency runs from the request's scheduled arrival, not from when a connection
+    became free, so a stall counts against every request that arrived during it (no coordinated
+    omission, as in wrk2's constant-throughput mode). This is the figure to read against a
+    target of "N per second with p99 under T"; the closed loop of `_http_load` measures the
+    most the server can take, where the wait grows with the connections in flight.
+    """
+    host, port = base.split("//")[1].split(":")
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    next_index = 0
+    start = time.perf_counter() + 0.2
+
+    async def worker(k: int) -> None:
+        nonlocal errors, next_index
+        reader, writer = await asyncio.open_connection(host, int(port))
+        auth = f"Authorization: Bearer {tokens[k % len(tokens)]}\r\n" if tokens else ""
+        try:
+            while next_index < total:
+                i = next_index
+                next_index += 1
+                scheduled = start + i / rate
+                wait = scheduled - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                request = f"GET {paths[i % len(paths)]} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode()
+                if await _request(reader, writer, request) == 200:
+                    latencies.append(time.perf_counter() - scheduled)
+                else:
+                    errors += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return latencies, errors
+
+
 async def _sql_load(url: str, units: list[str], tokens: list[str], concurrency: int,
                     seconds: float) -> tuple[list[float], int]:
     """The check's one statement without HTTP, as the app sends it (portal.checks.service)."""
@@ -244,6 +288,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--rates", default="1000,1200",
+                        help="comma-separated arrival rates per second for the open-loop runs ('' to skip)")
     parser.add_argument("--keep", action="store_true", help="keep the bench_accounts schema afterwards")
     parser.add_argument("--no-pool-check", action="store_true",
                         help="serve with the pool's per-checkout health check off (bench/bench_app.py)")
@@ -285,6 +331,10 @@ def main() -> None:
               f"(of which this database's backends and the WAL writer {used['db']:.1f}), load generator "
               f"{used['client']:.1f} (of {2 * args.seconds:.0f} available); per check: app "
               f"{used['app'] / checks * 1000:.2f} ms, database {used['db'] / checks * 1000:.2f} ms", flush=True)
+        for rate in [float(r) for r in args.rates.split(",") if r.strip()]:
+            result = _run(_http_rate(base, check_paths, tokens, args.concurrency, rate, args.seconds))
+            lines.append(_report(f"GET /api/check arriving at {rate:.0f}/s (open loop)", *result, args.seconds))
+            print(lines[-1], flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
