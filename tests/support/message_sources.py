@@ -7,8 +7,10 @@ Collected: the message argument of each `raise`d or constructed error (`Cadastre
 template (`f"unit {n} ..."` becomes `unit {n} ...`); both branches of a conditional message; the
 values assigned to a variable passed as a message; the sentences returned by the `*_problem`
 checkers and the `_EXPLAIN` table; the archive's refusals (`FileRefused` and the worker's
-`Refusal`, whose first argument is a stable reason, not a sentence). Operator messages (settings,
-cluster, backups, the demo loader, audit anchors, the GDAL guard, the archive store's `StoreError`,
+`Refusal`, whose first argument is a stable reason, not a sentence); the message of each
+`raise ValueError(...)`, which a reader's or inspector's caller quotes into its own message.
+Operator messages (settings, cluster, backups, the demo loader, audit anchors, the GDAL guard,
+the archive store's `StoreError`,
 which reaches a person only as an `ArchiveNotFound` of its own) are not shown on pages and are
 left out.
 """
@@ -83,7 +85,13 @@ def templates() -> Iterator[tuple[str, str]]:
                         if isinstance(t, ast.Name):
                             constants.setdefault(t.id, []).append(n.value)
             for node in ast.walk(tree):
-                if isinstance(node, ast.Call):
+                if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                        and ast.unparse(node.exc.func) == "ValueError" and node.exc.args):
+                    # A reader's or inspector's ValueError ends inside a person's message
+                    # ("... cannot be read: {exc}"), so its sentence needs Chinese too.
+                    for text in _template(node.exc.args[0], constants):
+                        yield f"{relative}:{node.lineno}", text
+                elif isinstance(node, ast.Call):
                     name = ast.unparse(node.func).split(".")[-1]
                     if name in _NOT_PEOPLE or not (name in ("Issue", "HTTPException", "error_response", "Refusal")
                                                    or name.endswith(_ENDINGS)):
