@@ -165,6 +165,12 @@ class _Source:
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             self.dataset = rasterio.open(path)
         self.view = WarpedVRT(self.dataset, crs="EPSG:3857", resampling=Resampling.bilinear) if mercator else None
+        if self.view is not None:  # GDAL sets each level's warper up on its first read: 0.1-0.7 s, done here once
+            from rasterio.windows import Window
+
+            middle = (self.view.width // 2, self.view.height // 2)
+            for factor in (1, *self.view.overviews(1)):
+                self.view.read(window=Window(*middle, 4 * factor, 4 * factor), out_shape=(self.view.count, 4, 4))
 
     def close(self) -> None:
         with self.lock:
@@ -206,8 +212,12 @@ def _source(path: Path, mercator: bool) -> _Source:
 
 def open_tiles(path: Path) -> None:
     """Open a warped GeoTIFF and its Web Mercator view now, for `tile_png` (a few hundred ms,
-    once per process), e.g. right after warping it."""
+    once per process), e.g. right after warping it; the first PNG written also loads Pillow's
+    encoder (about 100 ms, once per process)."""
+    import rasterio.windows  # noqa: F401 - loaded now rather than by the first tile
+
     _source(path, True)
+    _png(np.zeros((2, 1, 1), dtype=np.uint8))
 
 
 def _read(path: Path, mercator: bool, read: Callable[[_Source], T]) -> T:

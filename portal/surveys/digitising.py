@@ -264,7 +264,8 @@ def warped_path(archive: Archive, digitisation_id: int) -> Path:
 def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int
          ) -> dict[str, Any]:
     """Warp the page (read from its pixel pyramid) by the fit into a tiled GeoTIFF in the target
-    CRS (GDAL); commits. The fit is checked first (GeoreferenceError, 422); on any failure no warped file is left behind."""
+    CRS (GDAL); commits. The fit is checked first (GeoreferenceError, 422); on any failure no
+    warped file is left behind."""
     row = _open(conn, principal, digitisation_id)
     found = _fit_of(row)
     check_plausible(found, row["image_width"], row["image_height"], row["crs"])

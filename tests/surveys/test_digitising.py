@@ -258,8 +258,9 @@ def test_the_scan_is_served_as_pixel_tiles_from_its_pyramid(client, scan, module
 
     def views() -> int:
         with psycopg.connect(module_database) as conn:
-            return int(conn.execute("SELECT count(*) FROM audit_log WHERE action = 'archive.view' AND subject = %s "
-                                    "AND detail::jsonb->>'size' = 'tiles'", (f"file:{started['sha256']}",)).fetchone()[0])
+            found = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'archive.view' AND subject = %s "
+                                 "AND detail::jsonb->>'size' = 'tiles'", (f"file:{started['sha256']}",)).fetchone()
+            return int(found[0])
 
     before = views()
     assert client.get(f"/surveys/digitise/{digitisation_id}", headers=as_("surveyor")).status_code == 200
