@@ -228,7 +228,8 @@ def _read(path: Path, mercator: bool, read: Callable[[_Source], T]) -> T:
         with source.lock:
             if not source.closed:
                 return read(source)
-    raise WarpError(f"{path.name} was closed while being read three times over: too many scans open at once")
+    name = path.name
+    raise WarpError(f"{name} was closed three times while being read: too many scans are open at once")
 
 
 def _png(data: NDArray[np.uint8]) -> bytes:
@@ -238,8 +239,9 @@ def _png(data: NDArray[np.uint8]) -> bytes:
 
     from PIL import Image
 
-    if data.shape[0] not in (2, 4):
-        raise WarpError(f"a tile has grey or RGB bands and alpha: {data.shape[0]} band(s) found")
+    count = data.shape[0]
+    if count not in (2, 4):
+        raise WarpError(f"a warped scan has grey or RGB bands and alpha: {count} band(s) found")
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(np.moveaxis(data, 0, -1))).save(out, "PNG", compress_level=1)
     return out.getvalue()

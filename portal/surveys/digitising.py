@@ -234,10 +234,10 @@ def scan_tile(conn: psycopg.Connection[Any], archive: Archive, principal: Princi
     scan pixels, tile x covering columns [256 x, 256 (x + 1)) * 2**-z, rows likewise, row axis
     down): PNG, transparent beyond the page. NotFound for a tile outside the page."""
     row = get(conn, principal, digitisation_id)
-    levels = pixel_levels(row["image_width"], row["image_height"])
-    span = 256 * 2 ** (-z) if -levels <= z <= 0 else 0
+    lowest = -pixel_levels(row["image_width"], row["image_height"])
+    span = 256 * 2 ** (-z) if lowest <= z <= 0 else 0
     if not span or not (0 <= x * span < row["image_width"] and 0 <= y * span < row["image_height"]):
-        raise NotFound(f"there is no scan tile {z}/{x}/{y}: zooms run from {-levels} to 0")
+        raise NotFound(f"there is no scan tile {z}/{x}/{y}: its zoom levels run from {lowest} to 0")
     path = pyramid_path(archive, row["sha256"], row["page"])
     if not path.exists():
         kept = archive_service.file_row(conn, row["sha256"])
