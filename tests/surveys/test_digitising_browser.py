@@ -185,5 +185,11 @@ def test_the_swipe_on_a_phone(site, browser) -> None:  # type: ignore[no-untyped
         assert page.locator("#overlay-map .swipe-line").is_visible()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.locator("#overlay-map").screenshot(path=str(SCREENSHOTS / "digitise-swipe-phone.png"))
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+        faults = page.evaluate("""async () => (await window.axe.run(document, {resultTypes: ["violations"]}))
+            .violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => v.id + " " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "))""")
+        assert faults == []
     finally:
         context.close()

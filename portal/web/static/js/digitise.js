@@ -236,6 +236,11 @@
     scan.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
       drawRectangle: false, drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false });
     scan.pm.setGlobalOptions({ snappable: true, snapDistance: 15, allowSelfIntersection: false });
+    // Geoman's own words in the page's language; its buttons named for screen readers by their titles.
+    scan.pm.setLang((document.documentElement.lang || "").startsWith("zh") ? "zh" : "en");
+    scan.getContainer().querySelectorAll(".leaflet-pm-toolbar [title] > .leaflet-buttons-control-button").forEach((button) => {
+      button.setAttribute("aria-label", button.parentElement.title);
+    });
     scan.on("pm:drawstart", () => { document.querySelector('input[name="mode"][value="trace"]').checked = true; });
     scan.on("pm:create", (e) => {
       const entry = { layer: e.layer, code: "", use: "", area: "" };
