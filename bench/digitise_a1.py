@@ -1,6 +1,10 @@
 """A 600 dpi A1 scan (about 14,000 x 10,000 pixels) through digitising: upload (type check in
-the limited worker, kept in the archive), render the page at full size, fit, warp with GDAL into
-a tiled GeoTIFF with overviews, and overlay tiles cold and warm; each step timed (wall).
+the limited worker, kept in the archive), render the page at full size and build its pixel
+pyramid, fit, warp with GDAL into a tiled GeoTIFF with overviews, then the tiles at the server
+(the service function the route calls, without HTTP): overlay tiles (Web Mercator) cold (not in
+the tile cache; the warped file was opened by the warp) and warm (cached) at several zooms, and
+the scan's pixel tiles (georeferencing at full resolution) at several zooms; each step timed
+(wall).
 
     .venv/bin/python bench/digitise_a1.py [--width 14000 --height 10000] [--tiles 50]
 
@@ -32,7 +36,7 @@ from portal.platform.db import resolve_url, with_database
 from portal.platform.permissions import Principal, Role
 from portal.settings import ArchiveSettings, DatabaseSettings, Settings, SurveySettings
 from portal.surveys import digitising
-from spatial.warp import tile_bounds
+from spatial.warp import pixel_levels, tile_bounds
 
 SURVEYOR = Principal(11, "surveyor", frozenset({Role.SURVEYOR}))
 E0, N0, M = 40_515_000.0, 3_345_600.0, 0.02  # top-left corner of the sheet, metres per pixel (1:500 at 600 dpi)
@@ -98,39 +102,58 @@ def run(url: str, data: bytes, args: argparse.Namespace, folder: Path) -> None:
               for i, (c, r) in enumerate(corners)]
     with psycopg.connect(url) as conn:
         total = time.perf_counter()
-        started = timed("upload + render page", results, digitising.start, conn, archive, SURVEYOR, "a1.jpg", data,
+        started = timed("upload + render + pyramid", results, digitising.start, conn, archive, SURVEYOR, "a1.jpg", data,
                         crs=4528, page=1, scale_denominator=500)
         did = started["digitisation_id"]
         digitising.set_points(conn, SURVEYOR, did, points)
         timed("fit (affine)", results, digitising.fit_points, conn, SURVEYOR, did, "affine", SurveySettings())
         warped = timed("warp + overviews (GDAL)", results, digitising.warp, conn, archive, SURVEYOR, did)
-        from pyproj import Transformer
+        results["total to warped"] = time.perf_counter() - total
+        overlay_tiles(conn, archive, did, warped, args.tiles)
+        pixel_tiles(conn, archive, did, w, h, args.tiles)
+    print(f"{'upload to warped':<28} {results['total to warped']:8.2f} s (goal < 60 s)")
+    print(f"load average {open('/proc/loadavg').read().split()[:3]}")
 
-        west, south, east, north = warped["lonlat_bounds"]
-        to_merc = Transformer.from_crs(4326, 3857, always_xy=True)
-        z = 18
-        size = 2 * 20037508.342789244 / 2**z
-        x0, y1 = to_merc.transform(west, south)
-        x1, y0 = to_merc.transform(east, north)
-        xs = range(int((x0 + 20037508.342789244) // size), int((x1 + 20037508.342789244) // size) + 1)
-        ys = range(int((20037508.342789244 - y0) // size), int((20037508.342789244 - y1) // size) + 1)
-        tiles = [(x, y) for x in xs for y in ys][: args.tiles]
-        cold = []
+
+def overlay_tiles(conn: psycopg.Connection, archive: Archive, did: int, warped: dict, count: int) -> None:  # type: ignore[type-arg]
+    from pyproj import Transformer
+
+    west, south, east, north = warped["lonlat_bounds"]
+    to_merc = Transformer.from_crs(4326, 3857, always_xy=True)
+    x0, y1 = to_merc.transform(west, south)
+    x1, y0 = to_merc.transform(east, north)
+    half = 20037508.342789244
+    for z in (15, 16, 17, 18, 19, 20, 21):
+        size = 2 * half / 2**z
+        xs = range(int((x0 + half) // size), int((x1 + half) // size) + 1)
+        ys = range(int((half - y0) // size), int((half - y1) // size) + 1)
+        tiles = [(x, y) for x in xs for y in ys]
+        tiles = tiles[:: max(1, len(tiles) // count)][:count]
+        cold, warm = [], []
+        for times in (cold, warm):
+            for x, y in tiles:
+                start = time.perf_counter()
+                digitising.tile(conn, archive, SURVEYOR, did, z, x, y)
+                times.append(time.perf_counter() - start)
+        assert tile_bounds(z, tiles[0][0], tiles[0][1])
+        print(f"overlay z{z:<2} cold median {statistics.median(cold) * 1000:6.1f} ms, p95 "
+              f"{np.percentile(cold, 95) * 1000:6.1f} ms; warm median {statistics.median(warm) * 1000:5.1f} ms "
+              f"({len(cold)} tiles)", flush=True)
+
+
+def pixel_tiles(conn: psycopg.Connection, archive: Archive, did: int, w: int, h: int, count: int) -> None:  # type: ignore[type-arg]
+    levels = pixel_levels(w, h)
+    for z in range(-levels, 1, 2 if levels > 3 else 1):
+        span = 256 * 2 ** (-z)
+        tiles = [(x, y) for x in range(-(-w // span)) for y in range(-(-h // span))]
+        tiles = tiles[:: max(1, len(tiles) // count)][:count]
+        times = []
         for x, y in tiles:
             start = time.perf_counter()
-            digitising.tile(conn, archive, SURVEYOR, did, z, x, y)
-            cold.append(time.perf_counter() - start)
-        results["total to first tiles"] = time.perf_counter() - total
-        warm = []
-        for x, y in tiles:
-            start = time.perf_counter()
-            digitising.tile(conn, archive, SURVEYOR, did, z, x, y)
-            warm.append(time.perf_counter() - start)
-    assert tile_bounds(z, tiles[0][0], tiles[0][1])
-    print(f"{'tiles z18 cold':<28} median {statistics.median(cold) * 1000:7.1f} ms, p95 "
-          f"{np.percentile(cold, 95) * 1000:7.1f} ms over {len(cold)}")
-    print(f"{'tiles z18 warm (cached)':<28} median {statistics.median(warm) * 1000:7.1f} ms")
-    print(f"{'upload to first tiles':<28} {results['total to first tiles']:8.2f} s (goal < 60 s)")
+            digitising.scan_tile(conn, archive, SURVEYOR, did, z, x, y)
+            times.append(time.perf_counter() - start)
+        print(f"scan pixel tiles z{z:<3} median {statistics.median(times) * 1000:6.1f} ms, p95 "
+              f"{np.percentile(times, 95) * 1000:6.1f} ms ({len(times)} tiles)", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ digitisation row keeps the georeferencing as evidence.
     to_map         pixels -> map coordinates by the fit (tracing by clicking on the scan)
     snap           a click on the cadastre map as coordinates, snapped to the nearest parcel corner
     point_table    the printed boundary-point table read by OCR, offered for confirmation
+    scan_tile      the page as pixel-space tiles (Leaflet's CRS.Simple), read from the pixel
+                   pyramid built at upload (a tiled GeoTIFF with overviews), so a control point
+                   can be placed at full resolution without loading the whole scan
     warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS
+    tile           the warped scan as Web Mercator tiles for the overlay
     set_parcels    the traced parcels, GeoJSON in the target CRS (x = easting, metres)
     submit         a draft submission of the parcels, the scan attached to it
 
@@ -23,6 +27,7 @@ Every step is the digitisation's creator's (or a registrar's); once submitted th
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -49,10 +54,10 @@ from spatial.georeference import (
     fit,
     tolerance_for_scale,
 )
-from spatial.warp import tile_png, warp_image
+from spatial.warp import build_pyramid, open_tiles, pixel_levels, pixel_tile_png, tile_png, warp_image
 
 __all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
-           "warped_path", "tile", "set_parcels", "submit", "snap"]
+           "warped_path", "tile", "set_parcels", "submit", "snap", "view", "scan_tile", "pyramid_path"]
 
 LABEL_MAX = 40
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -78,7 +83,8 @@ def start(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
     kept = archive_service.keep(conn, archive, principal, name, data)
     if not 1 <= page <= kept["pages"]:
         raise BadInput(f"page: the scan has {kept['pages']} page(s), there is no page {page}")
-    _, width, height = archive_service.full_page(archive, kept["sha256"], kept["media_type"], page, dpi)
+    full, width, height = archive_service.full_page(archive, kept["sha256"], kept["media_type"], page, dpi)
+    _pyramid(archive, kept["sha256"], page, full)
     row = conn.execute(
         "INSERT INTO digitisations (sha256, file_name, page, image_width, image_height, crs, scale_denominator, "
         "created_by, created_by_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING digitisation_id",
@@ -188,6 +194,58 @@ def image(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
     return path
 
 
+def view(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int,
+         client: str | None = None) -> dict[str, Any]:
+    """The digitisation, its scan's view audited like any archive view (the workspace shows the
+    page as tiles: one audit row per opening of the workspace, not per tile). Commits."""
+    row = get(conn, principal, digitisation_id)
+    record(conn, AuditEntry("archive.view", actor_user_id=principal.user_id, actor_role=role_label(principal),
+                            actor_institution=principal.institution, access="consulted",
+                            subject=f"file:{row['sha256']}", client=client,
+                            detail={"page": row["page"], "size": "tiles", "digitisation_id": digitisation_id}))
+    conn.commit()
+    return row
+
+
+def pyramid_path(archive: Archive, sha256: str, page: int) -> Path:
+    """The scan page's pixel pyramid (a tiled GeoTIFF with overviews, in pixels), in the cache."""
+    return archive.cache / "pyramid" / sha256[:2] / f"{sha256}-{page}.tif"
+
+
+def _pyramid(archive: Archive, sha256: str, page: int, full: Path) -> Path:
+    """The page's pixel pyramid, built (GDAL, a few seconds for an A1 scan) if the cache lacks it."""
+    out = pyramid_path(archive, sha256, page)
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        build_pyramid(full, partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
+def scan_tile(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int, z: int,
+              x: int, y: int) -> bytes:
+    """Tile x, y at zoom z of the page in scan pixels, as Leaflet's CRS.Simple asks for it (z from
+    -levels, the whole page in one 256-pixel tile, to 0, full resolution: one tile pixel is 2**-z
+    scan pixels, tile x covering columns [256 x, 256 (x + 1)) * 2**-z, rows likewise, row axis
+    down): PNG, transparent beyond the page. NotFound for a tile outside the page."""
+    row = get(conn, principal, digitisation_id)
+    lowest = -pixel_levels(row["image_width"], row["image_height"])
+    span = 256 * 2 ** (-z) if lowest <= z <= 0 else 0
+    if not span or not (0 <= x * span < row["image_width"] and 0 <= y * span < row["image_height"]):
+        raise NotFound(f"there is no scan tile {z}/{x}/{y}: its zoom levels run from {lowest} to 0")
+    path = pyramid_path(archive, row["sha256"], row["page"])
+    if not path.exists():
+        kept = archive_service.file_row(conn, row["sha256"])
+        full, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+        path = _pyramid(archive, row["sha256"], row["page"], full)
+    return pixel_tile_png(path, z, x, y) or _empty_tile()
+
+
 def point_table(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
                 digitisation_id: int) -> list[dict[str, Any]]:
     """The printed boundary-point table read by OCR (`portal.surveys.ocr`): suggestions
@@ -205,13 +263,17 @@ def warped_path(archive: Archive, digitisation_id: int) -> Path:
 
 def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int
          ) -> dict[str, Any]:
-    """Warp the page by the fit into a tiled GeoTIFF in the target CRS (GDAL); commits. The fit
-    is checked first (GeoreferenceError, 422); on any failure no warped file is left behind."""
+    """Warp the page (read from its pixel pyramid) by the fit into a tiled GeoTIFF in the target
+    CRS (GDAL); commits. The fit is checked first (GeoreferenceError, 422); on any failure no
+    warped file is left behind."""
     row = _open(conn, principal, digitisation_id)
     found = _fit_of(row)
     check_plausible(found, row["image_width"], row["image_height"], row["crs"])
-    kept = archive_service.file_row(conn, row["sha256"])
-    image, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    image = pyramid_path(archive, row["sha256"], row["page"])
+    if not image.exists():  # the cache was cleared since the upload: build it again
+        kept = archive_service.file_row(conn, row["sha256"])
+        full, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+        image = _pyramid(archive, row["sha256"], row["page"], full)
     out = warped_path(archive, digitisation_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.part")
@@ -221,6 +283,7 @@ def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, 
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
+    open_tiles(out)  # the overlay's first tiles are asked for next
     west, south, east, north = transformer(row["crs"], 4326).transform_bounds(*done.bounds)
     warped = {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
               "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}

@@ -3,9 +3,9 @@
     POST /api/digitisations                      upload a scan (multipart `file`, `crs`, `page`, `scale`)
     GET  /api/digitisations/{id}                 where it stands
     GET  /api/digitisations/{id}/image.png       the page at full size
+    GET  /api/digitisations/{id}/scan-tiles/{z}/{x}/{y}.png  the page as pixel tiles (z <= 0; CRS.Simple)
     PUT  /api/digitisations/{id}/control-points  [{label, column, row, easting, northing}]
     POST /api/digitisations/{id}/fit             {"transformation": "affine"}: residuals (m), RMS, worst point
-    GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
     GET  /api/digitisations/{id}/snap?lon=&lat=  a map click as coordinates, snapped to a parcel corner
     POST /api/digitisations/{id}/point-table     the printed point table read by OCR, to confirm (not stored)
     POST /api/digitisations/{id}/to-map          {"pixels": [[column, row], ...]} -> [[easting, northing], ...]
@@ -22,10 +22,11 @@ coordinates: metres in the digitisation's CRS (EPSG), x = easting.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -203,11 +204,34 @@ async def warped(request: Request, principal: Digitiser, digitisation_id: int) -
     return FileResponse(path, media_type="image/tiff", headers={"Cache-Control": "private, no-store"})
 
 
+def _png(request: Request, png: bytes) -> Response:
+    """A tile with a strong ETag (a hash of its bytes): 304 to a client holding it already."""
+    etag = '"' + hashlib.blake2b(png, digest_size=12).hexdigest() + '"'
+    headers = {"Cache-Control": "private, max-age=300", "ETag": etag}
+    if etag in (part.strip() for part in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(png, media_type="image/png", headers=headers)
+
+
 @router.get("/{digitisation_id}/tiles/{z}/{x}/{y}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
 async def tile(request: Request, principal: Digitiser, digitisation_id: int, z: int, x: int, y: int) -> Response:
+    """The warped scan as an XYZ tile (Web Mercator, y from the north), transparent outside it."""
     png = await in_worker(request, digitising.tile, archive_of(request), principal, digitisation_id, z, x, y)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    return _png(request, png)
+
+
+@router.get("/{digitisation_id}/scan-tiles/{z}/{x}/{y}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+async def scan_tile(request: Request, principal: Digitiser, digitisation_id: int,
+                    z: Annotated[int, Path(ge=-30, le=0)], x: Annotated[int, Path(ge=0, lt=2**31)],
+                    y: Annotated[int, Path(ge=0, lt=2**31)]) -> Response:
+    """The page in scan pixels as a 256-pixel tile for Leaflet's CRS.Simple: at zoom z (from
+    -levels, the whole page in one tile, to 0, full resolution) one tile pixel is 2**-z scan
+    pixels and tile (x, y) covers columns 256 x 2**-z to 256 (x + 1) 2**-z, rows likewise (row
+    axis down); transparent beyond the page. 404 for a tile outside the page."""
+    png = await in_worker(request, digitising.scan_tile, archive_of(request), principal, digitisation_id, z, x, y)
+    return _png(request, png)
 
 
 @router.put("/{digitisation_id}/parcels")

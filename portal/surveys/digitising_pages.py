@@ -10,9 +10,11 @@ from fastapi.responses import Response
 from portal.platform.deps import PageUser
 from portal.platform.errors import NotFound
 from portal.platform.permissions import Action
+from portal.platform.requests import client_of
 from portal.platform.work import in_worker
 from portal.surveys import digitising
 from portal.web.templating import render
+from spatial.warp import pixel_levels
 
 __all__ = ["router"]
 
@@ -31,9 +33,10 @@ async def workspace(request: Request, digitisation_id: int, principal: PageUser)
     if not principal.may(Action.UPLOAD_SURVEY_FILE):
         return render(request, "surveys/forbidden.html", status_code=403)
     try:
-        found = await in_worker(request, digitising.get, principal, digitisation_id)
+        found = await in_worker(request, digitising.view, principal, digitisation_id, client_of(request))
     except NotFound:
         return render(request, "surveys/missing.html", {"submission_id": digitisation_id}, status_code=404)
     settings = request.app.state.settings.map
-    return render(request, "surveys/digitise.html", {"d": found, "parcel_tiles_url": settings.parcel_tiles_url,
-                                                     "parcel_tiles_layer": settings.parcel_tiles_layer})
+    return render(request, "surveys/digitise.html", {
+        "d": found, "parcel_tiles_url": settings.parcel_tiles_url, "parcel_tiles_layer": settings.parcel_tiles_layer,
+        "scan_levels": pixel_levels(found["image_width"], found["image_height"])})

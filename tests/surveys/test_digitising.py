@@ -215,6 +215,58 @@ def test_a_renamed_program_is_refused_as_a_scan(client) -> None:  # type: ignore
     assert answer.status_code == 422 and answer.json()["detail"]["reason"] == "executable"
 
 
+def test_the_scan_is_served_as_pixel_tiles_from_its_pyramid(client, scan, module_database) -> None:  # type: ignore[no-untyped-def]
+    """While georeferencing, the page is shown as 256-pixel tiles in scan pixels (Leaflet's
+    CRS.Simple): at zoom 0 a tile is the page's own pixels, at zoom -levels the whole page is one
+    tile; tiles off the page are refused; opening the workspace audits one view of the scan."""
+    import math
+
+    started = start(client, scan)
+    digitisation_id, width, height = started["digitisation_id"], started["image_width"], started["image_height"]
+    levels = math.ceil(math.log2(max(width, height) / 256))
+    url = f"/api/digitisations/{digitisation_id}/scan-tiles"
+    original = np.asarray(Image.open(io.BytesIO(scan.png)).convert("L"))
+
+    column, row = scan.pixels["J1"]
+    x, y = int(column // 256), int(row // 256)
+    tile = client.get(f"{url}/0/{x}/{y}.png", headers=as_("surveyor"))
+    assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(tile.content)) as image:
+        assert image.size == (256, 256)
+        pixels = np.asarray(image.convert("LA"))
+    part = original[y * 256:(y + 1) * 256, x * 256:(x + 1) * 256]
+    assert np.array_equal(pixels[:part.shape[0], :part.shape[1], 0], part)  # full resolution: the page itself
+    assert pixels[:part.shape[0], :part.shape[1], 1].min() == 255
+    assert pixels[part.shape[0]:, :, 1].max(initial=0) == 0 and pixels[:, part.shape[1]:, 1].max(initial=0) == 0
+
+    whole = client.get(f"{url}/{-levels}/0/0.png", headers=as_("surveyor"))
+    with Image.open(io.BytesIO(whole.content)) as image:
+        alpha = np.asarray(image.convert("LA"))[:, :, 1]
+    factor = 2**levels  # the page's edge to the nearest tile pixel
+    assert (alpha[0] > 0).sum() == round(width / factor) and (alpha[:, 0] > 0).sum() == round(height / factor)
+
+    etag = tile.headers["etag"]
+    again = client.get(f"{url}/0/{x}/{y}.png", headers={**as_("surveyor"), "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
+
+    for z, tx, ty, code in ((0, math.ceil(width / 256), 0, 404), (0, 0, math.ceil(height / 256), 404),
+                            (-levels - 1, 0, 0, 404), (1, 0, 0, 422), (0, -1, 0, 422), (-99, 0, 0, 422),
+                            (0, 2**40, 0, 422)):
+        refused = client.get(f"{url}/{z}/{tx}/{ty}.png", headers=as_("surveyor"))
+        assert refused.status_code == code, (z, tx, ty, refused.text)
+    assert client.get(f"{url}/0/0/0.png", headers=as_("other-surveyor")).status_code == 404
+
+    def views() -> int:
+        with psycopg.connect(module_database) as conn:
+            found = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'archive.view' AND subject = %s "
+                                 "AND detail::jsonb->>'size' = 'tiles'", (f"file:{started['sha256']}",)).fetchone()
+            return int(found[0])
+
+    before = views()
+    assert client.get(f"/surveys/digitise/{digitisation_id}", headers=as_("surveyor")).status_code == 200
+    assert views() == before + 1
+
+
 def test_scan_to_parcels_validated_approved_and_matching(client, scan, module_database) -> None:  # type: ignore[no-untyped-def]
     digitisation_id = start(client, scan)["digitisation_id"]
     assert georeference(client, scan, digitisation_id)["rms_m"] < 0.05
@@ -254,6 +306,9 @@ def test_scan_to_parcels_validated_approved_and_matching(client, scan, module_da
         assert np.asarray(image.convert("RGBA"))[:, :, 3].max() == 0
     assert client.get(f"/api/digitisations/{digitisation_id}/tiles/{z}/{x}/{y}.png",
                       headers=as_("other-surveyor")).status_code == 404
+    cached = client.get(f"/api/digitisations/{digitisation_id}/tiles/{z}/{x}/{y}.png",
+                        headers={**as_("surveyor"), "If-None-Match": overlay.headers["etag"]})
+    assert cached.status_code == 304 and cached.headers["cache-control"] == "private, max-age=300"
 
     # Trace: each boundary point clicked once (neighbours share it), turned into map coordinates.
     labels = list(scan.points)

@@ -48,6 +48,14 @@ def screen(page, column: float, row: float) -> dict[str, float]:  # type: ignore
     return {"x": x, "y": y}
 
 
+def swipe_edge(page) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    """Where the overlay's clip begins and ends across the map, in map pixels, and the map's width."""
+    return tuple(page.evaluate(
+        "() => { const d = window.cadastreDigitise, m = d.map; "
+        "const [top, right, bottom, left] = d.overlay.getContainer().style.clip.match(/-?[0-9.]+/g).map(Number); "
+        "const o = m.containerPointToLayerPoint([0, 0]); return [right - o.x, left - o.x, m.getSize().x]; }"))
+
+
 def test_scan_to_parcel_in_the_browser(site, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
     base, _ = site
     scan = draw_scan(POINTS, [KnownParcel(CODE, "0701", ("J1", "J2", "J3", "J4"))], metres_per_pixel=0.05)
@@ -63,10 +71,24 @@ def test_scan_to_parcel_in_the_browser(site, browser, tmp_path) -> None:  # type
     page.wait_for_url(f"{base}/surveys/digitise/*")
     page.wait_for_selector("#digitise[data-ready=true]")
 
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.wait_for_selector("#digitise[data-scan-tile-zoom]")  # the scan comes as pixel tiles
+
     # Control points: click each printed point on the scan, type its coordinates from the table.
+    # The first is placed zoomed in fully (16 screen pixels a scan pixel, over full-resolution tiles).
     for i, (label, (easting, northing)) in enumerate(scan.points.items()):
+        if i == 0:
+            page.evaluate("([c, r]) => window.cadastreDigitise.scan.setView(L.latLng(-r, c), 4, {animate: false})",
+                          list(scan.pixels[label]))
+            page.wait_for_selector("#digitise[data-scan-tile-zoom='0']")
         page.locator("#scan-map").click(position=screen(page, *scan.pixels[label]))
         row = page.locator("#points-body tr").nth(i)
+        if i == 0:
+            column, row_ = (float(v) for v in row.locator("td").nth(1).inner_text().split(","))
+            assert abs(column - scan.pixels[label][0]) <= 0.1 and abs(row_ - scan.pixels[label][1]) <= 0.1
+            page.evaluate("([w, h]) => window.cadastreDigitise.scan.fitBounds([[-h, 0], [0, w]], {animate: false})",
+                          [scan.width, scan.height])
         if i == 0 and shutil.which("tesseract"):  # the first from the printed table, read by OCR and confirmed
             page.click("#read-table")
             page.click(f"#table-rows button.use-row[data-label={label}]")
@@ -84,6 +106,17 @@ def test_scan_to_parcel_in_the_browser(site, browser, tmp_path) -> None:  # type
     page.click("#warp")
     page.wait_for_selector("#digitise[data-overlay-tiles]", timeout=60_000)
     page.locator("#opacity").fill("40")
+
+    # Swipe: the overlay is clipped left of the line, wherever the map is moved; keyboard moves it.
+    page.locator("#swipe").fill("30")
+    page.locator("#swipe").press("ArrowLeft")
+    assert page.locator("#swipe").get_attribute("aria-valuetext") == "29 %"
+    edge, start, width = swipe_edge(page)
+    assert abs(edge - 0.29 * width) <= 1 and start <= 0
+    page.evaluate("() => window.cadastreDigitise.map.panBy([120, 40], {animate: false})")
+    edge, start, width = swipe_edge(page)
+    assert abs(edge - 0.29 * width) <= 1 and start <= 0
+    page.locator("#swipe").fill("100")
 
     # Trace the parcel with Leaflet-Geoman, zoomed in on it, snapping to the control points.
     columns = [c for c, _ in scan.pixels.values()]
@@ -104,6 +137,7 @@ def test_scan_to_parcel_in_the_browser(site, browser, tmp_path) -> None:  # type
     page.wait_for_url(re.compile(r".*/surveys/\d+$"))
     submission_id = int(page.url.rsplit("/", 1)[1])
     assert foreign == []
+    assert failed == []
 
     with httpx.Client(base_url=base) as client:
         submitted = client.post(f"/api/submissions/{submission_id}/submit", headers={"x-test-person": "surveyor"})
@@ -113,3 +147,49 @@ def test_scan_to_parcel_in_the_browser(site, browser, tmp_path) -> None:  # type
         parcel = client.get(f"/api/parcels/{CODE}")
         assert parcel.status_code == 200
         assert abs(float(parcel.json()["area"]) - 480.0) < 5.0
+
+
+def test_the_swipe_on_a_phone(site, browser) -> None:  # type: ignore[no-untyped-def]
+    """On a 390 x 844 phone the panes stack, the swipe is in reach and moved by keys, and the
+    overlay is clipped where it says."""
+    base, _ = site
+    scan = draw_scan(POINTS, [KnownParcel(CODE, "0701", ("J1", "J2", "J3", "J4"))], metres_per_pixel=0.05)
+    person = {"x-test-person": "surveyor"}
+    with httpx.Client(base_url=base, headers=person, timeout=60) as client:
+        started = client.post("/api/digitisations", files={"file": ("zongditu.png", scan.png)}, data={"scale": "500"})
+        assert started.status_code == 201, started.text
+        url = f"/api/digitisations/{started.json()['digitisation_id']}"
+        points = [{"label": label, "column": scan.pixels[label][0], "row": scan.pixels[label][1], "easting": e,
+                   "northing": n} for label, (e, n) in scan.points.items()]
+        assert client.put(f"{url}/control-points", json={"points": points}).status_code == 200
+        assert client.post(f"{url}/fit", json={"transformation": "affine"}).status_code == 200
+        assert client.post(f"{url}/warp").status_code == 200
+    context = browser.new_context(extra_http_headers=person, locale="zh-CN", viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/surveys/digitise/{started.json()['digitisation_id']}")
+        page.wait_for_selector("#digitise[data-ready=true]")
+        page.wait_for_selector("#digitise[data-overlay-tiles]", timeout=60_000)
+        assert page.locator("label[for=swipe]").inner_text().startswith("卷帘")
+        for pane in ("#scan-map", "#overlay-map", "#swipe"):
+            box = page.locator(pane).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (pane, box)
+        page.locator("#swipe").focus()
+        page.keyboard.press("Home")
+        for _ in range(50):
+            page.keyboard.press("ArrowRight")
+        assert page.locator("#swipe").input_value() == "50"
+        edge, start, width = swipe_edge(page)
+        assert abs(edge - 0.5 * width) <= 1 and start <= 0
+        assert page.locator("#overlay-map .swipe-line").is_visible()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#overlay-map").screenshot(path=str(SCREENSHOTS / "digitise-swipe-phone.png"))
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+        faults = page.evaluate("""async () => (await window.axe.run(document, {resultTypes: ["violations"]}))
+            .violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => v.id + " " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "))""")
+        assert faults == []
+    finally:
+        context.close()

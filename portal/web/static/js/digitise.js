@@ -1,6 +1,6 @@
 // Digitising a scanned drawing: upload the scan; click control points on it and type their
 // printed coordinates; fit (residuals in metres, the worst point marked); warp and see the scan
-// over the cadastre (opacity slider); trace parcels on the scan with Leaflet-Geoman (snapping to
+// over the cadastre (opacity slider, swipe); trace parcels on the scan with Leaflet-Geoman (snapping to
 // control points and to traced vertices); submit them as a survey submission. Every step goes
 // through the JSON API under /api/digitisations.
 (function () {
@@ -53,11 +53,17 @@
   const api = "/api/digitisations/" + id;
   const text = (key) => root.dataset["msg" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
 
-  /* ---- the scan, in pixels: (column, row) is latLng(-row, column) ---- */
-  const scan = L.map("scan-map", { crs: L.CRS.Simple, minZoom: -8, maxZoom: 4, zoomSnap: 0.25, attributionControl: false });
+  /* ---- the scan, in pixels: (column, row) is latLng(-row, column) ----
+     Served as tiles from the pyramid built at upload: at zoom z <= 0 one tile pixel is 2^-z scan
+     pixels (zoom 0 is full resolution, zooms above it magnify), so a point can be placed to a
+     fraction of a pixel on a 14,000 x 10,000 scan without loading it whole. */
+  const levels = Number(root.dataset.scanLevels || 0);
+  const scan = L.map("scan-map", { crs: L.CRS.Simple, minZoom: -levels - 2, maxZoom: 4, zoomSnap: 0.25, attributionControl: false });
   const toLatLng = (c, r) => L.latLng(-r, c);
   const toPixel = (ll) => [ll.lng, -ll.lat];
-  L.imageOverlay(api + "/image.png", [[-H, 0], [0, W]]).addTo(scan);
+  const scanTiles = L.tileLayer(api + "/scan-tiles/{z}/{x}/{y}.png", { tileSize: 256, noWrap: true,
+    bounds: L.latLngBounds([[-H, 0], [0, W]]), minZoom: -levels - 2, maxZoom: 4, minNativeZoom: -levels, maxNativeZoom: 0 }).addTo(scan);
+  scanTiles.on("tileload", (e) => { root.dataset.scanTileZoom = String(e.coords.z); });
   scan.fitBounds([[-H, 0], [0, W]]);
   const pointLayer = L.layerGroup().addTo(scan);
   let points = JSON.parse(root.dataset.points || "[]");
@@ -178,6 +184,7 @@
     overlay = L.tileLayer(api + "/tiles/{z}/{x}/{y}.png?v=" + Date.now(), { maxZoom: 22, maxNativeZoom: 22, opacity: opacity.value / 100 }).addTo(map);
     overlay.on("tileload", () => { root.dataset.overlayTiles = String(Number(root.dataset.overlayTiles || 0) + 1); });
     if (bounds && bounds.length === 4) map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
+    clip();
   }
   map.on("click", async (e) => {
     if (mode() !== "points" || active === null || !points[active]) return;
@@ -192,6 +199,26 @@
     } catch (error) { fitStatus.textContent = error.message; fitStatus.className = "error"; }
   });
   opacity.addEventListener("input", () => { if (overlay) overlay.setOpacity(opacity.value / 100); });
+
+  // Swipe: the overlay is clipped to the left of a line at `swipe` % of the map's width, the
+  // cadastre alone to its right. The clip is in the overlay's layer coordinates, so it is set
+  // again whenever the map moves.
+  const swipe = document.getElementById("swipe");
+  const line = L.DomUtil.create("div", "swipe-line", map.getContainer());
+  function clip() {
+    const size = map.getSize();
+    const x = size.x * Number(swipe.value) / 100;
+    swipe.setAttribute("aria-valuetext", swipe.value + " %");
+    line.style.left = x + "px";
+    line.hidden = !overlay || Number(swipe.value) >= 100;
+    if (!overlay) return;
+    const nw = map.containerPointToLayerPoint([0, 0]), se = map.containerPointToLayerPoint(size);
+    overlay.getContainer().style.clip = "rect(" + [nw.y, nw.x + x, se.y, nw.x].join("px, ") + "px)";
+    root.dataset.swipeX = String(x);
+  }
+  swipe.addEventListener("input", clip);
+  map.on("move zoom resize viewreset", clip);
+  clip();
   document.getElementById("warp").addEventListener("click", async () => {
     fitStatus.textContent = "…";
     try {
@@ -209,6 +236,11 @@
     scan.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
       drawRectangle: false, drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false });
     scan.pm.setGlobalOptions({ snappable: true, snapDistance: 15, allowSelfIntersection: false });
+    // Geoman's own words in the page's language; its buttons named for screen readers by their titles.
+    scan.pm.setLang((document.documentElement.lang || "").startsWith("zh") ? "zh" : "en");
+    scan.getContainer().querySelectorAll(".leaflet-pm-toolbar [title] > .leaflet-buttons-control-button").forEach((button) => {
+      button.setAttribute("aria-label", button.parentElement.title);
+    });
     scan.on("pm:drawstart", () => { document.querySelector('input[name="mode"][value="trace"]').checked = true; });
     scan.on("pm:create", (e) => {
       const entry = { layer: e.layer, code: "", use: "", area: "" };
@@ -248,6 +280,6 @@
       window.location.href = "/surveys/" + submission.id;
     } catch (error) { submitStatus.textContent = error.message; submitStatus.className = "error"; }
   });
-  window.cadastreDigitise = { scan: scan, map: map };  // for people debugging in the console, and the browser tests
+  window.cadastreDigitise = { scan: scan, map: map, get overlay() { return overlay; } };  // for people debugging in the console, and the browser tests
   root.dataset.ready = "true";
 })();
