@@ -17,6 +17,7 @@ __all__ = [
     "parcel_by_code", "parcel_at", "parcel_units", "parcel_history", "parcel_lineage",
     "search_parcel_codes", "search_unit_numbers", "search_locations", "labels_in",
     "admin_areas", "land_uses", "cadastre_extent", "parcel_sheet_place", "parcel_sheet_geometry",
+    "parcel_kml_geometry",
 ]
 
 Row = dict[str, Any]
@@ -259,3 +260,19 @@ async def parcel_sheet_geometry(conn: AsyncConnection, parcel_id: int, version: 
                (SELECT (g.fit->>'rms_m')::float8 FROM submissions s JOIN digitisations g USING (submission_id)
                  WHERE s.source_id = me.source_id LIMIT 1) AS digitised_rms
           FROM me""", (srid, srid, parcel_id, version, parcel_id, version))
+
+
+async def parcel_kml_geometry(conn: AsyncConnection, parcel_id: int, version: int) -> str | None:
+    """The parcel version's boundary as a KML 2.2 geometry element (`<Polygon>` or
+    `<MultiGeometry>`), written by PostGIS (ST_AsKML, 9 decimals of a degree: 0.1 mm).
+
+    KML is WGS 84 longitude, latitude (OGC 07-147r2). The CGCS2000 (EPSG:4490) coordinates are
+    written unchanged: CGCS2000 (ITRF97, epoch 2000.0) and the realisations of WGS 84 since
+    G1150 (aligned to ITRF2000) agree within a few centimetres, and PROJ's own 4490 -> 4326
+    operation is that same null shift; the SRID is only relabelled so that no transformation
+    is looked up. Axis order stays lon, lat, as both KML and PostGIS store it.
+    """
+    row = await _one(conn, """
+        SELECT ST_AsKML(ST_SetSRID(geom, 4326), 9) AS kml FROM parcels
+         WHERE parcel_id = %s AND version = %s""", (parcel_id, version))
+    return None if row is None else str(row["kml"])
