@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 __all__ = [
     "parcel_by_code", "parcel_at", "parcel_units", "parcel_history", "parcel_lineage",
-    "search_parcel_codes", "search_unit_numbers", "search_locations", "labels_in",
+    "search_parcel_codes", "search_unit_numbers", "search_locations", "search_parcel_labels", "labels_in",
     "admin_areas", "land_uses", "cadastre_extent", "parcel_sheet_place", "parcel_sheet_geometry",
     "parcel_kml_geometry",
 ]
@@ -131,6 +131,33 @@ async def search_unit_numbers(conn: AsyncConnection, prefix: str, limit: int) ->
           FROM units u JOIN parcels p ON p.parcel_id = u.parcel_id AND p.end_lifespan IS NULL
          WHERE u.end_lifespan IS NULL AND u.unit_number >= %s AND u.unit_number < %s
          ORDER BY u.unit_number LIMIT %s""", (low, high, limit))  # noqa: S608 (constant columns)
+
+
+async def search_parcel_labels(conn: AsyncConnection, number: str,
+                               view: tuple[float, float, float, float], limit: int) -> list[Row]:
+    """Current parcels whose code ends in `number` (the five-digit parcel sequence number, 宗地顺序号,
+    that the map's labels show below zoom 20), those inside `view` (min lon, min lat, max lon,
+    max lat, CGCS2000 degrees) first, then the nearest to its centre.
+
+    The sequence number repeats once per cadastral block, so the nearest are found by the
+    current-parcel GiST index in distance order (KNN, `<->`) until `limit` match; only those are
+    then ranked in-view first.
+    """
+    return await _all(conn, f"""
+        WITH near AS (
+            SELECT p.parcel_code, p.geom,
+                   p.geom <-> ST_SetSRID(ST_MakePoint(%(cx)s, %(cy)s), 4490) AS distance
+              FROM parcels p
+             WHERE p.end_lifespan IS NULL AND right(p.parcel_code, 5) = %(number)s
+             ORDER BY p.geom <-> ST_SetSRID(ST_MakePoint(%(cx)s, %(cy)s), 4490)
+             LIMIT %(limit)s)
+        SELECT p.parcel_code, NULL::text AS unit_number, NULL::text AS location, {_HIT_COLUMNS}
+          FROM near p
+         ORDER BY p.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4490) DESC, p.distance,
+                  p.parcel_code""",  # noqa: S608 (constant columns)
+                      {"number": number, "limit": limit, "cx": (view[0] + view[2]) / 2,
+                       "cy": (view[1] + view[3]) / 2, "x0": view[0], "y0": view[1], "x1": view[2],
+                       "y1": view[3]})
 
 
 _REGEX_SPECIAL = set("\\.^$*+?()[]{}|-")

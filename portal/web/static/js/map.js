@@ -238,7 +238,11 @@
   function runSearch(text) {
     if (pending) pending.abort();
     pending = new AbortController();
-    return fetch("/api/search?q=" + encodeURIComponent(text), {signal: pending.signal}).then(function (r) {
+    // The view goes along: a label's short number (as the map shows it) finds the parcel in view first.
+    var b = map.getBounds(), view = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
+                                     Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)];
+    return fetch("/api/search?q=" + encodeURIComponent(text) + "&view=" +
+                 view.map(function (v) { return v.toFixed(6); }).join(","), {signal: pending.signal}).then(function (r) {
       if (r.status === 422) return r.json().then(function (body) { status.textContent = T.keep_typing; hits = []; closeList(); return null; });
       if (!r.ok) throw new Error(r.status);
       return r.json().then(function (body) { renderHits(body); return body; });
