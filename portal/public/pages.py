@@ -33,6 +33,9 @@ MAP_TEXT_KEYS = (
     "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
     "no_results", "keep_typing", "labels", "map_label", "details", "zoom_in", "zoom_out", "layers", "enter_opens",
     "retired_no_check", "pointer_hint", "gk_zone",
+    "measure", "measure_distance", "measure_area", "measure_finish", "measure_clear", "measure_hint_distance",
+    "measure_hint_area", "distance_result", "area_result", "perimeter", "metres", "kilometres", "mu", "hectares",
+    "measure_basis",
 )
 
 
