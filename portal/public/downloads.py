@@ -96,7 +96,7 @@ def kml_document(geometry_kml: str, attributes: dict[str, Any]) -> bytes:
             '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
             f"<name>{code}</name><Placemark><name>{code}</name>"
             f"<ExtendedData>{data}</ExtendedData>{geometry_kml}</Placemark>"
-            "</Document></kml>\n").encode("utf-8")
+            "</Document></kml>\n").encode()
 
 
 @router.get("/parcels/{parcel_code}/geometry.{fmt}", response_class=Response,
