@@ -32,6 +32,14 @@ def test_the_sheet_prints_its_verification_address(http: httpx.Client, sample) -
     assert "扫码核验" in text
 
 
+def test_the_qr_code_holds_the_address() -> None:
+    from portal.public.sheet import QR_SIZE, _verification_qr
+
+    url = "https://cadastre.example.cn/verify/sheet/ZDT-330102001001GB00001-V1-20261206T103000Z"
+    drawing = _verification_qr(url)
+    assert drawing.contents[0].value == url and drawing.width == QR_SIZE
+
+
 def test_a_printed_reference_verifies_in_both_languages(http: httpx.Client, sample) -> None:
     reference, _ = _sheet(http, sample["parcel_code"])
     page = http.get(f"/verify/sheet/{reference}", headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
