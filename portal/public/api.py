@@ -21,6 +21,9 @@ __all__ = ["router", "checked_bbox", "classify_query", "label_number", "run_sear
 
 router = APIRouter(prefix="/api", tags=["public map"])
 
+# The widest view (degrees) in which a map shows parcel labels (zoom 17 on a 2560 px screen is 0.027°):
+# wider, digits are not a label's number, and the label search stays within a small box.
+LABEL_VIEW_MAX = 0.03
 _CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
 _FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 
@@ -99,8 +102,9 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     view: Annotated[str | None, Query(
         max_length=200, description="the map's view: min lon, min lat, max lon, max lat (CGCS2000 degrees); "
-                                    "with it, a short number as the map labels show it (1 to 5 digits) finds "
-                                    "the parcels with that sequence number in the view, then nearest it, "
+                                    "with it (at most 0.03° wide and high: where labels show), a short number "
+                                    "as the map labels show it (1 to 5 digits) finds the parcels with that "
+                                    "sequence number in the view, then nearest it (within one view around it), "
                                     "before the locations holding the number")] = None,
 ) -> SearchResults:
     """Suggestions as the user types: parcel code or unit number prefix, a map label's short
@@ -114,7 +118,8 @@ async def run_search(conn: AsyncConnection, q: str, limit: int,
     map's bounds, lon/lat degrees), a label's short number comes first: see `label_number`."""
     if any(ord(c) < 32 for c in q):
         raise HTTPException(422, "the search text contains control characters")
-    number = label_number(q) if view is not None else None
+    labels_shown = view is not None and max(view[2] - view[0], view[3] - view[1]) <= LABEL_VIEW_MAX
+    number = label_number(q) if labels_shown else None
     if number is not None and view is not None:
         return await _label_search(conn, q, number, view, limit)
     kind, text = classify_query(q)

@@ -32,10 +32,11 @@ def test_the_label_finds_the_parcel_in_view_first(http: httpx.Client, sample) ->
         assert body["results"][0]["parcel_code"] == code and body["results"][0]["kind"] == "parcel", typed
 
 
-def test_the_view_ranks_but_never_hides(http: httpx.Client, database_url: str) -> None:
-    """The view ranks, it does not filter: a view far from the parcel still finds it (nearest
-    first). (The demo has one cadastral block, so each number labels one parcel; the in-view-first
-    order over repeated numbers is the ORDER BY of `queries.search_parcel_labels`.)"""
+def test_the_view_ranks_and_bounds(http: httpx.Client, database_url: str) -> None:
+    """The view ranks: a parcel just beside the view is still found (nearest first); one many
+    views away is not (the search reads one view around the view). The demo has one cadastral
+    block, so each number labels one parcel; the in-view-first order over repeated numbers is the
+    ORDER BY of `queries.search_parcel_labels`."""
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("""
             SELECT right(parcel_code, 5), parcel_code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
@@ -43,12 +44,17 @@ def test_the_view_ranks_but_never_hides(http: httpx.Client, database_url: str) -
     for number, code, lon, lat in rows:
         hits = http.get("/api/search", params={"q": number, "view": _view_around(lon, lat)}).json()["results"]
         assert hits[0]["parcel_code"].strip() == code.strip()
-        far = http.get("/api/search", params={"q": number, "view": "121.0,31.0,121.01,31.01"}).json()["results"]
-        assert far[0]["parcel_code"].strip() == code.strip(), "no parcel in view: the nearest still comes"
+        beside = f"{lon + 0.004:.6f},{lat - 0.002:.6f},{lon + 0.008:.6f},{lat + 0.002:.6f}"
+        near = http.get("/api/search", params={"q": number, "view": beside}).json()["results"]
+        assert near[0]["parcel_code"].strip() == code.strip(), "no parcel in view: the nearest still comes"
+        far = http.get("/api/search", params={"q": number, "view": "121.0,31.0,121.01,31.01"}).json()
+        assert all(h["kind"] == "location" for h in far["results"]), "not within a view around the view"
 
 
-def test_without_a_view_digits_stay_a_location_search(http: httpx.Client) -> None:
+def test_without_a_view_digits_stay_a_location_search(http: httpx.Client, sample) -> None:
     assert http.get("/api/search", params={"q": "33"}).json()["kind"] == "location"
+    wide = _view_around(sample["lon"], sample["lat"], half=0.05)  # zoomed out: no labels on the map
+    assert http.get("/api/search", params={"q": sample["parcel_code"][-5:], "view": wide}).json()["kind"] == "location"
 
 
 @pytest.mark.parametrize("view", ["1,2,3", "a,b,c,d", "120.2,30.3,120.1,30.2", "0,0,0,0", "1e999,0,2,1", "9" * 300])

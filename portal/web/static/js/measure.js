@@ -6,6 +6,8 @@
    measured in that plane: lengths in metres, areas by the shoelace formula in m², the scale error
    of the zone under 1.5° from its central meridian being below 0.03 %. Shown as surveyors write
    them: m (km from 1 km), m² with 亩 (1 亩 = 10000/15 m²) in Chinese or ha in English.
+   Without a pointer: the tools are buttons, and while measuring Enter on the focused map adds a
+   vertex at its centre (marked by a ring), where the arrow keys have panned it.
    window.portalMap.measure exposes the computation (lengthOf, areaOf) and the state. */
 (function () {
   "use strict";
@@ -102,6 +104,7 @@
     drawn.clearLayers();
     shape = kind;
     P.measuring = true;
+    map.getContainer().classList.add("measuring");
     Object.keys(buttons).forEach(function (k) { if (buttons[k].dataset.shape) buttons[k].setAttribute("aria-pressed", String(k === kind)); });
     buttons.finish.hidden = false;
     buttons.clear.hidden = false;
@@ -126,6 +129,7 @@
     if (shape && map.pm.globalDrawModeEnabled()) map.pm.disableDraw();
     shape = null;
     working = null;
+    map.getContainer().classList.remove("measuring");
     buttons.finish.hidden = true;
     Object.keys(buttons).forEach(function (k) { if (buttons[k].dataset.shape) buttons[k].setAttribute("aria-pressed", "false"); });
     // the click that closed the shape must not open a parcel: measuring ends after this turn
@@ -143,6 +147,13 @@
     P.measure.last = null;
     buttons.Line.focus();
   }
+  map.getContainer().addEventListener("keydown", function (e) {
+    // keyboard drawing: the centre of the map is the pointer (geoman's own vertex placement)
+    var draw = shape && map.pm.Draw[shape];
+    if (e.key !== "Enter" || e.target !== map.getContainer() || !draw || typeof draw._createVertex !== "function") return;
+    e.preventDefault();
+    draw._createVertex({latlng: map.getCenter()});
+  });
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && shape) { stop(false); say(""); buttons[Object.keys(buttons)[0]].focus(); }
   });
