@@ -19,6 +19,9 @@ from pyproj import Geod
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+SERIOUS_AXE = """async () => (await window.axe.run(document, {resultTypes: ["violations"]})).violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id + " " + v.help)"""
+
 
 @pytest.fixture(scope="module")
 def parcel(database_url: str, sample) -> dict:
@@ -100,6 +103,8 @@ def test_drawing_a_line_and_a_polygon_gives_the_figures(browser, portal_url: str
         assert "高斯-克吕格" in text
         visit.screenshot("measure-area-zh")
         assert page.locator("#parcel-panel").is_hidden()
+        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+        assert page.evaluate(SERIOUS_AXE) == [], "the tools and figures stay clean for axe-core"
         page.get_by_role("button", name="清除量测").click()
         assert result.is_hidden() and visit.errors == []
     finally:
