@@ -5,9 +5,11 @@
     dxf      AutoCAD DXF R2010 in the parcel's survey CRS (its Gauss-Krüger zone, metres, easting x,
              northing y), as surveyors draw, one closed polyline per ring on layer PARCEL and
              the code as text (ezdxf); the CRS is named in the file name
-
-(KML is not offered: the upload readers keep GDAL's writers to the formats above in this
-process, see spatial/readers/_gdal.py.)
+    kml      KML 2.2 (OGC 07-147r2), WGS 84 lon/lat: the geometry element is written by PostGIS
+             (ST_AsKML, see `queries.parcel_kml_geometry` for the datum: CGCS2000 coordinates
+             written unchanged, a few centimetres from WGS 84), the Placemark around it here. Not
+             by GDAL: the upload hardening unregisters GDAL's KML driver for the whole process
+             (spatial/readers/_gdal.py), and it stays unregistered.
 
 Each file holds one feature with the public attributes only (code, land use, area, version).
 An unknown format is a 404 naming the formats; a malformed code a 422.
@@ -19,6 +21,7 @@ import io
 import tempfile
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import shapely
@@ -30,7 +33,7 @@ from portal.public import queries
 from portal.public.parcels import checked_parcel_code, public_parcel
 from portal.public.sheet import sheet_srid
 
-__all__ = ["router", "FORMATS", "geometry_file"]
+__all__ = ["router", "FORMATS", "geometry_file", "kml_document"]
 
 router = APIRouter(tags=["public map"])
 
@@ -39,6 +42,7 @@ FORMATS: dict[str, tuple[str, str, bool, dict[str, str]]] = {
     "geojson": ("GeoJSON", "application/geo+json", False, {"RFC7946": "YES"}),
     "gml": ("GML", "application/gml+xml", False, {"FORMAT": "GML3.2"}),
     "dxf": ("DXF", "image/vnd.dxf", True, {}),
+    "kml": ("", "application/vnd.google-earth.kml+xml", False, {}),
 }
 
 
@@ -49,6 +53,8 @@ def geometry_file(fmt: str, geometry: dict[str, Any], srid: int, attributes: dic
     shape = shapely.geometry.shape(geometry)
     if fmt == "dxf":
         return _dxf(shape, str(attributes["parcel_code"]))
+    if fmt == "kml":
+        raise ValueError("KML is written by PostGIS: use kml_document")
     names = list(attributes)
     with tempfile.TemporaryDirectory(prefix="parcel-") as folder:
         path = Path(folder) / f"parcel.{fmt}"
@@ -80,11 +86,24 @@ def _dxf(shape: Any, code: str) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def kml_document(geometry_kml: str, attributes: dict[str, Any]) -> bytes:
+    """A KML 2.2 document of one Placemark named by the parcel code, the public attributes as
+    ExtendedData, around `geometry_kml` (PostGIS's ST_AsKML element, lon/lat WGS 84)."""
+    data = "".join(f"<Data name={quoteattr(name)}><value>{escape(str(value))}</value></Data>"
+                   for name, value in attributes.items())
+    code = escape(str(attributes["parcel_code"]))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+            f"<name>{code}</name><Placemark><name>{code}</name>"
+            f"<ExtendedData>{data}</ExtendedData>{geometry_kml}</Placemark>"
+            "</Document></kml>\n").encode()
+
+
 @router.get("/parcels/{parcel_code}/geometry.{fmt}", response_class=Response,
             responses={200: {"content": {t: {} for _, t, _, _ in FORMATS.values()}}})
 async def parcel_geometry(request: Request, parcel_code: str, fmt: str) -> Response:
-    """The parcel's boundary as GeoJSON, GML (CGCS2000 lon/lat) or DXF (metres: the survey CRS when it is
-    projected, else the CGCS2000 Gauss-Krüger zone of the parcel, as its sheet)."""
+    """The parcel's boundary as GeoJSON, GML (CGCS2000 lon/lat), KML (WGS 84 lon/lat) or DXF (metres:
+    the survey CRS when it is projected, else the CGCS2000 Gauss-Krüger zone of the parcel, as its sheet)."""
     if fmt not in FORMATS:
         raise HTTPException(404, f"no geometry format {fmt!r}; choose one of {', '.join(FORMATS)}")
     code = checked_parcel_code(parcel_code)
@@ -92,6 +111,7 @@ async def parcel_geometry(request: Request, parcel_code: str, fmt: str) -> Respo
     async with request.app.state.pool.connection() as conn:
         parcel, row = await public_parcel(conn, code)
         survey = None
+        kml = await queries.parcel_kml_geometry(conn, row["parcel_id"], row["version"]) if fmt == "kml" else None
         if in_survey_crs:  # metres, as the sheet: the survey CRS when projected, else the parcel's GK zone
             place = await queries.parcel_sheet_place(conn, row["parcel_id"], row["version"])
             survey = None if place is None else await queries.parcel_sheet_geometry(
@@ -104,7 +124,12 @@ async def parcel_geometry(request: Request, parcel_code: str, fmt: str) -> Respo
         geometry, srid = parcel.geometry, 4490
     attributes = {"parcel_code": code, "land_use": parcel.land_use.code, "area_m2": round(parcel.area, 2),
                   "version": parcel.version}
-    body = await run_in_threadpool(geometry_file, fmt, geometry, srid, attributes)
+    if fmt == "kml":
+        if kml is None:
+            raise HTTPException(409, f"parcel {code} changed meanwhile; try again")
+        body = kml_document(kml, attributes)
+    else:
+        body = await run_in_threadpool(geometry_file, fmt, geometry, srid, attributes)
     suffix = f"-EPSG{srid}" if in_survey_crs else ""
     return Response(body, media_type=FORMATS[fmt][1], headers={
         "Content-Disposition": f'attachment; filename="{code}{suffix}.{fmt}"'})

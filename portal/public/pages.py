@@ -14,6 +14,7 @@ from portal.public import queries
 from portal.public.api import run_search
 from portal.public.mapview import LAND_USE_COLOURS, build_map
 from portal.public.parcels import checked_parcel_code, public_parcel
+from portal.public.sheet_verify import verify_reference
 from portal.web.i18n import language_of, translator
 from portal.web.messages import district
 from portal.web.templating import render
@@ -32,6 +33,9 @@ MAP_TEXT_KEYS = (
     "no_parcel_here", "error", "kind_parcel", "kind_unit", "kind_location", "results_count",
     "no_results", "keep_typing", "labels", "map_label", "details", "zoom_in", "zoom_out", "layers", "enter_opens",
     "retired_no_check", "pointer_hint", "gk_zone",
+    "measure", "measure_distance", "measure_area", "measure_finish", "measure_clear", "measure_hint_distance",
+    "measure_hint_area", "distance_result", "area_result", "perimeter", "metres", "kilometres", "mu", "hectares",
+    "measure_basis",
 )
 
 
@@ -75,3 +79,14 @@ async def parcel_page(request: Request, parcel_code: str, conn: Connection) -> H
     """The parcel's public facts as a plain page: for sharing, printing and screen readers."""
     parcel, _row = await public_parcel(conn, checked_parcel_code(parcel_code))
     return render(request, "parcel.html", {"parcel": parcel})
+
+
+@router.get("/verify/sheet/{reference}", response_class=HTMLResponse, include_in_schema=False)
+async def verify_sheet_page(request: Request, reference: str, conn: Connection) -> HTMLResponse:
+    """What the parcel sheet with this reference number showed, and whether its version is still
+    current (see `portal.public.sheet_verify`); a reference not issued gets a 404 page saying why."""
+    verdict = await verify_reference(conn, reference)
+    v = verdict.version
+    area = None if v is None else district(v["admin_area_code"], v["admin_area_name"], language_of(request))
+    return render(request, "verify_sheet.html", {"verdict": verdict, "district_name": area},
+                  status_code=200 if verdict.valid else 404)

@@ -83,7 +83,8 @@ class SearchHit(BaseModel):
 
 class SearchResults(BaseModel):
     query: str
-    kind: Literal["parcel", "unit", "location"]
+    # "label": a map label's short number (the parcel sequence number), searched around the view
+    kind: Literal["parcel", "unit", "location", "label"]
     results: list[SearchHit]
 
 

@@ -3,7 +3,8 @@
 It carries the map extract (the parcel and its neighbours drawn from PostGIS geometry in the
 survey CRS, so the scale bar is true), the boundary points table (界址点, northing X and easting
 Y as the exchange format writes them, with edge lengths), the public attributes, the date and a
-reference number. Only public facts go on it, as on the map.
+reference number with a QR code of its verification address (`/verify/sheet/<reference>`, see
+`portal.public.sheet_verify`). Only public facts go on it, as on the map.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SheetData:
     printed_at: dt.datetime
     reference: str
     digitised_rms: float | None = None  # metres, when the parcel was digitised from a scanned drawing
+    verify_url: str | None = None  # the reference's /verify/sheet/ address: printed, and as a QR code
 
 
 def sheet_points(dumped: Iterable[list[Any]]) -> list[SheetPoint]:
@@ -187,6 +189,21 @@ def _map_extract(data: SheetData, font: str) -> Drawing:
     return drawing
 
 
+QR_SIZE = 24 * mm  # a phone reads it from reading distance
+
+
+def _verification_qr(verify_url: str) -> Drawing:
+    """The QR code (ISO/IEC 18004, error correction M, reportlab's own encoder, as the check
+    certificate's) of the sheet's verification address, QR_SIZE square."""
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+
+    code = QrCodeWidget(verify_url, barLevel="M")
+    x0, y0, x1, y1 = code.getBounds()
+    drawing = Drawing(QR_SIZE, QR_SIZE, transform=[QR_SIZE / (x1 - x0), 0, 0, QR_SIZE / (y1 - y0), 0, 0])
+    drawing.add(code)
+    return drawing
+
+
 def _labels(language: str) -> dict[str, str]:
     zh = {"title": "宗地图", "code": "宗地代码", "area": "宗地面积", "land_use": "土地用途",
           "admin": "行政区", "registered": "登记日期", "version": "版本", "units": "不动产单元",
@@ -194,6 +211,7 @@ def _labels(language: str) -> dict[str, str]:
           "point": "点号", "ring": "环", "x": "X（北坐标）/米", "y": "Y（东坐标）/米",
           "edge": "边长/米", "map": "宗地示意图（相邻宗地以灰色表示）", "sqm": "平方米",
           "retired": "该宗地已注销", "digitised": "由扫描图数字化，配准中误差 {rms:.3f} 米",
+          "verify": "核验网址", "scan": "扫码核验",
           "notice": "本图仅公开宗地几何、代码、面积、用途、行政区与日期，不含权利人及限制信息。"}
     en = {"title": "Parcel sheet", "code": "Parcel code", "area": "Area", "land_use": "Land use",
           "admin": "Administrative area", "registered": "Registered on", "version": "Version",
@@ -202,6 +220,7 @@ def _labels(language: str) -> dict[str, str]:
           "x": "X (northing) m", "y": "Y (easting) m", "edge": "Edge m",
           "map": "Map extract (neighbouring parcels in grey)", "sqm": "m²",
           "retired": "This parcel is retired", "digitised": "Digitised from a scan; georeferencing RMS {rms:.3f} m",
+          "verify": "Verify at", "scan": "Scan to verify",
           "notice": "Public facts only: geometry, code, area, land use, administrative area and "
                     "dates; no right holders or restrictions."}
     return en if language == "en" else zh
@@ -227,6 +246,7 @@ def render_sheet(data: SheetData, language: str, zone: dt.tzinfo | None = None) 
                   for pt in data.points]
     text = "".join([*(str(v) for pair in attributes for v in pair), *t.values(),
                     *("".join(r) for r in point_rows), *(n["parcel_code"] for n in data.neighbours),
+                    data.verify_url or "",
                     string.printable, "·×²"])
     font = cjk_font_for(text)
 
@@ -237,11 +257,22 @@ def render_sheet(data: SheetData, language: str, zone: dt.tzinfo | None = None) 
                              spaceAfter=3)
     cell = ParagraphStyle("cell", fontName=font, fontSize=8.5, leading=11)
 
-    story: list[Any] = [
+    heading_lines: list[Any] = [
         Paragraph(f"{t['title']} · {p.parcel_code}", title),
         Paragraph(f"{t['reference']}: {data.reference} · {t['printed']}: "
                   f"{day(data.printed_at, language, zone)}", small),
     ]
+    story: list[Any]
+    if data.verify_url:
+        heading_lines.append(Paragraph(f"{t['verify']}: {escape(data.verify_url)}", small))
+        caption = ParagraphStyle("caption", parent=small, alignment=1, fontSize=6.5, leading=8)
+        top = Table([[heading_lines, [_verification_qr(data.verify_url), Paragraph(t["scan"], caption)]]],
+                    colWidths=[MAP_WIDTH - QR_SIZE - 4 * mm, QR_SIZE + 4 * mm])
+        top.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                 ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 0)]))
+        story = [top]
+    else:
+        story = heading_lines
     if not p.current:
         story.append(Paragraph(t["retired"], small))
     if data.digitised_rms is not None:

@@ -14,9 +14,15 @@ from portal.public.parcels import checked_parcel_code, public_parcel
 from portal.public.sheet import SheetData, crs_name, reference_number, render_sheet, sheet_points, sheet_srid
 from portal.web.i18n import language_of
 
-__all__ = ["router"]
+__all__ = ["router", "sheet_verify_url"]
 
 router = APIRouter(tags=["public map"])
+
+
+def sheet_verify_url(request: Request, reference: str) -> str:
+    """The absolute address where the sheet's reference is verified (the public URL when set)."""
+    base = request.app.state.settings.portal.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/verify/sheet/{reference}"
 
 
 @router.get("/parcels/{parcel_code}/sheet.pdf", response_class=Response,
@@ -38,6 +44,7 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
         geometry=geometry["geometry"], neighbours=geometry["neighbours"],
         points=sheet_points(geometry["points"]), printed_at=printed_at,
         reference=reference_number(parcel, printed_at), digitised_rms=geometry["digitised_rms"],
+        verify_url=sheet_verify_url(request, reference_number(parcel, printed_at)),
     )
     pdf = await run_in_threadpool(render_sheet, data, language_of(request),  # FontMissing: a 503
                                   office_zone(request.app.state.settings.portal.office_timezone))

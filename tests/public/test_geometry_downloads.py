@@ -1,13 +1,15 @@
-"""A parcel's geometry downloads as GeoJSON, GML and DXF (issue 17 §6), read back here by
+"""A parcel's geometry downloads as GeoJSON, GML, DXF and KML (issue 17 §6), read back here by
 GDAL (pyogrio) and ezdxf: the same boundary, in the CRS each format promises."""
 
 from __future__ import annotations
 
 import io
 import json
+from xml.etree import ElementTree
 
 import ezdxf
 import httpx
+import psycopg
 import pyogrio
 import pytest
 import shapely
@@ -46,5 +48,34 @@ def test_unknown_format_and_bad_code_are_refused(http: httpx.Client, sample) -> 
 
 def test_the_parcel_page_offers_the_downloads(http: httpx.Client, sample) -> None:
     page = http.get(f"/parcels/{sample['parcel_code']}", headers={"Accept": "text/html"}).text
-    for fmt in ("geojson", "gml", "dxf"):
+    for fmt in ("geojson", "gml", "dxf", "kml"):
         assert f"/parcels/{sample['parcel_code']}/geometry.{fmt}" in page
+
+
+def test_kml_holds_the_parcel_in_lon_lat(http: httpx.Client, database_url: str, sample) -> None:
+    """KML made in PostGIS (GDAL's KML driver stays unregistered): it parses, names the parcel,
+    and its coordinates are the parcel's own, lon before lat."""
+    code = sample["parcel_code"]
+    response = http.get(f"/parcels/{code}/geometry.kml")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/vnd.google-earth.kml+xml")
+    assert f'filename="{code}.kml"' in response.headers["content-disposition"]
+    root = ElementTree.fromstring(response.content)
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    assert root.tag == "{http://www.opengis.net/kml/2.2}kml"
+    assert root.findtext("k:Document/k:Placemark/k:name", namespaces=ns) == code
+    data = {d.get("name"): d.findtext("k:value", namespaces=ns)
+            for d in root.iterfind(".//k:ExtendedData/k:Data", ns)}
+    assert data["parcel_code"] == code and data["land_use"] == sample["land_use_code"]
+    rings = [[tuple(float(v) for v in point.split(",")) for point in text.split()]
+             for text in (c.text or "" for c in root.iterfind(".//k:coordinates", ns))]
+    outer = root.findall(".//k:outerBoundaryIs/k:LinearRing/k:coordinates", ns)
+    assert rings and outer
+    shape = shapely.Polygon([p[:2] for p in rings[0]], [[p[:2] for p in r] for r in rings[1:]])
+    with psycopg.connect(database_url) as conn:
+        (wkb,) = conn.execute("SELECT ST_AsBinary(geom) FROM current_parcels WHERE parcel_code = %s",
+                              (code,)).fetchone()
+    parcel = shapely.from_wkb(bytes(wkb))
+    assert shape.contains(shapely.Point(sample["lon"], sample["lat"])), "lon/lat, in that order"
+    # 9 decimals of a degree: every vertex within 1e-9 degrees (0.1 mm) of the parcel's own.
+    assert shapely.hausdorff_distance(shape, parcel) < 2e-9, "the parcel's own coordinates, unshifted"

@@ -35,7 +35,8 @@ LANGUAGES = ("zh-CN", "en")
 # The pages each person opens ({...} filled from the demo district); None is a stranger.
 PAGES: dict[str | None, tuple[str, ...]] = {
     None: ("/", "/?parcel={parcel}", "/guide", "/check?parcel={parcel}", "/statistics", "/login?next=/check",
-           "/register", "/parcels/{parcel}", "/parcels/{retired}", "/verify/NOPE0000NOPE0000", "/no/such/page"),
+           "/register", "/parcels/{parcel}", "/parcels/{retired}", "/verify/NOPE0000NOPE0000",
+           "/verify/sheet/ZDT-{parcel}-V1-20261201T000000Z", "/verify/sheet/NOPE", "/no/such/page"),
     "owner": ("/account", "/check?parcel={parcel}"),
     "surveyor": ("/surveys", "/surveys/{submission}"),
     "registrar": ("/surveys/review", "/registry", "/registry/applications/{application}", "/counter"),

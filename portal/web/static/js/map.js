@@ -178,9 +178,9 @@
   // The toolbar above the map grows when the search says something (a phone wraps it): the map
   // must then learn its new size, or taps and fitted views are off by the difference.
   if (window.ResizeObserver) new ResizeObserver(function () { map.invalidateSize({pan: false}); }).observe(map.getContainer());
-  map.on("click", function (e) { showParcelAt(e.latlng); });
+  map.on("click", function (e) { if (!P.measuring) showParcelAt(e.latlng); });  // measure.js draws then
   map.getContainer().addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && e.target === map.getContainer()) showParcelAt(map.getCenter());
+    if (e.key === "Enter" && e.target === map.getContainer() && !P.measuring) showParcelAt(map.getCenter());
   });
   map.getContainer().setAttribute("aria-label", T.map_label);
   // Leaflet's own controls speak English: name them in the page's language.
@@ -238,7 +238,11 @@
   function runSearch(text) {
     if (pending) pending.abort();
     pending = new AbortController();
-    return fetch("/api/search?q=" + encodeURIComponent(text), {signal: pending.signal}).then(function (r) {
+    // The view goes along: a label's short number (as the map shows it) finds the parcel in view first.
+    var b = map.getBounds(), view = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
+                                     Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)];
+    return fetch("/api/search?q=" + encodeURIComponent(text) + "&view=" +
+                 view.map(function (v) { return v.toFixed(6); }).join(","), {signal: pending.signal}).then(function (r) {
       if (r.status === 422) return r.json().then(function (body) { status.textContent = T.keep_typing; hits = []; closeList(); return null; });
       if (!r.ok) throw new Error(r.status);
       return r.json().then(function (body) { renderHits(body); return body; });
@@ -324,8 +328,8 @@
   /* ---- the pointer's coordinates: CGCS2000 lon/lat and its 3° Gauss-Krüger zone (GB/T 17798
      zoning, zone = round(lon / 3), central meridian 3 × zone, false easting zone × 10^6 + 500 km
      on the GRS 80 ellipsoid, the same as CGCS2000's; proj4 does the projection) ---- */
-  function gaussKruger(lon, lat) {
-    var zone = Math.round(lon / 3);
+  function gaussKruger(lon, lat, zone) {  // `zone`: a given zone (measuring keeps one plane), else the point's
+    zone = zone || Math.round(lon / 3);
     var def = "+proj=tmerc +lat_0=0 +lon_0=" + (3 * zone) + " +k=1 +x_0=" + (zone * 1000000 + 500000) +
               " +y_0=0 +ellps=GRS80 +units=m +no_defs";
     var en = window.proj4("+proj=longlat +ellps=GRS80 +no_defs", def, [lon, lat]);
