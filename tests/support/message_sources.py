@@ -8,7 +8,8 @@ template (`f"unit {n} ..."` becomes `unit {n} ...`); both branches of a conditio
 values assigned to a variable passed as a message; the sentences returned by the `*_problem`
 checkers and the `_EXPLAIN` table; the archive's refusals (`FileRefused` and the worker's
 `Refusal`, whose first argument is a stable reason, not a sentence); the message of each
-`raise ValueError(...)`, which a reader's or inspector's caller quotes into its own message.
+`raise ValueError(...)` in the file readers and the archive's inspector (`QUOTED`), which their
+callers quote into their own messages (elsewhere a ValueError is a caller's mistake).
 Operator messages (settings, cluster, backups, the demo loader, audit anchors, the GDAL guard,
 the archive store's `StoreError`,
 which reaches a person only as an `ArchiveNotFound` of its own) are not shown on pages and are
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_ONLY = {"portal/settings.py", "portal/platform/cluster.py", "portal/platform/backup.py",
                  "portal/platform/replicas.py", "portal/demo/loader.py", "portal/demo/accounts.py",
                  "portal/audit/anchors.py", "spatial/readers/_gdal.py"}
+QUOTED = ("spatial/readers/", "portal/archive/")  # whose ValueErrors their callers quote to people
 _ENDINGS = ("Error", "Invalid", "Refused", "NotFound", "Conflict", "Input", "Forbidden", "Limited",
             "Violation", "NotAuthenticated", "OwnApplication", "Missing")
 _NOT_PEOPLE = {"ValueError", "TypeError", "RuntimeError", "KeyError", "OSError", "AssertionError",
@@ -85,7 +87,7 @@ def templates() -> Iterator[tuple[str, str]]:
                         if isinstance(t, ast.Name):
                             constants.setdefault(t.id, []).append(n.value)
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and relative.startswith(QUOTED)
                         and ast.unparse(node.exc.func) == "ValueError" and node.exc.args):
                     # A reader's or inspector's ValueError ends inside a person's message
                     # ("... cannot be read: {exc}"), so its sentence needs Chinese too.
