@@ -51,6 +51,7 @@ from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
 from layers.tilejson import tilejson
 from layers.tiles import InvalidationListener, TileCache
+from layers.tms import with_tms1_members
 
 __all__ = ["OgcLayer", "ReadConnections"]
 
@@ -226,7 +227,8 @@ def _pygeoapi_routes() -> list[Any]:
         # OGC API Tiles names the path /tileMatrixSets; pygeoapi links both spellings.
         *(Route(f"/{name}", _call(tiles_api.tilematrixsets))
           for name in ("TileMatrixSets", "tileMatrixSets")),
-        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId"))
+        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId",
+                                                     fix=with_tms1_members))
           for name in ("TileMatrixSets", "tileMatrixSets")),
         Route("/collections", _call(core_api.describe_collections)),
         Route(cid, _call(core_api.describe_collections, "collection_id")),
