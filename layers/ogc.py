@@ -311,6 +311,8 @@ class OgcLayer:
         pool = runtime.pool
         assert pool is not None, "open_pool first"
         runtime.reads = reads
+        items = runtime.open_item_pool(url, max(2, self.settings.pool_max_size // 2))
+        await items.open(wait=True, timeout=30)
         runtime.sizes = await _sizes(pool, runtime.count_limit)
         extents = Extents(pool)
         config = build_config(self.settings, url, await extents.load())
@@ -331,4 +333,7 @@ class OgcLayer:
     async def stop(self) -> None:
         if self.runtime.listener is not None:
             await self.runtime.listener.stop()
+        if self.runtime.item_pool is not None:
+            await self.runtime.item_pool.close()
+            self.runtime.item_pool = None
         await asyncio.to_thread(close_pools)
