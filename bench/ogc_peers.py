@@ -13,12 +13,20 @@ view is what publishes only public fields). Before timing, every server answers 
 requests (a FastCGI process loads its map or project on its first request).
 
 Cases, each a median and p99 over `--repeat` sequential requests on one kept-alive connection
-(latency at the client, not throughput): item by id, a 1,000-feature bbox page, a deep page
+(latency at the client, not throughput), each server having read every distinct URL of the
+case once, untimed, before (no server pays for database pages another then finds warm): item
+by id, a 1,000-feature bbox page, a deep page
 (ours follows its keyset cursor, the peers use offset), an attribute filter (ours as CQL2 text,
 QGIS as its `property=value` filter; MapServer 8.0's OGC API has no filter), and cold vector
 tiles at z12/z14/z16 (a tile never asked before by any server; QGIS 3.22 serves no vector
 tiles). At z12 MapServer is given the rule our tiles follow below z14 (parcels smaller than
-three quarters of a screen pixel left out), so both send the same parcels.
+three quarters of a screen pixel left out), so both send the same parcels. Then the warm z16
+tile throughput: one tile asked again and again over `--throughput-connections` kept-alive
+connections for `--throughput-seconds` (requests/s, median and p99), ours from its tile cache,
+MapServer computing it each time (it has no cache of its own).
+
+The database is only read when the view and index below exist already (run with
+`PGOPTIONS='-c default_transaction_read_only=on'` to make sure of it); they are made if missing.
 
 Secrets: the database password reaches the peers only through files written into a private
 temporary folder (mode 0700) for this run, never through a file in the repository.
@@ -27,6 +35,7 @@ temporary folder (mode 0700) for this run, never through a file in the repositor
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import statistics
@@ -44,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from ogc import _free_port, _start, _tiles_near  # noqa: E402
+from ogc_tail import _load  # noqa: E402
 from serving import wait_until_serving  # noqa: E402
 
 from portal.platform.cluster import Cluster  # noqa: E402
@@ -127,9 +137,9 @@ END
 
 
 def _nginx_conf(work: Path, port: int) -> str:
-    def upstream(name: str) -> str:
+    def upstream(name: str, keepalive: str = "keepalive 8; ") -> str:
         servers = "".join(f"server unix:{work}/{name}{i}.sock; " for i in range(2))
-        return f"upstream {name} {{ {servers}keepalive 8; }}"
+        return f"upstream {name} {{ {servers}{keepalive}}}"
 
     common = ("include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; "
               "fastcgi_param PATH_INFO $fastcgi_path_info; ")
@@ -149,6 +159,7 @@ http {{
   scgi_temp_path {work}/nginx-scgi;
   {upstream("ms")}
   {upstream("qgis")}
+  {upstream("ms", "").replace("upstream ms ", "upstream ms_concurrent ")}
   server {{
     listen 127.0.0.1:{port};
     location /ms {{
@@ -156,6 +167,15 @@ http {{
       {common}
       fastcgi_param MAPSERVER_CONFIG_FILE {work}/mapserver.conf;
       fastcgi_pass ms;
+    }}
+    # Concurrent clients: a FastCGI process serves one connection at a time and keeps a kept-
+    # alive one for ever, so more clients than processes need a connection per request (a
+    # unix socket connect), queued in the socket's backlog until a process is free.
+    location /msc {{
+      fastcgi_split_path_info ^(/msc)(.*)$;
+      include /etc/nginx/fastcgi_params; fastcgi_param PATH_INFO $fastcgi_path_info;
+      fastcgi_param MAPSERVER_CONFIG_FILE {work}/mapserver.conf;
+      fastcgi_pass ms_concurrent;
     }}
     location /qgis {{
       fastcgi_split_path_info ^(/qgis)(.*)$;
@@ -194,6 +214,9 @@ def main() -> None:  # noqa: PLR0915 - one run set up and torn down in one place
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", default="bench_1000000")
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--throughput-seconds", type=float, default=5.0)
+    parser.add_argument("--throughput-connections", type=int, default=8)
+    parser.add_argument("--throughput-only", action="store_true", help="skip the latency cases")
     args = parser.parse_args()
     for tool in ("mapserv", "nginx", "spawn-fcgi", "/usr/lib/cgi-bin/qgis_mapserv.fcgi"):
         if not shutil.which(tool):
@@ -204,7 +227,10 @@ def main() -> None:  # noqa: PLR0915 - one run set up and torn down in one place
     conninfo = " ".join(f"{k}={info[k]}" for k in ("host", "port", "dbname", "user", "password"))
     n = args.repeat
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(PEERS_VIEW)
+        made = conn.execute("SELECT to_regclass('bench_peers.parcels') IS NOT NULL "
+                            "AND to_regclass('bench_peers_parcel_id_text') IS NOT NULL").fetchone()
+        if not (made and made[0]):
+            conn.execute(PEERS_VIEW)
         lon, lat = conn.execute(
             "SELECT ST_X(ST_Centroid(e)), ST_Y(ST_Centroid(e)) FROM "
             "(SELECT ST_EstimatedExtent('public', 'parcels', 'geom')::geometry AS e) s").fetchone()
@@ -299,11 +325,37 @@ def main() -> None:  # noqa: PLR0915 - one run set up and torn down in one place
                 assert urls is not None
                 for _ in range(4):
                     client.get(urls[-1], timeout=120)
-            for name, urls_by_server in cases:
+            for name, urls_by_server in cases if not args.throughput_only else []:
+                if "cold" not in name:
+                    # Like with like: every server first reads each distinct URL of the case once,
+                    # untimed, so that no one pays for the database's cold pages the next reads.
+                    for urls in urls_by_server.values():
+                        for url in dict.fromkeys(urls or []):
+                            client.get(url, timeout=120)
                 results[name] = {}
                 for server, urls in urls_by_server.items():
                     results[name][server] = None if urls is None else _timed(client, urls)
-        _print(results, n)
+        if results:
+            _print(results, n)
+        # Warm z16 tile throughput: the same tile again and again over concurrent kept-alive
+        # connections, ours (one uvicorn worker, its tile cache) against MapServer (two FastCGI
+        # processes, which compute the tile each time from warm database pages).
+        z, x, y = _tiles_near(lon, lat, 16, 1)[0]
+        warm = {"ours": (ports["ours"], f"/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}"),
+                "MapServer 8": (ports["peers"], f"/msc?map=parcels&mode=tile&tilemode=gmap&layers=parcels"
+                                                f"&tile={x}+{y}+{z}&map.imagetype=mvt")}
+        c, seconds = args.throughput_connections, args.throughput_seconds
+        print(f"\nwarm tile z16 throughput, {c} connections, {seconds:g} s each (the same tile {z}/{x}/{y})")
+        for server, (port, path) in warm.items():
+            try:
+                asyncio.run(_load(port, [path], c, 1.0))  # untimed: cached (ours), warm pages (both)
+                latencies = asyncio.run(_load(port, [path], c, seconds))
+            except (RuntimeError, OSError, asyncio.IncompleteReadError) as error:
+                log = work / "nginx.err"
+                print(f"{server:<14} failed: {error}\n{log.read_text()[-1500:] if log.exists() else ''}")
+                continue
+            print(f"{server:<14}{len(latencies) / seconds:9.0f} req/s   {_cell(latencies_ms(latencies))} ms "
+                  "(median / p99)")
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -313,6 +365,10 @@ def main() -> None:  # noqa: PLR0915 - one run set up and torn down in one place
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def latencies_ms(latencies: list[float]) -> list[float]:
+    return [t * 1000 for t in latencies]
 
 
 def _print(results: dict[str, dict[str, list[float] | str | None]], n: int) -> None:

@@ -53,10 +53,18 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    chunked = False
     for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    if length:
+        name = line.split(b":", 1)[0].strip().lower()
+        if name == b"content-length":
+            length = int(line.split(b":", 1)[1])
+        elif name == b"transfer-encoding" and b"chunked" in line.lower():
+            chunked = True  # nginx in front of a FastCGI peer (bench/ogc_peers.py)
+    if chunked:
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")
+    elif length:
         await reader.readexactly(length)
     return status
 

@@ -1,7 +1,9 @@
-"""The portal as `portal.app` builds it, instrumented for `bench/ogc_tail.py --app bench.ogc_tail_app:create_app`: every
-garbage collection is timed (gc.callbacks), and at exit the collections per generation with
-their longest and total pause, and the OGC pool's statistics (connections opened, requests that
-waited for a connection and how long), are written to the server's log when it stops.
+"""The portal as `portal.app` builds it, instrumented for `bench/ogc_tail.py --app
+bench.ogc_tail_app:create_app`: every garbage collection while serving is timed (gc.callbacks;
+start-up's own are left out), and at exit the collections per generation with their longest and
+total pause, the objects the collector still tracks and those frozen, and the OGC pools'
+statistics (connections opened, requests that waited for a connection and how long), are
+written to the server's log when it stops.
 `UNFREEZE=1` undoes layers.ogc's gc.freeze of the start-up objects, to measure without it."""
 
 from __future__ import annotations
@@ -38,9 +40,13 @@ def create_app() -> FastAPI:
                 print(f"gc gen{generation}: {len(pauses)} collections, longest "
                       f"{max(pauses) * 1000:.1f} ms, total {sum(pauses) * 1000:.0f} ms",
                       file=sys.stderr, flush=True)
+        print(f"gc: {len(gc.get_objects())} objects tracked, {gc.get_freeze_count()} frozen",
+              file=sys.stderr, flush=True)
         runtime = getattr(app.state, "ogc", None)
         if runtime is not None and runtime.pool is not None:
             print(f"ogc pool: {runtime.pool.get_stats()}", file=sys.stderr, flush=True)
+        if runtime is not None and runtime.item_pool is not None:
+            print(f"ogc item pool: {runtime.item_pool.get_stats()}", file=sys.stderr, flush=True)
 
     lifespan = app.router.lifespan_context
 
@@ -49,6 +55,8 @@ def create_app() -> FastAPI:
         async with lifespan(app_):
             if os.environ.get("UNFREEZE") == "1":  # as before layers.ogc froze start-up objects
                 gc.unfreeze()
+            for pauses in _pauses.values():  # only what serving costs, not start-up's own collections
+                pauses.clear()
             yield
             report()  # before the pools close
 

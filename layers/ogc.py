@@ -51,6 +51,7 @@ from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
 from layers.tilejson import tilejson
 from layers.tiles import InvalidationListener, TileCache
+from layers.tms import with_tms1_members
 
 __all__ = ["OgcLayer", "ReadConnections"]
 
@@ -226,7 +227,8 @@ def _pygeoapi_routes() -> list[Any]:
         # OGC API Tiles names the path /tileMatrixSets; pygeoapi links both spellings.
         *(Route(f"/{name}", _call(tiles_api.tilematrixsets))
           for name in ("TileMatrixSets", "tileMatrixSets")),
-        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId"))
+        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId",
+                                                     fix=with_tms1_members))
           for name in ("TileMatrixSets", "tileMatrixSets")),
         Route("/collections", _call(core_api.describe_collections)),
         Route(cid, _call(core_api.describe_collections, "collection_id")),
@@ -309,6 +311,8 @@ class OgcLayer:
         pool = runtime.pool
         assert pool is not None, "open_pool first"
         runtime.reads = reads
+        items = runtime.open_item_pool(url, max(2, self.settings.pool_max_size // 2))
+        await items.open(wait=True, timeout=30)
         runtime.sizes = await _sizes(pool, runtime.count_limit)
         extents = Extents(pool)
         config = build_config(self.settings, url, await extents.load())
@@ -329,4 +333,7 @@ class OgcLayer:
     async def stop(self) -> None:
         if self.runtime.listener is not None:
             await self.runtime.listener.stop()
+        if self.runtime.item_pool is not None:
+            await self.runtime.item_pool.close()
+            self.runtime.item_pool = None
         await asyncio.to_thread(close_pools)

@@ -30,7 +30,8 @@ from layers.query import FeatureQuery, from_params, parse_datetime
 from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
 
-__all__ = ["fast_routes", "error_response", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS"]
+__all__ = ["fast_routes", "error_response", "OgcRuntime", "ReadConnections", "GEOJSON", "MVT", "SESSION_SETTINGS",
+           "ITEM_SESSION_SETTINGS"]
 
 LOG = logging.getLogger(__name__)
 GEOJSON = "application/geo+json"
@@ -51,6 +52,10 @@ class ReadConnections(Protocol):
 # short queries take (and each new worker process sets up PROJ again).
 SESSION_SETTINGS = ("SET max_parallel_workers_per_gather = 0; SET jit = off; "
                     "SET plan_cache_mode = force_custom_plan")
+# One item by id: the same statement for every id, whose best plan never depends on it
+# (the key's index), so its generic plan is kept; planning it anew took longer than running it.
+ITEM_SESSION_SETTINGS = ("SET max_parallel_workers_per_gather = 0; SET jit = off; "
+                         "SET plan_cache_mode = force_generic_plan")
 
 
 class OgcRuntime:
@@ -69,6 +74,7 @@ class OgcRuntime:
         self.listener: InvalidationListener | None = None
         self.html: HtmlFallback | None = None
         self.pool: AsyncConnectionPool | None = None
+        self.item_pool: AsyncConnectionPool | None = None  # sessions keeping generic plans
         self.reads: ReadConnections | None = None  # the app's read router over `pool` and the replicas
         self.cors = Cors(("*",))
 
@@ -83,6 +89,26 @@ class OgcRuntime:
                                         kwargs={"autocommit": True}, configure=self.configure,
                                         name="ogc")
         return self.pool
+
+    @staticmethod
+    async def configure_items(conn: Any) -> None:
+        await conn.execute(ITEM_SESSION_SETTINGS)
+
+    def open_item_pool(self, url: str, max_size: int) -> AsyncConnectionPool:
+        """The pool for one item by id (not yet opened): sessions that keep the item
+        statement's generic plan (ITEM_SESSION_SETTINGS), apart from the pages' and tiles'
+        sessions, whose plans depend on the bbox and the filter."""
+        self.item_pool = AsyncConnectionPool(url, min_size=1, max_size=max_size, open=False,
+                                             kwargs={"autocommit": True},
+                                             configure=self.configure_items, name="ogc-items")
+        return self.item_pool
+
+    def item_connection(self) -> AbstractAsyncContextManager[Any]:
+        """A connection for one item by id: a replica's when one is healthy (as every public
+        read), else one of `item_pool` (or of `pool` before the item pool is open)."""
+        if self.item_pool is None or (self.reads is not None and self.reads.replicas):
+            return self.read_connection()
+        return self.item_pool.connection()
 
     def read_connection(self, *, fresh: bool = False) -> AbstractAsyncContextManager[Any]:
         """A connection for a public read: a replica when one is healthy, the primary when
@@ -290,7 +316,7 @@ async def item(request: Request) -> Response:
         return _refuse(request, error)
     runtime = _runtime(request)
     started = time.perf_counter()
-    async with runtime.read_connection() as conn:
+    async with runtime.item_connection() as conn:
         cur = await conn.execute(statement, values, prepare=True)
         row = await cur.fetchone()
     db_time = _timing(started)

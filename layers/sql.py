@@ -214,19 +214,36 @@ def count_statement(query: FeatureQuery, examine: int) -> tuple[sql.Composed, di
     return statement, params.values
 
 
+# The text of an item statement per (collection, CRS, whether a time is given): composing it
+# took longer than running it (bench/ogc.py, item by id), so it is made once.
+_ITEM_QUERIES: dict[tuple[str, Crs, bool], sql.SQL] = {}
+
+
 def item_statement(collection: Collection, identifier: str, crs: Crs,
-                   when: object = None) -> tuple[sql.Composed, dict[str, object]]:
-    """One feature by id (current, or as it was at `when`): a row of (id, GeoJSON text)."""
+                   when: object = None) -> tuple[sql.Composable, dict[str, object]]:
+    """One feature by id (current, or as it was at `when`, an instant or an interval): a row
+    of (id, GeoJSON text), coordinates in `crs` and its axis order. The statement text depends
+    on the collection, the CRS and whether `when` is an instant, never on the values, which
+    are bound (`p0` the id, `p1` the instant), so one prepared statement serves every id."""
     params = Params()
-    statement = sql.SQL(
-        "SELECT {key}, {feature} FROM {table} {alias} {joins} WHERE {key} = {id} AND {life} "
-        "LIMIT 1"
-    ).format(
-        key=_key(collection), feature=_feature_json(collection, crs, False),
-        table=sql.Identifier(collection.table), alias=sql.SQL(collection.alias),
-        joins=sql.SQL(collection.joins), id=params.add(identifier),
-        life=_lifespan(collection, when, params),
-    )
+    placeholder = params.add(identifier)
+    instant = isinstance(when, dt.datetime)
+    cached = when is None or instant
+    key = (collection.id, crs, instant)
+    statement = _ITEM_QUERIES.get(key) if cached else None
+    life = _lifespan(collection, when, params)
+    if statement is None:
+        composed = sql.SQL(
+            "SELECT {key}, {feature} FROM {table} {alias} {joins} WHERE {key} = {id} AND {life} "
+            "LIMIT 1"
+        ).format(
+            key=_key(collection), feature=_feature_json(collection, crs, False),
+            table=sql.Identifier(collection.table), alias=sql.SQL(collection.alias),
+            joins=sql.SQL(collection.joins), id=placeholder, life=life,
+        )
+        if not cached:
+            return composed, params.values
+        statement = _ITEM_QUERIES[key] = sql.SQL(composed.as_string(None))
     return statement, params.values
 
 

@@ -61,6 +61,9 @@ def test_reads_go_to_the_replica_and_fail_over_to_the_primary(primary_and_replic
         assert client.get("/ogc/collections/parcels/items?f=json&limit=5").status_code == 200
         assert client.get("/api/search", params={"q": "330102"}).status_code == 200
         assert ogc_reads.status()[0]["reads_served"] >= 1
+        before = ogc_reads.status()[0]["reads_served"]  # one item by id too, not on the item pool
+        assert client.get("/ogc/collections/parcels/items/none-such").status_code == 404
+        assert ogc_reads.status()[0]["reads_served"] > before
         replica.stop()
         for _ in range(5):  # no request fails while the replica is down
             after = client.get("/health/reads")
