@@ -45,6 +45,7 @@ from portal.registry.exchange.layout import (
     MORTGAGE_KINDS,
     RESTRICTION_TABLES,
     RIGHT_KINDS,
+    SOURCE_KINDS,
     STATUSES,
     TABLE_ORDER,
     TABLES,
@@ -89,7 +90,8 @@ SELECT coalesce(e.old_id, 'cadastre-' || u.unit_id), u.unit_number, u.location, 
 _RIGHTS = """
 SELECT DISTINCT ON (r.right_id) r.right_id, r.version_id, coalesce(e.old_id, 'cadastre-' || r.right_id),
        (SELECT unit_number FROM units u WHERE u.unit_id = r.unit_id ORDER BY u.version DESC LIMIT 1),
-       r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer
+       r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer,
+       s.source_id
   FROM rights r
   JOIN rights f ON f.right_id = r.right_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
@@ -102,13 +104,22 @@ _RESTRICTIONS = """
 SELECT DISTINCT ON (x.restriction_id) x.restriction_id, coalesce(e.old_id, 'cadastre-' || x.restriction_id),
        (SELECT unit_number FROM units u WHERE u.unit_id = x.unit_id ORDER BY u.version DESC LIMIT 1),
        x.status, x.party_id, x.secured_amount, x.maximum_amount, x.rank, x.term_start, x.term_end, x.court,
-       x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer
+       x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer,
+       s.source_id
   FROM restrictions x
   JOIN restrictions f ON f.restriction_id = x.restriction_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
   LEFT JOIN exchange_ids e ON e.exchange_table = %s AND e.object_id = x.restriction_id
  WHERE x.kind = %s
  ORDER BY x.restriction_id, x.version DESC
+"""
+
+# The source documents the rows cite (each object's first version's source).
+_SOURCES = """
+SELECT s.source_id, coalesce(e.old_id, 'cadastre-' || s.source_id), s.kind, s.reference, s.issued_on, s.issuer,
+       s.description
+  FROM sources s LEFT JOIN exchange_ids e ON e.exchange_table = 'SJ' AND e.object_id = s.source_id
+ WHERE s.source_id = ANY(%s)
 """
 
 
@@ -146,10 +157,19 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     holders: dict[int, list[tuple[int, int | None, int | None]]] = {}
     for version_id, party_id, n, d in conn.execute(_HOLDERS, ([r[1] for r in rights],)):
         holders.setdefault(version_id, []).append((party_id, n, d))
-    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer) in rights:
+    restrictions = {table: conn.execute(_RESTRICTIONS, (table, kind)).fetchall()
+                    for table, kind in RESTRICTION_TABLES.items()}
+    cited = {r[-1] for r in rights} | {r[-1] for rows in restrictions.values() for r in rows}
+    source_bsm: dict[int, str] = {}
+    kind_codes = reverse(SOURCE_KINDS)
+    for source_id, bsm, kind, reference, issued_on, issuer, description in conn.execute(_SOURCES, (sorted(cited),)):
+        source_bsm[source_id] = bsm
+        tables["SJ"].append(_row("SJ", zone, BSM=bsm, SJLX=kind_codes[kind], WJBH=reference, WJRQ=issued_on,
+                                 FZJG=issuer, SJMC=description))
+    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer, source_id) in rights:
         tables["QL"].append(_row("QL", zone, BSM=bsm, BDCDYH=unit, QLLX=right_codes[kind], GYFS=form_codes[form],
                                  BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6], YWH=reference,
-                                 DBR=issuer))
+                                 DBR=issuer, SJBSM=source_bsm[source_id]))
         for party_id, n, d in holders.get(version_id, []):
             tables["QLRGX"].append(_row("QLRGX", zone, BSM=f"{bsm}/{party_bsm.get(party_id, party_id)}",
                                         QLBSM=bsm, QLRBSM=party_bsm.get(party_id, f"cadastre-{party_id}"),
@@ -157,11 +177,11 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     for table, kind in RESTRICTION_TABLES.items():
         status_codes = reverse(STATUSES[kind])
         for (_, bsm, unit, status, party_id, amount, maximum, rank, start, stop, court, document, place, reason,
-             begin, last_begin, reference, issuer) in conn.execute(_RESTRICTIONS, (table, kind)):
+             begin, last_begin, reference, issuer, source_id) in restrictions[table]:
             party = party_bsm.get(party_id, f"cadastre-{party_id}") if party_id is not None else None
             ended = last_begin if status in ENDED else None
             common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status], "YWH": reference,
-                      "DBR": issuer}
+                      "DBR": issuer, "SJBSM": source_bsm[source_id]}
             if kind == "mortgage":
                 row = _row(table, zone, **common, DYQRBSM=party, DYFS=mortgage_codes[maximum],
                            BDBZZQSE=amount, DYSW=rank, ZWLXQSSJ=start, ZWLXJSSJ=stop, ZXSJ=ended)

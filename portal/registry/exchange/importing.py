@@ -106,7 +106,9 @@ def _digests(records: list[Record]) -> list[bytes]:
     written otherwise is no change)."""
     if not records:
         return []
-    keys = sorted(k for k in records[0] if k[0] != "_" and k != "BSM")
+    # The cited source document counts only when given, so the digests of rows imported before
+    # the layout had SJBSM stay what they were.
+    keys = sorted(k for k in records[0] if k[0] != "_" and k not in ("BSM", "source_document"))
     times = [i for i, k in enumerate(keys) if k in ("begin", "end")]
     out = []
     for rec in records:
@@ -114,6 +116,8 @@ def _digests(records: list[Record]) -> list[bytes]:
         for i in times:
             if values[i] is not None:
                 values[i] = int(values[i].timestamp() * 1_000_000)
+        if rec.get("source_document") is not None:
+            values.append(("source_document", rec["source_document"]))
         out.append(hashlib.sha256(repr(values).encode()).digest())
     return out
 
@@ -126,6 +130,7 @@ class _Writer:
         self.zone = zone
         self.counts: dict[str, dict[str, int]] = {}
         self.party_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("QLR").items()}
+        self.source_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("SJ").items()}
         self.unit_ids: dict[str, int] = dict(known.units)
         self.mapping_rows: list[tuple[str, str, int, bytes]] = []
         self.problems: list[Problem] = []
@@ -152,7 +157,29 @@ class _Writer:
     def remember(self, table: str, rec: Record, object_id: int) -> None:
         self.mapping_rows.append((table, rec["BSM"], object_id, rec["_digest"]))
 
+    def source_documents(self) -> None:
+        """SJ: a new document becomes a source; a document is immutable once recorded (as
+        `sources` is), so a changed row is refused: a corrected document takes a new BSM."""
+        new, changed = self.split("SJ")
+        for rec, _ in changed:
+            row = rec["_row"]
+            self.problems.append(Problem(row.file, row.number, "BSM", f"source document {rec['BSM']!r} changed since "
+                                         "it was imported, but a recorded document never changes: give the "
+                                         "corrected document a BSM of its own", None))
+        ids = _ids(self.conn, "sources_source_id_seq", len(new))
+        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer", "description"),
+              ((sid, r["kind"], r["reference"], r["issued_on"], r["issuer"], r["description"])
+               for r, sid in zip(new, ids, strict=True)))
+        for rec, sid in zip(new, ids, strict=True):
+            self.source_ids[rec["BSM"]] = sid
+            self.remember("SJ", rec, sid)
+
     def sources(self, records: list[Record], table: str) -> None:
+        """Each record's source: the SJ document it cites, or one made of its YWH and DBR."""
+        cited = [rec for rec in records if rec.get("source_document") is not None]
+        for rec in cited:
+            rec["_source"] = self.source_ids[rec["source_document"]]
+        records = [rec for rec in records if rec.get("source_document") is None]
         ids = _ids(self.conn, "sources_source_id_seq", len(records))
         rows = []
         for rec, source_id in zip(records, ids, strict=True):
@@ -303,6 +330,7 @@ class _Writer:
                                 "WHERE exchange_table = %s AND old_id = %s", changed)
 
     def run(self) -> None:
+        self.source_documents()
         self.parties()
         self.units()
         self.rights()

@@ -29,6 +29,7 @@ from portal.registry.exchange.layout import (
     MORTGAGE_KINDS,
     RESTRICTION_TABLES,
     RIGHT_KINDS,
+    SOURCE_KINDS,
     STATUSES,
     TABLES,
     UNIT_USES,
@@ -213,6 +214,7 @@ class _Checker:
         self.skip = skip
         self.out = Checked()
         self.units: dict[str, str] = {}  # unit number -> file place, numbers of this exchange
+        self.sources: set[str] = set()  # BSMs of the source documents of this exchange (SJ)
         self.today = dt.date.today()
 
     def problem(self, row: Row, column: str, message: str, unit: str | None) -> None:
@@ -247,6 +249,19 @@ class _Checker:
             record["_unit"] = unit
             records.append(record)
         self.out.records[table] = records
+
+    # -- source documents ---------------------------------------------------------------
+
+    def source(self, r: _Reader) -> Record:
+        return {"kind": r.code("SJLX", SOURCE_KINDS, also=SOURCE_KINDS.values()),
+                "reference": r.text("WJBH", required=True), "issued_on": r.date("WJRQ"),
+                "issuer": r.text("FZJG"), "description": r.text("SJMC")}
+
+    def source_of(self, r: _Reader) -> str | None:
+        bsm = r.text("SJBSM")
+        if bsm is not None and bsm not in self.sources and bsm not in self.known.mapping("SJ"):
+            raise _Bad("SJBSM", f"source document {bsm!r} is neither in SJ nor imported before")
+        return bsm
 
     # -- parties and units --------------------------------------------------------------
 
@@ -316,7 +331,7 @@ class _Checker:
         return {"unit_number": unit, "kind": r.code("QLLX", RIGHT_KINDS, also=RIGHT_KINDS.values()),
                 "co_ownership": r.code("GYFS", CO_OWNERSHIP, also=CO_OWNERSHIP.values()),
                 "certificate_number": r.text("BDCQZH"), "begin": begin, "end": end,
-                "reference": r.text("YWH"), "registrar": r.text("DBR")}
+                "reference": r.text("YWH"), "registrar": r.text("DBR"), "source_document": self.source_of(r)}
 
     def holders(self, parties: set[str]) -> None:
         rights = {rec["BSM"]: rec for rec in self.out.records.get("QL", [])}
@@ -390,6 +405,7 @@ class _Checker:
                                        f"{'give' if end is None else 'leave out'} it for this status")
             record: Record = {"unit_number": unit, "kind": kind, "status": status, "begin": begin, "end": end,
                               "reference": r.text("YWH"), "registrar": r.text("DBR"), "party": None,
+                              "source_document": self.source_of(r),
                               "secured_amount": None, "maximum_amount": None, "rank": None, "term_start": None,
                               "term_end": None, "court": None, "document_number": None, "queue_position": None,
                               "reason": None}
@@ -475,6 +491,8 @@ class _Checker:
             self.out.records[table] = [rec for rec in self.out.records.get(table, []) if id(rec) not in refused]
 
     def run(self) -> Checked:
+        self.each("SJ", self.source, unit_column=None)
+        self.sources = {rec["BSM"] for rec in self.out.records["SJ"]}
         self.each("QLR", self.party, unit_column=None)
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
         documents: dict[tuple[str, str], Record] = {}
