@@ -25,7 +25,9 @@ from portal.platform import migrate
 from portal.platform.clock import office_zone
 from portal.registry.exchange.exporting import checksums, export_tables, write_tables
 from portal.registry.exchange.importing import ImportOutcome, import_register
+from portal.registry.exchange.parcels import ParcelPublishing
 from portal.registry.exchange.reading import ReadProblem
+from portal.surveys.register_parcels import register_publisher
 
 ZONE = office_zone()
 UNITS = 3000
@@ -49,7 +51,8 @@ def _parcels(url: str) -> list[str]:
 
 def _import(url: str, path: Path, **options: bool) -> ImportOutcome:
     with psycopg.connect(url) as conn:
-        return import_register(conn, path, zone=ZONE, actor_user_id=None, **options)
+        return import_register(conn, path, zone=ZONE, actor_user_id=None,
+                               parcels=ParcelPublishing(register_publisher()), **options)
 
 
 def _register_state(url: str) -> tuple[int, ...]:

@@ -30,6 +30,7 @@ from portal.audit.trail import AuditEntry, act_as, record
 from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import RESTRICTION_TABLES
+from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
 from portal.registry.exchange.reading import read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
@@ -53,6 +54,7 @@ class ImportOutcome:
     sha256: str
     encodings: dict[str, str]
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left as it is, and why (parcels kept)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> new/changed/unchanged
     skipped_units: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -348,9 +350,12 @@ def _codes(exchange: Any) -> dict[str, list[str]]:
 
 def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
                     actor_role: str = "registrar", dry_run: bool = False,
-                    clean_units_only: bool = False) -> ImportOutcome:
-    """Import the exchange at `path` (a directory of CSV tables or an .xlsx workbook) in one
-    transaction on `conn` (which must have none open), committed unless `dry_run` or a problem.
+                    clean_units_only: bool = False, parcels: ParcelPublishing | None = None) -> ImportOutcome:
+    """Import the exchange at `path` (a directory of CSV tables, an .xlsx workbook or a .gpkg
+    GeoPackage) in one transaction on `conn` (which must have none open), committed unless
+    `dry_run` or a problem. `parcels` publishes the new parcels of a ZDJBXX table as a survey
+    publication would (`portal.surveys.register_parcels`); without it, an exchange with new
+    parcels is refused.
 
     Returns the outcome: problems (file, row, column), per-table counts of new, changed and
     unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
@@ -361,12 +366,17 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     outcome = ImportOutcome(sha256=exchange.sha256, encodings=exchange.encodings, dry_run=dry_run)
     try:
         known = load_known(conn, _codes(exchange))
+        act_as(conn, actor_user_id, actor_role)
+        # Parcels first: the units' parcels must be current before the units are checked.
+        placed = import_parcels(conn, exchange, known, parcels, clean_only=clean_units_only)
         checked = check_exchange(exchange, known, zone, clean_units_only=clean_units_only)
-        outcome.problems = list(checked.problems)
+        outcome.problems = placed.problems + list(checked.problems)
+        outcome.notes = placed.notes
         outcome.skipped_units = [r["unit_number"] for r in checked.records.pop("_bad_units", [])]
         if not outcome.problems or clean_units_only:
-            act_as(conn, actor_user_id, actor_role)
             writer = _Writer(conn, known, checked, zone)
+            writer.counts["ZDJBXX"] = placed.counts
+            writer.mapping_rows.extend(placed.mapping)
             writer.run()
             outcome.problems.extend(writer.problems)
             outcome.counts = writer.counts
