@@ -89,8 +89,9 @@ def test_new_parcels_pass_the_survey_rules_carry_their_units_and_boundaries_neve
     assert first.committed, [str(p) for p in first.problems[:5]]
     assert first.counts["ZDJBXX"]["new"] == 1 and first.counts["BDCDY"]["new"] == 4
     with psycopg.connect(url) as conn:
-        parcel = conn.execute("SELECT p.parcel_id, s.kind, p.land_use_code, ST_SRID(p.survey_geom) FROM current_parcels p "
-                              "JOIN sources s USING (source_id) WHERE p.parcel_code = %s", (code,)).fetchone()
+        parcel = conn.execute("SELECT p.parcel_id, s.kind, p.land_use_code, ST_SRID(p.survey_geom) "
+                              "FROM current_parcels p JOIN sources s USING (source_id) WHERE p.parcel_code = %s",
+                              (code,)).fetchone()
         assert parcel is not None and parcel[1:] == ("survey_report", land_use, srid)
         assert conn.execute("SELECT count(*) FROM current_units WHERE parcel_id = %s", (parcel[0],)).fetchone() == (4,)
     # Again: nothing changes.
