@@ -2,8 +2,9 @@
 registration databases use (TD/T 1066 不动产登记数据库标准 and the systems built on it; sources
 in docs/register-exchange.md), and the code lists that turn their values into ours.
 
-A table travels as `<CODE>.csv` in a directory (UTF-8 or GBK) or as the sheet `<CODE>` of an
-XLSX workbook; the first row holds the column codes, in any order. Every table's `BSM`
+A table travels as `<CODE>.csv` in a directory (UTF-8 or GBK), as the sheet `<CODE>` of an
+XLSX workbook or as the table `<CODE>` of a GeoPackage (ZDJBXX may be a feature layer there);
+the first row holds the column codes, in any order. Every table's `BSM`
 (标识码) is the old system's identifier of the row: importing again matches by it.
 """
 
