@@ -4,6 +4,11 @@ Order: read (reading.py), check everything (validation.py), then write, all in o
 that is committed only when the whole exchange is clean (or, with `clean_units_only`, the clean
 units are) and the database accepted every row at commit; a dry run rolls back at the end.
 
+The writes of each stage (parties and units, rights, restrictions) start as soon as its
+checks are done, in a second thread, while the next stage is checked: PostgreSQL runs the
+guarded tables' triggers on one core while this process checks on the other. Writing early is
+safe because all of it is one transaction, rolled back if any problem turns up later.
+
 Rows whose BSM is new are written in bulk with COPY into the guarded tables themselves (their
 triggers and constraints run as for any insert), each with the ids drawn from the tables' own
 sequences; rows imported before are compared by digest, and a changed one becomes the next
@@ -19,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,14 +337,50 @@ class _Writer:
                 cur.executemany("UPDATE exchange_ids SET row_digest = %s, last_changed_at = now() "
                                 "WHERE exchange_table = %s AND old_id = %s", changed)
 
+    def stage(self, name: str) -> None:
+        """Write the records of one stage of the checks (validation.Ready), in this order."""
+        if name == "units":
+            self.source_documents()
+            self.parties()
+            self.units()
+        elif name == "rights":
+            self.rights()
+        else:
+            for table in RESTRICTION_TABLES:
+                self.restrictions(table)
+            self.mapping()
+
     def run(self) -> None:
-        self.source_documents()
-        self.parties()
-        self.units()
-        self.rights()
-        for table in RESTRICTION_TABLES:
-            self.restrictions(table)
-        self.mapping()
+        for name in ("units", "rights", "restrictions"):
+            self.stage(name)
+
+
+def _check_and_write(conn: psycopg.Connection, exchange: Any, known: Known, zone: dt.tzinfo,
+                     writer: _Writer, clean: bool) -> Checked:
+    """The checks, with the writes of each stage in a second thread as soon as the stage's records
+    are done, while the next stage is checked: the database works on one table (its triggers and
+    constraints) while this process checks the next. All in `conn`'s one transaction, which the
+    caller rolls back if any problem was found, so writing early never keeps anything a problem
+    found later refuses. `clean` is False when a problem is already known: nothing is written."""
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="register-import") as pool:
+        futures = []
+
+        def ready(stage: str, checked: Checked) -> None:
+            if clean and not checked.problems:
+                writer.checked = checked
+                futures.append(pool.submit(writer.stage, stage))
+
+        try:
+            checked = check_exchange(exchange, known, zone, ready=ready)
+        finally:
+            for future in futures:  # wait for every write before the connection is used again
+                error = future.exception()
+                if error is not None:
+                    failures.append(error)
+    if failures and not checked.problems:
+        raise failures[0]  # the first refusal; later writes failed only because the transaction had
+    return checked
 
 
 def _codes(exchange: Any) -> dict[str, list[str]]:
@@ -369,15 +411,20 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
         act_as(conn, actor_user_id, actor_role)
         # Parcels first: the units' parcels must be current before the units are checked.
         placed = import_parcels(conn, exchange, known, parcels, clean_only=clean_units_only)
-        checked = check_exchange(exchange, known, zone, clean_units_only=clean_units_only)
+        writer = _Writer(conn, known, Checked(), zone)
+        writer.counts["ZDJBXX"] = placed.counts
+        writer.mapping_rows.extend(placed.mapping)
+        if clean_units_only:  # the clean units are known only after every round: check, then write
+            checked = check_exchange(exchange, known, zone, clean_units_only=True)
+        else:
+            checked = _check_and_write(conn, exchange, known, zone, writer, clean=not placed.problems)
         outcome.problems = placed.problems + list(checked.problems)
         outcome.notes = placed.notes
         outcome.skipped_units = [r["unit_number"] for r in checked.records.pop("_bad_units", [])]
         if not outcome.problems or clean_units_only:
-            writer = _Writer(conn, known, checked, zone)
-            writer.counts["ZDJBXX"] = placed.counts
-            writer.mapping_rows.extend(placed.mapping)
-            writer.run()
+            if clean_units_only:
+                writer.checked = checked
+                writer.run()
             outcome.problems.extend(writer.problems)
             outcome.counts = writer.counts
             if writer.problems and not clean_units_only:

@@ -37,7 +37,7 @@ from portal.registry.exchange.layout import (
 from portal.registry.exchange.reading import Exchange, Row
 from spatial.codes import parcel_code_problem, unit_number_problem
 
-__all__ = ["Problem", "Known", "Checked", "check_exchange", "queue_history"]
+__all__ = ["Problem", "Known", "Checked", "Ready", "check_exchange", "queue_history"]
 
 Record = dict[str, Any]
 _COLUMN_NAMES = {c.code: c.zh for t in TABLES.values() for c in t.columns}
@@ -206,8 +206,20 @@ def _document_problem(kind: str, number: str, today: dt.date | None = None) -> s
     return None
 
 
+Ready = Callable[[str, Checked], None]
+"""Told when the records of a stage are final unless a problem is found later: `units` (SJ,
+QLR and BDCDY), `rights` (QL with their holders), `restrictions` (the rest). A writer may
+write them meanwhile, in the same transaction, which is rolled back if any problem is found."""
+
+
+def _quiet(stage: str, checked: Checked) -> None:
+    return None
+
+
 class _Checker:
-    def __init__(self, exchange: Exchange, known: Known, zone: dt.tzinfo, skip: Callable[[Row], bool]) -> None:
+    def __init__(self, exchange: Exchange, known: Known, zone: dt.tzinfo, skip: Callable[[Row], bool],
+                 ready: Ready = _quiet) -> None:
+        self.ready = ready
         self.exchange = exchange
         self.known = known
         self.zone = zone
@@ -331,7 +343,8 @@ class _Checker:
         return {"unit_number": unit, "kind": r.code("QLLX", RIGHT_KINDS, also=RIGHT_KINDS.values()),
                 "co_ownership": r.code("GYFS", CO_OWNERSHIP, also=CO_OWNERSHIP.values()),
                 "certificate_number": r.text("BDCQZH"), "begin": begin, "end": end,
-                "reference": r.text("YWH"), "registrar": r.text("DBR"), "source_document": self.source_of(r)}
+                "reference": r.text("YWH"), "registrar": r.text("DBR"), "source_document": self.source_of(r),
+                "_live_end": end}
 
     def holders(self, parties: set[str]) -> None:
         rights = {rec["BSM"]: rec for rec in self.out.records.get("QL", [])}
@@ -404,6 +417,7 @@ class _Checker:
                 raise _Bad(end_column, f"is given exactly when the status (ZT) says it ended: "
                                        f"{'give' if end is None else 'leave out'} it for this status")
             record: Record = {"unit_number": unit, "kind": kind, "status": status, "begin": begin, "end": end,
+                              "_live_end": end,
                               "reference": r.text("YWH"), "registrar": r.text("DBR"), "party": None,
                               "source_document": self.source_of(r),
                               "secured_amount": None, "maximum_amount": None, "rank": None, "term_start": None,
@@ -457,13 +471,9 @@ class _Checker:
                         refused.add(id(after))
 
         rights = self.out.records.get("QL", [])
-        for rec in rights:
-            rec["_live_end"] = rec["end"]
         clash(rights, lambda rec: rec["unit_number"] if rec["kind"] == "ownership" else None,
               "a second ownership of the unit", "DJSJ")
         mortgages = self.out.records.get("DYAQ", [])
-        for rec in mortgages:
-            rec["_live_end"] = rec["end"]
         clash(mortgages, lambda rec: (rec["unit_number"], rec["rank"]), "a mortgage of the same rank (DYSW)", "DYSW")
         in_effect: dict[str, list[tuple[dt.datetime, dt.datetime | None, Record]]] = defaultdict(list)
         by_unit: dict[str, list[Record]] = defaultdict(list)
@@ -522,11 +532,14 @@ class _Checker:
                                                     "under another identifier", rec["unit_number"])
                 rec["_refused"] = True
         self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
+        self.ready("units", self.out)
         self.each("QL", self.right)
         self.holders(parties)
+        self.ready("rights", self.out)
         for table, kind in RESTRICTION_TABLES.items():
             self.each(table, self.restriction(kind, parties))
         self.overlaps()
+        self.ready("restrictions", self.out)
         return self.out
 
 
@@ -551,11 +564,13 @@ def queue_history(seizures: list[Record]) -> list[Record]:
     return order
 
 
-def check_exchange(exchange: Exchange, known: Known, zone: dt.tzinfo, *, clean_units_only: bool = False) -> Checked:
+def check_exchange(exchange: Exchange, known: Known, zone: dt.tzinfo, *, clean_units_only: bool = False,
+                   ready: Ready = _quiet) -> Checked:
     """Records and problems. With `clean_units_only`, every row of a unit with a problem (and
     every party row with one) is left out, and the rest checked again until it is clean: the
-    problems of all rounds are reported, the records are those of the clean units."""
-    checked = _Checker(exchange, known, zone, lambda row: False).run()
+    problems of all rounds are reported, the records are those of the clean units. `ready` is
+    told as each stage's records are done in the first round (see `Ready`)."""
+    checked = _Checker(exchange, known, zone, lambda row: False, ready).run()
     if not clean_units_only or not checked.problems:
         return checked
     problems = list(checked.problems)
