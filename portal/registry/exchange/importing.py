@@ -4,7 +4,7 @@ Order: read (reading.py), check everything (validation.py), then write, all in o
 that is committed only when the whole exchange is clean (or, with `clean_units_only`, the clean
 units are) and the database accepted every row at commit; a dry run rolls back at the end.
 
-The writes of each stage (parties and units, rights, restrictions) start as soon as its
+The writes of each stage (parties, units, rights, restrictions) start as soon as its
 checks are done, in a second thread, while the next stage is checked: PostgreSQL runs the
 guarded tables' triggers on one core while this process checks on the other. Writing early is
 safe because all of it is one transaction, rolled back if any problem turns up later.
@@ -339,9 +339,10 @@ class _Writer:
 
     def stage(self, name: str) -> None:
         """Write the records of one stage of the checks (validation.Ready), in this order."""
-        if name == "units":
+        if name == "parties":
             self.source_documents()
             self.parties()
+        elif name == "units":
             self.units()
         elif name == "rights":
             self.rights()
@@ -351,7 +352,7 @@ class _Writer:
             self.mapping()
 
     def run(self) -> None:
-        for name in ("units", "rights", "restrictions"):
+        for name in ("parties", "units", "rights", "restrictions"):
             self.stage(name)
 
 

@@ -207,8 +207,8 @@ def _document_problem(kind: str, number: str, today: dt.date | None = None) -> s
 
 
 Ready = Callable[[str, Checked], None]
-"""Told when the records of a stage are final unless a problem is found later: `units` (SJ,
-QLR and BDCDY), `rights` (QL with their holders), `restrictions` (the rest). A writer may
+"""Told when the records of a stage are final unless a problem is found later: `parties` (SJ
+and QLR), `units` (BDCDY), `rights` (QL with their holders), `restrictions` (the rest). A writer may
 write them meanwhile, in the same transaction, which is rolled back if any problem is found."""
 
 
@@ -521,6 +521,7 @@ class _Checker:
                 rec["_refused"] = True
         self.out.records["QLR"] = [rec for rec in self.out.records["QLR"] if not rec.get("_refused")]
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
+        self.ready("parties", self.out)
         self.each("BDCDY", self.unit)
         mapped_units = self.known.mapping("BDCDY")
         taken = {number: uid for number, uid in self.known.units.items()}
