@@ -85,6 +85,8 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 def unsafe_cell(row: Row) -> tuple[str, str] | None:
     """The first cell of the row holding a control or bidi character: (column, message)."""
+    if not _UNSAFE.search("".join(value.strip() for value in row.values.values() if value)):
+        return None  # one search of the whole row; the cell is looked for only when there is one
     for column, value in row.values.items():
         found = _UNSAFE.search(value.strip()) if value else None
         if found:
