@@ -156,7 +156,9 @@ def _read_rows(exchange: Exchange, limits: ReadLimits, out: ParcelsOutcome) -> l
             if unsafe:
                 raise _Bad(*unsafe)
             code = (row.get("ZDDM") or "").upper()
-            problem = parcel_code_problem(code) if code else "is empty"
+            if not code:
+                raise _Bad("ZDDM", "is empty")
+            problem = parcel_code_problem(code)
             if problem:
                 raise _Bad("ZDDM", problem)
             if code in codes:
