@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+import pytest
 import shapely
 import shapely.affinity
 from pyogrio.raw import write
@@ -18,7 +19,7 @@ from register_exchange import generate_register
 
 from portal.platform.clock import office_zone
 from portal.registry.exchange.exporting import checksums, export_tables, write_tables
-from portal.registry.exchange.importing import ImportOutcome, import_register
+from portal.registry.exchange.importing import ImportOutcome, ImportRefused, import_register
 from portal.registry.exchange.layout import TABLES
 from portal.registry.exchange.parcels import ParcelPublishing
 from portal.registry.exchange.reading import read_exchange
@@ -73,7 +74,8 @@ def _zdjbxx(bsm: str, code: str, wkt: str, srid: int, land_use: str) -> dict[str
 def _state(url: str) -> tuple[int, ...]:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT (SELECT count(*) FROM parcels), (SELECT count(*) FROM units), "
-                           "(SELECT count(*) FROM sources), (SELECT count(*) FROM exchange_ids)").fetchone()
+                           "(SELECT count(*) FROM sources), (SELECT count(*) FROM exchange_ids), "
+                           "(SELECT count(*) FROM parties), (SELECT count(*) FROM rights)").fetchone()
     assert row is not None
     return tuple(row)
 
@@ -194,3 +196,25 @@ def test_rights_and_restrictions_cite_source_documents_which_never_change(writab
     refused = _import(url, tmp_path / "changed")
     assert not refused.committed and [(p.file, p.row, p.column) for p in refused.problems] == [("SJ.csv", 3, "BSM")]
     assert "never changes" in refused.problems[0].message and _state(url) == before
+
+
+def test_a_refusal_by_the_database_while_later_stages_are_checked_changes_nothing(writable_database: str,
+                                                                                  tmp_path: Path) -> None:
+    """The writes run beside the checks: a rule only the database knows (here a constraint added
+    for the test) refuses a unit while the rights are being checked; the import is refused with
+    the rule's name, nothing is written, and the refusal is audited."""
+    url = writable_database
+    with psycopg.connect(url) as conn:
+        codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code LIMIT 20")]
+        conn.execute("ALTER TABLE units ADD CONSTRAINT only_in_this_test CHECK (location <> '拒收之地')")
+        conn.commit()
+    tables: Tables = generate_register(codes, units=60, seed=17)
+    tables["BDCDY"][5]["ZL"] = "拒收之地"
+    write_tables(tables, tmp_path / "refused")
+    before = _state(url)
+    with pytest.raises(ImportRefused, match="only_in_this_test"):
+        _import(url, tmp_path / "refused")
+    assert _state(url) == before
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT outcome FROM audit_log WHERE action = 'register_import' ORDER BY seq DESC "
+                            "LIMIT 1").fetchone() == ("refused",)
