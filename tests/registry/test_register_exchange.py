@@ -247,15 +247,16 @@ def _empty_cadastre(url: str, fresh: str) -> None:
         target.commit()
 
 
+@pytest.mark.parametrize("target", ["out.xlsx", "out.gpkg"])
 def test_export_then_import_into_an_empty_cadastre_gives_the_same_checksums(
-        imported: Imported, fresh_database, tmp_path: Path) -> None:
+        imported: Imported, fresh_database, tmp_path: Path, target: str) -> None:
     with psycopg.connect(imported.url) as conn:
         first = export_tables(conn, ZONE, unmasked=True)
         conn.rollback()
-    write_tables(first, tmp_path / "out.xlsx")
+    write_tables(first, tmp_path / target)
     empty = fresh_database()
     _empty_cadastre(imported.url, empty)
-    outcome = _import(empty, tmp_path / "out.xlsx")
+    outcome = _import(empty, tmp_path / target)
     assert outcome.committed, [str(p) for p in outcome.problems[:5]]
     with psycopg.connect(empty) as conn:
         second = export_tables(conn, ZONE, unmasked=True)

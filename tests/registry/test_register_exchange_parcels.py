@@ -18,7 +18,7 @@ from pyogrio.raw import write
 from register_exchange import generate_register
 
 from portal.platform.clock import office_zone
-from portal.registry.exchange.exporting import checksums, export_tables, write_tables
+from portal.registry.exchange.exporting import ExportProblem, checksums, export_tables, write_tables
 from portal.registry.exchange.importing import ImportOutcome, ImportRefused, import_register
 from portal.registry.exchange.layout import TABLES
 from portal.registry.exchange.parcels import ParcelPublishing
@@ -218,3 +218,13 @@ def test_a_refusal_by_the_database_while_later_stages_are_checked_changes_nothin
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT outcome FROM audit_log WHERE action = 'register_import' ORDER BY seq DESC "
                             "LIMIT 1").fetchone() == ("refused",)
+
+
+def test_a_boundary_longer_than_an_xlsx_cell_stops_the_xlsx_export_before_anything_is_written(tmp_path: Path) -> None:
+    ring = ", ".join(f"{116 + i * 1e-7:.7f} 39.9" for i in range(3000))
+    row = _zdjbxx("ZD-LONG", "110101001001GB00001", f"POLYGON (({ring}, 116 40, 116 39.9))", 4490, "0701")
+    with pytest.raises(ExportProblem, match="ZDJBXX ZD-LONG: column WKT holds more than 32,767 characters"):
+        write_tables({"ZDJBXX": [row]}, tmp_path / "out.xlsx")
+    assert not (tmp_path / "out.xlsx").exists()
+    write_tables({"ZDJBXX": [row]}, tmp_path / "out")  # CSV holds it
+    assert (tmp_path / "out" / "ZDJBXX.csv").stat().st_size > 32_767
