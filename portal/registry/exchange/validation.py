@@ -85,8 +85,8 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 def unsafe_cell(row: Row) -> tuple[str, str] | None:
     """The first cell of the row holding a control or bidi character: (column, message)."""
-    if not _UNSAFE.search("".join(value.strip() for value in row.values.values() if value)):
-        return None  # one search of the whole row; the cell is looked for only when there is one
+    if not _UNSAFE.search("".join(filter(None, row.values.values()))):
+        return None  # one search of the whole row (cells unstripped); each cell is looked at only on a hit
     for column, value in row.values.items():
         found = _UNSAFE.search(value.strip()) if value else None
         if found:
@@ -155,6 +155,12 @@ class _Reader:
         value = self.text(column, required=required)
         if value is None:
             return None
+        head = value[:10]
+        if len(head) == 10 and head[4] == head[7] == "-":  # YYYY-MM-DD, the common case, without strptime
+            try:
+                return dt.date.fromisoformat(head)
+            except ValueError:
+                pass
         for pattern in _DATE_FORMATS:
             try:
                 return dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
