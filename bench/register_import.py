@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -54,6 +55,16 @@ WRITTEN = (
 )
 MAX_KEY = {"source_id": "sources", "party_id": "parties", "unit_id": "units", "version_id": "rights",
            "right_version_id": "rights", "restriction_id": "restrictions"}
+
+
+def backend_cpu(conn: psycopg.Connection) -> float:
+    """CPU seconds the connection's PostgreSQL backend has used (Linux /proc, a local cluster):
+    on a shared machine, CPU time says what the work costs where wall time says who else ran."""
+    try:
+        fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def template(server: str, parcels: int) -> str:
@@ -101,7 +112,9 @@ def main() -> None:
     print("rows: " + ", ".join(f"{t} {n}" for t, n in rows.items()), flush=True)
     ours_times: list[float] = []
     ours_cpu: list[float] = []
+    ours_server: list[float] = []
     copy_times: list[float] = []
+    copy_server: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "register"
         write_tables(tables, path)
@@ -115,23 +128,26 @@ def main() -> None:
                 url = copy_database(server, name, f"bench_register_{what}")
                 if what == "ours":
                     with psycopg.connect(url) as conn:
-                        t0, c0 = time.perf_counter(), time.process_time()
+                        t0, c0, s0 = time.perf_counter(), time.process_time(), backend_cpu(conn)
                         outcome = import_register(conn, path, zone=office_zone(), actor_user_id=None)
                         ours_times.append(time.perf_counter() - t0)
                         ours_cpu.append(time.process_time() - c0)
+                        ours_server.append(backend_cpu(conn) - s0)
                     assert outcome.committed and not outcome.problems, [str(p) for p in outcome.problems[:3]]
                     if not dumps:
                         dumps = written(url, before)
                 else:
                     with psycopg.connect(url) as conn:
-                        t0 = time.perf_counter()
+                        t0, s0 = time.perf_counter(), backend_cpu(conn)
                         for table, columns, _ in WRITTEN:
                             with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as into:
                                 into.write(dumps[table])
                         conn.commit()
                         copy_times.append(time.perf_counter() - t0)
-            print(f"  run {run + 1}: ours {ours_times[-1]:.1f} s (Python CPU {ours_cpu[-1]:.1f} s), "
-                  f"COPY {copy_times[-1]:.1f} s", flush=True)
+                        copy_server.append(backend_cpu(conn) - s0)
+            print(f"  run {run + 1}: ours {ours_times[-1]:.1f} s (Python CPU {ours_cpu[-1]:.1f} s, PostgreSQL CPU "
+                  f"{ours_server[-1]:.1f} s), COPY {copy_times[-1]:.1f} s (PostgreSQL CPU {copy_server[-1]:.1f} s), "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
     with psycopg.connect(server, autocommit=True) as conn:
         for db in ("bench_register_ours", "bench_register_copy"):
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -140,6 +156,8 @@ def main() -> None:
     print(f"  ours (read CSV, check, write, commit): {best_ours:7.1f} s  (median {statistics.median(ours_times):.1f})")
     print(f"  COPY of the same rows, same tables:    {best_copy:7.1f} s  (median {statistics.median(copy_times):.1f})")
     print(f"  ratio ours / COPY (best):              {best_ours / best_copy:7.2f}x")
+    print(f"  CPU, best: ours Python {min(ours_cpu):.1f} s + PostgreSQL {min(ours_server):.1f} s; "
+          f"COPY PostgreSQL {min(copy_server):.1f} s")
 
 
 def written(url: str, before: dict[str, int]) -> dict[str, bytes]:

@@ -37,21 +37,30 @@ def _registrar(conn: psycopg.Connection, username: str) -> int:
               help="import the units without a problem (with their rights and restrictions) and report the rest")
 @pass_settings
 def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_units_only: bool) -> None:
-    """Import PATH, a directory of <TABLE>.csv files (UTF-8 or GBK) or an .xlsx workbook, in one
-    transaction: nothing changes unless the whole is clean (or, with --clean-units-only, the clean units)."""
+    """Import PATH, a directory of <TABLE>.csv files (UTF-8 or GBK), an .xlsx workbook or a .gpkg
+    GeoPackage, in one transaction: nothing changes unless the whole is clean (or, with
+    --clean-units-only, the clean units). New parcels (ZDJBXX) pass the survey publication's rules."""
     from portal.platform.clock import office_zone
     from portal.registry.exchange.importing import ImportRefused, import_register
+    from portal.registry.exchange.parcels import ParcelPublishing
     from portal.registry.exchange.reading import ReadProblem
+    from portal.surveys.reading import read_limits
+    from portal.surveys.register_parcels import register_publisher
+
+    parcels = ParcelPublishing(register_publisher(settings.survey), read_limits(settings.survey))
 
     with psycopg.connect(database_url(settings)) as conn:
         user_id = _registrar(conn, username)
         try:
             outcome = import_register(conn, path, zone=office_zone(settings.portal.office_timezone),
-                                      actor_user_id=user_id, dry_run=dry_run, clean_units_only=clean_units_only)
+                                      actor_user_id=user_id, dry_run=dry_run, clean_units_only=clean_units_only,
+                                      parcels=parcels)
         except (ReadProblem, ImportRefused) as error:
             raise click.ClickException(str(error)) from error
     for problem in outcome.problems:
         click.echo(f"error  {problem}")
+    for note in outcome.notes:
+        click.echo(f"note   {note}")
     for table, count in outcome.counts.items():
         click.echo(f"{table:<6} {count['new']} new, {count['changed']} changed, {count['unchanged']} unchanged")
     click.echo(f"sha256 {outcome.sha256}")
@@ -68,7 +77,7 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
 @click.option("--unmasked", is_flag=True, help="identity numbers in full (audited): to move the register elsewhere")
 @pass_settings
 def export(settings: Settings, path: Path, username: str, unmasked: bool) -> None:
-    """Write the register to PATH: a directory of <TABLE>.csv files (UTF-8), or an .xlsx workbook,
+    """Write the register to PATH: a directory of <TABLE>.csv files (UTF-8), an .xlsx workbook or a .gpkg GeoPackage,
     readable by their owner only (0600; a directory 0700)."""
     from portal.platform.clock import office_zone
     from portal.registry.exchange.exporting import ExportProblem, export_register

@@ -25,7 +25,9 @@ from portal.platform import migrate
 from portal.platform.clock import office_zone
 from portal.registry.exchange.exporting import checksums, export_tables, write_tables
 from portal.registry.exchange.importing import ImportOutcome, import_register
+from portal.registry.exchange.parcels import ParcelPublishing
 from portal.registry.exchange.reading import ReadProblem
+from portal.surveys.register_parcels import register_publisher
 
 ZONE = office_zone()
 UNITS = 3000
@@ -49,7 +51,8 @@ def _parcels(url: str) -> list[str]:
 
 def _import(url: str, path: Path, **options: bool) -> ImportOutcome:
     with psycopg.connect(url) as conn:
-        return import_register(conn, path, zone=ZONE, actor_user_id=None, **options)
+        return import_register(conn, path, zone=ZONE, actor_user_id=None,
+                               parcels=ParcelPublishing(register_publisher()), **options)
 
 
 def _register_state(url: str) -> tuple[int, ...]:
@@ -244,15 +247,16 @@ def _empty_cadastre(url: str, fresh: str) -> None:
         target.commit()
 
 
+@pytest.mark.parametrize("target", ["out.xlsx", "out.gpkg"])
 def test_export_then_import_into_an_empty_cadastre_gives_the_same_checksums(
-        imported: Imported, fresh_database, tmp_path: Path) -> None:
+        imported: Imported, fresh_database, tmp_path: Path, target: str) -> None:
     with psycopg.connect(imported.url) as conn:
         first = export_tables(conn, ZONE, unmasked=True)
         conn.rollback()
-    write_tables(first, tmp_path / "out.xlsx")
+    write_tables(first, tmp_path / target)
     empty = fresh_database()
     _empty_cadastre(imported.url, empty)
-    outcome = _import(empty, tmp_path / "out.xlsx")
+    outcome = _import(empty, tmp_path / target)
     assert outcome.committed, [str(p) for p in outcome.problems[:5]]
     with psycopg.connect(empty) as conn:
         second = export_tables(conn, ZONE, unmasked=True)

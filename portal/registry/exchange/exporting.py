@@ -45,6 +45,7 @@ from portal.registry.exchange.layout import (
     MORTGAGE_KINDS,
     RESTRICTION_TABLES,
     RIGHT_KINDS,
+    SOURCE_KINDS,
     STATUSES,
     TABLE_ORDER,
     TABLES,
@@ -60,6 +61,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED_STARTS = (*FORMULA_STARTS, "'")
 # What the XLSX format cannot store (openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE).
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_CELL_LIMIT = 32_767
+"""Characters an XLSX cell holds at most (a parcel's WKT may be longer)."""
 
 
 class ExportProblem(ValueError):
@@ -89,7 +92,8 @@ SELECT coalesce(e.old_id, 'cadastre-' || u.unit_id), u.unit_number, u.location, 
 _RIGHTS = """
 SELECT DISTINCT ON (r.right_id) r.right_id, r.version_id, coalesce(e.old_id, 'cadastre-' || r.right_id),
        (SELECT unit_number FROM units u WHERE u.unit_id = r.unit_id ORDER BY u.version DESC LIMIT 1),
-       r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer
+       r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer,
+       s.source_id
   FROM rights r
   JOIN rights f ON f.right_id = r.right_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
@@ -102,13 +106,29 @@ _RESTRICTIONS = """
 SELECT DISTINCT ON (x.restriction_id) x.restriction_id, coalesce(e.old_id, 'cadastre-' || x.restriction_id),
        (SELECT unit_number FROM units u WHERE u.unit_id = x.unit_id ORDER BY u.version DESC LIMIT 1),
        x.status, x.party_id, x.secured_amount, x.maximum_amount, x.rank, x.term_start, x.term_end, x.court,
-       x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer
+       x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer,
+       s.source_id
   FROM restrictions x
   JOIN restrictions f ON f.restriction_id = x.restriction_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
   LEFT JOIN exchange_ids e ON e.exchange_table = %s AND e.object_id = x.restriction_id
  WHERE x.kind = %s
  ORDER BY x.restriction_id, x.version DESC
+"""
+
+# Current parcels, their boundary as surveyed (WKT in the surveyed CRS, x = easting or longitude).
+_PARCELS = """
+SELECT coalesce(e.old_id, 'cadastre-' || p.parcel_id), p.parcel_code, p.land_use_code, p.declared_area,
+       ST_AsText(p.survey_geom), ST_SRID(p.survey_geom)
+  FROM parcels p LEFT JOIN exchange_ids e ON e.exchange_table = 'ZDJBXX' AND e.object_id = p.parcel_id
+ WHERE p.end_lifespan IS NULL
+"""
+# The source documents the rows cite (each object's first version's source).
+_SOURCES = """
+SELECT s.source_id, coalesce(e.old_id, 'cadastre-' || s.source_id), s.kind, s.reference, s.issued_on, s.issuer,
+       s.description
+  FROM sources s LEFT JOIN exchange_ids e ON e.exchange_table = 'SJ' AND e.object_id = s.source_id
+ WHERE s.source_id = ANY(%s)
 """
 
 
@@ -133,6 +153,8 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     use_codes, mortgage_codes = reverse(UNIT_USES), reverse(MORTGAGE_KINDS)
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every table
+    for bsm, code, land_use, area, wkt, epsg in conn.execute(_PARCELS):
+        tables["ZDJBXX"].append(_row("ZDJBXX", zone, BSM=bsm, ZDDM=code, YT=land_use, ZDMJ=area, WKT=wkt, EPSG=epsg))
     party_bsm: dict[int, str] = {}
     for party_id, bsm, name, kind, doc_type, number in conn.execute(_PARTIES):
         party_bsm[party_id] = bsm
@@ -146,10 +168,19 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     holders: dict[int, list[tuple[int, int | None, int | None]]] = {}
     for version_id, party_id, n, d in conn.execute(_HOLDERS, ([r[1] for r in rights],)):
         holders.setdefault(version_id, []).append((party_id, n, d))
-    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer) in rights:
+    restrictions = {table: conn.execute(_RESTRICTIONS, (table, kind)).fetchall()
+                    for table, kind in RESTRICTION_TABLES.items()}
+    cited = {r[-1] for r in rights} | {r[-1] for rows in restrictions.values() for r in rows}
+    source_bsm: dict[int, str] = {}
+    kind_codes = reverse(SOURCE_KINDS)
+    for source_id, bsm, kind, reference, issued_on, issuer, description in conn.execute(_SOURCES, (sorted(cited),)):
+        source_bsm[source_id] = bsm
+        tables["SJ"].append(_row("SJ", zone, BSM=bsm, SJLX=kind_codes[kind], WJBH=reference, WJRQ=issued_on,
+                                 FZJG=issuer, SJMC=description))
+    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer, source_id) in rights:
         tables["QL"].append(_row("QL", zone, BSM=bsm, BDCDYH=unit, QLLX=right_codes[kind], GYFS=form_codes[form],
                                  BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6], YWH=reference,
-                                 DBR=issuer))
+                                 DBR=issuer, SJBSM=source_bsm[source_id]))
         for party_id, n, d in holders.get(version_id, []):
             tables["QLRGX"].append(_row("QLRGX", zone, BSM=f"{bsm}/{party_bsm.get(party_id, party_id)}",
                                         QLBSM=bsm, QLRBSM=party_bsm.get(party_id, f"cadastre-{party_id}"),
@@ -157,11 +188,11 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     for table, kind in RESTRICTION_TABLES.items():
         status_codes = reverse(STATUSES[kind])
         for (_, bsm, unit, status, party_id, amount, maximum, rank, start, stop, court, document, place, reason,
-             begin, last_begin, reference, issuer) in conn.execute(_RESTRICTIONS, (table, kind)):
+             begin, last_begin, reference, issuer, source_id) in restrictions[table]:
             party = party_bsm.get(party_id, f"cadastre-{party_id}") if party_id is not None else None
             ended = last_begin if status in ENDED else None
             common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status], "YWH": reference,
-                      "DBR": issuer}
+                      "DBR": issuer, "SJBSM": source_bsm[source_id]}
             if kind == "mortgage":
                 row = _row(table, zone, **common, DYQRBSM=party, DYFS=mortgage_codes[maximum],
                            BDBZZQSE=amount, DYSW=rank, ZWLXQSSJ=start, ZWLXJSSJ=stop, ZXSJ=ended)
@@ -186,9 +217,12 @@ def checksums(tables: dict[str, Table]) -> dict[str, str]:
 
 
 def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8") -> None:
-    """Write the tables as `<TABLE>.csv` files in the directory `path`, or as an .xlsx workbook,
-    readable by the owner only (files 0600, a directory made 0700). Raises ExportProblem, before
-    writing anything, for a value an .xlsx workbook cannot hold."""
+    """Write the tables as `<TABLE>.csv` files in the directory `path`, as an .xlsx workbook, or
+    as a .gpkg GeoPackage, readable by the owner only (files 0600, a directory made 0700).
+    Raises ExportProblem, before writing anything, for a value an .xlsx workbook cannot hold."""
+    if path.suffix.lower() == ".gpkg":
+        _write_geopackage(tables, path)
+        return
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
 
@@ -199,6 +233,10 @@ def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8
                         raise ExportProblem(f"{table} {row.get('BSM') or ''}: column {code} holds a control "
                                             "character an XLSX workbook cannot store; correct the register or "
                                             "export as CSV")
+                    if len(row.get(code) or "") > XLSX_CELL_LIMIT:
+                        raise ExportProblem(f"{table} {row.get('BSM') or ''}: column {code} holds more than "
+                                            f"{XLSX_CELL_LIMIT:,} characters, more than an XLSX cell can; export as "
+                                            "CSV or GeoPackage")
         book = Workbook(write_only=True)
         for table in TABLE_ORDER:
             sheet = book.create_sheet(table)
@@ -218,6 +256,50 @@ def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8
         writer.writerow(TABLES[table].codes)
         writer.writerows([csv_cell(row.get(c, "") or "") for c in TABLES[table].codes] for row in tables.get(table, []))
         _write_private(path / f"{table}.csv", buffer.getvalue().encode(encoding))
+
+
+def _write_geopackage(tables: dict[str, Table], path: Path) -> None:
+    """A GeoPackage (OGC 12-128r18) with an attribute table per table that has rows; ZDJBXX is a
+    feature layer (MultiPolygon, x = easting or longitude) when its parcels share one CRS, which is
+    the layer's, and otherwise an attribute table with WKT and EPSG like a CSV file. Written in a
+    private directory and moved into place, so it is never readable by others, even briefly."""
+    import tempfile
+
+    import numpy as np
+    import pandas
+    import pyogrio
+    import shapely
+    from pyogrio.raw import write
+
+    with tempfile.TemporaryDirectory(dir=path.parent) as private:
+        scratch = Path(private) / path.name
+        for table in TABLE_ORDER:
+            rows = tables.get(table, [])
+            if not rows:
+                continue
+            codes = list(TABLES[table].codes)
+            crs = {row.get("EPSG") for row in rows} if table == "ZDJBXX" else set()
+            if table == "ZDJBXX" and len(crs) == 1:
+                shapes = shapely.from_wkt([row["WKT"] for row in rows])
+                owners = np.repeat(np.arange(len(rows)), shapely.get_num_geometries(shapes))
+                geoms = shapely.multipolygons(shapely.get_parts(shapes), indices=owners)
+                fields = [c for c in codes if c not in ("WKT", "EPSG")]
+                write(scratch, geometry=np.asarray(shapely.to_wkb(geoms), dtype=object),
+                      field_data=[np.asarray([row.get(c) or None for row in rows], dtype=object) for c in fields],
+                      fields=fields, layer=table, driver="GPKG", geometry_type="MultiPolygon",
+                      crs=f"EPSG:{crs.pop()}", append=scratch.exists())
+            else:
+                pyogrio.write_dataframe(_frame(pandas, rows, codes), scratch, layer=table, driver="GPKG",
+                                        append=scratch.exists())
+        if not scratch.exists():  # nothing to write: a GeoPackage of one empty attribute table
+            pyogrio.write_dataframe(pandas.DataFrame({c: pandas.Series(dtype=str) for c in TABLES["QLR"].codes}),
+                                    scratch, layer="QLR", driver="GPKG")
+        scratch.chmod(0o600)
+        os.replace(scratch, path)
+
+
+def _frame(pandas: Any, rows: Table, codes: list[str]) -> Any:
+    return pandas.DataFrame({c: [row.get(c) or None for row in rows] for c in codes}, dtype=object)
 
 
 def _xlsx_cell(sheet: Any, value: str | None) -> Any:

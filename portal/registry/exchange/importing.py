@@ -4,6 +4,11 @@ Order: read (reading.py), check everything (validation.py), then write, all in o
 that is committed only when the whole exchange is clean (or, with `clean_units_only`, the clean
 units are) and the database accepted every row at commit; a dry run rolls back at the end.
 
+The writes of each stage (parties, units, rights, restrictions) start as soon as its
+checks are done, in a second thread, while the next stage is checked: PostgreSQL runs the
+guarded tables' triggers on one core while this process checks on the other. Writing early is
+safe because all of it is one transaction, rolled back if any problem turns up later.
+
 Rows whose BSM is new are written in bulk with COPY into the guarded tables themselves (their
 triggers and constraints run as for any insert), each with the ids drawn from the tables' own
 sequences; rows imported before are compared by digest, and a changed one becomes the next
@@ -19,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,7 @@ from portal.audit.trail import AuditEntry, act_as, record
 from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import RESTRICTION_TABLES
+from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
 from portal.registry.exchange.reading import read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
@@ -53,6 +60,7 @@ class ImportOutcome:
     sha256: str
     encodings: dict[str, str]
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left as it is, and why (parcels kept)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> new/changed/unchanged
     skipped_units: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -106,7 +114,9 @@ def _digests(records: list[Record]) -> list[bytes]:
     written otherwise is no change)."""
     if not records:
         return []
-    keys = sorted(k for k in records[0] if k[0] != "_" and k != "BSM")
+    # The cited source document counts only when given, so the digests of rows imported before
+    # the layout had SJBSM stay what they were.
+    keys = sorted(k for k in records[0] if k[0] != "_" and k not in ("BSM", "source_document"))
     times = [i for i, k in enumerate(keys) if k in ("begin", "end")]
     out = []
     for rec in records:
@@ -114,6 +124,8 @@ def _digests(records: list[Record]) -> list[bytes]:
         for i in times:
             if values[i] is not None:
                 values[i] = int(values[i].timestamp() * 1_000_000)
+        if rec.get("source_document") is not None:
+            values.append(("source_document", rec["source_document"]))
         out.append(hashlib.sha256(repr(values).encode()).digest())
     return out
 
@@ -126,6 +138,7 @@ class _Writer:
         self.zone = zone
         self.counts: dict[str, dict[str, int]] = {}
         self.party_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("QLR").items()}
+        self.source_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("SJ").items()}
         self.unit_ids: dict[str, int] = dict(known.units)
         self.mapping_rows: list[tuple[str, str, int, bytes]] = []
         self.problems: list[Problem] = []
@@ -152,7 +165,29 @@ class _Writer:
     def remember(self, table: str, rec: Record, object_id: int) -> None:
         self.mapping_rows.append((table, rec["BSM"], object_id, rec["_digest"]))
 
+    def source_documents(self) -> None:
+        """SJ: a new document becomes a source; a document is immutable once recorded (as
+        `sources` is), so a changed row is refused: a corrected document takes a new BSM."""
+        new, changed = self.split("SJ")
+        for rec, _ in changed:
+            row = rec["_row"]
+            self.problems.append(Problem(row.file, row.number, "BSM", f"source document {rec['BSM']!r} changed since "
+                                         "it was imported, but a recorded document never changes: give the "
+                                         "corrected document a BSM of its own", None))
+        ids = _ids(self.conn, "sources_source_id_seq", len(new))
+        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer", "description"),
+              ((sid, r["kind"], r["reference"], r["issued_on"], r["issuer"], r["description"])
+               for r, sid in zip(new, ids, strict=True)))
+        for rec, sid in zip(new, ids, strict=True):
+            self.source_ids[rec["BSM"]] = sid
+            self.remember("SJ", rec, sid)
+
     def sources(self, records: list[Record], table: str) -> None:
+        """Each record's source: the SJ document it cites, or one made of its YWH and DBR."""
+        cited = [rec for rec in records if rec.get("source_document") is not None]
+        for rec in cited:
+            rec["_source"] = self.source_ids[rec["source_document"]]
+        records = [rec for rec in records if rec.get("source_document") is None]
         ids = _ids(self.conn, "sources_source_id_seq", len(records))
         rows = []
         for rec, source_id in zip(records, ids, strict=True):
@@ -302,13 +337,51 @@ class _Writer:
                 cur.executemany("UPDATE exchange_ids SET row_digest = %s, last_changed_at = now() "
                                 "WHERE exchange_table = %s AND old_id = %s", changed)
 
+    def stage(self, name: str) -> None:
+        """Write the records of one stage of the checks (validation.Ready), in this order."""
+        if name == "parties":
+            self.source_documents()
+            self.parties()
+        elif name == "units":
+            self.units()
+        elif name == "rights":
+            self.rights()
+        else:
+            for table in RESTRICTION_TABLES:
+                self.restrictions(table)
+            self.mapping()
+
     def run(self) -> None:
-        self.parties()
-        self.units()
-        self.rights()
-        for table in RESTRICTION_TABLES:
-            self.restrictions(table)
-        self.mapping()
+        for name in ("parties", "units", "rights", "restrictions"):
+            self.stage(name)
+
+
+def _check_and_write(conn: psycopg.Connection, exchange: Any, known: Known, zone: dt.tzinfo,
+                     writer: _Writer, clean: bool) -> Checked:
+    """The checks, with the writes of each stage in a second thread as soon as the stage's records
+    are done, while the next stage is checked: the database works on one table (its triggers and
+    constraints) while this process checks the next. All in `conn`'s one transaction, which the
+    caller rolls back if any problem was found, so writing early never keeps anything a problem
+    found later refuses. `clean` is False when a problem is already known: nothing is written."""
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="register-import") as pool:
+        futures = []
+
+        def ready(stage: str, checked: Checked) -> None:
+            if clean and not checked.problems:
+                writer.checked = checked
+                futures.append(pool.submit(writer.stage, stage))
+
+        try:
+            checked = check_exchange(exchange, known, zone, ready=ready)
+        finally:
+            for future in futures:  # wait for every write before the connection is used again
+                error = future.exception()
+                if error is not None:
+                    failures.append(error)
+    if failures and not checked.problems:
+        raise failures[0]  # the first refusal; later writes failed only because the transaction had
+    return checked
 
 
 def _codes(exchange: Any) -> dict[str, list[str]]:
@@ -320,9 +393,12 @@ def _codes(exchange: Any) -> dict[str, list[str]]:
 
 def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
                     actor_role: str = "registrar", dry_run: bool = False,
-                    clean_units_only: bool = False) -> ImportOutcome:
-    """Import the exchange at `path` (a directory of CSV tables or an .xlsx workbook) in one
-    transaction on `conn` (which must have none open), committed unless `dry_run` or a problem.
+                    clean_units_only: bool = False, parcels: ParcelPublishing | None = None) -> ImportOutcome:
+    """Import the exchange at `path` (a directory of CSV tables, an .xlsx workbook or a .gpkg
+    GeoPackage) in one transaction on `conn` (which must have none open), committed unless
+    `dry_run` or a problem. `parcels` publishes the new parcels of a ZDJBXX table as a survey
+    publication would (`portal.surveys.register_parcels`); without it, an exchange with new
+    parcels is refused.
 
     Returns the outcome: problems (file, row, column), per-table counts of new, changed and
     unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
@@ -333,13 +409,23 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     outcome = ImportOutcome(sha256=exchange.sha256, encodings=exchange.encodings, dry_run=dry_run)
     try:
         known = load_known(conn, _codes(exchange))
-        checked = check_exchange(exchange, known, zone, clean_units_only=clean_units_only)
-        outcome.problems = list(checked.problems)
+        act_as(conn, actor_user_id, actor_role)
+        # Parcels first: the units' parcels must be current before the units are checked.
+        placed = import_parcels(conn, exchange, known, parcels, clean_only=clean_units_only)
+        writer = _Writer(conn, known, Checked(), zone)
+        writer.counts["ZDJBXX"] = placed.counts
+        writer.mapping_rows.extend(placed.mapping)
+        if clean_units_only:  # the clean units are known only after every round: check, then write
+            checked = check_exchange(exchange, known, zone, clean_units_only=True)
+        else:
+            checked = _check_and_write(conn, exchange, known, zone, writer, clean=not placed.problems)
+        outcome.problems = placed.problems + list(checked.problems)
+        outcome.notes = placed.notes
         outcome.skipped_units = [r["unit_number"] for r in checked.records.pop("_bad_units", [])]
         if not outcome.problems or clean_units_only:
-            act_as(conn, actor_user_id, actor_role)
-            writer = _Writer(conn, known, checked, zone)
-            writer.run()
+            if clean_units_only:
+                writer.checked = checked
+                writer.run()
             outcome.problems.extend(writer.problems)
             outcome.counts = writer.counts
             if writer.problems and not clean_units_only:

@@ -2,8 +2,9 @@
 registration databases use (TD/T 1066 不动产登记数据库标准 and the systems built on it; sources
 in docs/register-exchange.md), and the code lists that turn their values into ours.
 
-A table travels as `<CODE>.csv` in a directory (UTF-8 or GBK) or as the sheet `<CODE>` of an
-XLSX workbook; the first row holds the column codes, in any order. Every table's `BSM`
+A table travels as `<CODE>.csv` in a directory (UTF-8 or GBK), as the sheet `<CODE>` of an
+XLSX workbook or as the table `<CODE>` of a GeoPackage (ZDJBXX may be a feature layer there);
+the first row holds the column codes, in any order. Every table's `BSM`
 (标识码) is the old system's identifier of the row: importing again matches by it.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Column", "Table", "TABLES", "TABLE_ORDER", "RESTRICTION_TABLES", "DOCUMENT_TYPES", "RIGHT_KINDS",
-    "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "reverse",
+    "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "SOURCE_KINDS", "DEFAULT_EPSG", "reverse",
 ]
 
 
@@ -49,8 +50,28 @@ _DBR = _c("DBR", "登簿人", "the registrar who entered it in the register")
 _DJSJ = _c("DJSJ", "登记时间", "registration time (office time unless an offset is given)", True)
 _ZXSJ = _c("ZXSJ", "注销时间", "when it ended (discharged, cancelled, expired); empty while current")
 _ZT = _c("ZT", "状态", "status, from the status list of the table", True)
+_SJBSM = _c("SJBSM", "收件标识码", "BSM of the source document in SJ (or imported before) that the row cites; "
+                                  "without it, YWH and DBR make one")
 
 TABLES: dict[str, Table] = {t.code: t for t in (
+    Table("ZDJBXX", "宗地基本信息", "parcels with their geometry, where not surveyed into the cadastre already", (
+        _BSM,
+        _c("ZDDM", "宗地代码", "19-character parcel code (GB/T 37346)", True),
+        _c("YT", "用途", "land use, a code of GB/T 21010-2017 (e.g. 0701)", True),
+        _c("ZDMJ", "宗地面积", "declared area in m²"),
+        _c("WKT", "几何", "the boundary as WKT (Polygon or MultiPolygon), x = easting or longitude, "
+                        "y = northing or latitude; in a GeoPackage feature layer, the layer's geometry instead"),
+        _c("EPSG", "坐标系", "EPSG code of WKT (default 4490, CGCS2000 longitude/latitude; 4513-4554 "
+                          "CGCS2000 Gauss-Krüger)"),
+    )),
+    Table("SJ", "收件", "source documents (LA_Source) that rights and restrictions cite", (
+        _BSM,
+        _c("SJLX", "收件类型", "document type, from SOURCE_KINDS", True),
+        _c("WJBH", "文件编号", "the document's number or reference (文号)", True),
+        _c("WJRQ", "文件日期", "the date the document was issued (YYYY-MM-DD)"),
+        _c("FZJG", "发证机关", "the authority or person that issued it"),
+        _c("SJMC", "收件名称", "what the document is (its title or a description)"),
+    )),
     Table("BDCDY", "不动产单元", "units", (
         _BSM, _UNIT,
         _c("ZDDM", "宗地代码", "19-character parcel code of a parcel already in the cadastre", True),
@@ -73,7 +94,7 @@ TABLES: dict[str, Table] = {t.code: t for t in (
         _c("BDCQZH", "不动产权证号", "certificate number"),
         _DJSJ, _ZXSJ,
         _c("QXDM", "区县代码", "county code: the first six characters of BDCDYH"),
-        _YWH, _DBR,
+        _YWH, _DBR, _SJBSM,
     )),
     Table("QLRGX", "权利人关系", "right holders and their shares", (
         _BSM,
@@ -89,7 +110,7 @@ TABLES: dict[str, Table] = {t.code: t for t in (
         _c("DYSW", "抵押顺位", "rank, 1 first", True),
         _c("ZWLXQSSJ", "债务履行起始时间", "term start (date)", True),
         _c("ZWLXJSSJ", "债务履行结束时间", "term end (date)"),
-        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR,
+        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR, _SJBSM,
     )),
     Table("CFDJ", "查封登记", "seizures and their queue", (
         _BSM, _UNIT,
@@ -100,23 +121,23 @@ TABLES: dict[str, Table] = {t.code: t for t in (
         _c("LHSX", "轮候顺序", "place in the queue: 1 the seizure in effect, 2... queued (轮候查封)", True),
         _DJSJ,
         _c("JFSJ", "解封时间", "when it was released or expired; empty while in effect or queued"),
-        _ZT, _YWH, _DBR,
+        _ZT, _YWH, _DBR, _SJBSM,
     )),
     Table("YYDJ", "异议登记", "objections", (
         _BSM, _UNIT,
         _c("SQRBSM", "申请人标识码", "BSM of the applicant in QLR"),
         _c("YYSX", "异议事项", "what is objected to"),
-        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR,
+        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR, _SJBSM,
     )),
     Table("YGDJ", "预告登记", "advance notices", (
         _BSM, _UNIT,
         _c("QLRBSM", "权利人标识码", "BSM of the right holder in QLR"),
         _c("YGDJZL", "预告登记种类", "kind of advance notice (e.g. 预购商品房)"),
-        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR,
+        _DJSJ, _ZXSJ, _ZT, _YWH, _DBR, _SJBSM,
     )),
 )}
 # The order tables are read, checked and written in (a table only refers to tables before it).
-TABLE_ORDER = ("QLR", "BDCDY", "QL", "QLRGX", "DYAQ", "CFDJ", "YYDJ", "YGDJ")
+TABLE_ORDER = ("ZDJBXX", "SJ", "QLR", "BDCDY", "QL", "QLRGX", "DYAQ", "CFDJ", "YYDJ", "YGDJ")
 RESTRICTION_TABLES = {"DYAQ": "mortgage", "CFDJ": "seizure", "YYDJ": "objection", "YGDJ": "advance_notice"}
 
 # 证件种类 (TD/T 1066 code list); 10 is ours: the product tells Taiwan permits apart.
@@ -137,6 +158,12 @@ STATUSES = {
     "advance_notice": {"现势": "active", "注销": "cancelled", "失效": "expired"},
 }
 ENDED = {"discharged", "released", "expired", "cancelled"}
+# 收件类型: the kinds of source document (LA_Source, sources.kind); the Chinese names are ours.
+SOURCE_KINDS = {"权属来源证明": "deed", "合同": "contract", "法律文书": "court_order", "测绘报告": "survey_report",
+                "申请书": "application", "权属证书": "certificate", "借款合同": "loan_agreement",
+                "身份证明": "identity_document", "其他": "other"}
+# The CRS of a ZDJBXX WKT without EPSG: CGCS2000 longitude/latitude.
+DEFAULT_EPSG = 4490
 
 
 def reverse(codes: Mapping[str, object]) -> dict[object, str]:

@@ -52,6 +52,8 @@ class Exchange:
     tables: dict[str, list[Row]] = field(default_factory=dict)
     sha256: str = ""
     encodings: dict[str, str] = field(default_factory=dict)
+    path: Path = Path()
+    feature_layers: set[str] = field(default_factory=set)  # GeoPackage tables with a geometry column
 
     def rows(self, table: str) -> list[Row]:
         return self.tables.get(table, [])
@@ -124,6 +126,10 @@ def _read_geopackage(path: Path, exchange: Exchange) -> None:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        geometry_columns: dict[str, str] = {}
+        if "gpkg_geometry_columns" in names:
+            geometry_columns = {t.upper(): c.lower() for t, c in db.execute(
+                "SELECT table_name, column_name FROM gpkg_geometry_columns")}
     except sqlite3.DatabaseError as error:
         raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
     try:
@@ -134,9 +140,16 @@ def _read_geopackage(path: Path, exchange: Exchange) -> None:
             table = name.upper()
             if table not in TABLES:
                 raise ReadProblem(f"{path.name}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
-            cursor = db.execute(f'SELECT * FROM "{name}"')  # noqa: S608 (a table name read from the file, quoted)
-            header = [d[0] for d in cursor.description if d[0].lower() not in ("fid", "geom", "geometry")]
-            keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in ("fid", "geom", "geometry")]
+            # A feature layer's geometry is read by the hardened reader (parcels.py), never here.
+            skipped = {"fid", "geom", "geometry", geometry_columns.get(table, "geom")}
+            if table in geometry_columns:
+                if table != "ZDJBXX":
+                    raise ReadProblem(f"{path.name}: table {name!r} has geometry; only ZDJBXX is a feature layer")
+                exchange.feature_layers.add(table)
+            quoted = name.replace('"', '""')
+            cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
+            header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
+            keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
             records: list[list[Any]] = [list(header)]
             records.extend([row[i] for i in keep] for row in cursor)
             exchange.tables[table] = _rows(f"{path.name}[{table}]", table, records)
@@ -195,4 +208,5 @@ def read_exchange(path: Path) -> Exchange:
     else:
         raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg GeoPackage")
     exchange.sha256 = digest.hexdigest()
+    exchange.path = path
     return exchange

@@ -29,6 +29,7 @@ from portal.registry.exchange.layout import (
     MORTGAGE_KINDS,
     RESTRICTION_TABLES,
     RIGHT_KINDS,
+    SOURCE_KINDS,
     STATUSES,
     TABLES,
     UNIT_USES,
@@ -36,7 +37,7 @@ from portal.registry.exchange.layout import (
 from portal.registry.exchange.reading import Exchange, Row
 from spatial.codes import parcel_code_problem, unit_number_problem
 
-__all__ = ["Problem", "Known", "Checked", "check_exchange", "queue_history"]
+__all__ = ["Problem", "Known", "Checked", "Ready", "check_exchange", "queue_history"]
 
 Record = dict[str, Any]
 _COLUMN_NAMES = {c.code: c.zh for t in TABLES.values() for c in t.columns}
@@ -84,6 +85,8 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 def unsafe_cell(row: Row) -> tuple[str, str] | None:
     """The first cell of the row holding a control or bidi character: (column, message)."""
+    if not _UNSAFE.search("".join(filter(None, row.values.values()))):
+        return None  # one search of the whole row (cells unstripped); each cell is looked at only on a hit
     for column, value in row.values.items():
         found = _UNSAFE.search(value.strip()) if value else None
         if found:
@@ -152,6 +155,12 @@ class _Reader:
         value = self.text(column, required=required)
         if value is None:
             return None
+        head = value[:10]
+        if len(head) == 10 and head[4] == head[7] == "-":  # YYYY-MM-DD, the common case, without strptime
+            try:
+                return dt.date.fromisoformat(head)
+            except ValueError:
+                pass
         for pattern in _DATE_FORMATS:
             try:
                 return dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
@@ -205,14 +214,27 @@ def _document_problem(kind: str, number: str, today: dt.date | None = None) -> s
     return None
 
 
+Ready = Callable[[str, Checked], None]
+"""Told when the records of a stage are final unless a problem is found later: `parties` (SJ
+and QLR), `units` (BDCDY), `rights` (QL with their holders), `restrictions` (the rest). A writer may
+write them meanwhile, in the same transaction, which is rolled back if any problem is found."""
+
+
+def _quiet(stage: str, checked: Checked) -> None:
+    return None
+
+
 class _Checker:
-    def __init__(self, exchange: Exchange, known: Known, zone: dt.tzinfo, skip: Callable[[Row], bool]) -> None:
+    def __init__(self, exchange: Exchange, known: Known, zone: dt.tzinfo, skip: Callable[[Row], bool],
+                 ready: Ready = _quiet) -> None:
+        self.ready = ready
         self.exchange = exchange
         self.known = known
         self.zone = zone
         self.skip = skip
         self.out = Checked()
         self.units: dict[str, str] = {}  # unit number -> file place, numbers of this exchange
+        self.sources: set[str] = set()  # BSMs of the source documents of this exchange (SJ)
         self.today = dt.date.today()
 
     def problem(self, row: Row, column: str, message: str, unit: str | None) -> None:
@@ -247,6 +269,19 @@ class _Checker:
             record["_unit"] = unit
             records.append(record)
         self.out.records[table] = records
+
+    # -- source documents ---------------------------------------------------------------
+
+    def source(self, r: _Reader) -> Record:
+        return {"kind": r.code("SJLX", SOURCE_KINDS, also=SOURCE_KINDS.values()),
+                "reference": r.text("WJBH", required=True), "issued_on": r.date("WJRQ"),
+                "issuer": r.text("FZJG"), "description": r.text("SJMC")}
+
+    def source_of(self, r: _Reader) -> str | None:
+        bsm = r.text("SJBSM")
+        if bsm is not None and bsm not in self.sources and bsm not in self.known.mapping("SJ"):
+            raise _Bad("SJBSM", f"source document {bsm!r} is neither in SJ nor imported before")
+        return bsm
 
     # -- parties and units --------------------------------------------------------------
 
@@ -316,7 +351,8 @@ class _Checker:
         return {"unit_number": unit, "kind": r.code("QLLX", RIGHT_KINDS, also=RIGHT_KINDS.values()),
                 "co_ownership": r.code("GYFS", CO_OWNERSHIP, also=CO_OWNERSHIP.values()),
                 "certificate_number": r.text("BDCQZH"), "begin": begin, "end": end,
-                "reference": r.text("YWH"), "registrar": r.text("DBR")}
+                "reference": r.text("YWH"), "registrar": r.text("DBR"), "source_document": self.source_of(r),
+                "_live_end": end}
 
     def holders(self, parties: set[str]) -> None:
         rights = {rec["BSM"]: rec for rec in self.out.records.get("QL", [])}
@@ -389,7 +425,9 @@ class _Checker:
                 raise _Bad(end_column, f"is given exactly when the status (ZT) says it ended: "
                                        f"{'give' if end is None else 'leave out'} it for this status")
             record: Record = {"unit_number": unit, "kind": kind, "status": status, "begin": begin, "end": end,
+                              "_live_end": end,
                               "reference": r.text("YWH"), "registrar": r.text("DBR"), "party": None,
+                              "source_document": self.source_of(r),
                               "secured_amount": None, "maximum_amount": None, "rank": None, "term_start": None,
                               "term_end": None, "court": None, "document_number": None, "queue_position": None,
                               "reason": None}
@@ -441,13 +479,9 @@ class _Checker:
                         refused.add(id(after))
 
         rights = self.out.records.get("QL", [])
-        for rec in rights:
-            rec["_live_end"] = rec["end"]
         clash(rights, lambda rec: rec["unit_number"] if rec["kind"] == "ownership" else None,
               "a second ownership of the unit", "DJSJ")
         mortgages = self.out.records.get("DYAQ", [])
-        for rec in mortgages:
-            rec["_live_end"] = rec["end"]
         clash(mortgages, lambda rec: (rec["unit_number"], rec["rank"]), "a mortgage of the same rank (DYSW)", "DYSW")
         in_effect: dict[str, list[tuple[dt.datetime, dt.datetime | None, Record]]] = defaultdict(list)
         by_unit: dict[str, list[Record]] = defaultdict(list)
@@ -475,6 +509,8 @@ class _Checker:
             self.out.records[table] = [rec for rec in self.out.records.get(table, []) if id(rec) not in refused]
 
     def run(self) -> Checked:
+        self.each("SJ", self.source, unit_column=None)
+        self.sources = {rec["BSM"] for rec in self.out.records["SJ"]}
         self.each("QLR", self.party, unit_column=None)
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
         documents: dict[tuple[str, str], Record] = {}
@@ -493,6 +529,7 @@ class _Checker:
                 rec["_refused"] = True
         self.out.records["QLR"] = [rec for rec in self.out.records["QLR"] if not rec.get("_refused")]
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
+        self.ready("parties", self.out)
         self.each("BDCDY", self.unit)
         mapped_units = self.known.mapping("BDCDY")
         taken = {number: uid for number, uid in self.known.units.items()}
@@ -504,11 +541,14 @@ class _Checker:
                                                     "under another identifier", rec["unit_number"])
                 rec["_refused"] = True
         self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
+        self.ready("units", self.out)
         self.each("QL", self.right)
         self.holders(parties)
+        self.ready("rights", self.out)
         for table, kind in RESTRICTION_TABLES.items():
             self.each(table, self.restriction(kind, parties))
         self.overlaps()
+        self.ready("restrictions", self.out)
         return self.out
 
 
@@ -533,11 +573,13 @@ def queue_history(seizures: list[Record]) -> list[Record]:
     return order
 
 
-def check_exchange(exchange: Exchange, known: Known, zone: dt.tzinfo, *, clean_units_only: bool = False) -> Checked:
+def check_exchange(exchange: Exchange, known: Known, zone: dt.tzinfo, *, clean_units_only: bool = False,
+                   ready: Ready = _quiet) -> Checked:
     """Records and problems. With `clean_units_only`, every row of a unit with a problem (and
     every party row with one) is left out, and the rest checked again until it is clean: the
-    problems of all rounds are reported, the records are those of the clean units."""
-    checked = _Checker(exchange, known, zone, lambda row: False).run()
+    problems of all rounds are reported, the records are those of the clean units. `ready` is
+    told as each stage's records are done in the first round (see `Ready`)."""
+    checked = _Checker(exchange, known, zone, lambda row: False, ready).run()
     if not clean_units_only or not checked.problems:
         return checked
     problems = list(checked.problems)
