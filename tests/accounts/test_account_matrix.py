@@ -7,6 +7,7 @@ import psycopg
 import pytest
 from account_helpers import bearer, new_username, sign_up
 from fastapi.testclient import TestClient
+from identities import opened
 
 ROLES = ("anonymous", "unverified", "citizen", "owner", "registrar", "clerk", "auditor", "surveyor", "admin")
 CHECKERS = {"citizen", "owner", "registrar", "clerk"}
@@ -89,7 +90,7 @@ def test_authorisation_matrix(client: TestClient, demo, identities, citizens_che
 def _secrets(module_database: str) -> dict[str, set[str]]:
     with psycopg.connect(module_database) as conn:
         names = {r[0] for r in conn.execute("SELECT DISTINCT name FROM parties")}
-        numbers = {r[0] for r in conn.execute("SELECT DISTINCT id_document_number FROM parties")}
+        numbers = {opened(*r) for r in conn.execute("SELECT id_document_digest, id_document_sealed FROM parties")}
         amounts = {r[0] for r in conn.execute(
             "SELECT DISTINCT secured_amount::text FROM restrictions WHERE secured_amount IS NOT NULL")}
         documents = {r[0] for r in conn.execute(
@@ -325,9 +326,10 @@ def test_every_endpoint_as_every_principal_shows_only_allowed_personal_data(
     secrets["price"] = {str(PRICE)}
     secrets["document number"] |= {COURT_DOCUMENT}
     with psycopg.connect(module_database) as conn:
-        own = {r[0] for r in conn.execute(
-            "SELECT p.name FROM parties p WHERE p.party_id = %s UNION SELECT p.id_document_number FROM parties p "
-            "WHERE p.party_id = %s", (demo.owner_party, demo.owner_party))}
+        own = {v for name, digest, sealed in conn.execute(
+            "SELECT p.name, id_document_digest, id_document_sealed FROM parties p WHERE p.party_id = %s",
+            (demo.owner_party,))
+               for v in (name, opened(digest, sealed))}
     failures: list[str] = []
     for role in PRINCIPALS:
         for method, path, kwargs, _allowed in _endpoints(demo, citizens_check, received):

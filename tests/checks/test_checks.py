@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from account_helpers import bearer, csrf_of, form_login, settings_for, verified_account
 from fastapi.testclient import TestClient
+from identities import opened
 from pypdf import PdfReader
 
 from portal.app import create_app
@@ -21,10 +22,10 @@ FLAG_KEYS = {"unit_number", "location", "use", "co_owned", "holders", "mortgaged
 def _register_facts(module_database: str, unit_number: str) -> dict[str, object]:
     """What the register says about a unit, straight from SQL, to compare the check with."""
     with psycopg.connect(module_database) as conn:
-        holders = conn.execute(
-            "SELECT p.name, p.id_document_number FROM current_rights r JOIN right_holders h "
+        holders = [(name, opened(digest, sealed)) for name, digest, sealed in conn.execute(
+            "SELECT p.name, id_document_digest, id_document_sealed FROM current_rights r JOIN right_holders h "
             "ON h.right_version_id = r.version_id JOIN current_parties p ON p.party_id = h.party_id "
-            "JOIN current_units u ON u.unit_id = r.unit_id WHERE u.unit_number = %s", (unit_number,)).fetchall()
+            "JOIN current_units u ON u.unit_id = r.unit_id WHERE u.unit_number = %s", (unit_number,)).fetchall()]
         counts = dict(conn.execute(
             "SELECT x.kind || ':' || x.status, count(*) FROM current_restrictions x JOIN current_units u "
             "ON u.unit_id = x.unit_id WHERE u.unit_number = %s GROUP BY 1", (unit_number,)).fetchall())

@@ -6,7 +6,10 @@ end of a right's last version or the beginning of a restriction's final (ended) 
 imported before keeps its old system's BSM; any other row gets `cadastre-<id>`. Identity numbers
 are masked (GB 11643 / GB 32100 numbers keep their first 3 and last 2 characters) unless
 `unmasked`, which is for a registrar moving the register to another installation and is
-audited as such; a masked export is for reading, and does not import again.
+audited as such; a masked export is for reading, and does not import again. The register keeps
+the masked form (`parties.id_document_masked`); an unmasked export opens each sealed number
+with the installation's seal key (`security.unseal_identity`; SealBroken when the key is not
+the one that sealed it).
 
 The checksum of a table is the SHA-256 of its canonical rows (each row's values in the
 layout's column order, joined by U+001F, rows sorted, joined by newlines): two exports hold the
@@ -36,7 +39,7 @@ from typing import Any
 
 import psycopg
 
-from portal.accounts.identity_numbers import mask_document_number
+from portal.accounts.security import identity_keys, unseal_identity
 from portal.audit.trail import AuditEntry, record
 from portal.registry.exchange.layout import (
     CO_OWNERSHIP,
@@ -75,7 +78,7 @@ Table = list[dict[str, str]]
 
 _PARTIES = """
 SELECT p.party_id, coalesce(e.old_id, 'cadastre-' || p.party_id), p.name, p.kind, p.id_document_type,
-       p.id_document_number
+       p.id_document_masked, p.id_document_digest, p.id_document_sealed
   FROM parties p LEFT JOIN exchange_ids e ON e.exchange_table = 'QLR' AND e.object_id = p.party_id
  WHERE p.end_lifespan IS NULL
 """
@@ -134,11 +137,12 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every table
     party_bsm: dict[int, str] = {}
-    for party_id, bsm, name, kind, doc_type, number in conn.execute(_PARTIES):
+    seal = identity_keys().seal if unmasked else b""
+    for party_id, bsm, name, kind, doc_type, masked, digest, sealed in conn.execute(_PARTIES):
         party_bsm[party_id] = bsm
         tables["QLR"].append(_row("QLR", zone, BSM=bsm, QLRMC=name, QLRLX="1" if kind == "natural_person" else "2",
                                   ZJZL=doc_codes[doc_type],
-                                  ZJH=number if unmasked else mask_document_number(number)))
+                                  ZJH=unseal_identity(seal, digest, sealed) if unmasked else masked))
     for bsm, number, location, area, use, begin in conn.execute(_UNITS):
         tables["BDCDY"].append(_row("BDCDY", zone, BSM=bsm, BDCDYH=number, ZDDM=number[:19], ZL=location,
                                     JZMJ=area, YT=use_codes[use], DJSJ=begin))
