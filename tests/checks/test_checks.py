@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from identities import opened
 from pypdf import PdfReader
 
+from portal.accounts.identity_numbers import mask_document_number
 from portal.app import create_app
 
 FLAG_KEYS = {"unit_number", "location", "use", "co_owned", "holders", "mortgaged", "mortgages", "seized",
@@ -75,13 +76,23 @@ def test_owner_gets_the_full_record_of_own_units_only(client: TestClient, module
     assert other["tier"] == "flags" and "record" not in other["units"][0]
 
 
-def test_registrar_sees_everything_unmasked(client: TestClient, module_database: str, demo) -> None:
-    response = client.get("/api/check", params={"unit_number": demo.other_unit}, headers=bearer(client, "registrar"))
+def test_registrar_sees_everything_with_numbers_masked_and_reveals_them(client: TestClient, module_database: str,
+                                                                      demo) -> None:
+    """The registry tier is the full record; identity numbers are masked there as everywhere, and
+    each holder carries its party_id, for the one audited reveal (tests/registry/test_party_identity.py)."""
+    headers = bearer(client, "registrar")
+    response = client.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers)
     (unit,) = response.json()["units"]
     assert unit["tier"] == "registry"
     facts = _register_facts(module_database, demo.other_unit)
+    holders = [h for r in unit["record"]["rights"] if r["current"] for h in r["holders"]]
     for name, number in facts["holders"]:
-        assert name in response.text and number in response.text
+        assert name in response.text and number not in response.text
+        assert mask_document_number(number) in response.text
+        (holder,) = [h for h in holders if h["name"] == name]
+        revealed = client.post(f"/api/registry/parties/{holder['party_id']}/identity-number",
+                               json={"purpose": "打印证书"}, headers=headers)
+        assert revealed.status_code == 200 and revealed.json()["id_document_number"] == number
     history = client.get("/api/check", params={"unit_number": demo.other_unit},
                          headers=bearer(client, "registrar")).json()["units"][0]["record"]
     assert history["rights"] and history["restrictions"]

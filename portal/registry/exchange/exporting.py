@@ -39,7 +39,7 @@ from typing import Any
 
 import psycopg
 
-from portal.accounts.security import identity_keys, unseal_identity
+from portal.accounts.security import IdentityKeys, SealBroken, identity_keys, unseal_identity
 from portal.audit.trail import AuditEntry, record
 from portal.registry.exchange.layout import (
     CO_OWNERSHIP,
@@ -125,24 +125,36 @@ def _text(value: Any, zone: dt.tzinfo) -> str:
     return str(value)
 
 
+def _opened(seal: bytes, party_id: int, digest: bytes, sealed: bytes) -> str:
+    try:
+        return unseal_identity(seal, bytes(digest), bytes(sealed))
+    except SealBroken:
+        raise ExportProblem(f"QLR: party {party_id}: the identity number cannot be opened with this installation's "
+                            "seal key (identity-seal.key or CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY): put the key the "
+                            "register was recorded with in place, or export masked") from None
+
+
 def _row(table: str, zone: dt.tzinfo, **values: Any) -> dict[str, str]:
     return {c: _text(values.get(c), zone) for c in TABLES[table].codes}
 
 
-def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool = False) -> dict[str, Table]:
-    """The register as the layout's tables (rows of column code -> text), in one snapshot."""
+def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool = False,
+                  keys: IdentityKeys | None = None) -> dict[str, Table]:
+    """The register as the layout's tables (rows of column code -> text), in one snapshot.
+    `unmasked` opens the sealed identity numbers with `keys` (the environment's when not given);
+    raises ExportProblem when one does not open under them."""
     tables: dict[str, Table] = {t: [] for t in TABLE_ORDER}
     doc_codes, right_codes, form_codes = reverse(DOCUMENT_TYPES), reverse(RIGHT_KINDS), reverse(CO_OWNERSHIP)
     use_codes, mortgage_codes = reverse(UNIT_USES), reverse(MORTGAGE_KINDS)
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every table
     party_bsm: dict[int, str] = {}
-    seal = identity_keys().seal if unmasked else b""
+    seal = (keys or identity_keys()).seal if unmasked else b""
     for party_id, bsm, name, kind, doc_type, masked, digest, sealed in conn.execute(_PARTIES):
         party_bsm[party_id] = bsm
         tables["QLR"].append(_row("QLR", zone, BSM=bsm, QLRMC=name, QLRLX="1" if kind == "natural_person" else "2",
                                   ZJZL=doc_codes[doc_type],
-                                  ZJH=unseal_identity(seal, digest, sealed) if unmasked else masked))
+                                  ZJH=_opened(seal, party_id, digest, sealed) if unmasked else masked))
     for bsm, number, location, area, use, begin in conn.execute(_UNITS):
         tables["BDCDY"].append(_row("BDCDY", zone, BSM=bsm, BDCDYH=number, ZDDM=number[:19], ZL=location,
                                     JZMJ=area, YT=use_codes[use], DJSJ=begin))
@@ -251,12 +263,13 @@ def template(path: Path) -> None:
 
 
 def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
-                    actor_role: str = "registrar", unmasked: bool = False) -> dict[str, str]:
+                    actor_role: str = "registrar", unmasked: bool = False,
+                    keys: IdentityKeys | None = None) -> dict[str, str]:
     """Write the register to `path` and audit it (action `register_export`, with the checksums
     and whether identity numbers left unmasked). Returns the per-table checksums. Raises
     ExportProblem (audited as a failure, no file written) for a value the format cannot hold."""
-    tables = export_tables(conn, zone, unmasked=unmasked)
     try:
+        tables = export_tables(conn, zone, unmasked=unmasked, keys=keys)
         write_tables(tables, path)
     except ExportProblem as problem:
         conn.rollback()
