@@ -20,7 +20,9 @@ migration reads them as the app does (`identity_keys()`, the environment's setti
 downgrade opens the sealed numbers with the same keys. The format and check-digit rules
 (GB 11643, GB 32100) are checked in code before a number is sealed; the database can no longer
 see the number, so the format CHECKs move to the masked form. The restriction check function
-(migration 0007) returns the masked form where it returned the number.
+(migration 0007) returns the masked form where it returned the number. Applications' requests
+(`applications.request`, which named new parties by their number) keep each number sealed the
+same way (`portal.registry.parties.sealed_request`).
 """
 
 from typing import Any
@@ -38,6 +40,7 @@ _CHECK_SIGNATURE = ("restriction_check(bytea, text, text, text, text, text, inte
 MASKED_18 = r"^[0-9A-Z]{3}\*{13}[0-9A-Z]{2}$"
 MASKED_ANY = r"^[^*]{0,3}\*+[^*]{0,2}$"
 _BATCH = 5000
+NEW_COLUMNS = ("id_document_digest", "id_document_masked", "id_document_sealed")
 
 
 def _replace_in_check_function(old: str, new: str) -> None:
@@ -48,6 +51,36 @@ def _replace_in_check_function(old: str, new: str) -> None:
         f"SELECT pg_get_functiondef('{_CHECK_SIGNATURE}'::regprocedure)").scalar_one()
     assert old in source, f"the restriction check function no longer reads {old}"
     bind.exec_driver_sql(source.replace(old, new).replace("%", "%%"))
+
+
+def _rewrite_requests(how: str) -> None:
+    """Applications' requests with their parties' numbers sealed (`sealed_request`) or opened
+    again (`opened_request`); the guard that keeps a request from ever changing is off meanwhile."""
+    import json
+
+    from portal.registry import parties
+
+    rewrite = getattr(parties, how)
+    marker = "id_document_number" if how == "sealed_request" else "id_document_sealed"
+    rows = _rows(f"SELECT application_id, request FROM applications WHERE strpos(request::text, '{marker}') > 0")
+    if not rows:
+        return
+    bind = op.get_bind()
+    bind.exec_driver_sql("ALTER TABLE applications DISABLE TRIGGER USER")
+    for application_id, request in rows:
+        bind.exec_driver_sql("UPDATE applications SET request = %(r)s::jsonb WHERE application_id = %(a)s",
+                             {"r": json.dumps(rewrite(request), ensure_ascii=False), "a": application_id})
+    bind.exec_driver_sql("ALTER TABLE applications ENABLE TRIGGER USER")
+
+
+def _current_parties(replace: tuple[str, ...], by: tuple[str, ...]) -> str:
+    """The view `current_parties` again with the columns it has (the table's as of migration 0001:
+    later columns are not in it), `replace` put in place of `by`'s first column's position."""
+    columns = [r[0] for r in _rows("SELECT attname FROM pg_attribute WHERE attrelid = 'current_parties'::regclass "
+                                   "AND attnum > 0 AND NOT attisdropped ORDER BY attnum")]
+    at = columns.index(by[0])
+    columns = [c for c in columns[:at] if c not in by] + list(replace) + [c for c in columns[at:] if c not in by]
+    return f"CREATE VIEW current_parties AS SELECT {', '.join(columns)} FROM parties WHERE end_lifespan IS NULL"
 
 
 def _rows(sql: str) -> list[Any]:
@@ -78,6 +111,8 @@ def upgrade() -> None:
                  "s": [i.sealed for _, i in made]})
         bind.exec_driver_sql("ALTER TABLE parties ENABLE TRIGGER parties_versioned")
     _replace_in_check_function("p.id_document_number", "p.id_document_masked")
+    _rewrite_requests("sealed_request")
+    view = _current_parties(NEW_COLUMNS, ("id_document_number",))
     op.execute(f"""
         DROP VIEW current_parties;
         DROP INDEX parties_current_document;
@@ -98,7 +133,7 @@ def upgrade() -> None:
                 id_document_type <> 'unified_social_credit_code' OR id_document_masked ~ '{MASKED_18}');
         CREATE UNIQUE INDEX parties_current_document ON parties (id_document_digest) WHERE end_lifespan IS NULL;
         CREATE INDEX parties_document ON parties (id_document_digest);
-        CREATE VIEW current_parties AS SELECT * FROM parties WHERE end_lifespan IS NULL;
+        {view};
         COMMENT ON COLUMN parties.id_document_digest IS
             'HMAC-SHA256 of type:number under the identity key (outside the database): matching only';
         COMMENT ON COLUMN parties.id_document_masked IS 'the number masked for display: first 3 and last 2 characters';
@@ -124,7 +159,9 @@ def downgrade() -> None:
                 {"v": [r[0] for r in batch], "n": [unseal_identity(keys.seal, r[1], r[2]) for r in batch]})
         bind.exec_driver_sql("ALTER TABLE parties ENABLE TRIGGER parties_versioned")
     _replace_in_check_function("p.id_document_masked", "p.id_document_number")
-    op.execute("""
+    _rewrite_requests("opened_request")
+    view = _current_parties(("id_document_number",), NEW_COLUMNS)
+    op.execute(f"""
         DROP VIEW current_parties;
         DROP INDEX parties_current_document;
         DROP INDEX parties_document;
@@ -140,14 +177,14 @@ def downgrade() -> None:
             ALTER COLUMN id_document_number SET NOT NULL,
             ADD CONSTRAINT parties_id_document_number_check CHECK (btrim(id_document_number) <> ''),
             ADD CONSTRAINT party_resident_id_format CHECK (
-                id_document_type <> 'resident_id' OR id_document_number ~ '^[1-9][0-9]{16}[0-9X]$'),
+                id_document_type <> 'resident_id' OR id_document_number ~ '^[1-9][0-9]{{16}}[0-9X]$'),
             ADD CONSTRAINT party_credit_code_format CHECK (
                 id_document_type <> 'unified_social_credit_code'
-                OR id_document_number ~ '^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$');
+                OR id_document_number ~ '^[0-9A-HJ-NPQRTUWXY]{{2}}[0-9]{{6}}[0-9A-HJ-NPQRTUWXY]{{10}}$');
         CREATE UNIQUE INDEX parties_current_document ON parties (id_document_type, id_document_number)
             WHERE end_lifespan IS NULL;
         CREATE INDEX parties_document ON parties (id_document_number);
-        CREATE VIEW current_parties AS SELECT * FROM parties WHERE end_lifespan IS NULL;
+        {view};
         COMMENT ON COLUMN parties.id_document_number IS
             'personal data: never in URLs or logs, masked for all but registrars';
     """)

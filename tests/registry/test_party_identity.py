@@ -92,6 +92,35 @@ def test_the_seal_key_is_made_once_private_and_a_sealed_number_opens_only_in_its
         identity_seal_key(AccountSettings(identity_seal_key="not hex"), database)
 
 
+def test_applications_keep_numbers_sealed_and_registration_opens_them(writable_database: str) -> None:
+    from portal.platform.permissions import Principal, Role
+    from portal.registry import applications as apps
+
+    counter = Principal(123, "受理窗口", frozenset({Role.REGISTRAR}))
+    registrar = Principal(124, "王登记", frozenset({Role.REGISTRAR}))
+    number = "G31415926"
+    holder = {"name": "封存测试", "id_document_type": "passport", "id_document_number": number}
+    with psycopg.connect(writable_database) as conn:
+        unit = conn.execute(
+            "SELECT u.unit_number FROM current_units u JOIN current_rights r ON r.unit_id = u.unit_id "
+            "WHERE r.co_ownership = 'sole' AND NOT EXISTS (SELECT 1 FROM current_restrictions x "
+            "WHERE x.unit_id = u.unit_id AND x.status IN ('active', 'queued')) ORDER BY u.unit_id LIMIT 1"
+        ).fetchone()[0]
+        conn.rollback()
+        application_id = apps.receive(conn, counter, kind="transfer", unit_number=unit, applicant="申请人",
+                                      request={"co_ownership": "sole", "holders": [holder]},
+                                      sources=[{"kind": "contract", "reference": "杭房买卖(2026)7777号"}])
+        stored = conn.execute("SELECT request::text FROM applications WHERE application_id = %s",
+                              (application_id,)).fetchone()[0]
+        conn.rollback()
+        assert number not in stored and "G31****26" in stored, stored
+        apps.start_review(conn, application_id, registrar)
+        apps.register(conn, application_id, registrar)
+        party = conn.execute("SELECT name, id_document_masked FROM current_parties WHERE id_document_digest = %s",
+                             (document_digest(number, "passport"),)).fetchone()
+    assert party == ("封存测试", "G31****26")
+
+
 # -- the registrar's reveal ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -216,7 +245,25 @@ def test_backup_says_the_keys_are_not_in_it_and_restore_checks_them(database_url
 
 # -- the migration, with data ------------------------------------------------------------------
 
+def _request(url: str, application_id: int) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT request::text FROM applications WHERE application_id = %s",
+                            (application_id,)).fetchone()[0]
+
+
 def test_the_migration_goes_down_to_plain_numbers_and_up_again(writable_database: str) -> None:
+    from portal.platform.permissions import Principal, Role
+    from portal.registry import applications as apps
+
+    number = "H27182818"
+    with psycopg.connect(writable_database) as conn:  # an application naming a new party by number
+        unit = conn.execute("SELECT unit_number FROM current_units ORDER BY unit_id LIMIT 1").fetchone()[0]
+        conn.rollback()
+        application_id = apps.receive(
+            conn, Principal(123, "受理窗口", frozenset({Role.REGISTRAR})), kind="objection", unit_number=unit,
+            applicant="利害关系人", request={"party": {"name": "迁移测试", "id_document_type": "passport",
+                                                     "id_document_number": number}, "reason": "异议"},
+            sources=[{"kind": "contract", "reference": "异议(2026)1号"}])
     before = _numbers(writable_database)
     with psycopg.connect(writable_database) as conn:
         masks = dict(conn.execute("SELECT version_id, id_document_masked FROM parties").fetchall())
@@ -225,11 +272,20 @@ def test_the_migration_goes_down_to_plain_numbers_and_up_again(writable_database
         plain = dict(conn.execute("SELECT version_id, id_document_number FROM parties").fetchall())
         check = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'restriction_check'").fetchone()[0]
     assert plain == before and "p.id_document_number" in check
+    assert number in _request(writable_database, application_id)
     migrate.upgrade(writable_database)
     assert _numbers(writable_database) == before
+    assert number not in _request(writable_database, application_id)
     with psycopg.connect(writable_database) as conn:
         assert dict(conn.execute("SELECT version_id, id_document_masked FROM parties").fetchall()) == masks
         enabled = conn.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'parties_versioned'").fetchone()[0]
         check = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'restriction_check'").fetchone()[0]
     assert enabled == "O" and "p.id_document_masked" in check and "id_document_number" not in check
     assert os.environ["CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY"]  # the session's key, not a file in the worktree
+
+
+def test_the_schema_goes_down_to_base_and_up_again_with_the_register_in_it(writable_database: str) -> None:
+    migrate.downgrade(writable_database, "base")
+    migrate.upgrade(writable_database)
+    with psycopg.connect(writable_database) as conn:
+        assert conn.execute("SELECT count(*) FROM parties").fetchone()[0] == 0
