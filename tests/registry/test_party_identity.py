@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 from account_helpers import bearer, settings_for
 from click.testing import CliRunner
@@ -49,6 +50,26 @@ def test_a_dump_of_parties_holds_no_identity_number(database_url: str) -> None:
     assert "id_document_number" not in columns
     assert not [n for n in numbers if n in text or n in cells]
     assert not [n for n in numbers if n.encode() in text.encode("latin-1", "ignore")]
+
+
+def test_no_table_holds_an_identity_number_of_the_register(database_url: str) -> None:
+    """Not the register, the applications, the audit trail nor the accounts: every text and JSON
+    column of every table, read as the superuser."""
+    numbers = set(_numbers(database_url).values())
+    found: dict[str, int] = {}
+    with psycopg.connect(database_url) as conn:
+        columns = conn.execute(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' "
+            "AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'character')").fetchall()
+        for table, column in columns:
+            name, of = psycopg.sql.Identifier(column), psycopg.sql.Identifier(table)
+            query = psycopg.sql.SQL("SELECT DISTINCT {}::text FROM {} WHERE {} IS NOT NULL").format(name, of, name)
+            for (value,) in conn.execute(query):
+                hits = [n for n in numbers if n in value]
+                if hits:
+                    found[f"{table}.{column}"] = found.get(f"{table}.{column}", 0) + len(hits)
+    assert not found, found
 
 
 def test_the_database_keeps_one_current_party_per_digest(conn: psycopg.Connection) -> None:
