@@ -11,7 +11,7 @@
       if (csrf) headers["X-CSRF-Token"] = csrf.content;
       const response = await fetch("/api/registry/parties/" + encodeURIComponent(form.dataset.party) + "/identity-number", {
         method: "POST", headers: headers, credentials: "same-origin",
-        body: JSON.stringify({ purpose: form.elements.purpose.value }) });
+        body: JSON.stringify({ purpose: form.elements.reveal_purpose.value }) });
       const data = await response.json().catch(() => ({}));
       if (response.ok) {
         out.className = "ok";
