@@ -34,7 +34,7 @@ from portal.settings import AccountSettings, DatabaseSettings
 __all__ = ["password_hasher", "hash_password", "check_password", "new_token", "token_digest",
            "identity_key", "identity_digest", "same_secret", "dummy_hash", "identity_seal_key", "IdentityKeys",
            "identity_keys", "identity_key_places", "keys_open", "PartyIdentity", "party_identity", "seal_identity",
-           "unseal_identity", "SealBroken"]
+           "unseal_identity", "SealBroken", "SEAL_KEY_FILE"]
 
 
 @lru_cache(maxsize=8)

@@ -13,7 +13,14 @@ from typing import Any
 import psycopg
 
 from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
-from portal.accounts.security import IdentityKeys, SealBroken, identity_keys, party_identity, unseal_identity
+from portal.accounts.security import (
+    SEAL_KEY_FILE,
+    IdentityKeys,
+    SealBroken,
+    identity_keys,
+    party_identity,
+    unseal_identity,
+)
 from portal.audit.trail import AuditEntry, record
 from portal.platform.permissions import Principal, role_label
 from portal.platform.rows import one_row
@@ -156,7 +163,7 @@ def reveal_identity_number(conn: psycopg.Connection, party_id: int, principal: P
             number = unseal_identity((keys or identity_keys()).seal, bytes(digest), bytes(sealed))
         except SealBroken:
             raise ApplicationConflict("the identity number cannot be opened with this installation's seal key: "
-                                      "restore identity-seal.key from where the register came from") from None
+                                      f"restore {SEAL_KEY_FILE} from where the register came from") from None
         record(conn, AuditEntry(REVEALED, access="consulted", actor_user_id=principal.user_id,
                                 actor_role=role_label(principal), actor_institution=principal.institution,
                                 subject=f"party:{party_id}", purpose=purpose, client=client,
