@@ -46,8 +46,9 @@ def _say_where_the_keys_are(settings: Settings) -> None:
 
 
 def _check_the_keys(settings: Settings, url: str) -> str | None:
-    """None when this installation's identity keys are those the restored register was recorded
-    with (one party tried), else what to do."""
+    """Whether this installation's identity keys are those the restored register was recorded
+    with (one party tried): "" when they are, None when there is nothing to try (no party, or a
+    backup from before migration 0021), else what to do."""
     import psycopg
 
     from portal.accounts.security import identity_key_places, identity_keys, keys_open
@@ -58,9 +59,10 @@ def _check_the_keys(settings: Settings, url: str) -> str | None:
                                "WHERE end_lifespan IS NULL LIMIT 1").fetchone()
         except psycopg.errors.UndefinedColumn:
             return None  # a backup from before migration 0021 keeps the numbers as they were
-    if row is None or keys_open(identity_keys(settings.accounts, settings.database), bytes(row[0]), bytes(row[1]),
-                                row[2]):
+    if row is None:
         return None
+    if keys_open(identity_keys(settings.accounts, settings.database), bytes(row[0]), bytes(row[1]), row[2]):
+        return ""
     digest_key, seal_key = identity_key_places(settings.accounts, settings.database)
     return (f"the identity keys here ({digest_key}, {seal_key}) are not those the backup's register was recorded "
             "with: put the installation's key files (or settings) in place before serving it, or its identity "
@@ -96,5 +98,5 @@ def restore_(settings: Settings, file: str, database: str) -> None:
     problem = _check_the_keys(settings, url)
     if problem:
         click.echo(f"warning: {problem}", err=True)
-    else:
+    elif problem == "":
         click.echo("the identity keys here open the restored register's identity numbers")

@@ -259,9 +259,14 @@ def test_backup_says_the_keys_are_not_in_it_and_restore_checks_them(database_url
         restored = CliRunner().invoke(main, ["restore", str(dump), "--into", name])
         assert restored.exit_code == 0, restored.output
         assert "identity keys here open" in restored.output, restored.output
+        monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "00" * 32)  # another installation's key
+        elsewhere = CliRunner().invoke(main, ["restore", str(dump), "--into", name + "_b"])
+        assert elsewhere.exit_code == 0 and "warning" in elsewhere.output, elsewhere.output
+        assert "IDENTITY_SEAL_KEY" in elsewhere.output and "not those" in elsewhere.output
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for database in (name, name + "_b"):
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 # -- the migration, with data ------------------------------------------------------------------
