@@ -43,7 +43,8 @@ from portal.settings import DatabaseSettings, Settings  # noqa: E402
 # What the import writes, table by table: (table, columns, the key whose new values it wrote).
 WRITTEN = (
     ("sources", "source_id, kind, reference, issued_on, issuer", "source_id"),
-    ("parties", "party_id, kind, name, id_document_type, id_document_number", "party_id"),
+    ("parties", "party_id, kind, name, id_document_type, id_document_digest, id_document_masked, id_document_sealed",
+     "party_id"),
     ("units", "unit_id, unit_number, parcel_id, location, floor_area, use, begin_lifespan", "unit_id"),
     ("rights", "version_id, right_id, unit_id, kind, co_ownership, certificate_number, registered_on, source_id, "
                "begin_lifespan, end_lifespan", "version_id"),

@@ -234,12 +234,16 @@ class AccountSettings(BaseSettings):
     `identity_key` keys the digest under which identity numbers are matched; every app server
     must share it. It is required with DATABASE_URL (`Settings` refuses to start without it); on
     the managed cluster, when unset, a random key is kept in `<state_dir>/identity.key`.
+    `identity_seal_key` (64 hex digits) seals the register's full identity numbers (AES-256-GCM);
+    when unset, a random key is kept in `<state_dir>/identity-seal.key`. Neither key is in the
+    database nor in a backup: keep them with the backups, apart from them.
     `cookie_secure` stays on except for plain-http local runs and tests.
     """
 
     model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore")
 
     identity_key: str | None = None
+    identity_seal_key: str | None = None
     session_hours: float = 8.0
     # API tokens: `token_days` is the lifetime of a token exchanged for a password (POST
     # /api/tokens), a week so a forgotten token does not stay a key for a month;

@@ -13,7 +13,7 @@ the object is a source_id). Nothing else changes: parcels and sources keep their
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,10 @@
 - Identity numbers: HMAC-SHA256 under a key that lives outside the database, so matching works
   while a dump does not reveal them (the number space is small: an unkeyed hash would be
   reversed by enumeration within hours).
+- The register's parties (`party_identity`): the same digest, a masked form for display, and the
+  number sealed with AES-256-GCM under a second key outside the database (`identity_seal_key`),
+  opened only for an audited reveal or an unmasked export. A dump of the database holds masks,
+  digests and ciphertexts: no identity number.
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from portal.accounts.identity_numbers import mask_document_number
 from portal.settings import AccountSettings, DatabaseSettings
 
 __all__ = ["password_hasher", "hash_password", "check_password", "new_token", "token_digest",
-           "identity_key", "identity_digest", "same_secret", "dummy_hash"]
+           "identity_key", "identity_digest", "same_secret", "dummy_hash", "identity_seal_key", "IdentityKeys",
+           "identity_keys", "identity_key_places", "keys_open", "PartyIdentity", "party_identity", "seal_identity",
+           "unseal_identity", "SealBroken", "SEAL_KEY_FILE"]
 
 
 @lru_cache(maxsize=8)
@@ -75,16 +85,130 @@ def identity_key(settings: AccountSettings, database: DatabaseSettings) -> bytes
     DATABASE_URL without the setting) a random key kept in `<state_dir>/identity.key`."""
     if settings.identity_key:
         return settings.identity_key.encode("utf-8")
-    path = Path(database.state_dir) / "identity.key"
+    return _key_file(Path(database.state_dir) / "identity.key").encode("utf-8")
+
+
+def _key_file(path: Path) -> str:
+    """The hex key in `path`, made (32 random bytes, mode 0600) on first use."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it a moment ago
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("utf-8")
+    return path.read_text().strip()
+
+
+SEAL_KEY_FILE = "identity-seal.key"
+
+
+def identity_seal_key(settings: AccountSettings, database: DatabaseSettings) -> bytes:
+    """The 32-byte AES-256-GCM key that seals the register's identity numbers: the setting
+    `identity_seal_key` (64 hex digits), else a random key kept in `<state_dir>/identity-seal.key`
+    (made on first use, mode 0600). It is never in the database nor in a backup: losing it loses
+    the full numbers (masks and digests still work). Raises ValueError for a malformed setting."""
+    text = settings.identity_seal_key or _key_file(Path(database.state_dir) / SEAL_KEY_FILE)
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ValueError("the identity seal key is not hexadecimal: give 64 hex digits (32 bytes)") from None
+    if len(key) != 32:
+        raise ValueError(f"the identity seal key has {len(key)} bytes: give 64 hex digits (32 bytes)")
+    return key
+
+
+def identity_key_places(settings: AccountSettings, database: DatabaseSettings) -> list[str]:
+    """Where the two identity keys are (a setting's name or a file's path), for the operator: they
+    are never in the database, so never in a backup."""
+    state = Path(database.state_dir)
+    return ["CADASTRE_ACCOUNTS_IDENTITY_KEY (setting)" if settings.identity_key else str(state / "identity.key"),
+            "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY (setting)" if settings.identity_seal_key
+            else str(state / SEAL_KEY_FILE)]
+
+
+def keys_open(keys: IdentityKeys, digest: bytes, sealed: bytes, document_type: str) -> bool:
+    """Whether `keys` are the keys a party's identity was recorded with: the seal key opens the
+    sealed number and the digest key gives its digest again."""
+    try:
+        number = unseal_identity(keys.seal, digest, sealed)
+    except SealBroken:
+        return False
+    return hmac.compare_digest(identity_digest(keys.digest, document_type, number), bytes(digest))
+
+
+@dataclass(frozen=True)
+class IdentityKeys:
+    """The two keys of identity numbers: `digest` (HMAC, matching) and `seal` (AES-GCM, the full
+    number for an audited reveal)."""
+
+    digest: bytes
+    seal: bytes
+
+
+def identity_keys(settings: AccountSettings | None = None, database: DatabaseSettings | None = None) -> IdentityKeys:
+    """Both keys from the settings; without settings, the environment's (read once per process:
+    the keys of `cadastre` commands, migrations and the register's workflow, which run with the
+    settings of the environment as the app does). Raises ValueError for a malformed seal key."""
+    if settings is None and database is None:
+        return _environment_keys()
+    settings = settings or AccountSettings()
+    database = database or DatabaseSettings()
+    return IdentityKeys(identity_key(settings, database), identity_seal_key(settings, database))
+
+
+@lru_cache(maxsize=1)
+def _environment_keys() -> IdentityKeys:
+    return identity_keys(AccountSettings(), DatabaseSettings())
 
 
 def identity_digest(key: bytes, document_type: str, number: str) -> bytes:
     """HMAC-SHA256 of a normalised identity document number."""
     message = f"{document_type}:{number.strip().upper()}".encode()
     return hmac.new(key, message, hashlib.sha256).digest()
+
+
+_SEAL_VERSION = b"\x01"
+
+
+class SealBroken(ValueError):
+    """A sealed identity number does not open under this key (another installation's key, or the
+    bytes were changed or moved to another party's row)."""
+
+
+def seal_identity(key: bytes, digest: bytes, number: str) -> bytes:
+    """The number sealed with AES-256-GCM: version byte, 12-byte random nonce, ciphertext and tag.
+    The digest is the associated data, so a sealed number copied onto another party does not open."""
+    nonce = secrets.token_bytes(12)
+    return _SEAL_VERSION + nonce + AESGCM(key).encrypt(nonce, number.encode("utf-8"), digest)
+
+
+def unseal_identity(key: bytes, digest: bytes, sealed: bytes) -> str:
+    """The number `seal_identity` sealed. Raises SealBroken when it does not open."""
+    sealed = bytes(sealed)
+    if sealed[:1] != _SEAL_VERSION or len(sealed) < 29:
+        raise SealBroken("the sealed identity number is not in a form this version knows")
+    try:
+        return AESGCM(key).decrypt(sealed[1:13], sealed[13:], bytes(digest)).decode("utf-8")
+    except InvalidTag:
+        raise SealBroken("the sealed identity number does not open under this installation's seal key") from None
+
+
+@dataclass(frozen=True)
+class PartyIdentity:
+    """What the register keeps of a party's identity document (columns `id_document_digest`,
+    `id_document_masked`, `id_document_sealed`)."""
+
+    digest: bytes
+    masked: str
+    sealed: bytes
+
+
+def party_identity(keys: IdentityKeys, document_type: str, number: str) -> PartyIdentity:
+    """Digest, masked form and sealed number of an identity document already checked by the
+    national rules (GB 11643, GB 32100: `identity_numbers`); the number is normalised (stripped,
+    upper case) first, as `identity_digest` does."""
+    number = number.strip().upper()
+    digest = identity_digest(keys.digest, document_type, number)
+    return PartyIdentity(digest, mask_document_number(number), seal_identity(keys.seal, digest, number))

@@ -362,7 +362,7 @@ async def verify_identity_by_registry(pool: AsyncConnectionPool, settings: Accou
                                                 client=client, detail={"method": "registry_match",
                                                                        "document": masked}))
             raise refused
-        party = await store.party_by_document(conn, number)
+        party = await store.party_by_document(conn, digest)
         outcome_ok = party is not None and normalise_name(party["name"]) == name
         verification = 0
         if outcome_ok:
@@ -457,7 +457,7 @@ async def verify_identity_at_counter(pool: AsyncConnectionPool, key: bytes, regi
         digest = identity_digest(key, "resident_id", number)
         if await store.digest_taken(conn, digest):
             raise Conflict("this identity is already verified for another account")
-        party = await store.party_by_document(conn, number)
+        party = await store.party_by_document(conn, digest)
         if party is not None and normalise_name(party["name"]) != name:
             raise BadInput("the registry records another name for this identity number: correct the "
                            "registry (or the name) first")

@@ -115,11 +115,12 @@ async def current_identity_verification(conn: psycopg.AsyncConnection, user_id: 
         return await cur.fetchone()
 
 
-async def party_by_document(conn: psycopg.AsyncConnection, number: str) -> dict[str, Any] | None:
+async def party_by_document(conn: psycopg.AsyncConnection, digest: bytes) -> dict[str, Any] | None:
+    """The current party whose identity document has this digest (`identity_digest` of a resident
+    id: the register keeps the number only as digest, masked form and sealed number)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT party_id, name FROM parties WHERE end_lifespan IS NULL "
-            "AND id_document_type = 'resident_id' AND id_document_number = %s", (number,))
+            "SELECT party_id, name FROM parties WHERE end_lifespan IS NULL AND id_document_digest = %s", (digest,))
         return await cur.fetchone()
 
 

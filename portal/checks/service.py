@@ -8,7 +8,10 @@ Tiers (shared docs/domain.md, "Who may see what"), decided per unit:
 - `court`    court clerk: flags plus the active and queued seizures (court, document number, queue);
 - `owner`    a verified user holding a current right on the unit: the full record, history
              included, with other people's identity numbers masked;
-- `registry` registrar: the full record of any unit, identity numbers unmasked.
+- `registry` registrar: the full record of any unit; identity numbers masked as everywhere (the
+             register keeps them sealed, migration 0021), each holder with its `party_id` so the
+             registrar can reveal a full number through the audited
+             `POST /api/registry/parties/{party_id}/identity-number` (docs/security.md).
 
 The statement kept for the certificate and `/verify/{code}` holds the flags only.
 """
@@ -71,9 +74,12 @@ def parse_query(unit_number: str | None = None, parcel_code: str | None = None,
 def _holder(h: dict[str, Any], unmasked: bool) -> dict[str, Any]:
     share = (f"{h['share_numerator']}/{h['share_denominator']}" if h.get("share_numerator") is not None
              else None)
-    number = h["document_number"]
-    return {"name": h["name"], "kind": h["kind"], "document_type": h["document_type"],
-            "document_number": number if unmasked else mask_document_number(number), "share": share}
+    # The function returns the register's masked form; masking it again changes nothing.
+    holder = {"name": h["name"], "kind": h["kind"], "document_type": h["document_type"],
+              "document_number": mask_document_number(h["document_number"]), "share": share}
+    if unmasked:  # the registrar's view: the party to reveal the number of (audited)
+        holder["party_id"] = h["party_id"]
+    return holder
 
 
 def _iso(value: Any) -> Any:

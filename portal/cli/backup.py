@@ -33,6 +33,40 @@ def backup_(settings: Settings, file: str) -> None:
         raise click.ClickException(str(error)) from error
     click.echo(f"backup written to {file} ({size:,} bytes) and {files:,} archive file(s) to "
                f"{files_folder(Path(file))}")
+    _say_where_the_keys_are(settings)
+
+
+def _say_where_the_keys_are(settings: Settings) -> None:
+    from portal.accounts.security import identity_key_places
+
+    digest_key, seal_key = identity_key_places(settings.accounts, settings.database)
+    click.echo(f"the identity keys are NOT in the backup: keep a copy of {digest_key} (identity digests: "
+               f"verification, look-ups) and {seal_key} (the register's sealed identity numbers) apart from it; "
+               "without them a restored register shows masked numbers only and matches no one")
+
+
+def _check_the_keys(settings: Settings, url: str) -> str | None:
+    """Whether this installation's identity keys are those the restored register was recorded
+    with (one party tried): "" when they are, None when there is nothing to try (no party, or a
+    backup from before migration 0021), else what to do."""
+    import psycopg
+
+    from portal.accounts.security import identity_key_places, identity_keys, keys_open
+
+    with psycopg.connect(url) as conn:
+        try:
+            row = conn.execute("SELECT id_document_digest, id_document_sealed, id_document_type FROM parties "
+                               "WHERE end_lifespan IS NULL LIMIT 1").fetchone()
+        except psycopg.errors.UndefinedColumn:
+            return None  # a backup from before migration 0021 keeps the numbers as they were
+    if row is None:
+        return None
+    if keys_open(identity_keys(settings.accounts, settings.database), bytes(row[0]), bytes(row[1]), row[2]):
+        return ""
+    digest_key, seal_key = identity_key_places(settings.accounts, settings.database)
+    return (f"the identity keys here ({digest_key}, {seal_key}) are not those the backup's register was recorded "
+            "with: put the installation's key files (or settings) in place before serving it, or its identity "
+            "numbers cannot be matched or opened")
 
 
 @click.command(name="restore")
@@ -61,3 +95,8 @@ def restore_(settings: Settings, file: str, database: str) -> None:
                                    f"are missing or altered: {', '.join(missing[:10])}")
     click.echo(f"restored into database {database} and {files:,} archive file(s), every hash checked; point "
                "CADASTRE_DATABASE (or DATABASE_URL) at it to use it")
+    problem = _check_the_keys(settings, url)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
+    elif problem == "":
+        click.echo("the identity keys here open the restored register's identity numbers")

@@ -37,5 +37,5 @@ def demo(settings: Settings, parcels: int, seed: int, if_empty: bool) -> None:
     click.echo(f"loaded in {summary.seconds:.1f} s")
     from portal.demo.accounts import describe_demo_accounts
 
-    for line in describe_demo_accounts(url):
+    for line in describe_demo_accounts(url, settings):
         click.echo(line)

@@ -79,6 +79,7 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
 def export(settings: Settings, path: Path, username: str, unmasked: bool) -> None:
     """Write the register to PATH: a directory of <TABLE>.csv files (UTF-8), an .xlsx workbook or a .gpkg GeoPackage,
     readable by their owner only (0600; a directory 0700)."""
+    from portal.accounts.security import identity_keys
     from portal.platform.clock import office_zone
     from portal.registry.exchange.exporting import ExportProblem, export_register
 
@@ -86,7 +87,8 @@ def export(settings: Settings, path: Path, username: str, unmasked: bool) -> Non
         user_id = _registrar(conn, username)
         try:
             sums = export_register(conn, path, zone=office_zone(settings.portal.office_timezone),
-                                   actor_user_id=user_id, unmasked=unmasked)
+                                   actor_user_id=user_id, unmasked=unmasked,
+                                   keys=identity_keys(settings.accounts, settings.database) if unmasked else None)
         except (ExportProblem, OSError) as error:
             raise click.ClickException(f"{path}: nothing exported: {error}") from error
     for table, digest in sums.items():

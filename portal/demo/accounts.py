@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psycopg
 
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
-from portal.accounts.security import hash_password, identity_digest, identity_key
+from portal.accounts.security import hash_password, identity_digest, identity_key, identity_keys, unseal_identity
 from portal.platform.rows import one_row
 from portal.settings import Settings
 
@@ -46,7 +46,7 @@ DEMO_ACCOUNTS = (
 # A natural person holding a current right by portions on a unit with an active mortgage
 # (any current holder if the district is too small to have one).
 OWNER = """
-SELECT p.party_id, p.name, p.id_document_number
+SELECT p.party_id, p.name, p.id_document_digest, p.id_document_masked
   FROM rights r
   JOIN right_holders h ON h.right_version_id = r.version_id
   JOIN parties p ON p.party_id = h.party_id AND p.end_lifespan IS NULL AND p.id_document_type = 'resident_id'
@@ -61,19 +61,20 @@ SELECT p.party_id, p.name, p.id_document_number
 
 # A current natural-person party without an account, to try online verification with.
 SPARE_PARTY = """
-SELECT p.name, p.id_document_number FROM parties p
+SELECT p.name, p.id_document_digest, p.id_document_sealed FROM parties p
  WHERE p.end_lifespan IS NULL AND p.id_document_type = 'resident_id'
    AND NOT EXISTS (SELECT 1 FROM identity_verifications v WHERE v.party_id = p.party_id)
  ORDER BY p.party_id DESC LIMIT 1
 """
 
 
-def _citizen_number(conn: psycopg.Connection) -> str:
+def _citizen_number(conn: psycopg.Connection, key: bytes) -> str:
     """A valid resident identity number that no demo party has."""
     for serial in range(100, 1000):
         first17 = f"33010619900101{serial:03d}"
         number = first17 + resident_id_check_digit(first17)
-        found = conn.execute("SELECT 1 FROM parties WHERE id_document_number = %s", (number,)).fetchone()
+        found = conn.execute("SELECT 1 FROM parties WHERE id_document_digest = %s",
+                             (identity_digest(key, "resident_id", number),)).fetchone()
         if not found:
             return number
     raise RuntimeError("no free demo identity number")
@@ -97,14 +98,13 @@ def add_demo_accounts(url: str, settings: Settings) -> dict[str, int]:
         if "owner" in created:
             owner = conn.execute(OWNER).fetchone()
             if owner:
-                party_id, name, number = owner
+                party_id, name, digest, masked = owner  # the register's digest is the accounts' own
                 conn.execute(
                     "INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, "
                     "document_masked, party_id) VALUES (%s, 'registry_match', %s, %s, %s, %s)",
-                    (created["owner"], name, identity_digest(key, "resident_id", number),
-                     mask_document_number(number), party_id))
+                    (created["owner"], name, digest, masked, party_id))
         if "citizen" in created and "registrar" in created:
-            number = _citizen_number(conn)
+            number = _citizen_number(conn, key)
             conn.execute(
                 "INSERT INTO identity_verifications (user_id, method, verified_name, document_digest, "
                 "document_masked, verified_by, note) VALUES (%s, 'counter', %s, %s, %s, %s, %s)",
@@ -129,8 +129,9 @@ def demo_owner(url: str) -> tuple[int, list[str]] | None:
     return row[0], units
 
 
-def describe_demo_accounts(url: str) -> list[str]:
-    """Lines for `cadastre demo` to print: who to log in as, and what each account shows."""
+def describe_demo_accounts(url: str, settings: Settings | None = None) -> list[str]:
+    """Lines for `cadastre demo` to print: who to log in as, and what each account shows (the
+    spare party's number opened with the settings' seal key: the demo's own, made-up people)."""
     lines = ["demo accounts (username / password):"]
     for account in DEMO_ACCOUNTS:
         role = ", ".join(account.roles) or "verified user"
@@ -141,6 +142,7 @@ def describe_demo_accounts(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
         spare = conn.execute(SPARE_PARTY).fetchone()
     if spare:
+        keys = identity_keys(settings.accounts, settings.database) if settings else identity_keys()
         lines.append(f"  to try online identity verification, sign up and enter the demo party "
-                     f"{spare[0]} / {spare[1]}")
+                     f"{spare[0]} / {unseal_identity(keys.seal, spare[1], spare[2])}")
     return lines

@@ -22,6 +22,7 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from portal.accounts.security import IdentityKeys, identity_keys, party_identity
 from portal.demo.applications import load_applications
 from portal.demo.district import (
     ADMIN_AREA,
@@ -279,6 +280,17 @@ class _Register:
         self._n_persons = n_persons
         self._n_companies = n_companies
 
+    def seal_parties(self, keys: IdentityKeys) -> None:
+        """The register keeps no identity number in clear: digest, masked form and sealed number
+        instead (`security.party_identity`), as the register's workflow writes them."""
+        sealed = _Rows(("version_id", "party_id", "version", "kind", "name", "id_document_type",
+                        "id_document_digest", "id_document_masked", "id_document_sealed", "begin_lifespan"))
+        for version_id, party_id, version, kind, name, doc_type, number, since in self.parties.rows:
+            identity = party_identity(keys, str(doc_type), str(number))
+            sealed.add(version_id, party_id, version, kind, name, doc_type, identity.digest, identity.masked,
+                       identity.sealed, since)
+        self.parties = sealed
+
     def _next_person(self) -> int:
         self._person = self._person % self._n_persons + 1
         return self._person
@@ -498,6 +510,7 @@ def load_demo(url: str, *, settings: Settings, parcels: int = 5000, seed: int = 
         n_companies = max(len(BANKS) + 5, len(units) // 12)
         register.build_parties(n_persons=max(20, int(len(units) * 1.45)), n_companies=n_companies)
         register.build_register(units)
+        register.seal_parties(identity_keys(settings.accounts, settings.database))
         say("copying into PostGIS")
         conn.execute(
             "INSERT INTO admin_areas (code, name, boundary) "

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from psycopg import Connection
 from pydantic import BaseModel, Field
 
@@ -22,7 +22,7 @@ from portal.platform.permissions import Action, Principal, require
 from portal.platform.requests import client_of
 from portal.platform.work import UnitOfWork, in_worker
 from portal.registry import applications as apps
-from portal.registry import queries, statistics
+from portal.registry import parties, queries, statistics
 from portal.registry.errors import ApplicationNotFound
 from portal.registry.schemas import (
     ApplicationSummary,
@@ -40,6 +40,7 @@ __all__ = ["router", "unit_register"]
 
 router = APIRouter(tags=["registry"])
 Staff = Annotated[Principal, Depends(require(Action.VIEW_APPLICATIONS))]
+Revealer = Annotated[Principal, Depends(require(Action.VIEW_IDENTITY_NUMBERS))]
 
 
 class SourceIn(BaseModel):
@@ -60,6 +61,18 @@ class ApplicationIn(BaseModel):
 
 class Rejection(BaseModel):
     reasons: list[str] = Field(min_length=1)
+
+
+class RevealIn(BaseModel):
+    purpose: str = Field(min_length=1, max_length=500, description="why the full number is needed (audited)",
+                         examples=["printing certificate 浙(2026)杭州市不动产权第0001234号"])
+
+
+class RevealedOut(BaseModel):
+    party_id: int
+    id_document_type: str = Field(examples=["resident_id"])
+    id_document_masked: str = Field(examples=["330*************34"])
+    id_document_number: str = Field(description="in full: the look is an audit row 'identity number revealed'")
 
 
 
@@ -153,6 +166,19 @@ async def unit(request: Request, unit_number: str, principal: Staff) -> UnitSumm
     """The unit's ownership and open restrictions, for staff preparing an application: amounts
     for registrars, seizures' courts and document numbers for registrars and court clerks."""
     return unit_for(principal, await in_worker(request, _unit_seen, unit_number, principal, client_of(request)))
+
+
+@router.post("/api/registry/parties/{party_id}/identity-number")
+async def reveal_identity_number(request: Request, party_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: RevealIn,
+                                 principal: Revealer) -> RevealedOut:
+    """Registrars only: a party's full identity document number, for a certificate or a document
+    that must carry it. The register shows the masked form everywhere else; each reveal is an
+    audit row (`identity_number_revealed`, with the purpose) committed before the answer.
+    Errors: 403 (not a registrar), 404 party_not_found, 422 (no purpose), 409 (the seal key of
+    this installation does not open the number)."""
+    keys = request.app.state.identity_keys
+    return RevealedOut.model_validate(await in_worker(request, parties.reveal_identity_number, party_id, principal,
+                                                      body.purpose, client_of(request), keys))
 
 
 @router.get("/api/statistics")

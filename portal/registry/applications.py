@@ -35,6 +35,7 @@ from portal.registry.errors import (
     RuleViolation,
 )
 from portal.registry.operations import OPERATIONS, RESTRICTING_KINDS, Context
+from portal.registry.parties import sealed_request
 from portal.registry.schemas import audience
 
 __all__ = ["KINDS", "required_action", "receive", "start_review", "register", "reject", "get", "queue",
@@ -84,8 +85,8 @@ def receive(conn: psycopg.Connection, principal: Principal, *, kind: str, unit_n
         reference = one_row(conn.execute(queries.NEXT_REFERENCE, {"when": when, "zone": zone}).fetchone())[0]
         application_id = one_row(conn.execute(
             queries.INSERT_APPLICATION,
-            (reference, kind, row[0] if row else None, unit_number, Jsonb(request), applicant.strip(), when,
-             principal.user_id, principal.label, when, kind, zone)).fetchone())[0]
+            (reference, kind, row[0] if row else None, unit_number, Jsonb(sealed_request(request)), applicant.strip(),
+             when, principal.user_id, principal.label, when, kind, zone)).fetchone())[0]
         for i, source in enumerate(sources):
             if source.get("kind") not in SOURCE_KINDS or not str(source.get("reference") or "").strip():
                 raise ApplicationInvalid(f"sources[{i}]: give its kind ({', '.join(sorted(SOURCE_KINDS))}) "

@@ -3,6 +3,7 @@ They are `CadastreError`s (see `portal.platform.errors` for the whole tree and t
 
     RegistryError             400 registry_error
     ├── ApplicationNotFound   404 application_not_found   no such application
+    ├── PartyNotFound         404 party_not_found         no such current party
     ├── ApplicationRefused    403 application_refused     the principal's role may not take this step
     │   └── OwnApplication    403 own_application         the principal received it: another decides it
     ├── ApplicationInvalid    422 application_invalid     the request is incomplete or malformed, `field`
@@ -16,8 +17,8 @@ from typing import Any
 
 from portal.platform.errors import CadastreError
 
-__all__ = ["RegistryError", "ApplicationNotFound", "ApplicationRefused", "OwnApplication", "ApplicationInvalid",
-           "ApplicationConflict", "RuleViolation"]
+__all__ = ["RegistryError", "ApplicationNotFound", "PartyNotFound", "ApplicationRefused", "OwnApplication",
+           "ApplicationInvalid", "ApplicationConflict", "RuleViolation"]
 
 
 class RegistryError(CadastreError):
@@ -31,6 +32,11 @@ class RegistryError(CadastreError):
 class ApplicationNotFound(RegistryError):
     status = 404
     code = "application_not_found"
+
+
+class PartyNotFound(RegistryError):
+    status = 404
+    code = "party_not_found"
 
 
 class ApplicationRefused(RegistryError):

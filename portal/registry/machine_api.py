@@ -20,7 +20,6 @@ from fastapi import APIRouter, Header, Query, Request
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from portal.accounts.identity_numbers import mask_document_number
 from portal.accounts.machine_clients import Client, Scope, authorize, record_call
 from portal.platform.deps import Connection
 from portal.platform.errors import BadInput, NotFound
@@ -49,7 +48,7 @@ SELECT u.unit_id, u.unit_number,
 """
 _OWNERS = """
 SELECT r.certificate_number, r.registered_on, r.co_ownership, u.floor_area, u.use, p.name, p.kind,
-       p.id_document_type, p.id_document_number, h.share_numerator, h.share_denominator
+       p.id_document_type, p.id_document_masked, h.share_numerator, h.share_denominator
   FROM units u
   JOIN rights r ON r.unit_id = u.unit_id AND r.end_lifespan IS NULL AND r.kind = 'ownership'
   JOIN right_holders h ON h.right_version_id = r.version_id
@@ -179,7 +178,7 @@ async def ownership(request: Request, conn: Connection, unit_number: str = _UNIT
             "registered_on": first.get("registered_on"), "co_ownership": first.get("co_ownership"),
             "floor_area": first.get("floor_area"), "use": first.get("use"),
             "owners": [{"name": r["name"], "kind": r["kind"], "id_document_type": r["id_document_type"],
-                        "id_document_number": mask_document_number(r["id_document_number"]),
+                        "id_document_number": r["id_document_masked"],
                         "share": f"{r['share_numerator']}/{r['share_denominator']}"
                         if r["share_numerator"] is not None else None} for r in rows]}
 

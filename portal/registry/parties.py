@@ -1,28 +1,114 @@
 """The parties an application names: an existing party by id, or one found or recorded by its
-identity document (checked with the national rules before anything is written)."""
+identity document (checked with the national rules before anything is written).
+
+The register keeps no identity number in clear: a party is found by the keyed digest of its
+document and recorded with digest, masked form and sealed number (`security.party_identity`)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 import psycopg
 
 from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
+from portal.accounts.security import (
+    SEAL_KEY_FILE,
+    IdentityKeys,
+    SealBroken,
+    identity_keys,
+    party_identity,
+    unseal_identity,
+)
+from portal.audit.trail import AuditEntry, record
+from portal.platform.permissions import Principal, role_label
 from portal.platform.rows import one_row
+from portal.platform.work import UnitOfWork
 from portal.registry import queries
-from portal.registry.errors import ApplicationInvalid
+from portal.registry.errors import ApplicationConflict, ApplicationInvalid, PartyNotFound
 
-__all__ = ["resolve_party"]
+__all__ = ["resolve_party", "reveal_identity_number", "sealed_request", "opened_request", "REVEALED"]
+
+# The audit action of a registrar's look at a full identity number.
+REVEALED = "identity_number_revealed"
 
 KINDS = {"resident_id": "natural_person", "passport": "natural_person", "hk_macao_permit": "natural_person",
          "taiwan_permit": "natural_person", "unified_social_credit_code": "legal_person",
          "other": "natural_person"}
 
 
-def resolve_party(conn: psycopg.Connection, given: Any, field: str) -> int:
-    """The party_id of `given`: {"party_id": N} or {"name", "id_document_type", "id_document_number"}."""
+# The keys of an application's request that name parties (a list of holders, or one party).
+_PARTY_KEYS = ("holders", "mortgagee", "party")
+
+
+def _sealed_party(given: Any, keys: IdentityKeys) -> Any:
+    if not isinstance(given, dict) or given.get("id_document_number") in (None, ""):
+        return given
+    doc_type = str(given.get("id_document_type") or "resident_id")
+    identity = party_identity(keys, doc_type, str(given["id_document_number"]))
+    kept = {k: v for k, v in given.items() if k not in ("id_document_number", "id_document_sealed")}
+    return {**kept, "id_document_type": doc_type, "id_document_masked": identity.masked,
+            "id_document_digest": identity.digest.hex(),
+            "id_document_sealed": base64.b64encode(identity.sealed).decode("ascii")}
+
+
+def sealed_request(request: dict[str, Any], keys: IdentityKeys | None = None) -> dict[str, Any]:
+    """An application's request as it is stored (`applications.request`): every party given by
+    its identity document keeps the masked form, the digest (hex) and the sealed number (base64)
+    instead of the number, so the applications table holds no identity number either.
+    `resolve_party` opens the sealed number at registration."""
+    keys = keys or identity_keys()
+    stored = dict(request)
+    for key in _PARTY_KEYS:
+        if isinstance(stored.get(key), list):
+            stored[key] = [_sealed_party(given, keys) for given in stored[key]]
+        elif key in stored:
+            stored[key] = _sealed_party(stored[key], keys)
+    return stored
+
+
+def opened_request(request: dict[str, Any], keys: IdentityKeys | None = None) -> dict[str, Any]:
+    """`sealed_request` undone (migration 0021's downgrade): each sealed party's number in clear
+    again. Raises SealBroken when a number does not open under `keys`."""
+    keys = keys or identity_keys()
+
+    def opened(given: Any) -> Any:
+        if not isinstance(given, dict) or "id_document_sealed" not in given:
+            return given
+        number = unseal_identity(keys.seal, bytes.fromhex(str(given.get("id_document_digest") or "")),
+                                 base64.b64decode(str(given["id_document_sealed"])))
+        kept = {k: v for k, v in given.items()
+                if k not in ("id_document_masked", "id_document_digest", "id_document_sealed")}
+        return {**kept, "id_document_number": number}
+
+    stored = dict(request)
+    for key in _PARTY_KEYS:
+        if isinstance(stored.get(key), list):
+            stored[key] = [opened(given) for given in stored[key]]
+        elif key in stored:
+            stored[key] = opened(stored[key])
+    return stored
+
+
+def _opened_number(given: dict[str, Any], keys: IdentityKeys, field: str) -> str:
+    """The number a stored request's party holds sealed (`sealed_request`)."""
+    try:
+        return unseal_identity(keys.seal, bytes.fromhex(str(given.get("id_document_digest") or "")),
+                               base64.b64decode(str(given["id_document_sealed"]), validate=True))
+    except (SealBroken, ValueError, binascii.Error):
+        raise ApplicationInvalid(f"{field}: the sealed identity document number does not open with this "
+                                 "installation's seal key", f"{field}.id_document_number") from None
+
+
+def resolve_party(conn: psycopg.Connection, given: Any, field: str, keys: IdentityKeys | None = None) -> int:
+    """The party_id of `given`: {"party_id": N} or {"name", "id_document_type", "id_document_number"}
+    (or, in a stored request, the sealed number instead: `sealed_request`), found by the
+    document's digest under `keys` (the environment's identity keys when not given).
+    Raises ApplicationInvalid naming the field (never the number) when the document is malformed."""
     if not isinstance(given, dict):
         raise ApplicationInvalid(f"{field}: give a party as {{'party_id': N}} or with its identity document", field)
+    keys = keys or identity_keys()
     if "party_id" in given:
         row = conn.execute(queries.PARTY_BY_ID, (given["party_id"],)).fetchone()
         if row is None:
@@ -30,7 +116,8 @@ def resolve_party(conn: psycopg.Connection, given: Any, field: str) -> int:
         return int(row[0])
     name = str(given.get("name") or "").strip()
     doc_type = str(given.get("id_document_type") or "resident_id")
-    number = str(given.get("id_document_number") or "").strip().upper()
+    number = (_opened_number(given, keys, field) if "id_document_sealed" in given and "id_document_number" not in given
+              else str(given.get("id_document_number") or "")).strip().upper()
     if not name:
         raise ApplicationInvalid(f"{field}: the party's name is missing", f"{field}.name")
     if doc_type not in KINDS:
@@ -41,11 +128,46 @@ def resolve_party(conn: psycopg.Connection, given: Any, field: str) -> int:
     if problem:
         # The number itself is personal data: the message says what is wrong, never the number.
         raise ApplicationInvalid(f"{field}: identity document number {problem}", f"{field}.id_document_number")
-    row = conn.execute(queries.PARTY_BY_DOCUMENT, (doc_type, number)).fetchone()
+    identity = party_identity(keys, doc_type, number)
+    row = conn.execute(queries.PARTY_BY_DOCUMENT, (identity.digest,)).fetchone()
     if row is not None:
         if row[1] != name:
             raise ApplicationInvalid(f"{field}: the identity document belongs to a party registered under "
                                      "another name; correct the name or the document", f"{field}.name")
         return int(row[0])
     return int(one_row(conn.execute(
-        queries.INSERT_PARTY, (KINDS[doc_type], name, doc_type, number)).fetchone())[0])
+        queries.INSERT_PARTY, (KINDS[doc_type], name, doc_type, identity.digest, identity.masked,
+                               identity.sealed)).fetchone())[0])
+
+
+def reveal_identity_number(conn: psycopg.Connection, party_id: int, principal: Principal, purpose: str,
+                           client: str | None, keys: IdentityKeys | None = None) -> dict[str, Any]:
+    """The full identity document number of current party `party_id`, opened from its sealed form
+    for a registrar who says why (`purpose`, e.g. the certificate being printed). The look is an
+    audit row (action `identity_number_revealed`, the purpose, the masked form), committed before
+    the number is returned: a reveal that cannot be logged is not answered. The caller checks the
+    permission (Action.VIEW_IDENTITY_NUMBERS).
+
+    Returns {"party_id", "id_document_type", "id_document_masked", "id_document_number"}.
+    Raises ApplicationInvalid (no purpose), PartyNotFound (404), ApplicationConflict (409: the
+    sealed number does not open under this installation's seal key)."""
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ApplicationInvalid("say why the full identity number is needed (the purpose is audited)", "purpose")
+    with UnitOfWork(conn) as uow:
+        row = conn.execute(queries.PARTY_SEALED, (party_id,)).fetchone()
+        if row is None:
+            raise PartyNotFound(f"party {party_id} is not a current party of the register")
+        doc_type, masked, digest, sealed = row
+        try:
+            number = unseal_identity((keys or identity_keys()).seal, bytes(digest), bytes(sealed))
+        except SealBroken:
+            raise ApplicationConflict("the identity number cannot be opened with this installation's seal key: "
+                                      f"restore {SEAL_KEY_FILE} from where the register came from") from None
+        record(conn, AuditEntry(REVEALED, access="consulted", actor_user_id=principal.user_id,
+                                actor_role=role_label(principal), actor_institution=principal.institution,
+                                subject=f"party:{party_id}", purpose=purpose, client=client,
+                                detail={"document": masked, "document_type": doc_type}))
+        uow.commit()
+    return {"party_id": party_id, "id_document_type": doc_type, "id_document_masked": masked,
+            "id_document_number": number}

@@ -160,12 +160,18 @@ VALUES (%s, %s, 'active', %s, %s, %s, %s, %s) RETURNING restriction_id
 
 PARTY_BY_ID = "SELECT party_id FROM current_parties WHERE party_id = %s"
 
+PARTY_SEALED = """
+SELECT id_document_type, id_document_masked, id_document_digest, id_document_sealed
+  FROM current_parties WHERE party_id = %s
+"""
+
 PARTY_BY_DOCUMENT = """
-SELECT party_id, name FROM current_parties WHERE id_document_type = %s AND id_document_number = %s
+SELECT party_id, name FROM current_parties WHERE id_document_digest = %s
 """
 
 INSERT_PARTY = """
-INSERT INTO parties (kind, name, id_document_type, id_document_number) VALUES (%s, %s, %s, %s) RETURNING party_id
+INSERT INTO parties (kind, name, id_document_type, id_document_digest, id_document_masked, id_document_sealed)
+VALUES (%s, %s, %s, %s, %s, %s) RETURNING party_id
 """
 
 # --- the seizure queue (seizures.py) ---------------------------------------------------------

@@ -5,7 +5,7 @@ audience's schema is not sent.
     audience      applications                         unit record
     registrar     ApplicationOut: everything,          UnitOut: restrictions with court, document
                   the request as received (identity    number and secured amount
-                  numbers unmasked)
+                  numbers masked: stored sealed)
     court clerk   ApplicationForCourt: the workflow;   UnitForCourt: seizures with court and
                   applicant and request of seizures    document number; no amounts
                   only, the request's seizure fields
@@ -30,7 +30,7 @@ from portal.platform.permissions import Action, Principal
 __all__ = ["Moment", "ApplicationSummary", "SeizureRequestOut", "ApplicationForCourt", "ApplicationOut",
            "ApplicationView", "RegisteredOut", "RegisteredForCourt", "RegisteredView", "RestrictionFlagsOut",
            "RestrictionForCourtOut", "RestrictionOut", "OwnershipOut", "UnitSummary", "UnitForCourt", "UnitOut",
-           "UnitView", "MonthOut", "audience", "application_for", "registered_for", "unit_for"]
+           "UnitView", "MonthOut", "audience", "application_for", "registered_for", "unit_for", "shown_request"]
 
 # Timestamps as Python writes them (`2026-11-23T09:00:00+08:00`), the same text as before the schemas.
 Moment = Annotated[dt.datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str,
@@ -78,7 +78,9 @@ class ApplicationForCourt(ApplicationSummary):
 
 
 class ApplicationOut(ApplicationSummary):
-    """The registrar's view: the application as received, identity numbers unmasked."""
+    """The registrar's view: the application as received, identity numbers masked (the request is
+    stored with them sealed, `parties.sealed_request`; a registered party's full number is for the
+    audited reveal, `POST /api/registry/parties/{party_id}/identity-number`)."""
 
     applicant: str
     outcome: dict[str, Any] | None = Field(description="what the registration changed, by kind of record")
@@ -97,11 +99,33 @@ def audience(principal: Principal) -> str:
     return "court" if principal.may(Action.VIEW_SEIZURE_DETAILS) else "summary"
 
 
+def _shown_party(given: Any) -> Any:
+    if not isinstance(given, dict) or "id_document_masked" not in given:
+        return given
+    kept = {k: v for k, v in given.items() if k not in ("id_document_masked", "id_document_digest",
+                                                        "id_document_sealed")}
+    return {**kept, "id_document_number": given["id_document_masked"]}
+
+
+def shown_request(request: Any) -> Any:
+    """A stored request as registrars see it: each party's identity number in its masked form
+    under `id_document_number` (the digest and the sealed number never leave the server)."""
+    if not isinstance(request, dict):
+        return request
+    shown = dict(request)
+    for key in ("holders", "mortgagee", "party"):
+        if isinstance(shown.get(key), list):
+            shown[key] = [_shown_party(given) for given in shown[key]]
+        elif key in shown:
+            shown[key] = _shown_party(shown[key])
+    return shown
+
+
 def application_for(principal: Principal, row: dict[str, Any]) -> ApplicationSummary:
     """The application `row` in the schema of the principal's audience."""
     seen = audience(principal)
     if seen == "registry":
-        return ApplicationOut.model_validate(row)
+        return ApplicationOut.model_validate({**row, "request": shown_request(row.get("request"))})
     if seen == "court":
         seizure = row["kind"] in SEIZURE_KINDS
         asked = row.get("request") if seizure and isinstance(row.get("request"), dict) else None

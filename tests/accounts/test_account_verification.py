@@ -7,6 +7,7 @@ import psycopg
 import pytest
 from account_helpers import bearer, csrf_of, form_login, new_username, sign_up
 from fastapi.testclient import TestClient
+from identities import opened
 
 from portal.accounts.identity_numbers import mask_document_number, resident_id_check_digit
 
@@ -14,10 +15,12 @@ from portal.accounts.identity_numbers import mask_document_number, resident_id_c
 def _spare_party(module_database: str) -> tuple[str, str]:
     """A current natural person of the demo register that no account is verified as."""
     with psycopg.connect(module_database) as conn:
-        return conn.execute(
-            "SELECT name, id_document_number FROM current_parties p WHERE id_document_type = 'resident_id' "
+        name, digest, sealed = conn.execute(
+            "SELECT name, id_document_digest, id_document_sealed FROM current_parties p "
+            "WHERE id_document_type = 'resident_id' "
             "AND NOT EXISTS (SELECT 1 FROM identity_verifications v WHERE v.party_id = p.party_id "
             "AND v.revoked_at IS NULL) ORDER BY random() LIMIT 1").fetchone()
+    return name, opened(digest, sealed)
 
 
 def _new_account(client: TestClient) -> dict[str, str]:

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from account_helpers import bearer, csrf_of, form_login, new_username, settings_for
 from fastapi.testclient import TestClient
+from identities import document_digest, opened
 
 from portal.accounts.identity_numbers import resident_id_check_digit
 from portal.accounts.service import claim_digests
@@ -68,10 +69,11 @@ def _sign_up(client: TestClient, address: dict[str, str]) -> dict[str, str]:
 def _person(module_database: str) -> tuple[str, str]:
     """A current natural person of the register that no account is verified as, used once per module."""
     with psycopg.connect(module_database) as conn:
-        rows = conn.execute(
-            "SELECT name, id_document_number FROM current_parties p WHERE id_document_type = 'resident_id' "
+        rows = [(name, opened(digest, sealed)) for name, digest, sealed in conn.execute(
+            "SELECT name, id_document_digest, id_document_sealed FROM current_parties p "
+            "WHERE id_document_type = 'resident_id' "
             "AND NOT EXISTS (SELECT 1 FROM identity_verifications v WHERE v.party_id = p.party_id) "
-            "ORDER BY party_id").fetchall()
+            "ORDER BY party_id").fetchall()]
     name, number = next((n, d) for n, d in rows if d[:14] not in _used)
     _used.add(number[:14])
     return name, number
@@ -143,7 +145,7 @@ def test_guessing_a_known_persons_sequence_number_is_refused(app: TestClient, mo
     assert _compared(module_database, since) == 5
     with psycopg.connect(module_database) as conn:
         assert conn.execute("SELECT count(*) FROM identity_verifications v JOIN parties p USING (party_id) "
-                            "WHERE p.id_document_number = %s", (number,)).fetchone()[0] == 0
+                            "WHERE p.id_document_digest = %s", (document_digest(number),)).fetchone()[0] == 0
     # The real person, from their own address and account, is told to come to the counter ...
     real = _sign_up(app, _address())
     response = app.post("/api/me/verification", json={"name": name, "id_number": number}, headers=real)
@@ -352,8 +354,8 @@ def test_a_registrar_sees_verifications_that_followed_failures(app: TestClient, 
     rows = {row["username"]: row for row in listed.json()}
     row = rows[_username(app, winner)]
     with psycopg.connect(module_database) as conn:
-        party = conn.execute("SELECT party_id FROM current_parties WHERE id_document_number = %s",
-                             (number,)).fetchone()[0]
+        party = conn.execute("SELECT party_id FROM current_parties WHERE id_document_digest = %s",
+                             (document_digest(number),)).fetchone()[0]
         consulted = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'verifications_after_failures' "
                                  "AND access = 'consulted' AND actor_role = 'registrar'").fetchone()[0]
     assert (row["party_id"], row["party_name"], row["failures_before"], row["client"]) == (

@@ -9,8 +9,10 @@ import psycopg
 import pytest
 from account_helpers import bearer, csrf_of, form_login, settings_for, verified_account
 from fastapi.testclient import TestClient
+from identities import opened
 from pypdf import PdfReader
 
+from portal.accounts.identity_numbers import mask_document_number
 from portal.app import create_app
 
 FLAG_KEYS = {"unit_number", "location", "use", "co_owned", "holders", "mortgaged", "mortgages", "seized",
@@ -21,10 +23,10 @@ FLAG_KEYS = {"unit_number", "location", "use", "co_owned", "holders", "mortgaged
 def _register_facts(module_database: str, unit_number: str) -> dict[str, object]:
     """What the register says about a unit, straight from SQL, to compare the check with."""
     with psycopg.connect(module_database) as conn:
-        holders = conn.execute(
-            "SELECT p.name, p.id_document_number FROM current_rights r JOIN right_holders h "
+        holders = [(name, opened(digest, sealed)) for name, digest, sealed in conn.execute(
+            "SELECT p.name, id_document_digest, id_document_sealed FROM current_rights r JOIN right_holders h "
             "ON h.right_version_id = r.version_id JOIN current_parties p ON p.party_id = h.party_id "
-            "JOIN current_units u ON u.unit_id = r.unit_id WHERE u.unit_number = %s", (unit_number,)).fetchall()
+            "JOIN current_units u ON u.unit_id = r.unit_id WHERE u.unit_number = %s", (unit_number,)).fetchall()]
         counts = dict(conn.execute(
             "SELECT x.kind || ':' || x.status, count(*) FROM current_restrictions x JOIN current_units u "
             "ON u.unit_id = x.unit_id WHERE u.unit_number = %s GROUP BY 1", (unit_number,)).fetchall())
@@ -74,13 +76,23 @@ def test_owner_gets_the_full_record_of_own_units_only(client: TestClient, module
     assert other["tier"] == "flags" and "record" not in other["units"][0]
 
 
-def test_registrar_sees_everything_unmasked(client: TestClient, module_database: str, demo) -> None:
-    response = client.get("/api/check", params={"unit_number": demo.other_unit}, headers=bearer(client, "registrar"))
+def test_registrar_sees_everything_with_numbers_masked_and_reveals_them(client: TestClient, module_database: str,
+                                                                      demo) -> None:
+    """The registry tier is the full record; identity numbers are masked there as everywhere, and
+    each holder carries its party_id, for the one audited reveal (tests/registry/test_party_identity.py)."""
+    headers = bearer(client, "registrar")
+    response = client.get("/api/check", params={"unit_number": demo.other_unit}, headers=headers)
     (unit,) = response.json()["units"]
     assert unit["tier"] == "registry"
     facts = _register_facts(module_database, demo.other_unit)
+    holders = [h for r in unit["record"]["rights"] if r["current"] for h in r["holders"]]
     for name, number in facts["holders"]:
-        assert name in response.text and number in response.text
+        assert name in response.text and number not in response.text
+        assert mask_document_number(number) in response.text
+        (holder,) = [h for h in holders if h["name"] == name]
+        revealed = client.post(f"/api/registry/parties/{holder['party_id']}/identity-number",
+                               json={"purpose": "打印证书"}, headers=headers)
+        assert revealed.status_code == 200 and revealed.json()["id_document_number"] == number
     history = client.get("/api/check", params={"unit_number": demo.other_unit},
                          headers=bearer(client, "registrar")).json()["units"][0]["record"]
     assert history["rights"] and history["restrictions"]

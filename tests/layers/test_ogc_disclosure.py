@@ -13,12 +13,14 @@ from urllib.parse import urlparse
 import httpx
 import mapbox_vector_tile
 import psycopg
+from identities import opened
 from ogc_server import Server
 
 
 def _secrets(server: Server) -> set[str]:
     with psycopg.connect(server.database_url) as conn:
-        rows = conn.execute("SELECT name, id_document_number FROM parties").fetchall()
+        rows = [(name, opened(digest, sealed), masked) for name, digest, sealed, masked in conn.execute(
+            "SELECT name, id_document_digest, id_document_sealed, id_document_masked FROM parties").fetchall()]
         restrictions = conn.execute(
             "SELECT court, document_number FROM restrictions WHERE court IS NOT NULL").fetchall()
     values = {v for row in rows for v in row if v and len(v) >= 2}

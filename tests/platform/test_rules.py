@@ -237,6 +237,13 @@ def test_mortgage_needs_its_fields(conn) -> None:
 
 
 def test_resident_id_shape_is_checked(conn) -> None:
-    refused(conn, errors.CheckViolation, "party_resident_id_format",
-            "INSERT INTO parties (kind, name, id_document_type, id_document_number) "
-            "VALUES ('natural_person', '测试', 'resident_id', '33010219900101123')")
+    # The number itself is checked in code before it is sealed (GB 11643); the database checks
+    # what it can see: the masked form's shape, the digest's and the sealed number's lengths.
+    refused(conn, errors.CheckViolation, "party_resident_id_masked",
+            "INSERT INTO parties (kind, name, id_document_type, id_document_digest, id_document_masked, "
+            "id_document_sealed) VALUES ('natural_person', '测试', 'resident_id', sha256('x'), '330************12', "
+            "decode(repeat('00', 40), 'hex'))")
+    refused(conn, errors.CheckViolation, "party_document_digest",
+            "INSERT INTO parties (kind, name, id_document_type, id_document_digest, id_document_masked, "
+            "id_document_sealed) VALUES ('natural_person', '测试', 'resident_id', 'short', '330*************12', "
+            "decode(repeat('00', 40), 'hex'))")

@@ -6,7 +6,10 @@ end of a right's last version or the beginning of a restriction's final (ended) 
 imported before keeps its old system's BSM; any other row gets `cadastre-<id>`. Identity numbers
 are masked (GB 11643 / GB 32100 numbers keep their first 3 and last 2 characters) unless
 `unmasked`, which is for a registrar moving the register to another installation and is
-audited as such; a masked export is for reading, and does not import again.
+audited as such; a masked export is for reading, and does not import again. The register keeps
+the masked form (`parties.id_document_masked`); an unmasked export opens each sealed number
+with the installation's seal key (`security.unseal_identity`; SealBroken when the key is not
+the one that sealed it).
 
 The checksum of a table is the SHA-256 of its canonical rows (each row's values in the
 layout's column order, joined by U+001F, rows sorted, joined by newlines): two exports hold the
@@ -36,7 +39,7 @@ from typing import Any
 
 import psycopg
 
-from portal.accounts.identity_numbers import mask_document_number
+from portal.accounts.security import IdentityKeys, SealBroken, identity_keys, unseal_identity
 from portal.audit.trail import AuditEntry, record
 from portal.registry.exchange.layout import (
     CO_OWNERSHIP,
@@ -78,7 +81,7 @@ Table = list[dict[str, str]]
 
 _PARTIES = """
 SELECT p.party_id, coalesce(e.old_id, 'cadastre-' || p.party_id), p.name, p.kind, p.id_document_type,
-       p.id_document_number
+       p.id_document_masked, p.id_document_digest, p.id_document_sealed
   FROM parties p LEFT JOIN exchange_ids e ON e.exchange_table = 'QLR' AND e.object_id = p.party_id
  WHERE p.end_lifespan IS NULL
 """
@@ -142,12 +145,24 @@ def _text(value: Any, zone: dt.tzinfo) -> str:
     return str(value)
 
 
+def _opened(seal: bytes, party_id: int, digest: bytes, sealed: bytes) -> str:
+    try:
+        return unseal_identity(seal, bytes(digest), bytes(sealed))
+    except SealBroken:
+        raise ExportProblem(f"QLR: party {party_id}: the identity number cannot be opened with this installation's "
+                            "seal key (identity-seal.key or CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY): put the key the "
+                            "register was recorded with in place, or export masked") from None
+
+
 def _row(table: str, zone: dt.tzinfo, **values: Any) -> dict[str, str]:
     return {c: _text(values.get(c), zone) for c in TABLES[table].codes}
 
 
-def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool = False) -> dict[str, Table]:
-    """The register as the layout's tables (rows of column code -> text), in one snapshot."""
+def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool = False,
+                  keys: IdentityKeys | None = None) -> dict[str, Table]:
+    """The register as the layout's tables (rows of column code -> text), in one snapshot.
+    `unmasked` opens the sealed identity numbers with `keys` (the environment's when not given);
+    raises ExportProblem when one does not open under them."""
     tables: dict[str, Table] = {t: [] for t in TABLE_ORDER}
     doc_codes, right_codes, form_codes = reverse(DOCUMENT_TYPES), reverse(RIGHT_KINDS), reverse(CO_OWNERSHIP)
     use_codes, mortgage_codes = reverse(UNIT_USES), reverse(MORTGAGE_KINDS)
@@ -156,11 +171,12 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     for bsm, code, land_use, area, wkt, epsg in conn.execute(_PARCELS):
         tables["ZDJBXX"].append(_row("ZDJBXX", zone, BSM=bsm, ZDDM=code, YT=land_use, ZDMJ=area, WKT=wkt, EPSG=epsg))
     party_bsm: dict[int, str] = {}
-    for party_id, bsm, name, kind, doc_type, number in conn.execute(_PARTIES):
+    seal = (keys or identity_keys()).seal if unmasked else b""
+    for party_id, bsm, name, kind, doc_type, masked, digest, sealed in conn.execute(_PARTIES):
         party_bsm[party_id] = bsm
         tables["QLR"].append(_row("QLR", zone, BSM=bsm, QLRMC=name, QLRLX="1" if kind == "natural_person" else "2",
                                   ZJZL=doc_codes[doc_type],
-                                  ZJH=number if unmasked else mask_document_number(number)))
+                                  ZJH=_opened(seal, party_id, digest, sealed) if unmasked else masked))
     for bsm, number, location, area, use, begin in conn.execute(_UNITS):
         tables["BDCDY"].append(_row("BDCDY", zone, BSM=bsm, BDCDYH=number, ZDDM=number[:19], ZL=location,
                                     JZMJ=area, YT=use_codes[use], DJSJ=begin))
@@ -329,12 +345,13 @@ def template(path: Path) -> None:
 
 
 def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
-                    actor_role: str = "registrar", unmasked: bool = False) -> dict[str, str]:
+                    actor_role: str = "registrar", unmasked: bool = False,
+                    keys: IdentityKeys | None = None) -> dict[str, str]:
     """Write the register to `path` and audit it (action `register_export`, with the checksums
     and whether identity numbers left unmasked). Returns the per-table checksums. Raises
     ExportProblem (audited as a failure, no file written) for a value the format cannot hold."""
-    tables = export_tables(conn, zone, unmasked=unmasked)
     try:
+        tables = export_tables(conn, zone, unmasked=unmasked, keys=keys)
         write_tables(tables, path)
     except ExportProblem as problem:
         conn.rollback()

@@ -32,10 +32,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from portal.accounts.security import identity_digest, identity_keys, party_identity
 from portal.audit.trail import AuditEntry, act_as, record
 from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
-from portal.registry.exchange.layout import RESTRICTION_TABLES
+from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
 from portal.registry.exchange.reading import read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
@@ -75,9 +76,9 @@ def _as_list(values: Iterable[str]) -> list[str]:
     return sorted(set(values))
 
 
-def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[str]]) -> Known:
+def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[Any]]) -> Known:
     """What the exchange refers to in the cadastre: parcels and units by code, the mapping of
-    old identifiers, and parties by identity document."""
+    old identifiers, and parties by identity document ((type, number) pairs, found by digest)."""
     known = Known()
     known.parcels = dict(conn.execute(
         "SELECT parcel_code, parcel_id FROM parcels WHERE end_lifespan IS NULL AND parcel_code = ANY(%s)",
@@ -88,10 +89,12 @@ def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[str]]) ->
     for table, old_id, object_id, digest in conn.execute(
             "SELECT exchange_table, old_id, object_id, row_digest FROM exchange_ids"):
         known.mapped.setdefault(table, {})[old_id] = (object_id, bytes(digest))
-    for kind, number, party_id, name in conn.execute(
-            "SELECT id_document_type, id_document_number, party_id, name FROM parties "
-            "WHERE end_lifespan IS NULL AND id_document_number = ANY(%s)", (checked_codes["documents"],)):
-        known.documents[(kind, number)] = (party_id, name)
+    key = identity_keys().digest
+    by_digest = {identity_digest(key, kind, number): (kind, number) for kind, number in checked_codes["documents"]}
+    for digest, party_id, name in conn.execute(
+            "SELECT id_document_digest, party_id, name FROM parties "
+            "WHERE end_lifespan IS NULL AND id_document_digest = ANY(%s)", (list(by_digest),)):
+        known.documents[by_digest[bytes(digest)]] = (party_id, name)
     return known
 
 
@@ -209,14 +212,20 @@ class _Writer:
             else:
                 fresh.append(rec)
         ids = _ids(self.conn, "party_id_seq", len(fresh))
-        columns = ("party_id", "kind", "name", "id_document_type", "id_document_number")
-        _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"],
-                                               r["id_document_number"]) for r, pid in zip(fresh, ids, strict=True)))
+        columns = ("party_id", "kind", "name", "id_document_type", "id_document_digest", "id_document_masked",
+                   "id_document_sealed")
+        keys = identity_keys()
+        for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
+            rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
+        _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
+                                              for r, pid in zip(fresh, ids, strict=True)))
         for rec, pid in zip(fresh, ids, strict=True):
             self.party_ids[rec["BSM"]] = pid
             self.remember("QLR", rec, pid)
         for rec, pid in changed:
-            supersede(self.conn, "parties", pid, {k: rec[k] for k in columns[1:]})
+            supersede(self.conn, "parties", pid, dict(zip(columns[1:], (rec["kind"], rec["name"],
+                                                                          rec["id_document_type"], *_sealed(rec)),
+                                                          strict=True)))
             self.remember("QLR", rec, pid)
 
     # -- units ----------------------------------------------------------------------------
@@ -384,11 +393,17 @@ def _check_and_write(conn: psycopg.Connection, exchange: Any, known: Known, zone
     return checked
 
 
-def _codes(exchange: Any) -> dict[str, list[str]]:
+def _sealed(rec: dict[str, Any]) -> tuple[bytes, str, bytes]:
+    """The party's digest, masked form and sealed number (the plain number is not stored)."""
+    return rec["_identity"].digest, rec["_identity"].masked, rec["_identity"].sealed
+
+
+def _codes(exchange: Any) -> dict[str, list[Any]]:
     units = [r.get("BDCDYH") for t in ("BDCDY", "QL", *RESTRICTION_TABLES) for r in exchange.rows(t)]
     return {"parcels": _as_list(v for r in exchange.rows("BDCDY") if (v := r.get("ZDDM"))),
             "units": _as_list(v for v in units if v),
-            "documents": _as_list(v.upper() for r in exchange.rows("QLR") if (v := r.get("ZJH")))}
+            "documents": sorted({(DOCUMENT_TYPES.get(t, t), v.strip().upper()) for r in exchange.rows("QLR")
+                                 if (v := r.get("ZJH")) and (t := str(r.get("ZJZL") or "").strip())})}
 
 
 def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
