@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -64,13 +65,20 @@ def test_database_restart_under_load(scratch_cluster) -> None:
                     confirmed.append(response.json()["id"])
 
     workers = [threading.Thread(target=reader), threading.Thread(target=reader), threading.Thread(target=writer)]
+    def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+        """Until `condition` holds (or `seconds` pass): on a loaded machine fixed sleeps raced."""
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     for w in workers:
         w.start()
-    time.sleep(1.5)
+    wait_for(lambda: len(confirmed) > 0)  # serving and writing before the outage
     cluster.stop()
-    time.sleep(2)
+    wait_for(lambda: 503 in statuses, 30)
     cluster.start()
-    time.sleep(3)
+    after = len(statuses), len(confirmed)
+    wait_for(lambda: len(confirmed) > after[1] and 200 in statuses[after[0]:])  # both recovered
     stop.set()
     for w in workers:
         w.join(60)
