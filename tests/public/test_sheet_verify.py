@@ -196,7 +196,8 @@ def test_parsing_is_strict() -> None:
 
 
 @pytest.mark.parametrize("path", ["/parcels/{x}", "/api/parcels/{x}", "/parcels/{x}/sheet.pdf",
-                                  "/parcels/{x}/geometry.kml", "/verify/sheet/{x}", "/verify/{x}", "/api/verify/{x}"])
+                                  "/parcels/{x}/geometry.kml", "/parcels/330102001001GB00001/geometry.{x}",
+                                  "/verify/sheet/{x}", "/verify/{x}", "/api/verify/{x}"])
 def test_error_messages_echo_no_more_than_80_characters(http: httpx.Client, path: str) -> None:
     """Review finding F9d, wherever a code or reference is echoed: 10,000 characters of input
     come back as at most their first 80 (the log-in and language links keep the page's path)."""
