@@ -82,9 +82,10 @@ def issue_reference(key: bytes, code: str, version: int, printed_at: dt.datetime
 class SheetVerdict:
     """What a reference proves. `valid` (authentic, and the version is in the register) with the
     version's public facts (`version`: parcel_code, version, calculated_area (m², Decimal),
-    land_use_code/_zh/_en, admin_area_code/_name, begin_lifespan, end_lifespan (UTC), current (bool)), the `current_version` number of the parcel
-    (None when retired) and `retired`; or not valid with a `reason`. `printed_at` is the moment
-    the reference names (UTC), when it could be read."""
+    land_use_code/_zh/_en, admin_area_code/_name, begin_lifespan, end_lifespan (UTC), current
+    (bool)), the `current_version` number of the parcel (None when retired) and `retired`; or not
+    valid with a `reason`. `printed_at` is the moment the reference names (UTC), when it could be
+    read."""
 
     valid: bool
     reference: str
