@@ -35,7 +35,7 @@ MAP_TEXT_KEYS = (
     "retired_no_check", "pointer_hint", "gk_zone",
     "measure", "measure_distance", "measure_area", "measure_finish", "measure_clear", "measure_hint_distance",
     "measure_hint_area", "distance_result", "area_result", "perimeter", "metres", "kilometres", "mu", "hectares",
-    "measure_basis",
+    "measure_basis", "measure_crossing",
 )
 
 
