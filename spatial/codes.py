@@ -161,9 +161,9 @@ SHOWN_INPUT = 80
 
 
 def _shown(text: str) -> str:
-    """The input as an error message echoes it: quoted, its first 80 characters and an ellipsis
-    when longer (a 10,000-character input is not sent back)."""
-    return repr(text) if len(text) <= SHOWN_INPUT else repr(text[:SHOWN_INPUT]) + "…"
+    """The input as an error message echoes it: its first 80 characters and an ellipsis when
+    longer (a 10,000-character input is not sent back)."""
+    return text if len(text) <= SHOWN_INPUT else text[:SHOWN_INPUT] + "…"
 
 
 def parse_parcel_code(text: str) -> ParcelCode:
@@ -174,7 +174,8 @@ def parse_parcel_code(text: str) -> ParcelCode:
     code = _normalise(text)
     problem = parcel_code_problem(code)
     if problem:
-        raise CodeError(f"{_shown(text)}: {problem}")
+        text = _shown(text)
+        raise CodeError(f"{text!r}: {problem}")
     assert _PARCEL_RE.match(code)
     return ParcelCode(code)
 
@@ -184,6 +185,7 @@ def parse_unit_number(text: str) -> UnitNumber:
     number = _normalise(text)
     problem = unit_number_problem(number)
     if problem:
-        raise CodeError(f"{_shown(text)}: {problem}")
+        text = _shown(text)
+        raise CodeError(f"{text!r}: {problem}")
     assert _UNIT_RE.match(number)
     return UnitNumber(number)

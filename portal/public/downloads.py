@@ -118,8 +118,8 @@ async def parcel_geometry(request: Request, parcel_code: str, fmt: str) -> Respo
     """The parcel's boundary as GeoJSON, GML (CGCS2000 lon/lat), KML (WGS 84 lon/lat) or DXF (metres:
     the survey CRS when it is projected, else the CGCS2000 Gauss-Krüger zone of the parcel, as its sheet)."""
     if fmt not in FORMATS:
-        shown = fmt if len(fmt) <= 20 else fmt[:20] + "…"
-        raise HTTPException(404, f"no geometry format {shown!r}; choose one of {', '.join(FORMATS)}")
+        fmt = fmt if len(fmt) <= 20 else fmt[:20] + "…"  # echoed cut short
+        raise HTTPException(404, f"no geometry format {fmt!r}; choose one of {', '.join(FORMATS)}")
     code = checked_parcel_code(parcel_code)
     in_survey_crs = FORMATS[fmt][2]
     async with request.app.state.pool.connection() as conn:
