@@ -206,3 +206,14 @@ def test_error_messages_echo_no_more_than_80_characters(http: httpx.Client, path
         assert 400 <= response.status_code < 500, (path, response.status_code)
         body = re.sub(r'href="[^"]*"', "", response.text)
         assert "9" * 81 not in body, (path, accept, body[:300])
+
+
+def test_the_sheet_key_lives_outside_the_database(tmp_path) -> None:
+    """Made on first use in the state directory (mode 0600), the same ever after; the setting wins.
+    The verification address never comes from a request: the public URL, else host and port."""
+    database = DatabaseSettings(DATABASE_URL="postgresql://nowhere/none", CADASTRE_STATE_DIR=str(tmp_path))
+    first = sheet_key(None, database)
+    assert (tmp_path / "sheet.key").stat().st_mode & 0o777 == 0o600 and len(first) == 64
+    assert sheet_key(None, database) == first and sheet_key("configured", database) == b"configured"
+    assert PortalSettings(public_url="https://cadastre.example.cn/").base_url == "https://cadastre.example.cn"
+    assert PortalSettings(public_url=None, host="::1", port=8080).base_url == "http://[::1]:8080"
