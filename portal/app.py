@@ -27,7 +27,7 @@ from portal import accounts
 from portal.accounts import clients_api
 from portal.accounts import routes as account_routes
 from portal.accounts.principal import SESSION_COOKIE
-from portal.accounts.security import identity_key, identity_keys
+from portal.accounts.security import identity_key, identity_keys, sheet_key
 from portal.archive import api as archive_api
 from portal.archive import pages as archive_pages
 from portal.audit import pages as audit_pages
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.csrf_guard = accounts.csrf_guard
     app.state.identity_key = identity_key(settings.accounts, settings.database)
     app.state.identity_keys = identity_keys(settings.accounts, settings.database)  # digest and seal
+    app.state.sheet_key = sheet_key(settings.portal.sheet_key, settings.database)  # sheet references' MAC
     app.state.trusted_proxies = settings.security.trusted_networks  # whose X-Forwarded-For is believed
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)

@@ -114,9 +114,22 @@ class PortalSettings(BaseSettings):
     title: str = "Cadastre"
     public_url: str | None = None
     basemap_url: str | None = None
+    # The key that authenticates parcel sheet references (HMAC-SHA256, portal.public.sheet_verify);
+    # every app server must share it. Unset: a random key kept in `<state_dir>/sheet.key`.
+    sheet_key: str | None = None
     # Office time: every time a person reads is shown in this zone, and dates are cut in it
     # (portal.platform.clock). An IANA name.
     office_timezone: str = DEFAULT_OFFICE_TIMEZONE
+
+    @property
+    def base_url(self) -> str:
+        """The portal's absolute address for links printed or sent elsewhere (sheets, certificates,
+        QR codes): `public_url` when set, else the configured listening address; never a request's
+        Host header, which the client chooses."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @field_validator("office_timezone")
     @classmethod

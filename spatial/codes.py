@@ -157,6 +157,15 @@ def unit_number_problem(number: str) -> str | None:
     return None
 
 
+SHOWN_INPUT = 80
+
+
+def _shown(text: str) -> str:
+    """The input as an error message echoes it: its first 80 characters and an ellipsis when
+    longer (a 10,000-character input is not sent back)."""
+    return text if len(text) <= SHOWN_INPUT else text[:SHOWN_INPUT] + "…"
+
+
 def parse_parcel_code(text: str) -> ParcelCode:
     """Normalise (trim, upper-case, full-width to ASCII) and check a parcel code.
 
@@ -165,6 +174,7 @@ def parse_parcel_code(text: str) -> ParcelCode:
     code = _normalise(text)
     problem = parcel_code_problem(code)
     if problem:
+        text = _shown(text)
         raise CodeError(f"{text!r}: {problem}")
     assert _PARCEL_RE.match(code)
     return ParcelCode(code)
@@ -175,6 +185,7 @@ def parse_unit_number(text: str) -> UnitNumber:
     number = _normalise(text)
     problem = unit_number_problem(number)
     if problem:
+        text = _shown(text)
         raise CodeError(f"{text!r}: {problem}")
     assert _UNIT_RE.match(number)
     return UnitNumber(number)

@@ -34,7 +34,7 @@ from portal.settings import AccountSettings, DatabaseSettings
 __all__ = ["password_hasher", "hash_password", "check_password", "new_token", "token_digest",
            "identity_key", "identity_digest", "same_secret", "dummy_hash", "identity_seal_key", "IdentityKeys",
            "identity_keys", "identity_key_places", "keys_open", "PartyIdentity", "party_identity", "seal_identity",
-           "unseal_identity", "SealBroken", "SEAL_KEY_FILE"]
+           "unseal_identity", "SealBroken", "SEAL_KEY_FILE", "SHEET_KEY_FILE", "sheet_key"]
 
 
 @lru_cache(maxsize=8)
@@ -117,6 +117,17 @@ def identity_seal_key(settings: AccountSettings, database: DatabaseSettings) -> 
     if len(key) != 32:
         raise ValueError(f"the identity seal key has {len(key)} bytes: give 64 hex digits (32 bytes)")
     return key
+
+
+SHEET_KEY_FILE = "sheet.key"
+
+
+def sheet_key(setting: str | None, database: DatabaseSettings) -> bytes:
+    """The key that authenticates parcel sheet references (HMAC-SHA256, `portal.public.sheet_verify`):
+    the setting `CADASTRE_SHEET_KEY`, else a random key kept in `<state_dir>/sheet.key` (made on
+    first use, mode 0600). Never in the database: a dump cannot forge references. Losing or
+    changing it makes every printed reference unverifiable."""
+    return (setting or _key_file(Path(database.state_dir) / SHEET_KEY_FILE)).encode("utf-8")
 
 
 def identity_key_places(settings: AccountSettings, database: DatabaseSettings) -> list[str]:

@@ -31,8 +31,8 @@ router = APIRouter(tags=["checks"])
 
 
 def _certificate_verify_url(request: Request, code: str) -> str:
-    base = request.app.state.settings.portal.public_url or str(request.base_url).rstrip("/")
-    return f"{base.rstrip('/')}/verify/{code}"
+    """Under the configured public URL (`PortalSettings.base_url`), never the request's Host header."""
+    return f"{request.app.state.settings.portal.base_url}/verify/{code}"
 
 
 def _slots(request: Request) -> asyncio.Semaphore | None:

@@ -37,12 +37,16 @@ def backup_(settings: Settings, file: str) -> None:
 
 
 def _say_where_the_keys_are(settings: Settings) -> None:
-    from portal.accounts.security import identity_key_places
+    from portal.accounts.security import SHEET_KEY_FILE, identity_key_places
 
     digest_key, seal_key = identity_key_places(settings.accounts, settings.database)
     click.echo(f"the identity keys are NOT in the backup: keep a copy of {digest_key} (identity digests: "
                f"verification, look-ups) and {seal_key} (the register's sealed identity numbers) apart from it; "
                "without them a restored register shows masked numbers only and matches no one")
+    sheet = ("CADASTRE_SHEET_KEY (setting)" if settings.portal.sheet_key
+             else str(settings.database.state_dir / SHEET_KEY_FILE))
+    click.echo(f"the sheet key is NOT in the backup either: keep a copy of {sheet} (the check codes of printed "
+               "parcel sheets' references); without it no sheet printed before verifies")
 
 
 def _check_the_keys(settings: Settings, url: str) -> str | None:

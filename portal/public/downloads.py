@@ -18,6 +18,7 @@ An unknown format is a 404 naming the formats; a malformed code a 422.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -86,12 +87,24 @@ def _dxf(shape: Any, code: str) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+# Characters XML 1.0 (§2.2 Char) does not allow in a document: C0 controls but tab, line feed
+# and carriage return; surrogates; U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: object) -> str:
+    """`value` as XML character data: escaped, the characters XML 1.0 forbids left out."""
+    return escape(_NOT_XML.sub("", str(value)))
+
+
 def kml_document(geometry_kml: str, attributes: dict[str, Any]) -> bytes:
     """A KML 2.2 document of one Placemark named by the parcel code, the public attributes as
-    ExtendedData, around `geometry_kml` (PostGIS's ST_AsKML element, lon/lat WGS 84)."""
-    data = "".join(f"<Data name={quoteattr(name)}><value>{escape(str(value))}</value></Data>"
+    ExtendedData, around `geometry_kml` (PostGIS's ST_AsKML element, lon/lat WGS 84). Always
+    well-formed XML 1.0: characters XML forbids (control characters) are left out of names and
+    values."""
+    data = "".join(f"<Data name={quoteattr(_NOT_XML.sub('', str(name)))}><value>{_xml_text(value)}</value></Data>"
                    for name, value in attributes.items())
-    code = escape(str(attributes["parcel_code"]))
+    code = _xml_text(attributes["parcel_code"])
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
             f"<name>{code}</name><Placemark><name>{code}</name>"
@@ -105,6 +118,7 @@ async def parcel_geometry(request: Request, parcel_code: str, fmt: str) -> Respo
     """The parcel's boundary as GeoJSON, GML (CGCS2000 lon/lat), KML (WGS 84 lon/lat) or DXF (metres:
     the survey CRS when it is projected, else the CGCS2000 Gauss-Krüger zone of the parcel, as its sheet)."""
     if fmt not in FORMATS:
+        fmt = fmt if len(fmt) <= 20 else fmt[:20] + "…"  # echoed cut short
         raise HTTPException(404, f"no geometry format {fmt!r}; choose one of {', '.join(FORMATS)}")
     code = checked_parcel_code(parcel_code)
     in_survey_crs = FORMATS[fmt][2]

@@ -35,7 +35,7 @@ MAP_TEXT_KEYS = (
     "retired_no_check", "pointer_hint", "gk_zone",
     "measure", "measure_distance", "measure_area", "measure_finish", "measure_clear", "measure_hint_distance",
     "measure_hint_area", "distance_result", "area_result", "perimeter", "metres", "kilometres", "mu", "hectares",
-    "measure_basis",
+    "measure_basis", "measure_crossing",
 )
 
 
@@ -85,7 +85,7 @@ async def parcel_page(request: Request, parcel_code: str, conn: Connection) -> H
 async def verify_sheet_page(request: Request, reference: str, conn: Connection) -> HTMLResponse:
     """What the parcel sheet with this reference number showed, and whether its version is still
     current (see `portal.public.sheet_verify`); a reference not issued gets a 404 page saying why."""
-    verdict = await verify_reference(conn, reference)
+    verdict = await verify_reference(conn, reference, request.app.state.sheet_key)
     v = verdict.version
     area = None if v is None else district(v["admin_area_code"], v["admin_area_name"], language_of(request))
     return render(request, "verify_sheet.html", {"verdict": verdict, "district_name": area},

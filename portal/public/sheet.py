@@ -30,6 +30,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from portal.platform.clock import office_zone
 from portal.public.schemas import ParcelPublic
+from portal.public.sheet_verify import issue_reference
 from portal.web.fonts import cjk_font_for
 from portal.web.messages import district
 from portal.web.templating import day, when
@@ -102,9 +103,10 @@ def sheet_srid(survey_srid: int, lon: float) -> int:
     return gauss_kruger_zone(zone, width=3, prefixed=True).epsg
 
 
-def reference_number(parcel: ParcelPublic, printed_at: dt.datetime) -> str:
-    """ZDT-<parcel code>-V<version>-<UTC time>: names the parcel version and the moment printed."""
-    return f"ZDT-{parcel.parcel_code}-V{parcel.version}-{printed_at:%Y%m%dT%H%M%SZ}"
+def reference_number(parcel: ParcelPublic, printed_at: dt.datetime, key: bytes) -> str:
+    """ZDT-<parcel code>-V<version>-<UTC time>-<MAC>: names the parcel version and the moment
+    printed, authenticated under the sheet `key` (`portal.public.sheet_verify.issue_reference`)."""
+    return issue_reference(key, parcel.parcel_code, parcel.version, printed_at)
 
 
 def crs_name(srtext: str | None, srid: int) -> str:

@@ -20,9 +20,9 @@ router = APIRouter(tags=["public map"])
 
 
 def sheet_verify_url(request: Request, reference: str) -> str:
-    """The absolute address where the sheet's reference is verified (the public URL when set)."""
-    base = request.app.state.settings.portal.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/verify/sheet/{reference}"
+    """The absolute address where the sheet's reference is verified: under the configured public
+    URL (`PortalSettings.base_url`), never the request's Host header, which the client chooses."""
+    return f"{request.app.state.settings.portal.base_url}/verify/sheet/{reference}"
 
 
 @router.get("/parcels/{parcel_code}/sheet.pdf", response_class=Response,
@@ -38,13 +38,14 @@ async def parcel_sheet(request: Request, parcel_code: str) -> Response:
     if geometry is None:  # the row was there a moment ago: a concurrent change, ask again
         raise HTTPException(409, f"parcel {code} changed while the sheet was made; try again")
     printed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    reference = reference_number(parcel, printed_at, request.app.state.sheet_key)
     data = SheetData(
         parcel=parcel, srid=geometry["srid"],
         crs_name=crs_name(geometry["srtext"], geometry["srid"]),
         geometry=geometry["geometry"], neighbours=geometry["neighbours"],
         points=sheet_points(geometry["points"]), printed_at=printed_at,
-        reference=reference_number(parcel, printed_at), digitised_rms=geometry["digitised_rms"],
-        verify_url=sheet_verify_url(request, reference_number(parcel, printed_at)),
+        reference=reference, digitised_rms=geometry["digitised_rms"],
+        verify_url=sheet_verify_url(request, reference),
     )
     pdf = await run_in_threadpool(render_sheet, data, language_of(request),  # FontMissing: a 503
                                   office_zone(request.app.state.settings.portal.office_timezone))

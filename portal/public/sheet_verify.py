@@ -1,27 +1,33 @@
-"""Verifying a parcel sheet's reference number (`ZDT-<parcel code>-V<version>-<UTC time>`).
+"""Parcel sheet references (`ZDT-<parcel code>-V<version>-<UTC time>-<MAC>`): issuing and verifying.
 
-A sheet's reference is verified from the versioned parcels alone: no table of issued sheets, so
-no migration. The sheet is public and anyone may print one at any moment, so a record of
-issued sheets would prove nothing a reader needs: what matters is that this version of this
-parcel is what the register held at the printed time, and what that version showed, so the
-reader can compare the paper with it. The versioned table answers exactly that (each version
-keeps its begin and end of lifespan, never updated). A reference is valid when:
+A reference is authenticated, not inferred: the portal appends a keyed MAC when it prints the
+sheet, HMAC-SHA256 over `ZDT-<code>-V<version>-<time>` under a key kept outside the database
+(`CADASTRE_SHEET_KEY`, else `<state_dir>/sheet.key`; `portal.accounts.security.sheet_key`),
+base32 (RFC 4648) and cut to its first 12 characters (60 bits). No table of issued sheets, so
+no migration. Verifying checks, in this order:
 
-- it has the shape above (at most 64 characters; code per GB/T 37346; version 1 to 999999999;
-  time `YYYYMMDDTHHMMSSZ`, UTC, a real calendar moment);
-- that parcel has that version;
-- the time is not in the future (two minutes of clock difference allowed);
-- the version existed at that time: printed no earlier than the second it began, and before it
-  ended; or after it ended when the parcel was retired with it (no later version: its sheet
-  still prints, marked retired).
+- the shape (at most 64 characters; code per GB/T 37346; version 1 to 999999999; time
+  `YYYYMMDDTHHMMSSZ`, UTC, a real calendar moment; the MAC; case and surrounding blanks ignored);
+- the MAC, in constant time (`hmac.compare_digest`): a reference without the right MAC was not
+  issued by this portal, whatever its parts name ("not_issued");
+- that the register still holds that version ("no_such_version": only after a key was reused
+  across databases, or a restore).
 
-Anything else is "not issued / not valid", with the reason (`SheetVerdict.reason`), never an
-error from the parser or the database. Times are UTC here; pages show them on the office's clock.
+An authentic reference proves that this portal printed a sheet of that version at that time:
+the page shows what the version records and whether it has since been replaced or retired. No
+test of lifespans decides authenticity: a sheet printed while a change was being saved (the old
+version still visible to the printing transaction, its end time earlier than the printed time)
+is authentic, and says "replaced since". Anything else is "not issued / not valid", with the
+reason (`SheetVerdict.reason`), never an error from the parser or the database. Times are UTC
+here; pages show them on the office's clock.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,22 +37,55 @@ from psycopg.rows import dict_row
 
 from spatial.codes import CodeError, parse_parcel_code
 
-__all__ = ["MAX_REFERENCE", "SheetVerdict", "parse_reference", "verify_reference"]
+__all__ = ["MAX_REFERENCE", "MAC_LENGTH", "SheetVerdict", "issue_reference", "parse_reference", "shown_input",
+           "verify_reference"]
 
 MAX_REFERENCE = 64
-CLOCK_SKEW = dt.timedelta(minutes=2)
-_REFERENCE = re.compile(r"ZDT-(?P<code>[0-9A-Z]{19})-V(?P<version>[1-9][0-9]{0,8})-(?P<time>[0-9]{8}T[0-9]{6}Z)")
+MAC_LENGTH = 12
+SHOWN_INPUT = 80
+_REFERENCE = re.compile(r"ZDT-(?P<code>[0-9A-Z]{19})-V(?P<version>[1-9][0-9]{0,8})-(?P<time>[0-9]{8}T[0-9]{6}Z)"
+                        rf"-(?P<mac>[A-Z2-7]{{{MAC_LENGTH}}})")
 
-Reason = Literal["malformed", "no_such_version", "future", "before_version", "after_version"]
+Reason = Literal["malformed", "not_issued", "no_such_version"]
+
+
+def shown_input(text: str, limit: int = SHOWN_INPUT) -> str:
+    """`text` as echoed back to a person: at most `limit` characters, an ellipsis when cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """`YYYYMMDDTHHMMSSZ` of an aware moment, in UTC; the year always four digits (`%Y` is not,
+    before 1000)."""
+    moment = moment.astimezone(dt.UTC)
+    return f"{moment.year:04d}{moment:%m%dT%H%M%S}Z"
+
+
+def _body(code: str, version: int, printed_at: dt.datetime) -> str:
+    return f"ZDT-{code}-V{version}-{_stamp(printed_at)}"
+
+
+def _mac(key: bytes, body: str) -> str:
+    digest = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii")[:MAC_LENGTH]
+
+
+def issue_reference(key: bytes, code: str, version: int, printed_at: dt.datetime) -> str:
+    """The reference of a sheet of parcel `code` (GB/T 37346), `version`, printed at `printed_at`
+    (aware; kept to the whole second, UTC): `ZDT-<code>-V<version>-<YYYYMMDDTHHMMSSZ>-<MAC>`, at
+    most 64 ASCII characters. `key`: `portal.accounts.security.sheet_key`."""
+    body = _body(code, version, printed_at)
+    return f"{body}-{_mac(key, body)}"
 
 
 @dataclass(frozen=True)
 class SheetVerdict:
-    """What a reference proves. `valid` with the version's public facts (`version`: parcel_code,
-    version, calculated_area (m², Decimal), land_use_code/_zh/_en, admin_area_code/_name,
-    begin_lifespan, end_lifespan (UTC), current (bool)), the `current_version` number of the parcel
-    (None when retired) and `retired`; or not valid with a `reason`. `printed_at` is the moment
-    the reference names (UTC), when it could be read."""
+    """What a reference proves. `valid` (authentic, and the version is in the register) with the
+    version's public facts (`version`: parcel_code, version, calculated_area (m², Decimal),
+    land_use_code/_zh/_en, admin_area_code/_name, begin_lifespan, end_lifespan (UTC), current
+    (bool)), the `current_version` number of the parcel (None when retired) and `retired`; or not
+    valid with a `reason`. `printed_at` is the moment the reference names (UTC), when it could be
+    read."""
 
     valid: bool
     reference: str
@@ -57,8 +96,9 @@ class SheetVerdict:
     retired: bool = False
 
 
-def parse_reference(reference: str) -> tuple[str, int, dt.datetime] | None:
-    """(parcel code, version, printed at (aware, UTC)) of a well-formed reference, else None."""
+def parse_reference(reference: str) -> tuple[str, int, dt.datetime, str] | None:
+    """(parcel code, version, printed at (aware, UTC), MAC) of a well-formed reference (case and
+    surrounding blanks ignored), else None. Says nothing of authenticity: see `verify_reference`."""
     text = reference.strip().upper()
     match = _REFERENCE.fullmatch(text) if len(text) <= MAX_REFERENCE else None
     if match is None:
@@ -68,7 +108,7 @@ def parse_reference(reference: str) -> tuple[str, int, dt.datetime] | None:
         printed_at = dt.datetime.strptime(match["time"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     except (CodeError, ValueError):
         return None
-    return code, int(match["version"]), printed_at
+    return code, int(match["version"]), printed_at, match["mac"]
 
 
 _VERSION_SQL = """
@@ -76,7 +116,6 @@ _VERSION_SQL = """
            lu.name_zh AS land_use_zh, lu.name_en AS land_use_en,
            p.admin_area_code, aa.name AS admin_area_name, p.begin_lifespan, p.end_lifespan,
            p.end_lifespan IS NULL AS current,
-           (SELECT max(o.version) FROM parcels o WHERE o.parcel_id = p.parcel_id) AS last_version,
            (SELECT o.version FROM parcels o WHERE o.parcel_id = p.parcel_id AND o.end_lifespan IS NULL)
                AS current_version
       FROM parcels p
@@ -87,29 +126,24 @@ _VERSION_SQL = """
      LIMIT 1"""
 
 
-async def verify_reference(conn: AsyncConnection, reference: str, now: dt.datetime | None = None) -> SheetVerdict:
-    """The verdict on `reference` (any text, of any length: it is checked here) at `now` (aware;
-    default: the server's clock). Reads the parcels table only; never raises on bad input."""
-    shown = reference.strip()[:MAX_REFERENCE]
+async def verify_reference(conn: AsyncConnection, reference: str, key: bytes) -> SheetVerdict:
+    """The verdict on `reference` (any text, of any length: it is checked here) under the sheet
+    `key`. The MAC is checked (constant time) before the database is read; then the parcels table
+    only. Never raises on bad input."""
+    shown = shown_input(reference.strip())
     parsed = parse_reference(reference)
     if parsed is None:
         return SheetVerdict(False, shown, "malformed")
-    code, version, printed_at = parsed
-    shown = f"ZDT-{code}-V{version}-{printed_at:%Y%m%dT%H%M%SZ}"
+    code, version, printed_at, mac = parsed
+    body = _body(code, version, printed_at)
+    shown = f"{body}-{mac}"
+    if not hmac.compare_digest(_mac(key, body), mac):
+        return SheetVerdict(False, shown, "not_issued")
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_VERSION_SQL, (code, version))
         row = await cur.fetchone()
     if row is None:
         return SheetVerdict(False, shown, "no_such_version", printed_at)
-    now = now or dt.datetime.now(dt.UTC)
-    facts = {k: v for k, v in row.items() if k not in ("parcel_id", "last_version")}
+    facts = {k: v for k, v in row.items() if k != "parcel_id"}
     facts["parcel_code"] = str(facts["parcel_code"]).strip()
-    retired = row["current_version"] is None
-    if printed_at > now + CLOCK_SKEW:
-        return SheetVerdict(False, shown, "future", printed_at)
-    if printed_at + dt.timedelta(seconds=1) <= row["begin_lifespan"]:  # the reference keeps whole seconds
-        return SheetVerdict(False, shown, "before_version", printed_at, facts, row["current_version"], retired)
-    ended = row["end_lifespan"]
-    if ended is not None and printed_at >= ended and not (retired and row["version"] == row["last_version"]):
-        return SheetVerdict(False, shown, "after_version", printed_at, facts, row["current_version"], retired)
-    return SheetVerdict(True, shown, None, printed_at, facts, row["current_version"], retired)
+    return SheetVerdict(True, shown, None, printed_at, facts, row["current_version"], row["current_version"] is None)

@@ -154,6 +154,18 @@ def test_certificates_belong_to_their_checker(client: TestClient, demo) -> None:
     assert client.get(f"/check/{reference}/certificate.pdf", headers=bearer(client, "auditor")).status_code == 200
 
 
+def test_a_hostile_host_header_stays_off_the_certificate(client: TestClient, demo) -> None:
+    """Review finding F9b: the certificate's verification address (printed, and its QR code) is the
+    configured one, never the request's Host header."""
+    body = client.get("/api/check", params={"unit_number": demo.other_unit}, headers=bearer(client, "citizen")).json()
+    pdf = client.get(f"/check/{body['reference']}/certificate.pdf",
+                     headers={**bearer(client, "citizen"), "Host": "verify-cadastre.evil.example"})
+    assert pdf.status_code == 200
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert b"evil.example" not in pdf.content and "evil.example" not in text
+    assert f"http://127.0.0.1:8000/verify/{body['verification_code']}" in text.replace("\n", "")
+
+
 def test_verify_page_states_the_flags_without_personal_data(client: TestClient, module_database: str, demo) -> None:
     body = client.get("/api/check", params={"unit_number": demo.owner_units[0]}, headers=bearer(client, "owner")).json()
     anonymous = TestClient(client.app)

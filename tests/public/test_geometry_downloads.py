@@ -79,3 +79,19 @@ def test_kml_holds_the_parcel_in_lon_lat(http: httpx.Client, database_url: str, 
     assert shape.contains(shapely.Point(sample["lon"], sample["lat"])), "lon/lat, in that order"
     # 9 decimals of a degree: every vertex within 1e-9 degrees (0.1 mm) of the parcel's own.
     assert shapely.hausdorff_distance(shape, parcel) < 2e-9, "the parcel's own coordinates, unshifted"
+
+
+def test_kml_leaves_out_characters_xml_forbids() -> None:
+    """Review finding F9c: control characters in an attribute (none reach it today: the database's
+    CHECKs refuse them) would make the KML ill-formed; they are left out, the rest kept and escaped."""
+    from portal.public.downloads import kml_document
+
+    hostile = "330102001001GB00001\x01\x08\x0b\x1f\ufffe<&>"
+    body = kml_document("<Point><coordinates>120,30</coordinates></Point>",
+                        {"parcel_code": hostile, "land_use\x02": "07\x0001", "note": "tab\tline\nend"})
+    root = ElementTree.fromstring(body)  # raises on ill-formed XML
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    assert root.findtext("k:Document/k:name", namespaces=ns) == "330102001001GB00001<&>"
+    values = {d.get("name"): d.findtext("k:value", namespaces=ns)
+              for d in root.iterfind(".//k:Data", namespaces=ns)}
+    assert values["land_use"] == "0701" and values["note"] == "tab\tline\nend"

@@ -15,7 +15,7 @@ import re
 import psycopg
 import pytest
 from public_site import open_page
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,6 +69,58 @@ def test_the_computation_is_true_to_the_ground(browser, portal_url: str, parcel:
         assert abs(edge - geodesic) < 0.001, (edge, geodesic)
     finally:
         visit.page.context.close()
+
+
+def test_areas_keep_the_centimetre(browser, portal_url: str, parcel: dict, database_url: str) -> None:
+    """Review finding F7: the shoelace formula on zone-prefixed eastings (~4.05e7) times northings
+    (~3.3e6) rounded every product to 1/128 m² (the reviewer's GB00064: 736.2890625 for 736.29).
+    On coordinates from the first vertex, the exact corners of a GB00064 give its area to the
+    database's precision and within 1 mm² of the same corners' area in pyproj's plane; a 0.5 m
+    square gives 0.25 m² (0.2578 before)."""
+    with psycopg.connect(database_url) as conn:
+        area, corners = conn.execute("""
+            SELECT p.calculated_area, array_agg(ARRAY[ST_X(d.geom), ST_Y(d.geom)] ORDER BY d.path)
+              FROM current_parcels p, ST_DumpPoints(ST_ExteriorRing(ST_GeometryN(p.geom, 1))) d
+             WHERE p.parcel_code LIKE '%%GB00064' GROUP BY p.parcel_code, p.calculated_area
+             ORDER BY p.parcel_code LIMIT 1""").fetchone()
+    to_plane = Transformer.from_crs("EPSG:4490", "EPSG:4528", always_xy=True)  # CGCS2000 3° GK zone 40
+    plane = [to_plane.transform(lon, lat) for lon, lat in corners[:-1]]
+    plane = [(x - plane[0][0], y - plane[0][1]) for x, y in plane]
+    exact = abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(plane, plane[1:] + plane[:1], strict=True))) / 2
+    square = [to_plane.transform(40_500_123.0 + dx, 3_340_000.0 + dy, direction="INVERSE")
+              for dx, dy in ((0, 0), (0.5, 0), (0.5, 0.5), (0, 0.5))]
+    visit = _map(browser, portal_url, parcel)
+    try:
+        measured, small = visit.page.evaluate("""([a, b]) => {
+            const m = window.portalMap.measure, ll = (c) => c.map(([lon, lat]) => L.latLng(lat, lon));
+            return [m.areaOf(ll(a)), m.areaOf(ll(b))]; }""", [[list(c) for c in corners[:-1]], square])
+        assert round(measured, 2) == float(area) and abs(measured - exact) < 1e-6 * exact, (measured, area, exact)
+        assert abs(small - 0.25) < 1e-6, small
+    finally:
+        visit.page.context.close()
+
+
+def test_crossing_edges_give_no_area(browser, portal_url: str, parcel: dict) -> None:
+    """Review finding F8: a bow-tie (the corners in crossed order) has no area: the computation
+    returns null, and drawing one is refused at the crossing vertex with a message saying why."""
+    visit = _map(browser, portal_url, parcel)
+    page = visit.page
+    try:
+        c = parcel["corners"]
+        bow_tie = [c[0], c[2], c[1], c[3]]
+        assert page.evaluate("""(c) => window.portalMap.measure.areaOf(c.map(([lon, lat]) => L.latLng(lat, lon)))""",
+                             bow_tie) is None
+        page.get_by_role("button", name="量测面积").click()
+        for lon, lat in bow_tie:
+            _click_at(visit, lon, lat)
+        result = page.locator(".measure-result")
+        assert "边线相交" in result.inner_text(), result.inner_text()
+        assert page.evaluate("() => window.portalMap.measure.last.vertices") == 3, "the crossing corner is refused"
+        assert "平方米" not in result.inner_text()
+        page.keyboard.press("Escape")
+        assert visit.errors == []
+    finally:
+        page.context.close()
 
 
 def test_drawing_a_line_and_a_polygon_gives_the_figures(browser, portal_url: str, parcel: dict) -> None:
@@ -135,26 +187,47 @@ def test_english_figures_and_a_phone(browser, portal_url: str, parcel: dict) -> 
         page.context.close()
 
 
+def _tab_until(page, keys: str, found: str, limit: int = 30) -> list[str]:
+    """Press `keys` (Tab or Shift+Tab) until the focused element matches the JS predicate `found`
+    (of `el`); the classes of every element passed on the way."""
+    passed = []
+    for _ in range(limit):
+        page.keyboard.press(keys)
+        here = page.evaluate("() => { const el = document.activeElement; return el.tagName + '.' + el.className; }")
+        passed.append(here)
+        if page.evaluate(f"() => {{ const el = document.activeElement; return !!({found}); }}"):
+            return passed
+    raise AssertionError(f"{found} not reached with {keys}: {passed}")
+
+
 def test_measuring_with_the_keyboard_alone(browser, portal_url: str, parcel: dict) -> None:
-    """Tab to the tool, Enter; the map's centre is the pointer (arrow keys pan it; set here), Enter
-    adds it; Tab to Finish, Enter. The centre is kept on whole pixels (0.13 m at zoom 20): the edge
-    within 0.2 m of the geodesic."""
+    """Review finding F6, with real key presses: from the tool, Shift+Tab reaches the map with no
+    tab stop on geoman's markers; the map's centre is the pointer (arrow keys pan it; set here),
+    Enter adds it; Tab reaches Finish, Enter; focus then stays on a visible control of the tool,
+    not <body>. The centre is kept on whole pixels (0.13 m at zoom 20): the edge within 0.2 m of
+    the geodesic."""
     visit = _map(browser, portal_url, parcel)
     page = visit.page
     try:
         corners = parcel["corners"]
+        on_map = "el.classList.contains('folium-map')"
         page.get_by_role("button", name="量测距离").focus()
         page.keyboard.press("Enter")
         for lon, lat in corners[:2]:
+            passed = _tab_until(page, "Shift+Tab", on_map)
+            assert not any("marker-icon" in p for p in passed), passed
             page.evaluate("([lon, lat]) => window.portalMap.map.setView([lat, lon], 20, {animate: false})", [lon, lat])
-            page.locator(".folium-map").focus()
             page.keyboard.press("Enter")
-        page.get_by_role("button", name="完成量测").focus()
+        passed = _tab_until(page, "Tab", "el.classList.contains('measure-finish')")
+        assert not any("marker-icon" in p for p in passed), passed
         page.keyboard.press("Enter")
         page.wait_for_function("() => window.portalMap.measure.last && window.portalMap.measure.last.length > 0")
         geodesic = Geod(ellps="GRS80").line_length([corners[0][0], corners[1][0]], [corners[0][1], corners[1][1]])
         assert abs(page.evaluate("() => window.portalMap.measure.last.length") - geodesic) < 0.2
         assert page.locator("#parcel-panel").is_hidden(), "Enter while measuring adds a point, opens no parcel"
+        focused = page.evaluate("""() => { const el = document.activeElement;
+            return [el.tagName, el.getAttribute('aria-label'), el.offsetParent !== null]; }""")
+        assert focused == ["BUTTON", "量测距离", True], focused
         assert visit.errors == []
     finally:
         page.context.close()

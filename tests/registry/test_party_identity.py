@@ -254,6 +254,7 @@ def test_backup_says_the_keys_are_not_in_it_and_restore_checks_them(database_url
         made = CliRunner().invoke(main, ["backup", str(dump)])
         assert made.exit_code == 0, made.output
         assert "NOT in the backup" in made.output and "IDENTITY_SEAL_KEY" in made.output
+        assert "sheet.key" in made.output or "CADASTRE_SHEET_KEY" in made.output, "the sheet key, too"
         numbers = set(_numbers(database_url).values())
         assert not [n for n in list(numbers)[:200] if n.encode() in dump.read_bytes()]
         restored = CliRunner().invoke(main, ["restore", str(dump), "--into", name])

@@ -36,7 +36,8 @@ LANGUAGES = ("zh-CN", "en")
 PAGES: dict[str | None, tuple[str, ...]] = {
     None: ("/", "/?parcel={parcel}", "/guide", "/check?parcel={parcel}", "/statistics", "/login?next=/check",
            "/register", "/parcels/{parcel}", "/parcels/{retired}", "/verify/NOPE0000NOPE0000",
-           "/verify/sheet/ZDT-{parcel}-V1-20261201T000000Z", "/verify/sheet/NOPE", "/no/such/page"),
+           "/verify/sheet/{sheet}", "/verify/sheet/ZDT-{parcel}-V1-20261201T000000Z-AAAAAAAAAAAA",
+           "/verify/sheet/NOPE", "/no/such/page"),
     "owner": ("/account", "/check?parcel={parcel}"),
     "surveyor": ("/surveys", "/surveys/{submission}"),
     "registrar": ("/surveys/review", "/registry", "/registry/applications/{application}", "/counter"),
@@ -84,6 +85,8 @@ def site(module_database: str) -> Iterator[Site]:
     with serve(app) as base:
         found = Site(base, values, points)
         with httpx.Client(base_url=base, timeout=30) as client:
+            # a reference the portal issued (its MAC is the app's key): the valid verification page
+            values["sheet"] = client.get(f"/parcels/{values['parcel']}/sheet.pdf").headers["x-reference"]
             for person in PAGES:
                 if person is None:
                     continue

@@ -3,11 +3,16 @@
    this script only computes and shows the figures. They are true ground figures: every vertex is
    projected (proj4, via map.js's gaussKruger) to the CGCS2000 3° Gauss-Krüger zone of the first
    vertex (GB/T 17798 zoning, GRS 80 ellipsoid), where the cadastre's own areas are computed, and
-   measured in that plane: lengths in metres, areas by the shoelace formula in m², the scale error
-   of the zone under 1.5° from its central meridian being below 0.03 %. Shown as surveyors write
+   measured in that plane: lengths in metres, areas by the shoelace formula in m² on coordinates
+   taken from the first vertex (zone-prefixed eastings near 4e7 times northings near 3e6 would
+   round each product to 1/128 m²), the scale error of the zone under 1.5° from its central
+   meridian being below 0.03 %. A polygon whose edges cross has no area: geoman refuses the
+   crossing vertex (allowSelfIntersection: false) and the figures say why; areaOf returns null. Shown as surveyors write
    them: m (km from 1 km), m² with 亩 (1 亩 = 10000/15 m²) in Chinese or ha in English.
    Without a pointer: the tools are buttons, and while measuring Enter on the focused map adds a
-   vertex at its centre (marked by a ring), where the arrow keys have panned it.
+   vertex at its centre (marked by a ring), where the arrow keys have panned it. geoman's markers
+   (the cursor ring, the vertices) are kept out of the tab order, so Tab goes from the map to the
+   buttons; after Finish, focus goes to the tool just used (Finish hides itself).
    window.portalMap.measure exposes the computation (lengthOf, areaOf) and the state. */
 (function () {
   "use strict";
@@ -32,9 +37,29 @@
     if (closed) total += Math.hypot(pts[0][0] - pts[pts.length - 1][0], pts[0][1] - pts[pts.length - 1][1]);
     return total;
   }
-  function areaOf(latlngs) {  // m², the polygon's area in the zone's plane
+  function relative(pts) {  // the same plane, origin at the first vertex: small numbers, exact products
+    var x0 = pts[0][0], y0 = pts[0][1];
+    return pts.map(function (p) { return [p[0] - x0, p[1] - y0]; });
+  }
+  function crosses(p, q, r, s) {  // whether segments pq and rs cross (touching at an end is not crossing)
+    function side(a, b, c) { var v = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]); return v > 0 ? 1 : v < 0 ? -1 : 0; }
+    var d1 = side(r, s, p), d2 = side(r, s, q), d3 = side(p, q, r), d4 = side(p, q, s);
+    return d1 * d2 < 0 && d3 * d4 < 0;
+  }
+  function selfIntersects(pts) {  // any two edges of the closed ring that are not neighbours cross
+    var n = pts.length;
+    for (var i = 0; i < n; i++) {
+      for (var j = i + 2; j < n; j++) {
+        if (i === 0 && j === n - 1) continue;  // the closing edge neighbours the first
+        if (crosses(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n])) return true;
+      }
+    }
+    return false;
+  }
+  function areaOf(latlngs) {  // m², the polygon's area in the zone's plane; null when its edges cross
     if (latlngs.length < 3) return 0;
-    var pts = planar(latlngs).points, twice = 0;
+    var pts = relative(planar(latlngs).points), twice = 0;
+    if (selfIntersects(pts)) return null;
     for (var i = 0; i < pts.length; i++) {
       var a = pts[i], b = pts[(i + 1) % pts.length];
       twice += a[0] * b[1] - b[0] * a[1];
@@ -96,6 +121,7 @@
     P.measure.last = state;
     if (kind === "Line") return latlngs.length < 2 ? T.measure_hint_distance : T.distance_result.replace("{value}", fmtLength(state.length));
     if (latlngs.length < 3) return T.measure_hint_area;
+    if (state.area === null) return T.measure_crossing;
     return T.area_result.replace("{value}", fmtArea(state.area)) + " · " + T.perimeter + " " + fmtLength(state.perimeter) +
       " · " + T.measure_basis.replace("{zone}", state.zone);
   }
@@ -108,15 +134,25 @@
     Object.keys(buttons).forEach(function (k) { if (buttons[k].dataset.shape) buttons[k].setAttribute("aria-pressed", String(k === kind)); });
     buttons.finish.hidden = false;
     buttons.clear.hidden = false;
-    map.pm.enableDraw(kind, {snappable: false, continueDrawing: false, allowSelfIntersection: true,
+    map.pm.enableDraw(kind, {snappable: false, continueDrawing: false, allowSelfIntersection: false,
       templineStyle: {color: "#b3261e"}, hintlineStyle: {color: "#b3261e", dashArray: "5 5"},
       pathOptions: {color: "#b3261e", weight: 3, fillOpacity: 0.1}});
     say(kind === "Line" ? T.measure_hint_distance : T.measure_hint_area);
+    untabbable();
+  }
+  function untabbable() {  // geoman's markers (cursor ring, vertices) are no tab stops: Tab goes map -> buttons
+    map.getContainer().querySelectorAll(".marker-icon").forEach(function (el) {
+      el.tabIndex = -1;
+      el.setAttribute("aria-hidden", "true");
+    });
   }
   map.on("pm:drawstart", function (e) {
     working = e.workingLayer;
-    working.on("pm:vertexadded", function () { say(figures(working.getLatLngs(), shape)); });
+    untabbable();
+    working.on("pm:vertexadded", function () { untabbable(); say(figures(working.getLatLngs(), shape)); });
   });
+  // geoman turns the hint line red and refuses the vertex where the edges would cross: say why
+  map.on("pm:intersect", function () { if (working) say(T.measure_crossing); });
   map.on("pm:create", function (e) {
     var layer = e.layer, latlngs = layer.getLatLngs();
     if (shape === "Polygon") latlngs = latlngs[0];
@@ -127,6 +163,8 @@
   });
   function stop(clearFigures) {
     if (shape && map.pm.globalDrawModeEnabled()) map.pm.disableDraw();
+    // Finish is about to hide: keep the keyboard user's place on the tool just used, not <body>
+    if (shape && document.activeElement === buttons.finish) buttons[shape].focus();
     shape = null;
     working = null;
     map.getContainer().classList.remove("measuring");
