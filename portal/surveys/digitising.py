@@ -58,7 +58,8 @@ from spatial.georeference import (
 )
 from spatial.warp import build_pyramid, open_tiles, pixel_levels, pixel_tile_png, tile_png, warp_image
 
-__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "page_source", "page_image",
+           "point_table",
            "warped_path", "set_parcels", "submit", "snap", "view", "pyramid_path", "TileSource", "scan_tile_source",
            "tile_source", "tile_file", "tile_version", "render_tile", "audit_view", "audit_refusal", "NotYours"]
 
@@ -187,17 +188,17 @@ def to_map(conn: psycopg.Connection[Any], principal: Principal, digitisation_id:
     return [[round(float(x), 4), round(float(y), 4)] for x, y in found.apply(pixels)] if pixels else []
 
 
-def image(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int,
-          client: str | None = None) -> Path:
-    """The page being digitised at full size (a PNG file); the view is audited like any archive view."""
+def page_source(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int) -> dict[str, Any]:
+    """The digitisation (as `get`) and its scan's `media_type`: what `page_image` and
+    `point_table` need, read in a short unit of work so the rendering holds no connection."""
     row = get(conn, principal, digitisation_id)
-    kept = archive_service.file_row(conn, row["sha256"])
-    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
-    record(conn, AuditEntry("archive.view", actor_user_id=principal.user_id, actor_role=role_label(principal),
-                            actor_institution=principal.institution, access="consulted",
-                            subject=f"file:{row['sha256']}", client=client,
-                            detail={"page": row["page"], "size": "full", "digitisation_id": digitisation_id}))
-    conn.commit()
+    return {**row, "media_type": archive_service.file_row(conn, row["sha256"])["media_type"]}
+
+
+def page_image(archive: Archive, source: dict[str, Any]) -> Path:
+    """The page being digitised at full size (a PNG file, rendered once into the cache), from a
+    `page_source`; no database connection (the route audits the view like any archive view)."""
+    path, _, _ = archive_service.full_page(archive, source["sha256"], source["media_type"], source["page"])
     return path
 
 
@@ -398,13 +399,11 @@ def _forget_old_tiles(path: Path) -> None:
                 _KEPT.pop(folder, None)
 
 
-def point_table(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
-                digitisation_id: int) -> list[dict[str, Any]]:
-    """The printed boundary-point table read by OCR (`portal.surveys.ocr`): suggestions
-    {label, northing, easting, text} for the person to confirm; nothing is written."""
-    row = get(conn, principal, digitisation_id)
-    kept = archive_service.file_row(conn, row["sha256"])
-    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+def point_table(archive: Archive, source: dict[str, Any]) -> list[dict[str, Any]]:
+    """The printed boundary-point table read by OCR (`portal.surveys.ocr`) from a `page_source`:
+    suggestions {label, northing, easting, text} for the person to confirm; nothing is written,
+    and no database connection is held while tesseract reads."""
+    path = page_image(archive, source)
     return [{"label": r.label, "northing": r.northing, "easting": r.easting, "text": r.text}
             for r in read_point_table(path)]
 

@@ -48,7 +48,7 @@ from portal.platform.work import in_worker
 from portal.surveys import digitising
 from portal.surveys.schemas import SubmissionOut
 
-__all__ = ["router"]
+__all__ = ["router", "refused_view", "not_modified", "TilesAtOnce", "ViewAudit"]
 
 router = APIRouter(prefix="/api/digitisations", tags=["digitising"])
 
@@ -61,6 +61,134 @@ def _heavy(request: Request, principal: Principal) -> AbstractContextManager[Non
     """One of the user's slots for reading, rendering or warping a scan (429 when all are held)."""
     limit = limit_of(request)
     return slots_of(request).slot(user_key(principal), limit, UploadsAtOnce.working(limit))
+
+
+class TilesAtOnce(Limited):
+    """As many of the user's map tiles as they may have drawn at once are being drawn (429):
+    one user's map cannot slow everyone else's."""
+
+    code = "tiles_at_once"
+
+    @classmethod
+    def of(cls, limit: int) -> TilesAtOnce:
+        return cls(f"{limit} of your map tiles are being drawn already (tiles at once per user); wait a moment, "
+                   "then try again", retry_after=1)
+
+
+class Throttle:
+    """When something was last done per key, the latest `size` keys kept (a thread-safe LRU):
+    `due(key)` is True, and notes it, when it was not done in the last `seconds`."""
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self.lock = threading.Lock()
+        self.done: OrderedDict[Hashable, float] = OrderedDict()
+
+    def due(self, key: Hashable) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            last = self.done.get(key)
+            if last is not None and now - last < self.seconds:
+                return False
+            self.done[key] = now
+            self.done.move_to_end(key)
+            while len(self.done) > self.size:
+                self.done.popitem(last=False)
+            return True
+
+
+class ViewAudit:
+    """How often views of a scan are audited, per app process (docs/security.md, "Archive"):
+    tiles once per user, digitisation and kind of tile an hour (a map asks for hundreds);
+    a refused view once per client, user, digitisation and kind a minute, and at most
+    REFUSALS_PER_HOUR refused rows per client address an hour, so a prober cannot flood the
+    audit chain (what is refused beyond that is in the server log only)."""
+
+    REFUSALS_PER_HOUR = 60
+
+    def __init__(self) -> None:
+        self.views = Throttle(3600.0)
+        self.refusals = Throttle(60.0)
+        self.budget_lock = threading.Lock()
+        self.budget: OrderedDict[str | None, tuple[float, int]] = OrderedDict()
+
+    def refusal_due(self, key: tuple[Any, ...], client: str | None) -> bool:
+        if not self.refusals.due((client, *key)):
+            return False
+        now = time.monotonic()
+        with self.budget_lock:
+            since, count = self.budget.get(client, (now, 0))
+            if now - since >= 3600:
+                since, count = now, 0
+            if count >= self.REFUSALS_PER_HOUR:
+                return False
+            self.budget[client] = (since, count + 1)
+            self.budget.move_to_end(client)
+            while len(self.budget) > 10_000:
+                self.budget.popitem(last=False)
+            return True
+
+
+_state_lock = threading.Lock()
+
+
+def _view_audit(request: Request) -> ViewAudit:
+    with _state_lock:
+        found: ViewAudit | None = getattr(request.app.state, "view_audit", None)
+        if found is None:
+            found = request.app.state.view_audit = ViewAudit()
+        return found
+
+
+async def refused_view(request: Request, principal: Principal, digitisation_id: int, kind: str) -> None:
+    """Audit a refused view of a digitisation's scan (as often as `ViewAudit` allows)."""
+    client = client_of(request)
+    if _view_audit(request).refusal_due((principal.user_id, digitisation_id, kind), client):
+        await in_worker(request, digitising.audit_refusal, principal, digitisation_id, kind, client)
+
+
+def _viewer(kind: str) -> Callable[..., Any]:
+    """The digitiser (as `Digitiser`), a refusal (401 anonymous, 403 a citizen, an owner) audited first."""
+    allowed = require(Action.UPLOAD_SURVEY_FILE)
+
+    async def dependency(request: Request) -> Principal:
+        try:
+            return await allowed(request)
+        except (NotAuthenticated, Forbidden):
+            asked = str(request.path_params.get("digitisation_id", ""))
+            if asked.isdigit() and len(asked) < 19:
+                await refused_view(request, await current_principal(request), int(asked), kind)
+            raise
+
+    return dependency
+
+
+async def _checked(request: Request, principal: Principal, kind: str, digitisation_id: int, find: Callable[..., T],
+                   *args: Any, every: bool = False) -> T:
+    """`find(conn, *args)` in a short unit of work (the access check); a NotYours is audited as a
+    refused view, a view every time (`every`) or as `ViewAudit` says."""
+    try:
+        found = await in_worker(request, find, *args)
+    except digitising.NotYours:
+        await refused_view(request, principal, digitisation_id, kind)
+        raise
+    if every or _view_audit(request).views.due((principal.user_id, digitisation_id, kind)):
+        await in_worker(request, digitising.audit_view, principal, found, kind, client_of(request))
+    return found
+
+
+_limiter_lock = threading.Lock()
+
+
+async def _drawn(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in one of the tile renderers' threads (`tile_renders_at_once` of them, apart
+    from the work pool and its connections): drawing a tile holds no database connection."""
+    with _limiter_lock:
+        limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "tile_limiter", None)
+        if limiter is None:
+            limiter = request.app.state.tile_limiter = anyio.CapacityLimiter(
+                request.app.state.settings.survey.tile_renders_at_once)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
 
 
 class ControlPointIn(BaseModel):
@@ -145,11 +273,13 @@ async def detail(request: Request, principal: Digitiser, digitisation_id: int) -
 
 
 @router.get("/{digitisation_id}/image.png", response_class=FileResponse)
-async def image(request: Request, principal: Digitiser, digitisation_id: int) -> FileResponse:
+async def image(request: Request, principal: Annotated[Principal, Depends(_viewer("full"))],
+                digitisation_id: int) -> FileResponse:
     """The page being digitised at full size (pixels as the control points count them)."""
     with _heavy(request, principal):
-        path = await in_worker(request, digitising.image, archive_of(request), principal, digitisation_id,
-                               client_of(request))
+        source = await _checked(request, principal, "full", digitisation_id, digitising.page_source, principal,
+                                digitisation_id, every=True)
+        path = await anyio.to_thread.run_sync(digitising.page_image, archive_of(request), source)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
@@ -185,7 +315,8 @@ async def point_table(request: Request, principal: Digitiser, digitisation_id: i
     """The drawing's printed boundary-point table read by OCR (tesseract): rows {label, northing,
     easting, text} to confirm as control points; nothing is stored. 503 without tesseract."""
     with _heavy(request, principal):
-        rows = await in_worker(request, digitising.point_table, archive_of(request), principal, digitisation_id)
+        source = await in_worker(request, digitising.page_source, principal, digitisation_id)
+        rows = await anyio.to_thread.run_sync(digitising.point_table, archive_of(request), source)
     return {"rows": rows}
 
 
@@ -202,134 +333,6 @@ async def warp(request: Request, principal: Digitiser, digitisation_id: int) -> 
         result: dict[str, Any] = await in_worker(request, digitising.warp, archive_of(request), principal,
                                                  digitisation_id)
     return result
-
-
-class TilesAtOnce(Limited):
-    """As many of the user's map tiles as they may have drawn at once are being drawn (429):
-    one user's map cannot slow everyone else's."""
-
-    code = "tiles_at_once"
-
-    @classmethod
-    def of(cls, limit: int) -> TilesAtOnce:
-        return cls(f"{limit} of your map tiles are being drawn already (tiles at once per user); wait a moment, "
-                   "then try again", retry_after=1)
-
-
-class Throttle:
-    """When something was last done per key, the latest `size` keys kept (a thread-safe LRU):
-    `due(key)` is True, and notes it, when it was not done in the last `seconds`."""
-
-    def __init__(self, seconds: float, size: int = 10_000) -> None:
-        self.seconds, self.size = seconds, size
-        self.lock = threading.Lock()
-        self.done: OrderedDict[Hashable, float] = OrderedDict()
-
-    def due(self, key: Hashable) -> bool:
-        now = time.monotonic()
-        with self.lock:
-            last = self.done.get(key)
-            if last is not None and now - last < self.seconds:
-                return False
-            self.done[key] = now
-            self.done.move_to_end(key)
-            while len(self.done) > self.size:
-                self.done.popitem(last=False)
-            return True
-
-
-class ViewAudit:
-    """How often views of a scan are audited, per app process (docs/security.md, "Archive"):
-    tiles once per user, digitisation and kind of tile an hour (a map asks for hundreds);
-    a refused view once per client, user, digitisation and kind a minute, and at most
-    REFUSALS_PER_HOUR refused rows per client address an hour, so a prober cannot flood the
-    audit chain (what is refused beyond that is in the server log only)."""
-
-    REFUSALS_PER_HOUR = 60
-
-    def __init__(self) -> None:
-        self.views = Throttle(3600.0)
-        self.refusals = Throttle(60.0)
-        self.budget_lock = threading.Lock()
-        self.budget: OrderedDict[str | None, tuple[float, int]] = OrderedDict()
-
-    def refusal_due(self, key: tuple[Any, ...], client: str | None) -> bool:
-        if not self.refusals.due((client, *key)):
-            return False
-        now = time.monotonic()
-        with self.budget_lock:
-            since, count = self.budget.get(client, (now, 0))
-            if now - since >= 3600:
-                since, count = now, 0
-            if count >= self.REFUSALS_PER_HOUR:
-                return False
-            self.budget[client] = (since, count + 1)
-            self.budget.move_to_end(client)
-            while len(self.budget) > 10_000:
-                self.budget.popitem(last=False)
-            return True
-
-
-_state_lock = threading.Lock()
-
-
-def _view_audit(request: Request) -> ViewAudit:
-    with _state_lock:
-        found: ViewAudit | None = getattr(request.app.state, "view_audit", None)
-        if found is None:
-            found = request.app.state.view_audit = ViewAudit()
-        return found
-
-
-async def _refused(request: Request, principal: Principal, digitisation_id: int, kind: str) -> None:
-    """Audit a refused view of a digitisation's scan (as often as `ViewAudit` allows)."""
-    client = client_of(request)
-    if _view_audit(request).refusal_due((principal.user_id, digitisation_id, kind), client):
-        await in_worker(request, digitising.audit_refusal, principal, digitisation_id, kind, client)
-
-
-def _viewer(kind: str) -> Callable[..., Any]:
-    """The digitiser (as `Digitiser`), a refusal (401 anonymous, 403 a citizen, an owner) audited first."""
-    allowed = require(Action.UPLOAD_SURVEY_FILE)
-
-    async def dependency(request: Request) -> Principal:
-        try:
-            return await allowed(request)
-        except (NotAuthenticated, Forbidden):
-            asked = str(request.path_params.get("digitisation_id", ""))
-            if asked.isdigit() and len(asked) < 19:
-                await _refused(request, await current_principal(request), int(asked), kind)
-            raise
-
-    return dependency
-
-
-async def _checked(request: Request, principal: Principal, kind: str, digitisation_id: int, find: Callable[..., T],
-                   *args: Any, every: bool = False) -> T:
-    """`find(conn, *args)` in a short unit of work (the access check); a NotYours is audited as a
-    refused view, a view every time (`every`) or as `ViewAudit` says."""
-    try:
-        found = await in_worker(request, find, *args)
-    except digitising.NotYours:
-        await _refused(request, principal, digitisation_id, kind)
-        raise
-    if every or _view_audit(request).views.due((principal.user_id, digitisation_id, kind)):
-        await in_worker(request, digitising.audit_view, principal, found, kind, client_of(request))
-    return found
-
-
-_limiter_lock = threading.Lock()
-
-
-async def _drawn(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` in one of the tile renderers' threads (`tile_renders_at_once` of them, apart
-    from the work pool and its connections): drawing a tile holds no database connection."""
-    with _limiter_lock:
-        limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "tile_limiter", None)
-        if limiter is None:
-            limiter = request.app.state.tile_limiter = anyio.CapacityLimiter(
-                request.app.state.settings.survey.tile_renders_at_once)
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
 
 
 @router.get("/{digitisation_id}/warped.tif", response_class=FileResponse)

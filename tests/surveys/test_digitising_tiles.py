@@ -249,3 +249,16 @@ def test_a_304_is_answered_without_drawing_the_tile(client, scan) -> None:  # ty
     scan_url = f"/api/digitisations/{digitisation_id}/scan-tiles/0/0/0.png"
     scan_etag = client.get(scan_url, headers=as_("surveyor")).headers["etag"]
     assert client.get(scan_url, headers={**as_("surveyor"), "If-None-Match": f"W/{scan_etag}"}).status_code == 304
+
+
+def test_the_full_page_and_the_workspace_audit_their_refusals_too(client, scan, module_database) -> None:  # type: ignore[no-untyped-def]
+    digitisation_id = warped(client, scan)
+    assert client.get(f"/api/digitisations/{digitisation_id}/image.png", headers=as_("surveyor")).status_code == 200
+    assert client.get(f"/api/digitisations/{digitisation_id}/image.png",
+                      headers=as_("other-surveyor")).status_code == 404
+    assert client.get(f"/api/digitisations/{digitisation_id}/image.png", headers=as_("citizen")).status_code == 403
+    assert client.get(f"/surveys/digitise/{digitisation_id}", headers=as_("other-surveyor")).status_code == 404
+    assert client.get(f"/surveys/digitise/{digitisation_id}", headers=as_("citizen")).status_code == 403
+    rows = [(r[0], r[1], r[3]) for r in audit_rows(module_database, digitisation_id)]
+    assert sorted(rows, key=str) == sorted([("success", 11, "full"), ("refused", 12, "full"), ("refused", 31, "full"),
+                                            ("refused", 12, "tiles"), ("refused", 31, "tiles")], key=str)
