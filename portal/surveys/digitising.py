@@ -315,9 +315,10 @@ def tile_file(archive: Archive, source: TileSource) -> Path:
     """The file a tile is drawn from (the page's pyramid is built first if the cache lost it);
     its modification time versions the tile (`tile_version`). No database connection."""
     if source.kind == "overlay":
-        path = warped_path(archive, source.digitisation_id)
+        digitisation_id = source.digitisation_id
+        path = warped_path(archive, digitisation_id)
         if not path.exists():
-            raise NotFound(f"digitisation {source.digitisation_id} has not been warped yet")
+            raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
         return path
     path = pyramid_path(archive, source.sha256, source.page)
     if not path.exists():
