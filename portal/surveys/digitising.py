@@ -59,9 +59,9 @@ from spatial.georeference import (
 from spatial.warp import build_pyramid, open_tiles, pixel_levels, pixel_tile_png, tile_png, warp_image
 
 __all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "page_source", "page_image",
-           "point_table",
-           "warped_path", "set_parcels", "submit", "snap", "view", "pyramid_path", "TileSource", "scan_tile_source",
-           "tile_source", "tile_file", "tile_version", "render_tile", "audit_view", "audit_refusal", "NotYours"]
+           "point_table", "warped_path", "warp_source", "warp_file", "warp_record", "set_parcels", "submit", "snap",
+           "view", "pyramid_path", "TileSource", "scan_tile_source", "tile_source", "tile_file", "tile_version",
+           "render_tile", "audit_view", "audit_refusal", "NotYours"]
 
 LABEL_MAX = 40
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -417,30 +417,59 @@ def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, 
          ) -> dict[str, Any]:
     """Warp the page (read from its pixel pyramid) by the fit into a tiled GeoTIFF in the target
     CRS (GDAL); commits. The fit is checked first (GeoreferenceError, 422); on any failure no
-    warped file is left behind."""
+    warped file is left behind. The route runs its three steps apart (`warp_source`,
+    `warp_file`, `warp_record`), so no connection is held while GDAL warps."""
+    source = warp_source(conn, archive, principal, digitisation_id)
+    return warp_record(conn, principal, source, warp_file(archive, source))
+
+
+def warp_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int
+                ) -> dict[str, Any]:
+    """The digitisation to warp (as `get`, with its scan's `media_type`), its fit checked
+    (GeoreferenceError, 422; Conflict without a fit or once submitted)."""
     row = _open(conn, principal, digitisation_id)
     found = _fit_of(row)
     check_plausible(found, row["image_width"], row["image_height"], row["crs"])
-    image = pyramid_path(archive, row["sha256"], row["page"])
+    return {**row, "media_type": archive_service.file_row(conn, row["sha256"])["media_type"]}
+
+
+def warp_file(archive: Archive, source: dict[str, Any]) -> dict[str, Any]:
+    """Warp the page of a `warp_source` into its GeoTIFF (the pyramid built again first if the
+    cache lost it), removing an earlier warp's kept tiles; returns the `warped` evidence (crs,
+    width, height, pixel_size_m, bounds in the CRS's metres, lonlat_bounds in degrees). No
+    database connection."""
+    found = _fit_of(source)
+    image = pyramid_path(archive, source["sha256"], source["page"])
     if not image.exists():  # the cache was cleared since the upload: build it again
-        kept = archive_service.file_row(conn, row["sha256"])
-        full, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
-        image = _pyramid(archive, row["sha256"], row["page"], full)
-    out = warped_path(archive, digitisation_id)
+        full, _, _ = archive_service.full_page(archive, source["sha256"], source["media_type"], source["page"])
+        image = _pyramid(archive, source["sha256"], source["page"], full)
+    out = warped_path(archive, source["digitisation_id"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.part")
+    partial = out.with_name(f".{out.name}.{os.getpid()}-{threading.get_ident()}.part")
     try:
-        done = warp_image(image, found, row["crs"], partial, width=row["image_width"],
-                          height=row["image_height"], control_points=_control_points(row))
+        done = warp_image(image, found, source["crs"], partial, width=source["image_width"],
+                          height=source["image_height"], control_points=_control_points(source))
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
     _forget_old_tiles(out)
     open_tiles(out)  # the overlay's first tiles are asked for next
-    west, south, east, north = transformer(row["crs"], 4326).transform_bounds(*done.bounds)
-    warped = {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
-              "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}
-    _update(conn, digitisation_id, warped=Jsonb(warped))
+    west, south, east, north = transformer(source["crs"], 4326).transform_bounds(*done.bounds)
+    return {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
+            "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}
+
+
+def warp_record(conn: psycopg.Connection[Any], principal: Principal, source: dict[str, Any],
+                warped: dict[str, Any]) -> dict[str, Any]:
+    """Keep the `warped` evidence of a `warp_source`, unless the digitisation changed meanwhile
+    (new control points or fit, submitted: Conflict, warp it again); commits."""
+    digitisation_id = source["digitisation_id"]
+    _open(conn, principal, digitisation_id)
+    changed = conn.execute("UPDATE digitisations SET warped = %s, updated_at = now() WHERE digitisation_id = %s "
+                           "AND updated_at = %s AND submission_id IS NULL",
+                           (Jsonb(warped), digitisation_id, source["updated_at"])).rowcount
+    if changed != 1:
+        raise Conflict(f"digitisation {digitisation_id} changed while it was being warped: warp it again")
     conn.commit()
     return warped
 

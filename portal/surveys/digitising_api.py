@@ -329,9 +329,11 @@ async def to_map(request: Request, principal: Digitiser, digitisation_id: int, b
 
 @router.post("/{digitisation_id}/warp")
 async def warp(request: Request, principal: Digitiser, digitisation_id: int) -> dict[str, Any]:
-    with _heavy(request, principal):
-        result: dict[str, Any] = await in_worker(request, digitising.warp, archive_of(request), principal,
-                                                 digitisation_id)
+    archive = archive_of(request)
+    with _heavy(request, principal):  # no connection is held while GDAL warps
+        source = await in_worker(request, digitising.warp_source, archive, principal, digitisation_id)
+        warped = await anyio.to_thread.run_sync(digitising.warp_file, archive, source)
+        result: dict[str, Any] = await in_worker(request, digitising.warp_record, principal, source, warped)
     return result
 
 

@@ -262,3 +262,21 @@ def test_the_full_page_and_the_workspace_audit_their_refusals_too(client, scan, 
     rows = [(r[0], r[1], r[3]) for r in audit_rows(module_database, digitisation_id)]
     assert sorted(rows, key=str) == sorted([("success", 11, "full"), ("refused", 12, "full"), ("refused", 31, "full"),
                                             ("refused", 12, "tiles"), ("refused", 31, "tiles")], key=str)
+
+
+def test_a_warp_kept_only_if_the_digitisation_did_not_change_while_gdal_ran(client, scan, module_database) -> None:  # type: ignore[no-untyped-def]
+    """GDAL warps with no connection held: the result is kept only if the control points and fit
+    are those it was warped by."""
+    from harness import PEOPLE
+
+    from portal.platform.errors import Conflict
+
+    digitisation_id = warped(client, scan)
+    archive = client.app.state.archive  # type: ignore[attr-defined]
+    with psycopg.connect(module_database) as conn:
+        source = digitising.warp_source(conn, archive, PEOPLE["surveyor"], digitisation_id)
+    warped_now = digitising.warp_file(archive, source)
+    assert client.post(f"/api/digitisations/{digitisation_id}/fit", json={"transformation": "similarity"},
+                       headers=as_("surveyor")).status_code == 200
+    with psycopg.connect(module_database) as conn, pytest.raises(Conflict, match="changed while it was being warped"):
+        digitising.warp_record(conn, PEOPLE["surveyor"], source, warped_now)
