@@ -100,7 +100,10 @@ def start(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
 
 
 class NotYours(NotFound):
-    """The digitisation does not exist or is another surveyor's (404, as any missing thing)."""
+    """The digitisation does not exist or is another surveyor's (404, as any missing thing);
+    its own code so the routes can audit the refused view."""
+
+    code = "digitisation_not_found"
 
 
 def get(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int) -> dict[str, Any]:
