@@ -12,11 +12,15 @@ digitisation row keeps the georeferencing as evidence.
     to_map         pixels -> map coordinates by the fit (tracing by clicking on the scan)
     snap           a click on the cadastre map as coordinates, snapped to the nearest parcel corner
     point_table    the printed boundary-point table read by OCR, offered for confirmation
-    scan_tile      the page as pixel-space tiles (Leaflet's CRS.Simple), read from the pixel
+    scan_tile_source  the page as pixel-space tiles (Leaflet's CRS.Simple), read from the pixel
                    pyramid built at upload (a tiled GeoTIFF with overviews), so a control point
                    can be placed at full resolution without loading the whole scan
-    warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS
-    tile           the warped scan as Web Mercator tiles for the overlay
+    warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS (the route
+                   runs warp_source, warp_file, warp_record apart: no connection while GDAL runs)
+    tile_source    the warped scan as Web Mercator tiles for the overlay
+    render_tile    either kind of tile drawn (after its *_source, the access check in a short
+                   unit of work) with no database connection; tile_version names it for the ETag
+    audit_view, audit_refusal  the scan's views and refused views in the audit trail
     set_parcels    the traced parcels, GeoJSON in the target CRS (x = easting, metres)
     submit         a draft submission of the parcels, the scan attached to it
 
