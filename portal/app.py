@@ -100,7 +100,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "the request cannot be parsed", 401: "log in first", 403: "your role does not allow this",
         404: "no such thing, or not yours to see", 409: "the current state or a rule of the register forbids it",
         413: "the request body is too large", 422: "the input is invalid (the detail names the field)",
-        429: "too many requests: wait and try again", 503: "the database is unavailable for a moment"}.items()}
+        429: "too many requests: wait and try again",
+        503: "the server is busy or the database unavailable for a moment"}.items()}
 
 
 def layers_settings(settings: Settings) -> LayersSettings:

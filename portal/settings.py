@@ -188,6 +188,12 @@ class SurveySettings(BaseSettings):
     read_wall_seconds: int = 300
     # Uploads of one user being read at once (per app process); more are refused with 429.
     uploads_at_once_per_user: int = 2
+    # Map tiles of scans (scan pixels and the warped overlay) one user may have being drawn at
+    # once per app process (beyond it a request waits tile_wait_seconds, then 429 tiles_at_once), and the
+    # tiles drawn at once by the whole process (its own threads, never the work pool's connections).
+    tiles_at_once_per_user: int = Field(default=8, ge=1)
+    tile_wait_seconds: float = Field(default=1.0, ge=0, le=30)
+    tile_renders_at_once: int = Field(default=4, ge=1)
     # Issues of a validation report in one answer (API and page), unless the caller asks for
     # fewer; at most report_max_page_size when they ask for more (422 beyond it).
     report_page_size: int = Field(default=500, ge=1)

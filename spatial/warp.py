@@ -182,29 +182,42 @@ class _Source:
 
 _SOURCES: OrderedDict[tuple[str, int, bool], _Source] = OrderedDict()
 _SOURCES_LOCK = threading.Lock()
-SOURCES_KEPT = 8
+_OPENING: dict[tuple[str, int, bool], threading.Lock] = {}
+# Open sources kept per process: each holds two file handles and GDAL's warper set-up (a few
+# MB at most; pixels are in GDAL's shared block cache), and reopening one costs 0.1-0.7 s, so
+# enough are kept for every scan a busy office has on screen at once.
+SOURCES_KEPT = 64
 
 
 def _source(path: Path, mercator: bool) -> _Source:
     """The open source of `path` as it is now (its modification time is in the key, so a file
     warped again is opened afresh and its old handle closed); at most SOURCES_KEPT are kept
-    open, the least recently used closed first."""
+    open, the least recently used closed first; threads asking for one being opened wait for
+    it rather than open it again (a flood of tiles costs one opening)."""
     key = (str(path), path.stat().st_mtime_ns, mercator)
     with _SOURCES_LOCK:
         found = _SOURCES.get(key)
         if found is not None:
             _SOURCES.move_to_end(key)
             return found
-    opened = _Source(path, mercator)
-    with _SOURCES_LOCK:
-        if key in _SOURCES:  # another thread opened it meanwhile
-            closing = [opened]
-            opened = _SOURCES[key]
-        else:
-            _SOURCES[key] = opened
-            closing = [_SOURCES.pop(k) for k in [k for k in _SOURCES if k[0] == key[0] and k != key]]
-            while len(_SOURCES) > SOURCES_KEPT:
-                closing.append(_SOURCES.popitem(last=False)[1])
+        opening = _OPENING.setdefault(key, threading.Lock())
+    closing: list[_Source] = []
+    with opening:  # one thread opens a source; the others asking for it meanwhile wait for it
+        with _SOURCES_LOCK:
+            found = _SOURCES.get(key)
+            if found is not None:
+                _SOURCES.move_to_end(key)
+                return found
+        try:
+            opened = _Source(path, mercator)
+            with _SOURCES_LOCK:
+                _SOURCES[key] = opened
+                closing = [_SOURCES.pop(k) for k in [k for k in _SOURCES if k[0] == key[0] and k != key]]
+                while len(_SOURCES) > SOURCES_KEPT:
+                    closing.append(_SOURCES.popitem(last=False)[1])
+        finally:
+            with _SOURCES_LOCK:
+                _OPENING.pop(key, None)
     for source in closing:
         source.close()
     return opened

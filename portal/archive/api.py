@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile, status
 from fastapi.responses import Response
 
@@ -122,7 +123,10 @@ async def page(request: Request, principal: CurrentPrincipal, sha256: Sha256, pa
                size: Annotated[Literal["page", "thumb"], Query()] = "page") -> Response:
     archive = archive_of(request)
     async with slots_of(request).waiting(user_key(principal), limit_of(request), archive.settings.render_wait_seconds):
-        png = await in_worker(request, service.page_png, archive, principal, sha256, page, size, client_of(request))
+        client = client_of(request)  # no connection is held while the page renders
+        row = await in_worker(request, service.page_row, principal, sha256, page, size, client)
+        png = await anyio.to_thread.run_sync(service.render_page_png, archive, row, page, size)
+        await in_worker(request, service.audit_page_view, principal, sha256, page, size, client)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 

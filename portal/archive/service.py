@@ -41,7 +41,8 @@ from spatial.readers.isolated import run_isolated
 from spatial.readers.limits import ReadLimits
 
 __all__ = ["Archive", "keep", "attach_to_source", "attach_to_application", "attach_to_submission", "files_of_source",
-           "files_of_submission", "may_view", "describe", "page_png", "original", "full_page", "file_row"]
+           "files_of_submission", "may_view", "describe", "page_png", "original", "full_page", "file_row", "page_row",
+           "render_page_png", "audit_page_view"]
 
 SIZES = ("page", "thumb")
 
@@ -278,32 +279,55 @@ def describe(conn: psycopg.Connection[Any], principal: Principal, sha256: str,
 def page_png(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, sha256: str, page: int,
              size: str = "page", client: str | None = None) -> bytes:
     """Page `page` (1-based) of the file as PNG (`size` "page" or "thumb"), rendered on first
-    view and cached; every view is audited. ArchiveNotFound for a page the file does not have."""
+    view and cached; every view is audited. ArchiveNotFound for a page the file does not have.
+    The routes run its three steps apart (`page_row`, `render_page_png`, `audit_page_view`), so
+    no connection is held while a page renders."""
+    row = page_row(conn, principal, sha256, page, size, client)
+    png = render_page_png(archive, row, page, size)
+    audit_page_view(conn, principal, sha256, page, size, client)
+    return png
+
+
+def page_row(conn: psycopg.Connection[Any], principal: Principal, sha256: str, page: int, size: str = "page",
+             client: str | None = None) -> dict[str, Any]:
+    """The file's row if the principal may see page `page` of it at `size` (a refusal audited);
+    ArchiveNotFound for a size or page it does not have."""
     row = _checked(conn, principal, sha256, "archive.view", client, {"page": page, "size": size})
     if size not in SIZES:
         raise ArchiveNotFound(f"size {size!r} is not one of {', '.join(SIZES)}")
     if not 1 <= page <= row["pages"]:
         raise ArchiveNotFound(f"file {sha256} has {row['pages']} page(s); there is no page {page}")
+    return row
+
+
+def render_page_png(archive: Archive, row: dict[str, Any], page: int, size: str = "page") -> bytes:
+    """Page `page` of the file of `row` (`page_row`) as PNG, rendered in the limited worker
+    process on first view and cached; no database connection."""
+    sha256 = row["sha256"]
     side = archive.settings.page_pixels if size == "page" else archive.settings.thumb_pixels
     cached = archive.cache / sha256[:2] / f"{sha256}-{page}-{side}.png"
     if cached.exists():
-        png = cached.read_bytes()
-    else:
-        try:
-            source = archive.store.path(sha256)
-        except StoreError as error:
-            raise ArchiveNotFound(f"file {sha256} is missing from the store") from error
-        png = run_isolated(render_page, (str(source), row["media_type"], page, side), limits=archive.limits,
-                           name=sha256)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".render-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(png)
-        os.replace(temporary, cached)
+        return bytes(cached.read_bytes())
+    try:
+        source = archive.store.path(sha256)
+    except StoreError as error:
+        raise ArchiveNotFound(f"file {sha256} is missing from the store") from error
+    png: bytes = run_isolated(render_page, (str(source), row["media_type"], page, side), limits=archive.limits,
+                              name=sha256)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".render-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(png)
+    os.replace(temporary, cached)
+    return png
+
+
+def audit_page_view(conn: psycopg.Connection[Any], principal: Principal, sha256: str, page: int, size: str,
+                    client: str | None = None) -> None:
+    """The archive.view row of a page shown; commits."""
     record(conn, _entry(principal, "archive.view", sha256, access="consulted", client=client,
                         detail={"page": page, "size": size}))
     conn.commit()
-    return png
 
 
 def original(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, sha256: str,

@@ -74,13 +74,14 @@ class Slots:
             self._give_back(user)
 
     @asynccontextmanager
-    async def waiting(self, user: str, limit: int, seconds: float) -> AsyncIterator[None]:
+    async def waiting(self, user: str, limit: int, seconds: float,
+                      refusal: Limited | None = None) -> AsyncIterator[None]:
         """Hold one of `user`'s slots, waiting up to `seconds` for one to be free (without
-        holding a thread); UploadsAtOnce (429) after that."""
+        holding a thread); `refusal` (default UploadsAtOnce, 429) after that."""
         deadline = time.monotonic() + seconds
         while not self._take(user, limit):
             if time.monotonic() >= deadline:
-                raise UploadsAtOnce.working(limit)
+                raise refusal or UploadsAtOnce.working(limit)
             await asyncio.sleep(0.05)
         try:
             yield

@@ -12,11 +12,15 @@ digitisation row keeps the georeferencing as evidence.
     to_map         pixels -> map coordinates by the fit (tracing by clicking on the scan)
     snap           a click on the cadastre map as coordinates, snapped to the nearest parcel corner
     point_table    the printed boundary-point table read by OCR, offered for confirmation
-    scan_tile      the page as pixel-space tiles (Leaflet's CRS.Simple), read from the pixel
+    scan_tile_source  the page as pixel-space tiles (Leaflet's CRS.Simple), read from the pixel
                    pyramid built at upload (a tiled GeoTIFF with overviews), so a control point
                    can be placed at full resolution without loading the whole scan
-    warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS
-    tile           the warped scan as Web Mercator tiles for the overlay
+    warp           the page warped by GDAL into a tiled GeoTIFF in the target CRS (the route
+                   runs warp_source, warp_file, warp_record apart: no connection while GDAL runs)
+    tile_source    the warped scan as Web Mercator tiles for the overlay
+    render_tile    either kind of tile drawn (after its *_source, the access check in a short
+                   unit of work) with no database connection; tile_version names it for the ETag
+    audit_view, audit_refusal  the scan's views and refused views in the audit trail
     set_parcels    the traced parcels, GeoJSON in the target CRS (x = easting, metres)
     submit         a draft submission of the parcels, the scan attached to it
 
@@ -28,7 +32,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +62,10 @@ from spatial.georeference import (
 )
 from spatial.warp import build_pyramid, open_tiles, pixel_levels, pixel_tile_png, tile_png, warp_image
 
-__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "image", "point_table",
-           "warped_path", "tile", "set_parcels", "submit", "snap", "view", "scan_tile", "pyramid_path"]
+__all__ = ["default_crs", "start", "get", "set_points", "fit_points", "to_map", "warp", "page_source", "page_image",
+           "point_table", "warped_path", "warp_source", "warp_file", "warp_record", "set_parcels", "submit", "snap",
+           "view", "pyramid_path", "TileSource", "scan_tile_source", "tile_source", "tile_file", "tile_version",
+           "render_tile", "audit_view", "audit_refusal", "NotYours"]
 
 LABEL_MAX = 40
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -95,12 +103,19 @@ def start(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
     return get(conn, principal, int(row[0]))
 
 
+class NotYours(NotFound):
+    """The digitisation does not exist or is another surveyor's (404, as any missing thing);
+    its own code so the routes can audit the refused view."""
+
+    code = "digitisation_not_found"
+
+
 def get(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int) -> dict[str, Any]:
-    """The digitisation, if the principal made it or is a registrar; NotFound otherwise."""
+    """The digitisation, if the principal made it or is a registrar; NotYours (404) otherwise."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(_ROW, (digitisation_id,)).fetchone()
     if row is None or not (row["created_by"] == principal.user_id or Role.REGISTRAR in principal.roles):
-        raise NotFound(f"digitisation {digitisation_id} does not exist or is not yours")
+        raise NotYours(f"digitisation {digitisation_id} does not exist or is not yours")
     return row
 
 
@@ -180,17 +195,17 @@ def to_map(conn: psycopg.Connection[Any], principal: Principal, digitisation_id:
     return [[round(float(x), 4), round(float(y), 4)] for x, y in found.apply(pixels)] if pixels else []
 
 
-def image(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int,
-          client: str | None = None) -> Path:
-    """The page being digitised at full size (a PNG file); the view is audited like any archive view."""
+def page_source(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int) -> dict[str, Any]:
+    """The digitisation (as `get`) and its scan's `media_type`: what `page_image` and
+    `point_table` need, read in a short unit of work so the rendering holds no connection."""
     row = get(conn, principal, digitisation_id)
-    kept = archive_service.file_row(conn, row["sha256"])
-    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
-    record(conn, AuditEntry("archive.view", actor_user_id=principal.user_id, actor_role=role_label(principal),
-                            actor_institution=principal.institution, access="consulted",
-                            subject=f"file:{row['sha256']}", client=client,
-                            detail={"page": row["page"], "size": "full", "digitisation_id": digitisation_id}))
-    conn.commit()
+    return {**row, "media_type": archive_service.file_row(conn, row["sha256"])["media_type"]}
+
+
+def page_image(archive: Archive, source: dict[str, Any]) -> Path:
+    """The page being digitised at full size (a PNG file, rendered once into the cache), from a
+    `page_source`; no database connection (the route audits the view like any archive view)."""
+    path, _, _ = archive_service.full_page(archive, source["sha256"], source["media_type"], source["page"])
     return path
 
 
@@ -205,6 +220,34 @@ def view(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: i
                             detail={"page": row["page"], "size": "tiles", "digitisation_id": digitisation_id}))
     conn.commit()
     return row
+
+
+def audit_view(conn: psycopg.Connection[Any], principal: Principal, source: TileSource | dict[str, Any], kind: str,
+               client: str | None = None) -> None:
+    """One archive.view row ("consulted") of the digitisation's scan, `kind` of view in its
+    detail ("scan tiles", "overlay tiles", "warped.tif"); commits. The routes decide how often
+    (tiles: once per user, digitisation and kind an hour, not per tile)."""
+    if isinstance(source, TileSource):
+        sha256, page, digitisation_id = source.sha256, source.page, source.digitisation_id
+    else:
+        sha256, page, digitisation_id = source["sha256"], source["page"], source["digitisation_id"]
+    record(conn, AuditEntry("archive.view", actor_user_id=principal.user_id, actor_role=role_label(principal),
+                            actor_institution=principal.institution, access="consulted", subject=f"file:{sha256}",
+                            client=client, detail={"page": page, "size": kind, "digitisation_id": digitisation_id}))
+    conn.commit()
+
+
+def audit_refusal(conn: psycopg.Connection[Any], principal: Principal, digitisation_id: int, kind: str,
+                  client: str | None = None) -> None:
+    """One refused archive.view row of a digitisation's scan (`kind` of view in the detail):
+    the subject is the digitisation asked for (the scan is not named to whom may not see it),
+    the actor whoever asked (none for an anonymous caller: the client address says who);
+    commits."""
+    record(conn, AuditEntry("archive.view", outcome="refused", actor_user_id=principal.user_id,
+                            actor_role=role_label(principal), actor_institution=principal.institution,
+                            subject=f"digitisation:{digitisation_id}", client=client,
+                            detail={"size": kind, "digitisation_id": digitisation_id}))
+    conn.commit()
 
 
 def pyramid_path(archive: Archive, sha256: str, page: int) -> Path:
@@ -227,32 +270,148 @@ def _pyramid(archive: Archive, sha256: str, page: int, full: Path) -> Path:
     return out
 
 
-def scan_tile(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int, z: int,
-              x: int, y: int) -> bytes:
-    """Tile x, y at zoom z of the page in scan pixels, as Leaflet's CRS.Simple asks for it (z from
-    -levels, the whole page in one 256-pixel tile, to 0, full resolution: one tile pixel is 2**-z
-    scan pixels, tile x covering columns [256 x, 256 (x + 1)) * 2**-z, rows likewise, row axis
-    down): PNG, transparent beyond the page. NotFound for a tile outside the page."""
+@dataclass(frozen=True)
+class TileSource:
+    """What a tile is drawn from, found in a short unit of work (the access check), so the
+    drawing itself (`render_tile`) holds no database connection. kind: "scan" (pixel tiles of
+    the page's pyramid) or "overlay" (XYZ tiles of the warped GeoTIFF); media_type: the
+    scan's, when its pyramid must be built again (the cache was cleared), else None."""
+
+    kind: str
+    digitisation_id: int
+    sha256: str
+    page: int
+    z: int
+    x: int
+    y: int
+    media_type: str | None = None
+
+
+def scan_tile_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int,
+                     z: int, x: int, y: int) -> TileSource:
+    """Where tile x, y at zoom z of the page in scan pixels comes from, as Leaflet's CRS.Simple
+    asks for it (z from -levels, the whole page in one 256-pixel tile, to 0, full resolution:
+    one tile pixel is 2**-z scan pixels, tile x covering columns [256 x, 256 (x + 1)) * 2**-z,
+    rows likewise, row axis down). The access check: NotFound for another surveyor's
+    digitisation, and for a tile outside the page."""
     row = get(conn, principal, digitisation_id)
     lowest = -pixel_levels(row["image_width"], row["image_height"])
     span = 256 * 2 ** (-z) if lowest <= z <= 0 else 0
     if not span or not (0 <= x * span < row["image_width"] and 0 <= y * span < row["image_height"]):
         raise NotFound(f"there is no scan tile {z}/{x}/{y}: its zoom levels run from {lowest} to 0")
-    path = pyramid_path(archive, row["sha256"], row["page"])
-    if not path.exists():
-        kept = archive_service.file_row(conn, row["sha256"])
-        full, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
-        path = _pyramid(archive, row["sha256"], row["page"], full)
-    return pixel_tile_png(path, z, x, y) or _empty_tile()
+    media_type = None
+    if not pyramid_path(archive, row["sha256"], row["page"]).exists():
+        media_type = archive_service.file_row(conn, row["sha256"])["media_type"]
+    return TileSource("scan", digitisation_id, row["sha256"], row["page"], z, x, y, media_type)
 
 
-def point_table(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
-                digitisation_id: int) -> list[dict[str, Any]]:
-    """The printed boundary-point table read by OCR (`portal.surveys.ocr`): suggestions
-    {label, northing, easting, text} for the person to confirm; nothing is written."""
+def tile_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int, z: int,
+                x: int, y: int) -> TileSource:
+    """Where the XYZ tile z/x/y (Web Mercator, y from the north, z <= 24) of the warped scan
+    comes from; the access check: NotFound for another surveyor's digitisation, one not warped
+    yet, and a tile that does not exist."""
     row = get(conn, principal, digitisation_id)
-    kept = archive_service.file_row(conn, row["sha256"])
-    path, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
+    if not row["warped"] or not warped_path(archive, digitisation_id).exists():
+        raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
+    if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFound(f"there is no tile {z}/{x}/{y}")
+    return TileSource("overlay", digitisation_id, row["sha256"], row["page"], z, x, y)
+
+
+def tile_file(archive: Archive, source: TileSource) -> Path:
+    """The file a tile is drawn from (the page's pyramid is built first if the cache lost it);
+    its modification time versions the tile (`tile_version`). No database connection."""
+    if source.kind == "overlay":
+        digitisation_id = source.digitisation_id
+        path = warped_path(archive, digitisation_id)
+        if not path.exists():
+            raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
+        return path
+    path = pyramid_path(archive, source.sha256, source.page)
+    if not path.exists():
+        kept = source.media_type or "image/png"
+        full, _, _ = archive_service.full_page(archive, source.sha256, kept, source.page)
+        path = _pyramid(archive, source.sha256, source.page, full)
+    return path
+
+
+def tile_version(archive: Archive, source: TileSource) -> str:
+    """A name of the tile as it is drawn now (its file's modification time, the kind and
+    z/x/y), known before it is drawn: the route's ETag, so a client's copy is answered 304
+    without drawing it again."""
+    stamp = tile_file(archive, source).stat().st_mtime_ns
+    return f"{source.kind}-{source.digitisation_id}-{stamp}-{source.z}-{source.x}-{source.y}"
+
+
+# Overlay tiles are kept on disk up to this zoom (about 7 cm a tile pixel at z21 in China, the
+# resolution of a 1:500 scan at 300 dpi); closer ones are drawn each time, as is an empty tile.
+CACHED_ZOOM_MAX = 21
+# At most this many overlay tiles are kept per warped scan (a few hundred MB at most).
+TILES_KEPT_PER_SCAN = 4096
+_KEPT: dict[Path, int] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def _may_keep(folder: Path) -> bool:
+    """Count one more tile kept in `folder` (counted once from the disk per process); False when
+    it holds TILES_KEPT_PER_SCAN already."""
+    with _KEPT_LOCK:
+        if folder not in _KEPT:
+            if len(_KEPT) > 1024:
+                _KEPT.clear()
+            _KEPT[folder] = sum(1 for _ in folder.glob("*.png")) if folder.exists() else 0
+        if _KEPT[folder] >= TILES_KEPT_PER_SCAN:
+            return False
+        _KEPT[folder] += 1
+        return True
+
+
+def render_tile(archive: Archive, source: TileSource) -> bytes:
+    """The tile as PNG, drawn without a database connection (in the tile renderers' threads):
+    a scan tile from the page's pyramid (transparent beyond the page), an overlay tile from the
+    warped GeoTIFF (transparent outside the scan). One empty tile (the same bytes every time)
+    answers for any tile outside the scan and is never written to disk; overlay tiles up to
+    CACHED_ZOOM_MAX are kept on disk under the warped file's modification time, at most
+    TILES_KEPT_PER_SCAN of them."""
+    path = tile_file(archive, source)
+    if source.kind == "scan":
+        return pixel_tile_png(path, source.z, source.x, source.y) or _empty_tile()
+    folder = path.with_suffix("") / f"{path.stat().st_mtime_ns}"
+    cached = folder / f"{source.z}-{source.x}-{source.y}.png"
+    if source.z <= CACHED_ZOOM_MAX and cached.exists():
+        return cached.read_bytes()
+    png = tile_png(path, source.z, source.x, source.y)
+    if png is None:
+        return _empty_tile()
+    if source.z <= CACHED_ZOOM_MAX and _may_keep(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{threading.get_ident()}.part")
+        partial.write_bytes(png)
+        partial.replace(cached)
+    return png
+
+
+def _forget_old_tiles(path: Path) -> None:
+    """Remove the kept overlay tiles of earlier warps of `path` (folders named by another
+    modification time than the file's now)."""
+    import shutil
+
+    current = str(path.stat().st_mtime_ns) if path.exists() else None
+    root = path.with_suffix("")
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        if folder.name != current:
+            shutil.rmtree(folder, ignore_errors=True)
+            with _KEPT_LOCK:
+                _KEPT.pop(folder, None)
+
+
+def point_table(archive: Archive, source: dict[str, Any]) -> list[dict[str, Any]]:
+    """The printed boundary-point table read by OCR (`portal.surveys.ocr`) from a `page_source`:
+    suggestions {label, northing, easting, text} for the person to confirm; nothing is written,
+    and no database connection is held while tesseract reads."""
+    path = page_image(archive, source)
     return [{"label": r.label, "northing": r.northing, "easting": r.easting, "text": r.text}
             for r in read_point_table(path)]
 
@@ -265,52 +424,64 @@ def warp(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, 
          ) -> dict[str, Any]:
     """Warp the page (read from its pixel pyramid) by the fit into a tiled GeoTIFF in the target
     CRS (GDAL); commits. The fit is checked first (GeoreferenceError, 422); on any failure no
-    warped file is left behind."""
+    warped file is left behind. The route runs its three steps apart (`warp_source`,
+    `warp_file`, `warp_record`), so no connection is held while GDAL warps."""
+    source = warp_source(conn, archive, principal, digitisation_id)
+    return warp_record(conn, principal, source, warp_file(archive, source))
+
+
+def warp_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int
+                ) -> dict[str, Any]:
+    """The digitisation to warp (as `get`, with its scan's `media_type`), its fit checked
+    (GeoreferenceError, 422; Conflict without a fit or once submitted)."""
     row = _open(conn, principal, digitisation_id)
     found = _fit_of(row)
     check_plausible(found, row["image_width"], row["image_height"], row["crs"])
-    image = pyramid_path(archive, row["sha256"], row["page"])
+    return {**row, "media_type": archive_service.file_row(conn, row["sha256"])["media_type"]}
+
+
+def warp_file(archive: Archive, source: dict[str, Any]) -> dict[str, Any]:
+    """Warp the page of a `warp_source` into its GeoTIFF (the pyramid built again first if the
+    cache lost it), removing an earlier warp's kept tiles; returns the `warped` evidence (crs,
+    width, height, pixel_size_m, bounds in the CRS's metres, lonlat_bounds in degrees). No
+    database connection."""
+    found = _fit_of(source)
+    image = pyramid_path(archive, source["sha256"], source["page"])
     if not image.exists():  # the cache was cleared since the upload: build it again
-        kept = archive_service.file_row(conn, row["sha256"])
-        full, _, _ = archive_service.full_page(archive, row["sha256"], kept["media_type"], row["page"])
-        image = _pyramid(archive, row["sha256"], row["page"], full)
-    out = warped_path(archive, digitisation_id)
+        full, _, _ = archive_service.full_page(archive, source["sha256"], source["media_type"], source["page"])
+        image = _pyramid(archive, source["sha256"], source["page"], full)
+    out = warped_path(archive, source["digitisation_id"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.part")
+    partial = out.with_name(f".{out.name}.{os.getpid()}-{threading.get_ident()}.part")
     try:
-        done = warp_image(image, found, row["crs"], partial, width=row["image_width"],
-                          height=row["image_height"], control_points=_control_points(row))
+        done = warp_image(image, found, source["crs"], partial, width=source["image_width"],
+                          height=source["image_height"], control_points=_control_points(source))
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
+    _forget_old_tiles(out)
     open_tiles(out)  # the overlay's first tiles are asked for next
-    west, south, east, north = transformer(row["crs"], 4326).transform_bounds(*done.bounds)
-    warped = {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
-              "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}
-    _update(conn, digitisation_id, warped=Jsonb(warped))
+    west, south, east, north = transformer(source["crs"], 4326).transform_bounds(*done.bounds)
+    return {"crs": done.crs, "width": done.width, "height": done.height, "pixel_size_m": done.pixel_size,
+            "bounds": list(done.bounds), "lonlat_bounds": [west, south, east, north]}
+
+
+def warp_record(conn: psycopg.Connection[Any], principal: Principal, source: dict[str, Any],
+                warped: dict[str, Any]) -> dict[str, Any]:
+    """Keep the `warped` evidence of a `warp_source`, unless the digitisation changed meanwhile
+    (new control points or fit, submitted: Conflict, warp it again); commits."""
+    digitisation_id = source["digitisation_id"]
+    _open(conn, principal, digitisation_id)
+    changed = conn.execute("UPDATE digitisations SET warped = %s, updated_at = now() WHERE digitisation_id = %s "
+                           "AND updated_at = %s AND submission_id IS NULL",
+                           (Jsonb(warped), digitisation_id, source["updated_at"])).rowcount
+    if changed != 1:
+        raise Conflict(f"digitisation {digitisation_id} changed while it was being warped: warp it again")
     conn.commit()
     return warped
 
 
 _EMPTY_TILE: bytes | None = None
-
-
-def tile(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, digitisation_id: int, z: int, x: int,
-         y: int) -> bytes:
-    """The XYZ tile z/x/y (Web Mercator) of the warped scan as PNG (transparent outside it), cached."""
-    row = get(conn, principal, digitisation_id)
-    path = warped_path(archive, digitisation_id)
-    if not row["warped"] or not path.exists():
-        raise NotFound(f"digitisation {digitisation_id} has not been warped yet")
-    if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
-        raise NotFound(f"there is no tile {z}/{x}/{y}")
-    cached = path.with_suffix("") / f"{path.stat().st_mtime_ns}" / f"{z}-{x}-{y}.png"
-    if cached.exists():
-        return cached.read_bytes()
-    png = tile_png(path, z, x, y) or _empty_tile()
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(png)
-    return png
 
 
 def _empty_tile() -> bytes:

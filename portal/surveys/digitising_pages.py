@@ -13,6 +13,7 @@ from portal.platform.permissions import Action
 from portal.platform.requests import client_of
 from portal.platform.work import in_worker
 from portal.surveys import digitising
+from portal.surveys.digitising_api import refused_view
 from portal.web.templating import render
 from spatial.warp import pixel_levels
 
@@ -31,10 +32,13 @@ async def start(request: Request, principal: PageUser) -> Response:
 @router.get("/surveys/digitise/{digitisation_id}")
 async def workspace(request: Request, digitisation_id: int, principal: PageUser) -> Response:
     if not principal.may(Action.UPLOAD_SURVEY_FILE):
+        await refused_view(request, principal, digitisation_id, "tiles")
         return render(request, "surveys/forbidden.html", status_code=403)
     try:
         found = await in_worker(request, digitising.view, principal, digitisation_id, client_of(request))
-    except NotFound:
+    except NotFound as refused:
+        if isinstance(refused, digitising.NotYours):
+            await refused_view(request, principal, digitisation_id, "tiles")
         return render(request, "surveys/missing.html", {"submission_id": digitisation_id}, status_code=404)
     settings = request.app.state.settings.map
     return render(request, "surveys/digitise.html", {

@@ -58,6 +58,7 @@ SPATIAL_CODES: dict[type[SpatialError], str] = {
     LimitError: "upload_limit", UnsupportedFormatError: "unsupported_format", CrsError: "unusable_crs",
     GeoreferenceError: "georeference_failed", WarpError: "warp_failed", SpatialError: "unreadable_file"}
 UNAVAILABLE = "the cadastre database is unavailable for a moment; try again shortly"
+BUSY = "the server is busy with other requests; try again in a few seconds"
 INTERNAL = "something went wrong on our side; the error was logged"
 UNSTORABLE = "a value in the request cannot be stored (for example a control character in a text field)"
 
@@ -181,6 +182,30 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(request, 503, "database_unavailable", UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+def _pools_busy(request: Request) -> bool:
+    """Whether a pool of the app has every connection it may open handed out: a wait for one
+    that timed out then means the server is busy, not that the database is down (a pool that
+    cannot reach the database holds fewer connections than its maximum, usually none)."""
+    for name in ("work_pool", "pool"):
+        pool = getattr(request.app.state, name, None)
+        if pool is None:
+            continue
+        stats = pool.get_stats()
+        if stats.get("pool_size", 0) >= pool.max_size and stats.get("pool_available", 0) == 0:
+            return True
+    return False
+
+
+async def _pool_timeout(request: Request, exc: Exception) -> Response:
+    """No pooled connection came within the pool's timeout: 503 server_busy when every
+    connection is in use (the database is fine, other requests hold them), else the database
+    is unreachable (`_database_unavailable`)."""
+    if not _pools_busy(request):
+        return await _database_unavailable(request, exc)
+    log.warning("%s %s: no pooled connection free in time: %s", request.method, request.url.path, exc)
+    return error_response(request, 503, "server_busy", BUSY, headers={"Retry-After": "2"})
+
+
 async def _unstorable_value(request: Request, exc: Exception) -> Response:
     """A value the database refuses as data (a NUL in text, a number out of range, a malformed
     date) that no check before it caught: the client's input, so 422, never a 500. The
@@ -238,7 +263,7 @@ HANDLERS = {
     RequestValidationError: _invalid_request,
     psycopg.OperationalError: _database_unavailable,
     psycopg.DataError: _unstorable_value,
-    PoolTimeout: _database_unavailable,
+    PoolTimeout: _pool_timeout,
     LoginRedirect: _to_login,
     Exception: _unexpected,
 }
