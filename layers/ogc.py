@@ -138,10 +138,8 @@ async def _tile_matrix_set(request: Request) -> Response:
     """GET /tileMatrixSets/{id}: one of TMS_TITLES' sets (pygeoapi's 400 for any other id is
     a 404 here: no such resource)."""
     if request.path_params["tileMatrixSetId"] not in TMS_TITLES:
-        response = error_response(NotFound("no such tile matrix set; "
-                                           + " and ".join(TMS_TITLES) + " are offered"))
-        response.headers["Vary"] = "Accept"
-        return response
+        return error_response(NotFound("no such tile matrix set; "
+                                       + " and ".join(TMS_TITLES) + " are offered"))
     answer: Response = await _TILE_MATRIX_SET(request)
     return answer
 

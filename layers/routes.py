@@ -159,19 +159,18 @@ def _wants_html(request: Request) -> bool:
 
 
 def error_response(error: LayerError) -> Response:
-    """A LayerError as the OGC exception document (JSON) with its status."""
+    """A LayerError as the OGC exception document (JSON) with its status, and `Vary: Accept`
+    (the paths that refuse answer HTML too, when asked)."""
     import json
 
     return Response(json.dumps(error.body(), ensure_ascii=False), status_code=error.status,
-                    media_type="application/json")
+                    media_type="application/json", headers={"Vary": "Accept"})
 
 
 def _refuse(request: Request, error: LayerError) -> Response:
-    """`error_response` with the CORS headers, so a map page can read why, and `Vary: Accept`
-    (the same path answers HTML or JSON)."""
+    """`error_response` with the CORS headers, so a map page can read why."""
     response = error_response(error)
     response.headers.update(_cors(_runtime(request), request))
-    response.headers["Vary"] = "Accept"
     return response
 
 

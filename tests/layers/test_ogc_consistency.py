@@ -106,6 +106,29 @@ def test_html_and_jsonld_of_an_item_honour_datetime_and_crs(ogc_server: Server) 
         assert response.headers["content-crs"] == f"<{EPSG}4528>", f
 
 
+def test_html_and_jsonld_of_items_honour_datetime_and_crs(ogc_server: Server) -> None:
+    _, (retired, valid_at, _) = _parcels(ogc_server)
+    for f in ("html", "jsonld"):
+        now = _get(ogc_server, ITEMS, f=f, parcel_code=retired)
+        then = _get(ogc_server, ITEMS, f=f, parcel_code=retired, datetime=valid_at)
+        assert now.status_code == then.status_code == 200, f
+        item = f"/items/{retired}"  # a feature's own link (the page's links name it too)
+        assert item not in now.text and item in then.text, f
+        response = _get(ogc_server, ITEMS, f=f, limit=1, crs=EPSG + "4528")
+        assert response.headers["content-crs"] == f"<{EPSG}4528>", f
+
+
+def test_refusals_vary_on_accept_on_every_path(ogc_server: Server) -> None:
+    for path, params in (("/conformance", {"f": "xml"}), ("/collections/parcels/tiles/Nope/metadata", {}),
+                         ("/collections/parcels/tiles/WebMercatorQuad/metadata", {"f": "xml"}),
+                         ("/tileMatrixSets/Nope", {}), (ITEMS, {"limit": "x"}),
+                         ("/collections/parcels/tiles/WebMercatorQuad/99/0/0", {})):
+        response = _get(ogc_server, path, **params)
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert "accept" in response.headers.get("vary", "").lower(), (path, params)
+        assert response.headers.get("access-control-allow-origin") == "*", (path, params)
+
+
 def test_an_empty_crs_is_refused_as_any_other_invalid_crs(ogc_server: Server) -> None:
     current, _ = _parcels(ogc_server)
     for path in (ITEMS, f"{ITEMS}/{current}"):
