@@ -125,6 +125,14 @@ def _tile_matrix_sets(document: dict[str, Any]) -> None:
             link["rel"] = "self" if link.get("type") == "application/json" else "alternate"
 
 
+def _tile_matrix_set_definition(document: dict[str, Any]) -> None:
+    """One set's definition: its title as in OGC 17-083r4 (pygeoapi gives its id), and the
+    TMS 1.0 members (layers.tms)."""
+    if document.get("id") in TMS_TITLES:
+        document["title"] = TMS_TITLES[document["id"]]
+    with_tms1_members(document)
+
+
 def _tilesets(document: dict[str, Any]) -> None:
     """pygeoapi's list of a collection's tile sets links a URI template as a second `self`:
     a template is a tile set (OGC API Tiles' tileset relation), never this document."""
@@ -203,7 +211,8 @@ def _call(function: Callable[..., Any], *names: str,
     return handler
 
 
-_TILE_MATRIX_SET = _call(tiles_api.tilematrixset, "tileMatrixSetId", fix=with_tms1_members)
+_TILE_MATRIX_SET = _call(tiles_api.tilematrixset, "tileMatrixSetId",
+                         fix=_tile_matrix_set_definition)
 _TILES_METADATA = _call(tiles_api.get_collection_tiles_metadata, "collection_id",
                         "tileMatrixSetId")
 
