@@ -98,9 +98,10 @@ def parse_crs(value: str | None, parameter: str = "crs", *, strict: bool = True)
     Accepts the URIs the collections advertise (and their https form); with `strict=False`
     (for the CRS names pygeoapi and PROJ write, never for a client's parameter) also the
     `EPSG:n`, `OGC:CRS84` and URN shorthands.
-    Raises UnsupportedCrs naming the parameter for any other value.
+    Raises UnsupportedCrs naming the parameter for any other value, an empty one included
+    (`crs=`: the OpenAPI lists the values allowed, and "" is none of them).
     """
-    if value is None or value == "":
+    if value is None or (value == "" and not strict):
         return _crs(None)
     text = value.strip().strip("[]")
     lowered = text.lower().replace("https://", "http://")

@@ -8,6 +8,7 @@ document is ours (layers.openapi), not pygeoapi's.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from layers.catalog import COLLECTIONS, CRS84, STORAGE_CRS
@@ -26,7 +27,9 @@ def _extent(box: tuple[float, float, float, float] | None, begin: str | None) ->
         "spatial": {"bbox": list(box or (73.0, 3.0, 136.0, 54.0)), "crs": CRS84},
     }
     if begin is not None:
-        extent["temporal"] = {"begin": begin, "end": None}
+        # A datetime, as pygeoapi's YAML loader would give: pygeoapi checks a `datetime`
+        # parameter against it, and failed on a string (every HTML page with one was a 400).
+        extent["temporal"] = {"begin": dt.datetime.fromisoformat(begin), "end": None}
     return extent
 
 

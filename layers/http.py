@@ -10,9 +10,13 @@ The portal's own routes (personal data) are outside /ogc and never get these hea
 
 from __future__ import annotations
 
+import json
+import re
+from urllib.parse import parse_qsl
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED"]
+__all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED", "control_character", "CONTROL_REFUSAL"]
 
 ALLOW = b"GET, HEAD, OPTIONS"
 # What a page on another origin may read besides the simple headers: the CRS of the
@@ -20,6 +24,31 @@ ALLOW = b"GET, HEAD, OPTIONS"
 EXPOSED = b"Content-Crs, Link, X-Tile-Cache, Content-Language"
 _ALLOW_HEADERS = b"Accept, Accept-Language, Content-Language, Content-Type, Range"
 _MAX_AGE = b"86400"
+
+
+# C0 controls but tab and line breaks (a CQL2 filter may span lines), and DEL: PostgreSQL cannot
+# store a NUL in text, and none of them belongs in an id, a CRS URI, a date or a number.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_REFUSAL = ("holds a control character (U+0000-U+001F or U+007F, but tab and line "
+                   "breaks), which no OGC path or parameter may contain")
+
+
+def control_character(scope: Scope) -> str | None:
+    """Where the request holds a control character: "the path" or "parameter 'name'" (the
+    first found), or None. The path is checked as decoded (`scope["path"]`), the query string
+    after percent-decoding, names and values. Raises nothing."""
+    if _CONTROL.search(scope["path"]):
+        return "the path"
+    raw: bytes = scope.get("query_string", b"")
+    if not raw:
+        return None
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                                 errors="replace"):
+        if _CONTROL.search(name):
+            return "a parameter name"
+        if _CONTROL.search(value):
+            return f"parameter {name!r}"
+    return None
 
 
 class Cors:
@@ -87,6 +116,13 @@ class ReadOnly:
                                       *cors],
                           b'{"code": "InvalidRequest", "type": "InvalidRequest", '
                           b'"description": "the OGC API is read-only: use GET or HEAD"}')
+            return
+        where = control_character(scope)
+        if where is not None:
+            body = json.dumps({"code": "InvalidParameterValue", "type": "InvalidParameterValue",
+                               "description": f"{where} {CONTROL_REFUSAL}"}).encode()
+            await _answer(send, 400, [(b"content-type", b"application/json"), (b"vary", b"Accept"),
+                                      *cors], body)
             return
         if not cors:
             await self.app(scope, receive, send)

@@ -14,6 +14,7 @@ is built from them then.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import json
 import logging
@@ -28,7 +29,7 @@ import pygeoapi.api as core_api
 import pygeoapi.api.itemtypes as itemtypes_api
 import pygeoapi.api.tiles as tiles_api
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API, APIRequest
 from pygeoapi.util import render_j2_template
@@ -45,7 +46,8 @@ from layers.extents import Extents
 from layers.http import Cors, ReadOnly
 from layers.openapi import openapi_document
 from layers.pool import close_pools
-from layers.providers.features import PAGE_AFTER, KeysetPage
+from layers.providers.features import ITEM_AS_OF, PAGE_AFTER, KeysetPage
+from layers.query import parse_datetime
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
@@ -103,6 +105,62 @@ def _queryables(document: dict[str, Any]) -> None:
         geometry["format"] = GEOMETRY_FORMAT
 
 
+# OGC API Tiles (OGC 20-057) names the list /tileMatrixSets; pygeoapi links /TileMatrixSets,
+# which now only redirects there (`_to_tile_matrix_sets`).
+TMS_PATH = "/tileMatrixSets"
+OLD_TMS_PATH = "/TileMatrixSets"
+# The titles of the sets in OGC 17-083r4 Annex D (pygeoapi titles WorldCRS84Quad wrongly).
+TMS_TITLES = {"WorldCRS84Quad": "CRS84 for the World",
+              "WebMercatorQuad": "Google Maps Compatible for the World"}
+TILESET_REL = "http://www.opengis.net/def/rel/ogc/1.0/tileset"
+
+
+def _tile_matrix_sets(document: dict[str, Any]) -> None:
+    """The list of tile matrix sets as OGC API Tiles gives it: each set's own title, and its
+    links one `self` (the JSON definition) and `alternate`s (pygeoapi marks both `self`)."""
+    for tms in document.get("tileMatrixSets", []):
+        if tms.get("id") in TMS_TITLES:
+            tms["title"] = TMS_TITLES[tms["id"]]
+        for link in tms.get("links", []):
+            link["rel"] = "self" if link.get("type") == "application/json" else "alternate"
+
+
+def _tile_matrix_set_definition(document: dict[str, Any]) -> None:
+    """One set's definition: its title as in OGC 17-083r4 (pygeoapi gives its id), and the
+    TMS 1.0 members (layers.tms)."""
+    if document.get("id") in TMS_TITLES:
+        document["title"] = TMS_TITLES[document["id"]]
+    with_tms1_members(document)
+
+
+def _tilesets(document: dict[str, Any]) -> None:
+    """pygeoapi's list of a collection's tile sets links a URI template as a second `self`:
+    a template is a tile set (OGC API Tiles' tileset relation), never this document."""
+    for link in document.get("links", []):
+        if link.get("rel") == "self" and "{" in link.get("href", ""):
+            link["rel"] = TILESET_REL
+            link["templated"] = True
+
+
+async def _tile_matrix_set(request: Request) -> Response:
+    """GET /tileMatrixSets/{id}: one of TMS_TITLES' sets (pygeoapi's 400 for any other id is
+    a 404 here: no such resource)."""
+    if request.path_params["tileMatrixSetId"] not in TMS_TITLES:
+        return error_response(NotFound("no such tile matrix set; "
+                                       + " and ".join(TMS_TITLES) + " are offered"))
+    answer: Response = await _TILE_MATRIX_SET(request)
+    return answer
+
+
+async def _to_tile_matrix_sets(request: Request) -> Response:
+    """/TileMatrixSets[/{id}] (pygeoapi's spelling, linked before): a permanent redirect to
+    the path OGC API Tiles and our OpenAPI name, query kept."""
+    path = request.url.path.replace(OLD_TMS_PATH, TMS_PATH, 1)
+    query = request.url.query
+    return RedirectResponse(path + (f"?{query}" if query else ""), status_code=308,
+                            headers={"Vary": "Accept"})
+
+
 def _without_dead_link_tags(page: str) -> str:
     return DEAD_LINK_TAG.sub("", page)
 
@@ -136,6 +194,8 @@ def _call(function: Callable[..., Any], *names: str,
                 args = [request.path_params.get(n) for n in names]
                 headers, status, content = await run_in_threadpool(function, api, api_request,
                                                                    *args)
+            if isinstance(content, str) and OLD_TMS_PATH in content:
+                content = content.replace(api.base_url + OLD_TMS_PATH, api.base_url + TMS_PATH)
             if fix is not None and status == 200 and headers.get("Content-Type") in JSON_TYPES:
                 document = json.loads(content) if isinstance(content, str | bytes) else content
                 fix(document)
@@ -151,6 +211,8 @@ def _call(function: Callable[..., Any], *names: str,
     return handler
 
 
+_TILE_MATRIX_SET = _call(tiles_api.tilematrixset, "tileMatrixSetId",
+                         fix=_tile_matrix_set_definition)
 _TILES_METADATA = _call(tiles_api.get_collection_tiles_metadata, "collection_id",
                         "tileMatrixSetId")
 
@@ -202,6 +264,9 @@ async def _conformance(request: Request) -> Response:
 def _items_html(request: Request) -> Any:
     """pygeoapi's items/item pages (HTML) for our routes' `f=html` fallback."""
     if "item_id" in request.path_params:
+        # layers.routes checked `datetime` (an instant or none); the provider reads it here.
+        when = parse_datetime(request.query_params.get("datetime"))
+        ITEM_AS_OF.set(when if isinstance(when, dt.datetime) else None)
         return _ITEM_PAGE(request)
     params = request.query_params
     if not params.get("offset") and not params.get("sortby"):  # a page by cursor: its next link carries the cursor on
@@ -224,18 +289,16 @@ def _pygeoapi_routes() -> list[Any]:
                                  fix_html=_without_dead_link_tags)),
         Route("/openapi", _call(core_api.openapi_)),
         Route("/conformance", _conformance),
-        # OGC API Tiles names the path /tileMatrixSets; pygeoapi links both spellings.
-        *(Route(f"/{name}", _call(tiles_api.tilematrixsets))
-          for name in ("TileMatrixSets", "tileMatrixSets")),
-        *(Route(f"/{name}/{{tileMatrixSetId}}", _call(tiles_api.tilematrixset, "tileMatrixSetId",
-                                                     fix=with_tms1_members))
-          for name in ("TileMatrixSets", "tileMatrixSets")),
+        Route(TMS_PATH, _call(tiles_api.tilematrixsets, fix=_tile_matrix_sets)),
+        Route(TMS_PATH + "/{tileMatrixSetId}", _tile_matrix_set),
+        Route(OLD_TMS_PATH, _to_tile_matrix_sets),
+        Route(OLD_TMS_PATH + "/{tileMatrixSetId}", _to_tile_matrix_sets),
         Route("/collections", _call(core_api.describe_collections)),
         Route(cid, _call(core_api.describe_collections, "collection_id")),
         Route(f"{cid}/schema", _call(core_api.get_collection_schema, "collection_id")),
         Route(f"{cid}/queryables",
               _call(itemtypes_api.get_collection_queryables, "collection_id", fix=_queryables)),
-        Route(f"{cid}/tiles", _call(tiles_api.get_collection_tiles, "collection_id")),
+        Route(f"{cid}/tiles", _call(tiles_api.get_collection_tiles, "collection_id", fix=_tilesets)),
         Route(f"{cid}/tiles/{{tileMatrixSetId}}",
               _call(tiles_api.get_collection_tiles_metadata, "collection_id",
                     "tileMatrixSetId")),

@@ -100,6 +100,9 @@ def _parameters() -> dict[str, Any]:
                            "administrative area code).", {"type": "string"}),
         "tileMatrixSetId": _path("tileMatrixSetId", "The tile matrix set.",
                                  {"type": "string", "enum": ["WebMercatorQuad"]}),
+        # The definitions served at /tileMatrixSets (the collections' tiles use only the first).
+        "anyTileMatrixSetId": _path("tileMatrixSetId", "The tile matrix set (OGC 17-083r4).",
+                                    {"type": "string", "enum": ["WebMercatorQuad", "WorldCRS84Quad"]}),
         "tileMatrix": _path("tileMatrix", "The zoom level.",
                             {"type": "integer", "minimum": 0, "maximum": 24}),
         "tileRow": _path("tileRow", "The row, from the top (below 2^tileMatrix).",
@@ -274,7 +277,7 @@ def openapi_document(ogc_url: str, title: str, description: str, *, max_limit: i
                                          _OBJECT),
         "/tileMatrixSets/{tileMatrixSetId}": _document_get(
             "tile-matrix-set", "One tile matrix set", "server", _OBJECT,
-            extra=[_param("tileMatrixSetId")]),
+            extra=[_param("anyTileMatrixSetId")]),
     }
     for c in COLLECTIONS.values():
         paths.update(_collection_paths(c, max_limit, default_limit))

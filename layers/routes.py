@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from layers.catalog import Collection, collection, parse_crs
 from layers.errors import InvalidParameter, LayerError, NotFound
-from layers.http import EXPOSED, Cors
+from layers.http import CONTROL_REFUSAL, EXPOSED, Cors, control_character
 from layers.query import FeatureQuery, from_params, parse_datetime
 from layers.sql import TileSpec, count_statement, item_statement, items_statement, tile_query
 from layers.tiles import InvalidationListener, TileCache
@@ -159,17 +159,48 @@ def _wants_html(request: Request) -> bool:
 
 
 def error_response(error: LayerError) -> Response:
-    """A LayerError as the OGC exception document (JSON) with its status."""
+    """A LayerError as the OGC exception document (JSON) with its status, and `Vary: Accept`
+    (the paths that refuse answer HTML too, when asked)."""
     import json
 
     return Response(json.dumps(error.body(), ensure_ascii=False), status_code=error.status,
-                    media_type="application/json")
+                    media_type="application/json", headers={"Vary": "Accept"})
 
 
 def _refuse(request: Request, error: LayerError) -> Response:
     """`error_response` with the CORS headers, so a map page can read why."""
     response = error_response(error)
     response.headers.update(_cors(_runtime(request), request))
+    return response
+
+
+def _refuse_controls(scope: Scope) -> None:
+    """Raise InvalidParameter when the path or a parameter holds a control character (a NUL
+    reaching PostgreSQL would fail the query: a 4xx, never a 500)."""
+    where = control_character(scope)
+    if where is not None:
+        raise InvalidParameter(f"{where} {CONTROL_REFUSAL}")
+
+
+def _alternates(request: Request, url: str) -> list[tuple[str, str, str]]:
+    """The GeoJSON and HTML versions of `url` with the request's parameters (but `f`), for
+    the `Link` header of a page drawn by pygeoapi: the same links as the GeoJSON answer's,
+    the HTML one `self` when the page is HTML."""
+    rest = {k: v for k, v in request.query_params.items() if k != "f"}
+    jsonld = request.query_params.get("f") == "jsonld" or (
+        "f" not in request.query_params and "application/ld+json" in request.headers.get("accept", ""))
+    return [(f"{url}?{urlencode({**rest, 'f': 'json'})}", "alternate", GEOJSON),
+            (f"{url}?{urlencode({**rest, 'f': 'html'})}", "alternate" if jsonld else "self",
+             "text/html")]
+
+
+def _drawn(request: Request, response: Response, links: list[tuple[str, str, str]]) -> Response:
+    """A page or JSON-LD document drawn by pygeoapi, with the headers of the GeoJSON answer:
+    CORS, `Vary: Accept` and (unless it is a refusal) `Link`."""
+    response.headers.update(_cors(_runtime(request), request))
+    response.headers["Vary"] = "Accept"
+    if response.status_code < 400:
+        response.headers["Link"] = _link_header(links)
     return response
 
 
@@ -201,6 +232,8 @@ async def items(request: Request) -> Response:
     """GET /collections/{id}/items: one keyset page of GeoJSON features."""
     collection_id = request.path_params["collection_id"]
     try:
+        if request.scope["query_string"]:
+            _refuse_controls(request.scope)
         c = collection(collection_id)
         runtime = _runtime(request)
         params = dict(request.query_params)
@@ -210,7 +243,11 @@ async def items(request: Request) -> Response:
             checked = {k: v for k, v in params.items() if k not in ("filter", "filter-lang")}
             from_params(c, checked, default_limit=runtime.default_limit,
                         max_limit=runtime.max_limit)
-            return await _html(request)
+            url = f"{runtime.base_url}/collections/{c.id}/items"
+            return _drawn(request, await _html(request), [
+                *_alternates(request, url),
+                (f"{runtime.base_url}/collections/{c.id}/queryables", QUERYABLES_REL,
+                 "application/schema+json")])
         query = from_params(c, params, default_limit=runtime.default_limit,
                             max_limit=runtime.max_limit)
         statement, values = items_statement(query)
@@ -298,41 +335,53 @@ async def item(request: Request) -> Response:
     """GET /collections/{id}/items/{featureId}: one feature (current, or as of `datetime`)."""
     collection_id = request.path_params["collection_id"]
     item_id = request.path_params["item_id"]
+    runtime = _runtime(request)
     try:
+        _refuse_controls(request.scope)
         c = collection(collection_id)
         if request.scope["query_string"]:
             for name in request.query_params:
                 if name not in ITEM_PARAMETERS:
                     raise InvalidParameter(f"unknown parameter {name!r}; one item takes "
                                            + ", ".join(ITEM_PARAMETERS))
-        if _wants_html(request):
-            return await _html(request)
         crs = parse_crs(request.query_params.get("crs"))
         when = parse_datetime(request.query_params.get("datetime"))
         if isinstance(when, tuple):
             raise InvalidParameter("datetime for one item must be an instant")
+        if item_id != item_id.strip():
+            # The key is char(n), which ignores trailing spaces: an id is matched exactly.
+            raise NotFound(f"no feature {item_id!r} in {c.id}")
+        url = f"{runtime.base_url}/collections/{c.id}/items/{quote(item_id, safe='')}"
+        collection_link = (f"{runtime.base_url}/collections/{c.id}", "collection", "application/json")
+        if _wants_html(request):  # drawn by pygeoapi, as of `datetime` (layers.ogc)
+            return _drawn(request, await _html(request),
+                          [*_alternates(request, url), collection_link])
         statement, values = item_statement(c, item_id, crs, when)
     except LayerError as error:
         return _refuse(request, error)
-    runtime = _runtime(request)
     started = time.perf_counter()
-    async with runtime.item_connection() as conn:
-        cur = await conn.execute(statement, values, prepare=True)
-        row = await cur.fetchone()
+    try:
+        async with runtime.item_connection() as conn:
+            cur = await conn.execute(statement, values, prepare=True)
+            row = await cur.fetchone()
+    except Exception:
+        LOG.exception("item query failed for %s", c.id)
+        return _refuse(request, LayerError())
     db_time = _timing(started)
     if row is None:
         return _refuse(request, NotFound(f"no feature {item_id!r} in {c.id}"))
-    url = f"{runtime.base_url}/collections/{c.id}/items/{item_id}"
+    keep = {k: v for k, v in request.query_params.items() if k != "f"}
+    paging = [(f"{url}?{urlencode({**keep, 'f': 'json'})}", "self", GEOJSON),
+              (f"{url}?{urlencode({**keep, 'f': 'html'})}", "alternate", "text/html")]
     links = ",".join([
-        _link(f"{url}?f=json", "self", GEOJSON, "This document as GeoJSON"),
-        _link(f"{url}?f=html", "alternate", "text/html", "This document as HTML"),
-        _link(f"{runtime.base_url}/collections/{c.id}", "collection", "application/json",
-              c.title),
+        *(_link(href, rel, media, _TITLES[rel]) for href, rel, media in paging),
+        _link(collection_link[0], "collection", "application/json", c.title),
     ])
     body = row[1][:-1] + ',"links":[' + links + "]}"
     return Response(body, media_type=GEOJSON,
                     headers={"Content-Crs": f"<{crs.uri}>", "Server-Timing": db_time,
-                             "Vary": "Accept", **_cors(runtime, request)})
+                             "Vary": "Accept", "Link": _link_header([*paging, collection_link]),
+                             **_cors(runtime, request)})
 
 
 class TileEndpoint:
@@ -350,6 +399,9 @@ class TileEndpoint:
         try:
             c: Collection = collection(params["collection_id"])
             if scope["query_string"]:
+                where = control_character(scope)
+                if where is not None:
+                    raise InvalidParameter(f"{where} {CONTROL_REFUSAL}")
                 f = parse_qs(scope["query_string"].decode("latin-1")).get("f", ["mvt"])[-1]
                 if f not in ("mvt", "pbf", MVT):
                     raise InvalidParameter(f"f={f!r}: tiles are offered as mvt only")
@@ -399,6 +451,7 @@ async def no_tile(request: Request) -> Response:
     matrix set): the OGC exception, not the portal's generic 404."""
     params = request.path_params
     try:
+        _refuse_controls(request.scope)
         collection(params["collection_id"])
         if params["tileMatrixSetId"] != "WebMercatorQuad":
             raise NotFound("tiles are offered in the WebMercatorQuad tile matrix set only")

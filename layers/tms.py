@@ -1,6 +1,6 @@
 """Tile matrix set documents that readers of both TileMatrixSet versions understand.
 
-pygeoapi answers `/TileMatrixSets/{id}` in OGC Two Dimensional Tile Matrix Set 2.0 (OGC
+pygeoapi answers `/tileMatrixSets/{id}` in OGC Two Dimensional Tile Matrix Set 2.0 (OGC
 17-083r4: `id`, `crs`, `tileMatrices[].id`, `pointOfOrigin`, `cellSize`). Readers written for
 1.0 (OGC 17-083r2: `identifier`, `supportedCRS`, `boundingBox` with `lowerCorner` and
 `upperCorner`, `tileMatrices[].identifier`, `topLeftCorner`), among them GDAL 3.6's OGCAPI

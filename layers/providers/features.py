@@ -11,6 +11,7 @@ say so to layers.sql, which stores x = longitude. Output CRSs are applied by Pos
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from layers.pool import pool_for
 from layers.query import FeatureQuery, parse_datetime
 from layers.sql import item_statement, items_statement
 
-__all__ = ["FeatureProvider", "schema_fields", "KeysetPage", "PAGE_AFTER"]
+__all__ = ["FeatureProvider", "schema_fields", "KeysetPage", "PAGE_AFTER", "ITEM_AS_OF"]
 
 
 
@@ -46,6 +47,9 @@ class KeysetPage:
 
 
 PAGE_AFTER: ContextVar[KeysetPage | None] = ContextVar("PAGE_AFTER", default=None)
+# The instant the item page pygeoapi is drawing is asked as of (`datetime` of one item, which
+# pygeoapi does not pass to `get`); None for the current feature. Set by layers.ogc.
+ITEM_AS_OF: ContextVar[dt.datetime | None] = ContextVar("ITEM_AS_OF", default=None)
 
 
 def schema_fields(collection: Collection) -> dict[str, dict[str, str]]:
@@ -134,7 +138,7 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
 
     def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
         statement, params = item_statement(self.collection, str(identifier),
-                                           _target_crs(crs_transform_spec))
+                                           _target_crs(crs_transform_spec), ITEM_AS_OF.get())
         rows = self._rows(statement, params)
         if not rows:
             raise ProviderItemNotFoundError(f"no {self.collection.id} feature {identifier!r}",

@@ -93,7 +93,7 @@ class TileProvider(BaseMVTProvider):  # type: ignore[misc]  # pygeoapi has no ty
         content = TileSetMetadata(title=title, description=description, keywords=keywords,
                                   crs=scheme.crs, tileMatrixSetURI=scheme.tileMatrixSetURI)
         content.links = [
-            LinkType(href=url_join(server_url, "TileMatrixSets", scheme.tileMatrixSet),
+            LinkType(href=url_join(server_url, "tileMatrixSets", scheme.tileMatrixSet),
                      rel="http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
                      type_="application/json",
                      title=f"{scheme.tileMatrixSet} tile matrix set definition"),

@@ -102,7 +102,7 @@ def test_every_link_of_every_document_leads_somewhere(ogc_server: Server) -> Non
     code, _, _ = _first_parcel(ogc_server)
     documents = ["/", "/collections", "/collections/parcels", "/collections/parcels/items",
                  f"/collections/parcels/items/{code}", "/collections/parcels/tiles", TMS,
-                 "/TileMatrixSets", "/collections/admin-areas"]
+                 "/tileMatrixSets", "/collections/admin-areas"]
     seen: set[str] = set()
     for path in documents:
         for link in _links(_get(ogc_server, path, f="json").json()):

@@ -24,13 +24,14 @@ PATHS = [
     "/collections/parcels/tiles/WebMercatorQuad",
     "/collections/parcels/tiles/WebMercatorQuad/metadata",
     "/collections/parcels/tiles/NoSuchMatrix", "/collections/parcels/tiles/WebMercatorQuad/16/26900/54240",
-    "/collections/parcels/tiles/WebMercatorQuad/99/0/0", "/TileMatrixSets",
+    "/collections/parcels/tiles/WebMercatorQuad/99/0/0", "/TileMatrixSets", "/tileMatrixSets",
     "/TileMatrixSets/WebMercatorQuad", "/TileMatrixSets/Nope",
+    "/tileMatrixSets/WebMercatorQuad", "/tileMatrixSets/WorldCRS84Quad", "/tileMatrixSets/Nope",
 ]
 NAMES = ["f", "limit", "offset", "after", "bbox", "bbox-crs", "crs", "datetime", "filter",
          "filter-lang", "filter-crs", "properties", "skipGeometry", "sortby", "lang", "q",
          "area", "parcel_code", "land_use_code", "resulttype", "tileMatrix", "foo"]
-noise = st.text(st.characters(min_codepoint=1, max_codepoint=0x2FFF), max_size=40)
+noise = st.text(st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=40)
 numbers = st.one_of(st.integers(-10**25, 10**25).map(str),
                     st.floats(allow_nan=True, allow_infinity=True).map(repr),
                     st.sampled_from(["1e20", "-0", "0x10", "NaN", "inf", "1_000", " 5"]))

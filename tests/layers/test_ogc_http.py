@@ -25,7 +25,7 @@ def _public_paths(server: Server) -> list[str]:
             f"{ITEMS}/{_first(server)}", "/collections/parcels/queryables",
             "/collections/parcels/tiles/WebMercatorQuad",
             "/collections/parcels/tiles/WebMercatorQuad/metadata",
-            "/collections/parcels/tiles/WebMercatorQuad/15/13520/27320", "/TileMatrixSets"]
+            "/collections/parcels/tiles/WebMercatorQuad/15/13520/27320", "/tileMatrixSets"]
 
 
 def test_public_ogc_routes_answer_other_origins(ogc_server: Server) -> None:
