@@ -61,14 +61,21 @@ async def _content(request: Request, file: UploadFile) -> bytes:
     return data
 
 
+async def _checked(request: Request, file: UploadFile, data: bytes) -> service.Checked:
+    """The file inspected in the sandboxed worker with no database connection held (issue 15
+    §8): the unit of work that records it is short."""
+    return await anyio.to_thread.run_sync(service.check_file, archive_of(request), file.filename or "scan", data)
+
+
 @router.post("/api/sources/{source_id}/files", status_code=status.HTTP_201_CREATED)
 async def attach_to_source(request: Request, principal: Attacher, source_id: int,
                            file: Annotated[UploadFile, File(description="PDF, TIFF, JPEG or PNG")]) -> AttachedFileOut:
     """Attach a scan to a source document; refused with 422 `file_refused` and a `reason`."""
     data = await _content(request, file)
     with slots_of(request).slot(user_key(principal), limit_of(request)):
+        checked = await _checked(request, file, data)
         row = await in_worker(request, service.attach_to_source, archive_of(request), principal, source_id,
-                              file.filename or "scan", data, client_of(request))
+                              file.filename or "scan", checked, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 
@@ -81,8 +88,9 @@ async def attach_to_application(request: Request, principal: Attacher, applicati
     """At intake of an application: attach a scan to one of its source documents."""
     data = await _content(request, file)
     with slots_of(request).slot(user_key(principal), limit_of(request)):
+        checked = await _checked(request, file, data)
         row = await in_worker(request, service.attach_to_application, archive_of(request), principal,
-                              application_id, source_id, file.filename or "scan", data, client_of(request))
+                              application_id, source_id, file.filename or "scan", checked, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 
@@ -99,8 +107,9 @@ async def attach_to_submission(request: Request, principal: Uploader, submission
     """Attach a scan to a submission (it becomes a file of the submission's source on approval)."""
     data = await _content(request, file)
     with slots_of(request).slot(user_key(principal), limit_of(request)):
+        checked = await _checked(request, file, data)
         row = await in_worker(request, service.attach_to_submission, archive_of(request), principal,
-                              submission_id, file.filename or "scan", data, client_of(request))
+                              submission_id, file.filename or "scan", checked, client_of(request))
     return AttachedFileOut.model_validate(row)
 
 

@@ -96,13 +96,31 @@ def _inspect(archive: Archive, name: str, data: bytes) -> Facts:
     return facts
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A file the sandboxed inspection accepted (`check_file`), not yet kept: made with no
+    database connection, so the routes check a file before their short unit of work."""
+
+    data: bytes
+    facts: Facts
+
+
+def check_file(archive: Archive, name: str, data: bytes) -> Checked:
+    """Inspect `data` in the sandboxed worker (type from the bytes, pages, pixels, refusals);
+    needs no database connection. FileRefused (422, with `reason`) names why a file is not
+    accepted."""
+    return Checked(data, _inspect(archive, name, data))
+
+
 def keep(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, name: str,
-         data: bytes) -> dict[str, Any]:
-    """Check `data` and keep it in the store and `archive_files` (once per content); returns the
-    file's row. FileRefused (422, with `reason`) names why a file is not accepted."""
-    facts = _inspect(archive, name, data)
-    sha256 = archive.store.put(data)
-    conn.execute(queries.INSERT_FILE, (sha256, facts.media_type, len(data), facts.pages, facts.width,
+         data: bytes | Checked) -> dict[str, Any]:
+    """Keep a file in the store and `archive_files` (once per content); returns the file's row.
+    `data` already `check_file`d is kept as it is; raw bytes are checked first. FileRefused
+    (422, with `reason`) names why a file is not accepted."""
+    checked = data if isinstance(data, Checked) else check_file(archive, name, data)
+    facts = checked.facts
+    sha256 = archive.store.put(checked.data)
+    conn.execute(queries.INSERT_FILE, (sha256, facts.media_type, len(checked.data), facts.pages, facts.width,
                                        facts.height, principal.user_id, principal.label))
     return file_row(conn, sha256)
 
@@ -117,7 +135,7 @@ def file_row(conn: psycopg.Connection[Any], sha256: str) -> dict[str, Any]:
 
 
 def attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, source_id: int,
-                     name: str, data: bytes, client: str | None = None) -> dict[str, Any]:
+                     name: str, data: bytes | Checked, client: str | None = None) -> dict[str, Any]:
     """A registrar attaches a scan to source `source_id` (at intake of an application or later);
     commits. ArchiveNotFound if there is no such source, Forbidden for anyone but a registrar."""
     if Role.REGISTRAR not in principal.roles:
@@ -127,7 +145,7 @@ def attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal:
 
 
 def _attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, source_id: int,
-                      name: str, data: bytes, client: str | None) -> dict[str, Any]:
+                      name: str, data: bytes | Checked, client: str | None) -> dict[str, Any]:
     if conn.execute(queries.SOURCE_EXISTS, (source_id,)).fetchone() is None:
         raise ArchiveNotFound(f"source {source_id} is not in the register")
     row = keep(conn, archive, principal, name, data)
@@ -140,7 +158,7 @@ def _attach_to_source(conn: psycopg.Connection[Any], archive: Archive, principal
 
 
 def attach_to_application(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
-                          application_id: int, source_id: int | None, name: str, data: bytes,
+                          application_id: int, source_id: int | None, name: str, data: bytes | Checked,
                           client: str | None = None) -> dict[str, Any]:
     """At intake: attach a scan to a source of application `application_id` (`source_id`, default
     its first source), by a registrar or the court clerk who received it; commits."""
@@ -154,7 +172,8 @@ def attach_to_application(conn: psycopg.Connection[Any], archive: Archive, princ
 
 
 def attach_to_submission(conn: psycopg.Connection[Any], archive: Archive, principal: Principal,
-                         submission_id: int, name: str, data: bytes, client: str | None = None) -> dict[str, Any]:
+                         submission_id: int, name: str, data: bytes | Checked,
+                         client: str | None = None) -> dict[str, Any]:
     """The surveyor who made submission `submission_id` (draft or submitted), or a registrar,
     attaches a scan to it; when it is approved the scan is a file of its source. Commits."""
     found = conn.execute(queries.SUBMISSION_OWNER, (submission_id,)).fetchone()

@@ -85,19 +85,43 @@ def default_crs(conn: psycopg.Connection[Any]) -> int:
     return gauss_kruger_zone(round(longitude / 3), width=3).epsg
 
 
-def start(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, name: str, data: bytes, *,
-          crs: int | None, page: int, scale_denominator: int | None, dpi: int = 300) -> dict[str, Any]:
-    """Keep the scan in the archive and begin digitising page `page` of it; commits."""
-    kept = archive_service.keep(conn, archive, principal, name, data)
-    if not 1 <= page <= kept["pages"]:
-        raise BadInput(f"page: the scan has {kept['pages']} page(s), there is no page {page}")
-    full, width, height = archive_service.full_page(archive, kept["sha256"], kept["media_type"], page, dpi)
-    _pyramid(archive, kept["sha256"], page, full)
+@dataclass(frozen=True)
+class PreparedScan:
+    """A scan checked, in the store, its page rendered and its pixel pyramid built: all the work
+    of `prepare_scan`, done with no database connection; `start` only records it."""
+
+    checked: archive_service.Checked
+    page: int
+    width: int
+    height: int
+
+
+def prepare_scan(archive: Archive, name: str, data: bytes, page: int, dpi: int = 300) -> PreparedScan:
+    """Check the scan in the sandboxed worker, keep its bytes in the store, render page `page`
+    and build its tile pyramid; needs no database connection (a large scan takes seconds).
+    FileRefused names a file the archive does not accept; BadInput (422) a page it lacks."""
+    checked = archive_service.check_file(archive, name, data)
+    if not 1 <= page <= checked.facts.pages:
+        raise BadInput(f"page: the scan has {checked.facts.pages} page(s), there is no page {page}")
+    sha256 = archive.store.put(data)
+    full, width, height = archive_service.full_page(archive, sha256, checked.facts.media_type, page, dpi)
+    _pyramid(archive, sha256, page, full)
+    return PreparedScan(checked, page, width, height)
+
+
+def start(conn: psycopg.Connection[Any], archive: Archive, principal: Principal, name: str,
+          data: bytes | PreparedScan, *, crs: int | None, page: int, scale_denominator: int | None,
+          dpi: int = 300) -> dict[str, Any]:
+    """Keep the scan in the archive and begin digitising page `page` of it; commits. `data`
+    already `prepare_scan`ned is only recorded (the routes prepare it with no connection held)."""
+    prepared = data if isinstance(data, PreparedScan) else prepare_scan(archive, name, data, page, dpi)
+    kept = archive_service.keep(conn, archive, principal, name, prepared.checked)
+    width, height = prepared.width, prepared.height
     row = conn.execute(
         "INSERT INTO digitisations (sha256, file_name, page, image_width, image_height, crs, scale_denominator, "
         "created_by, created_by_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING digitisation_id",
-        (kept["sha256"], Path(name).name or "scan", page, width, height, crs or default_crs(conn), scale_denominator,
-         principal.user_id, principal.label)).fetchone()
+        (kept["sha256"], Path(name).name or "scan", prepared.page, width, height, crs or default_crs(conn),
+         scale_denominator, principal.user_id, principal.label)).fetchone()
     assert row is not None
     conn.commit()
     return get(conn, principal, int(row[0]))

@@ -262,7 +262,10 @@ async def start(request: Request, principal: Digitiser,
     if len(data) > limit:
         raise FileRefused("file_size_limit", f"{file.filename}: larger than {limit:,} bytes", file=file.filename)
     with _heavy(request, principal):
-        row = await in_worker(request, digitising.start, archive, principal, file.filename or "scan", data,
+        # The scan is checked, rendered and tiled with no database connection held; only the
+        # record is a unit of work (issue 15 §8).
+        prepared = await anyio.to_thread.run_sync(digitising.prepare_scan, archive, file.filename or "scan", data, page)
+        row = await in_worker(request, digitising.start, archive, principal, file.filename or "scan", prepared,
                               crs=crs, page=page, scale_denominator=scale)
     return DigitisationOut.model_validate(row)
 
