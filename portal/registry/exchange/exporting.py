@@ -21,8 +21,10 @@ formula; a CSV cell that starts with `=`, `+`, `-`, `@`, a tab, a carriage retur
 quote gets one more single quote in front (`csv_cell`), which the importer takes off again
 (`reading.csv_value`), so an export imports to the same checksums. A value that XLSX cannot hold
 (a control character) stops the export with ExportProblem naming the table, row and column,
-before any file is written. Files are written readable by their owner only (0600, directories
-0700): an unmasked export holds identity numbers in full.
+before any file is written. Files are written readable by their owner only (0600, a new directory
+0700): an unmasked export holds identity numbers in full. Each file is written to a new file
+in its folder and renamed into place, so a symbolic link is replaced, never followed; an export
+path that is a link is refused, and an existing folder's mode is left as it is.
 """
 
 from __future__ import annotations
@@ -234,9 +236,12 @@ def checksums(tables: dict[str, Table]) -> dict[str, str]:
 
 def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8") -> None:
     """Write the tables as `<TABLE>.csv` files in the directory `path`, as an .xlsx workbook, or
-    as a .gpkg GeoPackage, readable by the owner only (files 0600, a directory made 0700).
-    Raises ExportProblem, before writing anything, for a value an .xlsx workbook cannot hold."""
+    as a .gpkg GeoPackage, readable by the owner only (files 0600, a new directory 0700; an
+    existing directory keeps its mode). Never writes through a symbolic link: raises
+    ExportProblem when `path` (or a file in it) is one, and, before writing anything, for a
+    value an .xlsx workbook cannot hold."""
     if path.suffix.lower() == ".gpkg":
+        _refuse_link(path)
         _write_geopackage(tables, path)
         return
     if path.suffix.lower() == ".xlsx":
@@ -264,8 +269,9 @@ def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8
         book.save(workbook)
         _write_private(path, workbook.getvalue())
         return
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
+    _folder(path)
+    for table in TABLE_ORDER:  # every file checked before the first is written
+        _refuse_link(path / f"{table}.csv")
     for table in TABLE_ORDER:
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -331,12 +337,38 @@ def _xlsx_cell(sheet: Any, value: str | None) -> Any:
     return cell
 
 
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise ExportProblem(f"{path.name} is a symbolic link: an export is never written through one; give a new path")
+
+
+def _folder(path: Path) -> None:
+    """The export folder: made private (0700) when new; an existing folder (not a symbolic link)
+    is used as it is, its mode untouched: each file is private on its own."""
+    _refuse_link(path)
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        if not path.is_dir():
+            raise ExportProblem(f"{path.name} exists and is not a folder") from None
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` with mode 0600 (also when the file was there, with another mode)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+    """Write `data` to `path`, mode 0600: into a new file of the same folder (O_EXCL, made by
+    `tempfile.mkstemp`) renamed over `path`, so a symbolic link at `path` is replaced, never
+    followed, and no one reads a half-written file. A `path` that is a link is refused first."""
+    import tempfile
+
+    _refuse_link(path)
+    descriptor, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)
+            file.write(data)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
 
 
 def template(path: Path) -> None:
@@ -349,11 +381,12 @@ def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
                     keys: IdentityKeys | None = None) -> dict[str, str]:
     """Write the register to `path` and audit it (action `register_export`, with the checksums
     and whether identity numbers left unmasked). Returns the per-table checksums. Raises
-    ExportProblem (audited as a failure, no file written) for a value the format cannot hold."""
+    ExportProblem (audited as a failure, no file written) for a value the format cannot hold or
+    a path that is a symbolic link; an OSError (no room, no permission) is audited as a failure too."""
     try:
         tables = export_tables(conn, zone, unmasked=unmasked, keys=keys)
         write_tables(tables, path)
-    except ExportProblem as problem:
+    except (ExportProblem, OSError) as problem:  # audited as a failure either way
         conn.rollback()
         record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
                                 subject=path.name, purpose="unmasked" if unmasked else "masked", outcome="failure",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,11 +39,12 @@ from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
-from portal.registry.exchange.reading import read_exchange
+from portal.registry.exchange.reading import ReadProblem, read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
 
+logger = logging.getLogger(__name__)
 Record = dict[str, Any]
 _RESTRICTION_COLUMNS = ("secured_amount", "maximum_amount", "rank", "term_start", "term_end", "court",
                         "document_number", "queue_position", "reason")
@@ -260,6 +262,10 @@ class _Writer:
 
     def rights(self) -> None:
         new, changed = self.split("QL")
+        # QLRGX rows are part of their right: new, changed or unchanged with it.
+        held = sum(len(rec["holders"]) for rec in self.checked.records.get("QL", []))
+        fresh, moved = sum(len(r["holders"]) for r in new), sum(len(r["holders"]) for r, _ in changed)
+        self.counts["QLRGX"] = {"new": fresh, "changed": moved, "unchanged": held - fresh - moved}
         self.sources(new + [rec for rec, _ in changed], "QL")
         right_ids = _ids(self.conn, "right_id_seq", len(new))
         version_ids = _ids(self.conn, "rights_version_id_seq", len(new))
@@ -418,9 +424,18 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     Returns the outcome: problems (file, row, column), per-table counts of new, changed and
     unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
     read, `ImportRefused` when the database refuses the whole at commit (nothing changed).
-    The attempt is audited (action `register_import`, the SHA-256 as reference) in every case.
+    Any attempt is one audited action (`register_import`, the SHA-256 as reference when the
+    files could be hashed): success, refused (problems, a file that cannot be read, the
+    database's refusal) or failure (an unforeseen error, re-raised after it is recorded).
     """
-    exchange = read_exchange(path)
+    try:
+        exchange = read_exchange(path)
+    except ReadProblem as problem:
+        _audit_failed(conn, path, problem.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
+        raise
+    except Exception as error:
+        _audit_failed(conn, path, "", actor_user_id, actor_role, dry_run, "failure", type(error).__name__)
+        raise
     outcome = ImportOutcome(sha256=exchange.sha256, encodings=exchange.encodings, dry_run=dry_run)
     try:
         known = load_known(conn, _codes(exchange))
@@ -462,12 +477,34 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
         rule = f" ({error.diag.constraint_name})" if error.diag.constraint_name else ""
         raise ImportRefused(f"the register refused the import, nothing was changed: {error.diag.message_primary}"
                             f"{rule}") from error
+    except ReadProblem as problem:  # a GeoPackage feature layer the hardened reader refused
+        _audit_failed(conn, path, exchange.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
+        raise
+    except Exception as error:
+        _audit_failed(conn, path, exchange.sha256, actor_user_id, actor_role, dry_run, "failure",
+                      f"{type(error).__name__}: {str(error)[:300]}")
+        raise
     except BaseException:
         conn.rollback()
         raise
     _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only)
     conn.commit()
     return outcome
+
+
+def _audit_failed(conn: psycopg.Connection, path: Path, sha256: str, actor_user_id: int | None, actor_role: str,
+                  dry_run: bool, outcome: str, problem: str) -> None:
+    """Record an attempt that ended before an outcome (unreadable files, an unforeseen error), in
+    a transaction of its own; a connection that cannot take it any more is left for the caller's
+    error (the attempt's own error is what the caller raises)."""
+    try:
+        conn.rollback()
+        record(conn, AuditEntry(action="register_import", actor_user_id=actor_user_id, actor_role=actor_role,
+                                subject=path.name, reference=sha256 or None, outcome=outcome,
+                                detail={"sha256": sha256 or None, "dry_run": dry_run, "problem": problem[:500]}))
+        conn.commit()
+    except psycopg.Error:
+        logger.exception("register import of %s: the failed attempt could not be audited", path.name)
 
 
 def _audit(conn: psycopg.Connection, path: Path, outcome: ImportOutcome, actor_user_id: int | None, actor_role: str,
