@@ -240,3 +240,47 @@ def test_an_export_never_writes_through_a_link_nor_changes_a_folders_mode(tmp_pa
     with pytest.raises(ExportProblem, match="folder-link is a symbolic link"):
         write_tables({}, folder_link)
     assert target.read_text(encoding="utf-8") == "keep me"
+
+
+# -- M6, L5: an export imported again changes nothing; a row keeps its own YWH, DBR, SJBSM ------------
+
+def test_an_export_imported_again_changes_nothing_and_rows_keep_their_own_ywh_and_dbr(
+        module_database: str, tmp_path: Path) -> None:
+    from portal.registry.exchange.exporting import export_tables
+
+    with psycopg.connect(module_database) as conn:
+        codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
+    tables = generate_register(codes, units=12, seed=11, building=9400)
+    tables["SJ"] = [{"BSM": "S1", "SJLX": "合同", "WJBH": "W-1", "WJRQ": "2020-01-02", "FZJG": "某公证处"}]
+    right, mortgage = tables["QL"][0], tables["DYAQ"][0]
+    right["SJBSM"] = "S1"
+    assert right["YWH"] and right["DBR"] and not mortgage.get("SJBSM")
+    write_tables(tables, tmp_path / "old")
+    first = _import(module_database, tmp_path / "old")
+    assert first.committed, [str(p) for p in first.problems[:3]]
+    with psycopg.connect(module_database) as conn:
+        exported = export_tables(conn, ZONE, unmasked=True)
+
+    def ours(row: dict[str, str]) -> bool:  # the rows this test imported (the demo's are cadastre-N)
+        return not any((row.get(c) or "").startswith("cadastre-") for c in ("BSM", "QLBSM", "QLRBSM"))
+
+    again = {table: [row for row in rows if ours(row)] for table, rows in exported.items()}
+    written = {row["BSM"]: row for row in again["QL"]}[right["BSM"]]
+    assert (written["YWH"], written["DBR"], written["SJBSM"]) == (right["YWH"], right["DBR"], "S1")
+    mortgage_written = {row["BSM"]: row for row in again["DYAQ"]}[mortgage["BSM"]]
+    assert (mortgage_written["YWH"], mortgage_written["SJBSM"]) == (mortgage["YWH"], "")
+    assert [row["BSM"] for row in again["SJ"]] == ["S1"], "no SJ row for a document the import made"
+    write_tables(again, tmp_path / "again")
+    second = _import(module_database, tmp_path / "again")
+    assert not second.problems and not second.changed_anything, second.counts
+
+
+def test_an_installations_own_export_says_what_to_do(module_database: str, tmp_path: Path) -> None:
+    from portal.registry.exchange.exporting import export_tables
+
+    with psycopg.connect(module_database) as conn:
+        exported = export_tables(conn, ZONE, unmasked=True)
+    write_tables(exported, tmp_path / "own")
+    outcome = _import(module_database, tmp_path / "own", dry_run=True)
+    unit = next(p for p in outcome.problems if p.column == "BDCDYH")
+    assert "does not import into the one that wrote it" in unit.message

@@ -98,7 +98,7 @@ _RIGHTS = """
 SELECT DISTINCT ON (r.right_id) r.right_id, r.version_id, coalesce(e.old_id, 'cadastre-' || r.right_id),
        (SELECT unit_number FROM units u WHERE u.unit_id = r.unit_id ORDER BY u.version DESC LIMIT 1),
        r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer,
-       s.source_id
+       s.source_id, e.row_source
   FROM rights r
   JOIN rights f ON f.right_id = r.right_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
@@ -112,7 +112,7 @@ SELECT DISTINCT ON (x.restriction_id) x.restriction_id, coalesce(e.old_id, 'cada
        (SELECT unit_number FROM units u WHERE u.unit_id = x.unit_id ORDER BY u.version DESC LIMIT 1),
        x.status, x.party_id, x.secured_amount, x.maximum_amount, x.rank, x.term_start, x.term_end, x.court,
        x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer,
-       s.source_id
+       s.source_id, e.row_source
   FROM restrictions x
   JOIN restrictions f ON f.restriction_id = x.restriction_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
@@ -188,17 +188,30 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
         holders.setdefault(version_id, []).append((party_id, n, d))
     restrictions = {table: conn.execute(_RESTRICTIONS, (table, kind)).fetchall()
                     for table, kind in RESTRICTION_TABLES.items()}
-    cited = {r[-1] for r in rights} | {r[-1] for rows in restrictions.values() for r in rows}
+    # A row imported with its own YWH, DBR and SJBSM (exchange_ids.row_source) is written back as it
+    # came, citing the SJ document it cited, or none (the import made its document of YWH and DBR);
+    # any other row cites the source of its object's first version.
+    every = [*rights, *(r for rows in restrictions.values() for r in rows)]
+    cited = {r[-2] for r in every if r[-1] is None}
+    named = sorted({r[-1]["SJBSM"] for r in every if r[-1] is not None and r[-1].get("SJBSM")})
+    cited |= {i for (i,) in conn.execute("SELECT object_id FROM exchange_ids WHERE exchange_table = 'SJ' "
+                                         "AND old_id = ANY(%s)", (named,))}
     source_bsm: dict[int, str] = {}
     kind_codes = reverse(SOURCE_KINDS)
     for source_id, bsm, kind, reference, issued_on, issuer, description in conn.execute(_SOURCES, (sorted(cited),)):
         source_bsm[source_id] = bsm
         tables["SJ"].append(_row("SJ", zone, BSM=bsm, SJLX=kind_codes[kind], WJBH=reference, WJRQ=issued_on,
                                  FZJG=issuer, SJMC=description))
-    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer, source_id) in rights:
+    def own(reference: str, issuer: str, source_id: int, row: dict[str, str | None] | None) -> dict[str, Any]:
+        if row is not None:
+            return {"YWH": row.get("YWH"), "DBR": row.get("DBR"), "SJBSM": row.get("SJBSM")}
+        return {"YWH": reference, "DBR": issuer, "SJBSM": source_bsm[source_id]}
+
+    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer, source_id,
+         row_source) in rights:
         tables["QL"].append(_row("QL", zone, BSM=bsm, BDCDYH=unit, QLLX=right_codes[kind], GYFS=form_codes[form],
-                                 BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6], YWH=reference,
-                                 DBR=issuer, SJBSM=source_bsm[source_id]))
+                                 BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6],
+                                 **own(reference, issuer, source_id, row_source)))
         for party_id, n, d in holders.get(version_id, []):
             tables["QLRGX"].append(_row("QLRGX", zone, BSM=f"{bsm}/{party_bsm.get(party_id, party_id)}",
                                         QLBSM=bsm, QLRBSM=party_bsm.get(party_id, f"cadastre-{party_id}"),
@@ -206,11 +219,11 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     for table, kind in RESTRICTION_TABLES.items():
         status_codes = reverse(STATUSES[kind])
         for (_, bsm, unit, status, party_id, amount, maximum, rank, start, stop, court, document, place, reason,
-             begin, last_begin, reference, issuer, source_id) in restrictions[table]:
+             begin, last_begin, reference, issuer, source_id, row_source) in restrictions[table]:
             party = party_bsm.get(party_id, f"cadastre-{party_id}") if party_id is not None else None
             ended = last_begin if status in ENDED else None
-            common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status], "YWH": reference,
-                      "DBR": issuer, "SJBSM": source_bsm[source_id]}
+            common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status],
+                      **own(reference, issuer, source_id, row_source)}
             if kind == "mortgage":
                 row = _row(table, zone, **common, DYQRBSM=party, DYFS=mortgage_codes[maximum],
                            BDBZZQSE=amount, DYSW=rank, ZWLXQSSJ=start, ZWLXJSSJ=stop, ZXSJ=ended)

@@ -32,6 +32,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from portal.accounts.security import identity_digest, identity_keys, party_identity
 from portal.audit.trail import AuditEntry, act_as, record
@@ -45,6 +46,7 @@ from portal.registry.exchange.validation import Checked, Known, Problem, check_e
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
 
 logger = logging.getLogger(__name__)
+_ROW_SOURCE_TABLES = frozenset({"QL", *RESTRICTION_TABLES})
 Record = dict[str, Any]
 _RESTRICTION_COLUMNS = ("secured_amount", "maximum_amount", "rank", "term_start", "term_end", "court",
                         "document_number", "queue_position", "reason")
@@ -146,6 +148,7 @@ class _Writer:
         self.source_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("SJ").items()}
         self.unit_ids: dict[str, int] = dict(known.units)
         self.mapping_rows: list[tuple[str, str, int, bytes]] = []
+        self.row_sources: dict[tuple[str, str], Jsonb] = {}
         self.problems: list[Problem] = []
 
     def split(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
@@ -169,6 +172,9 @@ class _Writer:
 
     def remember(self, table: str, rec: Record, object_id: int) -> None:
         self.mapping_rows.append((table, rec["BSM"], object_id, rec["_digest"]))
+        if table in _ROW_SOURCE_TABLES:  # the row's own YWH, DBR and SJBSM, written back by the export
+            self.row_sources[(table, rec["BSM"])] = Jsonb({"YWH": rec["reference"], "DBR": rec["registrar"],
+                                                           "SJBSM": rec.get("source_document")})
 
     def source_documents(self) -> None:
         """SJ: a new document becomes a source; a document is immutable once recorded (as
@@ -344,12 +350,14 @@ class _Writer:
 
     def mapping(self) -> None:
         """New old ids by COPY; a changed row's digest replaced."""
-        new = [row for row in self.mapping_rows if row[1] not in self.known.mapping(row[0])]
-        _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest"), new)
-        changed = [(row[3], row[0], row[1]) for row in self.mapping_rows if row[1] in self.known.mapping(row[0])]
+        new = [(*row, self.row_sources.get(row[:2])) for row in self.mapping_rows
+               if row[1] not in self.known.mapping(row[0])]
+        _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest", "row_source"), new)
+        changed = [(row[3], self.row_sources.get(row[:2]), row[0], row[1]) for row in self.mapping_rows
+                   if row[1] in self.known.mapping(row[0])]
         if changed:
             with self.conn.cursor() as cur:
-                cur.executemany("UPDATE exchange_ids SET row_digest = %s, last_changed_at = now() "
+                cur.executemany("UPDATE exchange_ids SET row_digest = %s, row_source = %s, last_changed_at = now() "
                                 "WHERE exchange_table = %s AND old_id = %s", changed)
 
     def stage(self, name: str) -> None:

@@ -542,8 +542,13 @@ class _Checker:
             current = taken.get(rec["unit_number"])
             mapped = mapped_units.get(rec["BSM"])
             if current is not None and (mapped is None or mapped[0] != current):
+                own = rec["BSM"].startswith("cadastre-")  # this (or another) installation's own export
                 self.problem(rec["_row"], "BDCDYH", f"unit {rec['unit_number']} is already in the register "
-                                                    "under another identifier", rec["unit_number"])
+                             "under another identifier" + (
+                                 f" ({rec['BSM']!r} is an identifier an export gives a row the register did not "
+                                 "import: an export moves a register into another installation, it does not "
+                                 "import into the one that wrote it; change such units in the portal, or "
+                                 "import the old system's rows only)" if own else ""), rec["unit_number"])
                 rec["_refused"] = True
         self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
         self.ready("units", self.out)
