@@ -119,6 +119,7 @@ def test_a_formula_cell_is_named_as_a_formula(tmp_path: Path) -> None:
     ("POLYGON((1e309 1,1 1,2 2,1e309 1))", "the x coordinate inf is not a coordinate"),
     ("POLYGON((1e300 1,1 1,2 2,1e300 1))", "the x coordinate 1e+300 is not a coordinate"),
     ("POLYGON((1 nan,1 1,2 2,1 nan))", "is not well-known text (WKT) geometry"),
+    ("POLYGON Z((1 1 0,2 1 0,2 2 inf,1 1 0))", "vertex 3: the z coordinate inf is not a coordinate"),
     ("POLYGON EMPTY", "is an empty POLYGON"),
     ("POINT(1 2)", "is a POINT, not a POLYGON or MULTIPOLYGON"),
 ])

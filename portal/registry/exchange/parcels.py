@@ -113,7 +113,7 @@ def _checked(geometry: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
     count = int(shapely.get_num_coordinates(geometry))
     if count > PARCEL_MAX_VERTICES:
         raise _Bad("WKT", f"has {count:,} vertices; a parcel's boundary has at most {PARCEL_MAX_VERTICES:,}")
-    coordinates = shapely.get_coordinates(geometry, include_z=True)
+    coordinates = shapely.get_coordinates(geometry, include_z=geometry.has_z)
     bad = ~np.isfinite(coordinates) | (np.abs(coordinates) > COORDINATE_MAX)
     if bad.any():
         vertex, axis = (int(i) for i in np.argwhere(bad)[0])
