@@ -179,6 +179,9 @@ def test_text_neither_utf8_nor_gbk_is_placed_by_row_and_column(tmp_path: Path) -
     tmp_path.joinpath("QLR.csv").write_bytes(b"BSM,QLRMC,QLRLX,ZJZL,ZJH\r\nQ1," + b"\xff\xff" + b",1,1,x\r\n")
     with pytest.raises(ReadProblem, match=r"QLR.csv: row 2, column QLRMC: neither UTF-8 nor GBK"):
         read_exchange(tmp_path)
+    tmp_path.joinpath("QLR.csv").write_bytes(b"BSM,QLRMC,QLRLX,ZJZL,ZJH\r\nQ1,a,1,1,x\r\n\xff\xff,b,1,1,x\r\n")
+    with pytest.raises(ReadProblem, match=r"QLR.csv: row 3, column BSM: neither UTF-8 nor GBK"):
+        read_exchange(tmp_path)
 
 
 def test_a_plain_sqlite_file_named_gpkg_is_refused(tmp_path: Path) -> None:

@@ -132,10 +132,13 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
         return data.decode("gb18030"), "GBK"
     except UnicodeDecodeError as error:
         # Where the bad bytes are, as a person finds them: the row (header = 1) and column.
-        before = list(csv.reader(io.StringIO(data[:error.start].decode("gb18030", errors="replace"), newline="")))
-        row = max(len(before), 1)
-        header = before[0] if before else []
-        index = len(before[-1]) - 1 if before and before[-1] else 0
+        prefix = data[:error.start].decode("gb18030", errors="replace")
+        before = list(csv.reader(io.StringIO(prefix, newline="")))
+        if not prefix or prefix.endswith("\n"):  # the bad bytes begin a row
+            before.append([""])
+        row = len(before)
+        header = before[0] if row > 1 else []
+        index = len(before[-1]) - 1
         column = f", column {header[index].strip().upper()}" if row > 1 and index < len(header) else ""
         raise ReadProblem(f"{path.name}: row {row}{column}: neither UTF-8 nor GBK text (byte {error.start} of the "
                           "file); save the file as UTF-8 or GBK") from error
