@@ -21,8 +21,10 @@ formula; a CSV cell that starts with `=`, `+`, `-`, `@`, a tab, a carriage retur
 quote gets one more single quote in front (`csv_cell`), which the importer takes off again
 (`reading.csv_value`), so an export imports to the same checksums. A value that XLSX cannot hold
 (a control character) stops the export with ExportProblem naming the table, row and column,
-before any file is written. Files are written readable by their owner only (0600, directories
-0700): an unmasked export holds identity numbers in full.
+before any file is written. Files are written readable by their owner only (0600, a new directory
+0700): an unmasked export holds identity numbers in full. Each file is written to a new file
+in its folder and renamed into place, so a symbolic link is replaced, never followed; an export
+path that is a link is refused, and an existing folder's mode is left as it is.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ _RIGHTS = """
 SELECT DISTINCT ON (r.right_id) r.right_id, r.version_id, coalesce(e.old_id, 'cadastre-' || r.right_id),
        (SELECT unit_number FROM units u WHERE u.unit_id = r.unit_id ORDER BY u.version DESC LIMIT 1),
        r.kind, r.co_ownership, r.certificate_number, f.begin_lifespan, r.end_lifespan, s.reference, s.issuer,
-       s.source_id
+       s.source_id, e.row_source
   FROM rights r
   JOIN rights f ON f.right_id = r.right_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
@@ -110,7 +112,7 @@ SELECT DISTINCT ON (x.restriction_id) x.restriction_id, coalesce(e.old_id, 'cada
        (SELECT unit_number FROM units u WHERE u.unit_id = x.unit_id ORDER BY u.version DESC LIMIT 1),
        x.status, x.party_id, x.secured_amount, x.maximum_amount, x.rank, x.term_start, x.term_end, x.court,
        x.document_number, x.queue_position, x.reason, f.begin_lifespan, x.begin_lifespan, s.reference, s.issuer,
-       s.source_id
+       s.source_id, e.row_source
   FROM restrictions x
   JOIN restrictions f ON f.restriction_id = x.restriction_id AND f.version = 1
   JOIN sources s ON s.source_id = f.source_id
@@ -186,17 +188,30 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
         holders.setdefault(version_id, []).append((party_id, n, d))
     restrictions = {table: conn.execute(_RESTRICTIONS, (table, kind)).fetchall()
                     for table, kind in RESTRICTION_TABLES.items()}
-    cited = {r[-1] for r in rights} | {r[-1] for rows in restrictions.values() for r in rows}
+    # A row imported with its own YWH, DBR and SJBSM (exchange_ids.row_source) is written back as it
+    # came, citing the SJ document it cited, or none (the import made its document of YWH and DBR);
+    # any other row cites the source of its object's first version.
+    every = [*rights, *(r for rows in restrictions.values() for r in rows)]
+    cited = {r[-2] for r in every if r[-1] is None}
+    named = sorted({r[-1]["SJBSM"] for r in every if r[-1] is not None and r[-1].get("SJBSM")})
+    cited |= {i for (i,) in conn.execute("SELECT object_id FROM exchange_ids WHERE exchange_table = 'SJ' "
+                                         "AND old_id = ANY(%s)", (named,))}
     source_bsm: dict[int, str] = {}
     kind_codes = reverse(SOURCE_KINDS)
     for source_id, bsm, kind, reference, issued_on, issuer, description in conn.execute(_SOURCES, (sorted(cited),)):
         source_bsm[source_id] = bsm
         tables["SJ"].append(_row("SJ", zone, BSM=bsm, SJLX=kind_codes[kind], WJBH=reference, WJRQ=issued_on,
                                  FZJG=issuer, SJMC=description))
-    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer, source_id) in rights:
+    def own(reference: str, issuer: str, source_id: int, row: dict[str, str | None] | None) -> dict[str, Any]:
+        if row is not None:
+            return {"YWH": row.get("YWH"), "DBR": row.get("DBR"), "SJBSM": row.get("SJBSM")}
+        return {"YWH": reference, "DBR": issuer, "SJBSM": source_bsm[source_id]}
+
+    for (_, version_id, bsm, unit, kind, form, certificate, begin, end, reference, issuer, source_id,
+         row_source) in rights:
         tables["QL"].append(_row("QL", zone, BSM=bsm, BDCDYH=unit, QLLX=right_codes[kind], GYFS=form_codes[form],
-                                 BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6], YWH=reference,
-                                 DBR=issuer, SJBSM=source_bsm[source_id]))
+                                 BDCQZH=certificate, DJSJ=begin, ZXSJ=end, QXDM=unit[:6],
+                                 **own(reference, issuer, source_id, row_source)))
         for party_id, n, d in holders.get(version_id, []):
             tables["QLRGX"].append(_row("QLRGX", zone, BSM=f"{bsm}/{party_bsm.get(party_id, party_id)}",
                                         QLBSM=bsm, QLRBSM=party_bsm.get(party_id, f"cadastre-{party_id}"),
@@ -204,11 +219,11 @@ def export_tables(conn: psycopg.Connection, zone: dt.tzinfo, *, unmasked: bool =
     for table, kind in RESTRICTION_TABLES.items():
         status_codes = reverse(STATUSES[kind])
         for (_, bsm, unit, status, party_id, amount, maximum, rank, start, stop, court, document, place, reason,
-             begin, last_begin, reference, issuer, source_id) in restrictions[table]:
+             begin, last_begin, reference, issuer, source_id, row_source) in restrictions[table]:
             party = party_bsm.get(party_id, f"cadastre-{party_id}") if party_id is not None else None
             ended = last_begin if status in ENDED else None
-            common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status], "YWH": reference,
-                      "DBR": issuer, "SJBSM": source_bsm[source_id]}
+            common = {"BSM": bsm, "BDCDYH": unit, "DJSJ": begin, "ZT": status_codes[status],
+                      **own(reference, issuer, source_id, row_source)}
             if kind == "mortgage":
                 row = _row(table, zone, **common, DYQRBSM=party, DYFS=mortgage_codes[maximum],
                            BDBZZQSE=amount, DYSW=rank, ZWLXQSSJ=start, ZWLXJSSJ=stop, ZXSJ=ended)
@@ -234,9 +249,12 @@ def checksums(tables: dict[str, Table]) -> dict[str, str]:
 
 def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8") -> None:
     """Write the tables as `<TABLE>.csv` files in the directory `path`, as an .xlsx workbook, or
-    as a .gpkg GeoPackage, readable by the owner only (files 0600, a directory made 0700).
-    Raises ExportProblem, before writing anything, for a value an .xlsx workbook cannot hold."""
+    as a .gpkg GeoPackage, readable by the owner only (files 0600, a new directory 0700; an
+    existing directory keeps its mode). Never writes through a symbolic link: raises
+    ExportProblem when `path` (or a file in it) is one, and, before writing anything, for a
+    value an .xlsx workbook cannot hold."""
     if path.suffix.lower() == ".gpkg":
+        _refuse_link(path)
         _write_geopackage(tables, path)
         return
     if path.suffix.lower() == ".xlsx":
@@ -264,8 +282,9 @@ def write_tables(tables: dict[str, Table], path: Path, *, encoding: str = "utf-8
         book.save(workbook)
         _write_private(path, workbook.getvalue())
         return
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
+    _folder(path)
+    for table in TABLE_ORDER:  # every file checked before the first is written
+        _refuse_link(path / f"{table}.csv")
     for table in TABLE_ORDER:
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -331,12 +350,38 @@ def _xlsx_cell(sheet: Any, value: str | None) -> Any:
     return cell
 
 
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise ExportProblem(f"{path.name} is a symbolic link: an export is never written through one; give a new path")
+
+
+def _folder(path: Path) -> None:
+    """The export folder: made private (0700) when new; an existing folder (not a symbolic link)
+    is used as it is, its mode untouched: each file is private on its own."""
+    _refuse_link(path)
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        if not path.is_dir():
+            raise ExportProblem(f"{path.name} exists and is not a folder") from None
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` with mode 0600 (also when the file was there, with another mode)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+    """Write `data` to `path`, mode 0600: into a new file of the same folder (O_EXCL, made by
+    `tempfile.mkstemp`) renamed over `path`, so a symbolic link at `path` is replaced, never
+    followed, and no one reads a half-written file. A `path` that is a link is refused first."""
+    import tempfile
+
+    _refuse_link(path)
+    descriptor, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)
+            file.write(data)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
 
 
 def template(path: Path) -> None:
@@ -349,11 +394,12 @@ def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
                     keys: IdentityKeys | None = None) -> dict[str, str]:
     """Write the register to `path` and audit it (action `register_export`, with the checksums
     and whether identity numbers left unmasked). Returns the per-table checksums. Raises
-    ExportProblem (audited as a failure, no file written) for a value the format cannot hold."""
+    ExportProblem (audited as a failure, no file written) for a value the format cannot hold or
+    a path that is a symbolic link; an OSError (no room, no permission) is audited as a failure too."""
     try:
         tables = export_tables(conn, zone, unmasked=unmasked, keys=keys)
         write_tables(tables, path)
-    except ExportProblem as problem:
+    except (ExportProblem, OSError) as problem:  # audited as a failure either way
         conn.rollback()
         record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
                                 subject=path.name, purpose="unmasked" if unmasked else "masked", outcome="failure",

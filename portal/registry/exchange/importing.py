@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from portal.accounts.security import identity_digest, identity_keys, party_identity
 from portal.audit.trail import AuditEntry, act_as, record
@@ -38,11 +40,13 @@ from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
-from portal.registry.exchange.reading import read_exchange
+from portal.registry.exchange.reading import ReadProblem, read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
 
+logger = logging.getLogger(__name__)
+_ROW_SOURCE_TABLES = frozenset({"QL", *RESTRICTION_TABLES})
 Record = dict[str, Any]
 _RESTRICTION_COLUMNS = ("secured_amount", "maximum_amount", "rank", "term_start", "term_end", "court",
                         "document_number", "queue_position", "reason")
@@ -144,6 +148,7 @@ class _Writer:
         self.source_ids: dict[str, int] = {bsm: v[0] for bsm, v in known.mapping("SJ").items()}
         self.unit_ids: dict[str, int] = dict(known.units)
         self.mapping_rows: list[tuple[str, str, int, bytes]] = []
+        self.row_sources: dict[tuple[str, str], Jsonb] = {}
         self.problems: list[Problem] = []
 
     def split(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
@@ -167,6 +172,9 @@ class _Writer:
 
     def remember(self, table: str, rec: Record, object_id: int) -> None:
         self.mapping_rows.append((table, rec["BSM"], object_id, rec["_digest"]))
+        if table in _ROW_SOURCE_TABLES:  # the row's own YWH, DBR and SJBSM, written back by the export
+            self.row_sources[(table, rec["BSM"])] = Jsonb({"YWH": rec["reference"], "DBR": rec["registrar"],
+                                                           "SJBSM": rec.get("source_document")})
 
     def source_documents(self) -> None:
         """SJ: a new document becomes a source; a document is immutable once recorded (as
@@ -260,6 +268,10 @@ class _Writer:
 
     def rights(self) -> None:
         new, changed = self.split("QL")
+        # QLRGX rows are part of their right: new, changed or unchanged with it.
+        held = sum(len(rec["holders"]) for rec in self.checked.records.get("QL", []))
+        fresh, moved = sum(len(r["holders"]) for r in new), sum(len(r["holders"]) for r, _ in changed)
+        self.counts["QLRGX"] = {"new": fresh, "changed": moved, "unchanged": held - fresh - moved}
         self.sources(new + [rec for rec, _ in changed], "QL")
         right_ids = _ids(self.conn, "right_id_seq", len(new))
         version_ids = _ids(self.conn, "rights_version_id_seq", len(new))
@@ -338,12 +350,14 @@ class _Writer:
 
     def mapping(self) -> None:
         """New old ids by COPY; a changed row's digest replaced."""
-        new = [row for row in self.mapping_rows if row[1] not in self.known.mapping(row[0])]
-        _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest"), new)
-        changed = [(row[3], row[0], row[1]) for row in self.mapping_rows if row[1] in self.known.mapping(row[0])]
+        new = [(*row, self.row_sources.get(row[:2])) for row in self.mapping_rows
+               if row[1] not in self.known.mapping(row[0])]
+        _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest", "row_source"), new)
+        changed = [(row[3], self.row_sources.get(row[:2]), row[0], row[1]) for row in self.mapping_rows
+                   if row[1] in self.known.mapping(row[0])]
         if changed:
             with self.conn.cursor() as cur:
-                cur.executemany("UPDATE exchange_ids SET row_digest = %s, last_changed_at = now() "
+                cur.executemany("UPDATE exchange_ids SET row_digest = %s, row_source = %s, last_changed_at = now() "
                                 "WHERE exchange_table = %s AND old_id = %s", changed)
 
     def stage(self, name: str) -> None:
@@ -418,9 +432,18 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     Returns the outcome: problems (file, row, column), per-table counts of new, changed and
     unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
     read, `ImportRefused` when the database refuses the whole at commit (nothing changed).
-    The attempt is audited (action `register_import`, the SHA-256 as reference) in every case.
+    Any attempt is one audited action (`register_import`, the SHA-256 as reference when the
+    files could be hashed): success, refused (problems, a file that cannot be read, the
+    database's refusal) or failure (an unforeseen error, re-raised after it is recorded).
     """
-    exchange = read_exchange(path)
+    try:
+        exchange = read_exchange(path)
+    except ReadProblem as problem:
+        _audit_failed(conn, path, problem.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
+        raise
+    except Exception as error:
+        _audit_failed(conn, path, "", actor_user_id, actor_role, dry_run, "failure", type(error).__name__)
+        raise
     outcome = ImportOutcome(sha256=exchange.sha256, encodings=exchange.encodings, dry_run=dry_run)
     try:
         known = load_known(conn, _codes(exchange))
@@ -462,12 +485,34 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
         rule = f" ({error.diag.constraint_name})" if error.diag.constraint_name else ""
         raise ImportRefused(f"the register refused the import, nothing was changed: {error.diag.message_primary}"
                             f"{rule}") from error
+    except ReadProblem as problem:  # a GeoPackage feature layer the hardened reader refused
+        _audit_failed(conn, path, exchange.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
+        raise
+    except Exception as error:
+        _audit_failed(conn, path, exchange.sha256, actor_user_id, actor_role, dry_run, "failure",
+                      f"{type(error).__name__}: {str(error)[:300]}")
+        raise
     except BaseException:
         conn.rollback()
         raise
     _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only)
     conn.commit()
     return outcome
+
+
+def _audit_failed(conn: psycopg.Connection, path: Path, sha256: str, actor_user_id: int | None, actor_role: str,
+                  dry_run: bool, outcome: str, problem: str) -> None:
+    """Record an attempt that ended before an outcome (unreadable files, an unforeseen error), in
+    a transaction of its own; a connection that cannot take it any more is left for the caller's
+    error (the attempt's own error is what the caller raises)."""
+    try:
+        conn.rollback()
+        record(conn, AuditEntry(action="register_import", actor_user_id=actor_user_id, actor_role=actor_role,
+                                subject=path.name, reference=sha256 or None, outcome=outcome,
+                                detail={"sha256": sha256 or None, "dry_run": dry_run, "problem": problem[:500]}))
+        conn.commit()
+    except psycopg.Error:
+        logger.exception("register import of %s: the failed attempt could not be audited", path.name)
 
 
 def _audit(conn: psycopg.Connection, path: Path, outcome: ImportOutcome, actor_user_id: int | None, actor_role: str,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 __all__ = [
     "Column", "Table", "TABLES", "TABLE_ORDER", "RESTRICTION_TABLES", "DOCUMENT_TYPES", "RIGHT_KINDS",
     "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "SOURCE_KINDS", "DEFAULT_EPSG", "reverse",
+    "PARCEL_MAX_VERTICES", "CELL_MAX_CHARS", "SHEET_MAX_ROWS", "SHEET_MAX_COLUMNS", "SHEET_MAX_CELLS",
+    "COORDINATE_MAX",
 ]
 
 
@@ -164,6 +166,20 @@ SOURCE_KINDS = {"权属来源证明": "deed", "合同": "contract", "法律文�
                 "身份证明": "identity_document", "其他": "other"}
 # The CRS of a ZDJBXX WKT without EPSG: CGCS2000 longitude/latitude.
 DEFAULT_EPSG = 4490
+
+# What one exchange may cost to read (docs/register-exchange.md, "Limits"). A parcel's boundary
+# holds at most PARCEL_MAX_VERTICES vertices (a surveyed parcel has tens to a few thousand); its
+# WKT, like any cell, at most CELL_MAX_CHARS characters (64 per vertex: two 17-digit coordinates
+# with separators and room to spare). An XLSX sheet holds at most SHEET_MAX_ROWS rows,
+# SHEET_MAX_COLUMNS columns and SHEET_MAX_CELLS cells, checked from the sheet's declared
+# dimensions and again while it is read. A coordinate is finite and within COORDINATE_MAX of 0
+# in its CRS's unit (metres or degrees; the earth fits in 1e8 m of any projected CRS).
+PARCEL_MAX_VERTICES = 100_000
+CELL_MAX_CHARS = 64 * PARCEL_MAX_VERTICES
+SHEET_MAX_ROWS = 1_000_000
+SHEET_MAX_COLUMNS = 64
+SHEET_MAX_CELLS = 20_000_000
+COORDINATE_MAX = 1e8
 
 
 def reverse(codes: Mapping[str, object]) -> dict[object, str]:

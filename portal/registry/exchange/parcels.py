@@ -26,17 +26,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from portal.registry.exchange.layout import DEFAULT_EPSG
+from portal.registry.exchange.layout import CELL_MAX_CHARS, COORDINATE_MAX, DEFAULT_EPSG, PARCEL_MAX_VERTICES
 from portal.registry.exchange.reading import Exchange, ReadProblem, Row
 from portal.registry.exchange.validation import Known, Problem, unsafe_cell
 from spatial.codes import parcel_code_problem
@@ -105,13 +107,31 @@ def _feature_geometries(path: Path, limits: ReadLimits) -> dict[str, tuple[Polyg
     return {p.parcel_code.strip().upper(): (p.geometry, p.crs) for p in result.parcels if p.parcel_code}
 
 
+def _checked(geometry: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
+    """The geometry when it is one any later GEOS operation can take: at most PARCEL_MAX_VERTICES
+    vertices, every coordinate finite and within COORDINATE_MAX of 0 (layout.py)."""
+    count = int(shapely.get_num_coordinates(geometry))
+    if count > PARCEL_MAX_VERTICES:
+        raise _Bad("WKT", f"has {count:,} vertices; a parcel's boundary has at most {PARCEL_MAX_VERTICES:,}")
+    coordinates = shapely.get_coordinates(geometry, include_z=geometry.has_z)
+    bad = ~np.isfinite(coordinates) | (np.abs(coordinates) > COORDINATE_MAX)
+    if bad.any():
+        vertex, axis = (int(i) for i in np.argwhere(bad)[0])
+        raise _Bad("WKT", f"vertex {vertex + 1}: the {'xyz'[axis]} coordinate {coordinates[vertex, axis]:.6g} is not "
+                   f"a coordinate (finite, within {COORDINATE_MAX:.0e} of 0 in metres or degrees)")
+    return geometry
+
+
 def _geometry(row: Row, features: dict[str, tuple[Polygon | MultiPolygon, int]] | None,
               code: str) -> tuple[Polygon | MultiPolygon, int]:
+    """The row's boundary and its EPSG, checked (`_checked`) before any GEOS operation."""
     if features is not None:
         found = features.get(code)
         if found is None:
             raise _Bad("ZDDM", f"parcel {code} has no polygon in the feature layer ZDJBXX")
-        return found
+        if found[0].is_empty:
+            raise _Bad("ZDDM", f"parcel {code} has an empty polygon in the feature layer ZDJBXX")
+        return _checked(found[0]), found[1]
     text = row.get("WKT")
     if text is None:
         raise _Bad("WKT", "is empty: give the boundary as WKT (POLYGON or MULTIPOLYGON)")
@@ -120,16 +140,29 @@ def _geometry(row: Row, features: dict[str, tuple[Polygon | MultiPolygon, int]] 
         epsg = int(epsg_text) if epsg_text is not None else DEFAULT_EPSG
         resolve_crs(epsg)
     except (ValueError, SpatialError):
-        raise _Bad("EPSG", f"{epsg_text!r} is not an EPSG code PROJ knows (e.g. 4490, 4527)") from None
+        raise _Bad("EPSG", f"{_short(epsg_text)!r} is not an EPSG code PROJ knows (e.g. 4490, 4527)") from None
+    # Cheap bounds on the text before GEOS parses it: its length and its vertices (commas).
+    if len(text) > CELL_MAX_CHARS or text.count(",") >= PARCEL_MAX_VERTICES:
+        raise _Bad("WKT", f"has more than {PARCEL_MAX_VERTICES:,} vertices; a parcel's boundary has at most that many")
     try:
-        geometry: BaseGeometry = shapely.from_wkt(text)
+        with warnings.catch_warnings():  # 1e309 overflows to inf (refused just below), not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geometry: BaseGeometry = shapely.from_wkt(text)
     except shapely.errors.GEOSException:
-        raise _Bad("WKT", "is not well-known text (WKT) geometry") from None
-    if not isinstance(geometry, Polygon | MultiPolygon) or geometry.is_empty:
-        raise _Bad("WKT", f"is a {geometry.geom_type}, not a POLYGON or MULTIPOLYGON")
+        raise _Bad("WKT", f"is not well-known text (WKT) geometry: {_short(text)!r}") from None
+    if isinstance(geometry, Polygon | MultiPolygon) and geometry.is_empty:
+        raise _Bad("WKT", f"is an empty {geometry.geom_type.upper()}: give the parcel's boundary")
+    if not isinstance(geometry, Polygon | MultiPolygon):
+        raise _Bad("WKT", f"is a {geometry.geom_type.upper()}, not a POLYGON or MULTIPOLYGON")
+    geometry = _checked(geometry)
     if geometry.has_z:
         geometry = shapely.force_2d(geometry)
     return geometry, epsg
+
+
+def _short(text: str | None, most: int = 40) -> str | None:
+    """A cell as quoted in a message: at most `most` characters, then an ellipsis."""
+    return text if text is None or len(text) <= most else text[:most] + "…"
 
 
 class _Bad(ValueError):
@@ -166,7 +199,7 @@ def _read_rows(exchange: Exchange, limits: ReadLimits, out: ParcelsOutcome) -> l
             codes[code] = row.number
             land_use = row.get("YT")
             if land_use is None or not _LAND_USE.match(land_use):
-                raise _Bad("YT", f"{land_use!r} is not a land-use code of GB/T 21010-2017 (e.g. 07 or 0701)")
+                raise _Bad("YT", f"{_short(land_use)!r} is not a land-use code of GB/T 21010-2017 (e.g. 07 or 0701)")
             area = _area(row.get("ZDMJ"))
             geometry, epsg = _geometry(row, features, code)
         except _Bad as bad:
@@ -188,7 +221,7 @@ def _area(text: str | None) -> Decimal | None:
     except InvalidOperation:
         area = Decimal("NaN")
     if not area.is_finite() or area <= 0 or area >= Decimal("1e12"):
-        raise _Bad("ZDMJ", f"{text!r} is not a positive area in m²")
+        raise _Bad("ZDMJ", f"{_short(text)!r} is not a positive area in m² (below 1e12)")
     return area.quantize(Decimal("0.01"))
 
 

@@ -15,11 +15,19 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portal.registry.exchange.layout import TABLES
+from portal.registry.exchange.layout import (
+    CELL_MAX_CHARS,
+    PARCEL_MAX_VERTICES,
+    SHEET_MAX_CELLS,
+    SHEET_MAX_COLUMNS,
+    SHEET_MAX_ROWS,
+    TABLES,
+)
 
 __all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value"]
 
@@ -60,7 +68,10 @@ class Exchange:
 
 
 class ReadProblem(ValueError):
-    """The exchange cannot be read at all: the message names the file (and row or column)."""
+    """The exchange cannot be read at all: the message names the file (and row or column).
+    `sha256` is the exchange's hash when its files could be read (for the audit trail), else ""."""
+
+    sha256: str = ""
 
 
 def _cell(value: Any) -> str | None:
@@ -70,8 +81,10 @@ def _cell(value: Any) -> str | None:
         text = value.isoformat(sep=" ")
     elif isinstance(value, dt.date):
         text = value.isoformat()
-    elif isinstance(value, float) and value.is_integer():
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         text = str(int(value))
+    elif isinstance(value, float):
+        text = repr(value)  # 1e+308, not 309 digits
     else:
         text = str(value)
     text = text.strip()
@@ -102,6 +115,10 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
             values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
             if not any(values.values()):
                 continue
+        long = next((h for h, v in values.items() if v is not None and len(v) > CELL_MAX_CHARS), None)
+        if long is not None:
+            raise ReadProblem(f"{file}: row {number}, column {long}: more than {CELL_MAX_CHARS:,} characters, the "
+                              f"most a cell may hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)")
         rows.append(Row(file, number, values))
     return rows
 
@@ -114,25 +131,126 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
     try:
         return data.decode("gb18030"), "GBK"
     except UnicodeDecodeError as error:
-        raise ReadProblem(f"{path.name}: neither UTF-8 nor GBK text (byte {error.start})") from error
+        # Where the bad bytes are, as a person finds them: the row (header = 1) and column.
+        prefix = data[:error.start].decode("gb18030", errors="replace")
+        before = list(csv.reader(io.StringIO(prefix, newline="")))
+        if not prefix or prefix.endswith("\n"):  # the bad bytes begin a row
+            before.append([""])
+        row = len(before)
+        header = before[0] if row > 1 else []
+        index = len(before[-1]) - 1
+        column = f", column {header[index].strip().upper()}" if row > 1 and index < len(header) else ""
+        raise ReadProblem(f"{path.name}: row {row}{column}: neither UTF-8 nor GBK text (byte {error.start} of the "
+                          "file); save the file as UTF-8 or GBK") from error
+
+
+# csv.field_size_limit is one setting of the process: raised (never lowered) to the cell limit,
+# and changed only under this lock, to find the column of a cell that is longer.
+_CSV_LIMIT = threading.Lock()
+
+
+def _csv_records(name: str, text: str) -> list[list[str]]:
+    with _CSV_LIMIT:
+        if csv.field_size_limit() < CELL_MAX_CHARS:
+            csv.field_size_limit(CELL_MAX_CHARS)
+    records: list[list[str]] = []
+    try:
+        records.extend(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        row = len(records) + 1
+        if "field larger than field limit" not in str(error):
+            raise ReadProblem(f"{name}: row {row}: not CSV: {error}") from error
+        header = [h.strip().upper() for h in records[0]] if records else []
+        with _CSV_LIMIT:  # read that row again without the limit, to name the column
+            limit = csv.field_size_limit(len(text) + 1)
+            try:
+                again = next(r for n, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1) if n == row)
+            finally:
+                csv.field_size_limit(limit)
+        index = next((i for i, cell in enumerate(again) if len(cell) > CELL_MAX_CHARS), 0)
+        column = f", column {header[index]}" if row > 1 and index < len(header) else ""
+        raise ReadProblem(f"{name}: row {row}{column}: more than {CELL_MAX_CHARS:,} characters, the most a cell may "
+                          f"hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)") from None
+    return records
+
+
+def _sheet_records(name: str, sheet: Any) -> list[Any]:
+    """A read-only XLSX sheet's rows (values), within the sheet limits; a formula is refused (the
+    exchange holds values, and a formula's cached value may be missing or stale)."""
+    where = f"{name}: sheet {sheet.title!r}"
+    rows, columns = sheet.max_row or 0, sheet.max_column or 0  # as the sheet declares them (may be absent)
+    if rows > SHEET_MAX_ROWS or columns > SHEET_MAX_COLUMNS or rows * columns > SHEET_MAX_CELLS:
+        raise ReadProblem(f"{where}: declares {rows:,} rows and {columns:,} columns; a sheet of the exchange holds at "
+                          f"most {SHEET_MAX_ROWS:,} rows, {SHEET_MAX_COLUMNS} columns and {SHEET_MAX_CELLS:,} cells "
+                          "(delete the empty rows and columns at its end, or split the sheet)")
+
+    def values(cells: tuple[Any, ...], number: int) -> tuple[Any, ...]:
+        for index, cell in enumerate(cells):
+            if cell.data_type == "f":
+                column = header[index] if index < len(header) else f"{index + 1}"
+                formula = str(cell.value)
+                formula = formula if len(formula) <= 40 else formula[:40] + "…"
+                raise ReadProblem(f"{where}: row {number}, column {column}: a formula ({formula}), not a value: "
+                                  "copy the sheet and paste values only")
+        return tuple(cell.value for cell in cells)
+
+    header: list[Any] = []
+    first = next(sheet.iter_rows(min_row=1, max_row=1, max_col=SHEET_MAX_COLUMNS + 1), ())
+    header = [c.value for c in first]
+    if len(header) > SHEET_MAX_COLUMNS and header[SHEET_MAX_COLUMNS] is not None:
+        raise ReadProblem(f"{where}: row 1: more than {SHEET_MAX_COLUMNS} columns")
+    while header and header[-1] is None:
+        header.pop()
+    if not header:
+        return []
+    records: list[Any] = [values(first[:len(header)], 1)]
+    cells = 0
+    for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=len(header)),
+                                 start=2):
+        if number > SHEET_MAX_ROWS:  # openpyxl fills up to max_row only when a row lies beyond it
+            raise ReadProblem(f"{where}: more than {SHEET_MAX_ROWS:,} rows (delete the empty rows at its end)")
+        if not any(cell.value is not None for cell in row):
+            records.append(())
+            continue
+        cells += len(row)
+        if cells > SHEET_MAX_CELLS:
+            raise ReadProblem(f"{where}: row {number}: more than {SHEET_MAX_CELLS:,} cells")
+        records.append(values(row, number))
+    return records
+
+
+# PRAGMA application_id of a GeoPackage: 'GPKG' (1.2 and later), 'GP10' and 'GP11' (1.0, 1.1).
+_GEOPACKAGE_IDS = {0x47504B47, 0x47503130, 0x47503131}
+# A GeoPackage geometry's bytes at most: a 2D boundary of PARCEL_MAX_VERTICES vertices (16 bytes
+# each in WKB) with its headers, envelope and ring counts (a 3D boundary may have half as many).
+_FEATURE_MAX_BYTES = 16 * PARCEL_MAX_VERTICES + 1024
 
 
 def _read_geopackage(path: Path, exchange: Exchange) -> None:
-    """Attribute tables of a GeoPackage (an SQLite file), named by the layout's table codes; the
-    GeoPackage's own tables (gpkg_*, rtree_*) and any feature layers not of the layout are refused
-    by name, so a misnamed table is not silently skipped."""
+    """Attribute tables of a GeoPackage (an SQLite file with the GeoPackage application id and
+    `gpkg_contents`, OGC 12-128r18), named by the layout's table codes; the GeoPackage's own tables
+    (gpkg_*, rtree_*) and any feature layers not of the layout are refused by name, so a misnamed
+    table is not silently skipped. A feature layer's geometries are not read here (parcels.py
+    reads them in the hardened reader), only their size checked: none above the vertex limit."""
     import sqlite3
 
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.DatabaseError as error:
+        raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+    try:
+        try:
+            (application_id,) = db.execute("PRAGMA application_id").fetchone()
+            names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        except sqlite3.DatabaseError as error:
+            raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+        if application_id not in _GEOPACKAGE_IDS or "gpkg_contents" not in names:
+            raise ReadProblem(f"{path.name}: an SQLite file but not a GeoPackage (no GeoPackage application id or "
+                              "gpkg_contents table): write it with a GIS (QGIS, GDAL) or export as CSV")
         geometry_columns: dict[str, str] = {}
         if "gpkg_geometry_columns" in names:
             geometry_columns = {t.upper(): c.lower() for t, c in db.execute(
                 "SELECT table_name, column_name FROM gpkg_geometry_columns")}
-    except sqlite3.DatabaseError as error:
-        raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
-    try:
         for name in names:
             lowered = name.lower()
             if lowered.startswith(("gpkg_", "rtree_", "sqlite_")) or lowered.startswith("gpkgext_"):
@@ -142,11 +260,17 @@ def _read_geopackage(path: Path, exchange: Exchange) -> None:
                 raise ReadProblem(f"{path.name}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
             # A feature layer's geometry is read by the hardened reader (parcels.py), never here.
             skipped = {"fid", "geom", "geometry", geometry_columns.get(table, "geom")}
+            quoted = name.replace('"', '""')
             if table in geometry_columns:
                 if table != "ZDJBXX":
                     raise ReadProblem(f"{path.name}: table {name!r} has geometry; only ZDJBXX is a feature layer")
                 exchange.feature_layers.add(table)
-            quoted = name.replace('"', '""')
+                column = geometry_columns[table].replace('"', '""')
+                big = db.execute(f'SELECT rowid, length("{column}") FROM "{quoted}" '  # noqa: S608 (quoted names)
+                                 f'WHERE length("{column}") > ? LIMIT 1', (_FEATURE_MAX_BYTES,)).fetchone()
+                if big is not None:
+                    raise ReadProblem(f"{path.name}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
+                                      f"than a boundary of {PARCEL_MAX_VERTICES:,} vertices takes")
             cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
             header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
             keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
@@ -154,59 +278,78 @@ def _read_geopackage(path: Path, exchange: Exchange) -> None:
             records.extend([row[i] for i in keep] for row in cursor)
             exchange.tables[table] = _rows(f"{path.name}[{table}]", table, records)
             exchange.encodings[f"{path.name}[{table}]"] = "GeoPackage"
+    except sqlite3.DatabaseError as error:
+        raise ReadProblem(f"{path.name}: the GeoPackage cannot be read ({error})") from error
     finally:
         db.close()
 
 
+def _file_sha256(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
 def read_exchange(path: Path) -> Exchange:
     """Read a directory of CSV files, an .xlsx workbook or a .gpkg GeoPackage. Raises ReadProblem
-    when a file cannot be read or a header is wrong; the values themselves are checked by
+    when a file cannot be read, a header is wrong or a limit of layout.py is passed (with the
+    exchange's SHA-256 when its files could be hashed); the values themselves are checked by
     `validation`."""
     exchange = Exchange()
     digest = hashlib.sha256()
-    if path.is_dir():
-        files = {p.stem.upper(): p for p in sorted(path.iterdir()) if p.suffix.lower() == ".csv"}
-        strays = [name for name in files if name not in TABLES]
-        if strays:
-            raise ReadProblem(f"{files[strays[0]].name}: not a table of the layout ({', '.join(TABLES)})")
-        if not files:
-            raise ReadProblem(f"{path}: no .csv table of the layout in this directory")
-        for table, file in files.items():
-            data = file.read_bytes()
-            digest.update(file.name.encode() + b"\0" + hashlib.sha256(data).digest())
-            text, encoding = _decode(file, data)
-            exchange.encodings[file.name] = encoding
-            try:
-                records = list(csv.reader(io.StringIO(text, newline="")))
-            except csv.Error as error:
-                raise ReadProblem(f"{file.name}: not CSV: {error}") from error
-            exchange.tables[table] = _rows(file.name, table, records, text=True)
-    elif path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
+    try:
+        if path.is_dir():
+            files: dict[str, Path] = {}
+            for p in sorted(path.iterdir()):
+                if p.suffix.lower() != ".csv":
+                    continue
+                other = files.setdefault(p.stem.upper(), p)
+                if other != p:
+                    raise ReadProblem(f"{other.name} and {p.name}: two files for the table {p.stem.upper()}; keep one")
+            strays = [name for name in files if name not in TABLES]
+            if strays:
+                raise ReadProblem(f"{files[strays[0]].name}: not a table of the layout ({', '.join(TABLES)})")
+            if not files:
+                raise ReadProblem(f"{path}: no .csv table of the layout in this directory")
+            contents = {}
+            for table, file in files.items():
+                contents[table] = data = file.read_bytes()
+                digest.update(file.name.encode() + b"\0" + hashlib.sha256(data).digest())
+            exchange.sha256 = digest.hexdigest()
+            for table, file in files.items():
+                text, encoding = _decode(file, contents.pop(table))
+                exchange.encodings[file.name] = encoding
+                exchange.tables[table] = _rows(file.name, table, _csv_records(file.name, text), text=True)
+        elif path.suffix.lower() == ".xlsx":
+            from openpyxl import load_workbook
 
-        data = path.read_bytes()
-        digest.update(data)
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-            raise ReadProblem(f"{path.name}: not an XLSX workbook ({type(error).__name__})") from error
-        try:
-            for sheet in book.worksheets:
-                table = sheet.title.strip().upper()
-                if table not in TABLES:
-                    raise ReadProblem(f"{path.name}: sheet {sheet.title!r} is not a table of the layout "
-                                      f"({', '.join(TABLES)})")
-                records = [list(r) for r in sheet.iter_rows(values_only=True)]
-                exchange.tables[table] = _rows(f"{path.name}[{table}]", table, records)
-                exchange.encodings[f"{path.name}[{table}]"] = "XLSX"
-        finally:
-            book.close()
-    elif path.suffix.lower() == ".gpkg":
-        data = path.read_bytes()
-        digest.update(data)
-        _read_geopackage(path, exchange)
-    else:
-        raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg GeoPackage")
-    exchange.sha256 = digest.hexdigest()
+            exchange.sha256 = _file_sha256(path).hex()
+            try:  # formulas as formulas (data_only=False), to refuse them by name
+                book = load_workbook(path, read_only=True, data_only=False)
+            except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
+                raise ReadProblem(f"{path.name}: not an XLSX workbook ({type(error).__name__})") from error
+            try:
+                for sheet in book.worksheets:
+                    table = sheet.title.strip().upper()
+                    if table not in TABLES:
+                        raise ReadProblem(f"{path.name}: sheet {sheet.title!r} is not a table of the layout "
+                                          f"({', '.join(TABLES)})")
+                    if table in exchange.tables:
+                        raise ReadProblem(f"{path.name}: two sheets for the table {table}; keep one")
+                    exchange.tables[table] = _rows(f"{path.name}[{table}]", table, _sheet_records(path.name, sheet))
+                    exchange.encodings[f"{path.name}[{table}]"] = "XLSX"
+            finally:
+                book.close()
+        elif path.suffix.lower() == ".gpkg":
+            exchange.sha256 = _file_sha256(path).hex()
+            _read_geopackage(path, exchange)
+        else:
+            raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
+                              "GeoPackage")
+    except ReadProblem as problem:
+        problem.sha256 = exchange.sha256
+        raise
     exchange.path = path
     return exchange

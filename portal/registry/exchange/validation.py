@@ -107,6 +107,11 @@ _FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$")
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
 
 
+def _shown(value: str, most: int = 40) -> str:
+    """A cell as quoted in a message: at most `most` characters, then an ellipsis."""
+    return value if len(value) <= most else value[:most] + "…"
+
+
 class _Reader:
     """Typed cells of one row; a bad cell raises _Bad naming its column."""
 
@@ -131,7 +136,7 @@ class _Reader:
             return codes[value]
         if value in set(also):
             return value
-        raise _Bad(column, f"{value!r} is not one of {', '.join(codes)}")
+        raise _Bad(column, f"{_shown(value)!r} is not one of {', '.join(codes)}")
 
     def time(self, column: str, *, required: bool = False) -> dt.datetime | None:
         value = self.text(column, required=required)
@@ -148,7 +153,7 @@ class _Reader:
                 except ValueError:
                     continue
         if parsed is None:
-            raise _Bad(column, f"{value!r} is not a time (YYYY-MM-DD HH:MM:SS, office time, or ISO 8601)")
+            raise _Bad(column, f"{_shown(value)!r} is not a time (YYYY-MM-DD HH:MM:SS, office time, or ISO 8601)")
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
 
     def date(self, column: str, *, required: bool = False) -> dt.date | None:
@@ -166,7 +171,7 @@ class _Reader:
                 return dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
             except ValueError:
                 continue
-        raise _Bad(column, f"{value!r} is not a date (YYYY-MM-DD)")
+        raise _Bad(column, f"{_shown(value)!r} is not a date (YYYY-MM-DD)")
 
     def amount(self, column: str, *, required: bool = False) -> Decimal | None:
         value = self.text(column, required=required)
@@ -178,15 +183,15 @@ class _Reader:
             number = Decimal("NaN")
         if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.01")) \
                 or number >= Decimal("1e14"):
-            raise _Bad(column, f"{value!r} is not a positive amount with at most two decimals")
+            raise _Bad(column, f"{_shown(value)!r} is not a positive amount with at most two decimals")
         return number.quantize(Decimal("0.01"))
 
     def whole(self, column: str, *, required: bool = False, top: int = 32767) -> int | None:
         value = self.text(column, required=required)
         if value is None:
             return None
-        if not value.isdigit() or not 1 <= int(value) <= top:
-            raise _Bad(column, f"{value!r} is not a whole number from 1 to {top}")
+        if not (value.isascii() and value.isdigit() and len(value) <= 10) or not 1 <= int(value) <= top:
+            raise _Bad(column, f"{_shown(value)!r} is not a whole number from 1 to {top}")
         return int(value)
 
 
@@ -203,7 +208,7 @@ def _share(value: str | None) -> Fraction | None:
         share = Fraction(Decimal(match[1])) / 100
         if 0 < share <= 1 and share.denominator < 2**31:
             return share
-    raise _Bad("QLBL", f"{value!r} is not a share: write 1/3 or 50%")
+    raise _Bad("QLBL", f"{_shown(value)!r} is not a share: write 1/3 or 50%")
 
 
 def _document_problem(kind: str, number: str, today: dt.date | None = None) -> str | None:
@@ -537,8 +542,13 @@ class _Checker:
             current = taken.get(rec["unit_number"])
             mapped = mapped_units.get(rec["BSM"])
             if current is not None and (mapped is None or mapped[0] != current):
+                own = rec["BSM"].startswith("cadastre-")  # this (or another) installation's own export
                 self.problem(rec["_row"], "BDCDYH", f"unit {rec['unit_number']} is already in the register "
-                                                    "under another identifier", rec["unit_number"])
+                             "under another identifier" + (
+                                 f" ({rec['BSM']!r} is an identifier an export gives a row the register did not "
+                                 "import: an export moves a register into another installation, it does not "
+                                 "import into the one that wrote it; change such units in the portal, or "
+                                 "import the old system's rows only)" if own else ""), rec["unit_number"])
                 rec["_refused"] = True
         self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
         self.ready("units", self.out)
