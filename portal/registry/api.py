@@ -174,11 +174,18 @@ async def reveal_identity_number(request: Request, party_id: Annotated[int, Path
     """Registrars only: a party's full identity document number, for a certificate or a document
     that must carry it. The register shows the masked form everywhere else; each reveal is an
     audit row (`identity_number_revealed`, with the purpose) committed before the answer.
-    Errors: 403 (not a registrar), 404 party_not_found, 422 (no purpose), 409 (the seal key of
-    this installation does not open the number)."""
+    Each registrar reveals at most `CADASTRE_ACCOUNTS_REVEALS_PER_MINUTE` numbers a minute and
+    `_PER_DAY` a day (tries with a valid purpose count, found or not); the auditors are flagged
+    at `_FLAGGED_AT` a day. Only parties of a current right or restriction, or named in an open
+    application, are revealed.
+    Errors: 403 (not a registrar), 404 party_not_found (no such party, or none the register works
+    with), 422 (no purpose, or a purpose not in words), 429 rate_limited (Retry-After), 409 (the
+    seal key of this installation does not open the number)."""
     keys = request.app.state.identity_keys
+    accounts = request.app.state.settings.accounts
+    limits = parties.RevealLimits(accounts.reveals_per_minute, accounts.reveals_per_day, accounts.reveals_flagged_at)
     return RevealedOut.model_validate(await in_worker(request, parties.reveal_identity_number, party_id, principal,
-                                                      body.purpose, client_of(request), keys))
+                                                      body.purpose, client_of(request), keys, limits))
 
 
 @router.get("/api/statistics")
