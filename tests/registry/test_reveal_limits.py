@@ -31,7 +31,8 @@ def _holders(url: str, count: int) -> list[tuple[int, str]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT DISTINCT p.party_id, p.id_document_digest, p.id_document_sealed FROM current_parties p "
-            "JOIN right_holders h ON h.party_id = p.party_id JOIN current_rights r ON r.version_id = h.right_version_id "
+            "JOIN right_holders h ON h.party_id = p.party_id "
+            "JOIN current_rights r ON r.version_id = h.right_version_id "
             "ORDER BY p.party_id LIMIT %s", (count,)).fetchall()
     return [(party_id, opened(digest, sealed)) for party_id, digest, sealed in rows]
 
