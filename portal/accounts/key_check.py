@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import psycopg
 
 from portal.accounts.security import (
+    SHEET_KEY_FILE,
     IdentityKeys,
     KeyUnusable,
     identity_key,
@@ -31,7 +32,7 @@ from portal.accounts.security import (
 )
 from portal.settings import Settings
 
-__all__ = ["StartKeys", "check_keys", "KeyUnusable"]
+__all__ = ["StartKeys", "check_keys", "KeyUnusable", "new_sheet_key"]
 
 _ONE_PARTY = """
 SELECT party_id, id_document_digest, id_document_sealed, id_document_type
@@ -54,27 +55,46 @@ def _restore_advice(settings: Settings) -> str:
             f"{settings.database.state_dir}, mode 0600, or give its CADASTRE_* setting")
 
 
-def check_keys(conn: psycopg.Connection, settings: Settings) -> StartKeys:
+def check_keys(conn: psycopg.Connection, settings: Settings, *, try_party: bool = True) -> StartKeys:
     """The keys of `settings`, made only when the register (reached by `conn`) has no parties.
 
     Raises KeyUnusable (one line, naming the file or setting) when a key file is missing but
-    the register has parties, when a key is malformed, or when the keys do not open the first
-    current party (`keys_open`)."""
+    the register has parties, when a key is malformed, or (unless `try_party` is false: the
+    caller reports that itself, as an unmasked export does in its audit row) when the keys do
+    not open the first current party (`keys_open`)."""
     party = conn.execute(_ONE_PARTY).fetchone()
     conn.rollback()
     missing = [path for path in key_files(settings.accounts, settings.portal.sheet_key, settings.database)
                if not path.exists()]
     if missing and party is not None:
         names = ", ".join(str(path) for path in missing)
-        raise KeyUnusable(f"key file missing: {names}; the register has parties recorded under it, so no new "
-                          f"key is made: {_restore_advice(settings)}")
+        sheet_only = [path.name for path in missing] == [SHEET_KEY_FILE]
+        raise KeyUnusable(f"key file missing: {names}; the register has parties, so no new key is made: "
+                          f"{_restore_advice(settings)}" + (
+                              "; if it is lost for good (or this installation never had one), make a new one with "
+                              "`cadastre keys new-sheet-key` (sheets printed under the old key will no longer "
+                              "verify)" if sheet_only else ""))
     for path in key_files(settings.accounts, settings.portal.sheet_key, settings.database):
         if path.exists() and not path.read_text().strip():
             raise KeyUnusable(f"key file {path} is empty: {_restore_advice(settings)}")
     keys = IdentityKeys(identity_key(settings.accounts, settings.database),
                         identity_seal_key(settings.accounts, settings.database))
-    if party is not None and not keys_open(keys, bytes(party[1]), bytes(party[2]), str(party[3])):
+    if try_party and party is not None and not keys_open(keys, bytes(party[1]), bytes(party[2]), str(party[3])):
         raise KeyUnusable(f"the identity keys in place do not open the register's party {party[0]}: "
                           "CADASTRE_ACCOUNTS_IDENTITY_KEY / identity.key and CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY / "
                           f"identity-seal.key are not those it was recorded with; {_restore_advice(settings)}")
     return StartKeys(keys.digest, keys, sheet_key(settings.portal.sheet_key, settings.database))
+
+
+def new_sheet_key(settings: Settings) -> str:
+    """Make `<state_dir>/sheet.key` deliberately (the operator's `cadastre keys new-sheet-key`),
+    when it is lost for good or never existed; returns its path. Sheets printed under an earlier
+    key no longer verify. Raises KeyUnusable when the setting CADASTRE_SHEET_KEY is given (the
+    file is not read) or the file exists (never replaced)."""
+    if settings.portal.sheet_key:
+        raise KeyUnusable("CADASTRE_SHEET_KEY is set: the sheet key is that setting, no file is read")
+    path = key_files(settings.accounts, None, settings.database)[-1]
+    if path.exists():
+        raise KeyUnusable(f"{path} exists: a key file is never replaced (move it aside yourself if you mean to)")
+    sheet_key(None, settings.database)  # made, mode 0600
+    return str(path)

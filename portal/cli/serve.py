@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 import psycopg
 
-from portal.accounts.key_check import KeyUnusable, check_keys
-from portal.cli.context import database_url, pass_settings
+from portal.cli.context import checked_keys, database_url, pass_settings
 from portal.settings import Settings
 
 __all__ = ["serve"]
@@ -31,10 +30,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     # The keys outside the database, checked here too so a refusal is one line, not uvicorn's
     # traceback of the lifespan (portal.accounts.key_check).
     with psycopg.connect(url) as conn:
-        try:
-            check_keys(conn, settings)
-        except KeyUnusable as error:
-            raise click.ClickException(str(error)) from None
+        checked_keys(settings, conn)
     # The app alone decides who the client is (portal.platform.requests.client_of, from the
     # trusted_proxies setting): uvicorn's own proxy headers, on by default and trusting
     # 127.0.0.1, would rewrite the peer from X-Forwarded-For before the app sees it.

@@ -94,3 +94,54 @@ def test_a_malformed_seal_key_setting_is_one_line(database_url: str, monkeypatch
     assert done.exit_code == 1 and "Traceback" not in done.output, done.output
     assert done.output.count("\n") == 1 and "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY" in done.output
     assert "64 hex digits" in done.output
+
+
+def test_commands_that_match_or_seal_numbers_make_no_new_key(database_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`register import` (parties matched and sealed) and `register export --unmasked` refuse, one line."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "QLR.csv").write_text("QLRMC,ZJZL,ZJH\n", encoding="utf-8")
+    for args in (["register", "import", str(folder), "--as", "registrar", "--dry-run"],
+                 ["register", "export", str(tmp_path / "out"), "--as", "registrar", "--unmasked"]):
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 1 and "key file missing" in done.output, (args, done.output)
+        assert "Traceback" not in done.output and done.output.count("\n") == 1, done.output
+    assert not (tmp_path / "state" / SEAL_KEY_FILE).exists() and not (tmp_path / "out").exists()
+
+
+def test_restore_makes_no_key_and_says_which_is_missing(database_url: str, server_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "cadastre_restore_nokey_" + tmp_path.name[-8:].replace("-", "_").lower()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    dump = tmp_path / "cadastre.dump"
+    try:
+        assert CliRunner().invoke(main, ["backup", str(dump)]).exit_code == 0
+        monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path / "state"))
+        monkeypatch.delenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY")
+        restored = CliRunner().invoke(main, ["restore", str(dump), "--into", name])
+        assert restored.exit_code == 0, restored.output
+        assert "warning" in restored.output and SEAL_KEY_FILE in restored.output and "missing" in restored.output
+        assert not (tmp_path / "state" / SEAL_KEY_FILE).exists()
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_lost_sheet_key_is_made_again_only_on_purpose(database_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("CADASTRE_SHEET_KEY")
+    with psycopg.connect(database_url) as conn, pytest.raises(KeyUnusable, match="keys new-sheet-key"):
+        check_keys(conn, _settings(database_url, tmp_path, sheet=None))
+    made = CliRunner().invoke(main, ["keys", "new-sheet-key"])
+    assert made.exit_code == 0 and "no longer verify" in made.output, made.output
+    assert (tmp_path / SHEET_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    with psycopg.connect(database_url) as conn:
+        check_keys(conn, _settings(database_url, tmp_path, sheet=None))  # starts now
+    again = CliRunner().invoke(main, ["keys", "new-sheet-key"])
+    assert again.exit_code == 1 and "never replaced" in again.output
