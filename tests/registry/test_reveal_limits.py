@@ -107,3 +107,17 @@ def test_reveals_are_limited_a_day(module_database: str) -> None:
     assert [c.status_code for c in codes] == [200, 200, 429]
     assert "2 a day" in codes[2].json()["detail"]["message"]
     assert int(codes[2].headers["retry-after"]) <= 24 * 3600
+
+
+def test_unit_records_count_as_checks(module_database: str) -> None:
+    """Staff reading unit records (holders' names, masked numbers, amounts) one after another: the
+    checks' limits apply (the same data as a registry-tier check), unknown numbers counted too."""
+    with psycopg.connect(module_database) as conn:
+        units = [r[0] for r in conn.execute("SELECT unit_number FROM current_units ORDER BY unit_id LIMIT 2")]
+        conn.execute("DELETE FROM rate_counters WHERE bucket LIKE 'checks-%'")
+    with TestClient(create_app(settings_for(module_database, checks_per_minute=3)), follow_redirects=False) as app:
+        headers = {**bearer(app, "clerk"), "Accept-Language": "zh-CN"}
+        codes = [app.get(f"/api/registry/units/{unit}", headers=headers) for unit in [*units, "NOSUCHUNIT", units[0]]]
+    assert [c.status_code for c in codes] == [200, 200, 404, 429], [c.text for c in codes]
+    assert "每分钟最多 3 次" in codes[3].json()["detail"]["localized_message"]
+    assert 1 <= int(codes[3].headers["retry-after"]) <= 60
