@@ -51,8 +51,8 @@ class StartKeys:
 
 
 def _restore_advice(settings: Settings) -> str:
-    return (f"restore it from where you keep the keys (they are never in a backup) into "
-            f"{settings.database.state_dir}, mode 0600, or give its CADASTRE_* setting")
+    return (f"restore the key file(s) from where you keep the keys (never in a backup) into "
+            f"{settings.database.state_dir}, mode 0600, or give their CADASTRE_* settings")
 
 
 def check_keys(conn: psycopg.Connection, settings: Settings, *, try_party: bool = True) -> StartKeys:

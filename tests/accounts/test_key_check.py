@@ -34,7 +34,7 @@ def _settings(url: str, state: Path, *, seal: str | None = SEAL_KEY, sheet: str 
 def test_the_app_does_not_start_when_a_key_file_of_a_register_with_parties_is_missing(
         database_url: str, tmp_path: Path, seal: str | None, sheet: str | None, missing: str) -> None:
     settings = _settings(database_url, tmp_path, seal=seal, sheet=sheet)
-    with pytest.raises(KeyUnusable, match=f"key file missing: .*{missing}.*restore it") as refused:
+    with pytest.raises(KeyUnusable, match=f"key file missing: .*{missing}.*restore the key file") as refused:
         with TestClient(create_app(settings)):
             pass
     assert "\n" not in str(refused.value)
