@@ -115,8 +115,10 @@ SEAL_KEY_FILE = "identity-seal.key"
 def identity_seal_key(settings: AccountSettings, database: DatabaseSettings) -> bytes:
     """The 32-byte AES-256-GCM key that seals the register's identity numbers: the setting
     `identity_seal_key` (64 hex digits), else a random key kept in `<state_dir>/identity-seal.key`
-    (made on first use, mode 0600). It is never in the database nor in a backup: losing it loses
-    the full numbers (masks and digests still work). Raises ValueError for a malformed setting."""
+    (made on first use, mode 0600: `key_check` allows that only for a register without parties).
+    It is never in the database nor in a backup: losing it loses the full numbers (masks and
+    digests still work). Raises KeyUnusable (a ValueError, one line naming the file or setting)
+    for a key that is not 64 hex digits."""
     path = Path(database.state_dir) / SEAL_KEY_FILE
     text = settings.identity_seal_key or _key_file(path)
     where = "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY" if settings.identity_seal_key else str(path)
