@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,8 +27,8 @@ from layers.settings import LayersSettings
 from portal import accounts
 from portal.accounts import clients_api
 from portal.accounts import routes as account_routes
+from portal.accounts.key_check import StartKeys, check_keys
 from portal.accounts.principal import SESSION_COOKIE
-from portal.accounts.security import identity_key, identity_keys, sheet_key
 from portal.archive import api as archive_api
 from portal.archive import pages as archive_pages
 from portal.audit import pages as audit_pages
@@ -128,6 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = resolve_app_url(settings.database)  # the least-privilege role, never the superuser
+        # The keys outside the database: made only on a fresh install, and they must open the
+        # register's parties (portal.accounts.key_check); else the app does not start.
+        keys = await asyncio.to_thread(_start_keys, url, settings)
+        app.state.identity_key = keys.identity_key
+        app.state.identity_keys = keys.identity_keys  # digest and seal
+        app.state.sheet_key = keys.sheet_key  # sheet references' MAC
         app.state.pool = open_pool(url, settings.database)
         app.state.work_pool = open_work_pool(url, settings.database)
         await app.state.pool.open(wait=True, timeout=30)
@@ -155,9 +162,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = templates_for(settings, ROOM_TEMPLATES)
     app.state.principal_resolver = accounts.resolve_principal
     app.state.csrf_guard = accounts.csrf_guard
-    app.state.identity_key = identity_key(settings.accounts, settings.database)
-    app.state.identity_keys = identity_keys(settings.accounts, settings.database)  # digest and seal
-    app.state.sheet_key = sheet_key(settings.portal.sheet_key, settings.database)  # sheet references' MAC
     app.state.trusted_proxies = settings.security.trusted_networks  # whose X-Forwarded-For is believed
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
@@ -204,6 +208,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ogc.mount(app)  # layers: /ogc (pygeoapi's documents after every other route)
     _fast_routes(app, ogc)
     return app
+
+
+def _start_keys(url: str, settings: Settings) -> StartKeys:
+    """`check_keys` on a connection of its own (the pools are not open yet)."""
+    with psycopg.connect(url) as conn:
+        return check_keys(conn, settings)
 
 
 def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:

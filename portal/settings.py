@@ -263,6 +263,23 @@ class AccountSettings(BaseSettings):
 
     identity_key: str | None = None
     identity_seal_key: str | None = None
+
+    @field_validator("identity_seal_key")
+    @classmethod
+    def _seal_key_is_32_hex_bytes(cls, value: str | None) -> str | None:
+        """A malformed seal key is refused with the settings (one line), never at first use."""
+        if value is None:
+            return value
+        try:
+            key = bytes.fromhex(value.strip())
+        except ValueError:
+            raise ValueError("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY is not hexadecimal: give 64 hex digits "
+                             "(32 bytes)") from None
+        if len(key) != 32:
+            raise ValueError(f"CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY has {len(key)} bytes: give 64 hex digits "
+                             "(32 bytes)")
+        return value.strip()
+
     session_hours: float = 8.0
     # API tokens: `token_days` is the lifetime of a token exchanged for a password (POST
     # /api/tokens), a week so a forgotten token does not stay a key for a month;
@@ -274,6 +291,12 @@ class AccountSettings(BaseSettings):
     cookie_secure: bool = True
     checks_per_day: int = 200
     checks_per_minute: int = 30
+    # A registrar's reveals of full identity numbers (docs/security.md, "Identity numbers in the
+    # register"): per minute and per day (past either: 429), and the day's count at which the
+    # auditors are told (an audit row `identity_reveals_many`, once a day per registrar).
+    reveals_per_minute: int = Field(default=10, ge=1)
+    reveals_per_day: int = Field(default=100, ge=1)
+    reveals_flagged_at: int = Field(default=30, ge=1)
     # Checks running at once in one app process; more wait their turn in the app (first come,
     # first served). Each check is one short statement: a few at once keep PostgreSQL busy, and
     # more only queue on the audit chain's lock and on the CPU (bench/checks.py: 16 at once per

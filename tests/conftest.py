@@ -51,6 +51,7 @@ pytest_plugins = ["chromium", "public_site"]
 os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")
 # The seal key of the register's identity numbers (AES-256-GCM, 64 hex digits): fixed, no key file.
 os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "5eed" * 16)
+os.environ.setdefault("CADASTRE_SHEET_KEY", "test-sheet-key")  # the demo register has parties: no file made
 os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_TIME_COST", "1")
 os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_MEMORY_KIB", "8192")
 os.environ.setdefault("CADASTRE_ACCOUNTS_COOKIE_SECURE", "false")

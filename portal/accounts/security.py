@@ -34,7 +34,8 @@ from portal.settings import AccountSettings, DatabaseSettings
 __all__ = ["password_hasher", "hash_password", "check_password", "new_token", "token_digest",
            "identity_key", "identity_digest", "same_secret", "dummy_hash", "identity_seal_key", "IdentityKeys",
            "identity_keys", "identity_key_places", "keys_open", "PartyIdentity", "party_identity", "seal_identity",
-           "unseal_identity", "SealBroken", "SEAL_KEY_FILE", "SHEET_KEY_FILE", "sheet_key"]
+           "unseal_identity", "SealBroken", "SEAL_KEY_FILE", "SHEET_KEY_FILE", "sheet_key", "KeyUnusable",
+           "key_files"]
 
 
 @lru_cache(maxsize=8)
@@ -88,8 +89,15 @@ def identity_key(settings: AccountSettings, database: DatabaseSettings) -> bytes
     return _key_file(Path(database.state_dir) / "identity.key").encode("utf-8")
 
 
+class KeyUnusable(ValueError):
+    """A key file is missing while the register already depends on it, is malformed, or the keys
+    in place do not open the register's parties: the message is one line naming the file or
+    setting and what to do (`portal.accounts.key_check`)."""
+
+
 def _key_file(path: Path) -> str:
-    """The hex key in `path`, made (32 random bytes, mode 0600) on first use."""
+    """The hex key in `path`, made (32 random bytes, mode 0600) on first use. Whether a missing
+    file may be made is `portal.accounts.key_check`'s decision, at start-up (app and CLI)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -107,15 +115,20 @@ SEAL_KEY_FILE = "identity-seal.key"
 def identity_seal_key(settings: AccountSettings, database: DatabaseSettings) -> bytes:
     """The 32-byte AES-256-GCM key that seals the register's identity numbers: the setting
     `identity_seal_key` (64 hex digits), else a random key kept in `<state_dir>/identity-seal.key`
-    (made on first use, mode 0600). It is never in the database nor in a backup: losing it loses
-    the full numbers (masks and digests still work). Raises ValueError for a malformed setting."""
-    text = settings.identity_seal_key or _key_file(Path(database.state_dir) / SEAL_KEY_FILE)
+    (made on first use, mode 0600: `key_check` allows that only for a register without parties).
+    It is never in the database nor in a backup: losing it loses the full numbers (masks and
+    digests still work). Raises KeyUnusable (a ValueError, one line naming the file or setting)
+    for a key that is not 64 hex digits."""
+    path = Path(database.state_dir) / SEAL_KEY_FILE
+    text = settings.identity_seal_key or _key_file(path)
+    where = "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY" if settings.identity_seal_key else str(path)
     try:
         key = bytes.fromhex(text.strip())
     except ValueError:
-        raise ValueError("the identity seal key is not hexadecimal: give 64 hex digits (32 bytes)") from None
+        raise KeyUnusable(f"the identity seal key ({where}) is not hexadecimal: give 64 hex digits "
+                          "(32 bytes)") from None
     if len(key) != 32:
-        raise ValueError(f"the identity seal key has {len(key)} bytes: give 64 hex digits (32 bytes)")
+        raise KeyUnusable(f"the identity seal key ({where}) has {len(key)} bytes: give 64 hex digits (32 bytes)")
     return key
 
 
@@ -128,6 +141,15 @@ def sheet_key(setting: str | None, database: DatabaseSettings) -> bytes:
     first use, mode 0600). Never in the database: a dump cannot forge references. Losing or
     changing it makes every printed reference unverifiable."""
     return (setting or _key_file(Path(database.state_dir) / SHEET_KEY_FILE)).encode("utf-8")
+
+
+def key_files(settings: AccountSettings, sheet_setting: str | None, database: DatabaseSettings) -> list[Path]:
+    """The key files this installation reads (those whose setting is not given): identity.key,
+    identity-seal.key and sheet.key under `<state_dir>`."""
+    state = Path(database.state_dir)
+    return [state / name for name, setting in (("identity.key", settings.identity_key),
+                                               (SEAL_KEY_FILE, settings.identity_seal_key),
+                                               (SHEET_KEY_FILE, sheet_setting)) if not setting]
 
 
 def identity_key_places(settings: AccountSettings, database: DatabaseSettings) -> list[str]:

@@ -22,10 +22,13 @@ def files_folder(dump: Path) -> Path:
 
 
 def back_up_files(url: str, store: FolderStore, target: Path) -> int:
-    """Copy every file the database at `url` names from `store` into the folder `target`, each
-    checked against its hash; returns how many. StoreError names a missing or altered file."""
+    """Copy every file the database at `url` names from `store` into the folder `target` (made
+    mode 0700 when new), each checked against its hash; returns how many. StoreError names a missing or altered file."""
     with psycopg.connect(url) as conn:
         hashes = [row[0] for row in conn.execute(queries.ALL_HASHES)]
+    if not target.exists():  # the copies are the office's scans: the folder is its owner's only
+        target.mkdir(mode=0o700, parents=True)
+        target.chmod(0o700)  # whatever the umask
     copy = FolderStore(target)
     for sha256 in hashes:
         data = store.get(sha256)  # checks the hash

@@ -15,7 +15,7 @@ from __future__ import annotations
 import click
 from pydantic import ValidationError
 
-from portal.cli import audit, backup, clients, database, demo, guide, register, registry, serve, surveys, users
+from portal.cli import audit, backup, clients, database, demo, guide, keys, register, registry, serve, surveys, users
 from portal.settings import Settings
 
 __all__ = ["main"]
@@ -34,5 +34,5 @@ def main(ctx: click.Context) -> None:
 
 for command in (database.db, database.migrate, database.downgrade, demo.demo, surveys.import_, backup.backup_,
                 backup.restore_, registry.registry, register.register, serve.serve, audit.audit, users.user,
-                guide.guide, clients.client):
+                guide.guide, clients.client, keys.keys):
     main.add_command(command)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 import psycopg
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portal.cli.context import database_url, pass_settings
 from portal.settings import Settings
@@ -28,7 +30,7 @@ def audit() -> None:
 def verify(settings: Settings, public_key_file: Path | None) -> None:
     """Recompute the hash chain and check every anchor; exit 1 and name the rows if any was altered,
     removed or inserted, or an anchor no longer matches."""
-    from portal.audit.anchors import load_public_key, read_anchors, signing_key, verify_anchors
+    from portal.audit.anchors import load_public_key, read_anchors, verify_anchors
     from portal.audit.trail import verify_chain
 
     anchor_path = settings.audit.anchor_path(settings.database)
@@ -39,9 +41,12 @@ def verify(settings: Settings, public_key_file: Path | None) -> None:
         problems = report.problems + problems
         if anchors:
             if public_key_file is not None:
-                public_key = load_public_key(public_key_file.read_bytes())
+                try:
+                    public_key = load_public_key(public_key_file.read_bytes())
+                except (ValueError, TypeError, UnsupportedAlgorithm):
+                    raise click.ClickException(f"{public_key_file} is not a PEM Ed25519 public key") from None
             elif key_path.exists():
-                public_key = signing_key(key_path).public_key()
+                public_key = _signing_key(settings).public_key()
             else:
                 raise click.ClickException(f"no key to check the anchors in {anchor_path}: give --public-key")
             problems += verify_anchors(conn, anchors, public_key)
@@ -66,10 +71,10 @@ def anchor(settings: Settings) -> None:
     Checks the rows since the last anchor first and refuses (exit 1) if they are not whole. Meant
     for cron or a systemd timer every few minutes; the key is generated on first use.
     """
-    from portal.audit.anchors import AnchorRefused, signing_key, write_anchor
+    from portal.audit.anchors import AnchorRefused, write_anchor
 
     anchor_path = settings.audit.anchor_path(settings.database)
-    key = signing_key(settings.audit.signing_key_path(settings.database))
+    key = _signing_key(settings)
     try:
         with psycopg.connect(database_url(settings)) as conn:
             written = write_anchor(conn, key, anchor_path)
@@ -85,9 +90,26 @@ def anchor(settings: Settings) -> None:
 @pass_settings
 def public_key(settings: Settings) -> None:
     """Print the anchors' public key (PEM): keep a copy away from the database and its owner."""
-    from portal.audit.anchors import public_key_pem, signing_key
+    from portal.audit.anchors import public_key_pem
 
-    click.echo(public_key_pem(signing_key(settings.audit.signing_key_path(settings.database))), nl=False)
+    click.echo(public_key_pem(_signing_key(settings)), nl=False)
+
+
+def _signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The anchors' signing key, made only while the anchor file holds no anchor: a new key beside
+    anchors signed with a lost one would leave them unverifiable. One line for a missing or
+    malformed key, never a traceback."""
+    from portal.audit.anchors import signing_key
+
+    key_path = settings.audit.signing_key_path(settings.database)
+    anchor_path = settings.audit.anchor_path(settings.database)
+    if not key_path.exists() and anchor_path.exists() and anchor_path.read_text(errors="replace").strip():
+        raise click.ClickException(f"the signing key {key_path} is missing but {anchor_path} holds anchors signed "
+                                   "with it: restore it (no new key is made)")
+    try:
+        return signing_key(key_path)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise click.ClickException(f"{key_path} is not a PEM Ed25519 private key ({error}): restore it") from None
 
 
 @audit.command()

@@ -55,7 +55,7 @@ def _check_the_keys(settings: Settings, url: str) -> str | None:
     backup from before migration 0021), else what to do."""
     import psycopg
 
-    from portal.accounts.security import identity_key_places, identity_keys, keys_open
+    from portal.accounts.security import identity_key_places, identity_keys, key_files, keys_open
 
     with psycopg.connect(url) as conn:
         try:
@@ -65,6 +65,11 @@ def _check_the_keys(settings: Settings, url: str) -> str | None:
             return None  # a backup from before migration 0021 keeps the numbers as they were
     if row is None:
         return None
+    missing = [str(path) for path in key_files(settings.accounts, settings.portal.sheet_key, settings.database)
+               if not path.exists()]
+    if missing:  # never made here: a new key would not open the restored register's numbers
+        return (f"the key file(s) {', '.join(missing)} are missing: put the installation's key files (or "
+                "settings) in place before serving it, or its identity numbers cannot be matched or opened")
     if keys_open(identity_keys(settings.accounts, settings.database), bytes(row[0]), bytes(row[1]), row[2]):
         return ""
     digest_key, seal_key = identity_key_places(settings.accounts, settings.database)

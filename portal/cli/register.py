@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import psycopg
 
-from portal.cli.context import database_url, pass_settings
+from portal.cli.context import checked_keys, database_url, pass_settings
 from portal.settings import Settings
 
 __all__ = ["register"]
@@ -50,6 +50,7 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
     parcels = ParcelPublishing(register_publisher(settings.survey), read_limits(settings.survey))
 
     with psycopg.connect(database_url(settings)) as conn:
+        checked_keys(settings, conn)  # parties are matched and sealed under them: never a new key by accident
         user_id = _registrar(conn, username)
         try:
             outcome = import_register(conn, path, zone=office_zone(settings.portal.office_timezone),
@@ -79,16 +80,17 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
 def export(settings: Settings, path: Path, username: str, unmasked: bool) -> None:
     """Write the register to PATH: a directory of <TABLE>.csv files (UTF-8), an .xlsx workbook or a .gpkg GeoPackage,
     readable by their owner only (0600; a directory 0700)."""
-    from portal.accounts.security import identity_keys
     from portal.platform.clock import office_zone
     from portal.registry.exchange.exporting import ExportProblem, export_register
 
     with psycopg.connect(database_url(settings)) as conn:
         user_id = _registrar(conn, username)
+        # No new key for a register that has parties; the export says itself (audited) when
+        # the keys in place do not open them.
+        keys = checked_keys(settings, conn, try_party=False).identity_keys if unmasked else None
         try:
             sums = export_register(conn, path, zone=office_zone(settings.portal.office_timezone),
-                                   actor_user_id=user_id, unmasked=unmasked,
-                                   keys=identity_keys(settings.accounts, settings.database) if unmasked else None)
+                                   actor_user_id=user_id, unmasked=unmasked, keys=keys)
         except (ExportProblem, OSError) as error:
             raise click.ClickException(f"{path}: nothing exported: {error}") from error
     for table, digest in sums.items():

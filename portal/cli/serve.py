@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import click
+import psycopg
 
-from portal.cli.context import database_url, pass_settings
+from portal.cli.context import checked_keys, database_url, pass_settings
 from portal.settings import Settings
 
 __all__ = ["serve"]
@@ -24,7 +25,12 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     # The address given here is the one the app advertises too (OGC links), not only uvicorn's.
     portal = settings.portal.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     settings = settings.model_copy(update={"portal": portal})
-    migrations.upgrade(database_url(settings))
+    url = database_url(settings)
+    migrations.upgrade(url)
+    # The keys outside the database, checked here too so a refusal is one line, not uvicorn's
+    # traceback of the lifespan (portal.accounts.key_check).
+    with psycopg.connect(url) as conn:
+        checked_keys(settings, conn)
     # The app alone decides who the client is (portal.platform.requests.client_of, from the
     # trusted_proxies setting): uvicorn's own proxy headers, on by default and trusting
     # 127.0.0.1, would rewrite the peer from X-Forwarded-For before the app sees it.

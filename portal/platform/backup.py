@@ -50,9 +50,20 @@ def _env(url: str) -> tuple[list[str], dict[str, str]]:
 
 
 def backup(url: str, path: Path) -> int:
-    """Dump the database at `url` into `path`; returns the file's size in bytes."""
+    """Dump the database at `url` into `path`, readable by its owner only (mode 0600: it holds
+    names, identity digests and sealed numbers, password hashes); returns the file's size in
+    bytes. A symbolic link at `path` is refused (BackupError), never followed."""
     args, env = _env(url)
     database = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    try:  # made private before pg_dump writes into it (pg_dump keeps the file's mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise BackupError(f"cannot write the backup to {path}: {error.strerror}"
+                          f"{' (a symbolic link is not followed)' if path.is_symlink() else ''}") from None
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps no wider mode
+    finally:
+        os.close(fd)
     done = subprocess.run([_tool("pg_dump"), *args, "--format=custom", "--no-owner", f"--file={path}",
                            str(database)], env=env, capture_output=True, text=True)
     if done.returncode:

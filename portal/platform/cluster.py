@@ -142,8 +142,7 @@ class Cluster:
     def _save_config(self, config: dict[str, object]) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.config_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config, indent=2))
-        tmp.chmod(0o600)
+        _write_private(tmp, json.dumps(config, indent=2))  # it holds the superuser's password
         tmp.replace(self.config_file)
 
     @property
@@ -211,8 +210,7 @@ class Cluster:
         self.log_file.parent.mkdir(exist_ok=True)
         self._give_to_server_account(self.log_file.parent)
         pwfile = self.data_dir.parent / f".pw-{secrets.token_hex(4)}"
-        pwfile.write_text(password + "\n")
-        pwfile.chmod(0o600)
+        _write_private(pwfile, password + "\n")
         self._give_to_server_account(pwfile)
         try:
             self._run([
@@ -346,3 +344,11 @@ class Cluster:
         """Stop the cluster and delete its data directory (tests and `cadastre db destroy`)."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `path` mode 0600 from the start (never readable by others, even for a moment)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

@@ -17,9 +17,12 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from psycopg import Connection
 from pydantic import BaseModel, Field
 
+from portal.accounts.guards import seconds_to_window_end
 from portal.platform.deps import CurrentPrincipal, ReadConnection
+from portal.platform.errors import Limited
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.requests import client_of
+from portal.platform.rows import one_row
 from portal.platform.work import UnitOfWork, in_worker
 from portal.registry import applications as apps
 from portal.registry import parties, queries, statistics
@@ -154,7 +157,26 @@ def unit_register(conn: psycopg.Connection, unit_number: str) -> dict[str, Any]:
     return record
 
 
-def _unit_seen(conn: psycopg.Connection, unit_number: str, principal: Principal, client: str | None) -> dict[str, Any]:
+def _count_look(conn: psycopg.Connection, principal: Principal, per_minute: int, per_day: int) -> None:
+    """Count a look at a unit's record as a restriction check (the same buckets and limits,
+    `checks_per_minute`, `checks_per_day`: it shows what a registry-tier check shows), committed
+    before the record is read, so unknown unit numbers count too. Raises Limited (429)."""
+    with UnitOfWork(conn) as uow:
+        minute, day = one_row(conn.execute("SELECT rate_hit(%s, interval '1 minute', 1), rate_hit(%s, interval "
+                                           "'1 day', 1)", (f"checks-minute:{principal.user_id}",
+                                                           f"checks-day:{principal.user_id}")).fetchone())
+        uow.commit()
+    if day > per_day:
+        raise Limited(f"too many unit records viewed: at most {per_day} a day, checks included; the limit resets "
+                      "at midnight (office time)", seconds_to_window_end("1 day"))
+    if minute > per_minute:
+        raise Limited(f"too many unit records viewed: at most {per_minute} a minute, checks included; wait a moment",
+                      seconds_to_window_end("1 minute"))
+
+
+def _unit_seen(conn: psycopg.Connection, unit_number: str, principal: Principal, client: str | None,
+               limits: tuple[int, int] = (30, 200)) -> dict[str, Any]:
+    _count_look(conn, principal, *limits)
     record = unit_register(conn, unit_number)
     apps.consulted(conn, principal, "unit_record", [record["unit_number"]], client=client)
     return record
@@ -164,8 +186,11 @@ def _unit_seen(conn: psycopg.Connection, unit_number: str, principal: Principal,
             responses={200: {"model": UnitView, "description": "the reader's view"}})
 async def unit(request: Request, unit_number: str, principal: Staff) -> UnitSummary:
     """The unit's ownership and open restrictions, for staff preparing an application: amounts
-    for registrars, seizures' courts and document numbers for registrars and court clerks."""
-    return unit_for(principal, await in_worker(request, _unit_seen, unit_number, principal, client_of(request)))
+    for registrars, seizures' courts and document numbers for registrars and court clerks. Each
+    look counts as a restriction check against the checks' limits (429 past them)."""
+    accounts = request.app.state.settings.accounts
+    return unit_for(principal, await in_worker(request, _unit_seen, unit_number, principal, client_of(request),
+                                               (accounts.checks_per_minute, accounts.checks_per_day)))
 
 
 @router.post("/api/registry/parties/{party_id}/identity-number")
@@ -174,11 +199,18 @@ async def reveal_identity_number(request: Request, party_id: Annotated[int, Path
     """Registrars only: a party's full identity document number, for a certificate or a document
     that must carry it. The register shows the masked form everywhere else; each reveal is an
     audit row (`identity_number_revealed`, with the purpose) committed before the answer.
-    Errors: 403 (not a registrar), 404 party_not_found, 422 (no purpose), 409 (the seal key of
-    this installation does not open the number)."""
+    Each registrar reveals at most `CADASTRE_ACCOUNTS_REVEALS_PER_MINUTE` numbers a minute and
+    `_PER_DAY` a day (tries with a valid purpose count, found or not); the auditors are flagged
+    at `_FLAGGED_AT` a day. Only parties of a current right or restriction, or named in an open
+    application, are revealed.
+    Errors: 403 (not a registrar), 404 party_not_found (no such party, or none the register works
+    with), 422 (no purpose, or a purpose not in words), 429 rate_limited (Retry-After), 409 (the
+    seal key of this installation does not open the number)."""
     keys = request.app.state.identity_keys
+    accounts = request.app.state.settings.accounts
+    limits = parties.RevealLimits(accounts.reveals_per_minute, accounts.reveals_per_day, accounts.reveals_flagged_at)
     return RevealedOut.model_validate(await in_worker(request, parties.reveal_identity_number, party_id, principal,
-                                                      body.purpose, client_of(request), keys))
+                                                      body.purpose, client_of(request), keys, limits))
 
 
 @router.get("/api/statistics")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
 
+from portal.accounts.guards import seconds_to_window_end
 from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
 from portal.accounts.security import (
     SEAL_KEY_FILE,
@@ -22,13 +26,15 @@ from portal.accounts.security import (
     unseal_identity,
 )
 from portal.audit.trail import AuditEntry, record
+from portal.platform.errors import Limited
 from portal.platform.permissions import Principal, role_label
 from portal.platform.rows import one_row
 from portal.platform.work import UnitOfWork
 from portal.registry import queries
 from portal.registry.errors import ApplicationConflict, ApplicationInvalid, PartyNotFound
 
-__all__ = ["resolve_party", "reveal_identity_number", "sealed_request", "opened_request", "REVEALED"]
+__all__ = ["resolve_party", "reveal_identity_number", "sealed_request", "opened_request", "REVEALED", "FLAGGED",
+           "LIMITED", "RevealLimits", "purpose_problem"]
 
 # The audit action of a registrar's look at a full identity number.
 REVEALED = "identity_number_revealed"
@@ -140,24 +146,99 @@ def resolve_party(conn: psycopg.Connection, given: Any, field: str, keys: Identi
                                identity.sealed)).fetchone())[0])
 
 
+@dataclass(frozen=True)
+class RevealLimits:
+    """A registrar's reveals: at most `per_minute` and `per_day` (office day, as the checks'
+    limits), and the auditors told when the day's count reaches `flagged_at`
+    (settings `CADASTRE_ACCOUNTS_REVEALS_PER_MINUTE`, `_PER_DAY`, `_FLAGGED_AT`)."""
+
+    per_minute: int = 10
+    per_day: int = 100
+    flagged_at: int = 30
+
+
+# The audit actions of the limits: the auditors' flag (the day's count reached `flagged_at`)
+# and the first refusal of a window (later refusals of the same window are not written again).
+FLAGGED = "identity_reveals_many"
+LIMITED = "identity_reveals_limited"
+
+# Not allowed in a purpose: control, format (bidi overrides, zero-width), surrogate, private
+# and unassigned characters, line and paragraph separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+PURPOSE_MIN_LETTERS = 2
+
+
+def purpose_problem(purpose: str) -> str | None:
+    """What is wrong with a reveal's purpose (already stripped), or None: it must be words, at
+    least PURPOSE_MIN_LETTERS letters or Chinese characters (Unicode category L*), with no
+    control or invisible formatting characters (U+202E and the like would reorder the audit trail's text)."""
+    if not purpose:
+        return "say why the full identity number is needed (the purpose is audited)"
+    if any(unicodedata.category(ch) in _UNPRINTABLE for ch in purpose):
+        return "the purpose contains control or invisible formatting characters: write it in plain words"
+    if sum(unicodedata.category(ch).startswith("L") for ch in purpose) < PURPOSE_MIN_LETTERS:
+        return (f"say in words why the full identity number is needed: at least {PURPOSE_MIN_LETTERS} letters "
+                "or Chinese characters (the purpose is audited)")
+    return None
+
+
+def _count_reveal(conn: psycopg.Connection, principal: Principal, client: str | None, limits: RevealLimits) -> None:
+    """Count this reveal in the registrar's minute and day (`rate_hit`, atomic: concurrent reveals
+    wait on the counter's row), committed whatever follows, so refused and failed tries count too.
+    Raises Limited (429, Retry-After) past a limit; flags the auditors on the way."""
+    minute_bucket, day_bucket = f"reveal-minute:{principal.user_id}", f"reveal-day:{principal.user_id}"
+    with UnitOfWork(conn) as uow:
+        minute, day = one_row(conn.execute("SELECT rate_hit(%s, interval '1 minute', 1), "
+                                           "rate_hit(%s, interval '1 day', 1)", (minute_bucket, day_bucket)).fetchone())
+        entry = partial(AuditEntry, actor_user_id=principal.user_id, actor_role=role_label(principal),
+                        actor_institution=principal.institution, subject=f"user:{principal.user_id}", client=client)
+        if day == limits.flagged_at:
+            record(conn, entry(FLAGGED, detail={"reveals_today": day, "flagged_at": limits.flagged_at,
+                                                "per_day": limits.per_day}))
+        if minute == limits.per_minute + 1 or day == limits.per_day + 1:
+            record(conn, entry(LIMITED, outcome="failure", detail={
+                "reveals_this_minute": minute, "reveals_today": day, "per_minute": limits.per_minute,
+                "per_day": limits.per_day}))
+        uow.commit()
+    if day > limits.per_day:
+        raise Limited(f"too many identity numbers revealed: at most {limits.per_day} a day; the limit resets at "
+                      "midnight (office time)", seconds_to_window_end("1 day"))
+    if minute > limits.per_minute:
+        raise Limited(f"too many identity numbers revealed: at most {limits.per_minute} a minute; wait a moment",
+                      seconds_to_window_end("1 minute"))
+
+
 def reveal_identity_number(conn: psycopg.Connection, party_id: int, principal: Principal, purpose: str,
-                           client: str | None, keys: IdentityKeys | None = None) -> dict[str, Any]:
+                           client: str | None, keys: IdentityKeys | None = None,
+                           limits: RevealLimits | None = None) -> dict[str, Any]:
     """The full identity document number of current party `party_id`, opened from its sealed form
     for a registrar who says why (`purpose`, e.g. the certificate being printed). The look is an
     audit row (action `identity_number_revealed`, the purpose, the masked form), committed before
     the number is returned: a reveal that cannot be logged is not answered. The caller checks the
     permission (Action.VIEW_IDENTITY_NUMBERS).
 
+    Only a party the register is working with is revealed: a holder of a current right, the party
+    of a current restriction, or a party named by id in an application still open (received or
+    under review). Each try with a valid purpose counts against `limits` first (`_count_reveal`),
+    whether the party exists or not, so numbers cannot be read in bulk.
+
     Returns {"party_id", "id_document_type", "id_document_masked", "id_document_number"}.
-    Raises ApplicationInvalid (no purpose), PartyNotFound (404), ApplicationConflict (409: the
-    sealed number does not open under this installation's seal key)."""
+    Raises ApplicationInvalid (422: no purpose, or not words: `purpose_problem`), Limited (429,
+    Retry-After), PartyNotFound (404: no such current party, or one of no current right,
+    restriction or open application), ApplicationConflict (409: the sealed number does not open
+    under this installation's seal key)."""
     purpose = (purpose or "").strip()
-    if not purpose:
-        raise ApplicationInvalid("say why the full identity number is needed (the purpose is audited)", "purpose")
+    problem = purpose_problem(purpose)
+    if problem:
+        raise ApplicationInvalid(problem, "purpose")
+    _count_reveal(conn, principal, client, limits or RevealLimits())
     with UnitOfWork(conn) as uow:
         row = conn.execute(queries.PARTY_SEALED, (party_id,)).fetchone()
         if row is None:
             raise PartyNotFound(f"party {party_id} is not a current party of the register")
+        if conn.execute(queries.PARTY_IN_USE, {"party": party_id}).fetchone() is None:
+            raise PartyNotFound(f"party {party_id} holds no current right or restriction and is named in no open "
+                                "application: its full number is not revealed")
         doc_type, masked, digest, sealed = row
         try:
             number = unseal_identity((keys or identity_keys()).seal, bytes(digest), bytes(sealed))

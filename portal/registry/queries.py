@@ -165,6 +165,16 @@ SELECT id_document_type, id_document_masked, id_document_digest, id_document_sea
   FROM current_parties WHERE party_id = %s
 """
 
+# Whether a party is one the register works with: a holder of a current right, the party of a
+# current restriction, or named by id in an application still open.
+PARTY_IN_USE = """
+SELECT 1 WHERE EXISTS (SELECT 1 FROM right_holders h JOIN current_rights r ON r.version_id = h.right_version_id
+                        WHERE h.party_id = %(party)s)
+    OR EXISTS (SELECT 1 FROM current_restrictions WHERE party_id = %(party)s)
+    OR EXISTS (SELECT 1 FROM applications WHERE status IN ('received', 'under_review')
+                  AND jsonb_path_exists(request, '$.** ? (@.party_id == $p)', jsonb_build_object('p', %(party)s)))
+"""
+
 PARTY_BY_DOCUMENT = """
 SELECT party_id, name FROM current_parties WHERE id_document_digest = %s
 """

@@ -125,8 +125,7 @@ def test_serve_does_not_let_uvicorn_rewrite_the_client(monkeypatch: pytest.Monke
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
     monkeypatch.setattr(migrate, "upgrade", lambda url: None)
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test key")
-    result = CliRunner().invoke(main, ["serve"])
+    result = CliRunner().invoke(main, ["serve"])  # the identity keys of the demo register (tests/conftest.py)
     assert result.exit_code == 0, result.output
     assert calls and calls[0]["proxy_headers"] is False
 

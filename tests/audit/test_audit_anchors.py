@@ -159,3 +159,21 @@ def test_the_key_is_private_and_its_public_half_verifies(audited: str, tmp_path:
     (tmp_path / "other.pem").write_bytes(other)
     wrong = _cli("verify", "--public-key", str(tmp_path / "other.pem"))
     assert wrong.exit_code == 1 and "bad signature" in wrong.output
+
+
+def test_a_lost_signing_key_is_not_replaced_beside_its_anchors(audited: str, tmp_path: Path) -> None:
+    """Like the identity keys (portal.accounts.key_check): a new key beside anchors signed with a lost
+    one would leave them unverifiable, so none is made; a malformed key is one line, no traceback."""
+    assert _cli("anchor").exit_code == 0
+    key = tmp_path / "keys" / "audit-signing.key"
+    key.rename(tmp_path / "aside.key")
+    for command in ("anchor", "public-key"):
+        refused = _cli(command)
+        assert refused.exit_code == 1 and "is missing" in refused.output and "Traceback" not in refused.output
+    assert not key.exists()
+    key.write_text("not a key")
+    refused = _cli("anchor")
+    assert refused.exit_code == 1 and "not a PEM Ed25519 private key" in refused.output, refused.output
+    assert refused.output.count("\n") == 1
+    (tmp_path / "aside.key").replace(key)
+    assert _cli("anchor").exit_code == 0

@@ -1,0 +1,147 @@
+"""The keys outside the database at start-up (review findings M2 and L7; portal.accounts.key_check):
+a key file missing while the register has parties stops the app and `cadastre serve` with one line
+naming the file, instead of a new key; keys that do not open the register's parties stop it too; a
+fresh install makes its keys (mode 0600); a malformed key setting or file is one line, no traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from portal.accounts.key_check import KeyUnusable, check_keys
+from portal.accounts.security import SEAL_KEY_FILE, SHEET_KEY_FILE
+from portal.app import create_app
+from portal.cli import main
+from portal.platform import migrate
+from portal.settings import AccountSettings, DatabaseSettings, PortalSettings, Settings
+
+IDENTITY_KEY, SEAL_KEY = "test-identity-key", "5eed" * 16  # tests/conftest.py's: those of the demo register
+
+
+def _settings(url: str, state: Path, *, seal: str | None = SEAL_KEY, sheet: str | None = "test-sheet-key") -> Settings:
+    return Settings(database=DatabaseSettings(DATABASE_URL=url, CADASTRE_STATE_DIR=state),
+                    accounts=AccountSettings(identity_key=IDENTITY_KEY, identity_seal_key=seal),
+                    portal=PortalSettings(sheet_key=sheet))
+
+
+@pytest.mark.parametrize(("seal", "sheet", "missing"), [(None, "test-sheet-key", SEAL_KEY_FILE),
+                                                        (SEAL_KEY, None, SHEET_KEY_FILE)])
+def test_the_app_does_not_start_when_a_key_file_of_a_register_with_parties_is_missing(
+        database_url: str, tmp_path: Path, seal: str | None, sheet: str | None, missing: str) -> None:
+    settings = _settings(database_url, tmp_path, seal=seal, sheet=sheet)
+    with pytest.raises(KeyUnusable, match=f"key file missing: .*{missing}.*restore the key file") as refused:
+        with TestClient(create_app(settings)):
+            pass
+    assert "\n" not in str(refused.value)
+    assert not (tmp_path / missing).exists(), "no new key is made"
+
+
+def test_serve_refuses_with_one_line_naming_the_missing_file(database_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY")
+    done = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert done.exit_code == 1, done.output
+    assert done.output.count("\n") == 1 and "Traceback" not in done.output, done.output
+    assert str(tmp_path / SEAL_KEY_FILE) in done.output and "restore" in done.output
+    assert not (tmp_path / SEAL_KEY_FILE).exists()
+
+
+def test_keys_that_do_not_open_the_register_stop_the_start(database_url: str, tmp_path: Path) -> None:
+    with pytest.raises(KeyUnusable, match="do not open the register's party"):
+        with TestClient(create_app(_settings(database_url, tmp_path, seal="00" * 32))):
+            pass
+    (tmp_path / "identity-seal.key").write_text("ab" * 32)  # a file in place, but another installation's
+    with psycopg.connect(database_url) as conn, pytest.raises(KeyUnusable, match="do not open"):
+        check_keys(conn, _settings(database_url, tmp_path, seal=None))
+
+
+def test_a_malformed_key_file_is_one_line(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / SEAL_KEY_FILE).write_text("zz")
+    with psycopg.connect(database_url) as conn, pytest.raises(KeyUnusable, match="not hexadecimal") as refused:
+        check_keys(conn, _settings(database_url, tmp_path, seal=None))
+    assert str(tmp_path / SEAL_KEY_FILE) in str(refused.value)
+    (tmp_path / SHEET_KEY_FILE).write_text("\n")
+    with psycopg.connect(database_url) as conn, pytest.raises(KeyUnusable, match="is empty"):
+        check_keys(conn, _settings(database_url, tmp_path, sheet=None))
+
+
+def test_a_fresh_install_makes_its_keys_private(fresh_database: Callable[[], str], tmp_path: Path) -> None:
+    url = fresh_database()
+    migrate.upgrade(url)
+    settings = Settings(database=DatabaseSettings(DATABASE_URL=url, CADASTRE_STATE_DIR=tmp_path),
+                        accounts=AccountSettings(identity_key=IDENTITY_KEY, identity_seal_key=None),
+                        portal=PortalSettings(sheet_key=None))
+    with psycopg.connect(url) as conn:
+        made = check_keys(conn, settings)
+        assert check_keys(conn, settings) == made  # kept, not made again
+    for name in (SEAL_KEY_FILE, SHEET_KEY_FILE):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("value", ["zz", "00" * 31, "0" * 63])
+def test_a_malformed_seal_key_setting_is_one_line(database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                  value: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", value)
+    done = CliRunner().invoke(main, ["serve"])
+    assert done.exit_code == 1 and "Traceback" not in done.output, done.output
+    assert done.output.count("\n") == 1 and "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY" in done.output
+    assert "64 hex digits" in done.output
+
+
+def test_commands_that_match_or_seal_numbers_make_no_new_key(database_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`register import` (parties matched and sealed) and `register export --unmasked` refuse, one line."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "QLR.csv").write_text("QLRMC,ZJZL,ZJH\n", encoding="utf-8")
+    for args in (["register", "import", str(folder), "--as", "registrar", "--dry-run"],
+                 ["register", "export", str(tmp_path / "out"), "--as", "registrar", "--unmasked"]):
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 1 and "key file missing" in done.output, (args, done.output)
+        assert "Traceback" not in done.output and done.output.count("\n") == 1, done.output
+    assert not (tmp_path / "state" / SEAL_KEY_FILE).exists() and not (tmp_path / "out").exists()
+
+
+def test_restore_makes_no_key_and_says_which_is_missing(database_url: str, server_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "cadastre_restore_nokey_" + tmp_path.name[-8:].replace("-", "_").lower()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    dump = tmp_path / "cadastre.dump"
+    try:
+        assert CliRunner().invoke(main, ["backup", str(dump)]).exit_code == 0
+        monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path / "state"))
+        monkeypatch.delenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY")
+        restored = CliRunner().invoke(main, ["restore", str(dump), "--into", name])
+        assert restored.exit_code == 0, restored.output
+        assert "warning" in restored.output and SEAL_KEY_FILE in restored.output and "missing" in restored.output
+        assert not (tmp_path / "state" / SEAL_KEY_FILE).exists()
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_lost_sheet_key_is_made_again_only_on_purpose(database_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("CADASTRE_SHEET_KEY")
+    with psycopg.connect(database_url) as conn, pytest.raises(KeyUnusable, match="keys new-sheet-key"):
+        check_keys(conn, _settings(database_url, tmp_path, sheet=None))
+    made = CliRunner().invoke(main, ["keys", "new-sheet-key"])
+    assert made.exit_code == 0 and "no longer verify" in made.output, made.output
+    assert (tmp_path / SHEET_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    with psycopg.connect(database_url) as conn:
+        check_keys(conn, _settings(database_url, tmp_path, sheet=None))  # starts now
+    again = CliRunner().invoke(main, ["keys", "new-sheet-key"])
+    assert again.exit_code == 1 and "never replaced" in again.output
