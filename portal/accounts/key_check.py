@@ -62,7 +62,10 @@ def check_keys(conn: psycopg.Connection, settings: Settings, *, try_party: bool 
     the register has parties, when a key is malformed, or (unless `try_party` is false: the
     caller reports that itself, as an unmasked export does in its audit row) when the keys do
     not open the first current party (`keys_open`)."""
-    party = conn.execute(_ONE_PARTY).fetchone()
+    try:
+        party = conn.execute(_ONE_PARTY).fetchone()
+    except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):
+        party = None  # a register before migration 0021 (the benches' 1M district): nothing sealed yet
     conn.rollback()
     missing = [path for path in key_files(settings.accounts, settings.portal.sheet_key, settings.database)
                if not path.exists()]
