@@ -28,6 +28,7 @@ from portal.platform.deps import CurrentPrincipal
 from portal.platform.permissions import Action, Principal, require
 from portal.platform.requests import client_of
 from portal.platform.slots import slots_of, user_key
+from portal.platform.state import app_state
 from portal.platform.work import in_worker
 
 __all__ = ["router", "archive_of", "limit_of"]
@@ -46,10 +47,7 @@ def limit_of(request: Request) -> int:
 
 def archive_of(request: Request) -> service.Archive:
     """The app's archive (made once from its settings)."""
-    archive: service.Archive | None = getattr(request.app.state, "archive", None)
-    if archive is None:
-        archive = request.app.state.archive = service.Archive.from_settings(request.app.state.settings)
-    return archive
+    return app_state(request, "archive", lambda: service.Archive.from_settings(request.app.state.settings))
 
 
 async def _content(request: Request, file: UploadFile) -> bytes:

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from portal.platform.errors import Limited
+from portal.platform.state import app_state
 
 __all__ = ["Slots", "UploadsAtOnce", "slots_of", "user_key"]
 
@@ -89,16 +90,9 @@ class Slots:
             self._give_back(user)
 
 
-_lock = threading.Lock()
-
-
 def slots_of(request: Any) -> Slots:
     """The app's one `Slots` (made on first use), shared by every room."""
-    with _lock:
-        slots: Slots | None = getattr(request.app.state, "slots", None)
-        if slots is None:
-            slots = request.app.state.slots = Slots()
-        return slots
+    return app_state(request, "slots", Slots)
 
 
 def user_key(principal: Any) -> str:

@@ -44,6 +44,7 @@ from portal.platform.errors import Forbidden, Limited, NotAuthenticated, NotFoun
 from portal.platform.permissions import Action, Principal, current_principal, require
 from portal.platform.requests import client_of
 from portal.platform.slots import UploadsAtOnce, slots_of, user_key
+from portal.platform.state import app_state
 from portal.platform.work import in_worker
 from portal.surveys import digitising
 from portal.surveys.schemas import SubmissionOut
@@ -129,15 +130,8 @@ class ViewAudit:
             return True
 
 
-_state_lock = threading.Lock()
-
-
 def _view_audit(request: Request) -> ViewAudit:
-    with _state_lock:
-        found: ViewAudit | None = getattr(request.app.state, "view_audit", None)
-        if found is None:
-            found = request.app.state.view_audit = ViewAudit()
-        return found
+    return app_state(request, "view_audit", ViewAudit)
 
 
 async def refused_view(request: Request, principal: Principal, digitisation_id: int, kind: str) -> None:
@@ -177,17 +171,11 @@ async def _checked(request: Request, principal: Principal, kind: str, digitisati
     return found
 
 
-_limiter_lock = threading.Lock()
-
-
 async def _drawn(request: Request, fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in one of the tile renderers' threads (`tile_renders_at_once` of them, apart
     from the work pool and its connections): drawing a tile holds no database connection."""
-    with _limiter_lock:
-        limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "tile_limiter", None)
-        if limiter is None:
-            limiter = request.app.state.tile_limiter = anyio.CapacityLimiter(
-                request.app.state.settings.survey.tile_renders_at_once)
+    limiter = app_state(request, "tile_limiter", lambda: anyio.CapacityLimiter(
+        request.app.state.settings.survey.tile_renders_at_once))
     return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
 
 
