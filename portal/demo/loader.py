@@ -22,7 +22,8 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from portal.accounts.security import IdentityKeys, identity_keys, party_identity
+from portal.accounts.key_check import check_keys
+from portal.accounts.security import IdentityKeys, party_identity
 from portal.demo.applications import load_applications
 from portal.demo.district import (
     ADMIN_AREA,
@@ -510,7 +511,9 @@ def load_demo(url: str, *, settings: Settings, parcels: int = 5000, seed: int = 
         n_companies = max(len(BANKS) + 5, len(units) // 12)
         register.build_parties(n_persons=max(20, int(len(units) * 1.45)), n_companies=n_companies)
         register.build_register(units)
-        register.seal_parties(identity_keys(settings.accounts, settings.database))
+        # Every key of the installation is made here, while the register is still empty (the
+        # app and `cadastre serve` refuse to make one beside a register that has parties).
+        register.seal_parties(check_keys(conn, settings).identity_keys)
         say("copying into PostGIS")
         conn.execute(
             "INSERT INTO admin_areas (code, name, boundary) "

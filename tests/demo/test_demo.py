@@ -78,3 +78,22 @@ def test_the_demo_respects_separation_of_duties(conn) -> None:
     conn.execute("ALTER TABLE applications VALIDATE CONSTRAINT application_not_decided_by_its_receiver")
     admins = conn.execute("SELECT count(*) FROM users WHERE 'administrator' = ANY(roles)").fetchone()[0]
     assert admins >= 2
+
+
+def test_a_fresh_install_from_the_demo_has_every_key_it_starts_with(fresh_database, tmp_path, monkeypatch) -> None:
+    """README's `scripts/run` (demo, then serve) on a fresh clone: the demo makes every key file
+    while the register is still empty, so the start-up key check that follows passes. Reported
+    (review 3): the demo made the identity keys but not sheet.key, and `cadastre serve` then
+    refused to start beside a register with parties."""
+    from portal.accounts.key_check import check_keys
+
+    for name in ("CADASTRE_ACCOUNTS_IDENTITY_KEY", "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "CADASTRE_SHEET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path))
+    url = fresh_database()
+    migrate.upgrade(url)
+    load_demo(url, settings=Settings(), parcels=20, seed=3)
+    with psycopg.connect(url) as conn:
+        check_keys(conn, Settings())  # raises KeyUnusable when a key file is missing
+    for name in ("identity.key", "identity-seal.key", "sheet.key"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name

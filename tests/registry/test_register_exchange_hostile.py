@@ -204,12 +204,14 @@ def test_a_failed_read_is_an_audited_attempt_with_the_files_hash(module_database
     assert "unknown column XYZ" in str(detail["problem"])
 
 
-def test_the_command_line_prints_holder_counts(module_database: str, tmp_path: Path,
+def test_the_command_line_prints_holder_counts(writable_database: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    with psycopg.connect(module_database) as conn:
+    """On a cadastre of its own: another test of the module imports generated parties whose
+    documents this register would find under other names (random order met it)."""
+    with psycopg.connect(writable_database) as conn:
         codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
     write_tables(generate_register(codes, units=20, seed=7), tmp_path / "small")
-    monkeypatch.setenv("DATABASE_URL", module_database)
+    monkeypatch.setenv("DATABASE_URL", writable_database)
     done = CliRunner().invoke(main, ["register", "import", str(tmp_path / "small"), "--as", "registrar",
                                      "--dry-run"])
     assert done.exit_code == 0, done.output
