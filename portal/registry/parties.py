@@ -168,6 +168,16 @@ _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 PURPOSE_MIN_LETTERS = 2
 
 
+# Letters that show as nothing (review 3, N3): the Hangul fillers, and modifier letters such as
+# the Arabic tatweel (category Lm) stretch or pad text without saying anything.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _is_letter(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category.startswith("L") and category != "Lm" and ch not in _BLANK_LETTERS
+
+
 def purpose_problem(purpose: str) -> str | None:
     """What is wrong with a reveal's purpose (already stripped), or None: it must be words, at
     least PURPOSE_MIN_LETTERS letters or Chinese characters (Unicode category L*), with no
@@ -176,7 +186,7 @@ def purpose_problem(purpose: str) -> str | None:
         return "say why the full identity number is needed (the purpose is audited)"
     if any(unicodedata.category(ch) in _UNPRINTABLE for ch in purpose):
         return "the purpose contains control or invisible formatting characters: write it in plain words"
-    if sum(unicodedata.category(ch).startswith("L") for ch in purpose) < PURPOSE_MIN_LETTERS:
+    if sum(_is_letter(ch) for ch in purpose) < PURPOSE_MIN_LETTERS:
         return (f"say in words why the full identity number is needed: at least {PURPOSE_MIN_LETTERS} letters "
                 "or Chinese characters (the purpose is audited)")
     return None
@@ -218,8 +228,9 @@ def reveal_identity_number(conn: psycopg.Connection, party_id: int, principal: P
     permission (Action.VIEW_IDENTITY_NUMBERS).
 
     Only a party the register is working with is revealed: a holder of a current right, the party
-    of a current restriction, or a party named by id in an application still open (received or
-    under review). Each try with a valid purpose counts against `limits` first (`_count_reveal`),
+    of a current restriction, or a party named by id as holder, mortgagee or party of an
+    application still open (received or under review) that someone else received. Each try
+    with a valid purpose counts against `limits` first (`_count_reveal`),
     whether the party exists or not, so numbers cannot be read in bulk.
 
     Returns {"party_id", "id_document_type", "id_document_masked", "id_document_number"}.
@@ -236,7 +247,7 @@ def reveal_identity_number(conn: psycopg.Connection, party_id: int, principal: P
         row = conn.execute(queries.PARTY_SEALED, (party_id,)).fetchone()
         if row is None:
             raise PartyNotFound(f"party {party_id} is not a current party of the register")
-        if conn.execute(queries.PARTY_IN_USE, {"party": party_id}).fetchone() is None:
+        if conn.execute(queries.PARTY_IN_USE, {"party": party_id, "registrar": principal.user_id}).fetchone() is None:
             raise PartyNotFound(f"party {party_id} holds no current right or restriction and is named in no open "
                                 "application: its full number is not revealed")
         doc_type, masked, digest, sealed = row

@@ -166,13 +166,18 @@ SELECT id_document_type, id_document_masked, id_document_digest, id_document_sea
 """
 
 # Whether a party is one the register works with: a holder of a current right, the party of a
-# current restriction, or named by id in an application still open.
+# current restriction, or named by id where an open application names its parties (holders,
+# mortgagee, party: what registration resolves, `parties.resolve_party`) in an application
+# someone else received. Not any `party_id` anywhere in a request, and not the revealing
+# registrar's own intake: else one made-up application would open any number (review 3, N2).
 PARTY_IN_USE = """
 SELECT 1 WHERE EXISTS (SELECT 1 FROM right_holders h JOIN current_rights r ON r.version_id = h.right_version_id
                         WHERE h.party_id = %(party)s)
     OR EXISTS (SELECT 1 FROM current_restrictions WHERE party_id = %(party)s)
     OR EXISTS (SELECT 1 FROM applications WHERE status IN ('received', 'under_review')
-                  AND jsonb_path_exists(request, '$.** ? (@.party_id == $p)', jsonb_build_object('p', %(party)s)))
+                  AND received_by IS DISTINCT FROM %(registrar)s
+                  AND jsonb_path_exists(request, '$ ? (@.holders[*].party_id == $p || @.mortgagee.party_id == $p
+                                                       || @.party.party_id == $p)', jsonb_build_object('p', %(party)s)))
 """
 
 PARTY_BY_DOCUMENT = """

@@ -47,7 +47,8 @@ def _clear_counters(url: str) -> None:
 
 
 @pytest.mark.parametrize("purpose", ["\u202e", "\u202e\u200b ", "x", "!!!", "1234", "。。", "\u200b\u200b",
-                                     "打印\u202e证书", "证书\x07", "a\u2066b"])
+                                     "打印\u202e证书", "证书\x07", "a\u2066b", "\u3164\u3164\u3164",
+                                     "\u0640\u0640"])
 def test_a_purpose_must_be_words_without_invisible_characters(app: TestClient, module_database: str,
                                                               purpose: str) -> None:
     (party_id, number), = _holders(module_database, 1)
@@ -123,3 +124,30 @@ def test_unit_records_count_as_checks(module_database: str) -> None:
     assert [c.status_code for c in codes] == [200, 200, 404, 429], [c.text for c in codes]
     assert "每分钟最多 3 次" in codes[3].json()["detail"]["localized_message"]
     assert 1 <= int(codes[3].headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize("where", ["note", "party"])
+def test_an_application_of_ones_own_does_not_open_a_number(app: TestClient, module_database: str, where: str) -> None:
+    """Reported (review 3, N2): a registrar received an application naming any party under any key
+    (`{"note": {"party_id": N}}`) and then revealed that party's number. Only the keys
+    registration resolves (holders, mortgagee, party) count, and only in an application someone
+    else received."""
+    _clear_counters(module_database)
+    with psycopg.connect(module_database) as conn:
+        row = conn.execute(
+            "INSERT INTO parties (kind, name, id_document_type, id_document_digest, id_document_masked, "
+            "id_document_sealed) SELECT kind, '申请中当事人', id_document_type, "
+            "sha256(id_document_digest || convert_to(%s, 'UTF8')), id_document_masked, id_document_sealed "
+            "FROM current_parties ORDER BY party_id LIMIT 1 RETURNING party_id", (where,)).fetchone()
+    party_id = row[0]
+    headers = bearer(app, "registrar")
+    with psycopg.connect(module_database) as conn:
+        (unit,) = conn.execute("SELECT unit_number FROM current_units ORDER BY unit_id LIMIT 1").fetchone() or ("",)
+    kind, request = (("objection", {"party": {"party_id": party_id}, "reason": "异议"}) if where == "party" else
+                     ("correction", {"unit": {"location": "更正"}, "note": {"party_id": party_id}}))
+    made = app.post("/api/applications", headers=headers, json={
+        "kind": kind, "unit_number": unit, "applicant": "某某", "request": request,
+        "sources": [{"kind": "application", "reference": f"自受理-{where}-{party_id}"}]})
+    assert made.status_code == 201, made.text
+    response = _reveal(app, party_id, "打印不动产权证书", headers)
+    assert response.status_code == 404 and response.json()["detail"]["code"] == "party_not_found", response.text

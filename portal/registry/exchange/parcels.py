@@ -90,12 +90,17 @@ class _Parcel:
 
 
 # The column a survey validation issue is about (spatial.report.IssueCode values).
-_ISSUE_COLUMNS = {"parcel_code": "ZDDM", "land_use": "YT", "area": "ZDMJ"}
+# The column an issue is about: the declared area (ZDMJ) only for the declared-area issues, the
+# parcel code (ZDDM, whose first six characters name the county) for code and administrative-area
+# issues (review 3: "administrative area ... is not in the cadastre" was put under ZDMJ), the
+# land use (YT), else the boundary (WKT).
+_ISSUE_COLUMNS = (("parcel_code", "ZDDM"), ("admin_area", "ZDDM"), ("land_use", "YT"),
+                  ("area_mismatch", "ZDMJ"), ("declared_area", "ZDMJ"))
 
 
 def _column_of(issue: Issue) -> str:
     code = str(issue.code)
-    return next((column for key, column in _ISSUE_COLUMNS.items() if key in code), "WKT")
+    return next((column for key, column in _ISSUE_COLUMNS if key in code), "WKT")
 
 
 def _feature_geometries(path: Path, limits: ReadLimits) -> dict[str, tuple[Polygon | MultiPolygon, int]]:
