@@ -164,73 +164,45 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
     return status
 
 
-async def _http_load(base: str, paths: list[str], tokens: list[str], concurrency: int,
-                     seconds: float) -> tuple[list[float], int]:
-    """`concurrency` keep-alive connections, each sending requests back to back for `seconds`.
+async def _http_load(base: str, paths: list[str], tokens: list[str], concurrency: int, seconds: float,
+                     rate: float | None = None) -> tuple[list[float], int]:
+    """`concurrency` keep-alive connections on a minimal HTTP/1.1 client (asyncio streams: httpx
+    costs several milliseconds of CPU per request, which on 2 shared cores would measure the
+    client rather than the portal).
 
-    A minimal HTTP/1.1 client on asyncio streams: httpx costs several milliseconds of CPU per
-    request, which on 2 shared cores would measure the client rather than the portal.
+    Closed loop (`rate` None): each connection sends requests back to back for `seconds`; this
+    measures the most the server can take, and each request's latency grows with the requests in
+    flight (Little's law). Open loop (`rate` per second): requests arrive evenly spaced whatever
+    the answers do, served in order by the connections (a client's pool), and each latency runs
+    from the request's scheduled arrival, so a stall counts against every request that arrived
+    during it (no coordinated omission, as in wrk2's constant-throughput mode): the figure to
+    read against a target of "N per second with p99 under T".
     """
     host, port = base.split("//")[1].split(":")
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(k: int) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(host, int(port))
-        auth = f"Authorization: Bearer {tokens[k % len(tokens)]}\r\n" if tokens else ""
-        i = k
-        try:
-            while time.perf_counter() < deadline:
-                path = paths[i % len(paths)]
-                i += concurrency
-                request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode()
-                started = time.perf_counter()
-                if await _request(reader, writer, request) == 200:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return latencies, errors
-
-
-async def _http_rate(base: str, paths: list[str], tokens: list[str], concurrency: int, rate: float,
-                     seconds: float) -> tuple[list[float], int]:
-    """Open loop: requests arrive at `rate` per second, evenly spaced, whatever the answers do.
-
-    `concurrency` keep-alive connections serve the arrivals in order (a client's connection
-    pool). Each latency runs from the request's scheduled arrival, not from when a connection
-    became free, so a stall counts against every request that arrived during it (no coordinated
-    omission, as in wrk2's constant-throughput mode). This is the figure to read against a
-    target of "N per second with p99 under T"; the closed loop of `_http_load` measures the
-    most the server can take, where the wait grows with the connections in flight.
-    """
-    host, port = base.split("//")[1].split(":")
-    latencies: list[float] = []
-    errors = 0
-    total = int(rate * seconds)
     next_index = 0
+    deadline = time.perf_counter() + seconds
     start = time.perf_counter() + 0.2
+    total = int(rate * seconds) if rate else 0
 
     async def worker(k: int) -> None:
         nonlocal errors, next_index
         reader, writer = await asyncio.open_connection(host, int(port))
         auth = f"Authorization: Bearer {tokens[k % len(tokens)]}\r\n" if tokens else ""
         try:
-            while next_index < total:
+            while (next_index < total) if rate else (time.perf_counter() < deadline):
                 i = next_index
                 next_index += 1
-                scheduled = start + i / rate
-                wait = scheduled - time.perf_counter()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                if rate:
+                    started = start + i / rate
+                    if started > time.perf_counter():
+                        await asyncio.sleep(started - time.perf_counter())
+                else:
+                    started = time.perf_counter()
                 request = f"GET {paths[i % len(paths)]} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode()
                 if await _request(reader, writer, request) == 200:
-                    latencies.append(time.perf_counter() - scheduled)
+                    latencies.append(time.perf_counter() - started)
                 else:
                     errors += 1
         finally:
@@ -332,7 +304,7 @@ def main() -> None:
               f"{used['client']:.1f} (of {2 * args.seconds:.0f} available); per check: app "
               f"{used['app'] / checks * 1000:.2f} ms, database {used['db'] / checks * 1000:.2f} ms", flush=True)
         for rate in [float(r) for r in args.rates.split(",") if r.strip()]:
-            result = _run(_http_rate(base, check_paths, tokens, args.concurrency, rate, args.seconds))
+            result = _run(_http_load(base, check_paths, tokens, args.concurrency, args.seconds, rate))
             lines.append(_report(f"GET /api/check arriving at {rate:.0f}/s (open loop)", *result, args.seconds))
             print(lines[-1], flush=True)
     finally:
