@@ -5,19 +5,7 @@
 // through the JSON API under /api/digitisations.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]');
-  function headers(extra) {
-    const h = Object.assign({ "Accept": "application/json" }, extra || {});
-    if (csrf) h["X-CSRF-Token"] = csrf.content;
-    return h;
-  }
-  function message(body) {
-    const d = body && body.detail;
-    if (!d) return "";
-    if (typeof d === "string") return d;
-    if (Array.isArray(d)) return d.map((e) => e.msg).join("; ");
-    return d.message || JSON.stringify(d);
-  }
+  const headers = window.portalApi.headers, message = window.portalApi.message;  // static/js/api.js
   async function call(method, url, body) {
     const init = { method: method, headers: headers(body ? { "Content-Type": "application/json" } : {}), credentials: "same-origin" };
     if (body) init.body = JSON.stringify(body);

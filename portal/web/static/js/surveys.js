@@ -3,19 +3,7 @@
 // needs no library and no network. Table rows and map shapes highlight each other.
 (function () {
   "use strict";
-  const csrf = document.querySelector('meta[name="csrf-token"]');
-  function headers(extra) {
-    const h = Object.assign({ "Accept": "application/json" }, extra || {});
-    if (csrf) h["X-CSRF-Token"] = csrf.content;
-    return h;
-  }
-  function message(body) {
-    const d = body && body.detail;
-    if (!d) return "";
-    if (typeof d === "string") return d;
-    if (Array.isArray(d)) return d.map((e) => e.localized_msg || e.msg).join("; ");
-    return d.localized_message || d.message || JSON.stringify(d);
-  }
+  const headers = window.portalApi.headers, message = window.portalApi.message;  // static/js/api.js
 
   // Upload form with drag and drop.
   const form = document.getElementById("upload-form");
