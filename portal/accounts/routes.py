@@ -265,16 +265,23 @@ async def counter_page(request: Request, registrar: AtCounter) -> Response:
     return await _counter_page(request, registrar)
 
 
-@router.post("/counter/reopen", response_class=HTMLResponse, include_in_schema=False)
-async def reopen_verification_form(request: Request) -> Response:
-    """A registrar, with the person's identity card seen, reopens online verification of that
-    identity closed by failed tries (someone else's, as a rule)."""
+async def _counter_form(request: Request) -> tuple[Account, Any]:
+    """The registrar and the form of a counter action: allowed, CSRF-checked, and the identity
+    card confirmed as seen (BadInput otherwise)."""
     registrar = await allowed(request, Action.VERIFY_IDENTITY_AT_COUNTER)
     assert isinstance(registrar, Account)
     form = await request.form()
     check_csrf(request, registrar, form)
     if form.get("document_seen") != "yes":
         raise BadInput("confirm that you have seen the identity card")
+    return registrar, form
+
+
+@router.post("/counter/reopen", response_class=HTMLResponse, include_in_schema=False)
+async def reopen_verification_form(request: Request) -> Response:
+    """A registrar, with the person's identity card seen, reopens online verification of that
+    identity closed by failed tries (someone else's, as a rule)."""
+    registrar, form = await _counter_form(request)
     reopened = await service.reopen_online_verification(request.app.state.pool, request.app.state.identity_key,
                                                         registrar, str(form.get("name", "")),
                                                         str(form.get("id_number", "")), client_of(request))
@@ -283,12 +290,7 @@ async def reopen_verification_form(request: Request) -> Response:
 
 @router.post("/counter/verify", response_class=HTMLResponse, include_in_schema=False)
 async def verify_identity_at_counter_form(request: Request) -> Response:
-    registrar = await allowed(request, Action.VERIFY_IDENTITY_AT_COUNTER)
-    assert isinstance(registrar, Account)
-    form = await request.form()
-    check_csrf(request, registrar, form)
-    if form.get("document_seen") != "yes":
-        raise BadInput("confirm that you have seen the identity card")
+    registrar, form = await _counter_form(request)
     done = await service.verify_identity_at_counter(request.app.state.pool, request.app.state.identity_key,
                                                     registrar, str(form.get("username", "")),
                                                     str(form.get("name", "")), str(form.get("id_number", "")),
