@@ -161,7 +161,8 @@ def test_a_replaced_version_verifies_as_no_longer_current(writable_database: str
 
     async def verdicts() -> list:
         async with await psycopg.AsyncConnection.connect(writable_database) as conn:
-            return [await verify_reference(conn, r, key) for r in (before, during, new, before[:-1] + "2")]
+            forged = before[:-1] + ("3" if before.endswith("2") else "2")  # another last MAC character
+            return [await verify_reference(conn, r, key) for r in (before, during, new, forged)]
 
     old, late, current, forged = asyncio.run(verdicts())
     assert old.valid and old.version is not None and not old.version["current"] and old.current_version == 2
