@@ -6,6 +6,11 @@ origins (`LayersSettings.cors_origins`, `*` by default); with `*` they are const
 so the hot paths pay nothing per request. `ReadOnly` wraps pygeoapi's mount: it answers
 preflight requests and refuses any method but GET, HEAD and OPTIONS with 405 and `Allow`.
 The portal's own routes (personal data) are outside /ogc and never get these headers.
+
+Conditional requests: `not_modified` reads If-None-Match (RFC 9110 §13.1.2, entity tags per
+§8.8.3) for every route that answers 304, the portal's included (its digitisation tiles) and both
+static mounts (`StaticFiles`). It lives here because the portal may import layers but layers may
+never import the portal (pyproject's import contracts), and spatial is geometry only.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import json
 import re
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import Headers
+from starlette.staticfiles import StaticFiles as _StarletteStaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED", "control_character", "CONTROL_REFUSAL"]
+__all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED", "control_character", "CONTROL_REFUSAL", "entity_tags",
+           "not_modified", "StaticFiles"]
 
 ALLOW = b"GET, HEAD, OPTIONS"
 # What a page on another origin may read besides the simple headers: the CRS of the
@@ -141,3 +149,53 @@ async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     headers = [*headers, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# One element of an entity-tag list (RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE,
+# etagc = %x21 / %x23-7E / obs-text), with the optional whitespace around it and the comma or end
+# after it; an empty element (`"a", , "b"`) is allowed, as §5.6.1 asks of recipients.
+_LIST_ELEMENT = re.compile(r'[ \t]*(?:(W/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(,|\Z)')
+
+
+def entity_tags(header: str) -> list[tuple[bool, str]] | None:
+    """The entity tags of an If-None-Match / If-Match value (RFC 9110 §13.1.1-2: `#entity-tag`),
+    each as (weak, opaque tag without its quotes), in order; None when the value is not such a
+    list (`"e""e"`, `abc`, `"ab`, `*` too: callers test `*` first). Raises nothing."""
+    tags: list[tuple[bool, str]] = []
+    position = 0
+    while True:
+        element = _LIST_ELEMENT.match(header, position)
+        if element is None:
+            return None
+        if element.group(2) is not None:
+            tags.append((element.group(1) is not None, element.group(2)))
+        if not element.group(3):
+            return tags
+        position = element.end()
+
+
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    """Whether a request's If-None-Match value names the representation whose ETag is `etag`
+    (RFC 9110 §13.1.2), so the answer is 304: `*` names any current representation; else a
+    comma-separated list of entity tags compared weakly (§8.8.3.2: `W/"a"` and `"a"` both name
+    `"a"` and `W/"a"`). A missing, empty or malformed value names nothing: the full answer."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip(" \t") == "*":
+        return True
+    current = entity_tags(etag)
+    tags = entity_tags(if_none_match)
+    if not current or len(current) != 1 or tags is None:
+        return False
+    opaque = current[0][1]
+    return any(tag == opaque for _, tag in tags)
+
+
+class StaticFiles(_StarletteStaticFiles):
+    """Starlette's static files, whose 304 follows `not_modified` (Starlette's own splits the
+    header at commas and strips `W/`, so a malformed list could match)."""
+
+    def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
+        if "if-none-match" in request_headers:  # §13.1.3: If-Modified-Since is then ignored
+            return not_modified(request_headers["if-none-match"], response_headers["etag"])
+        return super().is_not_modified(response_headers, request_headers)

@@ -35,7 +35,6 @@ from pygeoapi.api import API, APIRequest
 from pygeoapi.util import render_j2_template
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from layers.catalog import COLLECTIONS, collection
@@ -43,7 +42,7 @@ from layers.config import OGC_PREFIX, build_config
 from layers.conformance import CONFORMANCE
 from layers.errors import InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
-from layers.http import Cors, ReadOnly
+from layers.http import Cors, ReadOnly, StaticFiles
 from layers.openapi import openapi_document
 from layers.pool import close_pools
 from layers.providers.features import ITEM_AS_OF, PAGE_AFTER, KeysetPage

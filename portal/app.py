@@ -18,10 +18,10 @@ from typing import Any
 
 import psycopg
 from fastapi import Depends, FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
 
+from layers.http import StaticFiles
 from layers.ogc import OgcLayer
 from layers.settings import LayersSettings
 from portal import accounts

@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -38,6 +37,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from layers.http import not_modified
 from portal.archive.api import archive_of, limit_of
 from portal.archive.errors import FileRefused
 from portal.platform.errors import Forbidden, Limited, NotAuthenticated, NotFound
@@ -49,7 +49,7 @@ from portal.platform.work import in_worker
 from portal.surveys import digitising
 from portal.surveys.schemas import SubmissionOut
 
-__all__ = ["router", "refused_view", "not_modified", "TilesAtOnce", "ViewAudit"]
+__all__ = ["router", "refused_view", "TilesAtOnce", "ViewAudit"]
 
 router = APIRouter(prefix="/api/digitisations", tags=["digitising"])
 
@@ -340,20 +340,6 @@ async def warped(request: Request, principal: Annotated[Principal, Depends(_view
     return FileResponse(path, media_type="image/tiff", headers={"Cache-Control": "private, no-store"})
 
 
-_ENTITY_TAG = re.compile(r'(?:W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
-
-
-def not_modified(if_none_match: str, etag: str) -> bool:
-    """Whether `If-None-Match` names `etag` (RFC 9110 13.1.2): `*` names any current
-    representation; else a comma-separated list of entity tags, compared weakly (W/"a"
-    matches "a" and W/"a")."""
-    value = if_none_match.strip()
-    if value == "*":
-        return True
-    opaque = _ENTITY_TAG.fullmatch(etag.removeprefix("W/"))
-    return opaque is not None and opaque.group(1) in {m.group(1) for m in _ENTITY_TAG.finditer(value)}
-
-
 async def _tile_answer(request: Request, principal: Principal, kind: str, find: Callable[..., digitising.TileSource],
                        digitisation_id: int, z: int, x: int, y: int) -> Response:
     """A tile: the access check in a short unit of work, then, holding one of the user's
@@ -370,7 +356,7 @@ async def _tile_answer(request: Request, principal: Principal, kind: str, find: 
         version = await _drawn(request, digitising.tile_version, archive, source)
         etag = '"' + hashlib.blake2b(version.encode(), digest_size=12).hexdigest() + '"'
         headers = {"Cache-Control": "private, max-age=300", "ETag": etag}
-        if not_modified(request.headers.get("if-none-match", ""), etag):
+        if not_modified(request.headers.get("if-none-match"), etag):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         png = await _drawn(request, digitising.render_tile, archive, source)
     return Response(png, media_type="image/png", headers=headers)

@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from harness import header_principal, serve
 from pyproj import Transformer
 
+from layers.http import not_modified
 from portal.app import create_app
 from portal.settings import ArchiveSettings, DatabaseSettings, Settings, SurveySettings
 from portal.surveys import digitising
-from portal.surveys.digitising_api import not_modified
 
 E, N = 40_515_100.0, 3_345_465.0  # the demo district's free southern margin, as in test_digitising
 POINTS = {"J1": (E, N), "J2": (E + 40, N), "J3": (E + 40, N + 25), "J4": (E, N + 25)}
@@ -226,7 +226,8 @@ def test_an_earlier_warps_tiles_are_removed(client, scan) -> None:  # type: igno
 
 @pytest.mark.parametrize(("header", "expected"), [
     ('"abc"', True), ('W/"abc"', True), ("*", True), (' "x" , W/"abc"', True), ('"x", "y"', False),
-    ('"abcd"', False), ("", False), ("abc", False), ('W/"a,bc", "abc"', True), ('"ab', False)])
+    ('"abcd"', False), ("", False), ("abc", False), ('W/"a,bc", "abc"', True), ('"ab', False),
+    ('"abc""abc"', False), ('"x" "abc"', False), ('"x", abc, "abc"', False), ('"x", , "abc"', True)])
 def test_if_none_match_is_compared_weakly(header: str, expected: bool) -> None:
     """RFC 9110 13.1.2: a list of entity tags compared weakly, or `*`."""
     assert not_modified(header, '"abc"') is expected

@@ -1,0 +1,43 @@
+"""If-None-Match lists (review finding L3 of issue 20): one parser, `layers.http.not_modified`
+(RFC 9110 §13.1.2, entity tags per §8.8.3), for every route that answers 304: the digitisation
+tiles (tests/surveys/test_digitising_tiles.py) and both static mounts, the portal's and /ogc's.
+A malformed list never matches; a well-formed one matches weakly."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from ogc_server import Server
+
+from layers.http import entity_tags, not_modified
+
+
+@pytest.mark.parametrize(("header", "tags"), [
+    ('"a"', [(False, "a")]), ('W/"a", "b"', [(True, "a"), (False, "b")]), ('"a,b"', [(False, "a,b")]),
+    ('"a", , "b"', [(False, "a"), (False, "b")]), ("", []), ('"a""a"', None), ('"a" "b"', None),
+    ("a", None), ('w/"a"', None), ('"a', None), ("*", None), ('"a" ,"b",', [(False, "a"), (False, "b")]),
+    ('"\x7f"', None), ('"a"\x00', None)])
+def test_entity_tag_lists_are_parsed_whole(header: str, tags: list[tuple[bool, str]] | None) -> None:
+    assert entity_tags(header) == tags
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, False), ("", False), (" * ", True), ('"e"', True), ('W/"e"', True), ('"x", W/"e"', True),
+    ('"e""e"', False), ('"e" "e"', False), ('"e", junk', False), ('"E"', False)])
+def test_if_none_match_compares_weakly_and_a_malformed_list_never_matches(header: str | None,
+                                                                          expected: bool) -> None:
+    assert not_modified(header, '"e"') is expected
+    assert not_modified(header, 'W/"e"') is expected
+
+
+@pytest.mark.parametrize("path", ["/static/css/map.css", "/ogc/static/css/default.css"])
+def test_static_files_answer_304_only_to_a_well_formed_list(ogc_server: Server, path: str) -> None:
+    first = httpx.get(ogc_server.url + path, timeout=30)
+    assert first.status_code == 200, path
+    etag = first.headers["etag"]
+    for header in (etag, f'"other", W/{etag}', "*"):
+        assert httpx.get(ogc_server.url + path, headers={"If-None-Match": header},
+                         timeout=30).status_code == 304, header
+    for header in (etag + etag, f"{etag} {etag}", f"{etag}, junk", '"other"'):
+        again = httpx.get(ogc_server.url + path, headers={"If-None-Match": header}, timeout=30)
+        assert again.status_code == 200 and again.content == first.content, header
