@@ -36,11 +36,14 @@ from portal.demo.district import (
 from portal.demo.people import BANKS, COURTS, natural_persons, organisations
 from portal.platform.rows import one_row
 from portal.settings import Settings
+from spatial.validation import ValidationRules
 
 __all__ = ["DemoError", "DemoSummary", "load_demo", "holds_parcels"]
 
 UTC = dt.UTC
 EPOCH = dt.date(2026, 1, 1)
+# The survey rules the demo's declared areas keep to: the product's defaults (SurveySettings).
+_DEMO_RULES = ValidationRules()
 KINDS = list(BLOCK_KINDS)
 SHARE_SETS = [((1, 2), (1, 2)), ((1, 3), (2, 3)), ((1, 4), (3, 4)), ((30, 100), (70, 100)),
               ((1, 3), (1, 3), (1, 3)), ((1, 2), (1, 4), (1, 4))]
@@ -230,7 +233,11 @@ class _Register:
         polys = district.polygons(rect[:, 0], rect[:, 1], rect[:, 2], rect[:, 3])
         wkb = shapely.to_wkb(shapely.set_srid(polys, SURVEY_SRID), hex=True, include_srid=True)
         areas = shapely.area(polys)
-        noise = 1 + rng.normal(0, 0.002, len(records))
+        # Declared areas as a survey report states them: off the measured one by at most half the
+        # survey rule's tolerance (spatial.validation.ValidationRules.area_tolerance, ΔS = 2·m·√S),
+        # so the demo's own export imports again (a 0.2 % spread was refused for one parcel in six).
+        tolerance = np.array([_DEMO_RULES.area_tolerance(float(a)) for a in areas])
+        offset = np.clip(rng.normal(0, 0.5, len(records)), -1, 1) * 0.5 * tolerance
 
         current: list[dict[str, object]] = []
         for k, r in enumerate(records):
@@ -241,7 +248,7 @@ class _Register:
             born = _date_of(r["born"])
             survey = self._source("survey_report", f"杭规测[{born.year}]{self._parcel_id:06d}号", born,
                                   "杭州市勘测设计研究院")
-            declared = round(float(areas[k] * noise[k]), 2)
+            declared = round(float(areas[k] + offset[k]), 2)
             ended = r.get("ended")
             if "changed" in r:
                 changed = _date_of(r["changed"])
