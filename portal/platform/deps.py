@@ -25,6 +25,7 @@ from fastapi import Depends, Request
 from psycopg import AsyncConnection
 
 from portal.platform.permissions import Principal, current_principal
+from portal.platform.requests import here_of
 
 __all__ = ["Connection", "ReadConnection", "CurrentPrincipal", "PageUser", "LoginRedirect"]
 
@@ -51,8 +52,7 @@ async def _read_connection(request: Request) -> AsyncIterator[AsyncConnection[An
 async def _page_user(request: Request) -> Principal:
     principal = await current_principal(request)
     if not principal.authenticated:
-        query = request.url.query
-        raise LoginRedirect(request.url.path + (f"?{query}" if query else ""))
+        raise LoginRedirect(here_of(request))
     return principal
 
 

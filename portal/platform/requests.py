@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Request
 
 from portal.platform.errors import BadInput
 
-__all__ = ["client_of", "json_object", "local_path"]
+__all__ = ["client_of", "json_object", "local_path", "here_of", "next_query", "NEXT_MAX_CHARS"]
 
 
 Networks = Sequence[IPv4Network | IPv6Network]
@@ -79,18 +79,44 @@ async def json_object(request: Request, wanted: str, *, text_fields: tuple[str, 
     return body
 
 
-def local_path(target: str | None, default: str = "/") -> str:
-    """`target` when it is a path of this site (`/check?parcel=...`), else `default`.
+# The longest page a `next=` may return to (path and query, as a client sent it): longer ones are
+# dropped for the default page, never echoed into a page's links or a redirect. Every page of the
+# site fits; a 10,000-character sheet reference in an address does not come back.
+NEXT_MAX_CHARS = 2000
 
-    Where a page sends the user next (`next=` of the log-in and the language switch) must never
-    leave the site, or others could borrow our address for theirs (an open redirect): only a
-    single leading slash, no scheme or host, no backslash (browsers read `/\\evil` as `//evil`)
-    and no control characters."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """`target` when it is a path of this site (`/check?parcel=...`) of at most NEXT_MAX_CHARS
+    characters, else `default`.
+
+    Where a page sends the user next (`next=` of the log-in, the sign-up and the language switch,
+    and the log-in redirect of a page for signed-in users) must never leave the site, or others
+    could borrow our address for theirs (an open redirect): only a single leading slash, no
+    scheme or host, no backslash (browsers read `/\\evil` as `//evil`) and no control characters,
+    in the value and in its percent-decoded form (`/%2F%2Fevil`, `/%5Cevil`)."""
+    if not target or len(target) > NEXT_MAX_CHARS:
         return default
-    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return default
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//"):
+            return default
+        if "\\" in form or any(ord(c) < 32 or ord(c) == 127 for c in form):
+            return default
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return default
     return target
+
+
+def here_of(request: Request) -> str:
+    """The page `request` asked for: its path and, when there is one, its query."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def next_query(target: str | None) -> str:
+    """The query `?next=<target percent-encoded>` that returns to `target` after the log-in or the
+    language switch, or "" when there is nowhere to return to: the home page, or a target
+    `local_path` refuses (another site, longer than NEXT_MAX_CHARS). Every link and redirect
+    that carries a `next=` is made here."""
+    safe = local_path(target, "/")
+    return "" if safe == "/" else f"?next={quote(safe, safe='/')}"

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 from fastapi import Request
@@ -35,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
 from portal.platform.permissions import current_principal
+from portal.platform.requests import here_of, next_query
 from portal.web.i18n import language_of
 from portal.web.messages import localize_error, localize_place, localize_pydantic, translate
 from portal.web.templating import render
@@ -124,8 +124,7 @@ async def _cadastre_error(request: Request, exc: Exception) -> Response:
     await known_caller(request)
     if exc.status == 401 and request.method == "GET" and not wants_json(request):
         # a page for signed-in users opened by a stranger: log in, then back to it
-        query = request.url.query
-        return await _to_login(request, LoginRedirect(request.url.path + (f"?{query}" if query else "")))
+        return await _to_login(request, LoginRedirect(here_of(request)))
     if exc.status >= 500:
         log.error("%s %s: %s (%s)", request.method, request.url.path, exc.log_message, exc.code)
     elif exc.log_message != exc.message:
@@ -218,7 +217,7 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
 async def _to_login(request: Request, exc: Exception) -> Response:
     """A page for signed-in users asked for by a stranger: log in, then come back."""
     assert isinstance(exc, LoginRedirect)
-    return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+    return RedirectResponse(f"/login{next_query(exc.next_path)}", status_code=303)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

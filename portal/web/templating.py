@@ -31,6 +31,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from portal.platform.clock import office_zone
+from portal.platform.requests import NEXT_MAX_CHARS, here_of, next_query
 from portal.settings import PortalSettings, Settings
 from portal.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, translator
 from portal.web.messages import (
@@ -61,6 +62,9 @@ def templates_for(settings: Settings, extra_dirs: tuple[Path, ...] = ()) -> Jinj
     env = templates.env
     env.globals["site_title"] = settings.portal.title
     env.globals["languages"] = LANGUAGES
+    env.globals["next_query"] = next_query  # every `next=` of a link (portal.platform.requests)
+    env.globals["here_of"] = here_of
+    env.globals["next_max_chars"] = NEXT_MAX_CHARS  # the language switch's script keeps to it too
     env.filters["when"] = pass_context(partial(_when_filter, office=zone))
     env.filters["day"] = pass_context(lambda ctx, value: day(value, _lang(ctx), zone))
     env.filters["month"] = pass_context(lambda ctx, value: month(value, _lang(ctx)))

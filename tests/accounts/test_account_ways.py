@@ -42,7 +42,9 @@ def test_a_page_for_signed_in_users_sends_a_stranger_to_log_in_and_back_with_its
 
 
 @pytest.mark.parametrize("hostile", ["//evil.example", "https://evil.example/", "/\\evil.example", "/\\/evil",
-                                     "http:/evil", "\\\\evil", "javascript:alert(1)", "/\t/evil"])
+                                     "http:/evil", "\\\\evil", "javascript:alert(1)", "/\t/evil", "https:evil.example",
+                                     "/%2F%2Fevil.example", "/%2f/evil", "%2F%2Fevil", "/%5Cevil.example",
+                                     "/%5C%5Cevil", "/%09/evil", "/" + "a" * 2000])
 def test_log_in_never_sends_anyone_off_the_site(visitor: TestClient, hostile: str) -> None:
     assert _log_in(visitor, "owner", hostile) == "/account"
     language = visitor.get("/lang/en", params={"next": hostile})

@@ -121,7 +121,10 @@
     var link = document.querySelector("a.lang");
     if (!link) return;
     var target = new URL(link.href, window.location.href);
-    target.searchParams.set("next", window.location.pathname + window.location.search);
+    var here = window.location.pathname + window.location.search;
+    // Longer than the server takes back (NEXT_MAX_CHARS, data-next-max): nowhere to return to.
+    if (here.length > Number(link.getAttribute("data-next-max"))) target.searchParams.delete("next");
+    else target.searchParams.set("next", here);
     link.href = target.pathname + target.search;
   }
   function closePanel() {
