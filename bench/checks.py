@@ -101,7 +101,7 @@ def _server(url: str, port: int, workers: int, pool_check: bool = True) -> subpr
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["options"] = f"-c search_path={SCHEMA},public"
     env = {**os.environ, "DATABASE_URL": psycopg.conninfo.make_conninfo(**info),
-           "CADASTRE_ACCOUNTS_IDENTITY_KEY": "bench", "CADASTRE_ACCOUNTS_CHECKS_PER_MINUTE": "100000000",
+           "CADASTRE_ACCOUNTS_IDENTITY_KEY": "be7c" * 16, "CADASTRE_ACCOUNTS_CHECKS_PER_MINUTE": "100000000",
            "CADASTRE_ACCOUNTS_CHECKS_PER_DAY": "100000000", "CADASTRE_ACCOUNTS_COOKIE_SECURE": "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "portal.main:app" if pool_check else "bench_app:app",

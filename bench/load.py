@@ -82,7 +82,7 @@ def main() -> None:
     url = copy_database(server, args.template, name)
     migrate.upgrade(url)
     # The app refuses a DATABASE_URL without an identity key; the demo accounts use the same one.
-    os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "bench-identity-key")
+    os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "be7c" * 16)
     add_demo_accounts(url, Settings())
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CADASTRE_ACCOUNTS_CHECKS_PER_MINUTE": "1000000",

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def _serve(url: str, stand_in: bool) -> tuple[str, uvicorn.Server]:
     app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=url),
-                              accounts=AccountSettings(identity_key="bench")))
+                              accounts=AccountSettings(identity_key="be7c" * 16)))
     if stand_in:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
         from tiles_stand_in import add_tiles_if_missing

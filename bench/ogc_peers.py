@@ -283,7 +283,7 @@ def main() -> None:  # noqa: PLR0915 - one run set up and torn down in one place
                    "--host", "127.0.0.1"]
         processes.append(_start("ours", [*uvicorn, "--port", str(ports["ours"]), "--factory",
                                          "portal.app:create_app"],
-                                {"DATABASE_URL": url, "CADASTRE_ACCOUNTS_IDENTITY_KEY": "bench",
+                                {"DATABASE_URL": url, "CADASTRE_ACCOUNTS_IDENTITY_KEY": "be7c" * 16,
                                  "CADASTRE_PUBLIC_URL": f"http://127.0.0.1:{ports['ours']}"},
                                 ports["ours"], "/ogc/conformance", work / "ours.log"))
 

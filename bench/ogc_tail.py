@@ -128,7 +128,7 @@ def main() -> None:
 
     port = _free_port()
     log = Path(tempfile.mkdtemp(prefix="bench-ogc-tail-")) / "ours.log"
-    env = {**os.environ, "DATABASE_URL": url, "CADASTRE_ACCOUNTS_IDENTITY_KEY": "bench",
+    env = {**os.environ, "DATABASE_URL": url, "CADASTRE_ACCOUNTS_IDENTITY_KEY": "be7c" * 16,
            "CADASTRE_PUBLIC_URL": f"http://127.0.0.1:{port}", "CADASTRE_TILE_CACHE_SIZE": "0",
            **dict(e.split("=", 1) for e in args.env)}
     process = subprocess.Popen(

@@ -6,6 +6,7 @@ Nothing here is built at import time: `create_app(settings)` and the command lin
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
            "SecuritySettings", "AccountSettings", "AuditSettings", "ArchiveSettings", "Settings", "project_root",
-           "DEFAULT_OFFICE_TIMEZONE"]
+           "DEFAULT_OFFICE_TIMEZONE", "KEY_MIN_BYTES", "KEY_FORMAT", "key_problem"]
 
 
 def project_root() -> Path:
@@ -29,6 +30,48 @@ def project_root() -> Path:
     if (here / "pyproject.toml").exists():
         return here
     return Path.cwd()
+
+
+# The format of every secret key the app reads from a setting or a `<state_dir>/*.key` file (the
+# identity digest key, the identity seal key, the sheet references' key; docs/security.md): at
+# least 32 random bytes, written as hex digits or base64 (standard or URL-safe, padding optional).
+# The keys the app makes itself are 64 hex digits (32 random bytes). The digest and sheet keys are
+# used as written (their text's UTF-8 is the HMAC key, so keys in use keep their digests); the
+# format only refuses keys too short or mistyped to be secret: `CADASTRE_SHEET_KEY=zz` made every
+# sheet reference's MAC a guess under a 2-byte key. The seal key is exactly 64 hex digits (AES-256).
+KEY_MIN_BYTES = 32
+KEY_FORMAT = f"give at least {KEY_MIN_BYTES} random bytes as {2 * KEY_MIN_BYTES}+ hex digits or as base64"
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+
+
+def key_problem(text: str) -> str | None:
+    """What is wrong with a secret key's text (see KEY_FORMAT), as the end of a sentence naming
+    the key ("is empty", "has 2 bytes: give ..."), or None for a key in the format. Surrounding
+    whitespace is ignored (a key file's final newline). Raises nothing."""
+    key = text.strip()
+    if not key:
+        return f"is empty: {KEY_FORMAT}"
+    if _HEX.fullmatch(key) and len(key) % 2 == 0:
+        size = len(key) // 2
+    elif _BASE64.fullmatch(key) and len(key.rstrip("=")) % 4 != 1:
+        size = len(key.rstrip("=")) * 3 // 4
+    elif _HEX.fullmatch(key):
+        return f"has an odd number of hex digits ({len(key)}): {KEY_FORMAT}"
+    else:
+        return f"is neither hex digits nor base64 (spaces or other characters in it): {KEY_FORMAT}"
+    if size < KEY_MIN_BYTES:
+        return f"has {size} byte{'s' if size != 1 else ''}: {KEY_FORMAT}"
+    return None
+
+
+def _checked_key(name: str, value: str | None) -> str | None:
+    if value is None:
+        return value
+    problem = key_problem(value)
+    if problem:
+        raise ValueError(f"{name} {problem}")
+    return value
 
 
 # Office time (portal.platform.clock): the zone the database's rules were written for.
@@ -115,8 +158,15 @@ class PortalSettings(BaseSettings):
     public_url: str | None = None
     basemap_url: str | None = None
     # The key that authenticates parcel sheet references (HMAC-SHA256, portal.public.sheet_verify);
-    # every app server must share it. Unset: a random key kept in `<state_dir>/sheet.key`.
+    # every app server must share it. Unset: a random key kept in `<state_dir>/sheet.key`. Either
+    # is in KEY_FORMAT (32+ random bytes, hex or base64), else the app does not start.
     sheet_key: str | None = None
+
+    @field_validator("sheet_key")
+    @classmethod
+    def _sheet_key_format(cls, value: str | None) -> str | None:
+        """A key too short or mistyped to be secret is refused with the settings (KEY_FORMAT)."""
+        return _checked_key("CADASTRE_SHEET_KEY", value)
     # Office time: every time a person reads is shown in this zone, and dates are cut in it
     # (portal.platform.clock). An IANA name.
     office_timezone: str = DEFAULT_OFFICE_TIMEZONE
@@ -255,7 +305,8 @@ class AccountSettings(BaseSettings):
     the managed cluster, when unset, a random key is kept in `<state_dir>/identity.key`.
     `identity_seal_key` (64 hex digits) seals the register's full identity numbers (AES-256-GCM);
     when unset, a random key is kept in `<state_dir>/identity-seal.key`. Neither key is in the
-    database nor in a backup: keep them with the backups, apart from them.
+    database nor in a backup: keep them with the backups, apart from them. The identity key is in
+    KEY_FORMAT (at least 32 random bytes, hex digits or base64), else the app does not start.
     `cookie_secure` stays on except for plain-http local runs and tests.
     """
 
@@ -263,6 +314,12 @@ class AccountSettings(BaseSettings):
 
     identity_key: str | None = None
     identity_seal_key: str | None = None
+
+    @field_validator("identity_key")
+    @classmethod
+    def _identity_key_format(cls, value: str | None) -> str | None:
+        """A key too short or mistyped to be secret is refused with the settings (KEY_FORMAT)."""
+        return _checked_key("CADASTRE_ACCOUNTS_IDENTITY_KEY", value)
 
     @field_validator("identity_seal_key")
     @classmethod

@@ -47,11 +47,12 @@ from portal.settings import DatabaseSettings, Settings  # noqa: E402
 # `visit`, `sample` (the public site on the shared read-only cadastre).
 pytest_plugins = ["chromium", "public_site"]
 
-# Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed.
-os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "test-identity-key")
+# Accounts: a fixed identity key (no key file is written) and cheap argon2 for test speed. Keys are
+# in the format every key must have (portal.settings.KEY_FORMAT: 32+ random bytes, hex or base64).
+os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_KEY", "1de7" * 16)
 # The seal key of the register's identity numbers (AES-256-GCM, 64 hex digits): fixed, no key file.
 os.environ.setdefault("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "5eed" * 16)
-os.environ.setdefault("CADASTRE_SHEET_KEY", "test-sheet-key")  # the demo register has parties: no file made
+os.environ.setdefault("CADASTRE_SHEET_KEY", "5ee7" * 16)  # the demo register has parties: no file made
 os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_TIME_COST", "1")
 os.environ.setdefault("CADASTRE_ACCOUNTS_PASSWORD_MEMORY_KIB", "8192")
 os.environ.setdefault("CADASTRE_ACCOUNTS_COOKIE_SECURE", "false")

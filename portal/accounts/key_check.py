@@ -11,6 +11,9 @@ the `cadastre` commands that read or seal identity numbers) before anything is w
   key gives its digest again, as `cadastre restore` checks): else `KeyUnusable` too. Starting
   anyway would record every returning party as a new one and make every reveal a 409.
 
+- A key setting or file not in the format of `portal.settings.KEY_FORMAT` (at least 32 random
+  bytes, hex digits or base64) is refused: a 2-byte sheet key would make every MAC a guess.
+
 Every refusal is one line (`KeyUnusable`'s message); the CLI prints it, the app does not start.
 """
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 
 from portal.accounts.security import (
+    SEAL_KEY_FILE,
     SHEET_KEY_FILE,
     IdentityKeys,
     KeyUnusable,
@@ -30,7 +34,7 @@ from portal.accounts.security import (
     keys_open,
     sheet_key,
 )
-from portal.settings import Settings
+from portal.settings import Settings, key_problem
 
 __all__ = ["StartKeys", "check_keys", "KeyUnusable", "new_sheet_key"]
 
@@ -80,6 +84,9 @@ def check_keys(conn: psycopg.Connection, settings: Settings, *, try_party: bool 
     for path in key_files(settings.accounts, settings.portal.sheet_key, settings.database):
         if path.exists() and not path.read_text().strip():
             raise KeyUnusable(f"key file {path} is empty: {_restore_advice(settings)}")
+        problem = key_problem(path.read_text()) if path.exists() and path.name != SEAL_KEY_FILE else None
+        if problem:  # the seal key's own check (exactly 64 hex digits) follows in identity_seal_key
+            raise KeyUnusable(f"key file {path} {problem}; or {_restore_advice(settings)}")
     keys = IdentityKeys(identity_key(settings.accounts, settings.database),
                         identity_seal_key(settings.accounts, settings.database))
     if try_party and party is not None and not keys_open(keys, bytes(party[1]), bytes(party[2]), str(party[3])):

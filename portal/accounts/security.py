@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from portal.accounts.identity_numbers import mask_document_number
-from portal.settings import AccountSettings, DatabaseSettings
+from portal.settings import AccountSettings, DatabaseSettings, key_problem
 
 __all__ = ["password_hasher", "hash_password", "check_password", "new_token", "token_digest",
            "identity_key", "identity_digest", "same_secret", "dummy_hash", "identity_seal_key", "IdentityKeys",
@@ -85,7 +85,7 @@ def identity_key(settings: AccountSettings, database: DatabaseSettings) -> bytes
     """The identity digest key: the setting, else (managed cluster only: `Settings` refuses a
     DATABASE_URL without the setting) a random key kept in `<state_dir>/identity.key`."""
     if settings.identity_key:
-        return settings.identity_key.encode("utf-8")
+        return _checked("CADASTRE_ACCOUNTS_IDENTITY_KEY", settings.identity_key).encode("utf-8")
     return _key_file(Path(database.state_dir) / "identity.key").encode("utf-8")
 
 
@@ -95,18 +95,32 @@ class KeyUnusable(ValueError):
     setting and what to do (`portal.accounts.key_check`)."""
 
 
-def _key_file(path: Path) -> str:
-    """The hex key in `path`, made (32 random bytes, mode 0600) on first use. Whether a missing
-    file may be made is `portal.accounts.key_check`'s decision, at start-up (app and CLI)."""
+def _checked(where: str, key: str) -> str:
+    """`key` (a setting's value or a file's text, stripped) when it is in the format of
+    `portal.settings.KEY_FORMAT`; else KeyUnusable, one line naming `where`."""
+    problem = key_problem(key)
+    if problem:
+        raise KeyUnusable(f"{where} {problem}")
+    return key.strip()
+
+
+def _key_file(path: Path, *, checked: bool = True) -> str:
+    """The key in `path`, made (32 random bytes as 64 hex digits, mode 0600) on first use. Whether
+    a missing file may be made is `portal.accounts.key_check`'s decision, at start-up (app and
+    CLI). Raises KeyUnusable naming the file when its key is not in `portal.settings.KEY_FORMAT`
+    (unless not `checked`: the seal key's own check is stricter)."""
+    def read(text: str) -> str:
+        return _checked(f"key file {path}", text) if checked else text.strip()
+
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it a moment ago
-            return path.read_text().strip()
+            return read(path.read_text())
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    return read(path.read_text())
 
 
 SEAL_KEY_FILE = "identity-seal.key"
@@ -120,7 +134,7 @@ def identity_seal_key(settings: AccountSettings, database: DatabaseSettings) -> 
     digests still work). Raises KeyUnusable (a ValueError, one line naming the file or setting)
     for a key that is not 64 hex digits."""
     path = Path(database.state_dir) / SEAL_KEY_FILE
-    text = settings.identity_seal_key or _key_file(path)
+    text = settings.identity_seal_key or _key_file(path, checked=False)
     where = "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY" if settings.identity_seal_key else str(path)
     try:
         key = bytes.fromhex(text.strip())
@@ -139,8 +153,11 @@ def sheet_key(setting: str | None, database: DatabaseSettings) -> bytes:
     """The key that authenticates parcel sheet references (HMAC-SHA256, `portal.public.sheet_verify`):
     the setting `CADASTRE_SHEET_KEY`, else a random key kept in `<state_dir>/sheet.key` (made on
     first use, mode 0600). Never in the database: a dump cannot forge references. Losing or
-    changing it makes every printed reference unverifiable."""
-    return (setting or _key_file(Path(database.state_dir) / SHEET_KEY_FILE)).encode("utf-8")
+    changing it makes every printed reference unverifiable. Raises KeyUnusable (one line naming the
+    setting or file) for a key not in `portal.settings.KEY_FORMAT`."""
+    if setting:
+        return _checked("CADASTRE_SHEET_KEY", setting).encode("utf-8")
+    return _key_file(Path(database.state_dir) / SHEET_KEY_FILE).encode("utf-8")
 
 
 def key_files(settings: AccountSettings, sheet_setting: str | None, database: DatabaseSettings) -> list[Path]:

@@ -5,6 +5,8 @@ fresh install makes its keys (mode 0600); a malformed key setting or file is one
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,24 +14,26 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from portal.accounts.key_check import KeyUnusable, check_keys
-from portal.accounts.security import SEAL_KEY_FILE, SHEET_KEY_FILE
+from portal.accounts.security import SEAL_KEY_FILE, SHEET_KEY_FILE, identity_key
 from portal.app import create_app
 from portal.cli import main
 from portal.platform import migrate
 from portal.settings import AccountSettings, DatabaseSettings, PortalSettings, Settings
 
-IDENTITY_KEY, SEAL_KEY = "test-identity-key", "5eed" * 16  # tests/conftest.py's: those of the demo register
+# tests/conftest.py's keys: those of the demo register
+IDENTITY_KEY, SEAL_KEY, SHEET_KEY = "1de7" * 16, "5eed" * 16, "5ee7" * 16
 
 
-def _settings(url: str, state: Path, *, seal: str | None = SEAL_KEY, sheet: str | None = "test-sheet-key") -> Settings:
+def _settings(url: str, state: Path, *, seal: str | None = SEAL_KEY, sheet: str | None = SHEET_KEY) -> Settings:
     return Settings(database=DatabaseSettings(DATABASE_URL=url, CADASTRE_STATE_DIR=state),
                     accounts=AccountSettings(identity_key=IDENTITY_KEY, identity_seal_key=seal),
                     portal=PortalSettings(sheet_key=sheet))
 
 
-@pytest.mark.parametrize(("seal", "sheet", "missing"), [(None, "test-sheet-key", SEAL_KEY_FILE),
+@pytest.mark.parametrize(("seal", "sheet", "missing"), [(None, SHEET_KEY, SEAL_KEY_FILE),
                                                         (SEAL_KEY, None, SHEET_KEY_FILE)])
 def test_the_app_does_not_start_when_a_key_file_of_a_register_with_parties_is_missing(
         database_url: str, tmp_path: Path, seal: str | None, sheet: str | None, missing: str) -> None:
@@ -145,3 +149,54 @@ def test_a_lost_sheet_key_is_made_again_only_on_purpose(database_url: str, tmp_p
         check_keys(conn, _settings(database_url, tmp_path, sheet=None))  # starts now
     again = CliRunner().invoke(main, ["keys", "new-sheet-key"])
     assert again.exit_code == 1 and "never replaced" in again.output
+
+
+# -- Key formats (review finding L1 of issue 20): at least 32 random bytes, hex or base64 -------------
+
+@pytest.mark.parametrize(("setting", "field", "value", "wrong"), [
+    ("CADASTRE_SHEET_KEY", "sheet_key", "zz", "has 1 byte"),
+    ("CADASTRE_SHEET_KEY", "sheet_key", "test-sheet-key", "has 10 bytes"),
+    ("CADASTRE_ACCOUNTS_IDENTITY_KEY", "identity_key", "ab" * 31, "has 31 bytes"),
+    ("CADASTRE_ACCOUNTS_IDENTITY_KEY", "identity_key", "a" * 65, "has an odd number of hex digits"),
+    ("CADASTRE_ACCOUNTS_IDENTITY_KEY", "identity_key", "my secret key", "is neither hex digits nor base64"),
+    ("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "identity_seal_key", "ab" * 16, "has 16 bytes")])
+def test_a_short_or_mistyped_key_setting_refuses_to_start_naming_it(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, field: str, value: str,
+        wrong: str) -> None:
+    model = PortalSettings if field == "sheet_key" else AccountSettings
+    with pytest.raises(ValidationError, match=f"{setting} {wrong}"):
+        model(**{field: value})
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CADASTRE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv(setting, value)
+    done = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert done.exit_code == 1, done.output
+    assert done.output.count("\n") == 1 and "Traceback" not in done.output, done.output
+    assert setting in done.output and wrong in done.output, done.output
+
+
+@pytest.mark.parametrize(("name", "text", "wrong"), [
+    (SHEET_KEY_FILE, "zz\n", "has 1 byte"), (SHEET_KEY_FILE, "abc", "has 2 bytes"),
+    (SHEET_KEY_FILE, "0123 4567", "is neither hex digits nor base64")])
+def test_a_short_or_mistyped_key_file_refuses_to_start_naming_it(database_url: str, tmp_path: Path, name: str,
+                                                                  text: str, wrong: str) -> None:
+    (tmp_path / name).write_text(text)
+    settings = Settings(database=DatabaseSettings(DATABASE_URL=database_url, CADASTRE_STATE_DIR=tmp_path),
+                        accounts=AccountSettings(identity_key=IDENTITY_KEY, identity_seal_key=SEAL_KEY),
+                        portal=PortalSettings(sheet_key=None))
+    with pytest.raises(KeyUnusable, match=f"key file .*{name} {wrong}") as refused:
+        with TestClient(create_app(settings)):
+            pass
+    assert "\n" not in str(refused.value)
+    assert (tmp_path / name).read_text() == text, "the file is left as it is"
+    (tmp_path / "identity.key").write_text("abc")  # the managed cluster's identity key file: read the same way
+    with pytest.raises(KeyUnusable, match="key file .*identity.key has 2 bytes"):
+        identity_key(AccountSettings(identity_key=None), DatabaseSettings(CADASTRE_STATE_DIR=tmp_path))
+
+
+@pytest.mark.parametrize("key", ["5ee7" * 16, "5EE7" * 20, base64.b64encode(b"\x01" * 32).decode(),
+                                 base64.urlsafe_b64encode(b"\xfb" * 33).decode().rstrip("="), secrets.token_hex(32),
+                                 secrets.token_urlsafe(32)])
+def test_keys_of_32_bytes_in_hex_or_base64_are_taken_as_they_are_written(key: str) -> None:
+    assert PortalSettings(sheet_key=key).sheet_key == key
+    assert AccountSettings(identity_key=key).identity_key == key

@@ -20,7 +20,7 @@ from portal.settings import (
 
 def test_defaults_are_consistent() -> None:
     settings = Settings(database=DatabaseSettings(DATABASE_URL="postgresql://db.example/cadastre"),
-                        accounts=AccountSettings(identity_key="k"))
+                        accounts=AccountSettings(identity_key="1de7" * 16))
     budget = settings.database
     assert budget.connections_per_process == (budget.pool_max_size + budget.work_pool_size + budget.ogc_pool_max_size
                                               + budget.provider_pool_max_size + 1) == 45
@@ -76,7 +76,7 @@ def test_the_command_refuses_bad_settings_with_the_rule(monkeypatch: pytest.Monk
     result = CliRunner().invoke(main, ["migrate"])
     assert result.exit_code == 1
     assert "settings refused: DATABASE_URL is set but CADASTRE_ACCOUNTS_IDENTITY_KEY is not" in result.output
-    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_KEY", "k")
+    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_KEY", "1de7" * 16)
     monkeypatch.setenv("CADASTRE_OGC_DEFAULT_LIMIT", "20000")
     result = CliRunner().invoke(main, ["migrate"])
     assert result.exit_code == 1 and "default_limit (20000) must be between 1 and max_limit" in result.output

@@ -215,6 +215,6 @@ def test_the_sheet_key_lives_outside_the_database(tmp_path) -> None:
     database = DatabaseSettings(DATABASE_URL="postgresql://nowhere/none", CADASTRE_STATE_DIR=str(tmp_path))
     first = sheet_key(None, database)
     assert (tmp_path / "sheet.key").stat().st_mode & 0o777 == 0o600 and len(first) == 64
-    assert sheet_key(None, database) == first and sheet_key("configured", database) == b"configured"
+    assert sheet_key(None, database) == first and sheet_key("c0" * 32, database) == b"c0" * 32
     assert PortalSettings(public_url="https://cadastre.example.cn/").base_url == "https://cadastre.example.cn"
     assert PortalSettings(public_url=None, host="::1", port=8080).base_url == "http://[::1]:8080"
