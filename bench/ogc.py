@@ -16,7 +16,9 @@ it again). Like with like: every column reads the same items and tiles, with the
 cache warmed for all by one untimed psql pass over the case; each request is paired, the
 floor measured right before or after (alternately) ours and tipg on the same statement, in
 a psql whose backend ran the previous statement of the case and then idled 10 ms, as a
-pooled server connection idles between requests; "ours@server" is the whole application's
+pooled server connection idles between requests; and each server alike: it is sent the
+previous request of the case (untimed), then after 10 ms the timed one (a cold tile's
+"previous" is another cold tile, never measured). "ours@server" is the whole application's
 time (portal.platform.timing), not only the route's. The
 printed legend says all of this next to the figures.
 
@@ -138,23 +140,29 @@ def _psql_times(url: str, statements: list[str]) -> list[float]:
     megabytes of text or hex, and the transfer is counted, as it is for every server."""
     tile_wrap = "COPY ({}) TO STDOUT WITH (FORMAT binary)"
     items_wrap = "COPY (SELECT f FROM ({}) s(k, f)) TO STDOUT"
-    wrapped = [s if s == IDLE else
-               (tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s)
+    wrapped = [IDLE if s == IDLE else
+               (tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s) + ";"
                for s in (x if x == IDLE else x.rstrip(";") for x in statements)]
     script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
-              + "\n".join(w + ";" for w in wrapped))
+              + "\n".join(wrapped))
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     out = subprocess.run(["psql", "-X", "-q", "-f", f.name, url], capture_output=True, text=True,
                          check=True).stdout
     times = [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
-    assert len(times) == len(statements), out[-2000:]
+    assert len(times) == len([s for s in statements if s != IDLE]), out[-2000:]
     return times
 
 
 # Between warming psql's backend and the timed statement, the backend idles as a server's
-# pooled connection does between requests (others' work then runs on the cores).
-IDLE = "SELECT pg_sleep(0.01)"
+# pooled connection does between requests (others' work then runs on the cores): psql itself
+# waits (a shell's `sleep`: 10 ms and its start, a little longer than the servers' idle), so its
+# backend idles on its socket. `SELECT pg_sleep(0.01)`, used before, kept the backend awake on its own
+# timer and on a CPU when the statement came: z16 tiles measured 0.95 ms so, 1.24 ms after a
+# true 10 ms idle, 0.89 ms back to back (same tiles, load average 4.2): a floor no pooled
+# connection that waited for its next request can have. Not timed (no `Time:` line).
+IDLE_SECONDS = 0.01
+IDLE = f"\\! sleep {IDLE_SECONDS}"
 
 
 def _client_time(conn: psycopg.Connection, statement: str) -> float:
@@ -163,6 +171,13 @@ def _client_time(conn: psycopg.Connection, statement: str) -> float:
     started = time.perf_counter()
     conn.cursor(binary=True).execute(statement).fetchall()  # type: ignore[arg-type]
     return (time.perf_counter() - started) * 1000
+
+
+def _client_after(conn: psycopg.Connection, prior: str, statement: str) -> float:
+    """`_client_time` of `statement` after `prior` and IDLE_SECONDS of idle, as the floor."""
+    _client_time(conn, prior)
+    time.sleep(IDLE_SECONDS)
+    return _client_time(conn, statement)
 
 
 def _summary(times: list[float] | str) -> tuple[float, float] | str:
@@ -301,6 +316,9 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
         return _render(url, statement, values)
 
     cases: list[tuple[str, dict[str, list[str]], list[str]]] = []
+    # What each server and the floor run right before a timed request (untimed), then idle
+    # IDLE_SECONDS: by default the case's previous request; for cold tiles other cold tiles.
+    before: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
     cases.append(("item by id", {
         "ours": [f"{ours}/items/{i}" for i in ids],
         "tipg": [f"{tipg}/items/{i}" for i in ids],
@@ -327,11 +345,17 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
     }, [items_sql({"filter": FILTER, "limit": "100"})] * n))
     for z in (12, 14, 16):
         count = 6 if z == 12 else n
-        warm, *tiles = _tiles_near(lon, lat, z, count + 1)  # cold tiles are never warmed
+        warm, *tiles = _tiles_near(lon, lat, z, 2 * count + 1)  # cold tiles are never warmed
         # In a fixed shuffled order, so that a request's tile is rarely next to the one
-        # before it: the floor's backend runs the previous tile just before (see _measure),
-        # and a neighbour's pages still hot in the CPU caches would flatter whoever has it.
+        # before it: the floor's backend and each server run another tile just before (see
+        # _measure), and a neighbour's pages still hot in the CPU caches would flatter
+        # whoever has it. That other tile is cold too: never one of the measured ones.
         random.Random(z).shuffle(tiles)
+        tiles, other = tiles[:count], tiles[count:]
+        before[f"tile z{z} cold"] = (
+            {"ours": [f"{ours}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt" for tz, tx, ty in other],
+             "tipg": [f"{tipg}/tiles/WebMercatorQuad/{tz}/{tx}/{ty}" for tz, tx, ty in other]},
+            [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec)) for tz, tx, ty in other])
         stock_tiles = tiles[: (1 if z <= 14 else args.stock_repeat)]
         sql_tiles = [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec))
                      for tz, tx, ty in tiles]
@@ -377,7 +401,14 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             # ours and tipg on the same tile or page, right after one
             # another, the floor first on even requests and last on odd ones; so a burst of
             # load from other work on the machine falls on the floor and the servers alike.
-            _psql_times(url, statements)
+            # Each server too gets its previous request and then 10 ms of idle before the
+            # timed one: otherwise it would have idled through the floor's psql start-up and
+            # the other server's request (tens of ms), and a process that idled 100 ms instead
+            # of 10 ran the same z16 tile ~1.3x slower on this machine (caches gone cold).
+            prior_urls, prior = before.get(name, (
+                {who: [u[i - 1] for i in range(len(u))] for who, u in urls.items()},
+                [statements[i - 1] for i in range(len(statements))]))
+            _psql_times(url, [*statements, *prior])
             raw: list[float] = []
             times: dict[str, list[float]] = {"ours": [], "tipg": []}
             failed: dict[str, str] = {}
@@ -387,11 +418,13 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             clients: list[float] = []
             for i, statement in enumerate(statements):
                 if i % 2 == 0:
-                    floor = _psql_times(url, [statements[i - 1], IDLE, statement])[2]
-                    clients.append(_client_time(direct, statement))
+                    floor = _psql_times(url, [prior[i], IDLE, statement])[-1]
+                    clients.append(_client_after(direct, prior[i], statement))
                 for who in ("ours", "tipg"):
                     if who in failed:
                         continue
+                    timer.run(prior_urls[who][i:i + 1], ok)  # untimed, as the floor's
+                    time.sleep(IDLE_SECONDS)
                     got = timer.run(urls[who][i:i + 1], checks[name])
                     if isinstance(got, str):
                         failed[who] = got
@@ -402,8 +435,8 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
                         db += timer.db
                         mine = list(timer.server)
                 if i % 2 == 1:
-                    clients.append(_client_time(direct, statement))
-                    floor = _psql_times(url, [statements[i - 1], IDLE, statement])[2]
+                    clients.append(_client_after(direct, prior[i], statement))
+                    floor = _psql_times(url, [prior[i], IDLE, statement])[-1]
                 raw.append(floor)
                 ratios += [t / floor for t in mine] if "ours" not in failed else []
             row["raw SQL"] = _summary(raw)
@@ -461,9 +494,12 @@ def _print(results: dict[str, dict[str, object]]) -> None:
     print("  raw SQL: the exact statement our server sends (values inlined), in psql with the"
           " same session settings, timed by \\timing at psql (one round trip; the result sent by"
           " COPY, tiles as binary bytes, to /dev/null), its backend warmed by the previous"
-          " statement of the case and then idle for 10 ms, as a pooled connection is between"
-          " requests (back to back, with the CPU caches still hot, z16 tiles ran ~1.3x faster);"
-          " paired with ours and tipg on the same request (before or after them, alternately).")
+          " statement of the case and then idle for 10 ms (psql waiting on a shell's sleep), as a"
+          " pooled connection is between requests (back to back, with the CPU caches still hot,"
+          " z16 tiles ran ~1.3x faster);"
+          " paired with ours and tipg on the same request (before or after them, alternately)."
+          " Each server likewise gets the previous request (untimed) and 10 ms of idle before"
+          " each timed one.")
     print("  cold tiles: tiles no server has cached yet (a different tile per request, the same"
           " tiles for every column); the database's own cache is warm for all, floor included"
           " (one untimed pass of psql over the case first).")

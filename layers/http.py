@@ -37,6 +37,9 @@ _MAX_AGE = b"86400"
 # C0 controls but tab and line breaks (a CQL2 filter may span lines), and DEL: PostgreSQL cannot
 # store a NUL in text, and none of them belongs in an id, a CRS URI, a date or a number.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A query string of bare names and values (no `%` escape, no `+`): it holds no control
+# character, and is read as it is (the usual `f=mvt` of a tile, say).
+_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9=&._,:-]*")
 CONTROL_REFUSAL = ("holds a control character (U+0000-U+001F or U+007F, but tab and line "
                    "breaks), which no OGC path or parameter may contain")
 
@@ -48,7 +51,7 @@ def control_character(scope: Scope) -> str | None:
     if _CONTROL.search(scope["path"]):
         return "the path"
     raw: bytes = scope.get("query_string", b"")
-    if not raw:
+    if not raw or _PLAIN_QUERY.fullmatch(raw):  # no escape: nothing to decode, no control
         return None
     for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
                                  errors="replace"):

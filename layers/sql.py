@@ -9,7 +9,6 @@ text, which Python only joins, so no geometry is ever parsed in Python.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import re
 
@@ -347,11 +346,10 @@ def tile_statement(collection: Collection, z: int, x: int, y: int, spec: TileSpe
             _tile_values(collection, z, x, y, spec, detailed, linear))
 
 
-@functools.lru_cache(maxsize=64)
-def _tile_text(collection: Collection, extent: int, buffer: int, max_features: int,
-               detailed: bool, linear: bool) -> str:
-    return _tile_shape(collection, TileSpec(extent, buffer, max_features), detailed,
-                       linear).as_string(None)
+# Rendered tile statements by (collection id, extent, buffer, max_features, detailed,
+# linear): a handful per collection. Keyed by the id, not the Collection itself, whose hash
+# (every field, again on each call) was a measurable share of a cold tile's Python time.
+_TILE_TEXTS: dict[tuple[str, int, int, int, bool, bool], str] = {}
 
 
 def tile_query(collection: Collection, z: int, x: int, y: int,
@@ -359,7 +357,10 @@ def tile_query(collection: Collection, z: int, x: int, y: int,
     """`tile_statement` for the hot path: the same SQL, but its text rendered once per shape
     (a handful per collection) instead of composed again for every tile."""
     detailed, linear = z >= FULL_DETAIL_ZOOM, z >= LINEAR_ZOOM
-    text = _tile_text(collection, spec.extent, spec.buffer, spec.max_features, detailed, linear)
+    key = (collection.id, spec.extent, spec.buffer, spec.max_features, detailed, linear)
+    text = _TILE_TEXTS.get(key)
+    if text is None:
+        text = _TILE_TEXTS[key] = _tile_shape(collection, spec, detailed, linear).as_string(None)
     return text, _tile_values(collection, z, x, y, spec, detailed, linear)
 
 

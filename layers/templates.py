@@ -6,6 +6,8 @@ with those addresses pointed at the copies `scripts/vendor` put under /static/ve
 or style sheet we do not serve (coverage viewers, charts, html5shiv, web fonts: none of our
 collections needs them) is dropped. pygeoapi looks in that folder first and falls back to its
 own templates for the rest. Generated, never hand-edited: a new pygeoapi is patched the same way.
+The JSON-LD of an items page is patched too: pygeoapi's leaves a trailing comma (invalid JSON)
+when the page has no feature, where it must be an empty list as in GeoJSON.
 """
 
 from __future__ import annotations
@@ -49,11 +51,25 @@ def _localise(text: str) -> str:
     return _EXTERNAL_TAG.sub("", text)
 
 
+# pygeoapi writes `"features"` only when there are some, after a comma it writes regardless.
+_OPTIONAL_FEATURES = ('{%- if data.features %}\n    "features": [', '    "features": [')
+_OPTIONAL_FEATURES_END = (']\n    {%- endif %}\n}', ']\n}')
+
+
+def _with_empty_features(text: str) -> str:
+    """The items JSON-LD template with `"features": []` on an empty page."""
+    for old, new in (_OPTIONAL_FEATURES, _OPTIONAL_FEATURES_END):
+        if old not in text:  # another pygeoapi: leave it (tests/layers would tell)
+            return text
+        text = text.replace(old, new)
+    return text
+
+
 def local_templates(folder: Path) -> Path:
     """Write the patched templates into `folder` (once per pygeoapi version) and return it."""
     source = Path(pygeoapi.__file__).parent / "templates"
     target = folder / f"pygeoapi-{pygeoapi.__version__}"
-    stamp = target / ".complete"
+    stamp = target / ".complete-2"  # -2: with the items JSON-LD patched
     if stamp.exists():
         return target
     for template in source.rglob("*.html"):
@@ -65,6 +81,11 @@ def local_templates(folder: Path) -> Path:
             out = target / template.relative_to(source)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(patched, encoding="utf-8")
+    items_jsonld = Path("collections") / "items" / "index.jsonld"
+    text = (source / items_jsonld).read_text(encoding="utf-8")
+    if (patched := _with_empty_features(text)) != text:
+        (target / items_jsonld).parent.mkdir(parents=True, exist_ok=True)
+        (target / items_jsonld).write_text(patched, encoding="utf-8")
     target.mkdir(parents=True, exist_ok=True)
     stamp.touch()
     return target

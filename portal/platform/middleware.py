@@ -69,14 +69,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        # A fresh nonce per response: pages read it as request.state.csp_nonce.
-        nonce = secrets.token_urlsafe(16)
-        scope.setdefault("state", {})["csp_nonce"] = nonce
         # pygeoapi's HTML (under /ogc) writes its maps in inline scripts it cannot mark with our
         # nonce; those pages show public data only, and still load nothing from another host.
+        # They read no nonce, so none is made for them (tiles are there: one per request adds up).
         if scope.get("path", "").startswith("/ogc"):
             policy = self.ogc_policy
         else:
+            # A fresh nonce per response: pages read it as request.state.csp_nonce.
+            nonce = secrets.token_urlsafe(16)
+            scope.setdefault("state", {})["csp_nonce"] = nonce
             policy = (b"content-security-policy", nonce.join(self.nonce_policy).encode())
 
         async def send_with_headers(message: Message) -> None:

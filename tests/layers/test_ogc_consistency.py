@@ -280,3 +280,45 @@ def test_the_tile_matrix_sets_served_are_those_declared(ogc_server: Server) -> N
         assert response.status_code == 308, old
         assert response.headers["location"].endswith(new)
         assert httpx.get(ogc_server.ogc + old, timeout=60, follow_redirects=True).status_code == 200
+
+
+def _features(response: httpx.Response, f: str) -> list[str]:
+    """The parcel codes a page lists, in any of the three formats."""
+    assert response.status_code == 200, (f, response.status_code, response.text[:300])
+    if f == "html":  # the codes (ZDDM: 12 digits, 2 letters, 5 digits) the page shows
+        return sorted(set(re.findall(r"\b\d{12}[A-Z]{2}\d{5}\b", response.text)))
+    body = response.json()
+    features = body.get("features", body.get("@graph", []))
+    return [str(feature.get("id", feature.get("@id", ""))).rsplit("/", 1)[-1] for feature in features]
+
+
+def test_every_format_answers_a_page_matching_nothing_with_an_empty_page(ogc_server: Server) -> None:
+    """What selects no feature is an empty page in each format, never a refusal in one of
+    them: a datetime before the collection's temporal extent (pygeoapi's HTML and JSON-LD
+    refused it with 400 while GeoJSON answered an empty page), a bbox outside the spatial
+    extent, an offset past the end, a cursor after the last id, a filter matching nothing."""
+    with psycopg.connect(ogc_server.database_url) as conn:
+        last = conn.execute("SELECT max(parcel_code) FROM parcels").fetchone()
+    assert last is not None
+    nothing = [
+        {"datetime": "1900-01-01T00:00:00Z/1900-12-31T00:00:00Z"},
+        {"datetime": "../1900-12-31T00:00:00Z"},
+        {"datetime": "1900-06-01T00:00:00Z"},
+        {"bbox": "-10,-10,-9,-9"},
+        {"bbox": "-10,-10,-9,-9", "datetime": "1900-06-01T00:00:00Z"},
+        {"offset": "100000000"},
+        {"after": str(last[0]).strip() + "Z"},
+        {"filter": "parcel_code = 'no such parcel'"},
+        {"filter": "parcel_code = 'no such parcel'", "datetime": "1900-01-01T00:00:00Z/1900-12-31T00:00:00Z"},
+    ]
+    control = {f: _features(_get(ogc_server, ITEMS, f=f, limit=3), f) for f in FORMATS}
+    assert all(control.values()), control  # each format shows features when some match
+    disagreeing = []
+    for params in nothing:
+        for f in FORMATS:
+            response = _get(ogc_server, ITEMS, f=f, limit=3, **params)
+            if response.status_code != 200 or _features(response, f):
+                disagreeing.append((params, f, response.status_code, response.text[-200:]))
+            elif f == "json":
+                assert response.json()["numberReturned"] == 0, params
+    assert not disagreeing, disagreeing

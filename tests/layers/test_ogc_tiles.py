@@ -13,6 +13,8 @@ import pytest
 import shapely
 from ogc_server import Server, serve
 
+from layers.http import control_character
+from layers.routes import _tile_format
 from layers.tiles import invalidate, tile_range
 
 
@@ -266,3 +268,19 @@ def test_linear_cut_matches_exact_reprojection_to_the_mvt_grid(ogc_server: Serve
     worst = max(min(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for b in exact[code])
                 for code, pts in linear.items() for a in pts)
     assert worst <= (2 if z < 12 else 1)
+
+
+def test_a_tile_reads_its_f_as_parse_qs_does() -> None:
+    """The tile route splits a bare query string itself (no escapes to decode): the same `f`
+    as parse_qs gives, and no control character is missed."""
+    from urllib.parse import parse_qs
+
+    for query in (b"f=mvt", b"f=pbf", b"", b"f=", b"f", b"x=1&f=json&f=mvt", b"f=mvt&f=",
+                  b"F=json", b"f=mvt&a.b_c-d=1", b"f=%6Dvt", b"f=m+vt", b"f=application%2Fvnd.mapbox-vector-tile",
+                  b"f=json&f=%00"):
+        expected = parse_qs(query.decode("latin-1")).get("f", ["mvt"])[-1]
+        assert _tile_format(query) == expected, query
+    scope = {"path": "/ogc/collections/parcels/tiles/WebMercatorQuad/1/0/0", "query_string": b"f=mvt"}
+    assert control_character(scope) is None
+    for query in (b"f=%00", b"f%01=mvt", b"f=mvt&x=%7F"):
+        assert control_character({**scope, "query_string": query}) is not None, query
