@@ -48,6 +48,8 @@ __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
 logger = logging.getLogger(__name__)
 _ROW_SOURCE_TABLES = frozenset({"QL", *RESTRICTION_TABLES})
 Record = dict[str, Any]
+_STAGE_TABLES = {"parties": ("SJ", "QLR"), "units": ("BDCDY",), "rights": ("QL",),
+                 "restrictions": tuple(RESTRICTION_TABLES)}
 _RESTRICTION_COLUMNS = ("secured_amount", "maximum_amount", "rank", "term_start", "term_end", "court",
                         "document_number", "queue_position", "reason")
 
@@ -150,6 +152,27 @@ class _Writer:
         self.mapping_rows: list[tuple[str, str, int, bytes]] = []
         self.row_sources: dict[tuple[str, str], Jsonb] = {}
         self.problems: list[Problem] = []
+        self.prepared: dict[str, tuple[list[Record], list[tuple[Record, int]]]] = {}
+
+    def prepare(self, stage: str) -> None:
+        """The Python work of a stage that needs no database, done by the checking thread before
+        the stage is handed to the writer thread: the splits (row digests) of its tables and the
+        new or changed parties' sealed identities. Done there, it runs while the writer thread
+        waits on PostgreSQL, instead of between its COPYs, where PostgreSQL would wait on it."""
+        for table in _STAGE_TABLES[stage]:
+            self.prepared[table] = self.split(table)
+        if stage == "parties":
+            keys = identity_keys()
+            new, changed = self.prepared["QLR"]
+            fresh = [rec for rec in new if (rec["id_document_type"], rec["id_document_number"])
+                     not in self.known.documents]  # a known person is adopted, not written (parties())
+            for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
+                rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
+
+    def taken(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
+        """The split of a table `prepare` made, or made now."""
+        prepared = self.prepared.pop(table, None)
+        return prepared if prepared is not None else self.split(table)
 
     def split(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
         """New records, and changed ones with their object id; unchanged ones are counted only."""
@@ -179,7 +202,7 @@ class _Writer:
     def source_documents(self) -> None:
         """SJ: a new document becomes a source; a document is immutable once recorded (as
         `sources` is), so a changed row is refused: a corrected document takes a new BSM."""
-        new, changed = self.split("SJ")
+        new, changed = self.taken("SJ")
         for rec, _ in changed:
             row = rec["_row"]
             self.problems.append(Problem(row.file, row.number, "BSM", f"source document {rec['BSM']!r} changed since "
@@ -210,7 +233,7 @@ class _Writer:
     # -- parties ------------------------------------------------------------------------
 
     def parties(self) -> None:
-        new, changed = self.split("QLR")
+        new, changed = self.taken("QLR")
         fresh = []
         for rec in new:
             existing = self.known.documents.get((rec["id_document_type"], rec["id_document_number"]))
@@ -224,7 +247,8 @@ class _Writer:
                    "id_document_sealed")
         keys = identity_keys()
         for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
-            rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
+            if "_identity" not in rec:
+                rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
         _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
                                               for r, pid in zip(fresh, ids, strict=True)))
         for rec, pid in zip(fresh, ids, strict=True):
@@ -239,7 +263,7 @@ class _Writer:
     # -- units ----------------------------------------------------------------------------
 
     def units(self) -> None:
-        new, changed = self.split("BDCDY")
+        new, changed = self.taken("BDCDY")
         ids = _ids(self.conn, "unit_id_seq", len(new))
         now = self.conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         _copy(self.conn, "units", ("unit_id", "unit_number", "parcel_id", "location", "floor_area", "use",
@@ -267,7 +291,7 @@ class _Writer:
                  share.denominator if share else None) for party, share in rec["holders"]]
 
     def rights(self) -> None:
-        new, changed = self.split("QL")
+        new, changed = self.taken("QL")
         # QLRGX rows are part of their right: new, changed or unchanged with it.
         held = sum(len(rec["holders"]) for rec in self.checked.records.get("QL", []))
         fresh, moved = sum(len(r["holders"]) for r in new), sum(len(r["holders"]) for r, _ in changed)
@@ -313,7 +337,7 @@ class _Writer:
     # -- restrictions ---------------------------------------------------------------------
 
     def restrictions(self, table: str) -> None:
-        new, changed = self.split(table)
+        new, changed = self.taken(table)
         self.sources(new + [rec for rec, _ in changed], table)
         ids = _ids(self.conn, "restriction_id_seq", len(new))
         rows = []
@@ -393,6 +417,7 @@ def _check_and_write(conn: psycopg.Connection, exchange: Any, known: Known, zone
         def ready(stage: str, checked: Checked) -> None:
             if clean and not checked.problems:
                 writer.checked = checked
+                writer.prepare(stage)
                 futures.append(pool.submit(writer.stage, stage))
 
         try:

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from portal.registry.exchange.layout import (
     TABLES,
 )
 
-__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value"]
+__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value", "UNSAFE_CHARACTERS"]
 
 # A CSV cell the exporter escaped against formula injection: one single quote before one of these.
 _ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -41,11 +42,22 @@ def csv_value(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_ESCAPED_STARTS) else cell
 
 
-@dataclass(frozen=True)
+# Control characters (Unicode category Cc: C0, DEL, C1) and the bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069): refused in every text cell, so that a name
+# never reorders what a page shows nor breaks an export (an XLSX workbook cannot hold them).
+UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
+    """One record row: its file, its number as a person sees it (header = 1) and its cells by
+    column code. `suspect` is False when the reader has seen that no cell holds an unsafe
+    character (UNSAFE_CHARACTERS), so the checks need not look again (validation.unsafe_cell)."""
+
     file: str
     number: int
     values: dict[str, str | None]
+    suspect: bool = True
 
     def get(self, column: str) -> str | None:
         """The cell, stripped; None when empty or blank (CSV cells are stripped when read)."""
@@ -103,23 +115,46 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
     missing = [c.code for c in TABLES[table].columns if c.required and c.code not in header]
     if missing:
         raise ReadProblem(f"{file}: row 1: the required column {missing[0]} is missing")
+    if text:
+        return _csv_rows(file, header, records)
     rows = []
     named = [(i, h) for i, h in enumerate(header) if h]
     for number, record in enumerate(records[1:], start=2):
-        if text:  # CSV cells are text already: kept as read, stripped when a cell is read (Row.get)
-            if not "".join(record).strip():
-                continue
-            values: dict[str, str | None] = dict(zip(header, map(csv_value, record), strict=False))
-            values.pop("", None)
-        else:
-            values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
-            if not any(values.values()):
-                continue
-        long = next((h for h, v in values.items() if v is not None and len(v) > CELL_MAX_CHARS), None)
-        if long is not None:
-            raise ReadProblem(f"{file}: row {number}, column {long}: more than {CELL_MAX_CHARS:,} characters, the "
-                              f"most a cell may hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)")
+        values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
+        if not any(values.values()):
+            continue
+        _refuse_long(file, number, values)
         rows.append(Row(file, number, values))
+    return rows
+
+
+def _refuse_long(file: str, number: int, values: dict[str, str | None]) -> None:
+    long = next((h for h, v in values.items() if v is not None and len(v) > CELL_MAX_CHARS), None)
+    if long is not None:
+        raise ReadProblem(f"{file}: row {number}, column {long}: more than {CELL_MAX_CHARS:,} characters, the "
+                          f"most a cell may hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)")
+
+
+def _csv_rows(file: str, header: list[str], records: list[list[str]]) -> list[Row]:
+    """CSV records as rows. Cells are text already: kept as read, stripped when a cell is read
+    (Row.get). Each row's cells are joined once, to skip a blank row, to find whether any cell
+    needs the exporter's quote taken off (csv_value), whether any may hold an unsafe character,
+    and whether any may be longer than CELL_MAX_CHARS (the csv module's field limit holds them to
+    it, unless something else in the process raised that limit)."""
+    rows = []
+    blank_column = "" in header
+    unsafe = UNSAFE_CHARACTERS.search
+    for number, record in enumerate(records[1:], start=2):
+        joined = "".join(record)
+        if not joined.strip():
+            continue
+        values: dict[str, str | None] = dict(zip(header, record if "'" not in joined else map(csv_value, record),
+                                                 strict=False))
+        if blank_column:
+            values.pop("", None)
+        if len(joined) > CELL_MAX_CHARS:
+            _refuse_long(file, number, values)
+        rows.append(Row(file, number, values, unsafe(joined) is not None))
     return rows
 
 

@@ -34,7 +34,7 @@ from portal.registry.exchange.layout import (
     TABLES,
     UNIT_USES,
 )
-from portal.registry.exchange.reading import Exchange, Row
+from portal.registry.exchange.reading import UNSAFE_CHARACTERS, Exchange, Row
 from spatial.codes import parcel_code_problem, unit_number_problem
 
 __all__ = ["Problem", "Known", "Checked", "Ready", "check_exchange", "queue_history"]
@@ -77,14 +77,13 @@ class Checked:
     holders: dict[str, list[Record]] = field(default_factory=dict)  # right BSM -> its holder records
 
 
-# Control characters (Unicode category Cc: C0, DEL, C1) and the bidirectional embeddings,
-# overrides and isolates (U+202A-U+202E, U+2066-U+2069): refused in every text cell, so that a name
-# never reorders what a page shows nor breaks an export (an XLSX workbook cannot hold them).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = UNSAFE_CHARACTERS
 
 
 def unsafe_cell(row: Row) -> tuple[str, str] | None:
     """The first cell of the row holding a control or bidi character: (column, message)."""
+    if not row.suspect:
+        return None  # the reader saw none in the row (reading.UNSAFE_CHARACTERS)
     if not _UNSAFE.search("".join(filter(None, row.values.values()))):
         return None  # one search of the whole row (cells unstripped); each cell is looked at only on a hit
     for column, value in row.values.items():
