@@ -40,7 +40,7 @@ from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
-from portal.registry.exchange.reading import ReadProblem, read_exchange
+from portal.registry.exchange.reading import ReadProblem, TableLimits, read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
@@ -447,12 +447,14 @@ def _codes(exchange: Any) -> dict[str, list[Any]]:
 
 def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
                     actor_role: str = "registrar", dry_run: bool = False,
-                    clean_units_only: bool = False, parcels: ParcelPublishing | None = None) -> ImportOutcome:
+                    clean_units_only: bool = False, parcels: ParcelPublishing | None = None,
+                    limits: TableLimits | None = None) -> ImportOutcome:
     """Import the exchange at `path` (a directory of CSV tables, an .xlsx workbook or a .gpkg
     GeoPackage) in one transaction on `conn` (which must have none open), committed unless
     `dry_run` or a problem. `parcels` publishes the new parcels of a ZDJBXX table as a survey
     publication would (`portal.surveys.register_parcels`); without it, an exchange with new
-    parcels is refused.
+    parcels is refused. `limits` bound the rows of a CSV or GeoPackage table and the bytes of a
+    CSV file (`reading.TableLimits`, by default layout.TABLE_MAX_ROWS and CSV_MAX_BYTES).
 
     Returns the outcome: problems (file, row, column), per-table counts of new, changed and
     unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
@@ -462,7 +464,7 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     database's refusal) or failure (an unforeseen error, re-raised after it is recorded).
     """
     try:
-        exchange = read_exchange(path)
+        exchange = read_exchange(path, limits or TableLimits())
     except ReadProblem as problem:
         _audit_failed(conn, path, problem.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
         raise

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -23,14 +24,16 @@ from typing import Any
 
 from portal.registry.exchange.layout import (
     CELL_MAX_CHARS,
+    CSV_MAX_BYTES,
     PARCEL_MAX_VERTICES,
     SHEET_MAX_CELLS,
     SHEET_MAX_COLUMNS,
     SHEET_MAX_ROWS,
+    TABLE_MAX_ROWS,
     TABLES,
 )
 
-__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value", "UNSAFE_CHARACTERS"]
+__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value", "UNSAFE_CHARACTERS", "TableLimits"]
 
 # A CSV cell the exporter escaped against formula injection: one single quote before one of these.
 _ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -63,6 +66,16 @@ class Row:
         """The cell, stripped; None when empty or blank (CSV cells are stripped when read)."""
         value = self.values.get(column)
         return (value.strip() or None) if value else None
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """What a CSV file or GeoPackage table may hold before it is read whole: `rows` rows (the
+    header and blank rows count; an XLSX sheet has its own limits, SHEET_MAX_*) and, for a CSV
+    file, `csv_bytes` bytes. Beyond them the file is refused by name (docs/register-exchange.md)."""
+
+    rows: int = TABLE_MAX_ROWS
+    csv_bytes: int = CSV_MAX_BYTES
 
 
 @dataclass
@@ -184,13 +197,16 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
 _CSV_LIMIT = threading.Lock()
 
 
-def _csv_records(name: str, text: str) -> list[list[str]]:
+def _csv_records(name: str, text: str, max_rows: int = TABLE_MAX_ROWS) -> list[list[str]]:
     with _CSV_LIMIT:
         if csv.field_size_limit() < CELL_MAX_CHARS:
             csv.field_size_limit(CELL_MAX_CHARS)
     records: list[list[str]] = []
     try:
-        records.extend(csv.reader(io.StringIO(text, newline="")))
+        records.extend(itertools.islice(csv.reader(io.StringIO(text, newline="")), max_rows + 1))
+        if len(records) > max_rows:
+            raise ReadProblem(f"{name}: more than {max_rows:,} rows, the most a table of the exchange may hold "
+                              "(split the register into several exchanges)")
     except csv.Error as error:
         row = len(records) + 1
         if "field larger than field limit" not in str(error):
@@ -261,7 +277,7 @@ _GEOPACKAGE_IDS = {0x47504B47, 0x47503130, 0x47503131}
 _FEATURE_MAX_BYTES = 16 * PARCEL_MAX_VERTICES + 1024
 
 
-def _read_geopackage(path: Path, exchange: Exchange) -> None:
+def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> None:
     """Attribute tables of a GeoPackage (an SQLite file with the GeoPackage application id and
     `gpkg_contents`, OGC 12-128r18), named by the layout's table codes; the GeoPackage's own tables
     (gpkg_*, rtree_*) and any feature layers not of the layout are refused by name, so a misnamed
@@ -306,6 +322,10 @@ def _read_geopackage(path: Path, exchange: Exchange) -> None:
                 if big is not None:
                     raise ReadProblem(f"{path.name}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
                                       f"than a boundary of {PARCEL_MAX_VERTICES:,} vertices takes")
+            (count,) = db.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()  # noqa: S608 (quoted name)
+            if count + 1 > limits.rows:  # the header row counts, as in a CSV file
+                raise ReadProblem(f"{path.name}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
+                                  "of the exchange may hold (split the register into several exchanges)")
             cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
             header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
             keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
@@ -327,11 +347,12 @@ def _file_sha256(path: Path) -> bytes:
     return digest.digest()
 
 
-def read_exchange(path: Path) -> Exchange:
+def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange:  # noqa: B008 (frozen)
     """Read a directory of CSV files, an .xlsx workbook or a .gpkg GeoPackage. Raises ReadProblem
-    when a file cannot be read, a header is wrong or a limit of layout.py is passed (with the
-    exchange's SHA-256 when its files could be hashed); the values themselves are checked by
-    `validation`."""
+    when a file cannot be read, a header is wrong or a limit of layout.py or `limits` is passed
+    (with the exchange's SHA-256 when its files could be hashed; a CSV file over
+    `limits.csv_bytes` is refused before it is read, so without one); the values themselves are
+    checked by `validation`."""
     exchange = Exchange()
     digest = hashlib.sha256()
     try:
@@ -348,6 +369,11 @@ def read_exchange(path: Path) -> Exchange:
                 raise ReadProblem(f"{files[strays[0]].name}: not a table of the layout ({', '.join(TABLES)})")
             if not files:
                 raise ReadProblem(f"{path}: no .csv table of the layout in this directory")
+            for file in files.values():
+                size = file.stat().st_size
+                if size > limits.csv_bytes:
+                    raise ReadProblem(f"{file.name}: {size:,} bytes, more than the {limits.csv_bytes:,} a CSV table "
+                                      "of the exchange may hold (split the register into several exchanges)")
             contents = {}
             for table, file in files.items():
                 contents[table] = data = file.read_bytes()
@@ -356,7 +382,7 @@ def read_exchange(path: Path) -> Exchange:
             for table, file in files.items():
                 text, encoding = _decode(file, contents.pop(table))
                 exchange.encodings[file.name] = encoding
-                exchange.tables[table] = _rows(file.name, table, _csv_records(file.name, text), text=True)
+                exchange.tables[table] = _rows(file.name, table, _csv_records(file.name, text, limits.rows), text=True)
         elif path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
@@ -379,7 +405,7 @@ def read_exchange(path: Path) -> Exchange:
                 book.close()
         elif path.suffix.lower() == ".gpkg":
             exchange.sha256 = _file_sha256(path).hex()
-            _read_geopackage(path, exchange)
+            _read_geopackage(path, exchange, limits)
         else:
             raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
                               "GeoPackage")
