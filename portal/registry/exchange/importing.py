@@ -438,9 +438,11 @@ def _sealed(rec: dict[str, Any]) -> tuple[bytes, str, bytes]:
 
 
 def _codes(exchange: Any) -> dict[str, list[Any]]:
-    units = [r.get("BDCDYH") for t in ("BDCDY", "QL", *RESTRICTION_TABLES) for r in exchange.rows(t)]
-    return {"parcels": _as_list(v for r in exchange.rows("BDCDY") if (v := r.get("ZDDM"))),
-            "units": _as_list(v for v in units if v),
+    """The parcel codes, unit numbers and identity documents the exchange names (the unit and
+    parcel columns read without building the rows of those tables: Exchange.column)."""
+    units = [v for t in ("BDCDY", "QL", *RESTRICTION_TABLES) for v in exchange.column(t, "BDCDYH")]
+    return {"parcels": _as_list(exchange.column("BDCDY", "ZDDM")),
+            "units": _as_list(units),
             "documents": sorted({(DOCUMENT_TYPES.get(t, t), v.strip().upper()) for r in exchange.rows("QLR")
                                  if (v := r.get("ZJH")) and (t := str(r.get("ZJZL") or "").strip())})}
 

@@ -79,17 +79,54 @@ class TableLimits:
 
 
 @dataclass
+class _Parsed:
+    """A CSV table parsed (records of text cells, its header checked), its rows not yet built."""
+
+    file: str
+    header: list[str]
+    records: list[list[str]]  # the header's record first
+
+    def column(self, code: str) -> list[str]:
+        """The non-blank cells of one column, as Row.get gives them (the last column of that code
+        when the header repeats it, as the rows' dicts keep it)."""
+        if code not in self.header:
+            return []
+        index = len(self.header) - 1 - self.header[::-1].index(code)
+        return [value for record in self.records[1:] if index < len(record)
+                and (value := csv_value(record[index]).strip())]
+
+
+@dataclass
 class Exchange:
-    """The tables read (a missing table is an empty one), the files' SHA-256 and encodings."""
+    """The tables read (a missing table is an empty one), the files' SHA-256 and encodings.
+
+    A CSV table is decoded, parsed and its header checked when the exchange is read, but its
+    rows are built when they are first asked for (`rows`): the import checks and writes the
+    first tables while the rows of the later ones are still to be built, and `column` gives one
+    column's cells without building them."""
 
     tables: dict[str, list[Row]] = field(default_factory=dict)
     sha256: str = ""
     encodings: dict[str, str] = field(default_factory=dict)
     path: Path = Path()
     feature_layers: set[str] = field(default_factory=set)  # GeoPackage tables with a geometry column
+    parsed: dict[str, _Parsed] = field(default_factory=dict)  # CSV tables whose rows are not built yet
 
     def rows(self, table: str) -> list[Row]:
+        """The table's rows (built now if not yet). Raises ReadProblem for a cell longer than
+        CELL_MAX_CHARS that the csv module's field limit let through (when something else in the
+        process raised that limit)."""
+        parsed = self.parsed.pop(table, None)
+        if parsed is not None:
+            self.tables[table] = _csv_rows(parsed.file, parsed.header, parsed.records)
         return self.tables.get(table, [])
+
+    def column(self, table: str, code: str) -> list[str]:
+        """The non-blank cells of one column (stripped), in row order, without building rows."""
+        parsed = self.parsed.get(table)
+        if parsed is not None:
+            return parsed.column(code)
+        return [value for row in self.tables.get(table, []) if (value := row.get(code)) is not None]
 
 
 class ReadProblem(ValueError):
@@ -116,9 +153,8 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False) -> list[Row]:
-    if not records:
-        return []
+def _header(file: str, table: str, records: list[list[Any]]) -> list[str]:
+    """The header's column codes, each known and every required one there (else ReadProblem)."""
     header = [str(h).strip().upper() if h is not None else "" for h in records[0]]
     known = set(TABLES[table].codes)
     unknown = [h for h in header if h and h not in known]
@@ -128,8 +164,14 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
     missing = [c.code for c in TABLES[table].columns if c.required and c.code not in header]
     if missing:
         raise ReadProblem(f"{file}: row 1: the required column {missing[0]} is missing")
-    if text:
-        return _csv_rows(file, header, records)
+    return header
+
+
+def _rows(file: str, table: str, records: list[list[Any]]) -> list[Row]:
+    """The rows of an XLSX sheet or GeoPackage table (cells as Python values, made text)."""
+    if not records:
+        return []
+    header = _header(file, table, records)
     rows = []
     named = [(i, h) for i, h in enumerate(header) if h]
     for number, record in enumerate(records[1:], start=2):
@@ -382,7 +424,10 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
             for table, file in files.items():
                 text, encoding = _decode(file, contents.pop(table))
                 exchange.encodings[file.name] = encoding
-                exchange.tables[table] = _rows(file.name, table, _csv_records(file.name, text, limits.rows), text=True)
+                records = _csv_records(file.name, text, limits.rows)
+                del text
+                if records:  # the rows are built when first asked for (Exchange.rows)
+                    exchange.parsed[table] = _Parsed(file.name, _header(file.name, table, records), records)
         elif path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
