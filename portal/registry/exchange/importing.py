@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,12 +223,13 @@ class _Writer:
             rec["_source"] = self.source_ids[rec["source_document"]]
         records = [rec for rec in records if rec.get("source_document") is None]
         ids = _ids(self.conn, "sources_source_id_seq", len(records))
-        rows = []
-        for rec, source_id in zip(records, ids, strict=True):
-            rec["_source"] = source_id
-            rows.append((source_id, "application", rec["reference"] or f"exchange:{table}:{rec['BSM']}",
-                         rec["begin"].astimezone(self.zone).date(), rec["registrar"]))
-        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for rec, source_id in zip(records, ids, strict=True):
+                rec["_source"] = source_id
+                yield (source_id, "application", rec["reference"] or f"exchange:{table}:{rec['BSM']}",
+                       rec["begin"].astimezone(self.zone).date(), rec["registrar"])
+        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows())
 
     # -- parties ------------------------------------------------------------------------
 
@@ -299,15 +300,17 @@ class _Writer:
         self.sources(new + [rec for rec, _ in changed], "QL")
         right_ids = _ids(self.conn, "right_id_seq", len(new))
         version_ids = _ids(self.conn, "rights_version_id_seq", len(new))
-        rows, holders = [], []
-        for rec, rid, vid in zip(new, right_ids, version_ids, strict=True):
-            values = self.right_values(rec)
-            rows.append((vid, rid, values["unit_id"], rec["kind"], rec["co_ownership"], rec["certificate_number"],
-                         values["registered_on"], rec["_source"], rec["begin"], rec["end"]))
-            holders.extend(self.holder_rows(vid, rec))
-            self.remember("QL", rec, rid)
+        holders: list[tuple[int, int, int | None, int | None]] = []
+
+        def rows() -> Iterator[tuple[Any, ...]]:  # built as COPY takes them (PostgreSQL works meanwhile)
+            for rec, rid, vid in zip(new, right_ids, version_ids, strict=True):
+                values = self.right_values(rec)
+                yield (vid, rid, values["unit_id"], rec["kind"], rec["co_ownership"], rec["certificate_number"],
+                       values["registered_on"], rec["_source"], rec["begin"], rec["end"])
+                holders.extend(self.holder_rows(vid, rec))
+                self.remember("QL", rec, rid)
         _copy(self.conn, "rights", ("version_id", "right_id", "unit_id", "kind", "co_ownership", "certificate_number",
-                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows)
+                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows())
         _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator", "share_denominator"),
               holders)
         for rec, rid in changed:
@@ -340,29 +343,13 @@ class _Writer:
         new, changed = self.taken(table)
         self.sources(new + [rec for rec, _ in changed], table)
         ids = _ids(self.conn, "restriction_id_seq", len(new))
-        rows = []
-        for rec, rid in zip(new, ids, strict=True):
-            live = rec["status"]
-            if live in ("discharged", "released", "expired", "cancelled"):
-                live = "queued" if rec["kind"] == "seizure" and rec["queue_position"] != 1 else "active"
-            common = [self.unit_ids[rec["unit_number"]], rec["kind"],
-                      self.party_ids[rec["party"]] if rec["party"] else None,
-                      *(rec[c] for c in _RESTRICTION_COLUMNS), rec["_source"]]
-            if rec["kind"] == "seizure":  # one version per place it held in the queue
-                place = _RESTRICTION_COLUMNS.index("queue_position") + 3
-                segments = rec["_segments"]
-                for version, (start, stop, position) in enumerate(segments, start=1):
-                    common[place] = position
-                    rows.append((rid, version, "active" if position == 1 else "queued", *common, start, stop))
-                if rec["end"] is not None:
-                    rows.append((rid, len(segments) + 1, rec["status"], *common, rec["end"], None))
-            else:
-                rows.append((rid, 1, live, *common, rec["begin"], rec["end"]))
-                if rec["end"] is not None:
-                    rows.append((rid, 2, rec["status"], *common, rec["end"], None))
-            self.remember(table, rec, rid)
+
+        def rows() -> Iterator[tuple[Any, ...]]:  # built as COPY takes them (PostgreSQL works meanwhile)
+            for rec, rid in zip(new, ids, strict=True):
+                yield from self.restriction_rows(rec, rid)
+                self.remember(table, rec, rid)
         _copy(self.conn, "restrictions", ("restriction_id", "version", "status", "unit_id", "kind", "party_id",
-                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows)
+                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows())
         for rec, rid in changed:
             if not self.current(rec, "restrictions", "restriction_id", rid, table):
                 continue
@@ -371,6 +358,30 @@ class _Writer:
                 "party_id": self.party_ids[rec["party"]] if rec["party"] else None,
                 "source_id": rec["_source"], **{c: rec[c] for c in _RESTRICTION_COLUMNS}})
             self.remember(table, rec, rid)
+
+    def restriction_rows(self, rec: Record, rid: int) -> list[tuple[Any, ...]]:
+        """The versions of a new restriction: its live ones (a seizure's places in the queue), then
+        the one with its final status when it ended."""
+        live = rec["status"]
+        if live in ("discharged", "released", "expired", "cancelled"):
+            live = "queued" if rec["kind"] == "seizure" and rec["queue_position"] != 1 else "active"
+        common = [self.unit_ids[rec["unit_number"]], rec["kind"],
+                  self.party_ids[rec["party"]] if rec["party"] else None,
+                  *(rec[c] for c in _RESTRICTION_COLUMNS), rec["_source"]]
+        rows: list[tuple[Any, ...]] = []
+        if rec["kind"] == "seizure":  # one version per place it held in the queue
+            place = _RESTRICTION_COLUMNS.index("queue_position") + 3
+            segments = rec["_segments"]
+            for version, (start, stop, position) in enumerate(segments, start=1):
+                common[place] = position
+                rows.append((rid, version, "active" if position == 1 else "queued", *common, start, stop))
+            if rec["end"] is not None:
+                rows.append((rid, len(segments) + 1, rec["status"], *common, rec["end"], None))
+        else:
+            rows.append((rid, 1, live, *common, rec["begin"], rec["end"]))
+            if rec["end"] is not None:
+                rows.append((rid, 2, rec["status"], *common, rec["end"], None))
+        return rows
 
     def mapping(self) -> None:
         """New old ids by COPY; a changed row's digest replaced."""
