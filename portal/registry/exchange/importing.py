@@ -156,18 +156,11 @@ class _Writer:
 
     def prepare(self, stage: str) -> None:
         """The Python work of a stage that needs no database, done by the checking thread before
-        the stage is handed to the writer thread: the splits (row digests) of its tables and the
-        new or changed parties' sealed identities. Done there, it runs while the writer thread
-        waits on PostgreSQL, instead of between its COPYs, where PostgreSQL would wait on it."""
+        the stage is handed to the writer thread: the splits (row digests) of its tables. Done
+        there, it runs while the writer thread waits on PostgreSQL, instead of between its
+        COPYs, where PostgreSQL would wait on it."""
         for table in _STAGE_TABLES[stage]:
             self.prepared[table] = self.split(table)
-        if stage == "parties":
-            keys = identity_keys()
-            new, changed = self.prepared["QLR"]
-            fresh = [rec for rec in new if (rec["id_document_type"], rec["id_document_number"])
-                     not in self.known.documents]  # a known person is adopted, not written (parties())
-            for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
-                rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
 
     def taken(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
         """The split of a table `prepare` made, or made now."""
@@ -247,15 +240,18 @@ class _Writer:
         columns = ("party_id", "kind", "name", "id_document_type", "id_document_digest", "id_document_masked",
                    "id_document_sealed")
         keys = identity_keys()
-        for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
-            if "_identity" not in rec:
-                rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
-        _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
-                                              for r, pid in zip(fresh, ids, strict=True)))
+
+        def rows() -> Iterator[tuple[Any, ...]]:  # sealed as COPY takes them (PostgreSQL works meanwhile)
+            for r, pid in zip(fresh, ids, strict=True):
+                # "_" keys are not in the row digest (split made it already)
+                r["_identity"] = party_identity(keys, r["id_document_type"], r["id_document_number"])
+                yield (pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
+        _copy(self.conn, "parties", columns, rows())
         for rec, pid in zip(fresh, ids, strict=True):
             self.party_ids[rec["BSM"]] = pid
             self.remember("QLR", rec, pid)
         for rec, pid in changed:
+            rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
             supersede(self.conn, "parties", pid, dict(zip(columns[1:], (rec["kind"], rec["name"],
                                                                           rec["id_document_type"], *_sealed(rec)),
                                                           strict=True)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -121,19 +121,19 @@ class _Reader:
 
     def text(self, column: str, *, required: bool = False) -> str | None:
         value = self.values.get(column)
-        if value is not None:
-            value = value.strip() or None
-        if value is None and required:
+        if value and (value := value.strip()):
+            return value
+        if required:
             raise _Bad(column, "is empty")
-        return value
+        return None
 
-    def code(self, column: str, codes: dict[str, Any], *, required: bool = True, also: Iterable[Any] = ()) -> Any:
+    def code(self, column: str, codes: dict[str, Any], *, required: bool = True, also: Collection[Any] = ()) -> Any:
         value = self.text(column, required=required)
         if value is None:
             return None
         if value in codes:
             return codes[value]
-        if value in set(also):
+        if value in also:  # a dict's values (a view: no set built per cell)
             return value
         raise _Bad(column, f"{_shown(value)!r} is not one of {', '.join(codes)}")
 
