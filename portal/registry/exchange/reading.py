@@ -2,6 +2,11 @@
 GBK/GB 18030), one XLSX workbook with a sheet per table, or a GeoPackage with an attribute
 table per table, into rows that know their place.
 
+A CSV file is decoded, parsed and its header checked when the exchange is read (the refusals
+of a file come then, but for a cell over CELL_MAX_CHARS when something else in the process
+raised the csv module's field limit); its rows are built when first asked for (`Exchange.rows`). A
+CSV file or GeoPackage table beyond `TableLimits` (rows, bytes) is refused by name.
+
 Row numbers are those a person sees: the header is row 1, the first record row 2 (the CSV line
 or the spreadsheet row). Cells are text, stripped; empty cells are None; XLSX dates and numbers
 come as Python values and are turned into text the same way a CSV would carry them. A CSV cell
