@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,25 +124,23 @@ def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: It
             copy.write_row(row)
 
 
-def _digests(records: list[Record]) -> list[bytes]:
-    """Of each record's values, in one key order per table (times as instants: the same time
-    written otherwise is no change)."""
-    if not records:
-        return []
+def _digester(records: list[Record]) -> Callable[[Record], bytes]:
+    """The row digest of a record of the table whose records these are: of its values, in one key
+    order per table (times as instants: the same time written otherwise is no change)."""
     # The cited source document counts only when given, so the digests of rows imported before
     # the layout had SJBSM stay what they were.
     keys = sorted(k for k in records[0] if k[0] != "_" and k not in ("BSM", "source_document"))
     times = [i for i, k in enumerate(keys) if k in ("begin", "end")]
-    out = []
-    for rec in records:
+
+    def digest(rec: Record) -> bytes:
         values = [rec[k] for k in keys]
         for i in times:
             if values[i] is not None:
                 values[i] = int(values[i].timestamp() * 1_000_000)
         if rec.get("source_document") is not None:
             values.append(("source_document", rec["source_document"]))
-        out.append(hashlib.sha256(repr(values).encode()).digest())
-    return out
+        return hashlib.sha256(repr(values).encode()).digest()
+    return digest
 
 
 class _Writer:
@@ -159,6 +157,7 @@ class _Writer:
         self.row_sources: dict[tuple[str, str], Jsonb] = {}
         self.problems: list[Problem] = []
         self.prepared: dict[str, tuple[list[Record], list[tuple[Record, int]]]] = {}
+        self.digesters: dict[str, Callable[[Record], bytes]] = {}
 
     def prepare(self, stage: str) -> None:
         """The Python work of a stage that needs no database, done by the checking thread before
@@ -166,26 +165,36 @@ class _Writer:
         there, it runs while the writer thread waits on PostgreSQL, instead of between its
         COPYs, where PostgreSQL would wait on it."""
         for table in _STAGE_TABLES[stage]:
-            self.prepared[table] = self.split(table)
+            # The parties are the first stage, written while the rest is checked: their new
+            # rows' digests are made as COPY takes them, so that PostgreSQL starts sooner.
+            self.prepared[table] = self.split(table, digest_new=table != "QLR")
 
     def taken(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
         """The split of a table `prepare` made, or made now."""
         prepared = self.prepared.pop(table, None)
         return prepared if prepared is not None else self.split(table)
 
-    def split(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
-        """New records, and changed ones with their object id; unchanged ones are counted only."""
+    def split(self, table: str, *, digest_new: bool = True) -> tuple[list[Record], list[tuple[Record, int]]]:
+        """New records, and changed ones with their object id; unchanged ones are counted only.
+        Without `digest_new`, a new record's digest is left for `remember` to make (as its COPY
+        takes it, in the writer thread)."""
         mapped = self.known.mapping(table)
         new: list[Record] = []
         changed: list[tuple[Record, int]] = []
         unchanged = 0
         records = self.checked.records.get(table, [])
-        for rec, digest in zip(records, _digests(records), strict=True):
-            rec["_digest"] = digest
+        if not records:
+            self.counts[table] = {"new": 0, "changed": 0, "unchanged": 0}
+            return new, changed
+        self.digesters[table] = digester = _digester(records)
+        for rec in records:
             before = mapped.get(rec["BSM"])
             if before is None:
+                rec["_digest"] = digester(rec) if digest_new else None
                 new.append(rec)
-            elif before[1] != digest:
+                continue
+            digest = rec["_digest"] = digester(rec)
+            if before[1] != digest:
                 changed.append((rec, before[0]))
             else:
                 unchanged += 1
@@ -193,7 +202,10 @@ class _Writer:
         return new, changed
 
     def remember(self, table: str, rec: Record, object_id: int) -> None:
-        self.mapping_rows.append((table, rec["BSM"], object_id, rec["_digest"]))
+        digest = rec["_digest"]
+        if digest is None:
+            digest = rec["_digest"] = self.digesters[table](rec)
+        self.mapping_rows.append((table, rec["BSM"], object_id, digest))
         if table in _ROW_SOURCE_TABLES:  # the row's own YWH, DBR and SJBSM, written back by the export
             self.row_sources[(table, rec["BSM"])] = Jsonb({"YWH": rec["reference"], "DBR": rec["registrar"],
                                                            "SJBSM": rec.get("source_document")})
@@ -249,13 +261,11 @@ class _Writer:
 
         def rows() -> Iterator[tuple[Any, ...]]:  # sealed as COPY takes them (PostgreSQL works meanwhile)
             for r, pid in zip(fresh, ids, strict=True):
-                # "_" keys are not in the row digest (split made it already)
+                self.party_ids[r["BSM"]] = pid
+                self.remember("QLR", r, pid)  # its row digest first: "_" keys are not in it
                 r["_identity"] = party_identity(keys, r["id_document_type"], r["id_document_number"])
                 yield (pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
         _copy(self.conn, "parties", columns, rows())
-        for rec, pid in zip(fresh, ids, strict=True):
-            self.party_ids[rec["BSM"]] = pid
-            self.remember("QLR", rec, pid)
         for rec, pid in changed:
             rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
             supersede(self.conn, "parties", pid, dict(zip(columns[1:], (rec["kind"], rec["name"],
@@ -386,9 +396,11 @@ class _Writer:
         return rows
 
     def mapping(self) -> None:
-        """New old ids by COPY; a changed row's digest replaced."""
-        new = [(*row, self.row_sources.get(row[:2])) for row in self.mapping_rows
-               if row[1] not in self.known.mapping(row[0])]
+        """New old ids by COPY (built as COPY takes them); a changed row's digest replaced."""
+        mapped = self.known.mapped
+        empty: dict[str, tuple[int, bytes]] = {}
+        new = ((*row, self.row_sources.get(row[:2])) for row in self.mapping_rows
+               if row[1] not in mapped.get(row[0], empty))
         _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest", "row_source"), new)
         changed = [(row[3], self.row_sources.get(row[:2]), row[0], row[1]) for row in self.mapping_rows
                    if row[1] in self.known.mapping(row[0])]
