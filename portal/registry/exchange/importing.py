@@ -4,7 +4,7 @@ Order: read (reading.py), check everything (validation.py), then write, all in o
 that is committed only when the whole exchange is clean (or, with `clean_units_only`, the clean
 units are) and the database accepted every row at commit; a dry run rolls back at the end.
 
-The writes of each stage (parties, units, rights, restrictions) start as soon as its
+The writes of each stage (units, parties, rights, restrictions) start as soon as its
 checks are done, in a second thread, while the next stage is checked: PostgreSQL runs the
 guarded tables' triggers on one core while this process checks on the other. Writing early is
 safe because all of it is one transaction, rolled back if any problem turns up later. What a

@@ -219,9 +219,10 @@ def _document_problem(kind: str, number: str, today: dt.date | None = None) -> s
 
 
 Ready = Callable[[str, Checked], None]
-"""Told when the records of a stage are final unless a problem is found later: `parties` (SJ
-and QLR), `units` (BDCDY), `rights` (QL with their holders), `restrictions` (the rest). A writer may
-write them meanwhile, in the same transaction, which is rolled back if any problem is found."""
+"""Told when the records of a stage are final unless a problem is found later, in this order:
+`units` (BDCDY), `parties` (SJ and QLR), `rights` (QL with their holders), `restrictions` (the
+rest). A writer may write them meanwhile, in the same transaction, which is rolled back if any
+problem is found."""
 
 
 def _quiet(stage: str, checked: Checked) -> None:
@@ -515,6 +516,28 @@ class _Checker:
     def run(self) -> Checked:
         self.each("SJ", self.source, unit_column=None)
         self.sources = {rec["BSM"] for rec in self.out.records["SJ"]}
+        # The units first: their checks are the cheaper, so the writer starts sooner; the
+        # parties are checked while the units are written. Problems are reported in the
+        # layout's order all the same (SJ, QLR, BDCDY, ...).
+        before_units = len(self.out.problems)
+        self.each("BDCDY", self.unit)
+        mapped_units = self.known.mapping("BDCDY")
+        taken = {number: uid for number, uid in self.known.units.items()}
+        for rec in self.out.records["BDCDY"]:
+            current = taken.get(rec["unit_number"])
+            mapped = mapped_units.get(rec["BSM"])
+            if current is not None and (mapped is None or mapped[0] != current):
+                own = rec["BSM"].startswith("cadastre-")  # this (or another) installation's own export
+                self.problem(rec["_row"], "BDCDYH", f"unit {rec['unit_number']} is already in the register "
+                             "under another identifier" + (
+                                 f" ({rec['BSM']!r} is an identifier an export gives a row the register did not "
+                                 "import: an export moves a register into another installation, it does not "
+                                 "import into the one that wrote it; change such units in the portal, or "
+                                 "import the old system's rows only)" if own else ""), rec["unit_number"])
+                rec["_refused"] = True
+        self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
+        self.ready("units", self.out)
+        before_parties = len(self.out.problems)
         self.each("QLR", self.party, unit_column=None)
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
         documents: dict[tuple[str, str], Record] = {}
@@ -534,23 +557,8 @@ class _Checker:
         self.out.records["QLR"] = [rec for rec in self.out.records["QLR"] if not rec.get("_refused")]
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
         self.ready("parties", self.out)
-        self.each("BDCDY", self.unit)
-        mapped_units = self.known.mapping("BDCDY")
-        taken = {number: uid for number, uid in self.known.units.items()}
-        for rec in self.out.records["BDCDY"]:
-            current = taken.get(rec["unit_number"])
-            mapped = mapped_units.get(rec["BSM"])
-            if current is not None and (mapped is None or mapped[0] != current):
-                own = rec["BSM"].startswith("cadastre-")  # this (or another) installation's own export
-                self.problem(rec["_row"], "BDCDYH", f"unit {rec['unit_number']} is already in the register "
-                             "under another identifier" + (
-                                 f" ({rec['BSM']!r} is an identifier an export gives a row the register did not "
-                                 "import: an export moves a register into another installation, it does not "
-                                 "import into the one that wrote it; change such units in the portal, or "
-                                 "import the old system's rows only)" if own else ""), rec["unit_number"])
-                rec["_refused"] = True
-        self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
-        self.ready("units", self.out)
+        problems = self.out.problems
+        problems[before_units:] = problems[before_parties:] + problems[before_units:before_parties]
         self.each("QL", self.right)
         self.holders(parties)
         self.ready("rights", self.out)
