@@ -7,13 +7,14 @@ units are) and the database accepted every row at commit; a dry run rolls back a
 The writes of each stage (units, parties, rights, restrictions) start as soon as its
 checks are done, in a second thread, while the next stage is checked: PostgreSQL runs the
 guarded tables' triggers on one core while this process checks on the other. Writing early is
-safe because all of it is one transaction, rolled back if any problem turns up later. What a
-stage's writes need of Python alone (the row digests that split new from changed rows) is
-done by the checking thread before it hands the stage over (`_Writer.prepare`); the rows of
-each COPY (with the parties' sealed identities) are built as COPY takes them, so PostgreSQL
-works on the first rows while the next are built. A CSV table's rows are built only when the
-checks reach it (`reading.Exchange`), so the first stage is written while the later tables are
-still being read into rows.
+safe because all of it is one transaction, rolled back if any problem turns up later. The
+units come first, their checks being the cheaper, so PostgreSQL starts sooner. What a stage's
+writes need of Python alone (the row digests that split new from changed rows, the parties'
+sealed identities) is done by the checking thread before it hands the stage over
+(`_Writer.prepare`), so the writer thread needs the GIL little; the rows of each COPY are built
+as COPY takes them, so PostgreSQL works on the first rows while the next are built. A CSV
+table's rows are built only when the checks reach it (`reading.Exchange`), so the first stage
+is written while the later tables are still being read into rows.
 
 Rows whose BSM is new are written in bulk with COPY into the guarded tables themselves (their
 triggers and constraints run as for any insert), each with the ids drawn from the tables' own
