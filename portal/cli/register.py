@@ -9,6 +9,7 @@ import click
 import psycopg
 
 from portal.cli.context import checked_keys, database_url, pass_settings
+from portal.registry.exchange.layout import CSV_MAX_BYTES, TABLE_MAX_ROWS
 from portal.settings import Settings
 
 __all__ = ["register"]
@@ -35,15 +36,20 @@ def _registrar(conn: psycopg.Connection, username: str) -> int:
 @click.option("--dry-run", is_flag=True, help="check everything against the register, change nothing")
 @click.option("--clean-units-only", is_flag=True,
               help="import the units without a problem (with their rights and restrictions) and report the rest")
+@click.option("--max-table-rows", type=click.IntRange(min=2), default=TABLE_MAX_ROWS, show_default=True,
+              help="the most rows (header included) a CSV file or GeoPackage table may hold")
+@click.option("--max-csv-bytes", type=click.IntRange(min=1), default=CSV_MAX_BYTES, show_default=True,
+              help="the most bytes a CSV file may hold")
 @pass_settings
-def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_units_only: bool) -> None:
+def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_units_only: bool,
+            max_table_rows: int, max_csv_bytes: int) -> None:
     """Import PATH, a directory of <TABLE>.csv files (UTF-8 or GBK), an .xlsx workbook or a .gpkg
     GeoPackage, in one transaction: nothing changes unless the whole is clean (or, with
     --clean-units-only, the clean units). New parcels (ZDJBXX) pass the survey publication's rules."""
     from portal.platform.clock import office_zone
     from portal.registry.exchange.importing import ImportRefused, import_register
     from portal.registry.exchange.parcels import ParcelPublishing
-    from portal.registry.exchange.reading import ReadProblem
+    from portal.registry.exchange.reading import ReadProblem, TableLimits
     from portal.surveys.reading import read_limits
     from portal.surveys.register_parcels import register_publisher
 
@@ -55,7 +61,7 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
         try:
             outcome = import_register(conn, path, zone=office_zone(settings.portal.office_timezone),
                                       actor_user_id=user_id, dry_run=dry_run, clean_units_only=clean_units_only,
-                                      parcels=parcels)
+                                      parcels=parcels, limits=TableLimits(max_table_rows, max_csv_bytes))
         except (ReadProblem, ImportRefused) as error:
             raise click.ClickException(str(error)) from error
     for problem in outcome.problems:

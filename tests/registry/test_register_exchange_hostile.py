@@ -21,9 +21,9 @@ from portal.cli import main
 from portal.platform.clock import office_zone
 from portal.registry.exchange.exporting import ExportProblem, write_tables
 from portal.registry.exchange.importing import ImportOutcome, import_register
-from portal.registry.exchange.layout import CELL_MAX_CHARS, PARCEL_MAX_VERTICES, TABLES
+from portal.registry.exchange.layout import CELL_MAX_CHARS, CSV_MAX_BYTES, PARCEL_MAX_VERTICES, TABLE_MAX_ROWS, TABLES
 from portal.registry.exchange.parcels import ParcelPublishing
-from portal.registry.exchange.reading import ReadProblem, read_exchange
+from portal.registry.exchange.reading import ReadProblem, TableLimits, read_exchange
 from portal.surveys.register_parcels import register_publisher
 
 ZONE = office_zone()
@@ -164,6 +164,50 @@ def test_a_long_boundary_reads_from_csv_and_a_longer_cell_is_named(tmp_path: Pat
     _csv(tmp_path / "longer", "ZDJBXX", [_parcel("POLYGON((" + "1" * (CELL_MAX_CHARS + 1) + "))")])
     with pytest.raises(ReadProblem, match=r"ZDJBXX.csv: row 2, column WKT: more than 6,400,000 characters"):
         read_exchange(tmp_path / "longer")
+
+
+# -- a CSV file or GeoPackage table is bounded before it is read whole ---------------------------
+
+def _parties(n: int) -> list[dict[str, str]]:
+    return [{"BSM": f"Q{i}", "QLRMC": "王伟", "QLRLX": "1", "ZJZL": "1", "ZJH": "110101199003070011"}
+            for i in range(n)]
+
+
+def test_a_csv_table_beyond_the_row_or_byte_limit_is_refused_by_file(tmp_path: Path) -> None:
+    assert (TABLE_MAX_ROWS, CSV_MAX_BYTES) == (1_000_000, 1024**3)  # as docs/register-exchange.md says
+    _csv(tmp_path, "QLR", _parties(10))  # the header and 10 rows
+    assert len(read_exchange(tmp_path, TableLimits(rows=11)).rows("QLR")) == 10
+    with pytest.raises(ReadProblem, match=r"^QLR.csv: more than 10 rows, the most a table of the exchange may hold"):
+        read_exchange(tmp_path, TableLimits(rows=10))
+    size = (tmp_path / "QLR.csv").stat().st_size
+    assert len(read_exchange(tmp_path, TableLimits(csv_bytes=size)).rows("QLR")) == 10
+    message = rf"^QLR.csv: {size:,} bytes, more than the {size - 1:,} a CSV table"
+    with pytest.raises(ReadProblem, match=message) as raised:
+        read_exchange(tmp_path, TableLimits(csv_bytes=size - 1))
+    assert raised.value.sha256 == ""  # refused before it was read
+
+
+def test_a_geopackage_table_beyond_the_row_limit_is_refused_by_table(tmp_path: Path) -> None:
+    import numpy as np
+    from pyogrio.raw import write
+
+    path = tmp_path / "parties.gpkg"
+    rows = _parties(5)
+    write(path, geometry=None, field_data=[np.asarray([r[c] for r in rows], dtype=object) for c in rows[0]],
+          fields=list(rows[0]), layer="QLR", driver="GPKG")
+    assert len(read_exchange(path, TableLimits(rows=6)).rows("QLR")) == 5
+    with pytest.raises(ReadProblem, match=r"^parties.gpkg\[QLR\]: 5 rows, more than the 4 a table of the exchange"):
+        read_exchange(path, TableLimits(rows=5))
+
+
+def test_the_import_command_takes_the_table_limits(writable_database: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _csv(tmp_path, "QLR", _parties(3))
+    monkeypatch.setenv("DATABASE_URL", writable_database)
+    done = CliRunner().invoke(main, ["register", "import", str(tmp_path), "--as", "registrar", "--dry-run",
+                                     "--max-table-rows", "3"])
+    assert done.exit_code == 1 and "QLR.csv: more than 3 rows" in done.output, done.output
+    assert _last_import_audit(writable_database)[0] == "refused"
 
 
 # -- L2, L3 (GBK), L4 ---------------------------------------------------------------------------

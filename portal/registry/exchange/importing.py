@@ -4,10 +4,17 @@ Order: read (reading.py), check everything (validation.py), then write, all in o
 that is committed only when the whole exchange is clean (or, with `clean_units_only`, the clean
 units are) and the database accepted every row at commit; a dry run rolls back at the end.
 
-The writes of each stage (parties, units, rights, restrictions) start as soon as its
+The writes of each stage (units, parties, rights, restrictions) start as soon as its
 checks are done, in a second thread, while the next stage is checked: PostgreSQL runs the
 guarded tables' triggers on one core while this process checks on the other. Writing early is
-safe because all of it is one transaction, rolled back if any problem turns up later.
+safe because all of it is one transaction, rolled back if any problem turns up later. The
+units come first, their checks being the cheaper, so PostgreSQL starts sooner. What a stage's
+writes need of Python alone (the row digests that split new from changed rows, the parties'
+sealed identities) is done by the checking thread before it hands the stage over
+(`_Writer.prepare`), so the writer thread needs the GIL little; the rows of each COPY are built
+as COPY takes them, so PostgreSQL works on the first rows while the next are built. A CSV
+table's rows are built only when the checks reach it (`reading.Exchange`), so the first stage
+is written while the later tables are still being read into rows.
 
 Rows whose BSM is new are written in bulk with COPY into the guarded tables themselves (their
 triggers and constraints run as for any insert), each with the ids drawn from the tables' own
@@ -24,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +47,7 @@ from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
-from portal.registry.exchange.reading import ReadProblem, read_exchange
+from portal.registry.exchange.reading import ReadProblem, TableLimits, read_exchange
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
@@ -48,6 +55,8 @@ __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
 logger = logging.getLogger(__name__)
 _ROW_SOURCE_TABLES = frozenset({"QL", *RESTRICTION_TABLES})
 Record = dict[str, Any]
+_STAGE_TABLES = {"parties": ("SJ", "QLR"), "units": ("BDCDY",), "rights": ("QL",),
+                 "restrictions": tuple(RESTRICTION_TABLES)}
 _RESTRICTION_COLUMNS = ("secured_amount", "maximum_amount", "rank", "term_start", "term_end", "court",
                         "document_number", "queue_position", "reason")
 
@@ -116,25 +125,23 @@ def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: It
             copy.write_row(row)
 
 
-def _digests(records: list[Record]) -> list[bytes]:
-    """Of each record's values, in one key order per table (times as instants: the same time
-    written otherwise is no change)."""
-    if not records:
-        return []
+def _digester(records: list[Record]) -> Callable[[Record], bytes]:
+    """The row digest of a record of the table whose records these are: of its values, in one key
+    order per table (times as instants: the same time written otherwise is no change)."""
     # The cited source document counts only when given, so the digests of rows imported before
     # the layout had SJBSM stay what they were.
     keys = sorted(k for k in records[0] if k[0] != "_" and k not in ("BSM", "source_document"))
     times = [i for i, k in enumerate(keys) if k in ("begin", "end")]
-    out = []
-    for rec in records:
+
+    def digest(rec: Record) -> bytes:
         values = [rec[k] for k in keys]
         for i in times:
             if values[i] is not None:
                 values[i] = int(values[i].timestamp() * 1_000_000)
         if rec.get("source_document") is not None:
             values.append(("source_document", rec["source_document"]))
-        out.append(hashlib.sha256(repr(values).encode()).digest())
-    return out
+        return hashlib.sha256(repr(values).encode()).digest()
+    return digest
 
 
 class _Writer:
@@ -150,6 +157,28 @@ class _Writer:
         self.mapping_rows: list[tuple[str, str, int, bytes]] = []
         self.row_sources: dict[tuple[str, str], Jsonb] = {}
         self.problems: list[Problem] = []
+        self.prepared: dict[str, tuple[list[Record], list[tuple[Record, int]]]] = {}
+
+    def prepare(self, stage: str) -> None:
+        """The Python work of a stage that needs no database, done by the checking thread before
+        the stage is handed to the writer thread: the splits (row digests) of its tables and the
+        new or changed parties' sealed identities. Done there, the writer thread needs the GIL
+        only to format its COPY rows: a writer that needs it for more is starved by the checks
+        running beside it (measured: the parties' COPY took twice as long when it sealed them)."""
+        for table in _STAGE_TABLES[stage]:
+            self.prepared[table] = self.split(table)
+        if stage == "parties":
+            keys = identity_keys()
+            new, changed = self.prepared["QLR"]
+            fresh = [rec for rec in new if (rec["id_document_type"], rec["id_document_number"])
+                     not in self.known.documents]  # a known person is adopted, not written (parties())
+            for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
+                rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
+
+    def taken(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
+        """The split of a table `prepare` made, or made now."""
+        prepared = self.prepared.pop(table, None)
+        return prepared if prepared is not None else self.split(table)
 
     def split(self, table: str) -> tuple[list[Record], list[tuple[Record, int]]]:
         """New records, and changed ones with their object id; unchanged ones are counted only."""
@@ -158,8 +187,12 @@ class _Writer:
         changed: list[tuple[Record, int]] = []
         unchanged = 0
         records = self.checked.records.get(table, [])
-        for rec, digest in zip(records, _digests(records), strict=True):
-            rec["_digest"] = digest
+        if not records:
+            self.counts[table] = {"new": 0, "changed": 0, "unchanged": 0}
+            return new, changed
+        digester = _digester(records)
+        for rec in records:
+            digest = rec["_digest"] = digester(rec)
             before = mapped.get(rec["BSM"])
             if before is None:
                 new.append(rec)
@@ -179,7 +212,7 @@ class _Writer:
     def source_documents(self) -> None:
         """SJ: a new document becomes a source; a document is immutable once recorded (as
         `sources` is), so a changed row is refused: a corrected document takes a new BSM."""
-        new, changed = self.split("SJ")
+        new, changed = self.taken("SJ")
         for rec, _ in changed:
             row = rec["_row"]
             self.problems.append(Problem(row.file, row.number, "BSM", f"source document {rec['BSM']!r} changed since "
@@ -200,17 +233,18 @@ class _Writer:
             rec["_source"] = self.source_ids[rec["source_document"]]
         records = [rec for rec in records if rec.get("source_document") is None]
         ids = _ids(self.conn, "sources_source_id_seq", len(records))
-        rows = []
-        for rec, source_id in zip(records, ids, strict=True):
-            rec["_source"] = source_id
-            rows.append((source_id, "application", rec["reference"] or f"exchange:{table}:{rec['BSM']}",
-                         rec["begin"].astimezone(self.zone).date(), rec["registrar"]))
-        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for rec, source_id in zip(records, ids, strict=True):
+                rec["_source"] = source_id
+                yield (source_id, "application", rec["reference"] or f"exchange:{table}:{rec['BSM']}",
+                       rec["begin"].astimezone(self.zone).date(), rec["registrar"])
+        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows())
 
     # -- parties ------------------------------------------------------------------------
 
     def parties(self) -> None:
-        new, changed = self.split("QLR")
+        new, changed = self.taken("QLR")
         fresh = []
         for rec in new:
             existing = self.known.documents.get((rec["id_document_type"], rec["id_document_number"]))
@@ -223,8 +257,10 @@ class _Writer:
         columns = ("party_id", "kind", "name", "id_document_type", "id_document_digest", "id_document_masked",
                    "id_document_sealed")
         keys = identity_keys()
-        for rec in [*fresh, *(rec for rec, _pid in changed)]:  # "_" keys are not in the row digest
-            rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
+
+        for rec in [*fresh, *(rec for rec, _pid in changed)]:  # sealed by prepare() unless not prepared
+            if rec.get("_identity") is None:
+                rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
         _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
                                               for r, pid in zip(fresh, ids, strict=True)))
         for rec, pid in zip(fresh, ids, strict=True):
@@ -239,7 +275,7 @@ class _Writer:
     # -- units ----------------------------------------------------------------------------
 
     def units(self) -> None:
-        new, changed = self.split("BDCDY")
+        new, changed = self.taken("BDCDY")
         ids = _ids(self.conn, "unit_id_seq", len(new))
         now = self.conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         _copy(self.conn, "units", ("unit_id", "unit_number", "parcel_id", "location", "floor_area", "use",
@@ -267,7 +303,7 @@ class _Writer:
                  share.denominator if share else None) for party, share in rec["holders"]]
 
     def rights(self) -> None:
-        new, changed = self.split("QL")
+        new, changed = self.taken("QL")
         # QLRGX rows are part of their right: new, changed or unchanged with it.
         held = sum(len(rec["holders"]) for rec in self.checked.records.get("QL", []))
         fresh, moved = sum(len(r["holders"]) for r in new), sum(len(r["holders"]) for r, _ in changed)
@@ -275,15 +311,17 @@ class _Writer:
         self.sources(new + [rec for rec, _ in changed], "QL")
         right_ids = _ids(self.conn, "right_id_seq", len(new))
         version_ids = _ids(self.conn, "rights_version_id_seq", len(new))
-        rows, holders = [], []
-        for rec, rid, vid in zip(new, right_ids, version_ids, strict=True):
-            values = self.right_values(rec)
-            rows.append((vid, rid, values["unit_id"], rec["kind"], rec["co_ownership"], rec["certificate_number"],
-                         values["registered_on"], rec["_source"], rec["begin"], rec["end"]))
-            holders.extend(self.holder_rows(vid, rec))
-            self.remember("QL", rec, rid)
+        holders: list[tuple[int, int, int | None, int | None]] = []
+
+        def rows() -> Iterator[tuple[Any, ...]]:  # built as COPY takes them (PostgreSQL works meanwhile)
+            for rec, rid, vid in zip(new, right_ids, version_ids, strict=True):
+                values = self.right_values(rec)
+                yield (vid, rid, values["unit_id"], rec["kind"], rec["co_ownership"], rec["certificate_number"],
+                       values["registered_on"], rec["_source"], rec["begin"], rec["end"])
+                holders.extend(self.holder_rows(vid, rec))
+                self.remember("QL", rec, rid)
         _copy(self.conn, "rights", ("version_id", "right_id", "unit_id", "kind", "co_ownership", "certificate_number",
-                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows)
+                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows())
         _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator", "share_denominator"),
               holders)
         for rec, rid in changed:
@@ -313,32 +351,16 @@ class _Writer:
     # -- restrictions ---------------------------------------------------------------------
 
     def restrictions(self, table: str) -> None:
-        new, changed = self.split(table)
+        new, changed = self.taken(table)
         self.sources(new + [rec for rec, _ in changed], table)
         ids = _ids(self.conn, "restriction_id_seq", len(new))
-        rows = []
-        for rec, rid in zip(new, ids, strict=True):
-            live = rec["status"]
-            if live in ("discharged", "released", "expired", "cancelled"):
-                live = "queued" if rec["kind"] == "seizure" and rec["queue_position"] != 1 else "active"
-            common = [self.unit_ids[rec["unit_number"]], rec["kind"],
-                      self.party_ids[rec["party"]] if rec["party"] else None,
-                      *(rec[c] for c in _RESTRICTION_COLUMNS), rec["_source"]]
-            if rec["kind"] == "seizure":  # one version per place it held in the queue
-                place = _RESTRICTION_COLUMNS.index("queue_position") + 3
-                segments = rec["_segments"]
-                for version, (start, stop, position) in enumerate(segments, start=1):
-                    common[place] = position
-                    rows.append((rid, version, "active" if position == 1 else "queued", *common, start, stop))
-                if rec["end"] is not None:
-                    rows.append((rid, len(segments) + 1, rec["status"], *common, rec["end"], None))
-            else:
-                rows.append((rid, 1, live, *common, rec["begin"], rec["end"]))
-                if rec["end"] is not None:
-                    rows.append((rid, 2, rec["status"], *common, rec["end"], None))
-            self.remember(table, rec, rid)
+
+        def rows() -> Iterator[tuple[Any, ...]]:  # built as COPY takes them (PostgreSQL works meanwhile)
+            for rec, rid in zip(new, ids, strict=True):
+                yield from self.restriction_rows(rec, rid)
+                self.remember(table, rec, rid)
         _copy(self.conn, "restrictions", ("restriction_id", "version", "status", "unit_id", "kind", "party_id",
-                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows)
+                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows())
         for rec, rid in changed:
             if not self.current(rec, "restrictions", "restriction_id", rid, table):
                 continue
@@ -348,10 +370,36 @@ class _Writer:
                 "source_id": rec["_source"], **{c: rec[c] for c in _RESTRICTION_COLUMNS}})
             self.remember(table, rec, rid)
 
+    def restriction_rows(self, rec: Record, rid: int) -> list[tuple[Any, ...]]:
+        """The versions of a new restriction: its live ones (a seizure's places in the queue), then
+        the one with its final status when it ended."""
+        live = rec["status"]
+        if live in ("discharged", "released", "expired", "cancelled"):
+            live = "queued" if rec["kind"] == "seizure" and rec["queue_position"] != 1 else "active"
+        common = [self.unit_ids[rec["unit_number"]], rec["kind"],
+                  self.party_ids[rec["party"]] if rec["party"] else None,
+                  *(rec[c] for c in _RESTRICTION_COLUMNS), rec["_source"]]
+        rows: list[tuple[Any, ...]] = []
+        if rec["kind"] == "seizure":  # one version per place it held in the queue
+            place = _RESTRICTION_COLUMNS.index("queue_position") + 3
+            segments = rec["_segments"]
+            for version, (start, stop, position) in enumerate(segments, start=1):
+                common[place] = position
+                rows.append((rid, version, "active" if position == 1 else "queued", *common, start, stop))
+            if rec["end"] is not None:
+                rows.append((rid, len(segments) + 1, rec["status"], *common, rec["end"], None))
+        else:
+            rows.append((rid, 1, live, *common, rec["begin"], rec["end"]))
+            if rec["end"] is not None:
+                rows.append((rid, 2, rec["status"], *common, rec["end"], None))
+        return rows
+
     def mapping(self) -> None:
-        """New old ids by COPY; a changed row's digest replaced."""
-        new = [(*row, self.row_sources.get(row[:2])) for row in self.mapping_rows
-               if row[1] not in self.known.mapping(row[0])]
+        """New old ids by COPY (built as COPY takes them); a changed row's digest replaced."""
+        mapped = self.known.mapped
+        empty: dict[str, tuple[int, bytes]] = {}
+        new = ((*row, self.row_sources.get(row[:2])) for row in self.mapping_rows
+               if row[1] not in mapped.get(row[0], empty))
         _copy(self.conn, "exchange_ids", ("exchange_table", "old_id", "object_id", "row_digest", "row_source"), new)
         changed = [(row[3], self.row_sources.get(row[:2]), row[0], row[1]) for row in self.mapping_rows
                    if row[1] in self.known.mapping(row[0])]
@@ -393,6 +441,7 @@ def _check_and_write(conn: psycopg.Connection, exchange: Any, known: Known, zone
         def ready(stage: str, checked: Checked) -> None:
             if clean and not checked.problems:
                 writer.checked = checked
+                writer.prepare(stage)
                 futures.append(pool.submit(writer.stage, stage))
 
         try:
@@ -413,21 +462,25 @@ def _sealed(rec: dict[str, Any]) -> tuple[bytes, str, bytes]:
 
 
 def _codes(exchange: Any) -> dict[str, list[Any]]:
-    units = [r.get("BDCDYH") for t in ("BDCDY", "QL", *RESTRICTION_TABLES) for r in exchange.rows(t)]
-    return {"parcels": _as_list(v for r in exchange.rows("BDCDY") if (v := r.get("ZDDM"))),
-            "units": _as_list(v for v in units if v),
+    """The parcel codes, unit numbers and identity documents the exchange names (the unit and
+    parcel columns read without building the rows of those tables: Exchange.column)."""
+    units = [v for t in ("BDCDY", "QL", *RESTRICTION_TABLES) for v in exchange.column(t, "BDCDYH")]
+    return {"parcels": _as_list(exchange.column("BDCDY", "ZDDM")),
+            "units": _as_list(units),
             "documents": sorted({(DOCUMENT_TYPES.get(t, t), v.strip().upper()) for r in exchange.rows("QLR")
                                  if (v := r.get("ZJH")) and (t := str(r.get("ZJZL") or "").strip())})}
 
 
 def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, actor_user_id: int | None,
                     actor_role: str = "registrar", dry_run: bool = False,
-                    clean_units_only: bool = False, parcels: ParcelPublishing | None = None) -> ImportOutcome:
+                    clean_units_only: bool = False, parcels: ParcelPublishing | None = None,
+                    limits: TableLimits | None = None) -> ImportOutcome:
     """Import the exchange at `path` (a directory of CSV tables, an .xlsx workbook or a .gpkg
     GeoPackage) in one transaction on `conn` (which must have none open), committed unless
     `dry_run` or a problem. `parcels` publishes the new parcels of a ZDJBXX table as a survey
     publication would (`portal.surveys.register_parcels`); without it, an exchange with new
-    parcels is refused.
+    parcels is refused. `limits` bound the rows of a CSV or GeoPackage table and the bytes of a
+    CSV file (`reading.TableLimits`, by default layout.TABLE_MAX_ROWS and CSV_MAX_BYTES).
 
     Returns the outcome: problems (file, row, column), per-table counts of new, changed and
     unchanged rows, the files' SHA-256. Raises `reading.ReadProblem` when a file cannot be
@@ -437,7 +490,7 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     database's refusal) or failure (an unforeseen error, re-raised after it is recorded).
     """
     try:
-        exchange = read_exchange(path)
+        exchange = read_exchange(path, limits or TableLimits())
     except ReadProblem as problem:
         _audit_failed(conn, path, problem.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
         raise

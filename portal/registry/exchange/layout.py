@@ -17,6 +17,7 @@ __all__ = [
     "Column", "Table", "TABLES", "TABLE_ORDER", "RESTRICTION_TABLES", "DOCUMENT_TYPES", "RIGHT_KINDS",
     "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "SOURCE_KINDS", "DEFAULT_EPSG", "reverse",
     "PARCEL_MAX_VERTICES", "CELL_MAX_CHARS", "SHEET_MAX_ROWS", "SHEET_MAX_COLUMNS", "SHEET_MAX_CELLS",
+    "TABLE_MAX_ROWS", "CSV_MAX_BYTES",
     "COORDINATE_MAX",
 ]
 
@@ -172,13 +173,17 @@ DEFAULT_EPSG = 4490
 # WKT, like any cell, at most CELL_MAX_CHARS characters (64 per vertex: two 17-digit coordinates
 # with separators and room to spare). An XLSX sheet holds at most SHEET_MAX_ROWS rows,
 # SHEET_MAX_COLUMNS columns and SHEET_MAX_CELLS cells, checked from the sheet's declared
-# dimensions and again while it is read. A coordinate is finite and within COORDINATE_MAX of 0
+# dimensions and again while it is read. A CSV file holds at most CSV_MAX_BYTES bytes and a CSV
+# or GeoPackage table TABLE_MAX_ROWS rows (as a sheet does), refused by file before they are read
+# whole (reading.TableLimits lets a caller set others). A coordinate is finite and within COORDINATE_MAX of 0
 # in its CRS's unit (metres or degrees; the earth fits in 1e8 m of any projected CRS).
 PARCEL_MAX_VERTICES = 100_000
 CELL_MAX_CHARS = 64 * PARCEL_MAX_VERTICES
 SHEET_MAX_ROWS = 1_000_000
 SHEET_MAX_COLUMNS = 64
 SHEET_MAX_CELLS = 20_000_000
+TABLE_MAX_ROWS = 1_000_000
+CSV_MAX_BYTES = 1024 * 1024 * 1024
 COORDINATE_MAX = 1e8
 
 

@@ -2,6 +2,11 @@
 GBK/GB 18030), one XLSX workbook with a sheet per table, or a GeoPackage with an attribute
 table per table, into rows that know their place.
 
+A CSV file is decoded, parsed and its header checked when the exchange is read (the refusals
+of a file come then, but for a cell over CELL_MAX_CHARS when something else in the process
+raised the csv module's field limit); its rows are built when first asked for (`Exchange.rows`). A
+CSV file or GeoPackage table beyond `TableLimits` (rows, bytes) is refused by name.
+
 Row numbers are those a person sees: the header is row 1, the first record row 2 (the CSV line
 or the spreadsheet row). Cells are text, stripped; empty cells are None; XLSX dates and numbers
 come as Python values and are turned into text the same way a CSV would carry them. A CSV cell
@@ -15,6 +20,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +29,16 @@ from typing import Any
 
 from portal.registry.exchange.layout import (
     CELL_MAX_CHARS,
+    CSV_MAX_BYTES,
     PARCEL_MAX_VERTICES,
     SHEET_MAX_CELLS,
     SHEET_MAX_COLUMNS,
     SHEET_MAX_ROWS,
+    TABLE_MAX_ROWS,
     TABLES,
 )
 
-__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value"]
+__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value", "UNSAFE_CHARACTERS", "TableLimits"]
 
 # A CSV cell the exporter escaped against formula injection: one single quote before one of these.
 _ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -41,11 +50,22 @@ def csv_value(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_ESCAPED_STARTS) else cell
 
 
-@dataclass(frozen=True)
+# Control characters (Unicode category Cc: C0, DEL, C1) and the bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069): refused in every text cell, so that a name
+# never reorders what a page shows nor breaks an export (an XLSX workbook cannot hold them).
+UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
+    """One record row: its file, its number as a person sees it (header = 1) and its cells by
+    column code. `suspect` is False when the reader has seen that no cell holds an unsafe
+    character (UNSAFE_CHARACTERS), so the checks need not look again (validation.unsafe_cell)."""
+
     file: str
     number: int
     values: dict[str, str | None]
+    suspect: bool = True
 
     def get(self, column: str) -> str | None:
         """The cell, stripped; None when empty or blank (CSV cells are stripped when read)."""
@@ -53,18 +73,65 @@ class Row:
         return (value.strip() or None) if value else None
 
 
+@dataclass(frozen=True)
+class TableLimits:
+    """What a CSV file or GeoPackage table may hold before it is read whole: `rows` rows (the
+    header and blank rows count; an XLSX sheet has its own limits, SHEET_MAX_*) and, for a CSV
+    file, `csv_bytes` bytes. Beyond them the file is refused by name (docs/register-exchange.md)."""
+
+    rows: int = TABLE_MAX_ROWS
+    csv_bytes: int = CSV_MAX_BYTES
+
+
+@dataclass
+class _Parsed:
+    """A CSV table parsed (records of text cells, its header checked), its rows not yet built."""
+
+    file: str
+    header: list[str]
+    records: list[list[str]]  # the header's record first
+
+    def column(self, code: str) -> list[str]:
+        """The non-blank cells of one column, as Row.get gives them (the last column of that code
+        when the header repeats it, as the rows' dicts keep it)."""
+        if code not in self.header:
+            return []
+        index = len(self.header) - 1 - self.header[::-1].index(code)
+        return [value for record in self.records[1:] if index < len(record)
+                and (value := csv_value(record[index]).strip())]
+
+
 @dataclass
 class Exchange:
-    """The tables read (a missing table is an empty one), the files' SHA-256 and encodings."""
+    """The tables read (a missing table is an empty one), the files' SHA-256 and encodings.
+
+    A CSV table is decoded, parsed and its header checked when the exchange is read, but its
+    rows are built when they are first asked for (`rows`): the import checks and writes the
+    first tables while the rows of the later ones are still to be built, and `column` gives one
+    column's cells without building them."""
 
     tables: dict[str, list[Row]] = field(default_factory=dict)
     sha256: str = ""
     encodings: dict[str, str] = field(default_factory=dict)
     path: Path = Path()
     feature_layers: set[str] = field(default_factory=set)  # GeoPackage tables with a geometry column
+    parsed: dict[str, _Parsed] = field(default_factory=dict)  # CSV tables whose rows are not built yet
 
     def rows(self, table: str) -> list[Row]:
+        """The table's rows (built now if not yet). Raises ReadProblem for a cell longer than
+        CELL_MAX_CHARS that the csv module's field limit let through (when something else in the
+        process raised that limit)."""
+        parsed = self.parsed.pop(table, None)
+        if parsed is not None:
+            self.tables[table] = _csv_rows(parsed.file, parsed.header, parsed.records)
         return self.tables.get(table, [])
+
+    def column(self, table: str, code: str) -> list[str]:
+        """The non-blank cells of one column (stripped), in row order, without building rows."""
+        parsed = self.parsed.get(table)
+        if parsed is not None:
+            return parsed.column(code)
+        return [value for row in self.tables.get(table, []) if (value := row.get(code)) is not None]
 
 
 class ReadProblem(ValueError):
@@ -91,9 +158,8 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False) -> list[Row]:
-    if not records:
-        return []
+def _header(file: str, table: str, records: list[list[Any]]) -> list[str]:
+    """The header's column codes, each known and every required one there (else ReadProblem)."""
     header = [str(h).strip().upper() if h is not None else "" for h in records[0]]
     known = set(TABLES[table].codes)
     unknown = [h for h in header if h and h not in known]
@@ -103,23 +169,52 @@ def _rows(file: str, table: str, records: list[list[Any]], *, text: bool = False
     missing = [c.code for c in TABLES[table].columns if c.required and c.code not in header]
     if missing:
         raise ReadProblem(f"{file}: row 1: the required column {missing[0]} is missing")
+    return header
+
+
+def _rows(file: str, table: str, records: list[list[Any]]) -> list[Row]:
+    """The rows of an XLSX sheet or GeoPackage table (cells as Python values, made text)."""
+    if not records:
+        return []
+    header = _header(file, table, records)
     rows = []
     named = [(i, h) for i, h in enumerate(header) if h]
     for number, record in enumerate(records[1:], start=2):
-        if text:  # CSV cells are text already: kept as read, stripped when a cell is read (Row.get)
-            if not "".join(record).strip():
-                continue
-            values: dict[str, str | None] = dict(zip(header, map(csv_value, record), strict=False))
-            values.pop("", None)
-        else:
-            values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
-            if not any(values.values()):
-                continue
-        long = next((h for h, v in values.items() if v is not None and len(v) > CELL_MAX_CHARS), None)
-        if long is not None:
-            raise ReadProblem(f"{file}: row {number}, column {long}: more than {CELL_MAX_CHARS:,} characters, the "
-                              f"most a cell may hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)")
+        values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
+        if not any(values.values()):
+            continue
+        _refuse_long(file, number, values)
         rows.append(Row(file, number, values))
+    return rows
+
+
+def _refuse_long(file: str, number: int, values: dict[str, str | None]) -> None:
+    long = next((h for h, v in values.items() if v is not None and len(v) > CELL_MAX_CHARS), None)
+    if long is not None:
+        raise ReadProblem(f"{file}: row {number}, column {long}: more than {CELL_MAX_CHARS:,} characters, the "
+                          f"most a cell may hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)")
+
+
+def _csv_rows(file: str, header: list[str], records: list[list[str]]) -> list[Row]:
+    """CSV records as rows. Cells are text already: kept as read, stripped when a cell is read
+    (Row.get). Each row's cells are joined once, to skip a blank row, to find whether any cell
+    needs the exporter's quote taken off (csv_value), whether any may hold an unsafe character,
+    and whether any may be longer than CELL_MAX_CHARS (the csv module's field limit holds them to
+    it, unless something else in the process raised that limit)."""
+    rows = []
+    blank_column = "" in header
+    unsafe = UNSAFE_CHARACTERS.search
+    for number, record in enumerate(records[1:], start=2):
+        joined = "".join(record)
+        if not joined.strip():
+            continue
+        values: dict[str, str | None] = dict(zip(header, record if "'" not in joined else map(csv_value, record),
+                                                 strict=False))
+        if blank_column:
+            values.pop("", None)
+        if len(joined) > CELL_MAX_CHARS:
+            _refuse_long(file, number, values)
+        rows.append(Row(file, number, values, unsafe(joined) is not None))
     return rows
 
 
@@ -149,13 +244,16 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
 _CSV_LIMIT = threading.Lock()
 
 
-def _csv_records(name: str, text: str) -> list[list[str]]:
+def _csv_records(name: str, text: str, max_rows: int = TABLE_MAX_ROWS) -> list[list[str]]:
     with _CSV_LIMIT:
         if csv.field_size_limit() < CELL_MAX_CHARS:
             csv.field_size_limit(CELL_MAX_CHARS)
     records: list[list[str]] = []
     try:
-        records.extend(csv.reader(io.StringIO(text, newline="")))
+        records.extend(itertools.islice(csv.reader(io.StringIO(text, newline="")), max_rows + 1))
+        if len(records) > max_rows:
+            raise ReadProblem(f"{name}: more than {max_rows:,} rows, the most a table of the exchange may hold "
+                              "(split the register into several exchanges)")
     except csv.Error as error:
         row = len(records) + 1
         if "field larger than field limit" not in str(error):
@@ -226,7 +324,7 @@ _GEOPACKAGE_IDS = {0x47504B47, 0x47503130, 0x47503131}
 _FEATURE_MAX_BYTES = 16 * PARCEL_MAX_VERTICES + 1024
 
 
-def _read_geopackage(path: Path, exchange: Exchange) -> None:
+def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> None:
     """Attribute tables of a GeoPackage (an SQLite file with the GeoPackage application id and
     `gpkg_contents`, OGC 12-128r18), named by the layout's table codes; the GeoPackage's own tables
     (gpkg_*, rtree_*) and any feature layers not of the layout are refused by name, so a misnamed
@@ -271,6 +369,10 @@ def _read_geopackage(path: Path, exchange: Exchange) -> None:
                 if big is not None:
                     raise ReadProblem(f"{path.name}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
                                       f"than a boundary of {PARCEL_MAX_VERTICES:,} vertices takes")
+            (count,) = db.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()  # noqa: S608 (quoted name)
+            if count + 1 > limits.rows:  # the header row counts, as in a CSV file
+                raise ReadProblem(f"{path.name}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
+                                  "of the exchange may hold (split the register into several exchanges)")
             cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
             header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
             keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
@@ -292,11 +394,12 @@ def _file_sha256(path: Path) -> bytes:
     return digest.digest()
 
 
-def read_exchange(path: Path) -> Exchange:
+def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange:  # noqa: B008 (frozen)
     """Read a directory of CSV files, an .xlsx workbook or a .gpkg GeoPackage. Raises ReadProblem
-    when a file cannot be read, a header is wrong or a limit of layout.py is passed (with the
-    exchange's SHA-256 when its files could be hashed); the values themselves are checked by
-    `validation`."""
+    when a file cannot be read, a header is wrong or a limit of layout.py or `limits` is passed
+    (with the exchange's SHA-256 when its files could be hashed; a CSV file over
+    `limits.csv_bytes` is refused before it is read, so without one); the values themselves are
+    checked by `validation`."""
     exchange = Exchange()
     digest = hashlib.sha256()
     try:
@@ -313,6 +416,11 @@ def read_exchange(path: Path) -> Exchange:
                 raise ReadProblem(f"{files[strays[0]].name}: not a table of the layout ({', '.join(TABLES)})")
             if not files:
                 raise ReadProblem(f"{path}: no .csv table of the layout in this directory")
+            for file in files.values():
+                size = file.stat().st_size
+                if size > limits.csv_bytes:
+                    raise ReadProblem(f"{file.name}: {size:,} bytes, more than the {limits.csv_bytes:,} a CSV table "
+                                      "of the exchange may hold (split the register into several exchanges)")
             contents = {}
             for table, file in files.items():
                 contents[table] = data = file.read_bytes()
@@ -321,7 +429,10 @@ def read_exchange(path: Path) -> Exchange:
             for table, file in files.items():
                 text, encoding = _decode(file, contents.pop(table))
                 exchange.encodings[file.name] = encoding
-                exchange.tables[table] = _rows(file.name, table, _csv_records(file.name, text), text=True)
+                records = _csv_records(file.name, text, limits.rows)
+                del text
+                if records:  # the rows are built when first asked for (Exchange.rows)
+                    exchange.parsed[table] = _Parsed(file.name, _header(file.name, table, records), records)
         elif path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
@@ -344,7 +455,7 @@ def read_exchange(path: Path) -> Exchange:
                 book.close()
         elif path.suffix.lower() == ".gpkg":
             exchange.sha256 = _file_sha256(path).hex()
-            _read_geopackage(path, exchange)
+            _read_geopackage(path, exchange, limits)
         else:
             raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
                               "GeoPackage")

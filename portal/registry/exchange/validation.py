@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -34,7 +34,7 @@ from portal.registry.exchange.layout import (
     TABLES,
     UNIT_USES,
 )
-from portal.registry.exchange.reading import Exchange, Row
+from portal.registry.exchange.reading import UNSAFE_CHARACTERS, Exchange, Row
 from spatial.codes import parcel_code_problem, unit_number_problem
 
 __all__ = ["Problem", "Known", "Checked", "Ready", "check_exchange", "queue_history"]
@@ -77,14 +77,13 @@ class Checked:
     holders: dict[str, list[Record]] = field(default_factory=dict)  # right BSM -> its holder records
 
 
-# Control characters (Unicode category Cc: C0, DEL, C1) and the bidirectional embeddings,
-# overrides and isolates (U+202A-U+202E, U+2066-U+2069): refused in every text cell, so that a name
-# never reorders what a page shows nor breaks an export (an XLSX workbook cannot hold them).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = UNSAFE_CHARACTERS
 
 
 def unsafe_cell(row: Row) -> tuple[str, str] | None:
     """The first cell of the row holding a control or bidi character: (column, message)."""
+    if not row.suspect:
+        return None  # the reader saw none in the row (reading.UNSAFE_CHARACTERS)
     if not _UNSAFE.search("".join(filter(None, row.values.values()))):
         return None  # one search of the whole row (cells unstripped); each cell is looked at only on a hit
     for column, value in row.values.items():
@@ -122,19 +121,19 @@ class _Reader:
 
     def text(self, column: str, *, required: bool = False) -> str | None:
         value = self.values.get(column)
-        if value is not None:
-            value = value.strip() or None
-        if value is None and required:
+        if value and (value := value.strip()):
+            return value
+        if required:
             raise _Bad(column, "is empty")
-        return value
+        return None
 
-    def code(self, column: str, codes: dict[str, Any], *, required: bool = True, also: Iterable[Any] = ()) -> Any:
+    def code(self, column: str, codes: dict[str, Any], *, required: bool = True, also: Collection[Any] = ()) -> Any:
         value = self.text(column, required=required)
         if value is None:
             return None
         if value in codes:
             return codes[value]
-        if value in set(also):
+        if value in also:  # a dict's values (a view: no set built per cell)
             return value
         raise _Bad(column, f"{_shown(value)!r} is not one of {', '.join(codes)}")
 
@@ -220,9 +219,10 @@ def _document_problem(kind: str, number: str, today: dt.date | None = None) -> s
 
 
 Ready = Callable[[str, Checked], None]
-"""Told when the records of a stage are final unless a problem is found later: `parties` (SJ
-and QLR), `units` (BDCDY), `rights` (QL with their holders), `restrictions` (the rest). A writer may
-write them meanwhile, in the same transaction, which is rolled back if any problem is found."""
+"""Told when the records of a stage are final unless a problem is found later, in this order:
+`units` (BDCDY), `parties` (SJ and QLR), `rights` (QL with their holders), `restrictions` (the
+rest). A writer may write them meanwhile, in the same transaction, which is rolled back if any
+problem is found."""
 
 
 def _quiet(stage: str, checked: Checked) -> None:
@@ -516,6 +516,28 @@ class _Checker:
     def run(self) -> Checked:
         self.each("SJ", self.source, unit_column=None)
         self.sources = {rec["BSM"] for rec in self.out.records["SJ"]}
+        # The units first: their checks are the cheaper, so the writer starts sooner; the
+        # parties are checked while the units are written. Problems are reported in the
+        # layout's order all the same (SJ, QLR, BDCDY, ...).
+        before_units = len(self.out.problems)
+        self.each("BDCDY", self.unit)
+        mapped_units = self.known.mapping("BDCDY")
+        taken = {number: uid for number, uid in self.known.units.items()}
+        for rec in self.out.records["BDCDY"]:
+            current = taken.get(rec["unit_number"])
+            mapped = mapped_units.get(rec["BSM"])
+            if current is not None and (mapped is None or mapped[0] != current):
+                own = rec["BSM"].startswith("cadastre-")  # this (or another) installation's own export
+                self.problem(rec["_row"], "BDCDYH", f"unit {rec['unit_number']} is already in the register "
+                             "under another identifier" + (
+                                 f" ({rec['BSM']!r} is an identifier an export gives a row the register did not "
+                                 "import: an export moves a register into another installation, it does not "
+                                 "import into the one that wrote it; change such units in the portal, or "
+                                 "import the old system's rows only)" if own else ""), rec["unit_number"])
+                rec["_refused"] = True
+        self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
+        self.ready("units", self.out)
+        before_parties = len(self.out.problems)
         self.each("QLR", self.party, unit_column=None)
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
         documents: dict[tuple[str, str], Record] = {}
@@ -535,23 +557,8 @@ class _Checker:
         self.out.records["QLR"] = [rec for rec in self.out.records["QLR"] if not rec.get("_refused")]
         parties = {rec["BSM"] for rec in self.out.records["QLR"]}
         self.ready("parties", self.out)
-        self.each("BDCDY", self.unit)
-        mapped_units = self.known.mapping("BDCDY")
-        taken = {number: uid for number, uid in self.known.units.items()}
-        for rec in self.out.records["BDCDY"]:
-            current = taken.get(rec["unit_number"])
-            mapped = mapped_units.get(rec["BSM"])
-            if current is not None and (mapped is None or mapped[0] != current):
-                own = rec["BSM"].startswith("cadastre-")  # this (or another) installation's own export
-                self.problem(rec["_row"], "BDCDYH", f"unit {rec['unit_number']} is already in the register "
-                             "under another identifier" + (
-                                 f" ({rec['BSM']!r} is an identifier an export gives a row the register did not "
-                                 "import: an export moves a register into another installation, it does not "
-                                 "import into the one that wrote it; change such units in the portal, or "
-                                 "import the old system's rows only)" if own else ""), rec["unit_number"])
-                rec["_refused"] = True
-        self.out.records["BDCDY"] = [rec for rec in self.out.records["BDCDY"] if not rec.get("_refused")]
-        self.ready("units", self.out)
+        problems = self.out.problems
+        problems[before_units:] = problems[before_parties:] + problems[before_units:before_parties]
         self.each("QL", self.right)
         self.holders(parties)
         self.ready("rights", self.out)
