@@ -8,8 +8,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from ogc_server import Server
+from starlette.datastructures import Headers
 
-from layers.http import entity_tags, not_modified
+from layers.http import IF_NONE_MATCH_MAX_CHARS, entity_tags, if_none_match_of, not_modified
 
 
 @pytest.mark.parametrize(("header", "tags"), [
@@ -41,3 +42,22 @@ def test_static_files_answer_304_only_to_a_well_formed_list(ogc_server: Server, 
     for header in (etag + etag, f"{etag} {etag}", f"{etag}, junk", '"other"'):
         again = httpx.get(ogc_server.url + path, headers={"If-None-Match": header}, timeout=30)
         assert again.status_code == 200 and again.content == first.content, header
+
+
+def test_an_if_none_match_longer_than_the_cap_names_nothing_before_it_is_parsed() -> None:
+    # 8 MB of commas held the event loop for seconds while the list was walked element by element
+    assert not_modified("," * 8_000_000 + '"e"', '"e"') is False
+    assert not_modified(" " * (IF_NONE_MATCH_MAX_CHARS - 3) + '"e"', '"e"') is True
+    assert not_modified(" " * (IF_NONE_MATCH_MAX_CHARS - 2) + '"e"', '"e"') is False
+
+
+def test_every_line_of_if_none_match_is_one_list(ogc_server: Server) -> None:
+    path = "/static/css/map.css"
+    first = httpx.get(ogc_server.url + path, timeout=30)
+    etag = first.headers["etag"]
+    for lines, expected in (([etag, "junk"], 200), (['"other"', etag], 304), ([etag, '"other"'], 304)):
+        again = httpx.get(ogc_server.url + path, headers=[("If-None-Match", line) for line in lines], timeout=30)
+        assert again.status_code == expected, lines
+    headers = Headers(raw=[(b"if-none-match", b'"e"'), (b"if-none-match", b"junk")])
+    assert if_none_match_of(headers) == '"e", junk' and not not_modified(if_none_match_of(headers), '"e"')
+    assert if_none_match_of(Headers()) is None
