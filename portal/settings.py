@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
            "SecuritySettings", "AccountSettings", "AuditSettings", "ArchiveSettings", "Settings", "project_root",
-           "DEFAULT_OFFICE_TIMEZONE", "KEY_MIN_BYTES", "KEY_FORMAT", "key_problem"]
+           "DEFAULT_OFFICE_TIMEZONE", "KEY_MIN_BYTES", "KEY_FORMAT", "key_problem", "refusal"]
 
 
 def project_root() -> Path:
@@ -65,6 +65,19 @@ def key_problem(text: str) -> str | None:
     return None
 
 
+def refusal(error: ValidationError) -> str:
+    """One line for settings `error` refused, naming each setting and what is wrong, never its
+    value ("settings refused: CADASTRE_SHEET_KEY has 31 bytes: give ..."): what the `cadastre`
+    commands and `portal.main` print instead of pydantic's multi-line report."""
+    problems = []
+    for problem in error.errors():
+        message = " ".join(problem["msg"].removeprefix("Value error, ").split())
+        if problem["type"] != "value_error":  # pydantic's own ("Input should be ..."): name the field
+            message = f"{'.'.join(str(part) for part in problem['loc'])}: {message}"
+        problems.append(message)
+    return "settings refused: " + "; ".join(problems)
+
+
 def _checked_key(name: str, value: str | None) -> str | None:
     if value is None:
         return value
@@ -84,7 +97,8 @@ LISTENER_CONNECTIONS = 1
 class DatabaseSettings(BaseSettings):
     """Where the cadastre lives: `DATABASE_URL`, or a cluster this project manages itself."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # The web app connects with DATABASE_URL (a least-privilege role: `cadastre audit
     # grant-app-role`); migrations and the admin command line with CADASTRE_ADMIN_DATABASE_URL
@@ -150,7 +164,8 @@ class DatabaseSettings(BaseSettings):
 class PortalSettings(BaseSettings):
     """The web application: where it listens and how it presents itself."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -195,7 +210,8 @@ class PortalSettings(BaseSettings):
 class TileSettings(BaseSettings):
     """Vector tiles: how much goes into one tile and how long it is kept."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_TILE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_TILE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     max_features: int = 20_000
     extent: int = 4096
@@ -218,7 +234,8 @@ class SurveySettings(BaseSettings):
     """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_validation.validation_rules`
     turns them into `spatial.validation.ValidationRules`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     area_abs_tolerance_m2: float = 1.0
     area_rel_tolerance: float = 0.0
@@ -269,7 +286,8 @@ class SecuritySettings(BaseSettings):
     believes none: the client is whoever connects.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_SECURITY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_SECURITY_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     hsts_seconds: int = 0
     max_body_bytes: int = 51 * 1024 * 1024
@@ -310,7 +328,8 @@ class AccountSettings(BaseSettings):
     `cookie_secure` stays on except for plain-http local runs and tests.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     identity_key: str | None = None
     identity_seal_key: str | None = None
@@ -401,7 +420,8 @@ class AuditSettings(BaseSettings):
     the public key (`cadastre audit public-key`) with the auditors.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_AUDIT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_AUDIT_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     anchor_file: Path | None = None
     signing_key_file: Path | None = None
@@ -422,7 +442,8 @@ class ArchiveSettings(BaseSettings):
     pages; reading and rendering run in a limited worker process, like survey uploads.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_ARCHIVE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ARCHIVE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     store_dir: Path | None = None
     cache_dir: Path | None = None
@@ -451,7 +472,8 @@ class ArchiveSettings(BaseSettings):
 class MapSettings(BaseSettings):
     """The public map page: where its parcel tiles come from and when labels appear."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_MAP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_MAP_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # The OGC API tiles that layers/ publishes; a setting so a deployment can put a cache in front.
     parcel_tiles_url: str = "/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
@@ -472,7 +494,8 @@ class MapSettings(BaseSettings):
 class OgcSettings(BaseSettings):
     """OGC API publishing: page sizes of feature requests."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_OGC_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_OGC_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     default_limit: int = 10
     max_limit: int = 10_000
@@ -499,7 +522,11 @@ class OgcSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """Everything the application needs, grouped by concern."""
+    """Everything the application needs, grouped by concern. Every settings class hides the
+    input in its errors (`hide_input_in_errors`): a refused key or URL is never printed, only
+    the setting's name and what is wrong (`refusal`)."""
+
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)

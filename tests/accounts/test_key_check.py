@@ -6,7 +6,10 @@ fresh install makes its keys (mode 0600); a malformed key setting or file is one
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -200,3 +203,22 @@ def test_a_short_or_mistyped_key_file_refuses_to_start_naming_it(database_url: s
 def test_keys_of_32_bytes_in_hex_or_base64_are_taken_as_they_are_written(key: str) -> None:
     assert PortalSettings(sheet_key=key).sheet_key == key
     assert AccountSettings(identity_key=key).identity_key == key
+
+
+@pytest.mark.parametrize(("setting", "value"), [("CADASTRE_SHEET_KEY", "TOPSECRET.sheet." + secrets.token_hex(23)),
+                                                ("CADASTRE_ACCOUNTS_IDENTITY_KEY", secrets.token_hex(31)),
+                                                ("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", secrets.token_hex(31))])
+def test_a_refused_key_is_never_printed_when_the_server_imports_the_app(tmp_path: Path, setting: str,
+                                                                        value: str) -> None:
+    environment = {**os.environ, setting: value, "CADASTRE_STATE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "uvicorn", "portal.main:app", "--port", "1"], env=environment,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    assert output.startswith(f"settings refused: {setting} "), output
+    assert not any(value[i:i + 6] in output for i in range(len(value) - 5)), output
+    with pytest.raises(ValidationError) as refused:
+        PortalSettings(sheet_key=value) if setting == "CADASTRE_SHEET_KEY" else AccountSettings(
+            **{setting.removeprefix("CADASTRE_ACCOUNTS_").lower(): value})
+    assert value[:6] not in str(refused.value) and "input_value" not in str(refused.value)
