@@ -76,3 +76,15 @@ def test_headers_too_large_are_refused_before_anything_parses_them(ogc_server: S
     long = httpx.get(ogc_server.url + "/static/js/map.js", timeout=30,
                      headers={"If-None-Match": "," * IF_NONE_MATCH_MAX_CHARS + etag})
     assert long.status_code == 200, "an If-None-Match under the header cap but over its own names nothing"
+
+
+def test_head_is_answered_wherever_get_is(ogc_server: Server) -> None:
+    # FastAPI's GET routes answered HEAD with 405 (RFC 9110 §9.3.2 asks for the GET's header fields)
+    for path in ("/health", "/", "/static/js/map.js", "/ogc/collections", "/no-such-page"):
+        get = httpx.get(ogc_server.url + path, timeout=30)
+        head = httpx.head(ogc_server.url + path, timeout=30)
+        assert head.status_code == get.status_code, path
+        assert head.content == b"" and head.headers.get("content-type") == get.headers.get("content-type"), path
+    check = httpx.head(ogc_server.url + "/api/check", params={"parcel": "x"}, timeout=30)
+    assert check.status_code == 405 and check.headers["allow"] == "GET", "a HEAD never makes a check"
+    assert httpx.request("DELETE", ogc_server.url + "/health", timeout=30).status_code == 405
