@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles as _StarletteStaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED", "control_character", "CONTROL_REFUSAL", "entity_tags",
-           "not_modified", "StaticFiles"]
+           "if_none_match_of", "IF_NONE_MATCH_MAX_CHARS", "not_modified", "StaticFiles"]
 
 ALLOW = b"GET, HEAD, OPTIONS"
 # What a page on another origin may read besides the simple headers: the CRS of the
@@ -177,12 +177,26 @@ def entity_tags(header: str) -> list[tuple[bool, str]] | None:
         position = element.end()
 
 
+# The longest If-None-Match value (all its header lines joined) that is read at all: a longer one
+# names nothing (the full answer), before any parsing, so 8 MB of commas cannot hold the event loop
+# while the list is walked element by element. A browser's value is one or a few 30-character tags.
+IF_NONE_MATCH_MAX_CHARS = 8192
+
+
+def if_none_match_of(headers: Headers) -> str | None:
+    """A request's If-None-Match value: all its header lines joined with ", " (RFC 9110 §5.3: a
+    field sent on several lines is one comma-separated list), or None without one."""
+    lines = headers.getlist("if-none-match")
+    return ", ".join(lines) if lines else None
+
+
 def not_modified(if_none_match: str | None, etag: str) -> bool:
-    """Whether a request's If-None-Match value names the representation whose ETag is `etag`
-    (RFC 9110 §13.1.2), so the answer is 304: `*` names any current representation; else a
-    comma-separated list of entity tags compared weakly (§8.8.3.2: `W/"a"` and `"a"` both name
-    `"a"` and `W/"a"`). A missing, empty or malformed value names nothing: the full answer."""
-    if not if_none_match:
+    """Whether a request's If-None-Match value (`if_none_match_of`: every line of the header)
+    names the representation whose ETag is `etag` (RFC 9110 §13.1.2), so the answer is 304: `*`
+    names any current representation; else a comma-separated list of entity tags compared weakly
+    (§8.8.3.2: `W/"a"` and `"a"` both name `"a"` and `W/"a"`). A missing, empty or malformed
+    value, or one longer than IF_NONE_MATCH_MAX_CHARS, names nothing: the full answer."""
+    if not if_none_match or len(if_none_match) > IF_NONE_MATCH_MAX_CHARS:
         return False
     if if_none_match.strip(" \t") == "*":
         return True
@@ -200,5 +214,5 @@ class StaticFiles(_StarletteStaticFiles):
 
     def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
         if "if-none-match" in request_headers:  # §13.1.3: If-Modified-Since is then ignored
-            return not_modified(request_headers["if-none-match"], response_headers["etag"])
+            return not_modified(if_none_match_of(request_headers), response_headers["etag"])
         return super().is_not_modified(response_headers, request_headers)

@@ -37,7 +37,7 @@ from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_app_url
 from portal.platform.deps import Connection, ReadConnection
-from portal.platform.middleware import BodyLimit, CrossSite, NoStore, SecurityHeaders
+from portal.platform.middleware import BodyLimit, CrossSite, HeadAsGet, HeaderLimit, NoStore, SecurityHeaders
 from portal.platform.migrate import head_revision
 from portal.platform.permissions import Action, current_principal
 from portal.platform.replicas import ReadRouter
@@ -169,6 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(NoStore, session_cookie=accounts.SESSION_COOKIE)  # personal data is never cached
+    app.add_middleware(HeadAsGet)  # HEAD wherever GET is allowed, outside the others: the GET gets them all
+    app.add_middleware(HeaderLimit)  # before anything parses a header (cookies, languages)
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
 
     # The one place errors become responses (portal.web.errors): every CadastreError, an

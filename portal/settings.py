@@ -6,18 +6,22 @@ Nothing here is built at import time: `create_app(settings)` and the command lin
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DatabaseSettings", "PortalSettings", "TileSettings", "OgcSettings", "MapSettings", "SurveySettings",
            "SecuritySettings", "AccountSettings", "AuditSettings", "ArchiveSettings", "Settings", "project_root",
-           "DEFAULT_OFFICE_TIMEZONE", "KEY_MIN_BYTES", "KEY_FORMAT", "key_problem"]
+           "DEFAULT_OFFICE_TIMEZONE", "KEY_MIN_BYTES", "KEY_FORMAT", "key_problem", "refusal",
+           "SEAL_KEY_FORMAT", "seal_key_problem",
+           "KEY_FILE_MAX_BYTES", "KeyFileUnreadable", "read_key_file", "read_key_text"]
 
 
 def project_root() -> Path:
@@ -34,35 +38,128 @@ def project_root() -> Path:
 
 # The format of every secret key the app reads from a setting or a `<state_dir>/*.key` file (the
 # identity digest key, the identity seal key, the sheet references' key; docs/security.md): at
-# least 32 random bytes, written as hex digits or base64 (standard or URL-safe, padding optional).
-# The keys the app makes itself are 64 hex digits (32 random bytes). The digest and sheet keys are
-# used as written (their text's UTF-8 is the HMAC key, so keys in use keep their digests); the
-# format only refuses keys too short or mistyped to be secret: `CADASTRE_SHEET_KEY=zz` made every
-# sheet reference's MAC a guess under a 2-byte key. The seal key is exactly 64 hex digits (AES-256).
+# least 32 random bytes, written either as an even number of hex digits (nothing else: no `0x`, no
+# spaces) or as base64 (standard or URL-safe, with no padding or the right padding); a key of one
+# character repeated (64 zeros) is refused, it has no randomness. The keys the app makes itself are
+# 64 hex digits (32 random bytes). The digest and sheet keys are used exactly as written (their
+# text's UTF-8 is the HMAC key, so keys in use keep their digests): a setting with spaces or a line
+# break around it is refused rather than silently changed (a key file is read without its
+# surrounding whitespace, its final newline). The format only refuses keys too short or mistyped
+# to be secret: `CADASTRE_SHEET_KEY=zz` made every sheet reference's MAC a guess under a 2-byte
+# key. The seal key is exactly 64 hex digits (AES-256).
 KEY_MIN_BYTES = 32
 KEY_FORMAT = f"give at least {KEY_MIN_BYTES} random bytes as {2 * KEY_MIN_BYTES}+ hex digits or as base64"
+SEAL_KEY_FORMAT = "give 64 hex digits (32 random bytes)"
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
 
 
 def key_problem(text: str) -> str | None:
     """What is wrong with a secret key's text (see KEY_FORMAT), as the end of a sentence naming
-    the key ("is empty", "has 2 bytes: give ..."), or None for a key in the format. Surrounding
-    whitespace is ignored (a key file's final newline). Raises nothing."""
+    the key ("is empty", "has 2 bytes: give ..."), or None for a key in the format. The text is
+    taken exactly: spaces or line breaks around it are a problem (callers reading a key file
+    strip its text first). Raises nothing."""
     key = text.strip()
     if not key:
         return f"is empty: {KEY_FORMAT}"
-    if _HEX.fullmatch(key) and len(key) % 2 == 0:
+    if key != text:
+        return "has spaces or line breaks around it: remove them (a key is used exactly as written)"
+    if _HEX.fullmatch(key):
+        if len(key) % 2:
+            return f"has an odd number of hex digits ({len(key)}): {KEY_FORMAT}"
         size = len(key) // 2
-    elif _BASE64.fullmatch(key) and len(key.rstrip("=")) % 4 != 1:
-        size = len(key.rstrip("=")) * 3 // 4
-    elif _HEX.fullmatch(key):
-        return f"has an odd number of hex digits ({len(key)}): {KEY_FORMAT}"
+    elif key[:2] in ("0x", "0X") and _HEX.fullmatch(key[2:]):
+        return f"starts with 0x: write the hex digits alone; {KEY_FORMAT}"
+    elif _BASE64.fullmatch(key):
+        digits = key.rstrip("=")
+        padding, rest = len(key) - len(digits), len(digits) % 4
+        if rest == 1 or (padding and padding != 4 - rest):
+            return f"is not valid base64 (its length or its = padding is wrong): {KEY_FORMAT}"
+        size = len(digits) * 3 // 4
     else:
         return f"is neither hex digits nor base64 (spaces or other characters in it): {KEY_FORMAT}"
     if size < KEY_MIN_BYTES:
         return f"has {size} byte{'s' if size != 1 else ''}: {KEY_FORMAT}"
+    if len(set(key.rstrip("="))) == 1:
+        return f"is one character repeated, no random key: {KEY_FORMAT}"
     return None
+
+
+def seal_key_problem(text: str) -> str | None:
+    """What is wrong with the identity seal key's text (exactly 64 hex digits, SEAL_KEY_FORMAT;
+    surrounding whitespace is ignored, since the key is the bytes they spell), as the end of a
+    sentence naming it, or None. Raises nothing."""
+    key = text.strip()
+    if not _HEX.fullmatch(key):
+        return f"is not hexadecimal (only 0-9 and a-f, no spaces nor 0x): {SEAL_KEY_FORMAT}"
+    if len(key) != 64:
+        return (f"has {len(key) // 2} bytes: {SEAL_KEY_FORMAT}" if len(key) % 2 == 0
+                else f"has an odd number of hex digits ({len(key)}): {SEAL_KEY_FORMAT}")
+    if len(set(key)) == 1:
+        return f"is one character repeated, no random key: {SEAL_KEY_FORMAT}"
+    return None
+
+
+# The largest key file read: a key is 64 hex digits, a PEM Ed25519 key about 120 bytes.
+KEY_FILE_MAX_BYTES = 16384
+
+
+class KeyFileUnreadable(ValueError):
+    """A key file that is not a regular file, cannot be opened or read, is too large or is not
+    UTF-8 text: the message is one line naming the file and what to do."""
+
+
+def read_key_file(path: Path) -> bytes:
+    """The bytes of the key file `path` (a `<state_dir>/*.key` file or the audit signing key),
+    checked to be a regular file before a byte is read: opened without blocking and checked on
+    the opened descriptor, so a FIFO put in its place cannot hang the start, nor a directory
+    give a traceback. Raises KeyFileUnreadable (one line naming the file) when it is missing,
+    not a regular file, unreadable (permissions) or larger than KEY_FILE_MAX_BYTES."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise KeyFileUnreadable(f"key file {path} cannot be opened ({error.strerror}): make it a file readable "
+                                "by the account running the portal, mode 0600") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileUnreadable(f"key file {path} is not a regular file (a directory, FIFO, socket or device): "
+                                    "put the key in a plain file, mode 0600")
+        if info.st_size > KEY_FILE_MAX_BYTES:
+            raise KeyFileUnreadable(f"key file {path} has {info.st_size} bytes, more than a key "
+                                    f"({KEY_FILE_MAX_BYTES} at most): is it the right file?")
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, KEY_FILE_MAX_BYTES + 1 - sum(map(len, chunks))):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > KEY_FILE_MAX_BYTES:
+                raise KeyFileUnreadable(f"key file {path} grew beyond {KEY_FILE_MAX_BYTES} bytes while read")
+    except OSError as error:
+        raise KeyFileUnreadable(f"key file {path} cannot be read ({error.strerror})") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def read_key_text(path: Path) -> str:
+    """The text of the key file `path` (`read_key_file`), as written (callers strip it). Raises
+    KeyFileUnreadable as `read_key_file` does, and when the file is not UTF-8 text."""
+    try:
+        return read_key_file(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileUnreadable(f"key file {path} is not text (not UTF-8): a key is hex digits or base64") from None
+
+
+def refusal(error: ValidationError) -> str:
+    """One line for settings `error` refused, naming each setting and what is wrong, never its
+    value ("settings refused: CADASTRE_SHEET_KEY has 31 bytes: give ..."): what the `cadastre`
+    commands and `portal.main` print instead of pydantic's multi-line report."""
+    problems = []
+    for problem in error.errors():
+        message = " ".join(problem["msg"].removeprefix("Value error, ").split())
+        if problem["type"] != "value_error":  # pydantic's own ("Input should be ..."): name the field
+            message = f"{'.'.join(str(part) for part in problem['loc'])}: {message}"
+        problems.append(message)
+    return "settings refused: " + "; ".join(problems)
 
 
 def _checked_key(name: str, value: str | None) -> str | None:
@@ -84,7 +181,8 @@ LISTENER_CONNECTIONS = 1
 class DatabaseSettings(BaseSettings):
     """Where the cadastre lives: `DATABASE_URL`, or a cluster this project manages itself."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # The web app connects with DATABASE_URL (a least-privilege role: `cadastre audit
     # grant-app-role`); migrations and the admin command line with CADASTRE_ADMIN_DATABASE_URL
@@ -150,7 +248,8 @@ class DatabaseSettings(BaseSettings):
 class PortalSettings(BaseSettings):
     """The web application: where it listens and how it presents itself."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -195,7 +294,8 @@ class PortalSettings(BaseSettings):
 class TileSettings(BaseSettings):
     """Vector tiles: how much goes into one tile and how long it is kept."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_TILE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_TILE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     max_features: int = 20_000
     extent: int = 4096
@@ -218,7 +318,8 @@ class SurveySettings(BaseSettings):
     """Tolerances and limits of surveyors' uploads (`portal.surveys.cadastre_validation.validation_rules`
     turns them into `spatial.validation.ValidationRules`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_SURVEY_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     area_abs_tolerance_m2: float = 1.0
     area_rel_tolerance: float = 0.0
@@ -269,7 +370,8 @@ class SecuritySettings(BaseSettings):
     believes none: the client is whoever connects.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_SECURITY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_SECURITY_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     hsts_seconds: int = 0
     max_body_bytes: int = 51 * 1024 * 1024
@@ -310,7 +412,8 @@ class AccountSettings(BaseSettings):
     `cookie_secure` stays on except for plain-http local runs and tests.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ACCOUNTS_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     identity_key: str | None = None
     identity_seal_key: str | None = None
@@ -327,14 +430,9 @@ class AccountSettings(BaseSettings):
         """A malformed seal key is refused with the settings (one line), never at first use."""
         if value is None:
             return value
-        try:
-            key = bytes.fromhex(value.strip())
-        except ValueError:
-            raise ValueError("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY is not hexadecimal: give 64 hex digits "
-                             "(32 bytes)") from None
-        if len(key) != 32:
-            raise ValueError(f"CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY has {len(key)} bytes: give 64 hex digits "
-                             "(32 bytes)")
+        problem = seal_key_problem(value)
+        if problem:
+            raise ValueError(f"CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY {problem}")
         return value.strip()
 
     session_hours: float = 8.0
@@ -401,7 +499,8 @@ class AuditSettings(BaseSettings):
     the public key (`cadastre audit public-key`) with the auditors.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_AUDIT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_AUDIT_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     anchor_file: Path | None = None
     signing_key_file: Path | None = None
@@ -422,7 +521,8 @@ class ArchiveSettings(BaseSettings):
     pages; reading and rendering run in a limited worker process, like survey uploads.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_ARCHIVE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_ARCHIVE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     store_dir: Path | None = None
     cache_dir: Path | None = None
@@ -451,7 +551,8 @@ class ArchiveSettings(BaseSettings):
 class MapSettings(BaseSettings):
     """The public map page: where its parcel tiles come from and when labels appear."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_MAP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_MAP_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # The OGC API tiles that layers/ publishes; a setting so a deployment can put a cache in front.
     parcel_tiles_url: str = "/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
@@ -472,7 +573,8 @@ class MapSettings(BaseSettings):
 class OgcSettings(BaseSettings):
     """OGC API publishing: page sizes of feature requests."""
 
-    model_config = SettingsConfigDict(env_prefix="CADASTRE_OGC_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADASTRE_OGC_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     default_limit: int = 10
     max_limit: int = 10_000
@@ -499,7 +601,11 @@ class OgcSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """Everything the application needs, grouped by concern."""
+    """Everything the application needs, grouped by concern. Every settings class hides the
+    input in its errors (`hide_input_in_errors`): a refused key or URL is never printed, only
+    the setting's name and what is wrong (`refusal`)."""
+
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)

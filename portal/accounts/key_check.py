@@ -30,6 +30,7 @@ from portal.accounts.security import (
     KeyUnusable,
     identity_key,
     identity_seal_key,
+    key_file_text,
     key_files,
     keys_open,
     sheet_key,
@@ -82,9 +83,12 @@ def check_keys(conn: psycopg.Connection, settings: Settings, *, try_party: bool 
                               "`cadastre keys new-sheet-key` (sheets printed under the old key will no longer "
                               "verify)" if sheet_only else ""))
     for path in key_files(settings.accounts, settings.portal.sheet_key, settings.database):
-        if path.exists() and not path.read_text().strip():
+        if not path.exists() and not path.is_symlink():
+            continue
+        text = key_file_text(path)  # a regular file only, checked before reading (a FIFO would hang)
+        if not text:
             raise KeyUnusable(f"key file {path} is empty: {_restore_advice(settings)}")
-        problem = key_problem(path.read_text()) if path.exists() and path.name != SEAL_KEY_FILE else None
+        problem = key_problem(text) if path.name != SEAL_KEY_FILE else None
         if problem:  # the seal key's own check (exactly 64 hex digits) follows in identity_seal_key
             raise KeyUnusable(f"key file {path} {problem}; or {_restore_advice(settings)}")
     keys = IdentityKeys(identity_key(settings.accounts, settings.database),

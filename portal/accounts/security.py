@@ -29,13 +29,20 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from portal.accounts.identity_numbers import mask_document_number
-from portal.settings import AccountSettings, DatabaseSettings, key_problem
+from portal.settings import (
+    AccountSettings,
+    DatabaseSettings,
+    KeyFileUnreadable,
+    key_problem,
+    read_key_text,
+    seal_key_problem,
+)
 
 __all__ = ["password_hasher", "hash_password", "check_password", "new_token", "token_digest",
            "identity_key", "identity_digest", "same_secret", "dummy_hash", "identity_seal_key", "IdentityKeys",
            "identity_keys", "identity_key_places", "keys_open", "PartyIdentity", "party_identity", "seal_identity",
            "unseal_identity", "SealBroken", "SEAL_KEY_FILE", "SHEET_KEY_FILE", "sheet_key", "KeyUnusable",
-           "key_files"]
+           "key_files", "key_file_text"]
 
 
 @lru_cache(maxsize=8)
@@ -96,12 +103,22 @@ class KeyUnusable(ValueError):
 
 
 def _checked(where: str, key: str) -> str:
-    """`key` (a setting's value or a file's text, stripped) when it is in the format of
-    `portal.settings.KEY_FORMAT`; else KeyUnusable, one line naming `where`."""
+    """`key` (a setting's value exactly, or a file's text stripped), unchanged, when it is in the
+    format of `portal.settings.KEY_FORMAT`; else KeyUnusable, one line naming `where`."""
     problem = key_problem(key)
     if problem:
         raise KeyUnusable(f"{where} {problem}")
-    return key.strip()
+    return key
+
+
+def key_file_text(path: Path) -> str:
+    """The text of the key file `path` without its surrounding whitespace, read only when it is a
+    regular file (`portal.settings.read_key_text`: a FIFO does not hang the start). Raises
+    KeyUnusable, one line naming the file, when it cannot be read as a key file."""
+    try:
+        return read_key_text(path).strip()
+    except KeyFileUnreadable as error:
+        raise KeyUnusable(str(error)) from None
 
 
 def _key_file(path: Path, *, checked: bool = True) -> str:
@@ -109,18 +126,19 @@ def _key_file(path: Path, *, checked: bool = True) -> str:
     a missing file may be made is `portal.accounts.key_check`'s decision, at start-up (app and
     CLI). Raises KeyUnusable naming the file when its key is not in `portal.settings.KEY_FORMAT`
     (unless not `checked`: the seal key's own check is stricter)."""
-    def read(text: str) -> str:
-        return _checked(f"key file {path}", text) if checked else text.strip()
+    def read() -> str:
+        text = key_file_text(path)
+        return _checked(f"key file {path}", text) if checked else text
 
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it a moment ago
-            return read(path.read_text())
+            return read()
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
-    return read(path.read_text())
+    return read()
 
 
 SEAL_KEY_FILE = "identity-seal.key"
@@ -136,14 +154,10 @@ def identity_seal_key(settings: AccountSettings, database: DatabaseSettings) -> 
     path = Path(database.state_dir) / SEAL_KEY_FILE
     text = settings.identity_seal_key or _key_file(path, checked=False)
     where = "CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY" if settings.identity_seal_key else str(path)
-    try:
-        key = bytes.fromhex(text.strip())
-    except ValueError:
-        raise KeyUnusable(f"the identity seal key ({where}) is not hexadecimal: give 64 hex digits "
-                          "(32 bytes)") from None
-    if len(key) != 32:
-        raise KeyUnusable(f"the identity seal key ({where}) has {len(key)} bytes: give 64 hex digits (32 bytes)")
-    return key
+    problem = seal_key_problem(text)
+    if problem:
+        raise KeyUnusable(f"the identity seal key ({where}) {problem}")
+    return bytes.fromhex(text.strip())
 
 
 SHEET_KEY_FILE = "sheet.key"

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from portal.audit.trail import GENESIS, ChainProblem, verify_since
+from portal.settings import read_key_file
 
 __all__ = ["Anchor", "AnchorRefused", "signing_key", "public_key_pem", "load_public_key", "read_anchors",
            "write_anchor", "verify_anchors"]
@@ -71,7 +72,9 @@ def message(seq: int, head: bytes, at: str) -> bytes:
 # -- keys --------------------------------------------------------------------------------
 
 def signing_key(path: Path) -> Ed25519PrivateKey:
-    """The signing key at `path`, generated (mode 0600, never overwritten) on first use."""
+    """The signing key at `path`, generated (mode 0600, never overwritten) on first use. Raises
+    `portal.settings.KeyFileUnreadable` (one line) when `path` is not a regular file or cannot be
+    read (`read_key_file`: a FIFO does not hang), ValueError when it is not an Ed25519 key."""
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +89,7 @@ def signing_key(path: Path) -> Ed25519PrivateKey:
                 handle.write(pem)
                 handle.flush()
                 os.fsync(handle.fileno())
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    key = serialization.load_pem_private_key(read_key_file(path), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
     return key

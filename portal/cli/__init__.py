@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 
 from portal.cli import audit, backup, clients, database, demo, guide, keys, register, registry, serve, surveys, users
-from portal.settings import Settings
+from portal.settings import Settings, refusal
 
 __all__ = ["main"]
 
@@ -28,8 +28,7 @@ def main(ctx: click.Context) -> None:
     try:
         ctx.obj = Settings()
     except ValidationError as error:
-        problems = "; ".join(problem["msg"].removeprefix("Value error, ") for problem in error.errors())
-        raise click.ClickException(f"settings refused: {problems}") from error
+        raise click.ClickException(refusal(error)) from error
 
 
 for command in (database.db, database.migrate, database.downgrade, demo.demo, surveys.import_, backup.backup_,

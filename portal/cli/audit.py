@@ -13,7 +13,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portal.cli.context import database_url, pass_settings
-from portal.settings import Settings
+from portal.settings import KeyFileUnreadable, Settings, read_key_file
 
 __all__ = ["audit"]
 
@@ -42,7 +42,9 @@ def verify(settings: Settings, public_key_file: Path | None) -> None:
         if anchors:
             if public_key_file is not None:
                 try:
-                    public_key = load_public_key(public_key_file.read_bytes())
+                    public_key = load_public_key(read_key_file(public_key_file))
+                except KeyFileUnreadable as error:
+                    raise click.ClickException(str(error)) from None
                 except (ValueError, TypeError, UnsupportedAlgorithm):
                     raise click.ClickException(f"{public_key_file} is not a PEM Ed25519 public key") from None
             elif key_path.exists():
@@ -108,6 +110,8 @@ def _signing_key(settings: Settings) -> Ed25519PrivateKey:
                                    "with it: restore it (no new key is made)")
     try:
         return signing_key(key_path)
+    except KeyFileUnreadable as error:
+        raise click.ClickException(str(error)) from None
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise click.ClickException(f"{key_path} is not a PEM Ed25519 private key ({error}): restore it") from None
 

@@ -7,6 +7,11 @@
   the deployment says it is served over HTTPS.
 - A request body limit enforced while the body streams in, so an oversized upload is refused
   with 413 before it fills memory or disk.
+- A cap on the request's header fields together (`HeaderLimit`, 431): the server in front
+  (uvicorn with httptools) reads headers of any size, and a Cookie or Accept-Language of 8 MB
+  of separators is split and walked element by element on the event loop.
+- HEAD wherever GET is allowed (`HeadAsGet`, RFC 9110 §9.3.2): FastAPI's GET routes answer
+  HEAD with 405; there the GET is served with its body dropped.
 - No session on what another site makes the browser send (`CrossSite`): a change is refused
   with 403, a read is served as to an anonymous visitor.
 - `Cache-Control: no-store` on every response that may carry personal data, so neither a
@@ -28,7 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.settings import Settings
 
-__all__ = ["SecurityHeaders", "BodyLimit", "CrossSite", "NoStore", "PUBLIC_PATHS", "content_security_policy"]
+__all__ = ["SecurityHeaders", "BodyLimit", "HeaderLimit", "HEADER_MAX_BYTES", "HeadAsGet", "NO_HEAD_PATHS", "CrossSite",
+           "NoStore", "PUBLIC_PATHS", "content_security_policy"]
 
 
 def content_security_policy(settings: Settings, nonce: str = "", *, inline_scripts: bool = False) -> str:
@@ -143,6 +149,80 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
+
+
+# The request's header fields together (names and values, bytes): what a browser sends, cookies
+# included, stays under 8 KiB; nginx refuses more than 4 x 8 KiB by default.
+HEADER_MAX_BYTES = 32768
+
+
+class HeaderLimit:
+    """431 Request Header Fields Too Large (RFC 6585 §5) when the request's header names and
+    values together exceed `max_bytes` (HEADER_MAX_BYTES), before any route, middleware or
+    library parses one (Starlette's cookie parser walks `;` by `;` in Python: 8 MB of them held
+    the event loop for most of a second). Counting costs one length per header."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = HEADER_MAX_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and sum(len(name) + len(value)
+                                           for name, value in scope.get("headers", ())) > self.max_bytes:
+            # The one error body shape (see portal.platform.errors), written out: no app runs here.
+            body = json.dumps({"detail": {"code": "headers_too_large", "message": f"the request's header fields are "
+                                          f"larger than the {self.max_bytes} bytes accepted",
+                                          "max_bytes": self.max_bytes}}).encode()
+            await send({"type": "http.response.start", "status": 431,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+# GET routes whose answer is work done for the asker and counted (a restriction check): a HEAD is
+# refused there (405 with Allow: GET), never turned into the work (portal.app's fast routes).
+NO_HEAD_PATHS = frozenset({"/api/check"})
+
+
+class HeadAsGet:
+    """HEAD wherever GET is allowed (RFC 9110 §9.3.2: a server that answers GET answers HEAD with
+    the same header fields and no content). Routes that know HEAD (Starlette's: static files, the
+    OGC API) answer it themselves; when the app answers a HEAD with 405 whose Allow names GET (a
+    FastAPI GET route), the request is served again as a GET and only its status and headers are
+    sent (Content-Length as the GET's). Not on NO_HEAD_PATHS, whose 405 is kept."""
+
+    def __init__(self, app: ASGIApp, no_head: frozenset[str] = NO_HEAD_PATHS) -> None:
+        self.app = app
+        self.no_head = no_head
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"] in self.no_head:
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def unless_get_allowed(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = dict(message.get("headers", [])).get(b"allow", b"")
+                refused = b"GET" in [method.strip() for method in allow.upper().split(b",")]
+            if not refused:
+                await send(message)
+
+        await self.app(scope, receive, unless_get_allowed)
+        if not refused:
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -79,22 +79,25 @@ async def json_object(request: Request, wanted: str, *, text_fields: tuple[str, 
     return body
 
 
-# The longest page a `next=` may return to (path and query, as a client sent it): longer ones are
+# The longest page a `next=` may return to, counted in its percent-encoded form (what is echoed:
+# `next_query`'s `quote(target, safe="/")`, each CJK character 9 characters): longer ones are
 # dropped for the default page, never echoed into a page's links or a redirect. Every page of the
-# site fits; a 10,000-character sheet reference in an address does not come back.
+# site fits; a 10,000-character sheet reference in an address, or 2,000 CJK characters (18,000
+# once encoded), do not come back.
 NEXT_MAX_CHARS = 2000
 
 
 def local_path(target: str | None, default: str = "/") -> str:
     """`target` when it is a path of this site (`/check?parcel=...`) of at most NEXT_MAX_CHARS
-    characters, else `default`.
+    characters once percent-encoded (`quote(target, safe="/")`: the form `next_query` echoes,
+    longer than any other form it is sent in), else `default`.
 
     Where a page sends the user next (`next=` of the log-in, the sign-up and the language switch,
     and the log-in redirect of a page for signed-in users) must never leave the site, or others
     could borrow our address for theirs (an open redirect): only a single leading slash, no
     scheme or host, no backslash (browsers read `/\\evil` as `//evil`) and no control characters,
     in the value and in its percent-decoded form (`/%2F%2Fevil`, `/%5Cevil`)."""
-    if not target or len(target) > NEXT_MAX_CHARS:
+    if not target or len(target) > NEXT_MAX_CHARS or len(quote(target, safe="/")) > NEXT_MAX_CHARS:
         return default
     for form in (target, unquote(target)):
         if not form.startswith("/") or form.startswith("//"):

@@ -37,7 +37,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from layers.http import not_modified
+from layers.http import if_none_match_of, not_modified
 from portal.archive.api import archive_of, limit_of
 from portal.archive.errors import FileRefused
 from portal.platform.errors import Forbidden, Limited, NotAuthenticated, NotFound
@@ -356,7 +356,7 @@ async def _tile_answer(request: Request, principal: Principal, kind: str, find: 
         version = await _drawn(request, digitising.tile_version, archive, source)
         etag = '"' + hashlib.blake2b(version.encode(), digest_size=12).hexdigest() + '"'
         headers = {"Cache-Control": "private, max-age=300", "ETag": etag}
-        if not_modified(request.headers.get("if-none-match"), etag):
+        if not_modified(if_none_match_of(request.headers), etag):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         png = await _drawn(request, digitising.render_tile, archive, source)
     return Response(png, media_type="image/png", headers=headers)

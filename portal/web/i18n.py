@@ -32,11 +32,19 @@ def catalog(language: str) -> dict[str, str]:
     return texts
 
 
+# How much of Accept-Language is read: a browser sends a few dozen characters; the rest of a longer
+# value is ignored, so 8 MB of commas cannot hold the event loop while it is split and walked.
+ACCEPT_LANGUAGE_MAX_CHARS = 1024
+
+
 def language_of(request: Request) -> str:
+    """The page language: the `lang` cookie when it names one of LANGUAGES, else the first zh or
+    en tag of the first ACCEPT_LANGUAGE_MAX_CHARS characters of Accept-Language, else
+    DEFAULT_LANGUAGE."""
     chosen = request.cookies.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    for part in request.headers.get("accept-language", "").split(","):
+    for part in request.headers.get("accept-language", "")[:ACCEPT_LANGUAGE_MAX_CHARS].split(","):
         tag = part.split(";")[0].strip().lower()
         if tag.startswith("zh"):
             return "zh-CN"

@@ -6,7 +6,10 @@ fresh install makes its keys (mode 0600); a malformed key setting or file is one
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from portal.accounts.key_check import KeyUnusable, check_keys
-from portal.accounts.security import SEAL_KEY_FILE, SHEET_KEY_FILE, identity_key
+from portal.accounts.security import SEAL_KEY_FILE, SHEET_KEY_FILE, identity_key, identity_seal_key
 from portal.app import create_app
 from portal.cli import main
 from portal.platform import migrate
@@ -59,7 +62,7 @@ def test_serve_refuses_with_one_line_naming_the_missing_file(database_url: str, 
 
 def test_keys_that_do_not_open_the_register_stop_the_start(database_url: str, tmp_path: Path) -> None:
     with pytest.raises(KeyUnusable, match="do not open the register's party"):
-        with TestClient(create_app(_settings(database_url, tmp_path, seal="00" * 32))):
+        with TestClient(create_app(_settings(database_url, tmp_path, seal="00ff" * 16))):
             pass
     (tmp_path / "identity-seal.key").write_text("ab" * 32)  # a file in place, but another installation's
     with psycopg.connect(database_url) as conn, pytest.raises(KeyUnusable, match="do not open"):
@@ -176,7 +179,8 @@ def test_a_short_or_mistyped_key_setting_refuses_to_start_naming_it(
 
 
 @pytest.mark.parametrize(("name", "text", "wrong"), [
-    (SHEET_KEY_FILE, "zz\n", "has 1 byte"), (SHEET_KEY_FILE, "abc", "has 2 bytes"),
+    (SHEET_KEY_FILE, "zz\n", "has 1 byte"), (SHEET_KEY_FILE, "abc", "has an odd number of hex digits"),
+    (SHEET_KEY_FILE, "abcd", "has 2 bytes"),
     (SHEET_KEY_FILE, "0123 4567", "is neither hex digits nor base64")])
 def test_a_short_or_mistyped_key_file_refuses_to_start_naming_it(database_url: str, tmp_path: Path, name: str,
                                                                   text: str, wrong: str) -> None:
@@ -189,7 +193,7 @@ def test_a_short_or_mistyped_key_file_refuses_to_start_naming_it(database_url: s
             pass
     assert "\n" not in str(refused.value)
     assert (tmp_path / name).read_text() == text, "the file is left as it is"
-    (tmp_path / "identity.key").write_text("abc")  # the managed cluster's identity key file: read the same way
+    (tmp_path / "identity.key").write_text("abcd")  # the managed cluster's identity key file: read the same way
     with pytest.raises(KeyUnusable, match="key file .*identity.key has 2 bytes"):
         identity_key(AccountSettings(identity_key=None), DatabaseSettings(CADASTRE_STATE_DIR=tmp_path))
 
@@ -200,3 +204,106 @@ def test_a_short_or_mistyped_key_file_refuses_to_start_naming_it(database_url: s
 def test_keys_of_32_bytes_in_hex_or_base64_are_taken_as_they_are_written(key: str) -> None:
     assert PortalSettings(sheet_key=key).sheet_key == key
     assert AccountSettings(identity_key=key).identity_key == key
+
+
+@pytest.mark.parametrize(("setting", "value"), [("CADASTRE_SHEET_KEY", "TOPSECRET.sheet." + secrets.token_hex(23)),
+                                                ("CADASTRE_ACCOUNTS_IDENTITY_KEY", secrets.token_hex(31)),
+                                                ("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", secrets.token_hex(31))])
+def test_a_refused_key_is_never_printed_when_the_server_imports_the_app(tmp_path: Path, setting: str,
+                                                                        value: str) -> None:
+    environment = {**os.environ, setting: value, "CADASTRE_STATE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "uvicorn", "portal.main:app", "--port", "1"], env=environment,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    assert output.startswith(f"settings refused: {setting} "), output
+    assert not any(value[i:i + 6] in output for i in range(len(value) - 5)), output
+    with pytest.raises(ValidationError) as refused:
+        PortalSettings(sheet_key=value) if setting == "CADASTRE_SHEET_KEY" else AccountSettings(
+            **{setting.removeprefix("CADASTRE_ACCOUNTS_").lower(): value})
+    assert value[:6] not in str(refused.value) and "input_value" not in str(refused.value)
+
+
+_KEY = "5ee7" * 16
+
+
+@pytest.mark.parametrize(("value", "wrong"), [
+    ("a" * 42, "has 21 bytes"), ("a" * 44, "has 22 bytes"), (_KEY + "\n", "has spaces or line breaks around it"),
+    (" " + _KEY, "has spaces or line breaks around it"),
+    ("a" * 43, "has an odd number of hex digits"), ("0x" + _KEY, "starts with 0x"),
+    (base64.b64encode(b"\x01" * 32).decode() + "=", "is not valid base64"),
+    (base64.b64encode(b"\x01" * 33).decode() + "==", "is not valid base64"),
+    (base64.b64encode(b"\x01" * 32).decode().rstrip("=") + "==", "is not valid base64"),
+    ("0" * 64, "is one character repeated"), ("Q" * 44, "is one character repeated")])
+def test_a_key_setting_is_taken_exactly_and_its_format_is_unambiguous(value: str, wrong: str) -> None:
+    # a setting "<key>\n" was used stripped, changing every digest and sheet MAC; 43 hex digits,
+    # 0x+hex, wrong padding and 64 zeros passed as base64
+    for model, field, name in ((PortalSettings, "sheet_key", "CADASTRE_SHEET_KEY"),
+                               (AccountSettings, "identity_key", "CADASTRE_ACCOUNTS_IDENTITY_KEY")):
+        with pytest.raises(ValidationError, match=f"{name} {wrong}"):
+            model(**{field: value})
+
+
+@pytest.mark.parametrize(("value", "wrong"), [
+    ("5eed " * 16, "is not hexadecimal"), ("5eed" * 8 + " " + "5eed" * 8, "is not hexadecimal"),
+    ("0x" + "5eed" * 16, "is not hexadecimal"), ("0" * 64, "is one character repeated"),
+    ("5eed" * 16 + "a", "has an odd number of hex digits")])
+def test_the_seal_key_is_64_hex_digits_and_nothing_else(tmp_path: Path, value: str, wrong: str) -> None:
+    # bytes.fromhex skipped the spaces inside
+    with pytest.raises(ValidationError, match=f"CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY {wrong}"):
+        AccountSettings(identity_seal_key=value)
+    (tmp_path / SEAL_KEY_FILE).write_text(value + "\n")
+    with pytest.raises(KeyUnusable, match=f"identity seal key .*{SEAL_KEY_FILE}.* {wrong}"):
+        identity_seal_key(AccountSettings(identity_seal_key=None), DatabaseSettings(CADASTRE_STATE_DIR=tmp_path))
+
+
+def _make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _make_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _make_latin1(path: Path) -> None:
+    path.write_bytes(("\xe9" * 64).encode("latin-1"))
+
+
+def _make_unreadable(path: Path) -> None:
+    path.write_text(_KEY)
+    path.chmod(0)
+
+
+@pytest.mark.parametrize(("make", "wrong"), [
+    (_make_fifo, "is not a regular file"), (_make_directory, "is not a regular file"),
+    (_make_latin1, "is not text"), (_make_unreadable, "cannot be opened")])
+@pytest.mark.parametrize("name", ["identity.key", SEAL_KEY_FILE, SHEET_KEY_FILE, "audit-signing.key"])
+def test_a_key_file_that_is_no_readable_text_file_is_one_line(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[Path], None], wrong: str,
+        name: str) -> None:
+    # a FIFO hung the start; a directory, unreadable or non-UTF-8 file was a long traceback
+    if make is _make_unreadable and os.geteuid() == 0:
+        pytest.skip("root reads a file of mode 0")
+    make(tmp_path / name)
+    if name == "audit-signing.key":
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        monkeypatch.setenv("CADASTRE_AUDIT_SIGNING_KEY_FILE", str(tmp_path / name))
+        monkeypatch.setenv("CADASTRE_AUDIT_ANCHOR_FILE", str(tmp_path / "audit-anchors.log"))
+        done = CliRunner().invoke(main, ["audit", "public-key"])
+        assert done.exit_code == 1, done.output
+        assert done.output.count("\n") == 1 and "Traceback" not in done.output, done.output
+        expected = "is not a PEM Ed25519 private key" if make is _make_latin1 else f"key file {tmp_path / name} {wrong}"
+        assert expected in done.output, done.output
+        return
+    if name == "identity.key":  # the managed cluster's identity key file (no DATABASE_URL)
+        with pytest.raises(KeyUnusable, match=f"key file .*{name} {wrong}") as refused:
+            identity_key(AccountSettings(identity_key=None), DatabaseSettings(CADASTRE_STATE_DIR=tmp_path))
+        assert "\n" not in str(refused.value)
+        return
+    settings = _settings(database_url, tmp_path, seal=None if name == SEAL_KEY_FILE else SEAL_KEY,
+                         sheet=None if name == SHEET_KEY_FILE else SHEET_KEY)
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(KeyUnusable, match=f"key file .*{name} {wrong}") as refused:
+            check_keys(conn, settings)
+    assert "\n" not in str(refused.value)

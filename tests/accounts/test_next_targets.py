@@ -6,6 +6,7 @@ A 10,000-character sheet reference in the address is not echoed into the page's 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -51,3 +52,14 @@ def test_next_query_carries_only_a_local_path_that_fits(target: str | None) -> N
 def test_next_query_encodes_a_local_path() -> None:
     assert next_query("/check?parcel=A B") == "?next=/check%3Fparcel%3DA%20B"
     assert next_query("/" + "x" * (NEXT_MAX_CHARS - 1)) == "?next=/" + "x" * (NEXT_MAX_CHARS - 1)
+
+
+def test_the_cap_counts_the_encoded_form_that_is_echoed(visitor: TestClient) -> None:
+    # 2,000 CJK characters passed the cap and came back as an 18,007-character link
+    assert next_query("/" + "中" * 222) == "?next=/" + quote("中") * 222
+    assert local_path("/" + "中" * 223, "/home") == "/home" and next_query("/" + "中" * 223) == ""
+    assert local_path("/a?b=" + "%" * 700, "/home") == "/home", "each % is echoed as %25"
+    page = visitor.get("/verify/sheet/ZDT-" + "中" * 2000, headers=HTML)
+    assert page.status_code in (400, 404, 422), page.status_code
+    assert "%E4%B8%AD" * 300 not in page.text, "the address is not echoed"
+    assert all(len(target) <= NEXT_MAX_CHARS for target in _nexts(page.text))

@@ -117,7 +117,7 @@ def test_codes_are_unique_and_translated() -> None:
     for language in ("zh-CN", "en"):
         catalog = json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8"))
         missing = {code for code in [*codes, "invalid_request", "unreadable_file", "database_unavailable",
-                                     "body_too_large", "internal_error", "not_found"]
+                                     "body_too_large", "headers_too_large", "internal_error", "not_found"]
                    if f"error.{code}" not in catalog}
         assert not missing, (language, missing)
 

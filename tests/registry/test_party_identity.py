@@ -232,7 +232,7 @@ def test_exports_are_masked_unless_unmasked_which_is_audited(writable_database: 
 def test_an_unmasked_export_under_another_seal_key_says_so(writable_database: str, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", writable_database)
-    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "00" * 32)  # the CLI reads its settings afresh
+    monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "00ff" * 16)  # the CLI reads its settings afresh
     done = CliRunner().invoke(main, ["register", "export", str(tmp_path / "full"), "--as", "registrar", "--unmasked"])
     assert done.exit_code == 1 and "seal key" in done.output and "Traceback" not in done.output, done.output
     assert not (tmp_path / "full").exists()
@@ -260,7 +260,7 @@ def test_backup_says_the_keys_are_not_in_it_and_restore_checks_them(database_url
         restored = CliRunner().invoke(main, ["restore", str(dump), "--into", name])
         assert restored.exit_code == 0, restored.output
         assert "identity keys here open" in restored.output, restored.output
-        monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "00" * 32)  # another installation's key
+        monkeypatch.setenv("CADASTRE_ACCOUNTS_IDENTITY_SEAL_KEY", "00ff" * 16)  # another installation's key
         elsewhere = CliRunner().invoke(main, ["restore", str(dump), "--into", name + "_b"])
         assert elsewhere.exit_code == 0 and "warning" in elsewhere.output, elsewhere.output
         assert "IDENTITY_SEAL_KEY" in elsewhere.output and "not those" in elsewhere.output

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from portal.web.i18n import language_of, translator
+from portal.web.i18n import ACCEPT_LANGUAGE_MAX_CHARS, language_of, translator
 
 
 def _request(headers: dict[str, str]) -> Request:
@@ -24,6 +24,12 @@ def _request(headers: dict[str, str]) -> Request:
 ])
 def test_language_comes_from_cookie_then_browser_then_chinese(headers, expected) -> None:
     assert language_of(_request(headers)) == expected
+
+
+def test_only_the_start_of_a_long_accept_language_is_read() -> None:
+    # 8 MB of commas was split and walked element by element on the event loop
+    assert language_of(_request({"accept-language": "," * 8_000_000 + "en"})) == "zh-CN"
+    assert language_of(_request({"accept-language": "," * (ACCEPT_LANGUAGE_MAX_CHARS - 2) + "en"})) == "en"
 
 
 def test_every_english_key_exists_in_chinese_and_back() -> None:
