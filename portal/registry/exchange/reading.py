@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import hashlib
 import io
 import itertools
+import os
 import re
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from portal.registry.exchange.layout import (
     CELL_MAX_CHARS,
@@ -38,7 +41,8 @@ from portal.registry.exchange.layout import (
     TABLES,
 )
 
-__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value", "UNSAFE_CHARACTERS", "TableLimits"]
+__all__ = ["Row", "Exchange", "ReadProblem", "read_exchange", "csv_value", "UNSAFE_CHARACTERS", "TableLimits",
+           "shown_name", "FORMAT_CHARACTERS"]
 
 # A CSV cell the exporter escaped against formula injection: one single quote before one of these.
 _ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -50,10 +54,29 @@ def csv_value(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_ESCAPED_STARTS) else cell
 
 
-# Control characters (Unicode category Cc: C0, DEL, C1) and the bidirectional embeddings,
-# overrides and isolates (U+202A-U+202E, U+2066-U+2069): refused in every text cell, so that a name
-# never reorders what a page shows nor breaks an export (an XLSX workbook cannot hold them).
-UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters refused in every text cell (and header), so that a name never reorders what a page
+# shows, hides text, nor breaks an export (an XLSX workbook cannot hold controls): the controls
+# (Unicode category Cc: C0, DEL, C1); every format character (Cf: the bidirectional embeddings,
+# overrides and isolates, zero-width space and joiners, soft hyphen, BOM, tags...; Chinese text
+# needs none of them, and ideographic variation selectors are Mn, not Cf, so stay allowed); the
+# private-use areas (Co: what a wrong decoding or a legacy font's own characters leave); surrogates
+# (Cs) and the noncharacters (U+FDD0-U+FDEF and the last two code points of every plane).
+# The Cf ranges are those of Unicode 14 (tests/registry compares them with unicodedata).
+FORMAT_CHARACTERS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+PRIVATE_USE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+NONCHARACTERS = "\ufdd0-\ufdef" + "".join(f"{chr(plane * 0x10000 + 0xfffe)}{chr(plane * 0x10000 + 0xffff)}"
+                                            for plane in range(17))
+UNSAFE_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACTERS}{PRIVATE_USE}{NONCHARACTERS}]")
+
+
+def shown_name(name: str) -> str:
+    """A file, sheet, table or column name as a message shows it: as it is when every character
+    of it is printable and safe, else quoted with its unprintable characters escaped (an escape
+    sequence in a header never reaches a terminal or the audit trail)."""
+    return name if name.isprintable() and not UNSAFE_CHARACTERS.search(name) else ascii(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +182,23 @@ def _cell(value: Any) -> str | None:
 
 
 def _header(file: str, table: str, records: list[list[Any]]) -> list[str]:
-    """The header's column codes, each known and every required one there (else ReadProblem)."""
+    """The header's column codes (stripped, upper case), each known, none twice and every
+    required one there (else ReadProblem, the column quoted when it holds an unprintable or
+    unsafe character: shown_name)."""
     header = [str(h).strip().upper() if h is not None else "" for h in records[0]]
     known = set(TABLES[table].codes)
     unknown = [h for h in header if h and h not in known]
     if unknown:
-        raise ReadProblem(f"{file}: row 1: unknown column {unknown[0]} (the columns of {table} are "
-                          f"{', '.join(TABLES[table].codes)})")
+        bom = (" (it begins with a byte order mark U+FEFF: the file has two; save it with one at most)"
+               if unknown[0].startswith("\ufeff") else "")
+        raise ReadProblem(f"{file}: row 1: unknown column {shown_name(unknown[0])}{bom} (the columns of {table} "
+                          f"are {', '.join(TABLES[table].codes)})")
+    seen: dict[str, int] = {}
+    for index, code in enumerate(header, start=1):
+        if code and code in seen:
+            raise ReadProblem(f"{file}: row 1: the column {code} appears twice (columns {seen[code]} and {index}); "
+                              "keep one")
+        seen.setdefault(code, index)
     missing = [c.code for c in TABLES[table].columns if c.required and c.code not in header]
     if missing:
         raise ReadProblem(f"{file}: row 1: the required column {missing[0]} is missing")
@@ -179,10 +212,15 @@ def _rows(file: str, table: str, records: list[list[Any]]) -> list[Row]:
     header = _header(file, table, records)
     rows = []
     named = [(i, h) for i, h in enumerate(header) if h]
+    unnamed = [i for i, h in enumerate(header) if not h]
     for number, record in enumerate(records[1:], start=2):
         values = {h: _cell(record[i]) if i < len(record) else None for i, h in named}
         if not any(values.values()):
             continue
+        stray = next((i for i in unnamed if i < len(record) and _cell(record[i]) is not None), None)
+        if stray is not None:
+            raise ReadProblem(f"{file}: row {number}, column {stray + 1}: a value under a column without a name in "
+                              "row 1; name the column or empty it")
         _refuse_long(file, number, values)
         rows.append(Row(file, number, values))
     return rows
@@ -203,11 +241,19 @@ def _csv_rows(file: str, header: list[str], records: list[list[str]]) -> list[Ro
     it, unless something else in the process raised that limit)."""
     rows = []
     blank_column = "" in header
+    width = len(header)
     unsafe = UNSAFE_CHARACTERS.search
     for number, record in enumerate(records[1:], start=2):
         joined = "".join(record)
         if not joined.strip():
             continue
+        if len(record) > width and "".join(record[width:]).strip():
+            raise ReadProblem(f"{file}: row {number}: {len(record)} cells, but the header (row 1) names {width}: "
+                              "a cell is not under a column (a separator too many, or a quote missing?)")
+        if blank_column and any(cell.strip() for h, cell in zip(header, record, strict=False) if not h):
+            column = next(i for i, (h, cell) in enumerate(zip(header, record, strict=False)) if not h and cell.strip())
+            raise ReadProblem(f"{file}: row {number}, column {column + 1}: a value under a column without a name in "
+                              "row 1; name the column or empty it")
         values: dict[str, str | None] = dict(zip(header, record if "'" not in joined else map(csv_value, record),
                                                  strict=False))
         if blank_column:
@@ -218,25 +264,55 @@ def _csv_rows(file: str, header: list[str], records: list[list[str]]) -> list[Ro
     return rows
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, str]:
+def _place(data: bytes, start: int, codec: str) -> str:
+    """Where the bad bytes at `start` are, as a person finds them: "row N, column C" (header = 1)."""
+    prefix = data[:start].decode(codec, errors="replace")
+    before = list(csv.reader(io.StringIO(prefix, newline="")))
+    if not prefix or prefix.endswith("\n"):  # the bad bytes begin a row
+        before.append([""])
+    row = len(before)
+    header = before[0] if row > 1 else []
+    index = len(before[-1]) - 1
+    column = f", column {shown_name(header[index].strip().upper())}" if row > 1 and index < len(header) else ""
+    return f"row {row}{column}"
+
+
+def _utf8_lines(data: bytes, enough: int = 10_000) -> tuple[int, int]:
+    """Of the first `enough` lines holding a byte beyond ASCII: how many are valid UTF-8, how many
+    not. A GBK file's lines are almost never valid UTF-8; a UTF-8 file with a few lines pasted
+    from a GBK one has mostly valid ones."""
+    valid = invalid = 0
+    for line in io.BytesIO(data):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            valid += 1
+        except UnicodeDecodeError:
+            invalid += 1
+        if valid + invalid >= enough or (invalid >= 64 and not valid):
+            break
+    return valid, invalid
+
+
+def _decode(name: str, data: bytes) -> tuple[str, str]:
+    """The text of a CSV file and its encoding. UTF-8 (a BOM allowed) when the whole file is;
+    else GB 18030 (GBK's superset) when the whole file is and it is not a UTF-8 file with some
+    lines in another encoding (as many lines beyond ASCII valid UTF-8 as not, or more): such a
+    mixed file is refused at the first line that is not UTF-8, never read as garbled GBK."""
     try:
         return data.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        valid, invalid = _utf8_lines(data)
+        if valid and valid >= invalid:
+            raise ReadProblem(f"{name}: {_place(data, error.start, 'utf-8')}: not UTF-8 text (byte {error.start} of "
+                              f"the file), though {valid:,} other lines are: the file mixes encodings; save it as "
+                              "UTF-8 throughout") from None
     try:
         return data.decode("gb18030"), "GBK"
     except UnicodeDecodeError as error:
-        # Where the bad bytes are, as a person finds them: the row (header = 1) and column.
-        prefix = data[:error.start].decode("gb18030", errors="replace")
-        before = list(csv.reader(io.StringIO(prefix, newline="")))
-        if not prefix or prefix.endswith("\n"):  # the bad bytes begin a row
-            before.append([""])
-        row = len(before)
-        header = before[0] if row > 1 else []
-        index = len(before[-1]) - 1
-        column = f", column {header[index].strip().upper()}" if row > 1 and index < len(header) else ""
-        raise ReadProblem(f"{path.name}: row {row}{column}: neither UTF-8 nor GBK text (byte {error.start} of the "
-                          "file); save the file as UTF-8 or GBK") from error
+        raise ReadProblem(f"{name}: {_place(data, error.start, 'gb18030')}: neither UTF-8 nor GBK text (byte "
+                          f"{error.start} of the file); save the file as UTF-8 or GBK") from None
 
 
 # csv.field_size_limit is one setting of the process: raised (never lowered) to the cell limit,
@@ -386,11 +462,45 @@ def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> Non
         db.close()
 
 
-def _file_sha256(path: Path) -> bytes:
+def _open_regular(path: Path) -> int:
+    """A descriptor of the regular file at `path`, opened without following a symbolic link and
+    without waiting on a pipe (O_NOFOLLOW | O_NONBLOCK); a link, directory, device, pipe or
+    socket is refused by name (ReadProblem), never read: a link could reach any file the process
+    may read (and echo it into a message), /dev/zero never ends, a pipe never answers."""
+    name = shown_name(path.name)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ReadProblem(f"{name}: a symbolic link; give the file itself") from None
+        raise ReadProblem(f"{name}: cannot be opened ({error.strerror})") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ReadProblem(f"{name}: not a regular file (a directory, device, pipe or socket); give a file")
+    return descriptor
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file (_open_regular) of at most `limit` bytes, else ReadProblem;
+    never more than limit + 1 bytes are read, whatever the file's size claims."""
+    descriptor = _open_regular(path)
+    with os.fdopen(descriptor, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size <= limit:
+            data = file.read(limit + 1)
+        if size > limit or len(data) > limit:
+            raise ReadProblem(f"{shown_name(path.name)}: {max(size, limit + 1):,} bytes or more, more than the "
+                              f"{limit:,} a CSV table of the exchange may hold (split the register into several "
+                              "exchanges)")
+    return data
+
+
+def _file_sha256(file: BinaryIO) -> bytes:
     digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
+    while chunk := file.read(1 << 20):
+        digest.update(chunk)
+    file.seek(0)
     return digest.digest()
 
 
@@ -403,11 +513,15 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
     exchange = Exchange()
     digest = hashlib.sha256()
     try:
+        if path.is_symlink():
+            raise ReadProblem(f"{shown_name(path.name)}: a symbolic link; give the directory or file itself")
         if path.is_dir():
             files: dict[str, Path] = {}
             for p in sorted(path.iterdir()):
                 if p.suffix.lower() != ".csv":
                     continue
+                if not p.name.isprintable() or UNSAFE_CHARACTERS.search(p.name):
+                    raise ReadProblem(f"{shown_name(p.name)}: a file name with unprintable characters; rename it")
                 other = files.setdefault(p.stem.upper(), p)
                 if other != p:
                     raise ReadProblem(f"{other.name} and {p.name}: two files for the table {p.stem.upper()}; keep one")
@@ -415,19 +529,21 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
             if strays:
                 raise ReadProblem(f"{files[strays[0]].name}: not a table of the layout ({', '.join(TABLES)})")
             if not files:
-                raise ReadProblem(f"{path}: no .csv table of the layout in this directory")
-            for file in files.values():
-                size = file.stat().st_size
+                raise ReadProblem(f"{shown_name(str(path))}: no .csv table of the layout in this directory")
+            for file in files.values():  # every file a regular one within the limit before any is read
+                descriptor = _open_regular(file)
+                size = os.fstat(descriptor).st_size
+                os.close(descriptor)
                 if size > limits.csv_bytes:
                     raise ReadProblem(f"{file.name}: {size:,} bytes, more than the {limits.csv_bytes:,} a CSV table "
                                       "of the exchange may hold (split the register into several exchanges)")
             contents = {}
             for table, file in files.items():
-                contents[table] = data = file.read_bytes()
+                contents[table] = data = _read_limited(file, limits.csv_bytes)
                 digest.update(file.name.encode() + b"\0" + hashlib.sha256(data).digest())
             exchange.sha256 = digest.hexdigest()
             for table, file in files.items():
-                text, encoding = _decode(file, contents.pop(table))
+                text, encoding = _decode(file.name, contents.pop(table))
                 exchange.encodings[file.name] = encoding
                 records = _csv_records(file.name, text, limits.rows)
                 del text
@@ -436,11 +552,13 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
         elif path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
-            exchange.sha256 = _file_sha256(path).hex()
+            workbook = os.fdopen(_open_regular(path), "rb")
             try:  # formulas as formulas (data_only=False), to refuse them by name
-                book = load_workbook(path, read_only=True, data_only=False)
+                exchange.sha256 = _file_sha256(workbook).hex()
+                book = load_workbook(workbook, read_only=True, data_only=False)
             except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-                raise ReadProblem(f"{path.name}: not an XLSX workbook ({type(error).__name__})") from error
+                workbook.close()
+                raise ReadProblem(f"{shown_name(path.name)}: not an XLSX workbook ({type(error).__name__})") from error
             try:
                 for sheet in book.worksheets:
                     table = sheet.title.strip().upper()
@@ -453,11 +571,13 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
                     exchange.encodings[f"{path.name}[{table}]"] = "XLSX"
             finally:
                 book.close()
+                workbook.close()
         elif path.suffix.lower() == ".gpkg":
-            exchange.sha256 = _file_sha256(path).hex()
+            with os.fdopen(_open_regular(path), "rb") as geopackage:
+                exchange.sha256 = _file_sha256(geopackage).hex()
             _read_geopackage(path, exchange, limits)
         else:
-            raise ReadProblem(f"{path.name}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
+            raise ReadProblem(f"{shown_name(path.name)}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
                               "GeoPackage")
     except ReadProblem as problem:
         problem.sha256 = exchange.sha256
