@@ -73,7 +73,7 @@ def import_(settings: Settings, path: Path, username: str, dry_run: bool, clean_
     click.echo(f"sha256 {outcome.sha256}")
     if outcome.skipped_units:
         click.echo(f"{len(outcome.skipped_units)} unit(s) left out for their problems")
-    if outcome.problems and not clean_units_only:
+    if (outcome.problems and not clean_units_only) or not (dry_run or outcome.committed):
         raise click.ClickException(f"{len(outcome.problems)} problem(s): nothing was imported")
     click.echo("dry run: nothing was changed" if dry_run else "imported")
 

@@ -19,7 +19,7 @@ from register_exchange import generate_register
 
 from portal.platform.clock import office_zone
 from portal.registry.exchange.exporting import ExportProblem, checksums, export_tables, write_tables
-from portal.registry.exchange.importing import ImportOutcome, ImportRefused, import_register
+from portal.registry.exchange.importing import ImportOutcome, import_register
 from portal.registry.exchange.layout import TABLES
 from portal.registry.exchange.parcels import ParcelPublishing
 from portal.registry.exchange.reading import read_exchange
@@ -202,7 +202,8 @@ def test_a_refusal_by_the_database_while_later_stages_are_checked_changes_nothin
                                                                                   tmp_path: Path) -> None:
     """The writes run beside the checks: a rule only the database knows (here a constraint added
     for the test) refuses a unit while the rights are being checked; the import is refused with
-    the rule's name, nothing is written, and the refusal is audited."""
+    the rule's name, placed at the row and column (COPY's line, the constraint's column), nothing
+    is written, and the refusal is audited."""
     url = writable_database
     with psycopg.connect(url) as conn:
         codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code LIMIT 20")]
@@ -212,8 +213,10 @@ def test_a_refusal_by_the_database_while_later_stages_are_checked_changes_nothin
     tables["BDCDY"][5]["ZL"] = "拒收之地"
     write_tables(tables, tmp_path / "refused")
     before = _state(url)
-    with pytest.raises(ImportRefused, match="only_in_this_test"):
-        _import(url, tmp_path / "refused")
+    outcome = _import(url, tmp_path / "refused")
+    assert [(p.file, p.row, p.column, p.unit) for p in outcome.problems] == [
+        ("BDCDY.csv", 7, "ZL", tables["BDCDY"][5]["BDCDYH"])], outcome.problems
+    assert "only_in_this_test" in str(outcome.problems[0]) and not outcome.committed
     assert _state(url) == before
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT outcome FROM audit_log WHERE action = 'register_import' ORDER BY seq DESC "

@@ -8,18 +8,21 @@ import io
 import os
 import sys
 import unicodedata
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 from click.testing import CliRunner
+from register_exchange import generate_register
 
 from portal.cli import main
 from portal.platform.clock import office_zone
-from portal.registry.exchange.importing import ImportOutcome, import_register
-from portal.registry.exchange.layout import TABLES
+from portal.registry.exchange.exporting import write_tables
+from portal.registry.exchange.importing import ImportOutcome, _copy, _nth, _Placed, import_register
+from portal.registry.exchange.layout import NUMERIC_COLUMNS, TABLES
 from portal.registry.exchange.parcels import ParcelPublishing
-from portal.registry.exchange.reading import FORMAT_CHARACTERS, UNSAFE_CHARACTERS, ReadProblem, read_exchange
+from portal.registry.exchange.reading import FORMAT_CHARACTERS, UNSAFE_CHARACTERS, ReadProblem, Row, read_exchange
 from portal.surveys.register_parcels import register_publisher
 
 ZONE = office_zone()
@@ -163,3 +166,117 @@ def test_the_format_characters_are_those_of_unicode() -> None:
               and unicodedata.category(chr(c)) == "Cf"]
     assert listed == expected, FORMAT_CHARACTERS
     assert not UNSAFE_CHARACTERS.search("王小明\U000e0100\ufe00")  # ideographic variation selectors stay
+
+
+# -- 1: times and dates within a documented range; an export never tracebacks ---------------------------
+
+def _codes(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
+
+
+def _register(url: str, seed: int, building: int, units: int = 3) -> dict[str, list[dict[str, str]]]:
+    return generate_register(_codes(url), units=units, seed=seed, building=building)
+
+
+def _audit(url: str) -> tuple[str, str]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT outcome, detail::text FROM audit_log WHERE action IN ('register_import', "
+                           "'register_export') ORDER BY seq DESC LIMIT 1").fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_times_before_1900_or_in_the_future_are_refused_by_row_and_column(module_database: str,
+                                                                          tmp_path: Path) -> None:
+    tables = _register(module_database, 31, 7100)
+    tables["BDCDY"][0]["DJSJ"] = "0001-01-01 00:00:00"  # what .NET writes for "no date"
+    tables["QL"][0]["DJSJ"] = "0001-01-01T00:00:00+00:00"
+    tables["QL"][1]["DJSJ"] = "2999-01-01 10:00:00"
+    tables["SJ"] = [{"BSM": "S1", "SJLX": "合同", "WJBH": "HT-1", "WJRQ": "9999-12-31"}]
+    write_tables(tables, tmp_path / "x")
+    outcome = _import(module_database, tmp_path / "x")
+    places = {(p.file, p.row, p.column) for p in outcome.problems}
+    assert {("BDCDY.csv", 2, "DJSJ"), ("QL.csv", 2, "DJSJ"), ("QL.csv", 3, "DJSJ"), ("SJ.csv", 2, "WJRQ")} <= places
+    assert not outcome.committed and _audit(module_database)[0] == "refused"
+    assert "before 1900" in " ".join(map(str, outcome.problems))
+
+
+def test_an_export_of_a_time_python_cannot_hold_fails_audited_without_traceback(
+        writable_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with psycopg.connect(writable_database) as conn:  # as an import before the range check could store it
+        conn.execute("INSERT INTO units (unit_id, unit_number, parcel_id, location, begin_lifespan) "
+                     "SELECT nextval('unit_id_seq'), parcel_code || 'F99990001', parcel_id, 'x', "
+                     "'0001-01-01 00:00:00+08:05:43' FROM current_parcels ORDER BY parcel_code LIMIT 1")
+    monkeypatch.setenv("DATABASE_URL", writable_database)
+    done = CliRunner().invoke(main, ["register", "export", str(tmp_path / "out"), "--as", "registrar"])
+    assert done.exit_code == 1 and "the register holds a value the export cannot read" in done.output, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert _audit(writable_database)[0] == "failure" and not (tmp_path / "out").exists()
+
+
+# -- 2: numbers within their database column ----------------------------------------------------------------
+
+def test_the_numeric_bounds_are_those_of_the_database(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for code, (table, column, precision, scale) in NUMERIC_COLUMNS.items():
+            found = conn.execute("SELECT numeric_precision, numeric_scale FROM information_schema.columns "
+                                 "WHERE table_name = %s AND column_name = %s", (table, column)).fetchone()
+            assert found == (precision, scale), code
+
+
+def test_an_amount_beyond_its_column_is_refused_by_row_and_column(module_database: str, tmp_path: Path) -> None:
+    tables = _register(module_database, 34, 7400)
+    tables["BDCDY"][1]["JZMJ"] = "99999999999.99"
+    write_tables(tables, tmp_path / "x")
+    outcome = _import(module_database, tmp_path / "x")
+    assert [(p.file, p.row, p.column) for p in outcome.problems] == [("BDCDY.csv", 3, "JZMJ")], outcome.problems
+    assert _audit(module_database)[0] == "refused"
+
+
+def test_a_row_the_database_refuses_in_copy_is_placed(module_database: str) -> None:
+    rec = {"_row": Row("BDCDY.csv", 7, {}), "unit_number": "110101001001GB00001F00010001"}
+    with psycopg.connect(module_database) as conn:
+        parcel = conn.execute("SELECT parcel_id FROM current_parcels LIMIT 1").fetchone()
+        with pytest.raises(_Placed) as placed:
+            _copy(conn, "units", ("unit_id", "unit_number", "parcel_id", "location", "floor_area"),
+                  [(-1, rec["unit_number"], parcel[0] if parcel else 0, "x", Decimal("1e11"))], _nth([rec]))
+        conn.rollback()
+    problem = placed.value.problem
+    assert (problem.file, problem.row, problem.column, problem.unit) == ("BDCDY.csv", 7, "JZMJ", rec["unit_number"])
+
+
+# -- 3: what only the database found before ------------------------------------------------------------------
+
+def test_a_long_identifier_is_refused_by_row_and_column(module_database: str, tmp_path: Path) -> None:
+    tables = _register(module_database, 35, 7500)
+    tables["QLR"][0]["BSM"] = "P" * 201
+    write_tables(tables, tmp_path / "x")
+    outcome = _import(module_database, tmp_path / "x")
+    assert ("QLR.csv", 2, "BSM") in {(p.file, p.row, p.column) for p in outcome.problems}
+    assert "201 characters" in str(outcome.problems[0])
+
+
+def test_rules_involving_the_register_are_placed_with_the_unit_number(module_database: str,
+                                                                      tmp_path: Path) -> None:
+    tables = _register(module_database, 36, 7600, units=2)
+    unit = tables["BDCDY"][0]["BDCDYH"]
+    tables["CFDJ"] = [{"BSM": "S36-x", "BDCDYH": unit, "CFJG": "北京市东城区人民法院", "CFWH": "(2025)京0101执1号",
+                       "CFQSSJ": "2025-06-01", "LHSX": "1", "DJSJ": "2025-06-01 10:00:00", "ZT": "查封"}]
+    write_tables(tables, tmp_path / "first")
+    assert _import(module_database, tmp_path / "first").committed
+    owner = next(r["QLRBSM"] for r in tables["QLRGX"])
+    bank = next(r["BSM"] for r in tables["QLR"] if r["BSM"].startswith("B"))
+    later = {
+        "QL": [{"BSM": "R36-new", "BDCDYH": unit, "QLLX": "4", "GYFS": "0", "DJSJ": "2025-07-01 10:00:00"}],
+        "QLRGX": [{"BSM": "R36-new/0", "QLBSM": "R36-new", "QLRBSM": owner}],
+        "DYAQ": [{"BSM": "M36-new", "BDCDYH": unit, "DYQRBSM": bank, "DYFS": "1", "BDBZZQSE": "100000.00",
+                  "DYSW": "7", "ZWLXQSSJ": "2025-07-01", "DJSJ": "2025-07-01 11:00:00", "ZT": "现势"}],
+    }
+    write_tables(later, tmp_path / "later")
+    outcome = _import(module_database, tmp_path / "later")
+    found = {(p.file, p.row, p.column): str(p) for p in outcome.problems}
+    assert set(found) == {("QL.csv", 2, "DJSJ"), ("DYAQ.csv", 2, "DJSJ")}, outcome.problems
+    assert all(unit in message for message in found.values()) and "one ownership at a time" in found[("QL.csv", 2,
+                                                                                                     "DJSJ")]
+    assert _audit(module_database)[0] == "refused"

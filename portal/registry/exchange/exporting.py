@@ -394,10 +394,15 @@ def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
                     keys: IdentityKeys | None = None) -> dict[str, str]:
     """Write the register to `path` and audit it (action `register_export`, with the checksums
     and whether identity numbers left unmasked). Returns the per-table checksums. Raises
-    ExportProblem (audited as a failure, no file written) for a value the format cannot hold or
-    a path that is a symbolic link; an OSError (no room, no permission) is audited as a failure too."""
+    ExportProblem (audited as a failure, no file written) for a value the format cannot hold, a
+    stored value the database driver cannot read (psycopg.DataError: a time before year 1) or a
+    path that is a symbolic link; an OSError (no room, no permission) is audited as a failure too."""
     try:
-        tables = export_tables(conn, zone, unmasked=unmasked, keys=keys)
+        try:
+            tables = export_tables(conn, zone, unmasked=unmasked, keys=keys)
+        except psycopg.DataError as error:  # a stored value Python cannot hold (a time before year 1)
+            raise ExportProblem(f"the register holds a value the export cannot read ({error}); nothing exported: "
+                                "correct that value in the register first") from error
         write_tables(tables, path)
     except (ExportProblem, OSError) as problem:  # audited as a failure either way
         conn.rollback()

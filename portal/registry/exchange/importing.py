@@ -28,9 +28,11 @@ them. So "as of" reads answer across the migration.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -91,7 +93,8 @@ def _as_list(values: Iterable[str]) -> list[str]:
 
 def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[Any]]) -> Known:
     """What the exchange refers to in the cadastre: parcels and units by code, the mapping of
-    old identifiers, and parties by identity document ((type, number) pairs, found by digest)."""
+    old identifiers, parties by identity document ((type, number) pairs, found by digest), and
+    for the units already there, their ownership rights' and seizures' spans (Known.owned, seized)."""
     known = Known()
     known.parcels = dict(conn.execute(
         "SELECT parcel_code, parcel_id FROM parcels WHERE end_lifespan IS NULL AND parcel_code = ANY(%s)",
@@ -99,6 +102,15 @@ def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[Any]]) ->
     known.units = {n: i for n, i in conn.execute(
         "SELECT unit_number, unit_id FROM units WHERE end_lifespan IS NULL AND unit_number = ANY(%s)",
         (checked_codes["units"],)).fetchall()}
+    numbers = {uid: number for number, uid in known.units.items()}
+    for uid, begin, end in conn.execute(
+            "SELECT unit_id, begin_lifespan, end_lifespan FROM rights WHERE kind = 'ownership' AND unit_id = ANY(%s)",
+            (list(numbers),)):
+        known.owned.setdefault(numbers[uid], []).append((begin, end))
+    for uid, begin, end, court, document in conn.execute(
+            "SELECT unit_id, begin_lifespan, end_lifespan, court, document_number FROM restrictions "
+            "WHERE kind = 'seizure' AND status = 'active' AND unit_id = ANY(%s)", (list(numbers),)):
+        known.seized.setdefault(numbers[uid], []).append((begin, end, f"{court or ''} {document or ''}".strip()))
     for table, old_id, object_id, digest in conn.execute(
             "SELECT exchange_table, old_id, object_id, row_digest FROM exchange_ids"):
         known.mapped.setdefault(table, {})[old_id] = (object_id, bytes(digest))
@@ -117,12 +129,72 @@ def _ids(conn: psycopg.Connection, sequence: str, n: int) -> list[int]:
     return [i for (i,) in conn.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (sequence, n))]
 
 
-def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+# The database column a COPY error names -> the exchange column it came from (per table when
+# the same database column comes from different exchange columns).
+_EXCHANGE_COLUMNS = {
+    "floor_area": "JZMJ", "location": "ZL", "unit_number": "BDCDYH", "use": "YT", "name": "QLRMC",
+    "id_document_type": "ZJZL", "secured_amount": "BDBZZQSE", "rank": "DYSW", "queue_position": "LHSX",
+    "term_start": "ZWLXQSSJ", "term_end": "ZWLXJSSJ", "court": "CFJG", "document_number": "CFWH",
+    "certificate_number": "BDCQZH", "begin_lifespan": "DJSJ", "end_lifespan": "ZXSJ", "registered_on": "DJSJ",
+    "kind": "QLLX", "co_ownership": "GYFS", "share_numerator": "QLBL", "share_denominator": "QLBL",
+    "issued_on": "WJRQ", "issuer": "FZJG", "description": "SJMC", "reference": "WJBH", "reason": "YYSX",
+}
+_SEIZURE_COLUMNS = {"term_start": "CFQSSJ", "term_end": "CFJSSJ", "end_lifespan": "JFSJ"}
+_CONSTRAINT_COLUMNS = {"mortgage_rank_unique": "DYSW", "seizure_queue_unique": "LHSX", "restriction_term_order": "",
+                       "right_one_ownership_per_unit": "DJSJ", "share_proper_fraction": "QLBL"}
+_COPY_LINE = re.compile(r"\bline (\d+)(?:, column (\w+))?")
+
+
+class _Placed(Exception):  # noqa: N818 (not an error of ours: a database refusal, placed)
+    """The database refused a row of a COPY, placed at the exchange row it came from."""
+
+    def __init__(self, problem: Problem, table: str = "", constraint: str = "") -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+        self.table = table
+        self.constraint = constraint  # set when the column is still to be found from the constraint
+
+    def placed(self, conn: psycopg.Connection) -> Problem:
+        """The problem, its column found from the constraint's columns when COPY did not name it
+        (a CHECK constraint): looked up after the rollback, in the catalogue."""
+        if not self.constraint:
+            return self.problem
+        found = conn.execute("SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+                             "AND a.attnum = ANY(c.conkey) WHERE c.conname = %s AND c.conrelid = %s::regclass "
+                             "ORDER BY a.attnum LIMIT 1", (self.constraint, self.table)).fetchone()
+        conn.rollback()
+        column = _EXCHANGE_COLUMNS.get(found[0]) if found else None
+        return dataclasses.replace(self.problem, column=column) if column else self.problem
+
+
+def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+          origin: Callable[[int], Record | None] | None = None) -> None:
+    """COPY `rows` into `table`. When the database refuses a row (a value its column cannot hold,
+    a constraint), `origin(n)` gives the record whose row COPY took n-th (1 first), and _Placed
+    is raised naming that record's file, row, column and unit (COPY's error context names the
+    line; the column from the context or the constraint's name)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    try:
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
+        found = _COPY_LINE.search(error.diag.context or "")
+        rec = origin(int(found[1])) if origin is not None and found else None
+        if rec is None or rec.get("_row") is None:
+            raise
+        constraint = error.diag.constraint_name or ""
+        database_column = (found[2] if found and found[2] else None) or error.diag.column_name or next(
+            (c for c in columns if c in constraint), "term_end" if constraint == "restriction_term_order" else "")
+        names = {**_EXCHANGE_COLUMNS, **(_SEIZURE_COLUMNS if rec.get("kind") == "seizure" else {})}
+        column = _CONSTRAINT_COLUMNS.get(constraint) or names.get(database_column)
+        row = rec["_row"]
+        message = f"the register refused the row: {error.diag.message_primary}"
+        if error.diag.constraint_name:
+            message += f" (rule {error.diag.constraint_name})"
+        raise _Placed(Problem(row.file, row.number, column or "BSM", message, rec.get("unit_number")), table,
+                      constraint if column is None else "") from error
 
 
 def _digester(records: list[Record]) -> Callable[[Record], bytes]:
@@ -221,7 +293,7 @@ class _Writer:
         ids = _ids(self.conn, "sources_source_id_seq", len(new))
         _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer", "description"),
               ((sid, r["kind"], r["reference"], r["issued_on"], r["issuer"], r["description"])
-               for r, sid in zip(new, ids, strict=True)))
+               for r, sid in zip(new, ids, strict=True)), _nth(new))
         for rec, sid in zip(new, ids, strict=True):
             self.source_ids[rec["BSM"]] = sid
             self.remember("SJ", rec, sid)
@@ -239,7 +311,7 @@ class _Writer:
                 rec["_source"] = source_id
                 yield (source_id, "application", rec["reference"] or f"exchange:{table}:{rec['BSM']}",
                        rec["begin"].astimezone(self.zone).date(), rec["registrar"])
-        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows())
+        _copy(self.conn, "sources", ("source_id", "kind", "reference", "issued_on", "issuer"), rows(), _nth(records))
 
     # -- parties ------------------------------------------------------------------------
 
@@ -262,7 +334,7 @@ class _Writer:
             if rec.get("_identity") is None:
                 rec["_identity"] = party_identity(keys, rec["id_document_type"], rec["id_document_number"])
         _copy(self.conn, "parties", columns, ((pid, r["kind"], r["name"], r["id_document_type"], *_sealed(r))
-                                              for r, pid in zip(fresh, ids, strict=True)))
+                                              for r, pid in zip(fresh, ids, strict=True)), _nth(fresh))
         for rec, pid in zip(fresh, ids, strict=True):
             self.party_ids[rec["BSM"]] = pid
             self.remember("QLR", rec, pid)
@@ -281,7 +353,7 @@ class _Writer:
         _copy(self.conn, "units", ("unit_id", "unit_number", "parcel_id", "location", "floor_area", "use",
                                    "begin_lifespan"),
               ((uid, r["unit_number"], r["parcel_id"], r["location"], r["floor_area"], r["use"], r["begin"] or now)
-               for r, uid in zip(new, ids, strict=True)))
+               for r, uid in zip(new, ids, strict=True)), _nth(new))
         for rec, uid in zip(new, ids, strict=True):
             self.unit_ids[rec["unit_number"]] = uid
             self.remember("BDCDY", rec, uid)
@@ -312,6 +384,7 @@ class _Writer:
         right_ids = _ids(self.conn, "right_id_seq", len(new))
         version_ids = _ids(self.conn, "rights_version_id_seq", len(new))
         holders: list[tuple[int, int, int | None, int | None]] = []
+        holder_rights: list[Record] = []  # the right of each holder row, to place a refusal
 
         def rows() -> Iterator[tuple[Any, ...]]:  # built as COPY takes them (PostgreSQL works meanwhile)
             for rec, rid, vid in zip(new, right_ids, version_ids, strict=True):
@@ -319,11 +392,12 @@ class _Writer:
                 yield (vid, rid, values["unit_id"], rec["kind"], rec["co_ownership"], rec["certificate_number"],
                        values["registered_on"], rec["_source"], rec["begin"], rec["end"])
                 holders.extend(self.holder_rows(vid, rec))
+                holder_rights.extend([rec] * len(rec["holders"]))
                 self.remember("QL", rec, rid)
         _copy(self.conn, "rights", ("version_id", "right_id", "unit_id", "kind", "co_ownership", "certificate_number",
-                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows())
+                                    "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows(), _nth(new))
         _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator", "share_denominator"),
-              holders)
+              holders, _nth(holder_rights))
         for rec, rid in changed:
             if not self.current(rec, "rights", "right_id", rid, "QL"):
                 continue
@@ -354,13 +428,17 @@ class _Writer:
         new, changed = self.taken(table)
         self.sources(new + [rec for rec, _ in changed], table)
         ids = _ids(self.conn, "restriction_id_seq", len(new))
+        fed: list[Record] = []  # the record of each row COPY took, to place a refusal
 
         def rows() -> Iterator[tuple[Any, ...]]:  # built as COPY takes them (PostgreSQL works meanwhile)
             for rec, rid in zip(new, ids, strict=True):
-                yield from self.restriction_rows(rec, rid)
+                versions = self.restriction_rows(rec, rid)
+                fed.extend([rec] * len(versions))
+                yield from versions
                 self.remember(table, rec, rid)
         _copy(self.conn, "restrictions", ("restriction_id", "version", "status", "unit_id", "kind", "party_id",
-                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows())
+                                          *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows(),
+              _nth(fed))
         for rec, rid in changed:
             if not self.current(rec, "restrictions", "restriction_id", rid, table):
                 continue
@@ -456,6 +534,11 @@ def _check_and_write(conn: psycopg.Connection, exchange: Any, known: Known, zone
     return checked
 
 
+def _nth(records: Sequence[Record]) -> Callable[[int], Record | None]:
+    """The record of the n-th row a COPY took (1 first), for _copy's `origin`."""
+    return lambda n: records[n - 1] if 0 < n <= len(records) else None
+
+
 def _sealed(rec: dict[str, Any]) -> tuple[bytes, str, bytes]:
     """The party's digest, masked form and sealed number (the plain number is not stored)."""
     return rec["_identity"].digest, rec["_identity"].masked, rec["_identity"].sealed
@@ -498,6 +581,7 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
         _audit_failed(conn, path, "", actor_user_id, actor_role, dry_run, "failure", type(error).__name__)
         raise
     outcome = ImportOutcome(sha256=exchange.sha256, encodings=exchange.encodings, dry_run=dry_run)
+    writer: _Writer | None = None
     try:
         known = load_known(conn, _codes(exchange))
         act_as(conn, actor_user_id, actor_role)
@@ -531,13 +615,24 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
                 return outcome
         else:
             conn.rollback()
-    except psycopg.errors.IntegrityError as error:
+    except _Placed as placed:  # the database refused a row the checks let through: placed, nothing changed
         conn.rollback()
-        _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only, refused=str(error))
+        outcome.problems = [placed.placed(conn)]
+        outcome.counts = {}
+        outcome.committed = False
+        _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only, refused=str(outcome.problems[0]))
+        conn.commit()
+        return outcome
+    except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
+        conn.rollback()
+        # The database names units by internal id ("unit 42"): a person knows them by number.
+        numbers = {str(uid): number for number, uid in writer.unit_ids.items()} if writer is not None else {}
+        message = re.sub(r"\bunit (\d+)", lambda m: f"unit {numbers.get(m[1], m[1])}",
+                         error.diag.message_primary or type(error).__name__)
+        _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only, refused=message)
         conn.commit()
         rule = f" ({error.diag.constraint_name})" if error.diag.constraint_name else ""
-        raise ImportRefused(f"the register refused the import, nothing was changed: {error.diag.message_primary}"
-                            f"{rule}") from error
+        raise ImportRefused(f"the register refused the import, nothing was changed: {message}{rule}") from error
     except ReadProblem as problem:  # a GeoPackage feature layer the hardened reader refused
         _audit_failed(conn, path, exchange.sha256, actor_user_id, actor_role, dry_run, "refused", str(problem))
         raise

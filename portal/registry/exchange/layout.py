@@ -18,7 +18,7 @@ __all__ = [
     "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "SOURCE_KINDS", "DEFAULT_EPSG", "reverse",
     "PARCEL_MAX_VERTICES", "CELL_MAX_CHARS", "SHEET_MAX_ROWS", "SHEET_MAX_COLUMNS", "SHEET_MAX_CELLS",
     "TABLE_MAX_ROWS", "CSV_MAX_BYTES",
-    "COORDINATE_MAX",
+    "COORDINATE_MAX", "NUMERIC_COLUMNS", "BSM_MAX_CHARS", "EARLIEST_YEAR", "LATEST_YEAR", "TIME_MARGIN_HOURS",
 ]
 
 
@@ -177,6 +177,24 @@ DEFAULT_EPSG = 4490
 # or GeoPackage table TABLE_MAX_ROWS rows (as a sheet does), refused by file before they are read
 # whole (reading.TableLimits lets a caller set others). A coordinate is finite and within COORDINATE_MAX of 0
 # in its CRS's unit (metres or degrees; the earth fits in 1e8 m of any projected CRS).
+# The decimal columns of the exchange and the database columns they land in, with those columns'
+# precision and scale (numeric(p, s): below 10**(p - s)); tests/registry compares this table with
+# information_schema, so a migration that changes one is seen.
+NUMERIC_COLUMNS = {
+    "JZMJ": ("units", "floor_area", 12, 2),
+    "BDBZZQSE": ("restrictions", "secured_amount", 16, 2),
+    "ZDMJ": ("parcels", "declared_area", 14, 2),
+}
+# A BSM (exchange_ids.old_id) holds at most BSM_MAX_CHARS characters.
+BSM_MAX_CHARS = 200
+# The times of the exchange (DJSJ, ZXSJ, JFSJ: when something was registered or ended) lie from
+# EARLIEST_YEAR on and no later than TIME_MARGIN after the import (a registration is never in the
+# future); its dates from EARLIEST_YEAR to LATEST_YEAR (a term may end decades ahead: a land-use
+# right runs 70 years), but a document's date (WJRQ) no later than TIME_MARGIN after the import.
+# Beyond them is a placeholder (.NET writes 0001-01-01 for "no date") or a typing error.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2199
+TIME_MARGIN_HOURS = 24
 PARCEL_MAX_VERTICES = 100_000
 CELL_MAX_CHARS = 64 * PARCEL_MAX_VERTICES
 SHEET_MAX_ROWS = 1_000_000

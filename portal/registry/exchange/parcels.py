@@ -38,7 +38,13 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from portal.registry.exchange.layout import CELL_MAX_CHARS, COORDINATE_MAX, DEFAULT_EPSG, PARCEL_MAX_VERTICES
+from portal.registry.exchange.layout import (
+    BSM_MAX_CHARS,
+    CELL_MAX_CHARS,
+    COORDINATE_MAX,
+    DEFAULT_EPSG,
+    PARCEL_MAX_VERTICES,
+)
 from portal.registry.exchange.reading import Exchange, ReadProblem, Row
 from portal.registry.exchange.validation import Known, Problem, unsafe_cell
 from spatial.codes import parcel_code_problem
@@ -187,6 +193,8 @@ def _read_rows(exchange: Exchange, limits: ReadLimits, out: ParcelsOutcome) -> l
         try:
             if bsm is None:
                 raise _Bad("BSM", "is empty: every row carries the old system's identifier")
+            if len(bsm) > BSM_MAX_CHARS:
+                raise _Bad("BSM", f"{len(bsm)} characters, more than the {BSM_MAX_CHARS} an identifier may hold")
             if bsm in seen:
                 raise _Bad("BSM", f"{bsm!r} appears twice in ZDJBXX (also row {seen[bsm]})")
             seen[bsm] = row.number

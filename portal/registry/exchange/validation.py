@@ -23,15 +23,20 @@ from typing import Any
 
 from portal.accounts.identity_numbers import credit_code_problem, resident_id_problem
 from portal.registry.exchange.layout import (
+    BSM_MAX_CHARS,
     CO_OWNERSHIP,
     DOCUMENT_TYPES,
+    EARLIEST_YEAR,
     ENDED,
+    LATEST_YEAR,
     MORTGAGE_KINDS,
+    NUMERIC_COLUMNS,
     RESTRICTION_TABLES,
     RIGHT_KINDS,
     SOURCE_KINDS,
     STATUSES,
     TABLES,
+    TIME_MARGIN_HOURS,
     UNIT_USES,
 )
 from portal.registry.exchange.reading import UNSAFE_CHARACTERS, Exchange, Row
@@ -65,6 +70,10 @@ class Known:
     units: dict[str, int] = field(default_factory=dict)            # current unit number -> unit_id
     mapped: dict[str, dict[str, tuple[int, bytes]]] = field(default_factory=dict)  # table -> BSM -> (id, digest)
     documents: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (type, number) -> (id, name)
+    # Of the exchange's units already in the register, by unit number: the lifespans of their
+    # ownership rights' versions, and of their seizures' versions in effect (with court, document).
+    owned: dict[str, list[tuple[dt.datetime, dt.datetime | None]]] = field(default_factory=dict)
+    seized: dict[str, list[tuple[dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
 
     def mapping(self, table: str) -> dict[str, tuple[int, bytes]]:
         return self.mapped.get(table, {})
@@ -81,7 +90,7 @@ _UNSAFE = UNSAFE_CHARACTERS
 
 
 def unsafe_cell(row: Row) -> tuple[str, str] | None:
-    """The first cell of the row holding a control or bidi character: (column, message)."""
+    """The first cell of the row holding a character of reading.UNSAFE_CHARACTERS: (column, message)."""
     if not row.suspect:
         return None  # the reader saw none in the row (reading.UNSAFE_CHARACTERS)
     if not _UNSAFE.search("".join(filter(None, row.values.values()))):
@@ -90,7 +99,8 @@ def unsafe_cell(row: Row) -> tuple[str, str] | None:
         found = _UNSAFE.search(value.strip()) if value else None
         if found:
             character, place = f"U+{ord(found.group()):04X}", found.start() + 1
-            return column, f"holds the control or text-direction character {character} at position {place}: remove it"
+            return column, (f"holds the character {character} at position {place}, a control, text-direction, "
+                            "zero-width, private-use or noncharacter (never part of a name or number): remove it")
     return None
 
 
@@ -102,6 +112,8 @@ class _Bad(ValueError):
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+# What each decimal column's database column (numeric(p, s)) holds: below 10 ** (p - s).
+_AMOUNT_TOPS = {code: Decimal(10) ** (precision - scale) for code, (_t, _c, precision, scale) in NUMERIC_COLUMNS.items()}
 _FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$")
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
 
@@ -114,10 +126,12 @@ def _shown(value: str, most: int = 40) -> str:
 class _Reader:
     """Typed cells of one row; a bad cell raises _Bad naming its column."""
 
-    def __init__(self, row: Row, zone: dt.tzinfo) -> None:
+    def __init__(self, row: Row, zone: dt.tzinfo, latest: dt.datetime | None = None) -> None:
         self.row = row
         self.values = row.values
         self.zone = zone
+        # The latest time a registration may carry (layout.TIME_MARGIN_HOURS after now).
+        self.latest = latest or dt.datetime.now(dt.UTC) + dt.timedelta(hours=TIME_MARGIN_HOURS)
 
     def text(self, column: str, *, required: bool = False) -> str | None:
         value = self.values.get(column)
@@ -153,24 +167,42 @@ class _Reader:
                     continue
         if parsed is None:
             raise _Bad(column, f"{_shown(value)!r} is not a time (YYYY-MM-DD HH:MM:SS, office time, or ISO 8601)")
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
+        if parsed.year < EARLIEST_YEAR:  # before any offset is applied: year 1 has no earlier year
+            raise _Bad(column, f"{_shown(value)!r} is before {EARLIEST_YEAR}: a placeholder for no time? leave the "
+                               "cell empty if there is none")
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
+        if parsed > self.latest:
+            raise _Bad(column, f"{_shown(value)!r} is in the future: a time of the register has passed")
+        return parsed
 
-    def date(self, column: str, *, required: bool = False) -> dt.date | None:
+    def date(self, column: str, *, required: bool = False, past: bool = False) -> dt.date | None:
+        """A date from EARLIEST_YEAR to LATEST_YEAR (a term may end decades ahead); with `past`,
+        no later than the latest time of a registration (a document's date)."""
         value = self.text(column, required=required)
         if value is None:
             return None
+        parsed: dt.date | None = None
         head = value[:10]
         if len(head) == 10 and head[4] == head[7] == "-":  # YYYY-MM-DD, the common case, without strptime
             try:
-                return dt.date.fromisoformat(head)
+                parsed = dt.date.fromisoformat(head)
             except ValueError:
                 pass
-        for pattern in _DATE_FORMATS:
-            try:
-                return dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
-            except ValueError:
-                continue
-        raise _Bad(column, f"{_shown(value)!r} is not a date (YYYY-MM-DD)")
+        if parsed is None:
+            for pattern in _DATE_FORMATS:
+                try:
+                    parsed = dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
+                    break
+                except ValueError:
+                    continue
+        if parsed is None:
+            raise _Bad(column, f"{_shown(value)!r} is not a date (YYYY-MM-DD)")
+        if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            raise _Bad(column, f"{_shown(value)!r} is not a date from {EARLIEST_YEAR} to {LATEST_YEAR}: a placeholder "
+                               "for no date? leave the cell empty if there is none")
+        if past and parsed > self.latest.astimezone(self.zone).date():
+            raise _Bad(column, f"{_shown(value)!r} is in the future: a document's date has passed")
+        return parsed
 
     def amount(self, column: str, *, required: bool = False) -> Decimal | None:
         value = self.text(column, required=required)
@@ -180,9 +212,9 @@ class _Reader:
             number = Decimal(value.replace(",", ""))
         except InvalidOperation:
             number = Decimal("NaN")
-        if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.01")) \
-                or number >= Decimal("1e14"):
-            raise _Bad(column, f"{_shown(value)!r} is not a positive amount with at most two decimals")
+        top = _AMOUNT_TOPS[column]
+        if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.01")) or number >= top:
+            raise _Bad(column, f"{_shown(value)!r} is not a positive amount below {top:,} with at most two decimals")
         return number.quantize(Decimal("0.01"))
 
     def whole(self, column: str, *, required: bool = False, top: int = 32767) -> int | None:
@@ -241,6 +273,7 @@ class _Checker:
         self.units: dict[str, str] = {}  # unit number -> file place, numbers of this exchange
         self.sources: set[str] = set()  # BSMs of the source documents of this exchange (SJ)
         self.today = dt.date.today()
+        self.latest = dt.datetime.now(dt.UTC) + dt.timedelta(hours=TIME_MARGIN_HOURS)  # of any time of the exchange
 
     def problem(self, row: Row, column: str, message: str, unit: str | None) -> None:
         self.out.problems.append(Problem(row.file, row.number, column, message, unit))
@@ -256,6 +289,10 @@ class _Checker:
             if bsm is None:
                 self.problem(row, "BSM", "is empty: every row carries the old system's identifier", unit)
                 continue
+            if len(bsm) > BSM_MAX_CHARS:
+                self.problem(row, "BSM", f"{len(bsm)} characters, more than the {BSM_MAX_CHARS} an identifier may "
+                                         "hold", unit)
+                continue
             if bsm in seen:
                 self.problem(row, "BSM", f"{bsm!r} appears twice in {table}", unit)
                 continue
@@ -265,7 +302,7 @@ class _Checker:
                 self.problem(row, unsafe[0], unsafe[1], unit)
                 continue
             try:
-                record = parse(_Reader(row, self.zone))
+                record = parse(_Reader(row, self.zone, self.latest))
             except _Bad as bad:
                 self.problem(row, bad.column, str(bad), unit)
                 continue
@@ -279,7 +316,7 @@ class _Checker:
 
     def source(self, r: _Reader) -> Record:
         return {"kind": r.code("SJLX", SOURCE_KINDS, also=SOURCE_KINDS.values()),
-                "reference": r.text("WJBH", required=True), "issued_on": r.date("WJRQ"),
+                "reference": r.text("WJBH", required=True), "issued_on": r.date("WJRQ", past=True),
                 "issuer": r.text("FZJG"), "description": r.text("SJMC")}
 
     def source_of(self, r: _Reader) -> str | None:
@@ -370,7 +407,7 @@ class _Checker:
             unit = right["unit_number"] if right else None
             if self.skip(row) or (right is None and right_bsm in right_rows):
                 continue  # a right skipped or already refused: its holders go with it
-            r = _Reader(row, self.zone)
+            r = _Reader(row, self.zone, self.latest)
             try:
                 if right is None:
                     raise _Bad("QLBSM", f"right {right_bsm!r} is not in QL")
@@ -510,8 +547,40 @@ class _Checker:
                                                       f"{seizure['_row'].number} was in effect", rec["unit_number"])
                     refused.add(id(rec))
                     break
+        self.against_register(rights, mortgages, refused)
         for table in ("QL", "DYAQ", "CFDJ"):
             self.out.records[table] = [rec for rec in self.out.records.get(table, []) if id(rec) not in refused]
+
+    def against_register(self, rights: list[Record], mortgages: list[Record], refused: set[int]) -> None:
+        """The rules that involve what the register holds already, for the rows this exchange adds
+        (a BSM not imported before): one ownership at a time per unit (right_one_ownership_per_unit),
+        and no mortgage registered while a seizure of the register was in effect
+        (no_dealing_under_seizure); the register's rows come from `Known` (one query per rule)."""
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        mapped = self.known.mapping("QL")
+        for rec in rights:
+            spans = self.known.owned.get(rec["unit_number"])
+            if not spans or rec["kind"] != "ownership" or rec["BSM"] in mapped or id(rec) in refused:
+                continue
+            for start, stop in spans:
+                if start < (rec["end"] or far) and rec["begin"] < (stop or far):
+                    until = f" until {stop.astimezone(self.zone):%Y-%m-%d %H:%M}" if stop else ", still current"
+                    self.problem(rec["_row"], "DJSJ", f"unit {rec['unit_number']} is owned in the register from "
+                                 f"{start.astimezone(self.zone):%Y-%m-%d %H:%M}{until}: one ownership at a time",
+                                 rec["unit_number"])
+                    refused.add(id(rec))
+                    break
+        mapped = self.known.mapping("DYAQ")
+        for rec in mortgages:
+            seizures = self.known.seized.get(rec["unit_number"])
+            if not seizures or rec["BSM"] in mapped or id(rec) in refused:
+                continue
+            for start, stop, seizure in seizures:
+                if start <= rec["begin"] < (stop or far):
+                    self.problem(rec["_row"], "DJSJ", f"a mortgage registered while the register's seizure of unit "
+                                 f"{rec['unit_number']} ({_shown(seizure, 80)}) was in effect", rec["unit_number"])
+                    refused.add(id(rec))
+                    break
 
     def run(self) -> Checked:
         self.each("SJ", self.source, unit_column=None)
