@@ -74,9 +74,9 @@ UNSAFE_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACT
 # make the regular expression engine slow): the unsafe characters of the Basic Multilingual Plane
 # and any character beyond it; a row it finds something in is checked with the exact class
 # (validation.unsafe_cell), so an ideograph of CJK Extension B costs only that row a second look.
-_SUSPECT_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff"
-                                 + "".join(part for part in re.findall(r".-.|.", FORMAT_CHARACTERS) if part < "\U00010000")
-                                 + "\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff\U00010000-\U0010ffff]")
+_BMP_FORMAT_CHARACTERS = "".join(part for part in re.findall(r".-.|.", FORMAT_CHARACTERS) if part < "\U00010000")
+_SUSPECT_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_BMP_FORMAT_CHARACTERS}"
+                                 "\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff\U00010000-\U0010ffff]")
 
 
 def shown_name(name: str) -> str:

@@ -113,7 +113,8 @@ class _Bad(ValueError):
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 # What each decimal column's database column (numeric(p, s)) holds: below 10 ** (p - s).
-_AMOUNT_TOPS = {code: Decimal(10) ** (precision - scale) for code, (_t, _c, precision, scale) in NUMERIC_COLUMNS.items()}
+_AMOUNT_TOPS = {code: Decimal(10) ** (precision - scale)
+                for code, (_table, _column, precision, scale) in NUMERIC_COLUMNS.items()}
 _FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$")
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
 
