@@ -280,3 +280,18 @@ def test_rules_involving_the_register_are_placed_with_the_unit_number(module_dat
     assert all(unit in message for message in found.values()) and "one ownership at a time" in found[("QL.csv", 2,
                                                                                                      "DJSJ")]
     assert _audit(module_database)[0] == "refused"
+
+
+def test_an_xlsx_value_beyond_the_header_is_refused(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "QLR"
+    sheet.append(list(TABLES["QLR"].codes))
+    sheet.append([PERSON[c] for c in TABLES["QLR"].codes])
+    sheet.append([*(PERSON[c] for c in TABLES["QLR"].codes), None, "hidden"])
+    book.save(tmp_path / "x.xlsx")
+    with pytest.raises(ReadProblem, match=r"^x.xlsx: sheet 'QLR': row 3, column 7: a value beyond the header"):
+        read_exchange(tmp_path / "x.xlsx")

@@ -386,13 +386,20 @@ def _sheet_records(name: str, sheet: Any) -> list[Any]:
         return []
     records: list[Any] = [values(first[:len(header)], 1)]
     cells = 0
-    for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=len(header)),
-                                 start=2):
+    named = len(header)
+    width = max(named, min(columns, SHEET_MAX_COLUMNS))  # the cells beyond the header are read, to refuse values
+    for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=width), start=2):
         if number > SHEET_MAX_ROWS:  # openpyxl fills up to max_row only when a row lies beyond it
             raise ReadProblem(f"{where}: more than {SHEET_MAX_ROWS:,} rows (delete the empty rows at its end)")
         if not any(cell.value is not None for cell in row):
             records.append(())
             continue
+        beyond = next((i for i, cell in enumerate(row[named:], start=named + 1)
+                       if cell.value is not None and str(cell.value).strip()), None)
+        if beyond is not None:
+            raise ReadProblem(f"{where}: row {number}, column {beyond}: a value beyond the header's last column "
+                              f"({named}); name the column or empty it")
+        row = row[:named]
         cells += len(row)
         if cells > SHEET_MAX_CELLS:
             raise ReadProblem(f"{where}: row {number}: more than {SHEET_MAX_CELLS:,} cells")
