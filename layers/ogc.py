@@ -35,18 +35,18 @@ from pygeoapi.api import API, APIRequest
 from pygeoapi.util import render_j2_template
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from layers.catalog import COLLECTIONS, collection
 from layers.config import OGC_PREFIX, build_config
 from layers.conformance import CONFORMANCE
-from layers.errors import InvalidParameter, LayerError, NotFound
+from layers.errors import BadFilter, InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
 from layers.http import Cors, ReadOnly, StaticFiles
 from layers.openapi import openapi_document
 from layers.pool import close_pools
-from layers.providers.features import ITEM_AS_OF, PAGE_AFTER, KeysetPage
-from layers.query import parse_datetime
+from layers.providers.features import ITEM_AS_OF, ITEMS_FILTER, PAGE_AFTER, KeysetPage, ParsedFilter
+from layers.query import FeatureQuery, parse_datetime
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
@@ -268,12 +268,42 @@ def _items_html(request: Request) -> Any:
         ITEM_AS_OF.set(when if isinstance(when, dt.datetime) else None)
         return _ITEM_PAGE(request)
     params = request.query_params
+    query: FeatureQuery | None = getattr(request.state, "feature_query", None)
+    if query is not None and query.filter is not None:
+        ITEMS_FILTER.set(ParsedFilter(query.filter, query.filter_crs))
     if not params.get("offset") and not params.get("sortby"):  # a page by cursor: its next link carries the cursor on
         runtime: OgcRuntime = request.app.state.ogc
         rest = urlencode([(k, v) for k, v in params.multi_items() if k != "after"])
         url = f"{runtime.base_url}/collections/{request.path_params['collection_id']}/items"
         PAGE_AFTER.set(KeysetPage(params.get("after") or None, f"{url}?{rest}"))
-    return _ITEMS_PAGE(request)
+    return _ITEMS_PAGE(_for_pygeoapi(request))
+
+
+def _for_pygeoapi(request: Request) -> Request:
+    """The items request as pygeoapi is to read it: without `filter-lang` (layers.query accepted
+    it: cql2-text, the default; pygeoapi knows only ECQL's names and refuses it) and without a
+    body (which pygeoapi would read as a CQL2 JSON filter the GeoJSON route never applies)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "filter-lang"]
+
+    async def no_body() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return Request({**request.scope, "query_string": urlencode(kept).encode("latin-1")}, no_body)
+
+
+def _parsed_filter(text: str) -> ParsedFilter:
+    """pygeoapi's `parse_ecql_text` for the items pages: the filter layers.routes parsed as
+    CQL2 text (the GeoJSON route's), never pygeoapi's ECQL reading of `text`."""
+    parsed = ITEMS_FILTER.get()
+    if parsed is None:  # not through layers.routes: pygeoapi answers 400 (Bad CQL text)
+        raise BadFilter("filter was not read as CQL2 text")
+    return parsed
+
+
+def _as_parsed(filter_: ParsedFilter, **_: Any) -> ParsedFilter:
+    """pygeoapi's `modify_pygeofilter` for the items pages: the filter's geometries stay in its
+    `filter-crs`, which layers.sql applies (layers.cql)."""
+    return filter_
 
 
 def _any_time(extents: dict[str, Any], datetime_: str | None) -> str | None:
@@ -362,6 +392,9 @@ class OgcLayer:
         """pygeoapi's documents under /ogc; call after every other route is added."""
         app.state.ogc = self.runtime
         itemtypes_api.validate_datetime = _any_time  # an empty page, not 400 (see _any_time)
+        # The items pages filter as GeoJSON does: by the CQL2 query layers.routes parsed.
+        itemtypes_api.parse_ecql_text = _parsed_filter
+        itemtypes_api.modify_pygeofilter = _as_parsed
         app.router.routes += [
             Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links,
                                  fix_html=_without_dead_link_tags)),
