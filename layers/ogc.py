@@ -356,6 +356,22 @@ async def _sizes(pool: Any, examine: int) -> dict[str, int]:
     return sizes
 
 
+def _json_exceptions(api: API) -> API:
+    """`api` answering every refusal as OGC's JSON exception document, as our routes do: pygeoapi
+    draws an HTML page for a refusal asked for with f=html, so a client (or a map page on another
+    origin) found a 404 in one format here and another there."""
+    draw = api.get_exception
+
+    def get_exception(status: int, headers: dict[str, str], format_: str | None, code: str,
+                      description: str) -> tuple[dict[str, str], int, Any]:
+        headers["Content-Type"] = "application/json"
+        answer: tuple[dict[str, str], int, Any] = draw(status, headers, "json", code, description)
+        return answer
+
+    api.get_exception = get_exception
+    return api
+
+
 def _freeze_startup_objects() -> None:
     """Move every object alive after start-up (pygeoapi's API and configuration, pyproj, the
     frameworks: hundreds of thousands) out of the garbage collector's view (gc.freeze).
@@ -425,7 +441,7 @@ class OgcLayer:
         openapi = openapi_document(runtime.base_url, identification["title"],
                                    identification["description"],
                                    max_limit=runtime.max_limit, default_limit=runtime.default_limit)
-        app.state.pygeoapi = API(config, openapi)
+        app.state.pygeoapi = _json_exceptions(API(config, openapi))
         extents.attach(config["resources"])
         runtime.listener = InvalidationListener(
             url, runtime.cache, keep_seconds=self.settings.invalidation_keep_seconds,
