@@ -276,14 +276,18 @@ def _items_html(request: Request) -> Any:
         rest = urlencode([(k, v) for k, v in params.multi_items() if k != "after"])
         url = f"{runtime.base_url}/collections/{request.path_params['collection_id']}/items"
         PAGE_AFTER.set(KeysetPage(params.get("after") or None, f"{url}?{rest}"))
-    return _ITEMS_PAGE(_for_pygeoapi(request))
+    return _ITEMS_PAGE(_for_pygeoapi(request, query))
 
 
-def _for_pygeoapi(request: Request) -> Request:
+def _for_pygeoapi(request: Request, query: FeatureQuery | None) -> Request:
     """The items request as pygeoapi is to read it: without `filter-lang` (layers.query accepted
-    it: cql2-text, the default; pygeoapi knows only ECQL's names and refuses it) and without a
+    it: cql2-text, the default; pygeoapi knows only ECQL's names and refuses it), `sortby` as
+    layers.query read it (`+area` arrives as ` area`, which pygeoapi refuses), and without a
     body (which pygeoapi would read as a CQL2 JSON filter the GeoJSON route never applies)."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "filter-lang"]
+    if query is not None and query.sortby:
+        sortby = ",".join(("-" if descending else "") + name for name, descending in query.sortby)
+        kept = [(k, sortby if k == "sortby" else v) for k, v in kept]
 
     async def no_body() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}

@@ -136,9 +136,10 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
             query.bbox_crs = parse_crs(STORAGE_CRS)
         for name, value in properties or []:
             query.equals[name] = value
-        # pygeoapi checked both against the fields: [{"property": name, "order": "A"|"D"}]
-        # and [name, ...]; an empty selection is all properties, as on the GeoJSON route.
-        query.sortby = tuple((s["property"], s.get("order") == "D") for s in sortby or [])
+        # pygeoapi checked both against the fields: [{"property": name, "order": "+"|"-"}]
+        # ("A"|"D" in older versions) and [name, ...]; an empty selection is all properties,
+        # as on the GeoJSON route.
+        query.sortby = tuple((s["property"], s.get("order") in ("-", "D")) for s in sortby or [])
         query.properties = tuple(select_properties) if select_properties else None
         try:
             statement, params = items_statement(query)
