@@ -6,8 +6,9 @@ same SQL. The configuration gives the true `storage_crs`, EPSG:4490, whose axis 
 latitude first: so pygeoapi hands over the bbox (transformed from `bbox-crs`) latitude first,
 and these providers say so to layers.sql, which stores x = longitude. The CQL2 filter is never
 pygeoapi's (which reads ECQL): layers.routes parses it as the GeoJSON route does, and layers.ogc
-hands it to pygeoapi as a `ParsedFilter` (with its `filter-crs`), which `query` applies as it is. Output CRSs are applied by PostGIS
-(`crs_transform_spec` only tells which; none means the storage CRS itself).
+hands it to pygeoapi as a `ParsedFilter` (with its `filter-crs`), which `query` applies as it
+is. Output CRSs are applied by PostGIS (`crs_transform_spec` only tells which; none means the
+storage CRS itself).
 """
 
 from __future__ import annotations
