@@ -7,18 +7,22 @@
 
 One run, one database. Each server runs in its own uvicorn process (one worker) started here
 on a free port; requests are sequential over a kept-alive connection, so the figures are
-latencies, not throughput. "raw SQL" is our own statement run in psql (`\\timing`, output
-discarded): the floor for any server. Cases: one item by id, a 1,000-feature bbox page, a
-deep page (ours follows its keyset cursor; the peers, which have no cursor, use offset), a
-CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time, never served before
-by any server) and warm (the same tile again: ours answers from its cache, the peers compute
-it again). Like with like: every column reads the same items and tiles, with the database's
-cache warmed for all by one untimed psql pass over the case; each request is paired, the
-floor measured right before or after (alternately) ours and tipg on the same statement, in
-a psql whose backend ran the previous statement of the case and then idled 10 ms, as a
-pooled server connection idles between requests; and each server alike: it is sent the
-previous request of the case (untimed), then after 10 ms the timed one (a cold tile's
-"previous" is another cold tile, never measured). "ours@server" is the whole application's
+latencies, not throughput. "raw SQL" is our own statement run as our server runs it, in one
+long-lived psql session (`Floor`): prepared once with the parameter types psycopg declares, then
+`EXECUTE` with the values, under the session settings of the server's pool for the case, timed
+by psql's `\\timing`, output discarded: the floor for any server. Cases: one item by id, a
+1,000-feature bbox page, a deep page (ours follows its keyset cursor; the peers, which have no
+cursor, use offset), a CQL2 filter, and tiles at z12/z14/z16, cold (a different tile each time,
+never served before by any server) and warm (the same tile again: ours answers from its cache,
+the peers compute it again). Like with like: every column reads the same items and tiles, with
+the database's cache warmed for all by one untimed pass of the floor over the case; each
+request is paired, the floor measured right before or after (alternately) ours and tipg on the
+same statement, its backend having run the previous statement of the case and then idled
+10 ms, as a pooled server connection idles between requests; and each server alike: it is sent
+the previous request of the case (untimed), then after 10 ms the timed one (a cold tile's
+"previous" is another cold tile, never measured). Every idle is the benchmark's own
+`time.sleep` before it sends the next statement or request, so all get the same.
+"ours@server" is the whole application's
 time (portal.platform.timing), not only the route's. The
 printed legend says all of this next to the figures.
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import pty
 import random
 import re
 import socket
@@ -41,11 +46,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 import yaml
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,8 +61,8 @@ from serving import wait_until_serving  # noqa: E402
 
 from layers.catalog import COLLECTIONS  # noqa: E402
 from layers.query import from_params  # noqa: E402
-from layers.routes import SESSION_SETTINGS  # noqa: E402
-from layers.sql import TileSpec, item_statement, items_statement, tile_statement  # noqa: E402
+from layers.routes import ITEM_SESSION_SETTINGS, SESSION_SETTINGS  # noqa: E402
+from layers.sql import TileSpec, item_statement, items_statement, tile_query  # noqa: E402
 from portal.platform.cluster import Cluster  # noqa: E402
 from portal.settings import DatabaseSettings, TileSettings  # noqa: E402
 
@@ -133,51 +140,130 @@ class Timer:
         return times
 
 
-def _psql_times(url: str, statements: list[str]) -> list[float]:
-    """Each statement's time in psql, with our pool's session settings, its result sent to
-    psql as a server sends it to its clients: tiles as raw bytes (COPY ... binary, as our
-    server reads them), features as text (COPY), written to /dev/null; psql does not format
-    megabytes of text or hex, and the transfer is counted, as it is for every server."""
-    tile_wrap = "COPY ({}) TO STDOUT WITH (FORMAT binary)"
-    items_wrap = "COPY (SELECT f FROM ({}) s(k, f)) TO STDOUT"
-    wrapped = [IDLE if s == IDLE else
-               (tile_wrap if s.lstrip().startswith("SELECT ST_AsMVT") else items_wrap).format(s) + ";"
-               for s in (x if x == IDLE else x.rstrip(";") for x in statements)]
-    script = (f"{SESSION_SETTINGS};\n\\o /dev/null\n\\timing on\n"
-              + "\n".join(wrapped))
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(script)
-    out = subprocess.run(["psql", "-X", "-q", "-f", f.name, url], capture_output=True, text=True,
-                         check=True).stdout
-    times = [float(v) for v in re.findall(r"Time: ([0-9.]+) ms", out)]
-    assert len(times) == len([s for s in statements if s != IDLE]), out[-2000:]
-    return times
+@dataclass(frozen=True)
+class Query:
+    """A statement as our server sends it: composed SQL, its bound values, and whether its
+    result is read in binary (tiles) or as text (features)."""
+
+    statement: sql.Composable | str
+    values: dict[str, object]
+    binary: bool = False
 
 
-# Between warming psql's backend and the timed statement, the backend idles as a server's
-# pooled connection does between requests (others' work then runs on the cores): psql itself
-# waits (a shell's `sleep`: 10 ms and its start, a little longer than the servers' idle), so its
-# backend idles on its socket. `SELECT pg_sleep(0.01)`, used before, kept the backend awake on its own
-# timer and on a CPU when the statement came: z16 tiles measured 0.95 ms so, 1.24 ms after a
-# true 10 ms idle, 0.89 ms back to back (same tiles, load average 4.2): a floor no pooled
-# connection that waited for its next request can have. Not timed (no `Time:` line).
+class Floor:
+    """The raw-SQL floor: one long-lived psql session that runs each statement as our server
+    does, prepared with bound values (`PREPARE` once, untimed, with the parameter types
+    psycopg declares, read back from pg_prepared_statements; then `EXECUTE` with the values,
+    timed by `\\timing`), under the session settings of the server's pool for the case.
+
+    psql reads its commands from a pipe as they come, so its backend idles between two
+    statements exactly as long as the benchmark waits (`time.sleep`, as before a server's
+    request). Its output goes to /dev/null (`\\o`); psql 15's `\\timing` ends when the
+    result has arrived, before psql formats it (checked: 30 MB of text timed 152 ms, printed
+    in 1.1 s). psql reads results as text, so a tile's bytea comes hex-encoded (twice the
+    bytes, and the backend's encoding), where our server reads it in binary: the floor pays
+    that, measured in bench/README.md. Its "Time:" lines are read through a pty (psql then
+    writes each line as it is done)."""
+
+    def __init__(self, url: str, settings: str) -> None:
+        self.url = url
+        self.settings = settings
+        self.names: dict[str, tuple[str, list[str]]] = {}  # statement text -> (name, order)
+        self.helper = psycopg.connect(url, autocommit=True)
+        self.helper.execute(settings)
+        primary, secondary = pty.openpty()
+        self.process = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url],
+                                        stdin=subprocess.PIPE, stdout=secondary, stderr=secondary)
+        os.close(secondary)
+        self.output = primary
+        self.buffer = b""
+        self._send(f"{settings};\n\\pset pager off\n\\o /dev/null\n\\timing on\nSELECT 1;\n")
+        self._time()
+
+    def _send(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+
+    def _time(self) -> float:
+        while True:
+            found = re.search(rb"Time: ([0-9.]+) ms[^\n]*\n", self.buffer)
+            if found:
+                self.buffer = self.buffer[found.end():]
+                return float(found.group(1))
+            try:
+                chunk = os.read(self.output, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise RuntimeError(f"psql stopped: {self.buffer[-2000:].decode(errors='replace')}")
+            self.buffer += chunk
+
+    def _prepared(self, query: Query) -> tuple[str, list[str]]:
+        """The psql name of `query`'s prepared statement (made on first use) and the order of
+        its values ($1, $2, ...: psycopg numbers named placeholders by first appearance)."""
+        text = query.statement if isinstance(query.statement, str) else query.statement.as_string(self.helper)
+        known = self.names.get(text)
+        if known is not None:
+            return known
+        order = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", text)))
+        # Prepared by psycopg as the server prepares it, to read back its $n text and types.
+        self.helper.cursor(binary=query.binary).execute(text, query.values, prepare=True)  # type: ignore[arg-type]
+        row = self.helper.execute(
+            "SELECT statement, parameter_types::text[] FROM pg_prepared_statements "
+            "WHERE NOT from_sql ORDER BY prepare_time DESC LIMIT 1").fetchone()
+        assert row is not None and len(row[1]) == len(order), (row, order)
+        name = f"floor{len(self.names)}"
+        self._send(f"PREPARE {name}({', '.join(row[1])}) AS {row[0].rstrip().rstrip(';')};\n")
+        self._time()
+        self.names[text] = (name, order)
+        return name, order
+
+    def run(self, query: Query) -> float:
+        """`query`'s time in ms (EXECUTE of its prepared statement, at psql)."""
+        name, order = self._prepared(query)
+        values = ", ".join(sql.Literal(query.values[k]).as_string(self.helper) for k in order)
+        self._send(f"EXECUTE {name}({values});\n" if order else f"EXECUTE {name};\n")
+        return self._time()
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=20)
+        os.close(self.output)
+        self.helper.close()
+
+
+# Between the previous statement and the timed one, the floor's backend and each server idle
+# IDLE_SECONDS, by the same mechanism: the benchmark's `time.sleep` before it sends the next
+# statement or request (psql reads its commands from a pipe, so its backend waits on its socket
+# as a pooled connection does). Before, psql waited on a shell's `\\! sleep 0.01`, whose fork
+# and exec made the floor's idle longer than the servers'. (`SELECT pg_sleep(0.01)`, earlier
+# still, kept the backend awake on its own timer, flattering the floor.)
 IDLE_SECONDS = 0.01
-IDLE = f"\\! sleep {IDLE_SECONDS}"
 
 
-def _client_time(conn: psycopg.Connection, statement: str) -> float:
-    """The statement from a long-lived psycopg connection (as our server's pool has), result
-    read in binary: what any Python client pays for it, without HTTP or asyncio."""
+def _client_time(conn: psycopg.Connection, query: Query) -> float:
+    """The statement from a long-lived psycopg connection (as our server's pool has), prepared
+    with bound values and read as the server reads it (tiles in binary): what any Python client
+    pays for it, without HTTP or asyncio."""
     started = time.perf_counter()
-    conn.cursor(binary=True).execute(statement).fetchall()  # type: ignore[arg-type]
+    conn.cursor(binary=query.binary).execute(query.statement, query.values, prepare=True).fetchall()  # type: ignore[arg-type]
     return (time.perf_counter() - started) * 1000
 
 
-def _client_after(conn: psycopg.Connection, prior: str, statement: str) -> float:
-    """`_client_time` of `statement` after `prior` and IDLE_SECONDS of idle, as the floor."""
+def _floor_after(psql: Floor, prior: Query, query: Query) -> float:
+    """The floor's time of `query` after `prior` (untimed) and IDLE_SECONDS of idle."""
+    psql.run(prior)
+    time.sleep(IDLE_SECONDS)
+    return psql.run(query)
+
+
+def _client_after(conn: psycopg.Connection, prior: Query, query: Query) -> float:
+    """`_client_time` of `query` after `prior` and IDLE_SECONDS of idle, as the floor."""
     _client_time(conn, prior)
     time.sleep(IDLE_SECONDS)
-    return _client_time(conn, statement)
+    return _client_time(conn, query)
 
 
 def _summary(times: list[float] | str) -> tuple[float, float] | str:
@@ -310,20 +396,23 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
     spec = TileSpec(*(getattr(TileSettings(), k) for k in ("extent", "buffer", "max_features")))
     ok: Callable[[httpx.Response], bool] = lambda r: r.status_code in (200, 204)  # noqa: E731
 
-    def items_sql(params: dict[str, str]) -> str:
+    def items_sql(params: dict[str, str]) -> Query:
         statement, values = items_statement(
             from_params(PARCELS, params, default_limit=10, max_limit=10000))
-        return _render(url, statement, values)
+        return Query(statement, values)
 
-    cases: list[tuple[str, dict[str, list[str]], list[str]]] = []
+    def tile_sql(z: int, x: int, y: int) -> Query:
+        return Query(*tile_query(PARCELS, z, x, y, spec), binary=True)
+
+    cases: list[tuple[str, dict[str, list[str]], list[Query]]] = []
     # What each server and the floor run right before a timed request (untimed), then idle
     # IDLE_SECONDS: by default the case's previous request; for cold tiles other cold tiles.
-    before: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
+    before: dict[str, tuple[dict[str, list[str]], list[Query]]] = {}
     cases.append(("item by id", {
         "ours": [f"{ours}/items/{i}" for i in ids],
         "tipg": [f"{tipg}/items/{i}" for i in ids],
         "pygeoapi": [f"{stock}/items/{i}?f=json" for i in ids[: args.stock_repeat]],
-    }, [_render(url, *item_statement(PARCELS, i, _crs84())) for i in ids]))
+    }, [Query(*item_statement(PARCELS, i, _crs84())) for i in ids]))
     cases.append(("bbox page 1000", {
         "ours": [f"{ours}/items?bbox={bbox}&limit={BBOX_PAGE}"] * n,
         "tipg": [f"{tipg}/items?bbox={bbox}&limit={BBOX_PAGE}"] * n,
@@ -355,11 +444,10 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
         before[f"tile z{z} cold"] = (
             {"ours": [f"{ours}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt" for tz, tx, ty in other],
              "tipg": [f"{tipg}/tiles/WebMercatorQuad/{tz}/{tx}/{ty}" for tz, tx, ty in other]},
-            [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec)) for tz, tx, ty in other])
+            [tile_sql(tz, tx, ty) for tz, tx, ty in other])
         stock_tiles = tiles[: (1 if z <= 14 else args.stock_repeat)]
-        sql_tiles = [_render(url, *tile_statement(PARCELS, tz, tx, ty, spec))
-                     for tz, tx, ty in tiles]
-        sql_warm = _render(url, *tile_statement(PARCELS, *warm, spec))
+        sql_tiles = [tile_sql(tz, tx, ty) for tz, tx, ty in tiles]
+        sql_warm = tile_sql(*warm)
         cases.append((f"tile z{z} cold", {
             "ours": [f"{ours}/tiles/WebMercatorQuad/{tz}/{ty}/{tx}?f=mvt" for tz, tx, ty in tiles],
             "tipg": [f"{tipg}/tiles/WebMercatorQuad/{tz}/{tx}/{ty}" for tz, tx, ty in tiles],
@@ -382,8 +470,7 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
         cases = [c for c in cases if any(c[0].startswith(p) for p in prefixes)]
     checks = {name: (full_page if name.startswith("bbox") else ok) for name, _, _ in cases}
     results: dict[str, dict[str, object]] = {}
-    with httpx.Client() as client, psycopg.connect(url, autocommit=True) as direct:
-        direct.execute(SESSION_SETTINGS)
+    with httpx.Client() as client:
         timer = Timer(client, 60.0)
         for name, urls, _ in cases:  # one request each first: connections, plans, the OS cache
             for who in ("ours", "tipg"):
@@ -391,10 +478,12 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
                     timer.run(urls[who][:1], ok)
         for name, urls, statements in cases:
             row: dict[str, object] = {}
-            # Paired. First one untimed pass of psql over all the statements, so the
-            # database's cache holds their pages for the floor and every server alike. Then
-            # per request: the floor, in a psql whose backend has run the previous statement
-            # of the case (a first query in a new backend pays its start-up; the very same
+            # Paired. The floor is one long-lived psql session per case (as a pooled server
+            # connection), under the session settings of the pool our server uses for the
+            # case, running the statements prepared with bound values (Floor). First one
+            # untimed pass of it over all the statements, so the database's cache holds their
+            # pages for the floor and every server alike. Then per request: the floor, whose
+            # backend has just run the previous statement of the case (the very same
             # statement would find its tile hot in the CPU caches, which no cold request
             # does) and then idled 10 ms (a server's pooled connection idles between
             # requests; run back to back, the floor would also keep the CPU caches hot), and
@@ -402,13 +491,19 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             # another, the floor first on even requests and last on odd ones; so a burst of
             # load from other work on the machine falls on the floor and the servers alike.
             # Each server too gets its previous request and then 10 ms of idle before the
-            # timed one: otherwise it would have idled through the floor's psql start-up and
-            # the other server's request (tens of ms), and a process that idled 100 ms instead
-            # of 10 ran the same z16 tile ~1.3x slower on this machine (caches gone cold).
+            # timed one: otherwise it would have idled through the floor's statements and the
+            # other server's request, and a process that idled 100 ms instead of 10 ran the
+            # same z16 tile ~1.3x slower on this machine (caches gone cold).
             prior_urls, prior = before.get(name, (
                 {who: [u[i - 1] for i in range(len(u))] for who, u in urls.items()},
                 [statements[i - 1] for i in range(len(statements))]))
-            _psql_times(url, [*statements, *prior])
+            settings = ITEM_SESSION_SETTINGS if name.startswith("item") else SESSION_SETTINGS
+            psql = Floor(url, settings)
+            direct = psycopg.connect(url, autocommit=True)
+            direct.execute(settings)
+            for query in [*statements, *prior]:
+                psql.run(query)
+                _client_time(direct, query)
             raw: list[float] = []
             times: dict[str, list[float]] = {"ours": [], "tipg": []}
             failed: dict[str, str] = {}
@@ -418,7 +513,7 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
             clients: list[float] = []
             for i, statement in enumerate(statements):
                 if i % 2 == 0:
-                    floor = _psql_times(url, [prior[i], IDLE, statement])[-1]
+                    floor = _floor_after(psql, prior[i], statement)
                     clients.append(_client_after(direct, prior[i], statement))
                 for who in ("ours", "tipg"):
                     if who in failed:
@@ -436,9 +531,11 @@ def _measure(url: str, ports: dict[str, int], ids: list[str], bbox: str, deep_af
                         mine = list(timer.server)
                 if i % 2 == 1:
                     clients.append(_client_after(direct, prior[i], statement))
-                    floor = _psql_times(url, [prior[i], IDLE, statement])[-1]
+                    floor = _floor_after(psql, prior[i], statement)
                 raw.append(floor)
                 ratios += [t / floor for t in mine] if "ours" not in failed else []
+            psql.close()
+            direct.close()
             row["raw SQL"] = _summary(raw)
             for who in ("ours", "tipg"):
                 row[who] = failed.get(who) or _summary(times[who])
@@ -465,11 +562,6 @@ def _crs84():  # type: ignore[no-untyped-def]
     return parse_crs(None)
 
 
-def _render(url: str, statement: object, values: dict[str, object]) -> str:
-    with psycopg.connect(url) as conn:
-        return psycopg.ClientCursor(conn).mogrify(statement, values)  # type: ignore[arg-type]
-
-
 def _fmt(value: object) -> str:
     if isinstance(value, tuple):
         return f"{value[0]:9.2f} {value[1]:9.2f}"
@@ -491,15 +583,19 @@ def _print(results: dict[str, dict[str, object]]) -> None:
     print("  ours@server: our Server-Timing 'app', taken by the outermost middleware from the"
           " request's arrival to the response's start: routing, security middlewares, pool,"
           " query and response building; not uvicorn's HTTP parsing and socket writes.")
-    print("  raw SQL: the exact statement our server sends (values inlined), in psql with the"
-          " same session settings, timed by \\timing at psql (one round trip; the result sent by"
-          " COPY, tiles as binary bytes, to /dev/null), its backend warmed by the previous"
-          " statement of the case and then idle for 10 ms (psql waiting on a shell's sleep), as a"
+    print("  raw SQL: the exact statement our server sends, run as it runs it: prepared once"
+          " (untimed) with the parameter types psycopg declares, then EXECUTE with the values, in"
+          " one long-lived psql session with the session settings of the server's pool for the"
+          " case, timed by \\timing at psql (one round trip, until the result has arrived; output"
+          " to /dev/null; the result comes as text, tiles hex-encoded where the server reads"
+          " binary), its backend warmed by the previous statement of the case and then idle for"
+          " 10 ms (the benchmark's time.sleep before it sends the next, as for each server), as a"
           " pooled connection is between requests (back to back, with the CPU caches still hot,"
           " z16 tiles ran ~1.3x faster);"
           " paired with ours and tipg on the same request (before or after them, alternately)."
           " Each server likewise gets the previous request (untimed) and 10 ms of idle before"
-          " each timed one.")
+          " each timed one. Not comparable with figures before 2026-12-07 02:00 UTC (literal"
+          " values, unprepared, through COPY; idle on a shell's sleep).")
     print("  cold tiles: tiles no server has cached yet (a different tile per request, the same"
           " tiles for every column); the database's own cache is warm for all, floor included"
           " (one untimed pass of psql over the case first).")
@@ -521,7 +617,8 @@ def _print(results: dict[str, dict[str, object]]) -> None:
           " reads its rows; the rest is routing, middlewares and building the response;"
           " 'paired' is the median over requests of (our server time / the floor measured just"
           " before or after it on the same statement); 'psycopg' is the same statement from a"
-          " long-lived psycopg connection in the benchmark process, paired like the floor.")
+          " long-lived psycopg connection in the benchmark process, prepared with bound values"
+          " and read as the server reads it (tiles in binary), paired like the floor.")
     for name, row in results.items():
         server, db, paired = row.get("ours@server"), row.get("ours db"), row.get("paired server/raw")
         if isinstance(server, tuple) and isinstance(db, tuple):

@@ -4,7 +4,8 @@ Everything under /ogc is public and read-only, so map pages on other origins (Ma
 OpenLayers) may read it: `Cors` gives the `Access-Control-*` headers for the configured
 origins (`LayersSettings.cors_origins`, `*` by default); with `*` they are constant bytes,
 so the hot paths pay nothing per request. `ReadOnly` wraps pygeoapi's mount: it answers
-preflight requests and refuses any method but GET, HEAD and OPTIONS with 405 and `Allow`.
+preflight requests and refuses any method but GET, HEAD and OPTIONS with 405 and `Allow`, and
+answers a path that nothing under it serves with OGC's 404 exception (with CORS).
 The portal's own routes (personal data) are outside /ogc and never get these headers.
 
 Conditional requests: `not_modified` reads If-None-Match (RFC 9110 §13.1.2, entity tags per
@@ -20,6 +21,7 @@ import re
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles as _StarletteStaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,7 +103,8 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 class ReadOnly:
     """ASGI wrapper of /ogc's documents: CORS headers on every answer, preflight answered,
-    and 405 with `Allow` for any method that would change something."""
+    405 with `Allow` for any method that would change something, and the HTTPException of a
+    path nothing serves (Starlette's router or static files: 404) as OGC's JSON exception."""
 
     def __init__(self, app: ASGIApp, cors: Cors) -> None:
         self.app = app
@@ -135,16 +138,30 @@ class ReadOnly:
             await _answer(send, 400, [(b"content-type", b"application/json"), (b"vary", b"Accept"),
                                       *cors], body)
             return
-        if not cors:
-            await self.app(scope, receive, send)
-            return
+        started = False
 
         async def with_cors(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *cors]
+                started = True
+                if cors:
+                    message["headers"] = [*message.get("headers", []), *cors]
             await send(message)
 
-        await self.app(scope, receive, with_cors)
+        try:
+            await self.app(scope, receive, with_cors)
+        except HTTPException as error:
+            # A path nothing under /ogc serves (the router's 404, a static file's): OGC's
+            # exception document with CORS, never the portal's error page.
+            if started:
+                raise
+            code = "NotFound" if error.status_code == 404 else "InvalidRequest"
+            description = ("nothing is served at this path of the OGC API; the landing page "
+                           "lists what is" if error.status_code == 404 else str(error.detail))
+            body = json.dumps({"code": code, "type": code, "description": description}).encode()
+            extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (error.headers or {}).items()]
+            await _answer(send, error.status_code, [(b"content-type", b"application/json"),
+                                                    (b"vary", b"Accept"), *extra, *cors], body)
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]],

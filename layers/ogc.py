@@ -35,18 +35,18 @@ from pygeoapi.api import API, APIRequest
 from pygeoapi.util import render_j2_template
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from layers.catalog import COLLECTIONS, collection
 from layers.config import OGC_PREFIX, build_config
 from layers.conformance import CONFORMANCE
-from layers.errors import InvalidParameter, LayerError, NotFound
+from layers.errors import BadFilter, InvalidParameter, LayerError, NotFound
 from layers.extents import Extents
 from layers.http import Cors, ReadOnly, StaticFiles
 from layers.openapi import openapi_document
 from layers.pool import close_pools
-from layers.providers.features import ITEM_AS_OF, PAGE_AFTER, KeysetPage
-from layers.query import parse_datetime
+from layers.providers.features import ITEM_AS_OF, ITEMS_FILTER, PAGE_AFTER, KeysetPage, ParsedFilter
+from layers.query import FeatureQuery, parse_datetime
 from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
@@ -268,12 +268,46 @@ def _items_html(request: Request) -> Any:
         ITEM_AS_OF.set(when if isinstance(when, dt.datetime) else None)
         return _ITEM_PAGE(request)
     params = request.query_params
+    query: FeatureQuery | None = getattr(request.state, "feature_query", None)
+    if query is not None and query.filter is not None:
+        ITEMS_FILTER.set(ParsedFilter(query.filter, query.filter_crs))
     if not params.get("offset") and not params.get("sortby"):  # a page by cursor: its next link carries the cursor on
         runtime: OgcRuntime = request.app.state.ogc
         rest = urlencode([(k, v) for k, v in params.multi_items() if k != "after"])
         url = f"{runtime.base_url}/collections/{request.path_params['collection_id']}/items"
         PAGE_AFTER.set(KeysetPage(params.get("after") or None, f"{url}?{rest}"))
-    return _ITEMS_PAGE(request)
+    return _ITEMS_PAGE(_for_pygeoapi(request, query))
+
+
+def _for_pygeoapi(request: Request, query: FeatureQuery | None) -> Request:
+    """The items request as pygeoapi is to read it: without `filter-lang` (layers.query accepted
+    it: cql2-text, the default; pygeoapi knows only ECQL's names and refuses it), `sortby` as
+    layers.query read it (`+area` arrives as ` area`, which pygeoapi refuses), and without a
+    body (which pygeoapi would read as a CQL2 JSON filter the GeoJSON route never applies)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "filter-lang"]
+    if query is not None and query.sortby:
+        sortby = ",".join(("-" if descending else "") + name for name, descending in query.sortby)
+        kept = [(k, sortby if k == "sortby" else v) for k, v in kept]
+
+    async def no_body() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return Request({**request.scope, "query_string": urlencode(kept).encode("latin-1")}, no_body)
+
+
+def _parsed_filter(text: str) -> ParsedFilter:
+    """pygeoapi's `parse_ecql_text` for the items pages: the filter layers.routes parsed as
+    CQL2 text (the GeoJSON route's), never pygeoapi's ECQL reading of `text`."""
+    parsed = ITEMS_FILTER.get()
+    if parsed is None:  # not through layers.routes: pygeoapi answers 400 (Bad CQL text)
+        raise BadFilter("filter was not read as CQL2 text")
+    return parsed
+
+
+def _as_parsed(filter_: ParsedFilter, **_: Any) -> ParsedFilter:
+    """pygeoapi's `modify_pygeofilter` for the items pages: the filter's geometries stay in its
+    `filter-crs`, which layers.sql applies (layers.cql)."""
+    return filter_
 
 
 def _any_time(extents: dict[str, Any], datetime_: str | None) -> str | None:
@@ -326,6 +360,22 @@ async def _sizes(pool: Any, examine: int) -> dict[str, int]:
     return sizes
 
 
+def _json_exceptions(api: API) -> API:
+    """`api` answering every refusal as OGC's JSON exception document, as our routes do: pygeoapi
+    draws an HTML page for a refusal asked for with f=html, so a client (or a map page on another
+    origin) found a 404 in one format here and another there."""
+    draw = api.get_exception
+
+    def get_exception(status: int, headers: dict[str, str], format_: str | None, code: str,
+                      description: str) -> tuple[dict[str, str], int, Any]:
+        headers["Content-Type"] = "application/json"
+        answer: tuple[dict[str, str], int, Any] = draw(status, headers, "json", code, description)
+        return answer
+
+    api.get_exception = get_exception
+    return api
+
+
 def _freeze_startup_objects() -> None:
     """Move every object alive after start-up (pygeoapi's API and configuration, pyproj, the
     frameworks: hundreds of thousands) out of the garbage collector's view (gc.freeze).
@@ -362,6 +412,9 @@ class OgcLayer:
         """pygeoapi's documents under /ogc; call after every other route is added."""
         app.state.ogc = self.runtime
         itemtypes_api.validate_datetime = _any_time  # an empty page, not 400 (see _any_time)
+        # The items pages filter as GeoJSON does: by the CQL2 query layers.routes parsed.
+        itemtypes_api.parse_ecql_text = _parsed_filter
+        itemtypes_api.modify_pygeofilter = _as_parsed
         app.router.routes += [
             Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links,
                                  fix_html=_without_dead_link_tags)),
@@ -392,7 +445,7 @@ class OgcLayer:
         openapi = openapi_document(runtime.base_url, identification["title"],
                                    identification["description"],
                                    max_limit=runtime.max_limit, default_limit=runtime.default_limit)
-        app.state.pygeoapi = API(config, openapi)
+        app.state.pygeoapi = _json_exceptions(API(config, openapi))
         extents.attach(config["resources"])
         runtime.listener = InvalidationListener(
             url, runtime.cache, keep_seconds=self.settings.invalidation_keep_seconds,

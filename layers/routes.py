@@ -3,8 +3,9 @@
 They follow OGC API Features Parts 1-3 and Tiles (same URLs, parameters, links and
 headers as pygeoapi would give) but skip pygeoapi's per-request work: the feature JSON and
 the MVT come straight from PostgreSQL through the app's async pool with prepared statements,
-and tiles are kept in an LRU that publications invalidate (layers.tiles). HTML versions are
-left to pygeoapi (`layers.ogc`), which calls our provider plugins with the same SQL.
+and tiles are kept in an LRU that publications invalidate (layers.tiles). HTML and JSON-LD
+versions are left to pygeoapi (`layers.ogc`), which calls our provider plugins with the same
+SQL and the query these routes checked and parsed (the CQL2 filter included).
 """
 
 from __future__ import annotations
@@ -240,11 +241,13 @@ async def items(request: Request) -> Response:
         runtime = _runtime(request)
         params = dict(request.query_params)
         if _wants_html(request):
-            # Checked by the same rules, then drawn by pygeoapi (which reads `filter` itself,
-            # as ECQL, and refuses what it cannot parse).
-            checked = {k: v for k, v in params.items() if k not in ("filter", "filter-lang")}
-            from_params(c, checked, default_limit=runtime.default_limit,
-                        max_limit=runtime.max_limit)
+            # Checked and parsed by the same rules (the CQL2 filter too), then drawn by
+            # pygeoapi, which applies this query's filter, never its own ECQL reading
+            # (layers.ogc, `request.state.feature_query`).
+            query = from_params(c, params, default_limit=runtime.default_limit,
+                                max_limit=runtime.max_limit)
+            items_statement(query)  # refuses what the SQL cannot take (a filter's unknown name)
+            request.state.feature_query = query
             url = f"{runtime.base_url}/collections/{c.id}/items"
             return _drawn(request, await _html(request), [
                 *_alternates(request, url),

@@ -3,10 +3,12 @@
 pygeoapi calls these for the requests it serves itself (HTML pages of items, and any client
 that reaches its item routes); the GeoJSON hot paths are served by `layers.routes` with the
 same SQL. The configuration gives the true `storage_crs`, EPSG:4490, whose axis order is
-latitude first: so pygeoapi hands over the bbox (transformed from `bbox-crs`) and the filter
-geometries (from `filter-crs`, marked with their CRS) latitude first, and these providers
-say so to layers.sql, which stores x = longitude. Output CRSs are applied by PostGIS
-(`crs_transform_spec` only tells which; none means the storage CRS itself).
+latitude first: so pygeoapi hands over the bbox (transformed from `bbox-crs`) latitude first,
+and these providers say so to layers.sql, which stores x = longitude. The CQL2 filter is never
+pygeoapi's (which reads ECQL): layers.routes parses it as the GeoJSON route does, and layers.ogc
+hands it to pygeoapi as a `ParsedFilter` (with its `filter-crs`), which `query` applies as it
+is. Output CRSs are applied by PostGIS (`crs_transform_spec` only tells which; none means the
+storage CRS itself).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from layers.pool import pool_for
 from layers.query import FeatureQuery, parse_datetime
 from layers.sql import item_statement, items_statement
 
-__all__ = ["FeatureProvider", "schema_fields", "KeysetPage", "PAGE_AFTER", "ITEM_AS_OF"]
+__all__ = ["FeatureProvider", "schema_fields", "KeysetPage", "PAGE_AFTER", "ITEM_AS_OF", "ParsedFilter",
+           "ITEMS_FILTER"]
 
 
 
@@ -50,6 +53,20 @@ PAGE_AFTER: ContextVar[KeysetPage | None] = ContextVar("PAGE_AFTER", default=Non
 # The instant the item page pygeoapi is drawing is asked as of (`datetime` of one item, which
 # pygeoapi does not pass to `get`); None for the current feature. Set by layers.ogc.
 ITEM_AS_OF: ContextVar[dt.datetime | None] = ContextVar("ITEM_AS_OF", default=None)
+
+
+@dataclass(frozen=True)
+class ParsedFilter:
+    """The CQL2 text filter of the items page pygeoapi is drawing, as layers.query parsed it
+    for the GeoJSON route (a pygeofilter tree of public properties only), and its `filter-crs`.
+    pygeoapi's own ECQL parser never reads it: layers.ogc gives pygeoapi this instead."""
+
+    node: Any
+    crs: Crs
+
+
+# The filter of the items page pygeoapi is drawing (None without one); set by layers.ogc.
+ITEMS_FILTER: ContextVar[ParsedFilter | None] = ContextVar("ITEMS_FILTER", default=None)
 
 
 def schema_fields(collection: Collection) -> dict[str, dict[str, str]]:
@@ -104,9 +121,14 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
             query = FeatureQuery(collection=self.collection, limit=limit, offset=offset,
                                  datetime=parse_datetime(datetime_),
                                  crs=_target_crs(crs_transform_spec),
-                                 skip_geometry=skip_geometry, filter=filterq)
+                                 skip_geometry=skip_geometry)
         except LayerError as error:
             raise ProviderInvalidQueryError(error.message, user_msg=error.message) from None
+        if filterq is not None:
+            if not isinstance(filterq, ParsedFilter):  # a filter layers.query did not read
+                raise ProviderInvalidQueryError("filter is not CQL2 text",
+                                                user_msg="filter is not CQL2 text")
+            query.filter, query.filter_crs = filterq.node, filterq.crs
         keyset = PAGE_AFTER.get() if offset == 0 and not sortby else None
         if keyset is not None:
             query.after = keyset.after
@@ -115,9 +137,10 @@ class FeatureProvider(BaseProvider):  # type: ignore[misc]  # pygeoapi has no ty
             query.bbox_crs = parse_crs(STORAGE_CRS)
         for name, value in properties or []:
             query.equals[name] = value
-        # pygeoapi checked both against the fields: [{"property": name, "order": "A"|"D"}]
-        # and [name, ...]; an empty selection is all properties, as on the GeoJSON route.
-        query.sortby = tuple((s["property"], s.get("order") == "D") for s in sortby or [])
+        # pygeoapi checked both against the fields: [{"property": name, "order": "+"|"-"}]
+        # ("A"|"D" in older versions) and [name, ...]; an empty selection is all properties,
+        # as on the GeoJSON route.
+        query.sortby = tuple((s["property"], s.get("order") in ("-", "D")) for s in sortby or [])
         query.properties = tuple(select_properties) if select_properties else None
         try:
             statement, params = items_statement(query)

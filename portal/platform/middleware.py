@@ -78,7 +78,9 @@ class SecurityHeaders:
         # pygeoapi's HTML (under /ogc) writes its maps in inline scripts it cannot mark with our
         # nonce; those pages show public data only, and still load nothing from another host.
         # They read no nonce, so none is made for them (tiles are there: one per request adds up).
-        if scope.get("path", "").startswith("/ogc"):
+        # Only /ogc itself and what lies under /ogc/ (not /ogcx, /ogc-help: the portal's pages).
+        path = scope.get("path", "")
+        if path == "/ogc" or path.startswith("/ogc/"):
             policy = self.ogc_policy
         else:
             # A fresh nonce per response: pages read it as request.state.csp_nonce.

@@ -112,8 +112,9 @@ def _codes_in_html(html: str, candidates: list[str]) -> set[str]:
 
 
 def test_pygeoapi_pages_read_bbox_and_filter_in_the_right_axis_order(ogc_server: Server) -> None:
-    """pygeoapi (HTML items) hands our provider a bbox and filter geometries transformed into
-    the storage CRS, latitude first; they must select what the JSON route selects."""
+    """pygeoapi (HTML items) hands our provider a bbox transformed into the storage CRS,
+    latitude first, and the filter as the items route parsed it; they must select what the
+    JSON route selects."""
     lon, lat = _centre(ogc_server)
     box = [lon - 0.001, lat - 0.001, lon + 0.001, lat + 0.001]
     with psycopg.connect(ogc_server.database_url) as conn:
@@ -131,8 +132,9 @@ def test_pygeoapi_pages_read_bbox_and_filter_in_the_right_axis_order(ogc_server:
     assert _codes_in_html(html, everything) == expected
     polygon = (f"POLYGON(({box[0]} {box[1]}, {box[2]} {box[1]}, {box[2]} {box[3]}, "
                f"{box[0]} {box[3]}, {box[0]} {box[1]}))")
-    # pygeoapi parses the filter of its pages as ECQL (INTERSECTS, not CQL2's S_INTERSECTS).
-    html = _get(ogc_server, ITEMS, filter=f"INTERSECTS(geometry, {polygon})", limit=500,
+    # The pages filter by CQL2 text, as GeoJSON does (ECQL's INTERSECTS is refused in every
+    # format: tests/layers/test_ogc_one_answer.py).
+    html = _get(ogc_server, ITEMS, filter=f"S_INTERSECTS(geometry, {polygon})", limit=500,
                 f="html").text
     assert _codes_in_html(html, everything) == expected
 
