@@ -68,7 +68,11 @@ def generate_register(parcel_codes: list[str], *, units: int, seed: int = 1, bui
         people += 1
         bsm = f"P{seed}-{people}"
         name = rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(GIVEN)
-        number = resident_id(seed * 10_000_000 + people)
+        # resident_id is distinct over 20,000,000 numbers in a row: 200,000 people a seed keeps seeds
+        # 0-99 apart (seed * 10,000,000 made every seed collide with seed + 2, so two registers
+        # imported into one database shared identity numbers).
+        assert people < 200_000 and 0 <= seed < 100, "identity numbers would collide with another seed's"
+        number = resident_id(seed * 200_000 + people)
         out["QLR"].append(_row("QLR", BSM=bsm, QLRMC=name, QLRLX=1, ZJZL=1, ZJH=number))
         return bsm
 
