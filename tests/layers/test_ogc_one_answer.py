@@ -9,16 +9,8 @@ import re
 
 import httpx
 import psycopg
-from ogc_server import Server
-
-ITEMS = "/collections/parcels/items"
-EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
-ORIGIN = {"Origin": "https://maps.example.org"}
-FORMATS = ("json", "html", "jsonld")
-
-
-def _get(server: Server, path: str, **params: object) -> httpx.Response:
-    return httpx.get(server.ogc + path, params=params, headers=ORIGIN, timeout=60)
+from ogc_server import EPSG, FORMATS, ITEMS, ORIGIN, Server
+from ogc_server import ogc_get as _get
 
 
 def _codes(response: httpx.Response, f: str) -> list[str]:

@@ -23,6 +23,11 @@ from portal.settings import (
     TileSettings,
 )
 
+ITEMS = "/collections/parcels/items"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+ORIGIN = {"Origin": "https://maps.example.org"}  # a map page on another site (CORS)
+FORMATS = ("json", "html", "jsonld")  # every format an items page is offered in
+
 
 @dataclass
 class Server:
@@ -88,3 +93,8 @@ def writable_server(fresh_database) -> Iterator[Server]:  # type: ignore[no-unty
     # every half second (nothing younger than the default hour is ever pruned).
     yield from serve(url, ogc={"count_limit": 50}, max_features=50,
                      invalidation_prune_seconds=0.5)
+
+
+def ogc_get(server: Server, path: str, **params: object) -> httpx.Response:
+    """GET `path` under the server's /ogc, from another site's page (Origin set)."""
+    return httpx.get(server.ogc + path, params=params, headers=ORIGIN, timeout=60)
