@@ -283,8 +283,10 @@ def _for_pygeoapi(request: Request, query: FeatureQuery | None) -> Request:
     """The items request as pygeoapi is to read it: without `filter-lang` (layers.query accepted
     it: cql2-text, the default; pygeoapi knows only ECQL's names and refuses it), `sortby` as
     layers.query read it (`+area` arrives as ` area`, which pygeoapi refuses), and without a
-    body (which pygeoapi would read as a CQL2 JSON filter the GeoJSON route never applies)."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "filter-lang"]
+    body (which pygeoapi would read as a CQL2 JSON filter the GeoJSON route never applies).
+    An empty parameter is dropped: layers.query reads it as absent (`filter=` is no filter, as
+    the HTML page's own form sends its empty fields), and pygeoapi would refuse some of them."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "filter-lang" and v.strip() != ""]
     if query is not None and query.sortby:
         sortby = ",".join(("-" if descending else "") + name for name, descending in query.sortby)
         kept = [(k, sortby if k == "sortby" else v) for k, v in kept]
