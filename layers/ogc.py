@@ -421,7 +421,10 @@ class OgcLayer:
             Route(OGC_PREFIX, ReadOnly(_asgi(_call(core_api.landing_page, fix=_without_dead_links,
                                  fix_html=_without_dead_link_tags)),
                                        self.runtime.cors)),  # /ogc itself, not a redirect
-            Mount(OGC_PREFIX, app=ReadOnly(Router(routes=_pygeoapi_routes()), self.runtime.cors)),
+            # No redirect for a trailing slash (Starlette's is built from the Host header, which
+            # the client chooses): OGC's 404 with CORS, as for `items/`, which is no resource.
+            Mount(OGC_PREFIX, app=ReadOnly(Router(routes=_pygeoapi_routes(), redirect_slashes=False),
+                                           self.runtime.cors)),
         ]
 
     def fast_routes(self) -> list[Route]:

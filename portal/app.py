@@ -37,7 +37,15 @@ from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_app_url
 from portal.platform.deps import Connection, ReadConnection
-from portal.platform.middleware import BodyLimit, CrossSite, HeadAsGet, HeaderLimit, NoStore, SecurityHeaders
+from portal.platform.middleware import (
+    BodyLimit,
+    CrossSite,
+    HeadAsGet,
+    HeaderLimit,
+    NoStore,
+    SecurityHeaders,
+    relative_slash_redirects,
+)
 from portal.platform.migrate import head_revision
 from portal.platform.permissions import Action, current_principal
 from portal.platform.replicas import ReadRouter
@@ -159,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES,
                   docs_url=None, redoc_url=None)  # served offline by portal.web.apidocs instead
     app.state.settings = settings
+    relative_slash_redirects(app.router)  # never a Location built from the Host header
     app.state.templates = templates_for(settings, ROOM_TEMPLATES)
     app.state.principal_resolver = accounts.resolve_principal
     app.state.csrf_guard = accounts.csrf_guard

@@ -29,6 +29,8 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
+from starlette.responses import RedirectResponse
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.settings import Settings
@@ -343,3 +345,27 @@ class NoStore:
             await send(message)
 
         await self.app(scope, receive, send_no_store)
+
+
+def relative_slash_redirects(router: Router) -> None:
+    """Starlette's trailing-slash redirect (`/about/` to `/about`, and back) with a relative
+    `Location` (RFC 9110 §10.2.2): Starlette's own is an absolute URL built from the Host header,
+    which the client chooses (`Host: evil.example` was sent to `http://evil.example/about`); the
+    configured public URL is the rule for absolute URLs. A path that would start with `//` (a
+    protocol-relative URL, another site) is never a redirect: the router's 404 answers it."""
+    router.redirect_slashes = False
+    not_found = router.default
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and path != "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            redirect = {**scope, "path": other}
+            if other.startswith("/") and not other.startswith("//") and any(
+                    route.matches(redirect)[0] != Match.NONE for route in router.routes):
+                query = scope.get("query_string", b"").decode("latin-1")
+                await RedirectResponse(other + (f"?{query}" if query else ""))(scope, receive, send)
+                return
+        await not_found(scope, receive, send)
+
+    router.default = default

@@ -35,12 +35,17 @@ def test_an_empty_parameter_on_one_item_means_the_same_in_every_format(ogc_serve
 
 def test_a_trailing_slash_is_never_redirected_to_the_host(ogc_server: Server) -> None:
     for path in ("/ogc/collections/", "/ogc/collections/parcels/", "/ogc/collections/parcels/items/",
-                 "/ogc/conformance/", "/api/parcels/", "/about/", "/ogc/"):
+                 "/ogc/conformance/", "/api/search/", "/guide/", "//evil.example/", "/ogc/"):
         response = httpx.get(ogc_server.url + path, headers={"Host": "evil.example"},
                              follow_redirects=False, timeout=60)
         assert response.status_code < 500, (path, response.status_code)
         assert "evil.example" not in response.headers.get("location", ""), (path, response.headers)
         assert "evil.example" not in response.text, path
+    # The portal's pages: a relative redirect, the query kept.
+    response = httpx.get(ogc_server.url + "/guide/?q=1", headers={"Host": "evil.example"},
+                         follow_redirects=False, timeout=60)
+    assert response.status_code == 307, response.text
+    assert response.headers["location"] == "/guide?q=1"
     # Under /ogc: the same answer for every resource, OGC's 404 with CORS.
     for path in ("/ogc/collections/", "/ogc/collections/parcels/", "/ogc/collections/parcels/items/",
                  "/ogc/conformance/"):
