@@ -427,6 +427,17 @@ class OgcLayer:
                                            self.runtime.cors)),
         ]
 
+    def refusal(self, scope: Scope, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """A refusal made before any route (the portal's body and header limits: 413, 431) as
+        OGC's JSON exception with the CORS headers, so a map page on another site can read why,
+        when the request is for /ogc; None otherwise (the caller's own answer).
+        Returns (headers, body): the headers without Content-Length."""
+        path = scope.get("path", "")
+        if path != OGC_PREFIX and not path.startswith(OGC_PREFIX + "/"):
+            return None
+        body = json.dumps({"code": "InvalidRequest", "type": "InvalidRequest", "description": message}).encode()
+        return [(b"content-type", b"application/json"), *self.runtime.cors.of_scope(scope)], body
+
     def fast_routes(self) -> list[Route]:
         """Items, one item and tiles, to be matched before any other route."""
         return fast_routes(OGC_PREFIX)

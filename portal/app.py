@@ -175,11 +175,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
     app.add_middleware(CrossSite, session_cookie=SESSION_COOKIE, public_url=settings.portal.public_url)
-    app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes, refusal=ogc.refusal)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(NoStore, session_cookie=accounts.SESSION_COOKIE)  # personal data is never cached
     app.add_middleware(HeadAsGet)  # HEAD wherever GET is allowed, outside the others: the GET gets them all
-    app.add_middleware(HeaderLimit)  # before anything parses a header (cookies, languages)
+    app.add_middleware(HeaderLimit, refusal=ogc.refusal)  # before anything parses a header (cookies, languages)
     app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
 
     # The one place errors become responses (portal.web.errors): every CadastreError, an

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from starlette.responses import RedirectResponse
@@ -100,10 +101,32 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# An answer another part of the app gives to one of these early refusals in its own format:
+# (scope, status, message) -> (headers, body), or None for the portal's (layers.ogc.OgcLayer.refusal:
+# OGC's JSON exception with CORS under /ogc).
+Refusal = Callable[[Scope, int, str], "tuple[list[tuple[bytes, bytes]], bytes] | None"]
+
+
+async def _send_refusal(send: Send, scope: Scope, status: int, code: str, message: str, max_bytes: int,
+                        refusal: Refusal | None) -> None:
+    """The refusal `refusal` gives for `scope`, else the one error body shape (see
+    portal.platform.errors), written out: no app runs here."""
+    own = refusal(scope, status, message) if refusal is not None else None
+    if own is not None:
+        headers, body = own
+    else:
+        body = json.dumps({"detail": {"code": code, "message": message, "max_bytes": max_bytes}}).encode()
+        headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, refusal: Refusal | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,7 +134,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
         exceeded = started = False
@@ -143,15 +166,12 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        # The one error body shape (see portal.platform.errors), written out: no app runs here.
-        body = json.dumps({"detail": {"code": "body_too_large", "message": f"the request body is larger than the "
-                                      f"{self.max_bytes} bytes accepted", "max_bytes": self.max_bytes}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        await _send_refusal(send, scope, 413, "body_too_large",
+                            f"the request body is larger than the {self.max_bytes} bytes accepted",
+                            self.max_bytes, self.refusal)
 
 
 
@@ -166,21 +186,16 @@ class HeaderLimit:
     library parses one (Starlette's cookie parser walks `;` by `;` in Python: 8 MB of them held
     the event loop for most of a second). Counting costs one length per header."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = HEADER_MAX_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = HEADER_MAX_BYTES, refusal: Refusal | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and sum(len(name) + len(value)
                                            for name, value in scope.get("headers", ())) > self.max_bytes:
-            # The one error body shape (see portal.platform.errors), written out: no app runs here.
-            body = json.dumps({"detail": {"code": "headers_too_large", "message": f"the request's header fields are "
-                                          f"larger than the {self.max_bytes} bytes accepted",
-                                          "max_bytes": self.max_bytes}}).encode()
-            await send({"type": "http.response.start", "status": 431,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await _send_refusal(send, scope, 431, "headers_too_large", f"the request's header fields are larger "
+                                f"than the {self.max_bytes} bytes accepted", self.max_bytes, self.refusal)
             return
         await self.app(scope, receive, send)
 
