@@ -149,7 +149,9 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 
 def from_params(collection: Collection, params: Mapping[str, str], *,
                 default_limit: int, max_limit: int) -> FeatureQuery:
-    """A FeatureQuery from the query string of an items request; InvalidParameter if bad."""
+    """A FeatureQuery from the query string of an items request; InvalidParameter if bad.
+    An empty parameter is an absent one (`filter=` is no filter), but for `crs`, `bbox-crs`
+    and `filter-crs`, whose values are the listed URIs only (Features Part 2)."""
     query = FeatureQuery(collection=collection)
     query.limit = _int(params, "limit", default_limit, 1, max_limit)
     query.offset = _int(params, "offset", 0, 0, 10**9)
@@ -169,7 +171,7 @@ def from_params(collection: Collection, params: Mapping[str, str], *,
     query.filter_crs = parse_crs(params.get("filter-crs"), "filter-crs")
     if params.get("filter"):
         query.filter = parse_filter(params["filter"])
-    skip = params.get("skipGeometry", "false").lower()
+    skip = (params.get("skipGeometry") or "false").lower()
     if skip not in ("true", "false"):
         raise InvalidParameter("skipGeometry must be true or false")
     query.skip_geometry = skip == "true"

@@ -148,7 +148,7 @@ def _runtime(request: Request) -> OgcRuntime:
 def _wants_html(request: Request) -> bool:
     """Whether pygeoapi draws the answer: an HTML page, or JSON-LD (`f=jsonld`, which the
     collection documents link); GeoJSON is ours."""
-    f = request.query_params.get("f")
+    f = request.query_params.get("f") or None  # `f=` is no `f`, as every empty parameter
     if f is not None:
         if f in ("html", "jsonld"):
             return True

@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 from ogc_server import FORMATS, ITEMS, ORIGIN, Server
 
-EMPTY = ("filter", "bbox", "datetime", "sortby", "properties", "filter-lang", "limit", "offset", "after")
+EMPTY = ("filter", "bbox", "datetime", "sortby", "properties", "filter-lang", "limit", "offset", "after",
+         "skipGeometry", "lang")
 # A CRS parameter takes one of the URIs the collection lists (Features Part 2,
 # /req/crs/fc-crs-valid-value), and "" is none of them: 400, in every format alike.
 CRS_PARAMETERS = ("crs", "bbox-crs", "filter-crs")
@@ -19,6 +20,14 @@ def test_an_empty_parameter_is_no_parameter_in_every_format(ogc_server: Server) 
     statuses = {(name, f): httpx.get(ogc_server.ogc + ITEMS, params={name: "", "f": f}, timeout=60).status_code
                 for name in EMPTY for f in FORMATS}
     assert {k: v for k, v in statuses.items() if v != 200} == {}
+    # `f=` itself is no `f`: the answer negotiated from Accept, here and on every document.
+    for path in (ITEMS, "", "/conformance", "/collections", "/collections/parcels",
+                 "/collections/parcels/queryables", "/collections/parcels/tiles",
+                 "/collections/parcels/tiles/WebMercatorQuad", "/collections/parcels/tiles/WebMercatorQuad/metadata",
+                 "/tileMatrixSets/WebMercatorQuad"):
+        response = httpx.get(ogc_server.ogc + path + "?f=", timeout=60)
+        assert response.status_code == 200, (path, response.text)
+        assert "json" in response.headers["content-type"], path
     statuses = {(name, f): httpx.get(ogc_server.ogc + ITEMS, params={name: "", "f": f}, timeout=60).status_code
                 for name in CRS_PARAMETERS for f in FORMATS}
     assert {k: v for k, v in statuses.items() if v != 400} == {}
