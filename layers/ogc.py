@@ -428,7 +428,8 @@ class OgcLayer:
         ]
 
     def refusal(self, scope: Scope, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        """A refusal made before any route (the portal's body and header limits: 413, 431) as
+        """A refusal made before any route (the portal's body and header limits, 413 and 431, and
+        its refusal of a change another site sends with the session cookie, 403) as
         OGC's JSON exception with the CORS headers, so a map page on another site can read why,
         when the request is for /ogc; None otherwise (the caller's own answer).
         Returns (headers, body): the headers without Content-Length."""

@@ -174,7 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = settings.security.trusted_networks  # whose X-Forwarded-For is believed
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
-    app.add_middleware(CrossSite, session_cookie=SESSION_COOKIE, public_url=settings.portal.public_url)
+    app.add_middleware(CrossSite, session_cookie=SESSION_COOKIE, public_url=settings.portal.public_url,
+                       refusal=ogc.refusal)
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes, refusal=ogc.refusal)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(NoStore, session_cookie=accounts.SESSION_COOKIE)  # personal data is never cached

@@ -269,10 +269,12 @@ class CrossSite:
     pass untouched. Cost on every other request: one pass over the headers.
     """
 
-    def __init__(self, app: ASGIApp, session_cookie: str, public_url: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, session_cookie: str, public_url: str | None = None,
+                 refusal: Refusal | None = None) -> None:
         self.app = app
         self.cookie = session_cookie.encode() + b"="
         self.public_host = urlsplit(public_url).netloc.encode() if public_url else None
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -295,7 +297,7 @@ class CrossSite:
             await self.app(scope, receive, send)
             return
         if scope["method"] not in _SAFE_METHODS:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         headers = [(n, self._without_session(v) if n == b"cookie" else v) for n, v in scope["headers"]]
         await self.app({**scope, "headers": headers}, receive, send)
@@ -311,12 +313,17 @@ class CrossSite:
     def _without_session(self, cookie: bytes) -> bytes:
         return b"; ".join(part for part in (p.strip() for p in cookie.split(b";")) if not part.startswith(self.cookie))
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": {"code": "cross_site_request", "message": "another site sent this request "
-                                      "in your name: it was refused. Open the page on this site and try again"}
-                           }).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = ("another site sent this request in your name: it was refused. Open the page on this site "
+                   "and try again")
+        own = self.refusal(scope, 403, message) if self.refusal is not None else None
+        if own is not None:
+            headers, body = own
+        else:
+            body = json.dumps({"detail": {"code": "cross_site_request", "message": message}}).encode()
+            headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -79,3 +79,17 @@ def test_early_refusals_under_ogc_are_ogc_exceptions_with_cors(ogc_server: Serve
     response = httpx.get(ogc_server.url + "/api/parcels", headers={"X-Big": "x" * 40000}, timeout=60)
     assert response.status_code == 431
     assert response.json()["detail"]["code"] == "headers_too_large"
+
+
+def test_a_change_another_site_sends_with_a_session_is_refused_in_ogc_format(ogc_server: Server) -> None:
+    # portal.platform.middleware.CrossSite refuses it before any route: under /ogc as OGC's
+    # JSON with CORS, like every other refusal there.
+    headers = {**ORIGIN, "Sec-Fetch-Site": "cross-site", "Cookie": "cadastre_session=x"}
+    response = httpx.post(ogc_server.ogc + ITEMS, headers=headers, content=b"{}", timeout=60)
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "InvalidRequest"
+    assert "another site" in response.json()["description"]
+    assert response.headers.get("access-control-allow-origin"), response.headers
+    response = httpx.post(ogc_server.url + "/api/submissions", headers=headers, content=b"{}", timeout=60)
+    assert response.status_code == 403
+    assert response.json()["detail"]["code"] == "cross_site_request"
