@@ -349,10 +349,71 @@ def _csv_records(name: str, text: str, max_rows: int = TABLE_MAX_ROWS) -> list[l
             finally:
                 csv.field_size_limit(limit)
         index = next((i for i, cell in enumerate(again) if len(cell) > CELL_MAX_CHARS), 0)
-        column = f", column {header[index]}" if row > 1 and index < len(header) else ""
+        column = f", column {shown_name(header[index])}" if row > 1 and index < len(header) else ""
         raise ReadProblem(f"{name}: row {row}{column}: more than {CELL_MAX_CHARS:,} characters, the most a cell may "
                           f"hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)") from None
     return records
+
+
+# An XLSX workbook is a zip of XML parts that openpyxl reads whole (the shared strings, the
+# workbook): before it is opened, its parts are counted and their sizes as the zip declares them
+# (Python's zipfile never unpacks a part beyond its declared size) bounded: at most XLSX_MAX_PARTS
+# parts, XLSX_MAX_BYTES bytes unpacked in all, and no part of over a megabyte unpacking to more than
+# XLSX_MAX_RATIO times its packed size (Apache POI's ZipSecureFile refuses the same ratio): a zip
+# bomb is refused by name before it costs memory or time.
+XLSX_MAX_PARTS = 10_000
+XLSX_MAX_BYTES = CSV_MAX_BYTES
+XLSX_MAX_RATIO = 100
+
+
+def _check_zip(name: str, file: BinaryIO) -> None:
+    """Refuse (ReadProblem) a workbook whose zip holds too many parts, unpacks to too many bytes or
+    packs a part too tightly (the limits above); a file that is no zip is left to openpyxl."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        file.seek(0)
+        return
+    file.seek(0)
+    if len(parts) > XLSX_MAX_PARTS:
+        raise ReadProblem(f"{name}: {len(parts):,} parts, more than the {XLSX_MAX_PARTS:,} a workbook of the exchange "
+                          "may hold: save it again from a spreadsheet, or export as CSV")
+    total = 0
+    for part in parts:
+        total += part.file_size
+        if part.file_size > 1 << 20 and part.file_size > XLSX_MAX_RATIO * max(part.compress_size, 1):
+            raise ReadProblem(f"{name}: {shown_name(part.filename)} unpacks to {part.file_size:,} bytes from "
+                              f"{part.compress_size:,} (more than {XLSX_MAX_RATIO} times): not a workbook a "
+                              "spreadsheet writes (a zip bomb?); save it again, or export as CSV")
+        if total > XLSX_MAX_BYTES:
+            raise ReadProblem(f"{name}: unpacks to more than {XLSX_MAX_BYTES:,} bytes, the most a workbook of the "
+                              "exchange may hold (split the register into several exchanges, or export as CSV)")
+
+
+def _unreadable_cell(where: str, error: Exception, header: list[Any], number: int) -> ReadProblem:
+    """A ReadProblem for an error openpyxl raised while reading a sheet's cell (a t="d" cell that is
+    no date, a shared string index out of range, a number like 1.2.3): the row and column are
+    those openpyxl was reading (from its parser's frame), else the row after the last one read."""
+    row, column = number, 0
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name == "parse_cell" and "self" in frame.f_locals:
+            parser = frame.f_locals["self"]
+            row = frame.f_locals.get("row", getattr(parser, "row_counter", number))
+            column = frame.f_locals.get("column", getattr(parser, "col_counter", 0))
+        trace = trace.tb_next
+    named = ""
+    if isinstance(column, int) and column > 0:
+        named = f", column {shown_name(str(header[column - 1]).strip().upper())}" if column <= len(header) and \
+            header[column - 1] is not None else f", column {column}"
+    detail = str(error)
+    detail = shown_name(detail if len(detail) <= 60 else detail[:60] + "…")
+    return ReadProblem(f"{where}: row {row}{named}: a cell that cannot be read ({type(error).__name__}: {detail}); "
+                       "correct it in a spreadsheet, or export as CSV")
 
 
 def _sheet_records(name: str, sheet: Any) -> list[Any]:
@@ -376,35 +437,41 @@ def _sheet_records(name: str, sheet: Any) -> list[Any]:
         return tuple(cell.value for cell in cells)
 
     header: list[Any] = []
-    first = next(sheet.iter_rows(min_row=1, max_row=1, max_col=SHEET_MAX_COLUMNS + 1), ())
-    header = [c.value for c in first]
-    if len(header) > SHEET_MAX_COLUMNS and header[SHEET_MAX_COLUMNS] is not None:
-        raise ReadProblem(f"{where}: row 1: more than {SHEET_MAX_COLUMNS} columns")
-    while header and header[-1] is None:
-        header.pop()
-    if not header:
-        return []
-    records: list[Any] = [values(first[:len(header)], 1)]
-    cells = 0
-    named = len(header)
-    width = max(named, min(columns, SHEET_MAX_COLUMNS))  # the cells beyond the header are read, to refuse values
-    for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=width), start=2):
-        if number > SHEET_MAX_ROWS:  # openpyxl fills up to max_row only when a row lies beyond it
-            raise ReadProblem(f"{where}: more than {SHEET_MAX_ROWS:,} rows (delete the empty rows at its end)")
-        if not any(cell.value is not None for cell in row):
-            records.append(())
-            continue
-        beyond = next((i for i, cell in enumerate(row[named:], start=named + 1)
-                       if cell.value is not None and str(cell.value).strip()), None)
-        if beyond is not None:
-            raise ReadProblem(f"{where}: row {number}, column {beyond}: a value beyond the header's last column "
-                              f"({named}); name the column or empty it")
-        row = row[:named]
-        cells += len(row)
-        if cells > SHEET_MAX_CELLS:
-            raise ReadProblem(f"{where}: row {number}: more than {SHEET_MAX_CELLS:,} cells")
-        records.append(values(row, number))
-    return records
+    number = 0  # the last row read
+    try:  # openpyxl raises ValueError, IndexError... for a cell it cannot read
+        first = next(sheet.iter_rows(min_row=1, max_row=1, max_col=SHEET_MAX_COLUMNS + 1), ())
+        header, number = [c.value for c in first], 1
+        if len(header) > SHEET_MAX_COLUMNS and header[SHEET_MAX_COLUMNS] is not None:
+            raise ReadProblem(f"{where}: row 1: more than {SHEET_MAX_COLUMNS} columns")
+        while header and header[-1] is None:
+            header.pop()
+        if not header:
+            return []
+        records: list[Any] = [values(first[:len(header)], 1)]
+        cells = 0
+        named = len(header)
+        width = max(named, min(columns, SHEET_MAX_COLUMNS))  # the cells beyond the header are read, to refuse values
+        for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=width), start=2):
+            if number > SHEET_MAX_ROWS:  # openpyxl fills up to max_row only when a row lies beyond it
+                raise ReadProblem(f"{where}: more than {SHEET_MAX_ROWS:,} rows (delete the empty rows at its end)")
+            if not any(cell.value is not None for cell in row):
+                records.append(())
+                continue
+            beyond = next((i for i, cell in enumerate(row[named:], start=named + 1)
+                           if cell.value is not None and str(cell.value).strip()), None)
+            if beyond is not None:
+                raise ReadProblem(f"{where}: row {number}, column {beyond}: a value beyond the header's last column "
+                                  f"({named}); name the column or empty it")
+            row = row[:named]
+            cells += len(row)
+            if cells > SHEET_MAX_CELLS:
+                raise ReadProblem(f"{where}: row {number}: more than {SHEET_MAX_CELLS:,} cells")
+            records.append(values(row, number))
+        return records
+    except ReadProblem:
+        raise
+    except Exception as error:
+        raise _unreadable_cell(where, error, header, number + 1) from None
 
 
 # PRAGMA application_id of a GeoPackage: 'GPKG' (1.2 and later), 'GP10' and 'GP11' (1.0, 1.1).
@@ -414,26 +481,31 @@ _GEOPACKAGE_IDS = {0x47504B47, 0x47503130, 0x47503131}
 _FEATURE_MAX_BYTES = 16 * PARCEL_MAX_VERTICES + 1024
 
 
-def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> None:
+def _read_geopackage(path: Path, descriptor: int, exchange: Exchange, limits: TableLimits) -> None:
     """Attribute tables of a GeoPackage (an SQLite file with the GeoPackage application id and
     `gpkg_contents`, OGC 12-128r18), named by the layout's table codes; the GeoPackage's own tables
     (gpkg_*, rtree_*) and any feature layers not of the layout are refused by name, so a misnamed
     table is not silently skipped. A feature layer's geometries are not read here (parcels.py
-    reads them in the hardened reader), only their size checked: none above the vertex limit."""
+    reads them in the hardened reader), only their size checked: none above the vertex limit.
+
+    SQLite reads the file open at `descriptor` (the regular file checked and hashed, through
+    /proc/self/fd), read-only and immutable: never the file's name as a URI, where a '#' or '?'
+    would open another file (or create one) and drop the read-only mode."""
     import sqlite3
 
+    shown = shown_name(path.name)
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:/proc/self/fd/{descriptor}?mode=ro&immutable=1", uri=True)
     except sqlite3.DatabaseError as error:
-        raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+        raise ReadProblem(f"{shown}: not a GeoPackage ({error})") from error
     try:
         try:
             (application_id,) = db.execute("PRAGMA application_id").fetchone()
             names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         except sqlite3.DatabaseError as error:
-            raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+            raise ReadProblem(f"{shown}: not a GeoPackage ({error})") from error
         if application_id not in _GEOPACKAGE_IDS or "gpkg_contents" not in names:
-            raise ReadProblem(f"{path.name}: an SQLite file but not a GeoPackage (no GeoPackage application id or "
+            raise ReadProblem(f"{shown}: an SQLite file but not a GeoPackage (no GeoPackage application id or "
                               "gpkg_contents table): write it with a GIS (QGIS, GDAL) or export as CSV")
         geometry_columns: dict[str, str] = {}
         if "gpkg_geometry_columns" in names:
@@ -445,33 +517,33 @@ def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> Non
                 continue
             table = name.upper()
             if table not in TABLES:
-                raise ReadProblem(f"{path.name}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
+                raise ReadProblem(f"{shown}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
             # A feature layer's geometry is read by the hardened reader (parcels.py), never here.
             skipped = {"fid", "geom", "geometry", geometry_columns.get(table, "geom")}
             quoted = name.replace('"', '""')
             if table in geometry_columns:
                 if table != "ZDJBXX":
-                    raise ReadProblem(f"{path.name}: table {name!r} has geometry; only ZDJBXX is a feature layer")
+                    raise ReadProblem(f"{shown}: table {name!r} has geometry; only ZDJBXX is a feature layer")
                 exchange.feature_layers.add(table)
                 column = geometry_columns[table].replace('"', '""')
                 big = db.execute(f'SELECT rowid, length("{column}") FROM "{quoted}" '  # noqa: S608 (quoted names)
                                  f'WHERE length("{column}") > ? LIMIT 1', (_FEATURE_MAX_BYTES,)).fetchone()
                 if big is not None:
-                    raise ReadProblem(f"{path.name}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
+                    raise ReadProblem(f"{shown}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
                                       f"than a boundary of {PARCEL_MAX_VERTICES:,} vertices takes")
             (count,) = db.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()  # noqa: S608 (quoted name)
             if count + 1 > limits.rows:  # the header row counts, as in a CSV file
-                raise ReadProblem(f"{path.name}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
+                raise ReadProblem(f"{shown}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
                                   "of the exchange may hold (split the register into several exchanges)")
             cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
             header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
             keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
             records: list[list[Any]] = [list(header)]
             records.extend([row[i] for i in keep] for row in cursor)
-            exchange.tables[table] = _rows(f"{path.name}[{table}]", table, records)
-            exchange.encodings[f"{path.name}[{table}]"] = "GeoPackage"
+            exchange.tables[table] = _rows(f"{shown}[{table}]", table, records)
+            exchange.encodings[f"{shown}[{table}]"] = "GeoPackage"
     except sqlite3.DatabaseError as error:
-        raise ReadProblem(f"{path.name}: the GeoPackage cannot be read ({error})") from error
+        raise ReadProblem(f"{shown}: the GeoPackage cannot be read ({error})") from error
     finally:
         db.close()
 
@@ -566,30 +638,35 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
         elif path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
+            shown = shown_name(path.name)
             workbook = os.fdopen(_open_regular(path), "rb")
             try:  # formulas as formulas (data_only=False), to refuse them by name
                 exchange.sha256 = _file_sha256(workbook).hex()
+                _check_zip(shown, workbook)
                 book = load_workbook(workbook, read_only=True, data_only=False)
+            except ReadProblem:
+                workbook.close()
+                raise
             except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
                 workbook.close()
-                raise ReadProblem(f"{shown_name(path.name)}: not an XLSX workbook ({type(error).__name__})") from error
+                raise ReadProblem(f"{shown}: not an XLSX workbook ({type(error).__name__})") from error
             try:
                 for sheet in book.worksheets:
                     table = sheet.title.strip().upper()
                     if table not in TABLES:
-                        raise ReadProblem(f"{path.name}: sheet {sheet.title!r} is not a table of the layout "
+                        raise ReadProblem(f"{shown}: sheet {sheet.title!r} is not a table of the layout "
                                           f"({', '.join(TABLES)})")
                     if table in exchange.tables:
-                        raise ReadProblem(f"{path.name}: two sheets for the table {table}; keep one")
-                    exchange.tables[table] = _rows(f"{path.name}[{table}]", table, _sheet_records(path.name, sheet))
-                    exchange.encodings[f"{path.name}[{table}]"] = "XLSX"
+                        raise ReadProblem(f"{shown}: two sheets for the table {table}; keep one")
+                    exchange.tables[table] = _rows(f"{shown}[{table}]", table, _sheet_records(shown, sheet))
+                    exchange.encodings[f"{shown}[{table}]"] = "XLSX"
             finally:
                 book.close()
                 workbook.close()
         elif path.suffix.lower() == ".gpkg":
             with os.fdopen(_open_regular(path), "rb") as geopackage:
                 exchange.sha256 = _file_sha256(geopackage).hex()
-            _read_geopackage(path, exchange, limits)
+                _read_geopackage(path, geopackage.fileno(), exchange, limits)
         else:
             raise ReadProblem(f"{shown_name(path.name)}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
                               "GeoPackage")
