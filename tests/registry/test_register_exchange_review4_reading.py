@@ -174,8 +174,8 @@ def _mixed(path: Path, lines: list[tuple[str, str]], ending: bytes = b"\r\n") ->
 
 def test_one_utf8_line_among_gbk_lines_is_refused(tmp_path: Path) -> None:
     folder = _mixed(tmp_path / "a", [("王李", "utf-8"), ("张三", "gbk"), ("李四", "gbk")])
-    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not: the "
-                                          "file mixes encodings"):
+    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not \(2 lines "
+                                          r"are not, 1 are\): the file mixes encodings"):
         read_exchange(folder)
 
 
@@ -188,7 +188,8 @@ def test_many_gbk_lines_before_utf8_ones_are_refused(tmp_path: Path) -> None:
 
 def test_lines_ending_in_cr_alone_are_counted_apart(tmp_path: Path) -> None:
     folder = _mixed(tmp_path / "c", [("王李", "utf-8"), ("张三", "gbk"), ("李四", "gbk")], ending=b"\r")
-    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not"):
+    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not \(2 "
+                                          r"lines are not, 1 are\)"):
         read_exchange(folder)
 
 
@@ -200,10 +201,16 @@ def test_a_gbk_file_and_a_utf8_file_are_still_read(tmp_path: Path) -> None:
     assert read_exchange(utf8).encodings == {"QLR.csv": "UTF-8"}
 
 
-def test_line_and_paragraph_separators_are_refused(module_database: str, tmp_path: Path) -> None:
-    from portal.registry.exchange.reading import UNSAFE_CHARACTERS
+def test_line_separators_and_blank_looking_letters_are_refused_in_a_cell(tmp_path: Path) -> None:
+    from portal.registry.exchange.validation import unsafe_cell
 
-    assert UNSAFE_CHARACTERS.search("王\u2028李") and UNSAFE_CHARACTERS.search("王\u2029李")
+    for name in ("王\u2028李", "王\u2029李", "\u3164", "\u3164\u3164", "\uffa0", "\u115f\u1160"):
+        folder = tmp_path / name.encode("unicode_escape").decode().replace("\\", "")
+        folder.mkdir()
+        (folder / "QLR.csv").write_text(_text([{**PERSON, "QLRMC": name}]), encoding="utf-8")
+        (row,) = read_exchange(folder).rows("QLR")
+        found = unsafe_cell(row)
+        assert found is not None and found[0] == "QLRMC", name
 
 
 # -- N7: names shown and audited ------------------------------------------------------------------

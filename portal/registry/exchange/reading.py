@@ -60,22 +60,26 @@ def csv_value(cell: str) -> str:
 # overrides and isolates, zero-width space and joiners, soft hyphen, BOM, tags...; Chinese text
 # needs none of them, and ideographic variation selectors are Mn, not Cf, so stay allowed); the
 # private-use areas (Co: what a wrong decoding or a legacy font's own characters leave); surrogates
-# (Cs) and the noncharacters (U+FDD0-U+FDEF and the last two code points of every plane).
+# (Cs) and the noncharacters (U+FDD0-U+FDEF and the last two code points of every plane); the line
+# and paragraph separators (Zl U+2028, Zp U+2029: a line break inside a name); the Hangul fillers
+# (U+115F, U+1160, U+3164, U+FFA0: letters that show as nothing, so a name of them looks blank).
 # The Cf ranges are those of Unicode 14 (tests/registry compares them with unicodedata).
 FORMAT_CHARACTERS = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
 PRIVATE_USE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+_BLANK_LOOKING = "\u2028\u2029\u115f\u1160\u3164\uffa0"
 NONCHARACTERS = "\ufdd0-\ufdef" + "".join(f"{chr(plane * 0x10000 + 0xfffe)}{chr(plane * 0x10000 + 0xffff)}"
                                             for plane in range(17))
-UNSAFE_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACTERS}{PRIVATE_USE}{NONCHARACTERS}]")
+UNSAFE_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACTERS}{PRIVATE_USE}{NONCHARACTERS}"
+                               f"{_BLANK_LOOKING}]")
 # A superset searched on every CSV row (ten times faster than the exact class, whose astral ranges
 # make the regular expression engine slow): the unsafe characters of the Basic Multilingual Plane
 # and any character beyond it; a row it finds something in is checked with the exact class
 # (validation.unsafe_cell), so an ideograph of CJK Extension B costs only that row a second look.
 _BMP_FORMAT_CHARACTERS = "".join(part for part in re.findall(r".-.|.", FORMAT_CHARACTERS) if part < "\U00010000")
-_SUSPECT_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_BMP_FORMAT_CHARACTERS}"
+_SUSPECT_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_BMP_FORMAT_CHARACTERS}{_BLANK_LOOKING}"
                                  "\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff\U00010000-\U0010ffff]")
 
 
@@ -275,7 +279,7 @@ def _place(data: bytes, start: int, codec: str) -> str:
     """Where the bad bytes at `start` are, as a person finds them: "row N, column C" (header = 1)."""
     prefix = data[:start].decode(codec, errors="replace")
     before = list(csv.reader(io.StringIO(prefix, newline="")))
-    if not prefix or prefix.endswith("\n"):  # the bad bytes begin a row
+    if not prefix or prefix.endswith(("\n", "\r")):  # the bad bytes begin a row
         before.append([""])
     row = len(before)
     header = before[0] if row > 1 else []
@@ -284,36 +288,56 @@ def _place(data: bytes, start: int, codec: str) -> str:
     return f"row {row}{column}"
 
 
-def _utf8_lines(data: bytes, enough: int = 10_000) -> tuple[int, int]:
-    """Of the first `enough` lines holding a byte beyond ASCII: how many are valid UTF-8, how many
-    not. A GBK file's lines are almost never valid UTF-8; a UTF-8 file with a few lines pasted
-    from a GBK one has mostly valid ones."""
+_BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
+_LINE_BREAK = re.compile(rb"[\r\n]")
+_WIDE = re.compile("[\u0800-\U0010ffff]")
+
+
+def _utf8_lines(data: bytes) -> tuple[int, int, int, int]:
+    """Of the lines holding a byte beyond ASCII (every line of the file, split on CR LF, LF and CR
+    alone): how many are UTF-8 text, how many not, and the byte offsets of the first of each (-1
+    when none). A line counts as UTF-8 when it decodes so and holds a character from U+0800 up (a
+    Chinese character is one); a line that decodes but holds only two-byte characters (Latin
+    accents, Greek, Cyrillic: what a short GBK name may read as by chance) counts for neither.
+    Linear: a regular expression skips the ASCII lines, each other line is decoded once."""
     valid = invalid = 0
-    for line in io.BytesIO(data):
-        if line.isascii():
-            continue
+    first_valid = first_invalid = -1
+    search, newline, wide = _BEYOND_ASCII.search, _LINE_BREAK.search, _WIDE.search
+    found = search(data)
+    while found is not None:
+        start = max(data.rfind(b"\n", 0, found.start()), data.rfind(b"\r", 0, found.start())) + 1
+        after = newline(data, found.end())
+        end = after.start() if after is not None else len(data)
         try:
-            line.decode("utf-8")
-            valid += 1
-        except UnicodeDecodeError:
+            if wide(data[start:end].decode("utf-8")):
+                valid += 1
+                first_valid = found.start() if first_valid < 0 else first_valid
+        except UnicodeDecodeError as error:
             invalid += 1
-        if valid + invalid >= enough or (invalid >= 64 and not valid):
-            break
-    return valid, invalid
+            first_invalid = start + error.start if first_invalid < 0 else first_invalid
+        found = search(data, end)
+    return valid, invalid, first_valid, first_invalid
 
 
 def _decode(name: str, data: bytes) -> tuple[str, str]:
     """The text of a CSV file and its encoding. UTF-8 (a BOM allowed) when the whole file is;
-    else GB 18030 (GBK's superset) when the whole file is and it is not a UTF-8 file with some
-    lines in another encoding (as many lines beyond ASCII valid UTF-8 as not, or more): such a
-    mixed file is refused at the first line that is not UTF-8, never read as garbled GBK."""
+    else GB 18030 (GBK's superset) when the whole file is and none of its lines is UTF-8 text
+    (_utf8_lines): a file mixing UTF-8 lines with lines in another encoding is refused, wherever
+    those lines lie, never read as garbled GBK. The refusal names the first line of the kind
+    there are fewer of (the first line that is not UTF-8 when there are as many)."""
     try:
         return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError as error:
-        valid, invalid = _utf8_lines(data)
-        if valid and valid >= invalid:
-            raise ReadProblem(f"{name}: {_place(data, error.start, 'utf-8')}: not UTF-8 text (byte {error.start} of "
-                              f"the file), though {valid:,} other lines are: the file mixes encodings; save it as "
+        valid, invalid, first_valid, first_invalid = _utf8_lines(data)
+        if valid and valid < invalid:
+            other = _place(data, first_invalid, "utf-8").split(",")[0]
+            raise ReadProblem(f"{name}: {_place(data, first_valid, 'gb18030')}: UTF-8 text, though {other} is not "
+                              f"({invalid:,} lines are not, {valid:,} are): the file mixes encodings; save it in one "
+                              "encoding throughout (UTF-8)") from None
+        if valid:
+            start = first_invalid if first_invalid >= 0 else error.start
+            raise ReadProblem(f"{name}: {_place(data, start, 'utf-8')}: not UTF-8 text (byte {start} of the "
+                              f"file), though {valid:,} other lines are: the file mixes encodings; save it as "
                               "UTF-8 throughout") from None
     try:
         return data.decode("gb18030"), "GBK"
