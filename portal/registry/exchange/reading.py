@@ -293,29 +293,66 @@ _LINE_BREAK = re.compile(rb"[\r\n]")
 _WIDE = re.compile("[\u0800-\U0010ffff]")
 
 
-def _utf8_lines(data: bytes) -> tuple[int, int, int, int]:
-    """Of the lines holding a byte beyond ASCII (every line of the file, split on CR LF, LF and CR
-    alone): how many are UTF-8 text, how many not, and the byte offsets of the first of each (-1
-    when none). A line counts as UTF-8 when it decodes so and holds a character from U+0800 up (a
-    Chinese character is one); a line that decodes but holds only two-byte characters (Latin
-    accents, Greek, Cyrillic: what a short GBK name may read as by chance) counts for neither.
-    Linear: a regular expression skips the ASCII lines, each other line is decoded once."""
-    valid = invalid = 0
+def _first_lines(data: bytes, base: int, valid: bool, invalid: bool) -> tuple[int, int]:
+    """The byte offsets (from `base`) of the first UTF-8 line of `data` (its first byte beyond
+    ASCII) when `valid`, and of the first byte that is not UTF-8 when `invalid`; -1 when none or
+    not asked for (as _utf8_lines counts the lines)."""
     first_valid = first_invalid = -1
     search, newline, wide = _BEYOND_ASCII.search, _LINE_BREAK.search, _WIDE.search
-    found = search(data)
-    while found is not None:
-        start = max(data.rfind(b"\n", 0, found.start()), data.rfind(b"\r", 0, found.start())) + 1
+    found, end = search(data), 0
+    while found is not None and ((valid and first_valid < 0) or (invalid and first_invalid < 0)):
+        start = max(data.rfind(b"\n", end, found.start()), data.rfind(b"\r", end, found.start()), end - 1) + 1
         after = newline(data, found.end())
         end = after.start() if after is not None else len(data)
         try:
-            if wide(data[start:end].decode("utf-8")):
-                valid += 1
-                first_valid = found.start() if first_valid < 0 else first_valid
+            if wide(data[start:end].decode("utf-8")) and first_valid < 0:
+                first_valid = base + found.start()
         except UnicodeDecodeError as error:
-            invalid += 1
-            first_invalid = start + error.start if first_invalid < 0 else first_invalid
+            first_invalid = base + start + error.start if first_invalid < 0 else first_invalid
         found = search(data, end)
+    return first_valid, first_invalid
+
+
+# A line (CR LF, LF and CR alone made LF) of text decoded with surrogateescape: UTF-8 text when it
+# holds a character from U+0800 up and no escaped byte; not UTF-8 when it holds an escaped byte.
+_UTF8_LINE = re.compile("^[\x00-\x09\x0b-\u07ff]*[\u0800-\ud7ff\ue000-\U0010ffff][^\n\udc80-\udcff]*$", re.M)
+_OTHER_LINE = re.compile("^[^\n\udc80-\udcff]*[\udc80-\udcff]", re.M)
+_CHUNK = 1 << 22
+
+
+def _utf8_lines(data: bytes) -> tuple[int, int, int, int]:
+    """Of the lines holding a byte beyond ASCII (every line of the file, split on CR LF, LF and CR
+    alone): how many are UTF-8 text, how many not, and the byte offsets of the first of each (its
+    first byte beyond ASCII, its first byte that is not UTF-8; -1 when none). A line counts as
+    UTF-8 when it decodes so and holds a character from U+0800 up (a Chinese character is one); a
+    line that decodes but holds only two-byte characters (Latin accents, Greek, Cyrillic: what a
+    short GBK name may read as by chance) counts for neither. Linear, and in pieces of 4 MiB cut at
+    a line break (never the whole file decoded at once): each piece decoded once and its lines
+    counted by regular expression; only the piece where a kind is first seen is looked at line by
+    line, for the offset."""
+    valid = invalid = 0
+    first_valid = first_invalid = -1
+    start = 0
+    while start < len(data):
+        end = min(start + _CHUNK, len(data))
+        if end < len(data):  # cut after the last line break of the piece, else at the next one
+            cut = max(data.rfind(b"\n", start, end), data.rfind(b"\r", start, end))
+            if cut < 0:
+                after = _LINE_BREAK.search(data, end)
+                cut = after.start() if after is not None else len(data) - 1
+            end = cut + 1
+        piece = data[start:end]
+        if not piece.isascii():
+            text = piece.decode("utf-8", "surrogateescape").replace("\r\n", "\n").replace("\r", "\n")
+            good = sum(1 for _ in _UTF8_LINE.finditer(text))
+            bad = sum(1 for _ in _OTHER_LINE.finditer(text))
+            if (good and first_valid < 0) or (bad and first_invalid < 0):
+                here_valid, here_invalid = _first_lines(piece, start, good > 0 and first_valid < 0,
+                                                        bad > 0 and first_invalid < 0)
+                first_valid = here_valid if first_valid < 0 else first_valid
+                first_invalid = here_invalid if first_invalid < 0 else first_invalid
+            valid, invalid = valid + good, invalid + bad
+        start = end
     return valid, invalid, first_valid, first_invalid
 
 
