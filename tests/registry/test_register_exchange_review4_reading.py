@@ -253,3 +253,14 @@ def test_an_unsafe_or_undecodable_name_is_audited_escaped(module_database: str, 
     assert done.exit_code == 1 and "Traceback" not in done.output, done.output
     outcome, subject, _ = _last_audit(module_database)
     assert (outcome, subject) == ("refused", "'n\\udcff'")
+
+
+def test_an_export_to_an_unsafe_name_is_audited_escaped(module_database: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", module_database)
+    done = CliRunner().invoke(main, ["register", "export", str(tmp_path / "o\x1b[2Jut"), "--as", "registrar"])
+    assert done.exit_code == 0, done.output
+    with psycopg.connect(module_database) as conn:
+        row = conn.execute("SELECT subject FROM audit_log WHERE action = 'register_export' "
+                           "ORDER BY seq DESC LIMIT 1").fetchone()
+    assert row == ("'o\\x1b[2Jut'",)
