@@ -264,3 +264,14 @@ def test_an_export_to_an_unsafe_name_is_audited_escaped(module_database: str, tm
         row = conn.execute("SELECT subject FROM audit_log WHERE action = 'register_export' "
                            "ORDER BY seq DESC LIMIT 1").fetchone()
     assert row == ("'o\\x1b[2Jut'",)
+
+
+def test_a_geopackage_table_beyond_the_byte_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from portal.registry.exchange.reading import TableLimits
+
+    path = _geopackage(tmp_path / "parties.gpkg")
+    size = sum(len(v.encode()) for v in PERSON.values())
+    assert len(read_exchange(path, TableLimits(csv_bytes=size)).rows("QLR")) == 1
+    with pytest.raises(ReadProblem, match=rf"^parties.gpkg\[QLR\]: {size} bytes of cells, more than the {size - 1} a "
+                                          "table of the exchange may hold"):
+        read_exchange(path, TableLimits(csv_bytes=size - 1))

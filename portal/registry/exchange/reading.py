@@ -110,8 +110,9 @@ class Row:
 @dataclass(frozen=True)
 class TableLimits:
     """What a CSV file or GeoPackage table may hold before it is read whole: `rows` rows (the
-    header and blank rows count; an XLSX sheet has its own limits, SHEET_MAX_*) and, for a CSV
-    file, `csv_bytes` bytes. Beyond them the file is refused by name (docs/register-exchange.md)."""
+    header and blank rows count; an XLSX sheet has its own limits, SHEET_MAX_*) and `csv_bytes`
+    bytes: a CSV file's, or the cells of a GeoPackage table (counted as UTF-8 before the table is
+    read). Beyond them the file or table is refused by name (docs/register-exchange.md)."""
 
     rows: int = TABLE_MAX_ROWS
     csv_bytes: int = CSV_MAX_BYTES
@@ -596,6 +597,15 @@ def _read_geopackage(path: Path, descriptor: int, exchange: Exchange, limits: Ta
             if count + 1 > limits.rows:  # the header row counts, as in a CSV file
                 raise ReadProblem(f"{shown}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
                                   "of the exchange may hold (split the register into several exchanges)")
+            columns = [d[0] for d in db.execute(f'SELECT * FROM "{quoted}" LIMIT 0').description  # noqa: S608
+                       if d[0].lower() not in skipped]
+            if columns:  # the cells' bytes, counted before they are read (as a CSV file's are)
+                lengths = " + ".join('coalesce(length(CAST("{}" AS BLOB)), 0)'.format(c.replace('"', '""'))
+                                     for c in columns)
+                (size,) = db.execute(f'SELECT coalesce(sum({lengths}), 0) FROM "{quoted}"').fetchone()  # noqa: S608
+                if size > limits.csv_bytes:
+                    raise ReadProblem(f"{shown}[{table}]: {size:,} bytes of cells, more than the {limits.csv_bytes:,} "
+                                      "a table of the exchange may hold (split the register into several exchanges)")
             cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
             header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
             keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
