@@ -174,8 +174,8 @@ def _mixed(path: Path, lines: list[tuple[str, str]], ending: bytes = b"\r\n") ->
 
 def test_one_utf8_line_among_gbk_lines_is_refused(tmp_path: Path) -> None:
     folder = _mixed(tmp_path / "a", [("王李", "utf-8"), ("张三", "gbk"), ("李四", "gbk")])
-    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not \(2 lines "
-                                          r"are not, 1 are\): the file mixes encodings"):
+    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not \(lines "
+                                          r"beyond ASCII: 1 UTF-8, 2 not\): the file mixes encodings"):
         read_exchange(folder)
 
 
@@ -188,8 +188,8 @@ def test_many_gbk_lines_before_utf8_ones_are_refused(tmp_path: Path) -> None:
 
 def test_lines_ending_in_cr_alone_are_counted_apart(tmp_path: Path) -> None:
     folder = _mixed(tmp_path / "c", [("王李", "utf-8"), ("张三", "gbk"), ("李四", "gbk")], ending=b"\r")
-    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not \(2 "
-                                          r"lines are not, 1 are\)"):
+    with pytest.raises(ReadProblem, match=r"^QLR.csv: row 2, column QLRMC: UTF-8 text, though row 3 is not \(lines "
+                                          r"beyond ASCII: 1 UTF-8, 2 not\)"):
         read_exchange(folder)
 
 

@@ -370,8 +370,8 @@ def _decode(name: str, data: bytes) -> tuple[str, str]:
         if valid and valid < invalid:
             other = _place(data, first_invalid, "utf-8").split(",")[0]
             raise ReadProblem(f"{name}: {_place(data, first_valid, 'gb18030')}: UTF-8 text, though {other} is not "
-                              f"({invalid:,} lines are not, {valid:,} are): the file mixes encodings; save it in one "
-                              "encoding throughout (UTF-8)") from None
+                              f"(lines beyond ASCII: {valid:,} UTF-8, {invalid:,} not): the file mixes encodings; "
+                              "save it in one encoding throughout (UTF-8)") from None
         if valid:
             start = first_invalid if first_invalid >= 0 else error.start
             raise ReadProblem(f"{name}: {_place(data, start, 'utf-8')}: not UTF-8 text (byte {start} of the "
