@@ -57,6 +57,7 @@ from portal.registry.exchange.layout import (
     UNIT_USES,
     reverse,
 )
+from portal.registry.exchange.reading import shown_name
 
 __all__ = ["export_tables", "export_register", "write_tables", "checksums", "template", "csv_cell", "ExportProblem",
            "FORMULA_STARTS"]
@@ -407,13 +408,15 @@ def export_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
     except (ExportProblem, OSError) as problem:  # audited as a failure either way
         conn.rollback()
         record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
-                                subject=path.name, purpose="unmasked" if unmasked else "masked", outcome="failure",
+                                subject=shown_name(path.name), purpose="unmasked" if unmasked else "masked",
+                                outcome="failure",
                                 detail={"unmasked": unmasked, "problem": str(problem)}))
         conn.commit()
         raise
     sums = checksums(tables)
     record(conn, AuditEntry(action="register_export", actor_user_id=actor_user_id, actor_role=actor_role,
-                            access="consulted", subject=path.name, purpose="unmasked" if unmasked else "masked",
+                            access="consulted", subject=shown_name(path.name),
+                            purpose="unmasked" if unmasked else "masked",
                             detail={"unmasked": unmasked, "checksums": sums, "rows": _counts(tables)}))
     conn.commit()
     return sums

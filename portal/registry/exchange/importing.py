@@ -49,7 +49,7 @@ from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
 from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
-from portal.registry.exchange.reading import ReadProblem, TableLimits, read_exchange
+from portal.registry.exchange.reading import ReadProblem, TableLimits, read_exchange, shown_name
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
 
 __all__ = ["ImportOutcome", "ImportRefused", "import_register", "load_known"]
@@ -656,11 +656,11 @@ def _audit_failed(conn: psycopg.Connection, path: Path, sha256: str, actor_user_
     try:
         conn.rollback()
         record(conn, AuditEntry(action="register_import", actor_user_id=actor_user_id, actor_role=actor_role,
-                                subject=path.name, reference=sha256 or None, outcome=outcome,
+                                subject=shown_name(path.name), reference=sha256 or None, outcome=outcome,
                                 detail={"sha256": sha256 or None, "dry_run": dry_run, "problem": problem[:500]}))
         conn.commit()
     except psycopg.Error:
-        logger.exception("register import of %s: the failed attempt could not be audited", path.name)
+        logger.exception("register import of %s: the failed attempt could not be audited", shown_name(path.name))
 
 
 def _audit(conn: psycopg.Connection, path: Path, outcome: ImportOutcome, actor_user_id: int | None, actor_role: str,
@@ -673,7 +673,7 @@ def _audit(conn: psycopg.Connection, path: Path, outcome: ImportOutcome, actor_u
     # A clean dry run is a success (its detail says dry_run); problems or the database's refusal: refused.
     clean = not refused and (not outcome.problems or (clean_units_only and not outcome.dry_run))
     record(conn, AuditEntry(action="register_import", actor_user_id=actor_user_id, actor_role=actor_role,
-                            subject=path.name, reference=outcome.sha256, detail=detail,
+                            subject=shown_name(path.name), reference=outcome.sha256, detail=detail,
                             outcome="success" if clean else "refused"))
 
 

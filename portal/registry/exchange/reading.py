@@ -60,22 +60,26 @@ def csv_value(cell: str) -> str:
 # overrides and isolates, zero-width space and joiners, soft hyphen, BOM, tags...; Chinese text
 # needs none of them, and ideographic variation selectors are Mn, not Cf, so stay allowed); the
 # private-use areas (Co: what a wrong decoding or a legacy font's own characters leave); surrogates
-# (Cs) and the noncharacters (U+FDD0-U+FDEF and the last two code points of every plane).
+# (Cs) and the noncharacters (U+FDD0-U+FDEF and the last two code points of every plane); the line
+# and paragraph separators (Zl U+2028, Zp U+2029: a line break inside a name); the Hangul fillers
+# (U+115F, U+1160, U+3164, U+FFA0: letters that show as nothing, so a name of them looks blank).
 # The Cf ranges are those of Unicode 14 (tests/registry compares them with unicodedata).
 FORMAT_CHARACTERS = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
 PRIVATE_USE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+_BLANK_LOOKING = "\u2028\u2029\u115f\u1160\u3164\uffa0"
 NONCHARACTERS = "\ufdd0-\ufdef" + "".join(f"{chr(plane * 0x10000 + 0xfffe)}{chr(plane * 0x10000 + 0xffff)}"
                                             for plane in range(17))
-UNSAFE_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACTERS}{PRIVATE_USE}{NONCHARACTERS}]")
+UNSAFE_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACTERS}{PRIVATE_USE}{NONCHARACTERS}"
+                               f"{_BLANK_LOOKING}]")
 # A superset searched on every CSV row (ten times faster than the exact class, whose astral ranges
 # make the regular expression engine slow): the unsafe characters of the Basic Multilingual Plane
 # and any character beyond it; a row it finds something in is checked with the exact class
 # (validation.unsafe_cell), so an ideograph of CJK Extension B costs only that row a second look.
 _BMP_FORMAT_CHARACTERS = "".join(part for part in re.findall(r".-.|.", FORMAT_CHARACTERS) if part < "\U00010000")
-_SUSPECT_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_BMP_FORMAT_CHARACTERS}"
+_SUSPECT_CHARACTERS = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_BMP_FORMAT_CHARACTERS}{_BLANK_LOOKING}"
                                  "\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff\U00010000-\U0010ffff]")
 
 
@@ -106,8 +110,9 @@ class Row:
 @dataclass(frozen=True)
 class TableLimits:
     """What a CSV file or GeoPackage table may hold before it is read whole: `rows` rows (the
-    header and blank rows count; an XLSX sheet has its own limits, SHEET_MAX_*) and, for a CSV
-    file, `csv_bytes` bytes. Beyond them the file is refused by name (docs/register-exchange.md)."""
+    header and blank rows count; an XLSX sheet has its own limits, SHEET_MAX_*) and `csv_bytes`
+    bytes: a CSV file's, or the cells of a GeoPackage table (counted as UTF-8 before the table is
+    read). Beyond them the file or table is refused by name (docs/register-exchange.md)."""
 
     rows: int = TABLE_MAX_ROWS
     csv_bytes: int = CSV_MAX_BYTES
@@ -275,7 +280,7 @@ def _place(data: bytes, start: int, codec: str) -> str:
     """Where the bad bytes at `start` are, as a person finds them: "row N, column C" (header = 1)."""
     prefix = data[:start].decode(codec, errors="replace")
     before = list(csv.reader(io.StringIO(prefix, newline="")))
-    if not prefix or prefix.endswith("\n"):  # the bad bytes begin a row
+    if not prefix or prefix.endswith(("\n", "\r")):  # the bad bytes begin a row
         before.append([""])
     row = len(before)
     header = before[0] if row > 1 else []
@@ -284,36 +289,93 @@ def _place(data: bytes, start: int, codec: str) -> str:
     return f"row {row}{column}"
 
 
-def _utf8_lines(data: bytes, enough: int = 10_000) -> tuple[int, int]:
-    """Of the first `enough` lines holding a byte beyond ASCII: how many are valid UTF-8, how many
-    not. A GBK file's lines are almost never valid UTF-8; a UTF-8 file with a few lines pasted
-    from a GBK one has mostly valid ones."""
-    valid = invalid = 0
-    for line in io.BytesIO(data):
-        if line.isascii():
-            continue
+_BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
+_LINE_BREAK = re.compile(rb"[\r\n]")
+_WIDE = re.compile("[\u0800-\U0010ffff]")
+
+
+def _first_lines(data: bytes, base: int, valid: bool, invalid: bool) -> tuple[int, int]:
+    """The byte offsets (from `base`) of the first UTF-8 line of `data` (its first byte beyond
+    ASCII) when `valid`, and of the first byte that is not UTF-8 when `invalid`; -1 when none or
+    not asked for (as _utf8_lines counts the lines)."""
+    first_valid = first_invalid = -1
+    search, newline, wide = _BEYOND_ASCII.search, _LINE_BREAK.search, _WIDE.search
+    found, end = search(data), 0
+    while found is not None and ((valid and first_valid < 0) or (invalid and first_invalid < 0)):
+        start = max(data.rfind(b"\n", end, found.start()), data.rfind(b"\r", end, found.start()), end - 1) + 1
+        after = newline(data, found.end())
+        end = after.start() if after is not None else len(data)
         try:
-            line.decode("utf-8")
-            valid += 1
-        except UnicodeDecodeError:
-            invalid += 1
-        if valid + invalid >= enough or (invalid >= 64 and not valid):
-            break
-    return valid, invalid
+            if wide(data[start:end].decode("utf-8")) and first_valid < 0:
+                first_valid = base + found.start()
+        except UnicodeDecodeError as error:
+            first_invalid = base + start + error.start if first_invalid < 0 else first_invalid
+        found = search(data, end)
+    return first_valid, first_invalid
+
+
+# A line (CR LF, LF and CR alone made LF) of text decoded with surrogateescape: UTF-8 text when it
+# holds a character from U+0800 up and no escaped byte; not UTF-8 when it holds an escaped byte.
+_UTF8_LINE = re.compile("^[\x00-\x09\x0b-\u07ff]*[\u0800-\ud7ff\ue000-\U0010ffff][^\n\udc80-\udcff]*$", re.M)
+_OTHER_LINE = re.compile("^[^\n\udc80-\udcff]*[\udc80-\udcff]", re.M)
+_CHUNK = 1 << 22
+
+
+def _utf8_lines(data: bytes) -> tuple[int, int, int, int]:
+    """Of the lines holding a byte beyond ASCII (every line of the file, split on CR LF, LF and CR
+    alone): how many are UTF-8 text, how many not, and the byte offsets of the first of each (its
+    first byte beyond ASCII, its first byte that is not UTF-8; -1 when none). A line counts as
+    UTF-8 when it decodes so and holds a character from U+0800 up (a Chinese character is one); a
+    line that decodes but holds only two-byte characters (Latin accents, Greek, Cyrillic: what a
+    short GBK name may read as by chance) counts for neither. Linear, and in pieces of 4 MiB cut at
+    a line break (never the whole file decoded at once): each piece decoded once and its lines
+    counted by regular expression; only the piece where a kind is first seen is looked at line by
+    line, for the offset."""
+    valid = invalid = 0
+    first_valid = first_invalid = -1
+    start = 0
+    while start < len(data):
+        end = min(start + _CHUNK, len(data))
+        if end < len(data):  # cut after the last line break of the piece, else at the next one
+            cut = max(data.rfind(b"\n", start, end), data.rfind(b"\r", start, end))
+            if cut < 0:
+                after = _LINE_BREAK.search(data, end)
+                cut = after.start() if after is not None else len(data) - 1
+            end = cut + 1
+        piece = data[start:end]
+        if not piece.isascii():
+            text = piece.decode("utf-8", "surrogateescape").replace("\r\n", "\n").replace("\r", "\n")
+            good = sum(1 for _ in _UTF8_LINE.finditer(text))
+            bad = sum(1 for _ in _OTHER_LINE.finditer(text))
+            if (good and first_valid < 0) or (bad and first_invalid < 0):
+                here_valid, here_invalid = _first_lines(piece, start, good > 0 and first_valid < 0,
+                                                        bad > 0 and first_invalid < 0)
+                first_valid = here_valid if first_valid < 0 else first_valid
+                first_invalid = here_invalid if first_invalid < 0 else first_invalid
+            valid, invalid = valid + good, invalid + bad
+        start = end
+    return valid, invalid, first_valid, first_invalid
 
 
 def _decode(name: str, data: bytes) -> tuple[str, str]:
     """The text of a CSV file and its encoding. UTF-8 (a BOM allowed) when the whole file is;
-    else GB 18030 (GBK's superset) when the whole file is and it is not a UTF-8 file with some
-    lines in another encoding (as many lines beyond ASCII valid UTF-8 as not, or more): such a
-    mixed file is refused at the first line that is not UTF-8, never read as garbled GBK."""
+    else GB 18030 (GBK's superset) when the whole file is and none of its lines is UTF-8 text
+    (_utf8_lines): a file mixing UTF-8 lines with lines in another encoding is refused, wherever
+    those lines lie, never read as garbled GBK. The refusal names the first line of the kind
+    there are fewer of (the first line that is not UTF-8 when there are as many)."""
     try:
         return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError as error:
-        valid, invalid = _utf8_lines(data)
-        if valid and valid >= invalid:
-            raise ReadProblem(f"{name}: {_place(data, error.start, 'utf-8')}: not UTF-8 text (byte {error.start} of "
-                              f"the file), though {valid:,} other lines are: the file mixes encodings; save it as "
+        valid, invalid, first_valid, first_invalid = _utf8_lines(data)
+        if valid and valid < invalid:
+            other = _place(data, first_invalid, "utf-8").split(",")[0]
+            raise ReadProblem(f"{name}: {_place(data, first_valid, 'gb18030')}: UTF-8 text, though {other} is not "
+                              f"(lines beyond ASCII: {valid:,} UTF-8, {invalid:,} not): the file mixes encodings; "
+                              "save it in one encoding throughout (UTF-8)") from None
+        if valid:
+            start = first_invalid if first_invalid >= 0 else error.start
+            raise ReadProblem(f"{name}: {_place(data, start, 'utf-8')}: not UTF-8 text (byte {start} of the "
+                              f"file), though {valid:,} other lines are: the file mixes encodings; save it as "
                               "UTF-8 throughout") from None
     try:
         return data.decode("gb18030"), "GBK"
@@ -349,10 +411,71 @@ def _csv_records(name: str, text: str, max_rows: int = TABLE_MAX_ROWS) -> list[l
             finally:
                 csv.field_size_limit(limit)
         index = next((i for i, cell in enumerate(again) if len(cell) > CELL_MAX_CHARS), 0)
-        column = f", column {header[index]}" if row > 1 and index < len(header) else ""
+        column = f", column {shown_name(header[index])}" if row > 1 and index < len(header) else ""
         raise ReadProblem(f"{name}: row {row}{column}: more than {CELL_MAX_CHARS:,} characters, the most a cell may "
                           f"hold (a boundary of {PARCEL_MAX_VERTICES:,} vertices)") from None
     return records
+
+
+# An XLSX workbook is a zip of XML parts that openpyxl reads whole (the shared strings, the
+# workbook): before it is opened, its parts are counted and their sizes as the zip declares them
+# (Python's zipfile never unpacks a part beyond its declared size) bounded: at most XLSX_MAX_PARTS
+# parts, XLSX_MAX_BYTES bytes unpacked in all, and no part of over a megabyte unpacking to more than
+# XLSX_MAX_RATIO times its packed size (Apache POI's ZipSecureFile refuses the same ratio): a zip
+# bomb is refused by name before it costs memory or time.
+XLSX_MAX_PARTS = 10_000
+XLSX_MAX_BYTES = CSV_MAX_BYTES
+XLSX_MAX_RATIO = 100
+
+
+def _check_zip(name: str, file: BinaryIO) -> None:
+    """Refuse (ReadProblem) a workbook whose zip holds too many parts, unpacks to too many bytes or
+    packs a part too tightly (the limits above); a file that is no zip is left to openpyxl."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        file.seek(0)
+        return
+    file.seek(0)
+    if len(parts) > XLSX_MAX_PARTS:
+        raise ReadProblem(f"{name}: {len(parts):,} parts, more than the {XLSX_MAX_PARTS:,} a workbook of the exchange "
+                          "may hold: save it again from a spreadsheet, or export as CSV")
+    total = 0
+    for part in parts:
+        total += part.file_size
+        if part.file_size > 1 << 20 and part.file_size > XLSX_MAX_RATIO * max(part.compress_size, 1):
+            raise ReadProblem(f"{name}: {shown_name(part.filename)} unpacks to {part.file_size:,} bytes from "
+                              f"{part.compress_size:,} (more than {XLSX_MAX_RATIO} times): not a workbook a "
+                              "spreadsheet writes (a zip bomb?); save it again, or export as CSV")
+        if total > XLSX_MAX_BYTES:
+            raise ReadProblem(f"{name}: unpacks to more than {XLSX_MAX_BYTES:,} bytes, the most a workbook of the "
+                              "exchange may hold (split the register into several exchanges, or export as CSV)")
+
+
+def _unreadable_cell(where: str, error: Exception, header: list[Any], number: int) -> ReadProblem:
+    """A ReadProblem for an error openpyxl raised while reading a sheet's cell (a t="d" cell that is
+    no date, a shared string index out of range, a number like 1.2.3): the row and column are
+    those openpyxl was reading (from its parser's frame), else the row after the last one read."""
+    row, column = number, 0
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name == "parse_cell" and "self" in frame.f_locals:
+            parser = frame.f_locals["self"]
+            row = frame.f_locals.get("row", getattr(parser, "row_counter", number))
+            column = frame.f_locals.get("column", getattr(parser, "col_counter", 0))
+        trace = trace.tb_next
+    named = ""
+    if isinstance(column, int) and column > 0:
+        named = f", column {shown_name(str(header[column - 1]).strip().upper())}" if column <= len(header) and \
+            header[column - 1] is not None else f", column {column}"
+    detail = str(error)
+    detail = shown_name(detail if len(detail) <= 60 else detail[:60] + "…")
+    return ReadProblem(f"{where}: row {row}{named}: a cell that cannot be read ({type(error).__name__}: {detail}); "
+                       "correct it in a spreadsheet, or export as CSV")
 
 
 def _sheet_records(name: str, sheet: Any) -> list[Any]:
@@ -376,35 +499,41 @@ def _sheet_records(name: str, sheet: Any) -> list[Any]:
         return tuple(cell.value for cell in cells)
 
     header: list[Any] = []
-    first = next(sheet.iter_rows(min_row=1, max_row=1, max_col=SHEET_MAX_COLUMNS + 1), ())
-    header = [c.value for c in first]
-    if len(header) > SHEET_MAX_COLUMNS and header[SHEET_MAX_COLUMNS] is not None:
-        raise ReadProblem(f"{where}: row 1: more than {SHEET_MAX_COLUMNS} columns")
-    while header and header[-1] is None:
-        header.pop()
-    if not header:
-        return []
-    records: list[Any] = [values(first[:len(header)], 1)]
-    cells = 0
-    named = len(header)
-    width = max(named, min(columns, SHEET_MAX_COLUMNS))  # the cells beyond the header are read, to refuse values
-    for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=width), start=2):
-        if number > SHEET_MAX_ROWS:  # openpyxl fills up to max_row only when a row lies beyond it
-            raise ReadProblem(f"{where}: more than {SHEET_MAX_ROWS:,} rows (delete the empty rows at its end)")
-        if not any(cell.value is not None for cell in row):
-            records.append(())
-            continue
-        beyond = next((i for i, cell in enumerate(row[named:], start=named + 1)
-                       if cell.value is not None and str(cell.value).strip()), None)
-        if beyond is not None:
-            raise ReadProblem(f"{where}: row {number}, column {beyond}: a value beyond the header's last column "
-                              f"({named}); name the column or empty it")
-        row = row[:named]
-        cells += len(row)
-        if cells > SHEET_MAX_CELLS:
-            raise ReadProblem(f"{where}: row {number}: more than {SHEET_MAX_CELLS:,} cells")
-        records.append(values(row, number))
-    return records
+    number = 0  # the last row read
+    try:  # openpyxl raises ValueError, IndexError... for a cell it cannot read
+        first = next(sheet.iter_rows(min_row=1, max_row=1, max_col=SHEET_MAX_COLUMNS + 1), ())
+        header, number = [c.value for c in first], 1
+        if len(header) > SHEET_MAX_COLUMNS and header[SHEET_MAX_COLUMNS] is not None:
+            raise ReadProblem(f"{where}: row 1: more than {SHEET_MAX_COLUMNS} columns")
+        while header and header[-1] is None:
+            header.pop()
+        if not header:
+            return []
+        records: list[Any] = [values(first[:len(header)], 1)]
+        cells = 0
+        named = len(header)
+        width = max(named, min(columns, SHEET_MAX_COLUMNS))  # the cells beyond the header are read, to refuse values
+        for number, row in enumerate(sheet.iter_rows(min_row=2, max_row=SHEET_MAX_ROWS + 1, max_col=width), start=2):
+            if number > SHEET_MAX_ROWS:  # openpyxl fills up to max_row only when a row lies beyond it
+                raise ReadProblem(f"{where}: more than {SHEET_MAX_ROWS:,} rows (delete the empty rows at its end)")
+            if not any(cell.value is not None for cell in row):
+                records.append(())
+                continue
+            beyond = next((i for i, cell in enumerate(row[named:], start=named + 1)
+                           if cell.value is not None and str(cell.value).strip()), None)
+            if beyond is not None:
+                raise ReadProblem(f"{where}: row {number}, column {beyond}: a value beyond the header's last column "
+                                  f"({named}); name the column or empty it")
+            row = row[:named]
+            cells += len(row)
+            if cells > SHEET_MAX_CELLS:
+                raise ReadProblem(f"{where}: row {number}: more than {SHEET_MAX_CELLS:,} cells")
+            records.append(values(row, number))
+        return records
+    except ReadProblem:
+        raise
+    except Exception as error:
+        raise _unreadable_cell(where, error, header, number + 1) from None
 
 
 # PRAGMA application_id of a GeoPackage: 'GPKG' (1.2 and later), 'GP10' and 'GP11' (1.0, 1.1).
@@ -414,26 +543,31 @@ _GEOPACKAGE_IDS = {0x47504B47, 0x47503130, 0x47503131}
 _FEATURE_MAX_BYTES = 16 * PARCEL_MAX_VERTICES + 1024
 
 
-def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> None:
+def _read_geopackage(path: Path, descriptor: int, exchange: Exchange, limits: TableLimits) -> None:
     """Attribute tables of a GeoPackage (an SQLite file with the GeoPackage application id and
     `gpkg_contents`, OGC 12-128r18), named by the layout's table codes; the GeoPackage's own tables
     (gpkg_*, rtree_*) and any feature layers not of the layout are refused by name, so a misnamed
     table is not silently skipped. A feature layer's geometries are not read here (parcels.py
-    reads them in the hardened reader), only their size checked: none above the vertex limit."""
+    reads them in the hardened reader), only their size checked: none above the vertex limit.
+
+    SQLite reads the file open at `descriptor` (the regular file checked and hashed, through
+    /proc/self/fd), read-only and immutable: never the file's name as a URI, where a '#' or '?'
+    would open another file (or create one) and drop the read-only mode."""
     import sqlite3
 
+    shown = shown_name(path.name)
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:/proc/self/fd/{descriptor}?mode=ro&immutable=1", uri=True)
     except sqlite3.DatabaseError as error:
-        raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+        raise ReadProblem(f"{shown}: not a GeoPackage ({error})") from error
     try:
         try:
             (application_id,) = db.execute("PRAGMA application_id").fetchone()
             names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         except sqlite3.DatabaseError as error:
-            raise ReadProblem(f"{path.name}: not a GeoPackage ({error})") from error
+            raise ReadProblem(f"{shown}: not a GeoPackage ({error})") from error
         if application_id not in _GEOPACKAGE_IDS or "gpkg_contents" not in names:
-            raise ReadProblem(f"{path.name}: an SQLite file but not a GeoPackage (no GeoPackage application id or "
+            raise ReadProblem(f"{shown}: an SQLite file but not a GeoPackage (no GeoPackage application id or "
                               "gpkg_contents table): write it with a GIS (QGIS, GDAL) or export as CSV")
         geometry_columns: dict[str, str] = {}
         if "gpkg_geometry_columns" in names:
@@ -445,33 +579,42 @@ def _read_geopackage(path: Path, exchange: Exchange, limits: TableLimits) -> Non
                 continue
             table = name.upper()
             if table not in TABLES:
-                raise ReadProblem(f"{path.name}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
+                raise ReadProblem(f"{shown}: table {name!r} is not a table of the layout ({', '.join(TABLES)})")
             # A feature layer's geometry is read by the hardened reader (parcels.py), never here.
             skipped = {"fid", "geom", "geometry", geometry_columns.get(table, "geom")}
             quoted = name.replace('"', '""')
             if table in geometry_columns:
                 if table != "ZDJBXX":
-                    raise ReadProblem(f"{path.name}: table {name!r} has geometry; only ZDJBXX is a feature layer")
+                    raise ReadProblem(f"{shown}: table {name!r} has geometry; only ZDJBXX is a feature layer")
                 exchange.feature_layers.add(table)
                 column = geometry_columns[table].replace('"', '""')
                 big = db.execute(f'SELECT rowid, length("{column}") FROM "{quoted}" '  # noqa: S608 (quoted names)
                                  f'WHERE length("{column}") > ? LIMIT 1', (_FEATURE_MAX_BYTES,)).fetchone()
                 if big is not None:
-                    raise ReadProblem(f"{path.name}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
+                    raise ReadProblem(f"{shown}[{table}]: feature {big[0]}: a geometry of {big[1]:,} bytes, more "
                                       f"than a boundary of {PARCEL_MAX_VERTICES:,} vertices takes")
             (count,) = db.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()  # noqa: S608 (quoted name)
             if count + 1 > limits.rows:  # the header row counts, as in a CSV file
-                raise ReadProblem(f"{path.name}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
+                raise ReadProblem(f"{shown}[{table}]: {count:,} rows, more than the {limits.rows - 1:,} a table "
                                   "of the exchange may hold (split the register into several exchanges)")
+            columns = [d[0] for d in db.execute(f'SELECT * FROM "{quoted}" LIMIT 0').description  # noqa: S608
+                       if d[0].lower() not in skipped]
+            if columns:  # the cells' bytes, counted before they are read (as a CSV file's are)
+                lengths = " + ".join('coalesce(length(CAST("{}" AS BLOB)), 0)'.format(c.replace('"', '""'))
+                                     for c in columns)
+                (size,) = db.execute(f'SELECT coalesce(sum({lengths}), 0) FROM "{quoted}"').fetchone()  # noqa: S608
+                if size > limits.csv_bytes:
+                    raise ReadProblem(f"{shown}[{table}]: {size:,} bytes of cells, more than the {limits.csv_bytes:,} "
+                                      "a table of the exchange may hold (split the register into several exchanges)")
             cursor = db.execute(f'SELECT * FROM "{quoted}"')  # noqa: S608 (a table name read from the file, quoted)
             header = [d[0] for d in cursor.description if d[0].lower() not in skipped]
             keep = [i for i, d in enumerate(cursor.description) if d[0].lower() not in skipped]
             records: list[list[Any]] = [list(header)]
             records.extend([row[i] for i in keep] for row in cursor)
-            exchange.tables[table] = _rows(f"{path.name}[{table}]", table, records)
-            exchange.encodings[f"{path.name}[{table}]"] = "GeoPackage"
+            exchange.tables[table] = _rows(f"{shown}[{table}]", table, records)
+            exchange.encodings[f"{shown}[{table}]"] = "GeoPackage"
     except sqlite3.DatabaseError as error:
-        raise ReadProblem(f"{path.name}: the GeoPackage cannot be read ({error})") from error
+        raise ReadProblem(f"{shown}: the GeoPackage cannot be read ({error})") from error
     finally:
         db.close()
 
@@ -566,30 +709,35 @@ def read_exchange(path: Path, limits: TableLimits = TableLimits()) -> Exchange: 
         elif path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
+            shown = shown_name(path.name)
             workbook = os.fdopen(_open_regular(path), "rb")
             try:  # formulas as formulas (data_only=False), to refuse them by name
                 exchange.sha256 = _file_sha256(workbook).hex()
+                _check_zip(shown, workbook)
                 book = load_workbook(workbook, read_only=True, data_only=False)
+            except ReadProblem:
+                workbook.close()
+                raise
             except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
                 workbook.close()
-                raise ReadProblem(f"{shown_name(path.name)}: not an XLSX workbook ({type(error).__name__})") from error
+                raise ReadProblem(f"{shown}: not an XLSX workbook ({type(error).__name__})") from error
             try:
                 for sheet in book.worksheets:
                     table = sheet.title.strip().upper()
                     if table not in TABLES:
-                        raise ReadProblem(f"{path.name}: sheet {sheet.title!r} is not a table of the layout "
+                        raise ReadProblem(f"{shown}: sheet {sheet.title!r} is not a table of the layout "
                                           f"({', '.join(TABLES)})")
                     if table in exchange.tables:
-                        raise ReadProblem(f"{path.name}: two sheets for the table {table}; keep one")
-                    exchange.tables[table] = _rows(f"{path.name}[{table}]", table, _sheet_records(path.name, sheet))
-                    exchange.encodings[f"{path.name}[{table}]"] = "XLSX"
+                        raise ReadProblem(f"{shown}: two sheets for the table {table}; keep one")
+                    exchange.tables[table] = _rows(f"{shown}[{table}]", table, _sheet_records(shown, sheet))
+                    exchange.encodings[f"{shown}[{table}]"] = "XLSX"
             finally:
                 book.close()
                 workbook.close()
         elif path.suffix.lower() == ".gpkg":
             with os.fdopen(_open_regular(path), "rb") as geopackage:
                 exchange.sha256 = _file_sha256(geopackage).hex()
-            _read_geopackage(path, exchange, limits)
+                _read_geopackage(path, geopackage.fileno(), exchange, limits)
         else:
             raise ReadProblem(f"{shown_name(path.name)}: give a directory of .csv tables, an .xlsx workbook or a .gpkg "
                               "GeoPackage")
