@@ -142,7 +142,8 @@ _EXCHANGE_COLUMNS = {
 _SEIZURE_COLUMNS = {"term_start": "CFQSSJ", "term_end": "CFJSSJ", "end_lifespan": "JFSJ"}
 _CONSTRAINT_COLUMNS = {"mortgage_rank_unique": "DYSW", "seizure_queue_unique": "LHSX", "restriction_term_order": "",
                        "right_one_ownership_per_unit": "DJSJ", "share_proper_fraction": "QLBL"}
-_COPY_LINE = re.compile(r"\bline (\d+)(?:, column (\w+))?")
+# COPY's own line in the error context (a trigger's error context names its function's line first).
+_COPY_LINE = re.compile(r"\bCOPY \w+, line ([0-9]+)(?:, column (\w+))?")
 
 
 class _Placed(Exception):  # noqa: N818 (not an error of ours: a database refusal, placed)

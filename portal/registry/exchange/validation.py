@@ -115,8 +115,11 @@ _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y
 # What each decimal column's database column (numeric(p, s)) holds: below 10 ** (p - s).
 _AMOUNT_TOPS = {code: Decimal(10) ** (precision - scale)
                 for code, (_table, _column, precision, scale) in NUMERIC_COLUMNS.items()}
-_FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$")
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+# ASCII digits only, and few of them: a share's terms fit in 32 bits (and int() of thousands of
+# digits raises); \d would take any script's digits.
+_FRACTION = re.compile(r"([0-9]{1,10}) *\/ *([0-9]{1,10})")
+_PERCENT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,9})?) *%")
+_AMOUNT = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+")  # a plain decimal, ASCII digits, no exponent
 
 
 def _shown(value: str, most: int = 40) -> str:
@@ -183,19 +186,24 @@ class _Reader:
         if value is None:
             return None
         parsed: dt.date | None = None
-        head = value[:10]
-        if len(head) == 10 and head[4] == head[7] == "-":  # YYYY-MM-DD, the common case, without strptime
+        if len(value) == 10 and value[4] == value[7] == "-" and value.isascii():  # YYYY-MM-DD, without strptime
             try:
-                parsed = dt.date.fromisoformat(head)
+                parsed = dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        if parsed is None:
-            for pattern in _DATE_FORMATS:
+        elif value.isascii():  # the other date formats, or a date with its time (an .xlsx date cell
+            # reads as "YYYY-MM-DD 00:00:00"): the whole cell, never a date followed by other text
+            for pattern in _DATE_FORMATS + _TIME_FORMATS:
                 try:
-                    parsed = dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
+                    parsed = dt.datetime.strptime(value, pattern).date()
                     break
                 except ValueError:
                     continue
+            if parsed is None:
+                try:
+                    parsed = dt.datetime.fromisoformat(value).date()
+                except ValueError:
+                    pass
         if parsed is None:
             raise _Bad(column, f"{_shown(value)!r} is not a date (YYYY-MM-DD)")
         if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
@@ -209,12 +217,13 @@ class _Reader:
         value = self.text(column, required=required)
         if value is None:
             return None
-        try:
-            number = Decimal(value.replace(",", ""))
-        except InvalidOperation:
-            number = Decimal("NaN")
         top = _AMOUNT_TOPS[column]
-        if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.01")) or number >= top:
+        try:  # a plain decimal of ASCII digits (Decimal alone takes any script's digits and 1E+40)
+            number = Decimal(value.replace(",", "")) if _AMOUNT.fullmatch(value) and len(value) <= 40 else None
+        except InvalidOperation:
+            number = None
+        # Below the top before quantize: quantize raises beyond the context's 28 digits.
+        if number is None or number <= 0 or number >= top or number != number.quantize(Decimal("0.01")):
             raise _Bad(column, f"{_shown(value)!r} is not a positive amount below {top:,} with at most two decimals")
         return number.quantize(Decimal("0.01"))
 
@@ -230,12 +239,12 @@ class _Reader:
 def _share(value: str | None) -> Fraction | None:
     if value is None:
         return None
-    match = _FRACTION.match(value)
+    match = _FRACTION.fullmatch(value)
     if match:
         n, d = int(match[1]), int(match[2])
         if 0 < n <= d < 2**31:
             return Fraction(n, d)
-    match = _PERCENT.match(value)
+    match = _PERCENT.fullmatch(value)
     if match:
         share = Fraction(Decimal(match[1])) / 100
         if 0 < share <= 1 and share.denominator < 2**31:

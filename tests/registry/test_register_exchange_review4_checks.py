@@ -1,0 +1,145 @@
+"""Fourth round on `cadastre register import`, the checking side (review 3's N1-N3 and its LOW
+findings): every refusal names file, row and column (and the unit by number, never an internal
+id), is audited as refused, changes nothing and never ends in a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from register_exchange import generate_register
+
+from portal.platform.clock import office_zone
+from portal.registry.exchange.exporting import write_tables
+from portal.registry.exchange.importing import _COPY_LINE, ImportOutcome, import_register
+from portal.registry.exchange.parcels import ParcelPublishing
+from portal.surveys.register_parcels import register_publisher
+from spatial.codes import parcel_code_problem, unit_number_problem
+
+ZONE = office_zone()
+
+
+def _import(url: str, path: Path, **options: bool) -> ImportOutcome:
+    with psycopg.connect(url) as conn:
+        return import_register(conn, path, zone=ZONE, actor_user_id=None,
+                               parcels=ParcelPublishing(register_publisher()), **options)
+
+
+def _register(url: str, seed: int, building: int, units: int = 3) -> dict[str, list[dict[str, str]]]:
+    with psycopg.connect(url) as conn:
+        codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
+    return generate_register(codes, units=units, seed=seed, building=building)
+
+
+def _fingerprint(url: str) -> tuple[int, ...]:
+    """The register's row counts: a refused import changes none of them."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM units), (SELECT count(*) FROM rights), "
+                           "(SELECT count(*) FROM right_holders), (SELECT count(*) FROM restrictions), "
+                           "(SELECT count(*) FROM parties), (SELECT count(*) FROM exchange_ids)").fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def _last_audit(url: str) -> tuple[str, str]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT outcome, detail::text FROM audit_log WHERE action = 'register_import' "
+                           "ORDER BY seq DESC LIMIT 1").fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def _refused(url: str, path: Path, tables: dict[str, list[dict[str, str]]]) -> dict[tuple[str, int, str], str]:
+    """Import `tables` written at `path`: refused, audited so, nothing changed; the problems by place."""
+    write_tables(tables, path)
+    before = _fingerprint(url)
+    outcome = _import(url, path)
+    assert not outcome.committed and outcome.problems
+    assert _last_audit(url)[0] == "refused"
+    assert _fingerprint(url) == before
+    return {(p.file, p.row, p.column): str(p) for p in outcome.problems}
+
+
+# -- N1, N2: numbers of any size are refused by row and column, never a traceback ------------------
+
+@pytest.mark.parametrize(("table", "column", "value"), [
+    ("BDCDY", "JZMJ", "1e30"), ("BDCDY", "JZMJ", "-1E+400"), ("BDCDY", "JZMJ", "9" * 60),
+    ("DYAQ", "BDBZZQSE", "1E+40"), ("DYAQ", "BDBZZQSE", "1e-40"), ("DYAQ", "BDBZZQSE", "١٢٣"),
+])
+def test_an_amount_of_any_size_is_refused_by_row_and_column(module_database: str, tmp_path: Path, table: str,
+                                                            column: str, value: str) -> None:
+    tables = _register(module_database, 41, 4100)
+    tables[table][0][column] = value
+    found = _refused(module_database, tmp_path / "x", tables)
+    assert (f"{table}.csv", 2, column) in found, found
+    assert "is not a positive amount" in found[(f"{table}.csv", 2, column)]
+
+
+@pytest.mark.parametrize("share", ["1" * 5000 + "/" + "2" * 5000, "1/" + "9" * 40, "5" * 400 + "%",
+                                   "1." + "5" * 5000 + "%", "١/٢", "1/2x", "1/0", "0/2"])
+def test_a_share_of_any_size_is_refused_by_row_and_column(module_database: str, tmp_path: Path,
+                                                          share: str) -> None:
+    tables = _register(module_database, 42, 4200)
+    tables["QLRGX"][0]["QLBL"] = share
+    row = 2
+    found = _refused(module_database, tmp_path / "x", tables)
+    assert ("QLRGX.csv", row, "QLBL") in found, found
+    assert "is not a share" in found[("QLRGX.csv", row, "QLBL")]
+
+
+# -- LOW: a date is the whole cell ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["2020-01-01 garbage", "2020-01-01x", "2020/01/01 junk", "20200101 9",
+                                   "2020-01-01 25:00", "２０２０-01-01"])
+def test_a_date_with_trailing_text_is_refused(module_database: str, tmp_path: Path, value: str) -> None:
+    tables = _register(module_database, 43, 4300)
+    tables["SJ"] = [{"BSM": "S43", "SJLX": "合同", "WJBH": "HT-43", "WJRQ": value}]
+    found = _refused(module_database, tmp_path / "x", tables)
+    assert ("SJ.csv", 2, "WJRQ") in found, found
+    assert "is not a date" in found[("SJ.csv", 2, "WJRQ")]
+
+
+@pytest.mark.parametrize("value", ["2020-01-01", "2020/01/01", "20200101", "2020-01-01 00:00:00",
+                                   "2020-01-01T00:00:00+08:00"])
+def test_a_date_as_a_spreadsheet_writes_it_is_still_a_date(module_database: str, tmp_path: Path, value: str) -> None:
+    tables = _register(module_database, 44, 4400)
+    tables["SJ"] = [{"BSM": "S44", "SJLX": "合同", "WJBH": "HT-44", "WJRQ": value}]  # an .xlsx date cell: 00:00:00
+    write_tables(tables, tmp_path / "x")
+    outcome = _import(module_database, tmp_path / "x", dry_run=True)
+    assert not outcome.problems, outcome.problems
+
+
+# -- LOW: codes are ASCII digits ------------------------------------------------------------------------
+
+def test_codes_take_ascii_digits_only() -> None:
+    arabic = "".join(chr(0x660 + int(d)) for d in "00010001")
+    assert unit_number_problem("110101001001GB00001F" + arabic) is not None
+    assert unit_number_problem("110101001001GB00001F00010001") is None
+    assert parcel_code_problem("١١٠١٠١001001GB00001") is not None
+    assert parcel_code_problem("110101００1001GB00001") is not None  # normalised before, never here
+    assert parcel_code_problem("110101001001GB0000²") is not None
+
+
+def test_a_unit_number_with_other_digits_is_refused_by_row_and_column(module_database: str, tmp_path: Path) -> None:
+    tables = _register(module_database, 45, 4500)
+    unit = tables["BDCDY"][0]["BDCDYH"]
+    odd = unit[:20] + "".join(chr(0x660 + int(d)) for d in unit[20:])
+    for table in tables.values():
+        for row in table:
+            if row.get("BDCDYH") == unit:
+                row["BDCDYH"] = odd
+    found = _refused(module_database, tmp_path / "x", tables)
+    assert ("BDCDY.csv", 2, "BDCDYH") in found, found
+    assert "positions 21-28 must be digits" in found[("BDCDY.csv", 2, "BDCDYH")]
+
+
+# -- N3 e: the line of the COPY, not of a function in the error's context ---------------------------------
+
+def test_the_copy_line_is_the_line_of_the_copy() -> None:
+    context = "PL/pgSQL function unit_references() line 12 at RAISE\nCOPY units, line 3: \"-1\t...\""
+    found = _COPY_LINE.search(context)
+    assert found is not None and found[1] == "3"
+    found = _COPY_LINE.search("COPY restrictions, line 7, column rank: \"x\"")
+    assert found is not None and (found[1], found[2]) == ("7", "rank")
+    assert _COPY_LINE.search("PL/pgSQL function unit_references() line 12 at RAISE") is None
