@@ -4,6 +4,7 @@ id), is audited as refused, changes nothing and never ends in a traceback."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import psycopg
@@ -143,3 +144,99 @@ def test_the_copy_line_is_the_line_of_the_copy() -> None:
     found = _COPY_LINE.search("COPY restrictions, line 7, column rank: \"x\"")
     assert found is not None and (found[1], found[2]) == ("7", "rank")
     assert _COPY_LINE.search("PL/pgSQL function unit_references() line 12 at RAISE") is None
+
+
+# -- N3 a-d: rules that involve what the register holds, checked before anything is written -----------------
+
+COURT = {"CFJG": "北京市东城区人民法院", "CFWH": "(2025)京0101执46号", "CFQSSJ": "2025-06-01"}
+
+
+@pytest.fixture(scope="module")
+def seized(module_database: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, str]]]:
+    """A register imported once: unit 0 under a seizure in effect, unit 1 with an active mortgage
+    of rank 1, unit 2 with a discharged one of rank 2."""
+    tables = _register(module_database, 46, 4600)
+    units = [row["BDCDYH"] for row in tables["BDCDY"]]
+    bank = next(r["BSM"] for r in tables["QLR"] if r["BSM"].startswith("B"))
+    tables["CFDJ"] = [{"BSM": "S46-a", "BDCDYH": units[0], **COURT, "LHSX": "1", "DJSJ": "2025-06-01 10:00:00",
+                       "ZT": "查封"}]
+    mortgage = {"DYQRBSM": bank, "DYFS": "1", "BDBZZQSE": "100000.00", "ZWLXQSSJ": "2024-01-01"}
+    tables["DYAQ"] = [
+        {"BSM": "M46-a", "BDCDYH": units[1], **mortgage, "DYSW": "1", "DJSJ": "2024-01-01 10:00:00", "ZT": "现势"},
+        {"BSM": "M46-b", "BDCDYH": units[2], **mortgage, "DYSW": "2", "DJSJ": "2020-01-01 10:00:00",
+         "ZXSJ": "2021-01-01 10:00:00", "ZT": "注销"},
+    ]
+    write_tables(tables, tmp_path_factory.mktemp("first") / "x")
+    outcome = _import(module_database, tmp_path_factory.getbasetemp() / "first0" / "x")
+    assert outcome.committed, outcome.problems
+    return tables
+
+
+def test_a_changed_ownership_of_a_seized_unit_is_refused_by_row(module_database: str, tmp_path: Path,
+                                                                seized: dict[str, list[dict[str, str]]]) -> None:
+    unit = seized["BDCDY"][0]["BDCDYH"]
+    right = next(dict(r) for r in seized["QL"] if r["BDCDYH"] == unit and r["QLLX"] == "4" and not r["ZXSJ"])
+    right["BDCQZH"] = right["BDCQZH"] + "更正"
+    holders = [r for r in seized["QLRGX"] if r["QLBSM"] == right["BSM"]]
+    found = _refused(module_database, tmp_path / "x", {"QL": [right], "QLRGX": holders})
+    assert list(found) == [("QL.csv", 2, "BDCDYH")], found
+    message = found[("QL.csv", 2, "BDCDYH")]
+    assert unit in message and COURT["CFWH"] in message and "transfer" not in message
+    assert not re.search(r"(restriction|unit) [0-9]+\b", message), message  # no internal id
+
+
+def test_a_changed_ownership_of_a_unit_no_longer_seized_is_a_new_version(
+        module_database: str, tmp_path: Path, seized: dict[str, list[dict[str, str]]]) -> None:
+    unit = seized["BDCDY"][1]["BDCDYH"]  # mortgaged, never seized
+    right = next(dict(r) for r in seized["QL"] if r["BDCDYH"] == unit and r["QLLX"] == "4" and not r["ZXSJ"])
+    right["BDCQZH"] = right["BDCQZH"] + "更正"
+    holders = [r for r in seized["QLRGX"] if r["QLBSM"] == right["BSM"]]
+    write_tables({"QL": [right], "QLRGX": holders}, tmp_path / "x")
+    outcome = _import(module_database, tmp_path / "x", dry_run=True)
+    assert not outcome.problems and outcome.counts["QL"]["changed"] == 1, outcome
+
+
+def test_a_change_to_an_ended_mortgage_is_refused_by_row(module_database: str, tmp_path: Path,
+                                                         seized: dict[str, list[dict[str, str]]]) -> None:
+    ended = dict(next(r for r in seized["DYAQ"] if r["BSM"] == "M46-b"), BDBZZQSE="200000.00")
+    found = _refused(module_database, tmp_path / "x", {"DYAQ": [ended]})
+    assert list(found) == [("DYAQ.csv", 2, "BSM")], found
+    message = found[("DYAQ.csv", 2, "BSM")]
+    assert "ended in the register already" in message and "rule" not in message, message
+
+
+def test_a_new_mortgage_of_a_rank_taken_in_the_register_is_refused_by_row(
+        module_database: str, tmp_path: Path, seized: dict[str, list[dict[str, str]]]) -> None:
+    taken = next(r for r in seized["DYAQ"] if r["BSM"] == "M46-a")
+    new = dict(taken, BSM="M46-new", DJSJ="2025-01-01 10:00:00", ZWLXQSSJ="2025-01-01")
+    found = _refused(module_database, tmp_path / "x", {"DYAQ": [new]})
+    assert list(found) == [("DYAQ.csv", 2, "DYSW")], found
+    assert taken["BDCDYH"] in found[("DYAQ.csv", 2, "DYSW")]
+    ended = next(r for r in seized["DYAQ"] if r["BSM"] == "M46-b")  # rank 2 ended in 2021: free after it
+    write_tables({"DYAQ": [dict(ended, BSM="M46-next", DJSJ="2022-01-01 10:00:00", ZXSJ="", ZT="现势")]},
+                 tmp_path / "y")
+    outcome = _import(module_database, tmp_path / "y", dry_run=True)
+    assert not outcome.problems, outcome.problems
+
+
+def test_a_new_seizure_at_a_place_taken_in_the_register_is_refused_by_row(
+        module_database: str, tmp_path: Path, seized: dict[str, list[dict[str, str]]]) -> None:
+    unit = seized["BDCDY"][0]["BDCDYH"]
+    new = {"BSM": "S46-new", "BDCDYH": unit, **COURT, "CFWH": "(2025)京0101执99号", "LHSX": "1",
+           "DJSJ": "2025-07-01 10:00:00", "ZT": "查封"}
+    found = _refused(module_database, tmp_path / "x", {"CFDJ": [new]})
+    assert list(found) == [("CFDJ.csv", 2, "LHSX")], found
+    assert unit in found[("CFDJ.csv", 2, "LHSX")]
+
+
+def test_refusals_of_the_register_name_no_internal_id(module_database: str, tmp_path: Path,
+                                                      seized: dict[str, list[dict[str, str]]]) -> None:
+    taken = next(r for r in seized["DYAQ"] if r["BSM"] == "M46-a")
+    ended = dict(next(r for r in seized["DYAQ"] if r["BSM"] == "M46-b"), BDBZZQSE="300000.00")
+    new = {"BSM": "S46-late", "BDCDYH": seized["BDCDY"][0]["BDCDYH"], **COURT, "LHSX": "1",
+           "DJSJ": "2025-08-01 10:00:00", "ZT": "查封"}
+    found = _refused(module_database, tmp_path / "x", {
+        "DYAQ": [dict(taken, BSM="M46-late", DJSJ="2025-02-01 10:00:00"), ended], "CFDJ": [new]})
+    assert {("DYAQ.csv", 2, "DYSW"), ("CFDJ.csv", 2, "LHSX")} <= set(found), found
+    for message in found.values():
+        assert not re.search(r"(restriction|unit) [0-9]+\b", message), message

@@ -74,6 +74,14 @@ class Known:
     # ownership rights' versions, and of their seizures' versions in effect (with court, document).
     owned: dict[str, list[tuple[dt.datetime, dt.datetime | None]]] = field(default_factory=dict)
     seized: dict[str, list[tuple[dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
+    # Of the same units: the seizures in effect now (restriction id, court and document), the
+    # active mortgages' versions (rank, lifespan), the seizures' places in the queue over time
+    # (place, lifespan, court and document), and the restrictions whose current version has ended
+    # (discharged, released, expired, cancelled: an ended restriction stays ended).
+    seized_now: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    ranks: dict[str, list[tuple[int, dt.datetime, dt.datetime | None]]] = field(default_factory=dict)
+    places: dict[str, list[tuple[int, dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)
 
     def mapping(self, table: str) -> dict[str, tuple[int, bytes]]:
         return self.mapped.get(table, {})
@@ -581,6 +589,30 @@ class _Checker:
                     refused.add(id(rec))
                     break
         mapped = self.known.mapping("DYAQ")
+        for rec in mortgages:  # mortgage_rank_unique: a rank held in the register at the same time
+            taken = self.known.ranks.get(rec["unit_number"])
+            if not taken or rec["BSM"] in mapped or id(rec) in refused:
+                continue
+            for rank, start, stop in taken:
+                if rank == rec["rank"] and start < (rec["_live_end"] or far) and rec["begin"] < (stop or far):
+                    self.problem(rec["_row"], "DYSW", f"rank {rank} of unit {rec['unit_number']} is held in the "
+                                 f"register by a mortgage {self.span_text(start, stop)}: one mortgage per rank at a "
+                                 "time", rec["unit_number"])
+                    refused.add(id(rec))
+                    break
+        for rec in self.out.records.get("CFDJ", []):  # seizure_queue_unique: a place held in the register
+            held = self.known.places.get(rec["unit_number"])
+            if not held or rec["BSM"] in self.known.mapping("CFDJ") or id(rec) in refused:
+                continue
+            clash = next(((place, start, stop, label) for begin, end, mine in rec["_segments"]
+                          for place, start, stop, label in held
+                          if place == mine and start < (end or far) and begin < (stop or far)), None)
+            if clash:
+                place, start, stop, label = clash
+                self.problem(rec["_row"], "LHSX", f"place {place} in the seizure queue of unit {rec['unit_number']} "
+                             f"is held in the register by the seizure {_shown(label, 80)} {self.span_text(start, stop)}"
+                             ": import the unit's seizures in the order of their registration", rec["unit_number"])
+                refused.add(id(rec))
         for rec in mortgages:
             seizures = self.known.seized.get(rec["unit_number"])
             if not seizures or rec["BSM"] in mapped or id(rec) in refused:
@@ -591,6 +623,11 @@ class _Checker:
                                  f"{rec['unit_number']} ({_shown(seizure, 80)}) was in effect", rec["unit_number"])
                     refused.add(id(rec))
                     break
+
+    def span_text(self, start: dt.datetime, stop: dt.datetime | None) -> str:
+        """'from 2024-01-01 10:00 until ...' or '..., still current', in the office's zone."""
+        until = f" until {stop.astimezone(self.zone):%Y-%m-%d %H:%M}" if stop else ", still current"
+        return f"from {start.astimezone(self.zone):%Y-%m-%d %H:%M}{until}"
 
     def run(self) -> Checked:
         self.each("SJ", self.source, unit_column=None)
