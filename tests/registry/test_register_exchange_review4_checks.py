@@ -111,6 +111,13 @@ def test_a_date_as_a_spreadsheet_writes_it_is_still_a_date(module_database: str,
     assert not outcome.problems, outcome.problems
 
 
+def test_a_time_in_other_digits_is_refused(module_database: str, tmp_path: Path) -> None:
+    tables = _register(module_database, 47, 4700)
+    tables["QL"][0]["DJSJ"] = "٢٠٢٠-01-01 10:00"
+    found = _refused(module_database, tmp_path / "x", tables)
+    assert ("QL.csv", 2, "DJSJ") in found, found
+
+
 # -- LOW: codes are ASCII digits ------------------------------------------------------------------------
 
 def test_codes_take_ascii_digits_only() -> None:
@@ -240,3 +247,26 @@ def test_refusals_of_the_register_name_no_internal_id(module_database: str, tmp_
     assert {("DYAQ.csv", 2, "DYSW"), ("CFDJ.csv", 2, "LHSX")} <= set(found), found
     for message in found.values():
         assert not re.search(r"(restriction|unit) [0-9]+\b", message), message
+
+
+# -- the same kind elsewhere: a number typed by a person is ASCII digits (str.isdigit takes "²", "٣") ------
+
+@pytest.mark.parametrize("odd", ["²", "٣", "１"])
+def test_numbers_typed_elsewhere_take_ascii_digits_only(odd: str) -> None:
+    from fastapi import HTTPException
+
+    from portal.accounts.identity_numbers import resident_id_problem
+    from portal.accounts.service import token_lifetime_days
+    from portal.platform.errors import BadInput
+    from portal.settings import AccountSettings
+    from portal.surveys.api import _crs
+
+    assert resident_id_problem("110101199003074514") is None
+    assert resident_id_problem("11010119900307451" + odd) is not None
+    assert resident_id_problem(odd + "10101199003074514") is not None
+    with pytest.raises(BadInput):
+        token_lifetime_days(AccountSettings(), odd)
+    assert token_lifetime_days(AccountSettings(), "7") == 7
+    with pytest.raises(HTTPException):
+        _crs(f"EPSG:452{odd}")
+    assert _crs("EPSG:4528") == 4528

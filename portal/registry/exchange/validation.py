@@ -168,8 +168,8 @@ class _Reader:
         if value is None:
             return None
         parsed: dt.datetime | None = None
-        try:
-            parsed = dt.datetime.fromisoformat(value)
+        try:  # ASCII only: strptime's %Y takes any script's digits
+            parsed = dt.datetime.fromisoformat(value) if value.isascii() else None
         except ValueError:
             for pattern in _TIME_FORMATS + _DATE_FORMATS:
                 try:
