@@ -270,3 +270,15 @@ def test_numbers_typed_elsewhere_take_ascii_digits_only(odd: str) -> None:
     with pytest.raises(HTTPException):
         _crs(f"EPSG:452{odd}")
     assert _crs("EPSG:4528") == 4528
+
+
+def test_a_changed_mortgage_taking_a_rank_held_in_the_register_is_refused_by_row(
+        module_database: str, tmp_path: Path, seized: dict[str, list[dict[str, str]]]) -> None:
+    first = next(r for r in seized["DYAQ"] if r["BSM"] == "M46-a")
+    write_tables({"DYAQ": [dict(first, BSM="M46-c", DYSW="2", DJSJ="2025-03-01 10:00:00", ZWLXQSSJ="2025-03-01")]},
+                 tmp_path / "second")
+    assert _import(module_database, tmp_path / "second").committed
+    found = _refused(module_database, tmp_path / "x", {"DYAQ": [dict(first, DYSW="2")]})
+    assert list(found) == [("DYAQ.csv", 2, "DYSW")], found
+    assert first["BDCDYH"] in found[("DYAQ.csv", 2, "DYSW")]
+    assert not re.search(r"(restriction|unit) [0-9]+\b", found[("DYAQ.csv", 2, "DYSW")])

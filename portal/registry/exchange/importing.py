@@ -118,7 +118,7 @@ def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[Any]]) ->
         if status in ENDED:
             known.ended.add(rid)
         elif kind == "mortgage":
-            known.ranks.setdefault(number, []).append((rank, begin, end))
+            known.ranks.setdefault(number, []).append((rank, begin, end, rid))
         else:
             known.places.setdefault(number, []).append((place, begin, end, label))
             if status == "active":
@@ -488,13 +488,30 @@ class _Writer:
                                           *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows(),
               _nth(fed))
         for rec, rid in changed:
-            if not self.current(rec, "restrictions", "restriction_id", rid, table):
+            if not self.current(rec, "restrictions", "restriction_id", rid, table) or self.rank_held(rec, rid):
                 continue
             supersede(self.conn, "restrictions", rid, {
                 "unit_id": self.unit_ids[rec["unit_number"]], "status": rec["status"],
                 "party_id": self.party_ids[rec["party"]] if rec["party"] else None,
                 "source_id": rec["_source"], **{c: rec[c] for c in _RESTRICTION_COLUMNS}})
             self.remember(table, rec, rid)
+
+    def rank_held(self, rec: Record, rid: int) -> bool:
+        """Whether a changed mortgage, active in its new version (from now on), takes a rank another
+        mortgage of the unit holds now in the register (mortgage_rank_unique); if so, the problem
+        is placed at its row, the unit by number."""
+        if rec["kind"] != "mortgage" or rec["status"] != "active":
+            return False
+        unit = rec["unit_number"]
+        held = next(((start, stop) for rank, start, stop, other in self.known.ranks.get(unit, [])
+                     if rank == rec["rank"] and other != rid and stop is None), None)
+        if held is None:
+            return False
+        row = rec["_row"]
+        self.problems.append(Problem(row.file, row.number, "DYSW", f"rank {rec['rank']} of unit {unit} is held in the "
+                                     f"register by another mortgage from {held[0].astimezone(self.zone):%Y-%m-%d %H:%M}"
+                                     ", still current: one mortgage per rank at a time", unit))
+        return True
 
     def restriction_rows(self, rec: Record, rid: int) -> list[tuple[Any, ...]]:
         """The versions of a new restriction: its live ones (a seizure's places in the queue), then
@@ -680,6 +697,14 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
         numbers = {str(uid): number for number, uid in writer.unit_ids.items()} if writer is not None else {}
         message = re.sub(r"\bunit (\d+)", lambda m: f"unit {numbers.get(m[1], m[1])}",
                          error.diag.message_primary or type(error).__name__)
+        # ... and restrictions by internal id: the exchange's row is the old system's identifier.
+        rows = {str(object_id): f"{table} row {bsm!r}" for table, bsm, object_id, _digest in
+                (writer.mapping_rows if writer is not None else []) if table in RESTRICTION_TABLES}
+        for table in RESTRICTION_TABLES:
+            rows.update({str(v[0]): f"{table} row {bsm!r}" for bsm, v in known.mapping(table).items()}
+                        if writer is not None else {})
+        message = re.sub(r"\brestriction (\d+)", lambda m: rows.get(m[1], "a restriction of the register"),
+                         message)
         _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only, refused=message)
         conn.commit()
         rule = f" ({error.diag.constraint_name})" if error.diag.constraint_name else ""

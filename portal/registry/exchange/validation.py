@@ -75,11 +75,11 @@ class Known:
     owned: dict[str, list[tuple[dt.datetime, dt.datetime | None]]] = field(default_factory=dict)
     seized: dict[str, list[tuple[dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
     # Of the same units: the seizures in effect now (restriction id, court and document), the
-    # active mortgages' versions (rank, lifespan), the seizures' places in the queue over time
+    # active mortgages' versions (rank, lifespan, restriction id), the seizures' places in the queue over time
     # (place, lifespan, court and document), and the restrictions whose current version has ended
     # (discharged, released, expired, cancelled: an ended restriction stays ended).
     seized_now: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    ranks: dict[str, list[tuple[int, dt.datetime, dt.datetime | None]]] = field(default_factory=dict)
+    ranks: dict[str, list[tuple[int, dt.datetime, dt.datetime | None, int]]] = field(default_factory=dict)
     places: dict[str, list[tuple[int, dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
     ended: set[int] = field(default_factory=set)
 
@@ -593,7 +593,7 @@ class _Checker:
             taken = self.known.ranks.get(rec["unit_number"])
             if not taken or rec["BSM"] in mapped or id(rec) in refused:
                 continue
-            for rank, start, stop in taken:
+            for rank, start, stop, _rid in taken:
                 if rank == rec["rank"] and start < (rec["_live_end"] or far) and rec["begin"] < (stop or far):
                     self.problem(rec["_row"], "DYSW", f"rank {rank} of unit {rec['unit_number']} is held in the "
                                  f"register by a mortgage {self.span_text(start, stop)}: one mortgage per rank at a "
