@@ -282,3 +282,16 @@ def test_a_changed_mortgage_taking_a_rank_held_in_the_register_is_refused_by_row
     assert list(found) == [("DYAQ.csv", 2, "DYSW")], found
     assert first["BDCDYH"] in found[("DYAQ.csv", 2, "DYSW")]
     assert not re.search(r"(restriction|unit) [0-9]+\b", found[("DYAQ.csv", 2, "DYSW")])
+
+
+def test_a_changed_ownership_of_a_seized_unit_is_left_out_with_clean_units_only(
+        module_database: str, tmp_path: Path, seized: dict[str, list[dict[str, str]]]) -> None:
+    unit = seized["BDCDY"][0]["BDCDYH"]
+    right = next(dict(r) for r in seized["QL"] if r["BDCDYH"] == unit and r["QLLX"] == "4" and not r["ZXSJ"])
+    right["BDCQZH"] = right["BDCQZH"] + "更正"
+    write_tables({"QL": [right], "QLRGX": [r for r in seized["QLRGX"] if r["QLBSM"] == right["BSM"]]},
+                 tmp_path / "x")
+    before = _fingerprint(module_database)
+    outcome = _import(module_database, tmp_path / "x", clean_units_only=True, dry_run=True)  # deferred rules run
+    assert [(p.file, p.row, p.column) for p in outcome.problems] == [("QL.csv", 2, "BDCDYH")], outcome.problems
+    assert _fingerprint(module_database) == before

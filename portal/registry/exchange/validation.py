@@ -611,7 +611,7 @@ class _Checker:
                 place, start, stop, label = clash
                 self.problem(rec["_row"], "LHSX", f"place {place} in the seizure queue of unit {rec['unit_number']} "
                              f"is held in the register by the seizure {_shown(label, 80)} {self.span_text(start, stop)}"
-                             ": import the unit's seizures in the order of their registration", rec["unit_number"])
+                             ": one seizure per place in the queue", rec["unit_number"])
                 refused.add(id(rec))
         for rec in mortgages:
             seizures = self.known.seized.get(rec["unit_number"])
