@@ -123,19 +123,24 @@ def _normalise(text: str) -> str:
     return text.strip().translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}).upper()
 
 
+def _digits(text: str) -> bool:
+    """Only the ASCII digits 0-9 (str.isdigit also takes other scripts' digits and superscripts)."""
+    return text.isascii() and text.isdigit()
+
+
 def parcel_code_problem(code: str) -> str | None:
     """Say what is wrong with a 19-character parcel code, or None when it is well formed."""
     if len(code) != 19:
         return f"a parcel code has 19 characters, this one has {len(code)}"
-    if not code[:6].isdigit() or code[0] == "0":
+    if not _digits(code[:6]) or code[0] == "0":
         return f"positions 1-6 must be a county-level division code, not {code[:6]!r}"
-    if not code[6:12].isdigit():
+    if not _digits(code[6:12]):
         return f"positions 7-12 must be the cadastral district and sub-district digits, not {code[6:12]!r}"
     if code[12] not in OWNERSHIP:
         return f"position 13 must be G, J or Z (ownership), not {code[12]!r}"
     if code[13] not in RIGHT_KIND:
         return f"position 14 must be a kind-of-right letter ({''.join(RIGHT_KIND)}), not {code[13]!r}"
-    if not code[14:19].isdigit() or code[14:19] == "00000":
+    if not _digits(code[14:19]) or code[14:19] == "00000":
         return f"positions 15-19 must be a parcel sequence number 00001-99999, not {code[14:19]!r}"
     return None
 
@@ -150,7 +155,7 @@ def unit_number_problem(number: str) -> str | None:
     fixture = number[19]
     if fixture not in FIXTURE_KIND:
         return f"position 20 must be a fixture code (F, L, Q or W), not {fixture!r}"
-    if not number[20:].isdigit():
+    if not _digits(number[20:]):
         return f"positions 21-28 must be digits, not {number[20:]!r}"
     if fixture == "W" and number[20:] != "00000000":
         return "a unit with no fixture (W) must end in 00000000"

@@ -34,7 +34,7 @@ def resident_id_problem(number: str, *, today: dt.date | None = None) -> str | N
     number = number.strip().upper()
     if len(number) != 18:
         return f"a resident identity number has 18 characters, this one has {len(number)}"
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not number.isascii() or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         return "a resident identity number is 17 digits followed by a digit or X"
     if number[0] == "0":
         return "positions 1-6 must be an administrative division code"

@@ -329,7 +329,7 @@ async def confirm_grant(request: Request) -> Response:
     form = await request.form()
     check_csrf(request, admin, form)
     grant = str(form.get("grant_id", "")).strip()
-    if not grant.isdigit() or len(grant) > 18:
+    if not (grant.isascii() and grant.isdigit()) or len(grant) > 18:
         raise BadInput("grant_id: give the number of a pending role grant")
     await service.confirm_role_grant(request.app.state.pool, admin, int(grant), client_of(request))
     return RedirectResponse("/admin/users", status_code=303)

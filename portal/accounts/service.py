@@ -180,7 +180,7 @@ def token_lifetime_days(settings: AccountSettings, days: object) -> int | None:
     means `token_days`. Anything else is a 422 naming the cap."""
     if days is None or days == "":
         return None
-    if isinstance(days, str) and days.strip().isdigit():
+    if isinstance(days, str) and days.strip().isascii() and days.strip().isdigit():
         days = int(days.strip())
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= settings.token_max_days:
         raise BadInput(f"days: a token lives 1 to {settings.token_max_days} days (whole days)")

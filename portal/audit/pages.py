@@ -31,7 +31,7 @@ Exporter = Annotated[Principal, Depends(require(Action.EXPORT_AUDIT))]
 def _filters(request: Request) -> dict[str, Any]:
     values: dict[str, Any] = {k: request.query_params.get(k, "").strip() for k in FILTERS}
     if values["actor_user_id"]:
-        if not values["actor_user_id"].isdigit():
+        if not (values["actor_user_id"].isascii() and values["actor_user_id"].isdigit()):
             raise BadInput("actor_user_id is a number")
         values["actor_user_id"] = int(values["actor_user_id"])
     for key in ("since", "until"):

@@ -58,7 +58,7 @@ def _crs(value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
     text = value.strip().upper().removeprefix("EPSG:")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" and other scripts' digits pass isdigit()
         raise HTTPException(422,
                             {"message": f"crs {value!r} is not an EPSG code such as EPSG:4528", "field": "crs"})
     return int(text)

@@ -150,7 +150,7 @@ def _viewer(kind: str) -> Callable[..., Any]:
             return await allowed(request)
         except (NotAuthenticated, Forbidden):
             asked = str(request.path_params.get("digitisation_id", ""))
-            if asked.isdigit() and len(asked) < 19:
+            if asked.isascii() and asked.isdigit() and len(asked) < 19:
                 await refused_view(request, await current_principal(request), int(asked), kind)
             raise
 

@@ -47,7 +47,7 @@ from portal.accounts.security import identity_digest, identity_keys, party_ident
 from portal.audit.trail import AuditEntry, act_as, record
 from portal.platform.errors import CadastreError
 from portal.platform.versioning import retire, supersede
-from portal.registry.exchange.layout import DOCUMENT_TYPES, RESTRICTION_TABLES
+from portal.registry.exchange.layout import DOCUMENT_TYPES, ENDED, RESTRICTION_TABLES
 from portal.registry.exchange.parcels import ParcelPublishing, import_parcels
 from portal.registry.exchange.reading import ReadProblem, TableLimits, read_exchange, shown_name
 from portal.registry.exchange.validation import Checked, Known, Problem, check_exchange
@@ -107,10 +107,24 @@ def load_known(conn: psycopg.Connection, checked_codes: dict[str, list[Any]]) ->
             "SELECT unit_id, begin_lifespan, end_lifespan FROM rights WHERE kind = 'ownership' AND unit_id = ANY(%s)",
             (list(numbers),)):
         known.owned.setdefault(numbers[uid], []).append((begin, end))
-    for uid, begin, end, court, document in conn.execute(
-            "SELECT unit_id, begin_lifespan, end_lifespan, court, document_number FROM restrictions "
-            "WHERE kind = 'seizure' AND status = 'active' AND unit_id = ANY(%s)", (list(numbers),)):
-        known.seized.setdefault(numbers[uid], []).append((begin, end, f"{court or ''} {document or ''}".strip()))
+    for uid, rid, kind, status, rank, place, begin, end, court, document in conn.execute(
+            "SELECT unit_id, restriction_id, kind, status, rank, queue_position, begin_lifespan, end_lifespan, "
+            "court, document_number FROM restrictions WHERE unit_id = ANY(%s) AND ("
+            "(kind = 'mortgage' AND status = 'active') OR (kind = 'seizure' AND status IN ('active', 'queued')) "
+            "OR (end_lifespan IS NULL AND status IN ('discharged', 'released', 'expired', 'cancelled')))",
+            (list(numbers),)):
+        number = numbers[uid]
+        label = f"{court or ''} {document or ''}".strip()
+        if status in ENDED:
+            known.ended.add(rid)
+        elif kind == "mortgage":
+            known.ranks.setdefault(number, []).append((rank, begin, end, rid))
+        else:
+            known.places.setdefault(number, []).append((place, begin, end, label))
+            if status == "active":
+                known.seized.setdefault(number, []).append((begin, end, label))
+                if end is None:
+                    known.seized_now.setdefault(number, []).append((rid, label))
     for table, old_id, object_id, digest in conn.execute(
             "SELECT exchange_table, old_id, object_id, row_digest FROM exchange_ids"):
         known.mapped.setdefault(table, {})[old_id] = (object_id, bytes(digest))
@@ -142,7 +156,8 @@ _EXCHANGE_COLUMNS = {
 _SEIZURE_COLUMNS = {"term_start": "CFQSSJ", "term_end": "CFJSSJ", "end_lifespan": "JFSJ"}
 _CONSTRAINT_COLUMNS = {"mortgage_rank_unique": "DYSW", "seizure_queue_unique": "LHSX", "restriction_term_order": "",
                        "right_one_ownership_per_unit": "DJSJ", "share_proper_fraction": "QLBL"}
-_COPY_LINE = re.compile(r"\bline (\d+)(?:, column (\w+))?")
+# COPY's own line in the error context (a trigger's error context names its function's line first).
+_COPY_LINE = re.compile(r"\bCOPY \w+, line ([0-9]+)(?:, column (\w+))?")
 
 
 class _Placed(Exception):  # noqa: N818 (not an error of ours: a database refusal, placed)
@@ -230,6 +245,7 @@ class _Writer:
         self.row_sources: dict[tuple[str, str], Jsonb] = {}
         self.problems: list[Problem] = []
         self.prepared: dict[str, tuple[list[Record], list[tuple[Record, int]]]] = {}
+        self.dealt: list[Record] = []  # changed ownerships written before the seizures were checked
 
     def prepare(self, stage: str) -> None:
         """The Python work of a stage that needs no database, done by the checking thread before
@@ -398,12 +414,18 @@ class _Writer:
                                     "registered_on", "source_id", "begin_lifespan", "end_lifespan"), rows(), _nth(new))
         _copy(self.conn, "right_holders", ("right_version_id", "party_id", "share_numerator", "share_denominator"),
               holders, _nth(holder_rights))
+        whole = "CFDJ" in self.checked.records  # every record is checked (--clean-units-only): refuse now
         for rec, rid in changed:
             if not self.current(rec, "rights", "right_id", rid, "QL"):
                 continue
             if rec["end"] is not None:  # it ended in the old system since: its current version ends now
                 retire(self.conn, "rights", rid)
             else:
+                if rec["kind"] == "ownership":  # a new version of an ownership is a dealing
+                    if whole and self.under_seizure(rec):
+                        continue
+                    if not whole:
+                        self.dealt.append(rec)
                 values = self.right_values(rec)
                 values.pop("registered_on")  # the registration date stays the first one's
                 vid = supersede(self.conn, "rights", rid, values)
@@ -412,14 +434,40 @@ class _Writer:
             self.remember("QL", rec, rid)
 
     def current(self, rec: Record, table: str, identity: str, key: int, exchange_table: str) -> bool:
+        """Whether the object may take a new version: its current version has not ended (a right), nor
+        is it a restriction's final status (Known.ended; ended_restriction_stays_ended); else the
+        problem is placed at the row."""
+        ended = table == "restrictions" and key in self.known.ended
         query = sql.SQL("SELECT 1 FROM {} WHERE {} = %s AND end_lifespan IS NULL").format(
             sql.Identifier(table), sql.Identifier(identity))
-        if self.conn.execute(query, (key,)).fetchone() is None:
+        if ended or self.conn.execute(query, (key,)).fetchone() is None:
             row = rec["_row"]
             message = (f"{exchange_table} row {rec['BSM']!r} changed, but it ended in the register already: "
                        "an ended record stays as it was")
             self.problems.append(Problem(row.file, row.number, "BSM", message, rec["unit_number"]))
             return False
+        return True
+
+    def under_seizure(self, rec: Record) -> bool:
+        """Whether the unit of a changed ownership right is under a seizure in effect once the
+        exchange is written (no_dealing_under_seizure: a new version of an ownership is a dealing):
+        the register's seizures in effect, as the exchange leaves them, and the exchange's new
+        ones still in effect. If so, the problem is placed at the right's row, the unit by number."""
+        unit = rec["unit_number"]
+        seizures = self.checked.records.get("CFDJ", [])
+        mapped = self.known.mapping("CFDJ")
+        changed = {mapped[s["BSM"]][0]: s for s in seizures if s["BSM"] in mapped}
+        label = next((f"{label} in the register" for rid, label in self.known.seized_now.get(unit, [])
+                      if rid not in changed or (changed[rid]["status"] == "active")), None)
+        label = label or next((f"{s['court']} {s['document_number']} of CFDJ row {s['_row'].number}"
+                               for s in seizures if s["unit_number"] == unit and s["BSM"] not in mapped
+                               and s["end"] is None and s["_segments"][-1][1:] == (None, 1)), None)
+        if label is None:
+            return False
+        row = rec["_row"]
+        self.problems.append(Problem(row.file, row.number, "BDCDYH", f"unit {unit} is under the seizure {label}, "
+                                     "in effect: its ownership cannot change (a new version of right "
+                                     f"{rec['BSM']!r}) until the seizure is released", unit))
         return True
 
     # -- restrictions ---------------------------------------------------------------------
@@ -440,13 +488,30 @@ class _Writer:
                                           *_RESTRICTION_COLUMNS, "source_id", "begin_lifespan", "end_lifespan"), rows(),
               _nth(fed))
         for rec, rid in changed:
-            if not self.current(rec, "restrictions", "restriction_id", rid, table):
+            if not self.current(rec, "restrictions", "restriction_id", rid, table) or self.rank_held(rec, rid):
                 continue
             supersede(self.conn, "restrictions", rid, {
                 "unit_id": self.unit_ids[rec["unit_number"]], "status": rec["status"],
                 "party_id": self.party_ids[rec["party"]] if rec["party"] else None,
                 "source_id": rec["_source"], **{c: rec[c] for c in _RESTRICTION_COLUMNS}})
             self.remember(table, rec, rid)
+
+    def rank_held(self, rec: Record, rid: int) -> bool:
+        """Whether a changed mortgage, active in its new version (from now on), takes a rank another
+        mortgage of the unit holds now in the register (mortgage_rank_unique); if so, the problem
+        is placed at its row, the unit by number."""
+        if rec["kind"] != "mortgage" or rec["status"] != "active":
+            return False
+        unit = rec["unit_number"]
+        held = next(((start, stop) for rank, start, stop, other in self.known.ranks.get(unit, [])
+                     if rank == rec["rank"] and other != rid and stop is None), None)
+        if held is None:
+            return False
+        row = rec["_row"]
+        self.problems.append(Problem(row.file, row.number, "DYSW", f"rank {rec['rank']} of unit {unit} is held in the "
+                                     f"register by another mortgage from {held[0].astimezone(self.zone):%Y-%m-%d %H:%M}"
+                                     ", still current: one mortgage per rank at a time", unit))
+        return True
 
     def restriction_rows(self, rec: Record, rid: int) -> list[tuple[Any, ...]]:
         """The versions of a new restriction: its live ones (a seizure's places in the queue), then
@@ -498,6 +563,9 @@ class _Writer:
         else:
             for table in RESTRICTION_TABLES:
                 self.restrictions(table)
+            for rec in self.dealt:  # written before the seizures were checked: refused now (rolled back)
+                self.under_seizure(rec)
+            self.dealt.clear()
             self.mapping()
 
     def run(self) -> None:
@@ -629,6 +697,14 @@ def import_register(conn: psycopg.Connection, path: Path, *, zone: dt.tzinfo, ac
         numbers = {str(uid): number for number, uid in writer.unit_ids.items()} if writer is not None else {}
         message = re.sub(r"\bunit (\d+)", lambda m: f"unit {numbers.get(m[1], m[1])}",
                          error.diag.message_primary or type(error).__name__)
+        # ... and restrictions by internal id: the exchange's row is the old system's identifier.
+        rows = {str(object_id): f"{table} row {bsm!r}" for table, bsm, object_id, _digest in
+                (writer.mapping_rows if writer is not None else []) if table in RESTRICTION_TABLES}
+        for table in RESTRICTION_TABLES:
+            rows.update({str(v[0]): f"{table} row {bsm!r}" for bsm, v in known.mapping(table).items()}
+                        if writer is not None else {})
+        message = re.sub(r"\brestriction (\d+)", lambda m: rows.get(m[1], "a restriction of the register"),
+                         message)
         _audit(conn, path, outcome, actor_user_id, actor_role, clean_units_only, refused=message)
         conn.commit()
         rule = f" ({error.diag.constraint_name})" if error.diag.constraint_name else ""

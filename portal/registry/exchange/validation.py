@@ -74,6 +74,14 @@ class Known:
     # ownership rights' versions, and of their seizures' versions in effect (with court, document).
     owned: dict[str, list[tuple[dt.datetime, dt.datetime | None]]] = field(default_factory=dict)
     seized: dict[str, list[tuple[dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
+    # Of the same units: the seizures in effect now (restriction id, court and document), the
+    # active mortgages' versions (rank, lifespan, restriction id), the seizures' places in the queue over time
+    # (place, lifespan, court and document), and the restrictions whose current version has ended
+    # (discharged, released, expired, cancelled: an ended restriction stays ended).
+    seized_now: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    ranks: dict[str, list[tuple[int, dt.datetime, dt.datetime | None, int]]] = field(default_factory=dict)
+    places: dict[str, list[tuple[int, dt.datetime, dt.datetime | None, str]]] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)
 
     def mapping(self, table: str) -> dict[str, tuple[int, bytes]]:
         return self.mapped.get(table, {})
@@ -115,8 +123,11 @@ _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y
 # What each decimal column's database column (numeric(p, s)) holds: below 10 ** (p - s).
 _AMOUNT_TOPS = {code: Decimal(10) ** (precision - scale)
                 for code, (_table, _column, precision, scale) in NUMERIC_COLUMNS.items()}
-_FRACTION = re.compile(r"^(\d+)\s*/\s*(\d+)$")
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+# ASCII digits only, and few of them: a share's terms fit in 32 bits (and int() of thousands of
+# digits raises); \d would take any script's digits.
+_FRACTION = re.compile(r"([0-9]{1,10}) *\/ *([0-9]{1,10})")
+_PERCENT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,9})?) *%")
+_AMOUNT = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+")  # a plain decimal, ASCII digits, no exponent
 
 
 def _shown(value: str, most: int = 40) -> str:
@@ -157,8 +168,8 @@ class _Reader:
         if value is None:
             return None
         parsed: dt.datetime | None = None
-        try:
-            parsed = dt.datetime.fromisoformat(value)
+        try:  # ASCII only: strptime's %Y takes any script's digits
+            parsed = dt.datetime.fromisoformat(value) if value.isascii() else None
         except ValueError:
             for pattern in _TIME_FORMATS + _DATE_FORMATS:
                 try:
@@ -183,19 +194,24 @@ class _Reader:
         if value is None:
             return None
         parsed: dt.date | None = None
-        head = value[:10]
-        if len(head) == 10 and head[4] == head[7] == "-":  # YYYY-MM-DD, the common case, without strptime
+        if len(value) == 10 and value[4] == value[7] == "-" and value.isascii():  # YYYY-MM-DD, without strptime
             try:
-                parsed = dt.date.fromisoformat(head)
+                parsed = dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        if parsed is None:
-            for pattern in _DATE_FORMATS:
+        elif value.isascii():  # the other date formats, or a date with its time (an .xlsx date cell
+            # reads as "YYYY-MM-DD 00:00:00"): the whole cell, never a date followed by other text
+            for pattern in _DATE_FORMATS + _TIME_FORMATS:
                 try:
-                    parsed = dt.datetime.strptime(value[:10] if len(value) > 10 else value, pattern).date()
+                    parsed = dt.datetime.strptime(value, pattern).date()
                     break
                 except ValueError:
                     continue
+            if parsed is None:
+                try:
+                    parsed = dt.datetime.fromisoformat(value).date()
+                except ValueError:
+                    pass
         if parsed is None:
             raise _Bad(column, f"{_shown(value)!r} is not a date (YYYY-MM-DD)")
         if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
@@ -209,12 +225,13 @@ class _Reader:
         value = self.text(column, required=required)
         if value is None:
             return None
-        try:
-            number = Decimal(value.replace(",", ""))
-        except InvalidOperation:
-            number = Decimal("NaN")
         top = _AMOUNT_TOPS[column]
-        if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.01")) or number >= top:
+        try:  # a plain decimal of ASCII digits (Decimal alone takes any script's digits and 1E+40)
+            number = Decimal(value.replace(",", "")) if _AMOUNT.fullmatch(value) and len(value) <= 40 else None
+        except InvalidOperation:
+            number = None
+        # Below the top before quantize: quantize raises beyond the context's 28 digits.
+        if number is None or number <= 0 or number >= top or number != number.quantize(Decimal("0.01")):
             raise _Bad(column, f"{_shown(value)!r} is not a positive amount below {top:,} with at most two decimals")
         return number.quantize(Decimal("0.01"))
 
@@ -230,12 +247,12 @@ class _Reader:
 def _share(value: str | None) -> Fraction | None:
     if value is None:
         return None
-    match = _FRACTION.match(value)
+    match = _FRACTION.fullmatch(value)
     if match:
         n, d = int(match[1]), int(match[2])
         if 0 < n <= d < 2**31:
             return Fraction(n, d)
-    match = _PERCENT.match(value)
+    match = _PERCENT.fullmatch(value)
     if match:
         share = Fraction(Decimal(match[1])) / 100
         if 0 < share <= 1 and share.denominator < 2**31:
@@ -572,6 +589,30 @@ class _Checker:
                     refused.add(id(rec))
                     break
         mapped = self.known.mapping("DYAQ")
+        for rec in mortgages:  # mortgage_rank_unique: a rank held in the register at the same time
+            taken = self.known.ranks.get(rec["unit_number"])
+            if not taken or rec["BSM"] in mapped or id(rec) in refused:
+                continue
+            for rank, start, stop, _rid in taken:
+                if rank == rec["rank"] and start < (rec["_live_end"] or far) and rec["begin"] < (stop or far):
+                    self.problem(rec["_row"], "DYSW", f"rank {rank} of unit {rec['unit_number']} is held in the "
+                                 f"register by a mortgage {self.span_text(start, stop)}: one mortgage per rank at a "
+                                 "time", rec["unit_number"])
+                    refused.add(id(rec))
+                    break
+        for rec in self.out.records.get("CFDJ", []):  # seizure_queue_unique: a place held in the register
+            held = self.known.places.get(rec["unit_number"])
+            if not held or rec["BSM"] in self.known.mapping("CFDJ") or id(rec) in refused:
+                continue
+            clash = next(((place, start, stop, label) for begin, end, mine in rec["_segments"]
+                          for place, start, stop, label in held
+                          if place == mine and start < (end or far) and begin < (stop or far)), None)
+            if clash:
+                place, start, stop, label = clash
+                self.problem(rec["_row"], "LHSX", f"place {place} in the seizure queue of unit {rec['unit_number']} "
+                             f"is held in the register by the seizure {_shown(label, 80)} {self.span_text(start, stop)}"
+                             ": one seizure per place in the queue", rec["unit_number"])
+                refused.add(id(rec))
         for rec in mortgages:
             seizures = self.known.seized.get(rec["unit_number"])
             if not seizures or rec["BSM"] in mapped or id(rec) in refused:
@@ -582,6 +623,11 @@ class _Checker:
                                  f"{rec['unit_number']} ({_shown(seizure, 80)}) was in effect", rec["unit_number"])
                     refused.add(id(rec))
                     break
+
+    def span_text(self, start: dt.datetime, stop: dt.datetime | None) -> str:
+        """'from 2024-01-01 10:00 until ...' or '..., still current', in the office's zone."""
+        until = f" until {stop.astimezone(self.zone):%Y-%m-%d %H:%M}" if stop else ", still current"
+        return f"from {start.astimezone(self.zone):%Y-%m-%d %H:%M}{until}"
 
     def run(self) -> Checked:
         self.each("SJ", self.source, unit_column=None)
