@@ -112,7 +112,7 @@ def parse_crs(value: str | None, parameter: str = "crs", *, strict: bool = True)
     prefixes = ("http://www.opengis.net/def/crs/epsg/0/",) if strict else (
         "http://www.opengis.net/def/crs/epsg/0/", "epsg:", "urn:ogc:def:crs:epsg::")
     for prefix in prefixes:
-        if lowered.startswith(prefix) and lowered[len(prefix):].isdigit():
+        if lowered.startswith(prefix) and lowered[len(prefix):].isascii() and lowered[len(prefix):].isdigit():
             srid = int(lowered[len(prefix):])
     if srid not in SUPPORTED_SRIDS:
         raise UnsupportedCrs(

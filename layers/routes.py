@@ -489,7 +489,7 @@ async def no_tile(request: Request) -> Response:
         if params["tileMatrixSetId"] != "WebMercatorQuad":
             raise NotFound("tiles are offered in the WebMercatorQuad tile matrix set only")
         for name in ("z", "y", "x"):
-            if not params[name].lstrip("-").isdigit():
+            if not (params[name].isascii() and params[name].lstrip("-").isdigit()):
                 raise InvalidParameter(f"{params[name]!r} in the tile path is not an integer")
         raise NotFound("the tile is outside WebMercatorQuad")
     except LayerError as error:

@@ -10,6 +10,7 @@ import psycopg
 
 from portal.cli.context import checked_keys, database_url, pass_settings
 from portal.registry.exchange.layout import CSV_MAX_BYTES, TABLE_MAX_ROWS
+from portal.registry.exchange.reading import shown_name
 from portal.settings import Settings
 
 __all__ = ["register"]
@@ -98,7 +99,7 @@ def export(settings: Settings, path: Path, username: str, unmasked: bool) -> Non
             sums = export_register(conn, path, zone=office_zone(settings.portal.office_timezone),
                                    actor_user_id=user_id, unmasked=unmasked, keys=keys)
         except (ExportProblem, OSError) as error:
-            raise click.ClickException(f"{path}: nothing exported: {error}") from error
+            raise click.ClickException(f"{shown_name(str(path))}: nothing exported: {error}") from error
     for table, digest in sums.items():
         click.echo(f"{table:<6} {digest}")
 

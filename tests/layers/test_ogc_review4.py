@@ -93,3 +93,16 @@ def test_a_change_another_site_sends_with_a_session_is_refused_in_ogc_format(ogc
     response = httpx.post(ogc_server.url + "/api/submissions", headers=headers, content=b"{}", timeout=60)
     assert response.status_code == 403
     assert response.json()["detail"]["code"] == "cross_site_request"
+
+
+def test_digits_of_other_scripts_are_not_numbers(ogc_server: Server) -> None:
+    # str.isdigit() passes '²' and '١', which int() refuses or reads as another number: a CRS code
+    # or a tile coordinate takes ASCII digits only, and anything else is the client's error.
+    for crs in ("http://www.opengis.net/def/crs/EPSG/0/²", "http://www.opengis.net/def/crs/EPSG/0/٤٤٩٠"):
+        for name in ("crs", "bbox-crs"):
+            params = {name: crs, **({"bbox": "116,39,117,40"} if name == "bbox-crs" else {})}
+            response = httpx.get(ogc_server.ogc + ITEMS, params=params, headers=ORIGIN, timeout=60)
+            assert response.status_code == 400, (name, crs, response.text)
+    for z in ("²", "١٢"):
+        response = httpx.get(f"{ogc_server.ogc}/collections/parcels/tiles/WebMercatorQuad/{z}/1/1", timeout=60)
+        assert response.status_code == 400, (z, response.text)

@@ -290,6 +290,12 @@ def test_an_export_never_writes_through_a_link_nor_changes_a_folders_mode(tmp_pa
     with pytest.raises(ExportProblem, match="folder-link is a symbolic link"):
         write_tables({}, folder_link)
     assert target.read_text(encoding="utf-8") == "keep me"
+    # A name holding an escape sequence is shown escaped: it never reaches the terminal as it is.
+    odd = tmp_path / "e\x1b]0;PWNED\x07"
+    odd.write_text("a file, not a folder", encoding="utf-8")
+    with pytest.raises(ExportProblem) as refused:
+        write_tables({}, odd)
+    assert "\x1b" not in str(refused.value) and "\\x1b" in str(refused.value)
 
 
 # -- M6, L5: an export imported again changes nothing; a row keeps its own YWH, DBR, SJBSM ------------

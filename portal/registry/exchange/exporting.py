@@ -353,7 +353,8 @@ def _xlsx_cell(sheet: Any, value: str | None) -> Any:
 
 def _refuse_link(path: Path) -> None:
     if path.is_symlink():
-        raise ExportProblem(f"{path.name} is a symbolic link: an export is never written through one; give a new path")
+        raise ExportProblem(f"{shown_name(path.name)} is a symbolic link: an export is never written through one; "
+                            "give a new path")
 
 
 def _folder(path: Path) -> None:
@@ -364,7 +365,7 @@ def _folder(path: Path) -> None:
         path.mkdir(mode=0o700, parents=True)
     except FileExistsError:
         if not path.is_dir():
-            raise ExportProblem(f"{path.name} exists and is not a folder") from None
+            raise ExportProblem(f"{shown_name(path.name)} exists and is not a folder") from None
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -108,7 +108,8 @@ def unsafe_cell(row: Row) -> tuple[str, str] | None:
         if found:
             character, place = f"U+{ord(found.group()):04X}", found.start() + 1
             return column, (f"holds the character {character} at position {place}, a control, text-direction, "
-                            "zero-width, private-use or noncharacter (never part of a name or number): remove it")
+                            "zero-width, line-separator, blank-filler, private-use or noncharacter (never part of a "
+                            "name or number): remove it")
     return None
 
 
