@@ -295,3 +295,13 @@ def test_a_changed_ownership_of_a_seized_unit_is_left_out_with_clean_units_only(
     outcome = _import(module_database, tmp_path / "x", clean_units_only=True, dry_run=True)  # deferred rules run
     assert [(p.file, p.row, p.column) for p in outcome.problems] == [("QL.csv", 2, "BDCDYH")], outcome.problems
     assert _fingerprint(module_database) == before
+
+
+# -- review 4: a text longer than an XLSX cell would make the register unexportable ------------------
+
+def test_a_text_longer_than_an_xlsx_cell_is_refused_by_row_and_column(module_database: str, tmp_path: Path) -> None:
+    tables = _register(module_database, 43, 4300)
+    tables["QLR"][0]["QLRMC"] = "王" * 32_768  # one more than an XLSX cell holds
+    found = _refused(module_database, tmp_path / "x", tables)
+    assert ("QLR.csv", 2, "QLRMC") in found, found
+    assert "32,768 characters" in found[("QLR.csv", 2, "QLRMC")]

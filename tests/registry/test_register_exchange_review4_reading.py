@@ -275,3 +275,21 @@ def test_a_geopackage_table_beyond_the_byte_limit_is_refused_before_it_is_read(t
     with pytest.raises(ReadProblem, match=rf"^parties.gpkg\[QLR\]: {size} bytes of cells, more than the {size - 1} a "
                                           "table of the exchange may hold"):
         read_exchange(path, TableLimits(csv_bytes=size - 1))
+
+
+def test_shared_strings_too_large_to_hold_are_refused_under_the_ratio(tmp_path: Path) -> None:
+    # Review 4: just under the ratio (96:1), 60 MB of shared strings cost 350 MB to open. Every
+    # part openpyxl reads whole (all but the worksheets) is bounded, whatever its ratio.
+    import random
+
+    rnd = random.Random(4)
+    body = b"".join(b"<si><t>" + bytes(rnd.choices(b"abcdefghij", k=60)) + b"</t></si>" for _ in range(1_000_000))
+    strings = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+               b'spreadsheetml/2006/main">' + body + b"</sst>")
+    assert len(strings) > 64 << 20
+    book = _workbook(tmp_path / "big.xlsx", '<c r="A2" t="s"><v>0</v></c>', shared=strings)
+    with pytest.raises(ReadProblem, match=r"^big.xlsx: xl/sharedStrings.xml unpacks to [\d,]+ bytes, more than the "
+                                          r"67,108,864 a workbook part read whole may hold"):
+        read_exchange(book)
+    # A worksheet is streamed: the bound is not on the parts declared worksheets.
+    assert book.stat().st_size < 60 << 20

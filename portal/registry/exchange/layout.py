@@ -16,7 +16,7 @@ from dataclasses import dataclass
 __all__ = [
     "Column", "Table", "TABLES", "TABLE_ORDER", "RESTRICTION_TABLES", "DOCUMENT_TYPES", "RIGHT_KINDS",
     "CO_OWNERSHIP", "UNIT_USES", "MORTGAGE_KINDS", "STATUSES", "ENDED", "SOURCE_KINDS", "DEFAULT_EPSG", "reverse",
-    "PARCEL_MAX_VERTICES", "CELL_MAX_CHARS", "SHEET_MAX_ROWS", "SHEET_MAX_COLUMNS", "SHEET_MAX_CELLS",
+    "PARCEL_MAX_VERTICES", "CELL_MAX_CHARS", "TEXT_MAX_CHARS", "SHEET_MAX_ROWS", "SHEET_MAX_COLUMNS", "SHEET_MAX_CELLS",
     "TABLE_MAX_ROWS", "CSV_MAX_BYTES",
     "COORDINATE_MAX", "NUMERIC_COLUMNS", "BSM_MAX_CHARS", "EARLIEST_YEAR", "LATEST_YEAR", "TIME_MARGIN_HOURS",
 ]
@@ -197,6 +197,10 @@ LATEST_YEAR = 2199
 TIME_MARGIN_HOURS = 24
 PARCEL_MAX_VERTICES = 100_000
 CELL_MAX_CHARS = 64 * PARCEL_MAX_VERTICES
+# Any text the checks read (names, locations, document numbers, ...) at most TEXT_MAX_CHARS
+# characters: the most an XLSX cell holds, so that whatever is imported can be exported again.
+# Boundaries (WKT) are read apart and bounded by CELL_MAX_CHARS.
+TEXT_MAX_CHARS = 32_767
 SHEET_MAX_ROWS = 1_000_000
 SHEET_MAX_COLUMNS = 64
 SHEET_MAX_CELLS = 20_000_000

@@ -426,6 +426,12 @@ def _csv_records(name: str, text: str, max_rows: int = TABLE_MAX_ROWS) -> list[l
 XLSX_MAX_PARTS = 10_000
 XLSX_MAX_BYTES = CSV_MAX_BYTES
 XLSX_MAX_RATIO = 100
+# openpyxl streams worksheets (read-only mode) but holds every other part whole, the shared
+# strings at about six times their XML's size: each part not declared a worksheet in
+# [Content_Types].xml unpacks to at most XLSX_WHOLE_PART_MAX_BYTES (a ratio just under
+# XLSX_MAX_RATIO cost 350 MB for 60 MB of shared strings). A register that large is exchanged as CSV.
+XLSX_WHOLE_PART_MAX_BYTES = 64 << 20
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 
 
 def _check_zip(name: str, file: BinaryIO) -> None:
@@ -453,6 +459,32 @@ def _check_zip(name: str, file: BinaryIO) -> None:
         if total > XLSX_MAX_BYTES:
             raise ReadProblem(f"{name}: unpacks to more than {XLSX_MAX_BYTES:,} bytes, the most a workbook of the "
                               "exchange may hold (split the register into several exchanges, or export as CSV)")
+    worksheets = _worksheet_parts(file, parts)
+    for part in parts:
+        if part.file_size > XLSX_WHOLE_PART_MAX_BYTES and part.filename not in worksheets:
+            raise ReadProblem(f"{name}: {shown_name(part.filename)} unpacks to {part.file_size:,} bytes, more than the "
+                              f"{XLSX_WHOLE_PART_MAX_BYTES:,} a workbook part read whole may hold: exchange a "
+                              "register this large as CSV")
+
+
+def _worksheet_parts(archive_of: BinaryIO, parts: list[Any]) -> set[str]:
+    """The zip names [Content_Types].xml declares worksheets (streamed by openpyxl); none when it
+    is missing, too large (over a megabyte) or unreadable, so every part is then bounded."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    manifest = next((p for p in parts if p.filename == "[Content_Types].xml"), None)
+    if manifest is None or manifest.file_size > 1 << 20:
+        return set()
+    try:
+        with zipfile.ZipFile(archive_of) as archive:
+            root = ElementTree.fromstring(archive.read(manifest))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, ElementTree.ParseError):
+        return set()
+    finally:
+        archive_of.seek(0)
+    return {element.get("PartName", "").lstrip("/") for element in root.iter()
+            if element.tag.endswith("Override") and element.get("ContentType") == _WORKSHEET_TYPE}
 
 
 def _unreadable_cell(where: str, error: Exception, header: list[Any], number: int) -> ReadProblem:

@@ -36,6 +36,7 @@ from portal.registry.exchange.layout import (
     SOURCE_KINDS,
     STATUSES,
     TABLES,
+    TEXT_MAX_CHARS,
     TIME_MARGIN_HOURS,
     UNIT_USES,
 )
@@ -149,6 +150,9 @@ class _Reader:
     def text(self, column: str, *, required: bool = False) -> str | None:
         value = self.values.get(column)
         if value and (value := value.strip()):
+            if len(value) > TEXT_MAX_CHARS:
+                raise _Bad(column, f"holds {len(value):,} characters, more than the {TEXT_MAX_CHARS:,} a text of the "
+                                   "register may hold (an export's XLSX cell)")
             return value
         if required:
             raise _Bad(column, "is empty")
