@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from register_exchange import generate_register
+from register_exchange import last_exchange_audit, register_on
 
 from portal.cli import main
 from portal.platform.clock import office_zone
@@ -170,21 +170,12 @@ def test_the_format_characters_are_those_of_unicode() -> None:
 
 # -- 1: times and dates within a documented range; an export never tracebacks ---------------------------
 
-def _codes(url: str) -> list[str]:
-    with psycopg.connect(url) as conn:
-        return [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
-
-
 def _register(url: str, seed: int, building: int, units: int = 3) -> dict[str, list[dict[str, str]]]:
-    return generate_register(_codes(url), units=units, seed=seed, building=building)
+    return register_on(url, seed=seed, building=building, units=units)
 
 
 def _audit(url: str) -> tuple[str, str]:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT outcome, detail::text FROM audit_log WHERE action IN ('register_import', "
-                           "'register_export') ORDER BY seq DESC LIMIT 1").fetchone()
-    assert row is not None
-    return row[0], row[1]
+    return last_exchange_audit(url, ("register_import", "register_export"))
 
 
 def test_times_before_1900_or_in_the_future_are_refused_by_row_and_column(module_database: str,

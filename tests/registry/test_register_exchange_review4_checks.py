@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from register_exchange import generate_register
+from register_exchange import last_exchange_audit, register_on
 
 from portal.platform.clock import office_zone
 from portal.registry.exchange.exporting import write_tables
@@ -28,9 +28,7 @@ def _import(url: str, path: Path, **options: bool) -> ImportOutcome:
 
 
 def _register(url: str, seed: int, building: int, units: int = 3) -> dict[str, list[dict[str, str]]]:
-    with psycopg.connect(url) as conn:
-        codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
-    return generate_register(codes, units=units, seed=seed, building=building)
+    return register_on(url, seed=seed, building=building, units=units)
 
 
 def _fingerprint(url: str) -> tuple[int, ...]:
@@ -44,11 +42,7 @@ def _fingerprint(url: str) -> tuple[int, ...]:
 
 
 def _last_audit(url: str) -> tuple[str, str]:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT outcome, detail::text FROM audit_log WHERE action = 'register_import' "
-                           "ORDER BY seq DESC LIMIT 1").fetchone()
-    assert row is not None
-    return row[0], row[1]
+    return last_exchange_audit(url)
 
 
 def _refused(url: str, path: Path, tables: dict[str, list[dict[str, str]]]) -> dict[tuple[str, int, str], str]:

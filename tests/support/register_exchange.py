@@ -12,6 +12,8 @@ import datetime as dt
 import random
 from typing import Any
 
+import psycopg
+
 from portal.accounts.identity_numbers import credit_code_check_char, resident_id_check_digit
 from portal.registry.exchange.layout import TABLES
 
@@ -177,3 +179,19 @@ def generate_register(parcel_codes: list[str], *, units: int, seed: int = 1, bui
         if not flags and form == "0":
             expected.clean.add(number)
     return out
+
+
+def register_on(url: str, *, seed: int, building: int, units: int = 3) -> dict[str, list[dict[str, str]]]:
+    """A generated register on the current parcels of the database at `url` (see generate_register)."""
+    with psycopg.connect(url) as conn:
+        codes = [c for (c,) in conn.execute("SELECT parcel_code FROM current_parcels ORDER BY parcel_code")]
+    return generate_register(codes, units=units, seed=seed, building=building)
+
+
+def last_exchange_audit(url: str, actions: tuple[str, ...] = ("register_import",)) -> tuple[str, str]:
+    """The newest audit row of an import (or of `actions`): (outcome, detail as JSON text)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT outcome, detail::text FROM audit_log WHERE action = ANY(%s) "
+                           "ORDER BY seq DESC LIMIT 1", (list(actions),)).fetchone()
+    assert row is not None, "no audit row of " + ", ".join(actions)
+    return row[0], row[1]
