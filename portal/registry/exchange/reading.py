@@ -442,6 +442,7 @@ def _check_zip(name: str, file: BinaryIO) -> None:
     try:
         with zipfile.ZipFile(file) as archive:
             parts = archive.infolist()
+            worksheets = _worksheet_parts(archive, parts)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         file.seek(0)
         return
@@ -459,7 +460,6 @@ def _check_zip(name: str, file: BinaryIO) -> None:
         if total > XLSX_MAX_BYTES:
             raise ReadProblem(f"{name}: unpacks to more than {XLSX_MAX_BYTES:,} bytes, the most a workbook of the "
                               "exchange may hold (split the register into several exchanges, or export as CSV)")
-    worksheets = _worksheet_parts(file, parts)
     for part in parts:
         if part.file_size > XLSX_WHOLE_PART_MAX_BYTES and part.filename not in worksheets:
             raise ReadProblem(f"{name}: {shown_name(part.filename)} unpacks to {part.file_size:,} bytes, more than the "
@@ -467,7 +467,7 @@ def _check_zip(name: str, file: BinaryIO) -> None:
                               "register this large as CSV")
 
 
-def _worksheet_parts(archive_of: BinaryIO, parts: list[Any]) -> set[str]:
+def _worksheet_parts(archive: Any, parts: list[Any]) -> set[str]:
     """The zip names [Content_Types].xml declares worksheets (streamed by openpyxl); none when it
     is missing, too large (over a megabyte) or unreadable, so every part is then bounded."""
     import zipfile
@@ -477,12 +477,9 @@ def _worksheet_parts(archive_of: BinaryIO, parts: list[Any]) -> set[str]:
     if manifest is None or manifest.file_size > 1 << 20:
         return set()
     try:
-        with zipfile.ZipFile(archive_of) as archive:
-            root = ElementTree.fromstring(archive.read(manifest))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, ElementTree.ParseError):
+        root = ElementTree.fromstring(archive.read(manifest))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, ElementTree.ParseError, RuntimeError):
         return set()
-    finally:
-        archive_of.seek(0)
     return {element.get("PartName", "").lstrip("/") for element in root.iter()
             if element.tag.endswith("Override") and element.get("ContentType") == _WORKSHEET_TYPE}
 
