@@ -47,7 +47,7 @@ from layers.openapi import openapi_document
 from layers.pool import close_pools
 from layers.providers.features import ITEM_AS_OF, ITEMS_FILTER, PAGE_AFTER, KeysetPage, ParsedFilter
 from layers.query import FeatureQuery, parse_datetime
-from layers.routes import OgcRuntime, ReadConnections, error_response, fast_routes
+from layers.routes import OgcRuntime, ReadConnections, TileEndpoint, error_response, fast_routes
 from layers.settings import LayersSettings
 from layers.sql import TileSpec, size_statement
 from layers.tilejson import tilejson
@@ -409,6 +409,7 @@ class OgcLayer:
         self.runtime.html = _items_html
         self.runtime.cors = Cors(settings.cors_origins)
         self.configure = self.runtime.configure
+        self._fast_routes: list[Route] | None = None
 
     def mount(self, app: FastAPI) -> None:
         """pygeoapi's documents under /ogc; call after every other route is added."""
@@ -440,8 +441,17 @@ class OgcLayer:
         return [(b"content-type", b"application/json"), *self.runtime.cors.of_scope(scope)], body
 
     def fast_routes(self) -> list[Route]:
-        """Items, one item and tiles, to be matched before any other route."""
-        return fast_routes(OGC_PREFIX)
+        """Items, one item and tiles, to be matched before any other route (the same objects
+        on every call)."""
+        if self._fast_routes is None:
+            self._fast_routes = fast_routes(OGC_PREFIX)
+        return self._fast_routes
+
+    def tile_routes(self) -> list[Route]:
+        """Of `fast_routes`, the vector tiles: an answer that depends on the path, the query
+        string and the Origin header only, never on a cookie, credential or body, so the portal
+        may serve them on a short stack of its protections (portal.platform.fast_paths)."""
+        return [route for route in self.fast_routes() if isinstance(route.endpoint, TileEndpoint)]
 
     def open_pool(self, url: str) -> AsyncConnectionPool:
         """The layer's own pool of the primary (not yet opened)."""

@@ -37,6 +37,7 @@ from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_app_url
 from portal.platform.deps import Connection, ReadConnection
+from portal.platform.fast_paths import FastPaths
 from portal.platform.middleware import (
     BodyLimit,
     CrossSite,
@@ -129,6 +130,33 @@ def layers_settings(settings: Settings) -> LayersSettings:
         cors_origins=tuple(settings.ogc.cors_origins))
 
 
+# The short stack of the fast paths (portal.platform.fast_paths): what a vector tile GET keeps of
+# the middlewares, and why it needs none of the others.
+FAST_PATHS_KEEP = (HeaderLimit, SecurityHeaders)
+FAST_PATHS_SKIP = {
+    HeadAsGet: "only GET takes the fast paths; a HEAD goes the long way",
+    NoStore: "tiles are under /ogc, always public: NoStore adds nothing there",
+    BodyLimit: "a request that declares a body (Content-Length, Transfer-Encoding) goes the long way",
+    CrossSite: "a GET only loses the session cookie there, and a tile never reads one",
+    error_handlers.CatchUnexpected: "the short stack answers exceptions with the app's own handlers",
+}
+
+
+class PortalApp(FastAPI):
+    """FastAPI with the fast paths (`fast_routes`, set by `create_app`) in front of it, and the
+    Server-Timing header timing both, outermost."""
+
+    fast_routes: list[Route] = []
+
+    def build_middleware_stack(self) -> Any:
+        whole = super().build_middleware_stack()
+        if self.fast_routes:
+            handlers = {key: handler for key, handler in self.exception_handlers.items() if isinstance(key, type)}
+            whole = FastPaths.build(whole, self.fast_routes, self.user_middleware, FAST_PATHS_KEEP,
+                                    FAST_PATHS_SKIP, handlers)
+        return ServerTiming(whole)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the pools open and close with the app's lifespan."""
     settings = settings or Settings()
@@ -164,7 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.work_pool.close()
             await app.state.pool.close()
 
-    app = FastAPI(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES,
+    app = PortalApp(title=settings.portal.title, lifespan=lifespan, responses=ERROR_RESPONSES,
                   docs_url=None, redoc_url=None)  # served offline by portal.web.apidocs instead
     app.state.settings = settings
     relative_slash_redirects(app.router)  # never a Location built from the Host header
@@ -181,7 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(NoStore, session_cookie=accounts.SESSION_COOKIE)  # personal data is never cached
     app.add_middleware(HeadAsGet)  # HEAD wherever GET is allowed, outside the others: the GET gets them all
     app.add_middleware(HeaderLimit, refusal=ogc.refusal)  # before anything parses a header (cookies, languages)
-    app.add_middleware(ServerTiming)  # last added: outermost, so it times the others too
+    # Outermost of all, ServerTiming (PortalApp.build_middleware_stack) times the others too.
 
     # The one place errors become responses (portal.web.errors): every CadastreError, an
     # unreadable upload, FastAPI's own refusals, the database away (503) and the unexpected (500).
@@ -235,6 +263,8 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
     check = Route("/api/check", check_routes.api_check_get_fast, methods=["GET"])
     check.methods = {"GET"}  # Starlette adds HEAD to GET routes
     app.router.routes[0:0] = [check, *ogc.fast_routes()]
+    assert isinstance(app, PortalApp)
+    app.fast_routes = ogc.tile_routes()  # also served the long way (HEAD, a request with a body)
 
 
 async def _operator(request: Request) -> bool:

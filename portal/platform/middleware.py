@@ -14,6 +14,8 @@
   HEAD with 405; there the GET is served with its body dropped.
 - No session on what another site makes the browser send (`CrossSite`): a change is refused
   with 403, a read is served as to an anonymous visitor.
+- An exception answered by the handler for it (`AnswerExceptions`), inside the other
+  middlewares, so the answer gets their headers too.
 - `Cache-Control: no-store` on every response that may carry personal data, so neither a
   browser's cache nor a proxy keeps it: every response that sets no Cache-Control of its own,
   except the public data (`PUBLIC_PATHS`: the map, parcel pages and sheets, public search, the
@@ -27,16 +29,18 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
-from starlette.responses import RedirectResponse
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.settings import Settings
 
-__all__ = ["SecurityHeaders", "BodyLimit", "HeaderLimit", "HEADER_MAX_BYTES", "HeadAsGet", "NO_HEAD_PATHS", "CrossSite",
+__all__ = ["AnswerExceptions",
+           "SecurityHeaders", "BodyLimit", "HeaderLimit", "HEADER_MAX_BYTES", "HeadAsGet", "NO_HEAD_PATHS", "CrossSite",
            "NoStore", "PUBLIC_PATHS", "content_security_policy"]
 
 
@@ -391,3 +395,38 @@ def relative_slash_redirects(router: Router) -> None:
         await not_found(scope, receive, send)
 
     router.default = default
+
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class AnswerExceptions:
+    """An exception raised under it answered by `handlers` (class -> async handler(request,
+    exc) -> Response, the handler of the exception's nearest class, as Starlette's
+    `ExceptionMiddleware` looks one up); the Request is made only then. An exception no handler
+    takes, or one raised after the response started, is raised on (the server ends the
+    connection). Not for lifespan or websocket scopes, which pass through."""
+
+    def __init__(self, app: ASGIApp, handlers: Mapping[type[Exception], ExceptionHandler]) -> None:
+        self.app = app
+        self.handlers = dict(handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            handler = next((self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None)
+            if handler is None or started:
+                raise
+            response = await handler(Request(scope, receive), exc)
+            await response(scope, receive, send)

@@ -1,9 +1,10 @@
 """The `Server-Timing: app;dur=…` header: how long the whole application took for a request.
 
-Measured by the outermost of our middlewares, from the moment the request reaches it to the
-moment the response starts (our responses are built in full before they start, so only the
-hand-over of the body to the server is left out). It therefore counts routing, the security
-middlewares and the route itself, not just the route: the benchmarks compare this figure
+Measured outermost of the application's layers (portal.app.PortalApp wraps the fast paths and
+the whole stack in it), from the moment the request reaches it to the moment the response
+starts (our responses are built in full before they start, so only the hand-over of the body
+to the server is left out). It therefore counts routing, the security middlewares and the
+route itself, not just the route: the benchmarks compare this figure
 with the bare SQL, so it must not leave out work a request really costs. Routes may add
 their own finer metrics (e.g. `db`) in another Server-Timing header.
 """

@@ -29,10 +29,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from portal.platform.deps import LoginRedirect
 from portal.platform.errors import CadastreError
+from portal.platform.middleware import AnswerExceptions
 from portal.platform.permissions import current_principal
 from portal.platform.requests import here_of, next_query
 from portal.web.i18n import language_of
@@ -226,33 +227,14 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, "internal_error", INTERNAL)
 
 
-class CatchUnexpected:
+class CatchUnexpected(AnswerExceptions):
     """The innermost middleware: a bug becomes the one 500 answer here, so it passes through the
     other middleware on its way out (security headers, timing) like any response, and is logged
     once. Starlette's own last resort (ServerErrorMiddleware) sits outside every middleware and
     would send a bare 500 without them."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if started:  # too late for an answer: the client sees the connection end
-                raise
-            response = await _unexpected(Request(scope, receive), exc)
-            await response(scope, receive, send)
+        super().__init__(app, {Exception: _unexpected})
 
 
 HANDLERS = {

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ FORMATS = ("json", "html", "jsonld")  # every format an items page is offered in
 class Server:
     url: str  # the portal's root, e.g. http://127.0.0.1:41234
     database_url: str
+    app: Any = None  # the application the server runs (its middleware stack, its state)
 
     @property
     def ogc(self) -> str:
@@ -55,7 +57,8 @@ def serve(database_url: str, ogc: dict[str, int] | None = None,
         tiles=TileSettings(**tiles),
         ogc=OgcSettings(**(ogc or {})),
     )
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -71,7 +74,7 @@ def serve(database_url: str, ogc: dict[str, int] | None = None,
     else:
         raise RuntimeError("the OGC test server did not start")
     try:
-        yield Server(url, database_url)
+        yield Server(url, database_url, app)
     finally:
         server.should_exit = True
         thread.join(timeout=20)
