@@ -390,6 +390,9 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+_REFUSAL_CODES = {404: "NotFound", 422: "InvalidParameterValue"}
+
+
 class OgcLayer:
     """OGC API at /ogc for one application.
 
@@ -429,15 +432,18 @@ class OgcLayer:
         ]
 
     def refusal(self, scope: Scope, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        """A refusal made before any route (the portal's body and header limits, 413 and 431, and
-        its refusal of a change another site sends with the session cookie, 403) as
-        OGC's JSON exception with the CORS headers, so a map page on another site can read why,
-        when the request is for /ogc; None otherwise (the caller's own answer).
+        """A refusal the portal makes for a request to /ogc (before any route: its body and header
+        limits, 413 and 431, and its refusal of a change another site sends with the session
+        cookie, 403; after one: its error handlers, e.g. 503 when the database is away) as OGC's
+        JSON exception (code `NotFound` for 404, `InvalidParameterValue` for 422,
+        `NoApplicableCode` for 5xx, else `InvalidRequest`) with the CORS headers, so a map page
+        on another site can read why; None for any other path (the caller's own answer).
         Returns (headers, body): the headers without Content-Length."""
         path = scope.get("path", "")
         if path != OGC_PREFIX and not path.startswith(OGC_PREFIX + "/"):
             return None
-        body = json.dumps({"code": "InvalidRequest", "type": "InvalidRequest", "description": message}).encode()
+        code = _REFUSAL_CODES.get(status, "NoApplicableCode" if status >= 500 else "InvalidRequest")
+        body = json.dumps({"code": code, "type": code, "description": message}).encode()
         return [(b"content-type", b"application/json"), *self.runtime.cors.of_scope(scope)], body
 
     def fast_routes(self) -> list[Route]:

@@ -37,7 +37,7 @@ from portal.guide import pages as guide_pages
 from portal.platform import queries
 from portal.platform.db import open_pool, open_work_pool, resolve_app_url
 from portal.platform.deps import Connection, ReadConnection
-from portal.platform.fast_paths import FastPaths
+from portal.platform.fast_paths import FastPaths, check_classified
 from portal.platform.middleware import (
     BodyLimit,
     CrossSite,
@@ -132,13 +132,13 @@ def layers_settings(settings: Settings) -> LayersSettings:
 
 # The short stack of the fast paths (portal.platform.fast_paths): what a vector tile GET keeps of
 # the middlewares, and why it needs none of the others.
-FAST_PATHS_KEEP = (HeaderLimit, SecurityHeaders)
+# CrossSite stays: the app's error handlers look up the caller (a page names the person).
+FAST_PATHS_KEEP = (SecurityHeaders, HeaderLimit, CrossSite, error_handlers.CatchUnexpected)
 FAST_PATHS_SKIP = {
     HeadAsGet: "only GET takes the fast paths; a HEAD goes the long way",
-    NoStore: "tiles are under /ogc, always public: NoStore adds nothing there",
+    NoStore: "tiles are under /ogc, always public: NoStore adds nothing there (a server with a root "
+             "path, where NoStore reads another path, takes the long way)",
     BodyLimit: "a request that declares a body (Content-Length, Transfer-Encoding) goes the long way",
-    CrossSite: "a GET only loses the session cookie there, and a tile never reads one",
-    error_handlers.CatchUnexpected: "the short stack answers exceptions with the app's own handlers",
 }
 
 
@@ -200,15 +200,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_resolver = accounts.resolve_principal
     app.state.csrf_guard = accounts.csrf_guard
     app.state.trusted_proxies = settings.security.trusted_networks  # whose X-Forwarded-For is believed
+    app.state.layer_refusal = ogc.refusal  # the error handlers' answer under /ogc (portal.web.errors)
 
     app.add_middleware(error_handlers.CatchUnexpected)  # first added: innermost (see its docstring)
     app.add_middleware(CrossSite, session_cookie=SESSION_COOKIE, public_url=settings.portal.public_url,
                        refusal=ogc.refusal)
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes, refusal=ogc.refusal)
-    app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(NoStore, session_cookie=accounts.SESSION_COOKIE)  # personal data is never cached
     app.add_middleware(HeadAsGet)  # HEAD wherever GET is allowed, outside the others: the GET gets them all
     app.add_middleware(HeaderLimit, refusal=ogc.refusal)  # before anything parses a header (cookies, languages)
+    app.add_middleware(SecurityHeaders, settings=settings)  # reads no header: on every answer, 431 included
     # Outermost of all, ServerTiming (PortalApp.build_middleware_stack) times the others too.
 
     # The one place errors become responses (portal.web.errors): every CadastreError, an
@@ -265,6 +266,9 @@ def _fast_routes(app: FastAPI, ogc: OgcLayer) -> None:
     app.router.routes[0:0] = [check, *ogc.fast_routes()]
     assert isinstance(app, PortalApp)
     app.fast_routes = ogc.tile_routes()  # also served the long way (HEAD, a request with a body)
+    # Now, not when the server first calls the app: uvicorn's default lifespan mode would take
+    # an error there for an app without a lifespan and serve on (found by review).
+    check_classified(app.user_middleware, FAST_PATHS_KEEP, FAST_PATHS_SKIP)
 
 
 async def _operator(request: Request) -> bool:

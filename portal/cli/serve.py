@@ -34,4 +34,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     # The app alone decides who the client is (portal.platform.requests.client_of, from the
     # trusted_proxies setting): uvicorn's own proxy headers, on by default and trusting
     # 127.0.0.1, would rewrite the peer from X-Forwarded-For before the app sees it.
-    uvicorn.run(create_app(settings), host=settings.portal.host, port=settings.portal.port, proxy_headers=False)
+    # lifespan="on": an app that cannot start (its pools, its middleware stack) stops the server;
+    # uvicorn's default ("auto") would take an early error for "no lifespan" and serve on.
+    uvicorn.run(create_app(settings), host=settings.portal.host, port=settings.portal.port, proxy_headers=False,
+                lifespan="on")

@@ -20,8 +20,9 @@ when the database is away, the one 500 for a bug).
 
 Shape of the request handed to a fast route: the route's own `path_params` and `endpoint`
 (`Route.matches`, the router's matching), `scope["app"]` as the application set it; no
-`router`. HEAD, any request with `Content-Length` or `Transfer-Encoding`, and paths the routes
-do not match in full take the long way (tests/platform/test_fast_paths.py compares both ways,
+`router`. HEAD, any request with `Content-Length` or `Transfer-Encoding`, a server with a root
+path (`--root-path`: the paths the middlewares read then differ), paths the routes do not
+match in full and any the matching cannot read take the long way (tests/platform/test_fast_paths.py compares both ways,
 answer for answer).
 """
 
@@ -36,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.platform.middleware import AnswerExceptions
 
-__all__ = ["FastPaths"]
+__all__ = ["FastPaths", "check_classified"]
 
 _BODY_HEADERS = (b"content-length", b"transfer-encoding")
 
@@ -62,13 +63,9 @@ class FastPaths:
         first, as `Starlette.user_middleware`) reduced to the classes in `keep`, around
         `ExceptionMiddleware(route.app, handlers)`. Raises ValueError naming a middleware class
         that is neither in `keep` nor in `skip` (class -> why a fast route does not need it)."""
-        kept_classes: tuple[object, ...] = tuple(keep)
-        skipped: tuple[object, ...] = tuple(skip)
-        unknown = [getattr(m.cls, "__name__", repr(m.cls)) for m in middleware
-                   if m.cls not in kept_classes and m.cls not in skipped]
-        if unknown:
-            raise ValueError(f"middleware {', '.join(unknown)}: say whether the fast paths keep it "
-                             "(portal.platform.fast_paths)")
+        keep = tuple(keep)
+        check_classified(middleware, keep, skip)
+        kept_classes: tuple[object, ...] = keep
         kept = [m for m in middleware if m.cls in kept_classes]
         fast = []
         for route in routes:
@@ -79,9 +76,13 @@ class FastPaths:
         return cls(app, fast)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(self.prefix):
+        if (scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path")
+                and scope["path"].startswith(self.prefix)):
             for route, stack in self.fast:
-                match, child = route.matches(scope)
+                try:
+                    match, child = route.matches(scope)
+                except Exception:  # noqa: BLE001 - whatever matching cannot read, the whole stack answers
+                    break
                 if match is Match.FULL:
                     for name, _ in scope["headers"]:
                         if name in _BODY_HEADERS:
@@ -93,3 +94,13 @@ class FastPaths:
                     break
         await self.app(scope, receive, send)
 
+
+
+def check_classified(middleware: Sequence[Middleware], keep: Iterable[type], skip: Mapping[type, str]) -> None:
+    """Raises ValueError naming every class of `middleware` that is neither in `keep` nor in
+    `skip`: the fast paths must be told whether each protection applies to them."""
+    classified: tuple[object, ...] = (*keep, *skip)
+    unknown = [getattr(m.cls, "__name__", repr(m.cls)) for m in middleware if m.cls not in classified]
+    if unknown:
+        raise ValueError(f"middleware {', '.join(unknown)}: say whether the fast paths keep it "
+                         "(FAST_PATHS_KEEP or FAST_PATHS_SKIP in portal.app)")

@@ -98,7 +98,16 @@ async def known_caller(request: Request) -> None:
 def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
                    headers: Mapping[str, str] | None = None, localized: str | None = None) -> Response:
     """The response for one refusal, as JSON or as the error page (see `wants_json`); `localized`
-    is the message in the request's language when the caller composed it (else the catalogue's)."""
+    is the message in the request's language when the caller composed it (else the catalogue's).
+    Under /ogc, OGC's JSON exception with the CORS headers (the app's `layer_refusal`,
+    layers.ogc.OgcLayer.refusal), so a map on another site can read why (e.g. 503, Retry-After)."""
+    layer_refusal = getattr(request.app.state, "layer_refusal", None)
+    own = layer_refusal(request.scope, status, message) if layer_refusal is not None else None
+    if own is not None:
+        raw, body = own
+        ogc_answer = Response(body, status_code=status, headers=headers)
+        ogc_answer.raw_headers += raw
+        return ogc_answer
     language = language_of(request)
     if localized is None:
         try:

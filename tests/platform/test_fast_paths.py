@@ -4,19 +4,25 @@ answers exactly as the whole stack answers it, over real HTTP against the demo d
 from __future__ import annotations
 
 import math
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import uvicorn
 from ogc_server import Server, serve
 from starlette.types import Receive, Scope, Send
 
 import layers.routes
+import portal.app
+import portal.web.errors
 from portal.accounts.principal import SESSION_COOKIE
 from portal.app import create_app
 from portal.platform.fast_paths import FastPaths
+from portal.platform.middleware import NoStore
 from portal.settings import DatabaseSettings, Settings
 
 TILES = "/ogc/collections/parcels/tiles/WebMercatorQuad"
@@ -76,11 +82,12 @@ def _both_ways(server: Server, path: str, headers: dict[str, str] | None = None
 
 
 def _alike(fast: httpx.Response, whole: httpx.Response) -> None:
+    """Same status, body and header fields (each one, in order, doubles included), but for the
+    times in Date and Server-Timing; Server-Timing names the same metrics."""
     assert fast.status_code == whole.status_code
     assert fast.content == whole.content
-    fast_headers = {k: v for k, v in fast.headers.multi_items() if k not in VARYING}
-    whole_headers = {k: v for k, v in whole.headers.multi_items() if k not in VARYING}
-    assert fast_headers == whole_headers
+    assert ([(k, v) for k, v in fast.headers.multi_items() if k not in VARYING]
+            == [(k, v) for k, v in whole.headers.multi_items() if k not in VARYING])
     assert _timings(fast) == _timings(whole)
 
 
@@ -142,36 +149,123 @@ def test_oversized_headers_are_refused_on_the_fast_path(server: Server) -> None:
     assert fast.status_code == 431
     assert fast.json()["code"] == "InvalidRequest"
     assert fast.headers["access-control-allow-origin"] == "*"
+    # every answer carries the security headers, this refusal too, on a portal page as well
+    page = httpx.get(server.url + "/guide", headers={"X-Filler": "x" * 40_000}, timeout=30)
+    for answer in (fast, page):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert page.status_code == 431 and page.json()["detail"]["code"] == "headers_too_large"
 
 
-@pytest.mark.parametrize(("error", "status", "code"), [
-    (psycopg.OperationalError("server closed the connection unexpectedly"), 503, "database_unavailable"),
-    (RuntimeError("a bug in the tile route"), 500, "internal_error"),
+@pytest.mark.parametrize(("error", "status", "message"), [
+    (psycopg.OperationalError("server closed the connection unexpectedly"), 503, "database is unavailable"),
+    (psycopg.DataError("numeric field overflow"), 422, "cannot be stored"),
+    (RuntimeError("a bug in the tile route"), 500, "went wrong on our side"),
 ])
 def test_a_failing_tile_is_answered_by_the_apps_own_handlers(server: Server, monkeypatch: pytest.MonkeyPatch,
-                                                           error: Exception, status: int, code: str) -> None:
+                                                           error: Exception, status: int, message: str) -> None:
+    """As OGC's JSON exception with CORS (a map on another site reads the 503 and its
+    Retry-After), from a browser another site sent with a session too."""
     async def failing(*args: object) -> None:
         raise error
 
     monkeypatch.setattr(layers.routes, "_tile_row", failing)
-    fast, whole = _both_ways(server, _parcel_tile(server))
+    for headers in ({"Origin": "https://maps.example.org"}, CASES["a tile of parcels, a browser sent by another "
+                                                                 "site with a session"][1]):
+        fast, whole = _both_ways(server, _parcel_tile(server), headers)
+        _alike(fast, whole)
+        assert fast.status_code == status
+        body = fast.json()
+        assert body["code"] == ("NoApplicableCode" if status >= 500 else "InvalidParameterValue")
+        assert message in body["description"]
+        assert "a bug" not in fast.text and "closed the connection" not in fast.text and "overflow" not in fast.text
+        assert fast.headers["x-content-type-options"] == "nosniff"
+        assert fast.headers["access-control-allow-origin"] == "*"
+        assert (fast.headers.get("retry-after") is not None) == (status == 503)
+
+
+def test_a_handler_that_fails_still_ends_in_the_one_500(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second safety net (CatchUnexpected) is on the short stack too: a handler that raises
+    (here the 503's own log line) ends as the 500 with every header, not uvicorn's bare one."""
+    async def away(*args: object) -> None:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    class FailingLog:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(portal.web.errors.logging.getLogger(portal.web.errors.__name__), name)
+
+        def warning(self, *args: object) -> None:
+            raise RuntimeError("the log is full")
+
+    monkeypatch.setattr(layers.routes, "_tile_row", away)
+    monkeypatch.setattr(portal.web.errors, "log", FailingLog())
+    fast, whole = _both_ways(server, _parcel_tile(server), {"Origin": "https://maps.example.org"})
     _alike(fast, whole)
-    assert fast.status_code == status
-    assert fast.json()["detail"]["code"] == code
-    assert "a bug" not in fast.text and "closed the connection" not in fast.text
-    assert fast.headers["x-content-type-options"] == "nosniff"
+    assert fast.status_code == 500 and fast.json()["code"] == "NoApplicableCode"
+    assert "log is full" not in fast.text
+    assert fast.headers["x-content-type-options"] == "nosniff" and "app" in _timings(fast)
 
 
-def test_a_middleware_the_fast_paths_are_not_told_about_stops_the_build(database_url: str) -> None:
-    class Unheard:
-        def __init__(self, app: Any) -> None:
-            self.app = app
+@pytest.mark.parametrize("path", [
+    f"{TILES}/{'9' * 4301}/1/1", f"{TILES}/1/1/{'1' * 5000}", f"{TILES}/1/{'0' * 4400}1/1",
+    f"/ogc/collections/zzz/tiles/WebMercatorQuad/1/1/{'1' * 4301}", f"{TILES}/1234567890/0/0",
+])
+def test_a_tile_index_of_any_length_is_an_ogc_404(server: Server, path: str) -> None:
+    """Past 4,300 digits int() raises: the tile route's index is 1-9 digits, so a longer one is
+    OGC's 404 (no tile there), on every method, never a bare 500."""
+    for method in ("GET", "HEAD", "POST"):
+        for headers in ({}, LONG_WAY):
+            answer = httpx.request(method, server.url + path, headers={"Origin": "https://maps.example.org",
+                                                                       **headers}, timeout=30)
+            expected = 405 if method == "POST" else 404
+            assert answer.status_code == expected, (method, headers, answer.status_code, answer.text[:200])
+            assert answer.headers["access-control-allow-origin"] == "*"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            if method == "GET":
+                assert answer.json()["code"] == ("NotFound" if expected == 404 else "InvalidRequest")
 
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            await self.app(scope, receive, send)
 
-    app = create_app(Settings(database=DatabaseSettings(DATABASE_URL=database_url)))
-    app.build_middleware_stack()  # every middleware of the portal is accounted for
+class Unheard:
+    """A middleware the fast paths are not told about."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_a_middleware_the_fast_paths_are_not_told_about_stops_the_app(database_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(database=DatabaseSettings(DATABASE_URL=database_url))
+    create_app(settings).build_middleware_stack()  # every middleware of the portal is accounted for
+    # one of the portal's own, unclassified: create_app refuses
+    monkeypatch.setattr(portal.app, "FAST_PATHS_SKIP", {k: v for k, v in portal.app.FAST_PATHS_SKIP.items()
+                                                        if k is not NoStore})
+    with pytest.raises(ValueError, match="NoStore"):
+        create_app(settings)
+    monkeypatch.undo()
+    # one added later: the server does not start (as `cadastre serve` runs it, lifespan on)
+    app = create_app(settings)
     app.add_middleware(Unheard)
     with pytest.raises(ValueError, match="Unheard"):
         app.build_middleware_stack()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="critical"))
+    stop = threading.Timer(60, lambda: setattr(server, "should_exit", True))  # were it to start after all
+    stop.start()
+    try:
+        server.run()
+    except SystemExit as exit_:  # uvicorn's "startup failed"
+        assert exit_.code == 3
+    finally:
+        stop.cancel()
+    assert not server.started
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
