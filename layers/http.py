@@ -31,7 +31,7 @@ __all__ = ["Cors", "ReadOnly", "ALLOW", "EXPOSED", "control_character", "CONTROL
 ALLOW = b"GET, HEAD, OPTIONS"
 # What a page on another origin may read besides the simple headers: the CRS of the
 # coordinates, the paging links and the tile cache state.
-EXPOSED = b"Content-Crs, Link, X-Tile-Cache, Content-Language"
+EXPOSED = b"Content-Crs, Link, X-Tile-Cache, Content-Language, Retry-After"
 _ALLOW_HEADERS = b"Accept, Accept-Language, Content-Language, Content-Type, Range"
 _MAX_AGE = b"86400"
 

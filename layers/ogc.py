@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API, APIRequest
 from pygeoapi.util import render_j2_template
+from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -439,7 +440,7 @@ class OgcLayer:
         `NoApplicableCode` for 5xx, else `InvalidRequest`) with the CORS headers, so a map page
         on another site can read why; None for any other path (the caller's own answer).
         Returns (headers, body): the headers without Content-Length."""
-        path = scope.get("path", "")
+        path = get_route_path(scope)  # without a root path, as the routes see it
         if path != OGC_PREFIX and not path.startswith(OGC_PREFIX + "/"):
             return None
         code = _REFUSAL_CODES.get(status, "NoApplicableCode" if status >= 500 else "InvalidRequest")

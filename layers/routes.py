@@ -391,15 +391,15 @@ async def item(request: Request) -> Response:
 
 
 class TileIndex(Convertor[int]):
-    """A tile path's zoom, row or column: 1 to 9 ASCII digits (WebMercatorQuad's largest index,
-    at zoom 24, has 8). A longer number is no path of the tile route, so `no_tile` answers it
-    (OGC's 404); it never reaches `int()`, which raises past 4,300 digits (a bare 500 before
-    any handler, found by review)."""
+    """A tile path's zoom, row or column: ASCII digits, of which at most 9 after any leading
+    zeros (WebMercatorQuad's largest index, at zoom 24, has 8). A longer number is no path of the
+    tile route, so `no_tile` answers it (OGC's 404); it never reaches `int()`, which raises past
+    4,300 digits, leading zeros counted (a bare 500 before any handler, found by review)."""
 
-    regex = "[0-9]{1,9}"
+    regex = "0*[0-9]{1,9}"
 
     def convert(self, value: str) -> int:
-        return int(value)
+        return int(value.lstrip("0") or "0")
 
     def to_string(self, value: int) -> str:
         return str(value)

@@ -132,7 +132,8 @@ def layers_settings(settings: Settings) -> LayersSettings:
 
 # The short stack of the fast paths (portal.platform.fast_paths): what a vector tile GET keeps of
 # the middlewares, and why it needs none of the others.
-# CrossSite stays: the app's error handlers look up the caller (a page names the person).
+# CrossSite stays (one pass over the headers): whatever a route or handler reads of the request,
+# it reads as the long way gives it.
 FAST_PATHS_KEEP = (SecurityHeaders, HeaderLimit, CrossSite, error_handlers.CatchUnexpected)
 FAST_PATHS_SKIP = {
     HeadAsGet: "only GET takes the fast paths; a HEAD goes the long way",

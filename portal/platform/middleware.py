@@ -32,6 +32,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Router
@@ -86,7 +87,7 @@ class SecurityHeaders:
         # nonce; those pages show public data only, and still load nothing from another host.
         # They read no nonce, so none is made for them (tiles are there: one per request adds up).
         # Only /ogc itself and what lies under /ogc/ (not /ogcx, /ogc-help: the portal's pages).
-        path = scope.get("path", "")
+        path = get_route_path(scope)  # without a root path (uvicorn --root-path), as the routes see it
         if path == "/ogc" or path.startswith("/ogc/"):
             policy = self.ogc_policy
         else:
@@ -221,7 +222,7 @@ class HeadAsGet:
         self.no_head = no_head
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"] in self.no_head:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or get_route_path(scope) in self.no_head:
             await self.app(scope, receive, send)
             return
         refused = False
@@ -353,7 +354,7 @@ class NoStore:
         return False
 
     def _public(self, scope: Scope) -> bool:
-        path = scope.get("path", "")
+        path = get_route_path(scope)
         if ALWAYS_PUBLIC.match(path):
             return True
         return bool(PUBLIC_PATHS.match(path)) and not self._credentialed(scope)

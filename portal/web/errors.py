@@ -87,12 +87,19 @@ def wants_json(request: Request) -> bool:
 async def known_caller(request: Request) -> None:
     """Who is asking, found before an error page is rendered, so its header shows their own
     links and account; never a reason for the error page to fail."""
-    if wants_json(request) or hasattr(request.state, "principal"):
+    if wants_json(request) or hasattr(request.state, "principal") or _layer_answer(request, 500, "") is not None:
         return
     try:
         await current_principal(request)
     except Exception:  # noqa: BLE001 - the database may be the very error being answered
         request.state.principal = None
+
+
+def _layer_answer(request: Request, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    """The answer of the layer that owns the request's path (/ogc: OGC's JSON exception with
+    CORS, `app.state.layer_refusal`), as (headers, body); None elsewhere."""
+    layer_refusal = getattr(request.app.state, "layer_refusal", None)
+    return layer_refusal(request.scope, status, message) if layer_refusal is not None else None
 
 
 def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
@@ -101,11 +108,10 @@ def error_response(request: Request, status: int, code: str, message: str, field
     is the message in the request's language when the caller composed it (else the catalogue's).
     Under /ogc, OGC's JSON exception with the CORS headers (the app's `layer_refusal`,
     layers.ogc.OgcLayer.refusal), so a map on another site can read why (e.g. 503, Retry-After)."""
-    layer_refusal = getattr(request.app.state, "layer_refusal", None)
-    own = layer_refusal(request.scope, status, message) if layer_refusal is not None else None
+    own = _layer_answer(request, status, message)
     if own is not None:
-        raw, body = own
-        ogc_answer = Response(body, status_code=status, headers=headers)
+        raw, content = own
+        ogc_answer = Response(content, status_code=status, headers=headers)
         ogc_answer.raw_headers += raw
         return ogc_answer
     language = language_of(request)

@@ -182,6 +182,8 @@ def test_a_failing_tile_is_answered_by_the_apps_own_handlers(server: Server, mon
         assert fast.headers["x-content-type-options"] == "nosniff"
         assert fast.headers["access-control-allow-origin"] == "*"
         assert (fast.headers.get("retry-after") is not None) == (status == 503)
+        # a page on another site reads it (the browser shows only the headers exposed to it)
+        assert "retry-after" in fast.headers["access-control-expose-headers"].lower()
 
 
 def test_a_handler_that_fails_still_ends_in_the_one_500(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,7 +209,7 @@ def test_a_handler_that_fails_still_ends_in_the_one_500(server: Server, monkeypa
 
 
 @pytest.mark.parametrize("path", [
-    f"{TILES}/{'9' * 4301}/1/1", f"{TILES}/1/1/{'1' * 5000}", f"{TILES}/1/{'0' * 4400}1/1",
+    f"{TILES}/{'9' * 4301}/1/1", f"{TILES}/1/1/{'1' * 5000}", f"{TILES}/1/{'0' * 4400}9{'0' * 4400}/1",
     f"/ogc/collections/zzz/tiles/WebMercatorQuad/1/1/{'1' * 4301}", f"{TILES}/1234567890/0/0",
 ])
 def test_a_tile_index_of_any_length_is_an_ogc_404(server: Server, path: str) -> None:
@@ -269,3 +271,45 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_leading_zeros_name_the_same_tile(server: Server) -> None:
+    """However many zeros lead an index (they never reach int(), which counts them), it is the
+    same tile, on the fast path and the long way."""
+    path = _parcel_tile(server)
+    z, y, x = path.rsplit("/", 3)[1:]
+    plain = httpx.get(server.url + path, timeout=30)
+    assert plain.status_code == 200
+    for padded in (f"{TILES}/{z.zfill(10)}/{y}/{x}", f"{TILES}/{'0' * 5000}{z}/{y.zfill(12)}/{x}"):
+        fast, whole = _both_ways(server, padded)
+        _alike(fast, whole)
+        assert fast.status_code == 200 and fast.content == plain.content
+
+
+@pytest.fixture(scope="module")
+def rooted(database_url: str) -> Iterator[Server]:
+    """The portal behind a proxy that serves it under /cadastre (uvicorn --root-path)."""
+    yield from serve(database_url, root_path="/cadastre", cache_size=0)
+
+
+def test_behind_a_root_path_ogc_stays_public_and_head_never_checks(rooted: Server,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The middlewares read the path as the routes do, without the root path: tiles keep their
+    caching and /ogc's policy, an /ogc error is OGC's JSON with CORS, and a HEAD of the counted
+    check is still refused (it was served as a check: the root path hid /api/check)."""
+    path = _parcel_tile(rooted)
+    tile = httpx.get(rooted.url + path, timeout=30)
+    assert tile.status_code == 200 and "cache-control" not in tile.headers
+    assert "script-src 'self' 'unsafe-inline'" in tile.headers["content-security-policy"]
+    page = httpx.get(rooted.url + "/guide", timeout=30)
+    assert "nonce-" in page.headers["content-security-policy"]
+    assert httpx.head(rooted.url + "/api/check", timeout=30).status_code == 405
+
+    async def away(*args: object) -> None:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(layers.routes, "_tile_row", away)
+    failed = httpx.get(rooted.url + path, headers={"Accept": "text/html", "Origin": "https://maps.example.org"},
+                       timeout=30)
+    assert failed.status_code == 503 and failed.json()["code"] == "NoApplicableCode"
+    assert failed.headers["access-control-allow-origin"] == "*"

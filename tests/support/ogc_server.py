@@ -47,7 +47,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(database_url: str, ogc: dict[str, int] | None = None,
+def serve(database_url: str, ogc: dict[str, int] | None = None, root_path: str = "",
           **tiles: float) -> Iterator[Server]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -58,7 +58,7 @@ def serve(database_url: str, ogc: dict[str, int] | None = None,
         ogc=OgcSettings(**(ogc or {})),
     )
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port,
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, root_path=root_path,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
