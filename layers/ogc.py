@@ -432,19 +432,25 @@ class OgcLayer:
                                            self.runtime.cors)),
         ]
 
-    def refusal(self, scope: Scope, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    def refusal(self, scope: Scope, status: int, message: str, *, localized: str | None = None,
+                language: str | None = None) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
         """A refusal the portal makes for a request to /ogc (before any route: its body and header
         limits, 413 and 431, and its refusal of a change another site sends with the session
         cookie, 403; after one: its error handlers, e.g. 503 when the database is away) as OGC's
         JSON exception (code `NotFound` for 404, `InvalidParameterValue` for 422,
         `NoApplicableCode` for 5xx, else `InvalidRequest`) with the CORS headers, so a map page
-        on another site can read why; None for any other path (the caller's own answer).
+        on another site can read why; None for any other path (the caller's own answer). With
+        `localized` and `language` (the portal's error handlers), the body also carries the
+        message in that language (`language`, `localized_description`: zh-CN or en).
         Returns (headers, body): the headers without Content-Length."""
         path = get_route_path(scope)  # without a root path, as the routes see it
         if path != OGC_PREFIX and not path.startswith(OGC_PREFIX + "/"):
             return None
         code = _REFUSAL_CODES.get(status, "NoApplicableCode" if status >= 500 else "InvalidRequest")
-        body = json.dumps({"code": code, "type": code, "description": message}).encode()
+        document: dict[str, str] = {"code": code, "type": code, "description": message}
+        if localized is not None and language is not None:  # the portal's own words, in the asker's language
+            document.update(language=language, localized_description=localized)
+        body = json.dumps(document, ensure_ascii=False).encode()
         return [(b"content-type", b"application/json"), *self.runtime.cors.of_scope(scope)], body
 
     def fast_routes(self) -> list[Route]:

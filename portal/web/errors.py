@@ -95,11 +95,16 @@ async def known_caller(request: Request) -> None:
         request.state.principal = None
 
 
-def _layer_answer(request: Request, status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+def _layer_answer(request: Request, status: int, message: str, localized: str | None = None,
+                  language: str | None = None) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
     """The answer of the layer that owns the request's path (/ogc: OGC's JSON exception with
-    CORS, `app.state.layer_refusal`), as (headers, body); None elsewhere."""
+    CORS, `app.state.layer_refusal`; the message in the request's language beside the English
+    one), as (headers, body); None elsewhere."""
     layer_refusal = getattr(request.app.state, "layer_refusal", None)
-    return layer_refusal(request.scope, status, message) if layer_refusal is not None else None
+    if layer_refusal is None:
+        return None
+    return layer_refusal(request.scope, status, message, localized=localized,  # type: ignore[no-any-return]
+                         language=language)
 
 
 def error_response(request: Request, status: int, code: str, message: str, fields: Mapping[str, Any] | None = None,
@@ -108,12 +113,6 @@ def error_response(request: Request, status: int, code: str, message: str, field
     is the message in the request's language when the caller composed it (else the catalogue's).
     Under /ogc, OGC's JSON exception with the CORS headers (the app's `layer_refusal`,
     layers.ogc.OgcLayer.refusal), so a map on another site can read why (e.g. 503, Retry-After)."""
-    own = _layer_answer(request, status, message)
-    if own is not None:
-        raw, content = own
-        ogc_answer = Response(content, status_code=status, headers=headers)
-        ogc_answer.raw_headers += raw
-        return ogc_answer
     language = language_of(request)
     if localized is None:
         try:
@@ -121,6 +120,12 @@ def error_response(request: Request, status: int, code: str, message: str, field
         except Exception:  # noqa: BLE001 - a translation must not fail the refusal; say it in English
             log.exception("the message of %s could not be translated", code)
             localized = message
+    own = _layer_answer(request, status, message, localized, language)
+    if own is not None:
+        raw, content = own
+        ogc_answer = Response(content, status_code=status, headers=headers)
+        ogc_answer.raw_headers += raw
+        return ogc_answer
     if wants_json(request):
         body = {"detail": {"code": code, "message": message, **(fields or {}), "language": language,
                            "localized_message": localized}}

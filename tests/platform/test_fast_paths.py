@@ -184,6 +184,10 @@ def test_a_failing_tile_is_answered_by_the_apps_own_handlers(server: Server, mon
         assert (fast.headers.get("retry-after") is not None) == (status == 503)
         # a page on another site reads it (the browser shows only the headers exposed to it)
         assert "retry-after" in fast.headers["access-control-expose-headers"].lower()
+        # the portal's words in the asker's language beside OGC's English (zh-CN unless asked)
+        assert body["language"] == "zh-CN" and any("\u4e00" <= ch <= "\u9fff" for ch in body["localized_description"])
+    english = httpx.get(server.url + _parcel_tile(server), headers={"Accept-Language": "en"}, timeout=30).json()
+    assert english["language"] == "en" and english["localized_description"] == english["description"]
 
 
 def test_a_handler_that_fails_still_ends_in_the_one_500(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
