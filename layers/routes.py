@@ -414,8 +414,9 @@ class TileEndpoint:
     A bare ASGI endpoint rather than a request/response function: a cold tile is a single
     short query, so the Request and Response objects, their header parsing and the
     exception wrapping were a measurable share of it (bench/ogc.py). The portal serves a
-    tile GET on a short stack of its protections (security headers, header limit, timing,
-    error handlers: portal.platform.fast_paths), HEAD and the rest under every middleware.
+    tile GET on a short stack of its protections (security headers, header limit, CrossSite,
+    timing, error handlers: portal.platform.fast_paths), HEAD and the rest under every
+    middleware.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

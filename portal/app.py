@@ -10,7 +10,7 @@ first would cost every tile and check request a few hundred microseconds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -147,7 +147,7 @@ class PortalApp(FastAPI):
     """FastAPI with the fast paths (`fast_routes`, set by `create_app`) in front of it, and the
     Server-Timing header timing both, outermost."""
 
-    fast_routes: list[Route] = []
+    fast_routes: Sequence[Route] = ()
 
     def build_middleware_stack(self) -> Any:
         whole = super().build_middleware_stack()

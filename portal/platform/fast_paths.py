@@ -21,13 +21,13 @@ when the database is away, the one 500 for a bug).
 Shape of the request handed to a fast route: the route's own `path_params` and `endpoint`
 (`Route.matches`, the router's matching), `scope["app"]` as the application set it; no
 `router`. HEAD, any request with `Content-Length` or `Transfer-Encoding`, a server with a root
-path (`--root-path`: the paths the middlewares read then differ), paths the routes do not
-match in full and any the matching cannot read take the long way (tests/platform/test_fast_paths.py compares both ways,
-answer for answer).
+path (`--root-path`), paths the routes do not match in full and any the matching cannot read
+take the long way (tests/platform/test_fast_paths.py compares both ways, answer for answer).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -48,12 +48,8 @@ class FastPaths:
     def __init__(self, app: ASGIApp, fast: Sequence[tuple[Route, ASGIApp]]) -> None:
         self.app = app
         self.fast = tuple(fast)
-        # The routes' common leading text: most requests are told apart by it alone.
-        paths = [route.path for route, _ in self.fast]
-        self.prefix = paths[0][:min(len(p) for p in paths)] if paths else ""
-        while paths and not all(p.startswith(self.prefix) for p in paths):
-            self.prefix = self.prefix[:-1]
-        self.prefix = self.prefix.partition("{")[0]
+        # The routes' common literal beginning: most requests are told apart by it alone.
+        self.prefix = os.path.commonprefix([route.path for route, _ in self.fast]).partition("{")[0]
 
     @classmethod
     def build(cls, app: ASGIApp, routes: Iterable[Route], middleware: Sequence[Middleware],
@@ -61,7 +57,7 @@ class FastPaths:
               handlers: Mapping[Any, Any]) -> FastPaths:
         """`app` (the whole stack) with `routes` on short stacks of `middleware` (outermost
         first, as `Starlette.user_middleware`) reduced to the classes in `keep`, around
-        `ExceptionMiddleware(route.app, handlers)`. Raises ValueError naming a middleware class
+        `AnswerExceptions(route.app, handlers)`. Raises ValueError naming a middleware class
         that is neither in `keep` nor in `skip` (class -> why a fast route does not need it)."""
         keep = tuple(keep)
         check_classified(middleware, keep, skip)
@@ -93,7 +89,6 @@ class FastPaths:
                         return
                     break
         await self.app(scope, receive, send)
-
 
 
 def check_classified(middleware: Sequence[Middleware], keep: Iterable[type], skip: Mapping[type, str]) -> None:
